@@ -1,0 +1,195 @@
+// Command manage is Launchkit's admin CLI: migrations and configuration
+// (users and roles arrive with the accounts feature).
+//
+//	manage [-config FILE] migrate up|down|status|create NAME
+//	manage [-config FILE] config [--check]
+//
+// Exit codes: 0 ok, 1 failure, 2 bad usage.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/launchkit/launchkit/internal/app"
+	"github.com/launchkit/launchkit/internal/db"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// usageError is a mistake in the command line: exit code 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func exitCode(err error, stderr io.Writer) int {
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 2
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, "manage:", err)
+		fmt.Fprint(stderr, usage)
+		return 2
+	case errors.Is(err, errCheckFailed):
+		return 1
+	}
+	fmt.Fprintln(stderr, "manage:", err)
+	return 1
+}
+
+const usage = `usage:
+  manage [-config FILE] migrate up|down|status
+  manage migrate create NAME      (writes migrations/<dialect>/NNNNN_NAME.sql)
+  manage [-config FILE] config [--check]
+`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var flags app.Flags
+	fs := flag.NewFlagSet("manage", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	flags.Register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		return usageError{"no command given"}
+	}
+	switch rest[0] {
+	case "migrate":
+		return migrate(ctx, flags, rest[1:], getenv, stdout)
+	case "config":
+		return showConfig(ctx, flags, rest[1:], getenv, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return usageError{fmt.Sprintf("unknown command %q", rest[0])}
+}
+
+func migrate(ctx context.Context, flags app.Flags, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"migrate needs up, down, status or create NAME"}
+	}
+	if args[0] == "create" {
+		if len(args) != 2 {
+			return usageError{"migrate create needs exactly one NAME"}
+		}
+		files, err := db.CreateMigration("migrations", args[1])
+		for _, f := range files {
+			fmt.Fprintln(stdout, "created", f)
+		}
+		return err
+	}
+	if len(args) != 1 {
+		return usageError{fmt.Sprintf("migrate %s takes no arguments", args[0])}
+	}
+	switch args[0] {
+	case "up", "down", "status":
+	default:
+		return usageError{fmt.Sprintf("unknown migrate command %q", args[0])}
+	}
+
+	cfg, err := app.LoadConfig(ctx, flags, getenv)
+	if err != nil {
+		return err
+	}
+	logger := app.NewLogger(cfg, io.Discard)
+	d, err := db.Open(ctx, cfg.DatabaseURL, logger)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	m, err := db.NewMigrator(d, nil)
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "up":
+		n, err := m.Up(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "applied %d migration(s)\n", n)
+		return nil
+	case "down":
+		if err := m.Down(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "rolled back the latest migration")
+		return nil
+	}
+	status, err := m.Status(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tSTATE\tFILE")
+	for _, s := range status {
+		state := "pending"
+		if s.Applied {
+			state = "applied"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\n", s.Version, state, s.Name)
+	}
+	return tw.Flush()
+}
+
+// errCheckFailed makes `config --check` exit 1 after printing its report.
+var errCheckFailed = errors.New("configuration check failed")
+
+func showConfig(ctx context.Context, flags app.Flags, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("config", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	check := fs.Bool("check", false, "only validate: exit 0 when the configuration is usable, 1 when not")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("config takes no arguments, got %q", fs.Arg(0))}
+	}
+	cfg, err := app.LoadConfig(ctx, flags, getenv)
+	if err != nil {
+		if *check {
+			fmt.Fprintln(stderr, err)
+			return errCheckFailed
+		}
+		return err
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintln(stderr, "warning:", w)
+	}
+	if *check {
+		fmt.Fprintf(stdout, "configuration OK (ENV=%s)\n", cfg.Env)
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tVALUE\tSOURCE")
+	for _, e := range cfg.Entries() {
+		value := e.Value
+		if e.Key == "SECRET_KEY" && cfg.GeneratedSecretKey {
+			value = "(random per start)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Key, value, e.Source)
+	}
+	return tw.Flush()
+}

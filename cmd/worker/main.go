@@ -1,0 +1,74 @@
+// Command worker processes background tasks from Redis (queues critical,
+// default and low) and, unless DISABLE_SCHEDULER=true, enqueues the
+// periodic ones. Run as many as the load needs; exactly one should run the
+// scheduler.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/launchkit/launchkit/internal/app"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(2)
+		}
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+// errNoRedis explains why a standalone worker needs REDIS_URL.
+var errNoRedis = errors.New("REDIS_URL is not set. The worker takes tasks from the Redis server the web process enqueues to. " +
+	"In development `make run` already runs jobs inside the web process on an embedded Redis; " +
+	"to run them in a separate worker, start Redis and set REDIS_URL (e.g. redis://localhost:6379/0) for both web and worker")
+
+// run processes tasks until ctx is cancelled, then stops taking new ones,
+// lets running ones finish (or hands them back) and returns nil.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var flags app.Flags
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	flags.Register(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := app.LoadConfig(ctx, flags, getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.RedisURL == "" {
+		return errNoRedis
+	}
+	logger := app.StartLogger(cfg, stdout)
+
+	a, err := app.New(ctx, cfg, logger, app.Options{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	logger.Info("starting worker", "detail", a.Describe(), "concurrency", cfg.WorkerConcurrency)
+
+	w, err := a.NewWorker()
+	if err != nil {
+		return err
+	}
+	if err := w.Start(); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	logger.Info("shutting down: finishing in-flight tasks", "timeout", cfg.ShutdownTimeout)
+	w.Shutdown()
+	return nil
+}

@@ -1,0 +1,168 @@
+// Package app builds, once per process, the dependencies every part of
+// Launchkit shares — database, Redis, session manager, mailer, job queue,
+// logger — from the configuration, and closes them once at the end.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/launchkit/launchkit/internal/config"
+	"github.com/launchkit/launchkit/internal/db"
+	"github.com/launchkit/launchkit/internal/jobs"
+	"github.com/launchkit/launchkit/internal/logging"
+	"github.com/launchkit/launchkit/internal/mail"
+	"github.com/launchkit/launchkit/internal/session"
+)
+
+// App is the container of shared dependencies. Build it with New, close
+// it with Close; every field is ready to use in between.
+type App struct {
+	// Config is the effective configuration.
+	Config *config.Config
+	// Logger writes structured logs with the request ID when logged with
+	// a request's context, and never prints secret values.
+	Logger *slog.Logger
+	// DB is the application database, migrated when AUTO_MIGRATE is on
+	// and the process asked for it.
+	DB *db.DB
+	// Redis is the connection the job queue (and the redis session store)
+	// use: REDIS_URL, or the embedded in-memory Redis in development.
+	Redis *redis.Client
+	// Sessions is the session manager the web layer uses.
+	Sessions session.Manager
+	// Mailer delivers mail; only job handlers call it.
+	Mailer mail.Mailer
+	// Jobs enqueues background tasks.
+	Jobs *jobs.Client
+
+	embedded     *jobs.EmbeddedRedis
+	sessionStore session.Store
+}
+
+// Options say what kind of process is being built.
+type Options struct {
+	// Migrate applies pending migrations when AUTO_MIGRATE is on.
+	Migrate bool
+	// EmbeddedRedis allows an in-memory Redis when REDIS_URL is empty
+	// (the development web process).
+	EmbeddedRedis bool
+}
+
+// ErrNoRedis is returned when a process needs Redis and REDIS_URL is empty.
+var ErrNoRedis = errors.New("REDIS_URL is not set")
+
+// NewLogger makes the process logger from the configuration.
+func NewLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	return logging.New(w, logging.Options{Format: cfg.LogFormat, Level: cfg.LogLevel, Secrets: cfg.SecretValues()})
+}
+
+// New builds the container. On error everything already opened is closed.
+func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Options) (_ *App, err error) {
+	a := &App{Config: cfg, Logger: logger}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+
+	if a.DB, err = db.Open(ctx, cfg.DatabaseURL, logger); err != nil {
+		return nil, err
+	}
+	if opts.Migrate && cfg.AutoMigrate {
+		m, err := db.NewMigrator(a.DB, logger)
+		if err != nil {
+			return nil, err
+		}
+		n, err := m.Up(ctx)
+		if err != nil {
+			return nil, err
+		}
+		logger.Info("database migrated", "applied", n, "dialect", a.DB.Dialect)
+	}
+
+	redisURL := cfg.RedisURL
+	if redisURL == "" {
+		if !opts.EmbeddedRedis {
+			return nil, ErrNoRedis
+		}
+		if a.embedded, err = jobs.StartEmbeddedRedis(); err != nil {
+			return nil, err
+		}
+		redisURL = a.embedded.URL()
+		logger.Info("REDIS_URL is empty: using an embedded in-memory Redis; jobs run in this process and are lost on exit")
+	}
+	if a.Redis, err = jobs.OpenRedis(ctx, redisURL); err != nil {
+		return nil, err
+	}
+	a.Jobs = jobs.NewClient(a.Redis)
+
+	switch cfg.SessionStore {
+	case "memory":
+		a.sessionStore = session.NewMemoryStore()
+	case "redis":
+		a.sessionStore = session.NewRedisStore(a.Redis)
+	default:
+		if a.sessionStore, err = session.NewDatabaseStore(a.DB); err != nil {
+			return nil, err
+		}
+	}
+	a.Sessions = session.NewSCS(a.sessionStore, session.CookieOptions{
+		Name:        cfg.SessionCookieName,
+		Lifetime:    cfg.SessionLifetime,
+		IdleTimeout: cfg.SessionIdleTimeout,
+		Secure:      cfg.IsProduction(),
+	})
+
+	if cfg.MailServer == "" {
+		a.Mailer = &mail.Outbox{Dir: cfg.MailOutboxDir, Sender: cfg.MailDefaultSender}
+	} else {
+		a.Mailer = &mail.SMTP{Host: cfg.MailServer, Port: cfg.MailPort, Username: cfg.MailUsername, Password: cfg.MailPassword, Sender: cfg.MailDefaultSender}
+	}
+	return a, nil
+}
+
+// RunsJobsInProcess reports whether this process uses the embedded Redis
+// and so must run the worker itself: nobody else can reach its queue.
+func (a *App) RunsJobsInProcess() bool { return a.embedded != nil }
+
+// NewWorker builds the background worker on this container.
+func (a *App) NewWorker() (*jobs.Worker, error) {
+	return jobs.NewWorker(a.Redis, &jobs.Handlers{Mailer: a.Mailer, DB: a.DB, Logger: a.Logger}, jobs.WorkerOptions{
+		Concurrency:     a.Config.WorkerConcurrency,
+		Scheduler:       !a.Config.DisableScheduler,
+		ShutdownTimeout: a.Config.ShutdownTimeout,
+		Logger:          a.Logger,
+	})
+}
+
+// Close releases everything New opened, in reverse order.
+func (a *App) Close() {
+	a.sessionStore.Close()
+	if a.Redis != nil {
+		_ = a.Redis.Close()
+	}
+	if a.embedded != nil {
+		a.embedded.Close()
+	}
+	if a.DB != nil {
+		if err := a.DB.Close(); err != nil {
+			a.Logger.Warn("close database", "err", err)
+		}
+	}
+}
+
+// Describe is a one-line summary of what the process runs on, for the
+// start-up log. It prints no credentials.
+func (a *App) Describe() string {
+	redisDesc := "embedded"
+	if a.embedded == nil {
+		redisDesc = config.RedactURL(a.Config.RedisURL)
+	}
+	return fmt.Sprintf("env=%s database=%s redis=%s sessions=%s", a.Config.Env, config.RedactURL(a.Config.DatabaseURL), redisDesc, a.Config.SessionStore)
+}

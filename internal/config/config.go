@@ -1,0 +1,90 @@
+// Package config owns Launchkit's configuration: the keys, their built-in
+// defaults, the layers they are read from (defaults → file → secret → env,
+// later wins), typing, validation, the source of every effective value, and
+// redaction of the values that must never be printed.
+//
+// Every key is a field of Config. Its struct tags are the single place that
+// documents it:
+//
+//	key:"NAME"          the key, the same in every layer
+//	default:"..."       the built-in default (development-friendly)
+//	production:"..."    the default when ENV=production, if it differs
+//	help:"..."          one line for the README table and `manage config`
+//	sensitive:"true"    never printed (also implied by *_PASSWORD, *_KEY, *_SECRET)
+package config
+
+import (
+	"time"
+)
+
+// Environments Launchkit knows.
+const (
+	EnvDevelopment = "development"
+	EnvProduction  = "production"
+	EnvTest        = "test"
+)
+
+// Config is the whole effective configuration of one process.
+type Config struct {
+	Env     string `key:"ENV" default:"development" help:"development, test or production; production turns on the strict rules"`
+	AppName string `key:"APP_NAME" default:"Launchkit" help:"product name shown in pages and mail"`
+	Addr    string `key:"ADDR" default:":8000" help:"host:port the web server listens on"`
+	BaseURL string `key:"BASE_URL" default:"http://localhost:8000" help:"public URL of the site, used in links in mail"`
+
+	SecretKey string `key:"SECRET_KEY" sensitive:"true" help:"signing key, at least 32 bytes in production; random per start in development"`
+
+	DatabaseURL             string `key:"DATABASE_URL" default:"sqlite://data/app.db" help:"sqlite://PATH, postgres://… or mysql://…"`
+	AllowSQLiteInProduction bool   `key:"ALLOW_SQLITE_IN_PRODUCTION" default:"false" help:"permit a SQLite DATABASE_URL when ENV=production"`
+	AutoMigrate             bool   `key:"AUTO_MIGRATE" default:"true" production:"false" help:"apply pending migrations when the web process starts"`
+	RedisURL                string `key:"REDIS_URL" help:"redis://… for jobs (and redis sessions); empty in development runs an embedded in-memory Redis"`
+
+	SessionStore       string        `key:"SESSION_STORE" default:"database" help:"memory, database or redis"`
+	SessionLifetime    time.Duration `key:"SESSION_LIFETIME" default:"24h" help:"absolute session lifetime"`
+	SessionIdleTimeout time.Duration `key:"SESSION_IDLE_TIMEOUT" default:"2h" help:"sign out after this long without a request (0 disables)"`
+	SessionCookieName  string        `key:"SESSION_COOKIE_NAME" default:"session" help:"name of the session cookie"`
+
+	WorkerConcurrency int  `key:"WORKER_CONCURRENCY" default:"10" help:"tasks a worker runs at once"`
+	DisableScheduler  bool `key:"DISABLE_SCHEDULER" default:"false" help:"do not run the periodic-task scheduler in this process"`
+
+	MailServer        string `key:"MAIL_SERVER" help:"SMTP host; empty writes mail as .eml files to MAIL_OUTBOX_DIR"`
+	MailPort          int    `key:"MAIL_PORT" default:"587" help:"SMTP port"`
+	MailUsername      string `key:"MAIL_USERNAME" help:"SMTP user name"`
+	MailPassword      string `key:"MAIL_PASSWORD" sensitive:"true" help:"SMTP password"`
+	MailDefaultSender string `key:"MAIL_DEFAULT_SENDER" default:"Launchkit <noreply@localhost>" help:"From address of outgoing mail"`
+	MailOutboxDir     string `key:"MAIL_OUTBOX_DIR" default:"data/outbox" help:"where the development mailer writes .eml files"`
+
+	UserEnableRegister        bool `key:"USER_ENABLE_REGISTER" default:"true" help:"allow visitors to register"`
+	UserRequireConfirmedEmail bool `key:"USER_REQUIRE_CONFIRMED_EMAIL" default:"false" help:"require a confirmed address before sign-in"`
+
+	LogLevel  string `key:"LOG_LEVEL" default:"info" help:"debug, info, warn or error"`
+	LogFormat string `key:"LOG_FORMAT" default:"text" production:"json" help:"text or json"`
+
+	ShutdownTimeout time.Duration `key:"SHUTDOWN_TIMEOUT" default:"15s" help:"how long SIGTERM waits for in-flight requests and tasks"`
+
+	AWSSecretsManagerConfig string        `key:"AWS_SECRETS_MANAGER_CONFIG" help:"name or ARN of an AWS Secrets Manager secret holding config keys"`
+	AWSSecretsRegion        string        `key:"AWS_SECRETS_REGION" help:"region of that secret; empty uses the AWS SDK's chain"`
+	AWSSecretsVersionStage  string        `key:"AWS_SECRETS_VERSION_STAGE" default:"AWSCURRENT" help:"staging label of the secret version to read"`
+	AWSSecretsVersionID     string        `key:"AWS_SECRETS_VERSION_ID" help:"exact secret version to read (wins over the stage)"`
+	AWSSecretsTimeout       time.Duration `key:"AWS_SECRETS_TIMEOUT" default:"10s" help:"how long start-up waits for the secret"`
+
+	// GeneratedSecretKey is true when SECRET_KEY was not configured and a
+	// random one was made for this development start.
+	GeneratedSecretKey bool `key:"-"`
+	// Warnings are problems that do not stop start-up (unknown keys), for
+	// the caller to log once a logger exists.
+	Warnings []string `key:"-"`
+
+	sources map[string]Source
+	secrets []string
+}
+
+// IsProduction reports whether ENV=production.
+func (c *Config) IsProduction() bool { return c.Env == EnvProduction }
+
+// Source says which layer a key's effective value came from.
+func (c *Config) Source(key string) Source { return c.sources[key] }
+
+// SecretValues returns the values that must never be printed: every value
+// from the secret layer and every sensitive key's value. Logging uses it
+// as a last line of defence.
+func (c *Config) SecretValues() []string { return c.secrets }

@@ -1,0 +1,136 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Problem is one invalid value: which key, from which layer, and why.
+type Problem struct {
+	Key     string
+	Source  Source
+	Message string
+}
+
+// Problems collects every problem of one load.
+type Problems []Problem
+
+func (p *Problems) add(key string, src Source, msg string) {
+	*p = append(*p, Problem{Key: key, Source: src, Message: msg})
+}
+
+// Error is returned by Load when the configuration is unusable. Its text
+// lists every problem, one per line, each with its key and layer.
+type Error struct {
+	Problems Problems
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("invalid configuration:")
+	if len(e.Problems) == 1 {
+		p := e.Problems[0]
+		fmt.Fprintf(&b, " %s (from %s): %s", p.Key, p.Source, p.Message)
+		return b.String()
+	}
+	for _, p := range e.Problems {
+		fmt.Fprintf(&b, "\n  %s (from %s): %s", p.Key, p.Source, p.Message)
+	}
+	return b.String()
+}
+
+// DatabaseSchemes are the DATABASE_URL schemes Launchkit can open.
+var DatabaseSchemes = []string{"sqlite", "postgres", "postgresql", "mysql"}
+
+func validate(c *Config) Problems {
+	var p Problems
+	bad := func(key, msg string, args ...any) { p.add(key, c.sources[key], fmt.Sprintf(msg, args...)) }
+	oneOf := func(key, value string, allowed ...string) {
+		if !slices.Contains(allowed, value) {
+			bad(key, "%q is not one of %s", value, strings.Join(allowed, ", "))
+		}
+	}
+
+	oneOf("ENV", c.Env, EnvDevelopment, EnvTest, EnvProduction)
+	if c.AppName == "" {
+		bad("APP_NAME", "must not be empty")
+	}
+	if err := checkAddr(c.Addr); err != nil {
+		bad("ADDR", "%q is not a host:port address: %v", c.Addr, err)
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("BASE_URL", "%q is not an http(s) URL", c.BaseURL)
+	}
+
+	if scheme, _, ok := strings.Cut(c.DatabaseURL, "://"); !ok {
+		bad("DATABASE_URL", "not a URL (expected sqlite://PATH, postgres://… or mysql://…)")
+	} else if !slices.Contains(DatabaseSchemes, scheme) {
+		bad("DATABASE_URL", "unknown scheme %q (expected one of %s)", scheme, strings.Join(DatabaseSchemes, ", "))
+	} else if _, err := url.Parse(c.DatabaseURL); err != nil {
+		bad("DATABASE_URL", "not a valid URL")
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			bad("REDIS_URL", "not a redis:// or rediss:// URL")
+		}
+	}
+
+	oneOf("SESSION_STORE", c.SessionStore, "memory", "database", "redis")
+	if c.SessionLifetime <= 0 {
+		bad("SESSION_LIFETIME", "must be positive")
+	}
+	if c.SessionIdleTimeout < 0 {
+		bad("SESSION_IDLE_TIMEOUT", "must not be negative")
+	}
+	if c.SessionCookieName == "" || strings.ContainsAny(c.SessionCookieName, " ;,=\t\"") {
+		bad("SESSION_COOKIE_NAME", "%q is not a valid cookie name", c.SessionCookieName)
+	}
+	if c.WorkerConcurrency < 1 {
+		bad("WORKER_CONCURRENCY", "must be at least 1")
+	}
+	if c.MailPort < 1 || c.MailPort > 65535 {
+		bad("MAIL_PORT", "%d is not a port (1-65535)", c.MailPort)
+	}
+	if c.MailDefaultSender == "" {
+		bad("MAIL_DEFAULT_SENDER", "must not be empty")
+	}
+	if c.MailServer == "" && c.MailOutboxDir == "" {
+		bad("MAIL_OUTBOX_DIR", "must be set when MAIL_SERVER is empty")
+	}
+	oneOf("LOG_LEVEL", strings.ToLower(c.LogLevel), "debug", "info", "warn", "error")
+	oneOf("LOG_FORMAT", c.LogFormat, "text", "json")
+	if c.ShutdownTimeout <= 0 {
+		bad("SHUTDOWN_TIMEOUT", "must be positive")
+	}
+	if c.AWSSecretsTimeout <= 0 {
+		bad("AWS_SECRETS_TIMEOUT", "must be positive")
+	}
+
+	if c.IsProduction() {
+		if len(c.SecretKey) < 32 {
+			bad("SECRET_KEY", "ENV=production needs a SECRET_KEY of at least 32 bytes")
+		}
+		if c.RedisURL == "" {
+			bad("REDIS_URL", "ENV=production needs a Redis server for jobs")
+		}
+		if strings.HasPrefix(c.DatabaseURL, "sqlite:") && !c.AllowSQLiteInProduction {
+			bad("DATABASE_URL", "ENV=production needs PostgreSQL or MySQL (or ALLOW_SQLITE_IN_PRODUCTION=true)")
+		}
+	}
+	return p
+}
+
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	return nil
+}

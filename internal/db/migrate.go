@@ -1,0 +1,136 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/launchkit/launchkit/migrations"
+)
+
+// Migrator applies the embedded migrations of one database's dialect.
+type Migrator struct {
+	provider *goose.Provider
+}
+
+// NewMigrator prepares the migrations for d. logger may be nil.
+func NewMigrator(d *DB, logger *slog.Logger) (*Migrator, error) {
+	fsys, err := fs.Sub(migrations.FS, string(d.Dialect))
+	if err != nil {
+		return nil, fmt.Errorf("migrations for %s: %w", d.Dialect, err)
+	}
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	if logger != nil {
+		opts = append(opts, goose.WithSlog(logger.With("component", "migrate")))
+	}
+	gooseDialect := map[Dialect]goose.Dialect{
+		SQLite:   goose.DialectSQLite3,
+		Postgres: goose.DialectPostgres,
+		MySQL:    goose.DialectMySQL,
+	}[d.Dialect]
+	if d.Dialect == Postgres {
+		// Several web processes starting at once must not migrate twice.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(gooseDialect, d.SQL, fsys, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("load migrations: %w", err)
+	}
+	return &Migrator{provider: p}, nil
+}
+
+// Up applies every pending migration and returns how many it applied.
+func (m *Migrator) Up(ctx context.Context) (int, error) {
+	results, err := m.provider.Up(ctx)
+	if err != nil {
+		return len(results), fmt.Errorf("migrate up: %w", err)
+	}
+	return len(results), nil
+}
+
+// Down rolls back the most recent migration.
+func (m *Migrator) Down(ctx context.Context) error {
+	if _, err := m.provider.Down(ctx); err != nil {
+		return fmt.Errorf("migrate down: %w", err)
+	}
+	return nil
+}
+
+// Reset rolls back every migration.
+func (m *Migrator) Reset(ctx context.Context) error {
+	if _, err := m.provider.DownTo(ctx, 0); err != nil {
+		return fmt.Errorf("migrate reset: %w", err)
+	}
+	return nil
+}
+
+// MigrationStatus is one migration and whether it is applied.
+type MigrationStatus struct {
+	Version int64
+	Name    string
+	Applied bool
+}
+
+// Status lists every migration in order.
+func (m *Migrator) Status(ctx context.Context) ([]MigrationStatus, error) {
+	st, err := m.provider.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migrate status: %w", err)
+	}
+	out := make([]MigrationStatus, len(st))
+	for i, s := range st {
+		out[i] = MigrationStatus{
+			Version: s.Source.Version,
+			Name:    filepath.Base(s.Source.Path),
+			Applied: s.State == goose.StateApplied,
+		}
+	}
+	return out, nil
+}
+
+var migrationName = regexp.MustCompile(`^[a-z0-9_]+$`)
+
+// CreateMigration writes an empty, numbered migration NAME into each
+// dialect's directory under dir (the source tree's migrations/) and
+// returns the files it wrote.
+func CreateMigration(dir, name string) ([]string, error) {
+	if !migrationName.MatchString(name) {
+		return nil, fmt.Errorf("migration name %q: use lower-case letters, digits and underscores", name)
+	}
+	next := int64(1)
+	for _, d := range []Dialect{SQLite, Postgres, MySQL} {
+		entries, err := os.ReadDir(filepath.Join(dir, string(d)))
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w (run it from the repository root)", filepath.Join(dir, string(d)), err)
+		}
+		for _, e := range entries {
+			prefix, _, _ := strings.Cut(e.Name(), "_")
+			if v, err := strconv.ParseInt(prefix, 10, 64); err == nil && v >= next {
+				next = v + 1
+			}
+		}
+	}
+	var written []string
+	for _, d := range []Dialect{SQLite, Postgres, MySQL} {
+		path := filepath.Join(dir, string(d), fmt.Sprintf("%05d_%s.sql", next, name))
+		body := fmt.Sprintf("-- %s (%s)\n\n-- +goose Up\n\n-- +goose Down\n", name, d)
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			return written, err
+		}
+		written = append(written, path)
+	}
+	return written, nil
+}

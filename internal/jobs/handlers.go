@@ -1,0 +1,59 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/launchkit/launchkit/internal/db"
+	"github.com/launchkit/launchkit/internal/mail"
+	"github.com/launchkit/launchkit/internal/session"
+)
+
+// Handlers holds what the task handlers need.
+type Handlers struct {
+	Mailer mail.Mailer
+	DB     *db.DB
+	Logger *slog.Logger
+}
+
+// Mux routes each task type to its handler.
+func (h *Handlers) Mux() *asynq.ServeMux {
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(TypeMailSend, h.sendMail)
+	mux.HandleFunc(TypeSessionsPurge, h.purgeSessions)
+	return mux
+}
+
+func (h *Handlers) sendMail(ctx context.Context, t *asynq.Task) error {
+	var m mail.Message
+	if err := json.Unmarshal(t.Payload(), &m); err != nil {
+		// A payload that cannot be read will never be readable: no retry.
+		return fmt.Errorf("mail:send payload: %v: %w", err, asynq.SkipRetry)
+	}
+	if err := m.Validate(); err != nil {
+		return fmt.Errorf("mail:send: %v: %w", err, asynq.SkipRetry)
+	}
+	if err := h.Mailer.Send(ctx, m); err != nil {
+		return err // retried with asynq's backoff
+	}
+	h.Logger.InfoContext(ctx, "mail sent", "task_id", taskID(ctx), "recipients", len(m.To))
+	return nil
+}
+
+func (h *Handlers) purgeSessions(ctx context.Context, _ *asynq.Task) error {
+	n, err := session.PurgeExpired(ctx, h.DB)
+	if err != nil {
+		return err
+	}
+	h.Logger.InfoContext(ctx, "expired sessions purged", "count", n)
+	return nil
+}
+
+func taskID(ctx context.Context) string {
+	id, _ := asynq.GetTaskID(ctx)
+	return id
+}

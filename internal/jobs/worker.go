@@ -1,0 +1,109 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+)
+
+// WorkerOptions configure a Worker.
+type WorkerOptions struct {
+	Concurrency int
+	// Scheduler also runs the periodic-task scheduler. Exactly one
+	// process of a deployment should.
+	Scheduler bool
+	// ShutdownTimeout is how long Shutdown waits for running tasks
+	// before handing them back to the queue.
+	ShutdownTimeout time.Duration
+	Logger          *slog.Logger
+}
+
+// Worker processes tasks from Redis and, optionally, enqueues the
+// periodic ones.
+type Worker struct {
+	server    *asynq.Server
+	scheduler *asynq.Scheduler
+	handler   asynq.Handler
+	logger    *slog.Logger
+}
+
+// Periodic lists the scheduled tasks: the Celery beat of Launchkit.
+var Periodic = []struct {
+	Spec string
+	Type string
+}{
+	{Spec: "@every 1h", Type: TypeSessionsPurge},
+}
+
+// NewWorker builds a worker on rdb; closing rdb is the caller's job.
+func NewWorker(rdb redis.UniversalClient, h *Handlers, opts WorkerOptions) (*Worker, error) {
+	logger := opts.Logger.With("component", "worker")
+	server := asynq.NewServerFromRedisClient(rdb, asynq.Config{
+		Concurrency:     opts.Concurrency,
+		Queues:          Queues,
+		ShutdownTimeout: opts.ShutdownTimeout,
+		Logger:          asynqLogger{logger},
+		LogLevel:        asynq.WarnLevel,
+		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+			retried, _ := asynq.GetRetryCount(ctx)
+			maxRetry, _ := asynq.GetMaxRetry(ctx)
+			logger.ErrorContext(ctx, "task failed", "type", t.Type(), "task_id", taskID(ctx), "retry", retried, "max_retry", maxRetry, "err", err)
+		}),
+	})
+	w := &Worker{server: server, handler: h.Mux(), logger: logger}
+	if opts.Scheduler {
+		w.scheduler = asynq.NewSchedulerFromRedisClient(rdb, &asynq.SchedulerOpts{
+			Logger:   asynqLogger{logger.With("component", "scheduler")},
+			LogLevel: asynq.WarnLevel,
+		})
+		for _, p := range Periodic {
+			// Unique keeps a second scheduler, started by mistake, from
+			// doubling the work.
+			if _, err := w.scheduler.Register(p.Spec, asynq.NewTask(p.Type, nil), asynq.Queue(QueueLow), asynq.Unique(30*time.Minute)); err != nil {
+				return nil, fmt.Errorf("schedule %s: %w", p.Type, err)
+			}
+		}
+	}
+	return w, nil
+}
+
+// Start begins processing (and scheduling) in the background.
+func (w *Worker) Start() error {
+	if err := w.server.Start(w.handler); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	if w.scheduler != nil {
+		if err := w.scheduler.Start(); err != nil {
+			w.server.Shutdown()
+			return fmt.Errorf("start scheduler: %w", err)
+		}
+	}
+	w.logger.Info("worker started", "scheduler", w.scheduler != nil)
+	return nil
+}
+
+// Shutdown stops taking tasks, waits for running ones up to the shutdown
+// timeout and hands the rest back to the queue.
+func (w *Worker) Shutdown() {
+	if w.scheduler != nil {
+		w.scheduler.Shutdown()
+	}
+	w.server.Shutdown()
+	w.logger.Info("worker stopped")
+}
+
+// asynqLogger adapts slog to asynq's logger.
+type asynqLogger struct{ l *slog.Logger }
+
+func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
+func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
+func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
+func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
+
+// Fatal is called by asynq only on unrecoverable start-up errors; it logs
+// instead of exiting so the caller's error path and shutdown still run.
+func (a asynqLogger) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }

@@ -1,0 +1,113 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/launchkit/launchkit/internal/logging"
+)
+
+// errorPage is the data of templates/errors/error.html and, reduced to
+// status and message, of the JSON error body.
+type errorPage struct {
+	Status    int
+	Title     string
+	Message   string
+	RequestID string
+	Detail    string // development only: the panic and its stack
+}
+
+// messages are the default words for each status the site renders.
+var messages = map[int]string{
+	http.StatusBadRequest:            "The request could not be understood.",
+	http.StatusUnauthorized:          "You need to sign in to see this.",
+	http.StatusForbidden:             "You do not have permission to see this.",
+	http.StatusNotFound:              "There is no page at this address.",
+	http.StatusMethodNotAllowed:      "This address does not accept that method.",
+	http.StatusRequestEntityTooLarge: "The request is too large.",
+	http.StatusTooManyRequests:       "Too many requests. Please wait a moment and try again.",
+	http.StatusInternalServerError:   "Something went wrong on our side. It has been logged.",
+	http.StatusServiceUnavailable:    "The service is temporarily unavailable. Please try again shortly.",
+}
+
+// renderError is the one place every error response is written: an HTML
+// page in the site layout, or JSON under /api/ and for clients that ask
+// for it. message may be empty for the status's default words.
+func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int, message string) {
+	s.renderErrorPage(w, r, errorPage{Status: status, Message: message})
+}
+
+func (s *Server) renderErrorPage(w http.ResponseWriter, r *http.Request, p errorPage) {
+	if p.Message == "" {
+		p.Message = messages[p.Status]
+	}
+	if p.Message == "" {
+		p.Message = http.StatusText(p.Status)
+	}
+	p.Title = http.StatusText(p.Status)
+	if p.Status >= 500 {
+		p.RequestID = logging.RequestID(r.Context())
+	}
+	if wantsJSON(r) {
+		writeJSONError(w, p)
+		return
+	}
+	if err := s.write(w, r, p.Status, "errors/error.html", p); err != nil {
+		// The error page itself failed: fall back to plain text.
+		s.logger.ErrorContext(r.Context(), "render error page", "err", err)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(p.Status)
+		fmt.Fprintf(w, "%d %s\n%s\n", p.Status, p.Title, p.Message)
+	}
+}
+
+func writeJSONError(w http.ResponseWriter, p errorPage) {
+	body := map[string]any{"status": p.Status, "message": p.Message}
+	if p.RequestID != "" {
+		body["request_id"] = p.RequestID
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": body})
+}
+
+// serverError logs err once, with the request ID, and renders a 500.
+func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	s.logger.ErrorContext(r.Context(), "server error", "method", r.Method, "path", r.URL.Path, "err", err)
+	s.renderError(w, r, http.StatusInternalServerError, "")
+}
+
+// wantsJSON decides the error format: JSON for the API and for clients
+// that accept JSON but not HTML.
+func wantsJSON(r *http.Request) bool {
+	if strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == "/api" {
+		return true
+	}
+	accept := r.Header.Get("Accept")
+	return strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html")
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.renderError(w, r, http.StatusNotFound, "")
+}
+
+// methodNotAllowed renders a 405 with the Allow header listing the
+// methods the path does accept.
+func (s *Server) methodNotAllowed(routes chi.Routes) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var allowed []string
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+			if routes.Match(chi.NewRouteContext(), m, r.URL.Path) {
+				allowed = append(allowed, m)
+			}
+		}
+		if len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+		}
+		s.renderError(w, r, http.StatusMethodNotAllowed, "")
+	}
+}

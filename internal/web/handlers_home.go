@@ -1,0 +1,7 @@
+package web
+
+import "net/http"
+
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "pages/home.html", nil)
+}

@@ -1,0 +1,114 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"time"
+
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/launchkit/launchkit/internal/logging"
+)
+
+// validRequestID is what a client-sent X-Request-ID must look like to be
+// kept; anything else is replaced, so logs cannot be injected into.
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,64}$`)
+
+// requestID gives every request an ID: the client's X-Request-ID when
+// well-formed, else a new random one. It is echoed in the response and
+// carried on every log line of the request.
+func (s *Server) requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-ID")
+		if !validRequestID.MatchString(id) {
+			b := make([]byte, 16)
+			_, _ = rand.Read(b)
+			id = hex.EncodeToString(b)
+		}
+		w.Header().Set("X-Request-ID", id)
+		next.ServeHTTP(w, r.WithContext(logging.WithRequestID(r.Context(), id)))
+	})
+}
+
+// logRequests logs one line per request when it completes.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		status := ww.Status()
+		if status == 0 {
+			status = http.StatusOK
+		}
+		s.logger.InfoContext(r.Context(), "request",
+			"method", r.Method, "path", r.URL.Path, "status", status,
+			"bytes", ww.BytesWritten(), "duration", time.Since(start).Round(time.Microsecond))
+	})
+}
+
+// recoverPanic turns a panic into a logged error with its stack and a 500
+// page carrying the request ID. The stack reaches the client only in
+// development.
+func (s *Server) recoverPanic(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v) // the server's own signal to drop the connection
+			}
+			stack := debug.Stack()
+			s.logger.ErrorContext(r.Context(), "panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(stack))
+			w.Header().Set("Connection", "close")
+			page := errorPage{Status: http.StatusInternalServerError}
+			if s.app.Config.Env == "development" {
+				page.Detail = s.app.Config.Scrub(fmt.Sprintf("panic: %v\n\n%s", v, stack))
+			}
+			s.renderErrorPage(w, r, page)
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// securityHeaders sets the headers every response should carry.
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+		if s.app.Config.IsProduction() {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// crossOriginProtection rejects cross-site form posts using the browser's
+// Sec-Fetch-Site and Origin headers (net/http's CrossOriginProtection), so
+// no per-visitor CSRF token, and no session, is needed for it.
+func (s *Server) crossOriginProtection(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.renderError(w, r, http.StatusForbidden, "Cross-site request refused.")
+	}))
+	return cop.Handler(next)
+}
+
+// sessions loads and saves the visitor's session around the request.
+func (s *Server) sessions(next http.Handler) http.Handler {
+	marked := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionLoadedKey{}, true)))
+	})
+	return s.app.Sessions.LoadAndSave(marked, func(w http.ResponseWriter, r *http.Request, err error) {
+		s.serverError(w, r, fmt.Errorf("session: %w", err))
+	})
+}

@@ -1,0 +1,133 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/launchkit/launchkit/internal/config"
+	"github.com/launchkit/launchkit/internal/session"
+	"github.com/launchkit/launchkit/static"
+	"github.com/launchkit/launchkit/templates"
+)
+
+// templateSet parses each page together with the layouts. Embedded
+// templates are parsed once at start; in development, when ./templates
+// exists, they are parsed from disk on every render.
+type templateSet struct {
+	fsys     fs.FS
+	static   fs.FS
+	fromDisk bool
+	cache    map[string]*template.Template
+}
+
+func newTemplateSet(env string) (*templateSet, error) {
+	t := &templateSet{fsys: templates.FS, static: static.FS}
+	if env == config.EnvDevelopment && isDir("templates/layouts") && isDir("static/css") {
+		t.fsys, t.static, t.fromDisk = os.DirFS("templates"), os.DirFS("static"), true
+	}
+	pages, err := fs.Glob(t.fsys, "*/*.html")
+	if err != nil {
+		return nil, err
+	}
+	t.cache = map[string]*template.Template{}
+	for _, p := range pages {
+		if strings.HasPrefix(p, "layouts/") {
+			continue
+		}
+		tmpl, err := t.parse(p)
+		if err != nil {
+			return nil, err // a broken template fails start-up, not a request
+		}
+		t.cache[p] = tmpl
+	}
+	return t, nil
+}
+
+func (t *templateSet) parse(page string) (*template.Template, error) {
+	tmpl, err := template.New(path.Base(page)).ParseFS(t.fsys, "layouts/*.html", page)
+	if err != nil {
+		return nil, fmt.Errorf("parse template %s: %w", page, err)
+	}
+	return tmpl, nil
+}
+
+func (t *templateSet) get(page string) (*template.Template, error) {
+	if t.fromDisk {
+		return t.parse(page)
+	}
+	tmpl, ok := t.cache[page]
+	if !ok {
+		return nil, fmt.Errorf("no template %s", page)
+	}
+	return tmpl, nil
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+// viewData is what every template gets; Data is the page's own.
+type viewData struct {
+	AppName string
+	Flashes []session.Flash
+	Data    any
+}
+
+// render writes page with status. The page is rendered into a buffer
+// first so a template error becomes a clean 500, not half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
+	if err := s.write(w, r, status, page, data); err != nil {
+		s.serverError(w, r, err)
+	}
+}
+
+func (s *Server) write(w http.ResponseWriter, r *http.Request, status int, page string, data any) error {
+	tmpl, err := s.templates.get(page)
+	if err != nil {
+		return err
+	}
+	v := viewData{AppName: s.app.Config.AppName, Data: data}
+	if hasSession(r.Context()) {
+		v.Flashes = session.PopFlashes(r.Context(), s.app.Sessions)
+	}
+	var buf bytes.Buffer
+	if err := tmpl.ExecuteTemplate(&buf, "base", v); err != nil {
+		return fmt.Errorf("render %s: %w", page, err)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+	return nil
+}
+
+// static serves /static/ from the embedded files (or disk in
+// development); a missing file gets the site's 404 page.
+func (s *Server) static() http.Handler {
+	files := http.StripPrefix("/static/", http.FileServerFS(s.templates.static))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/static/")
+		if fi, err := fs.Stat(s.templates.static, name); err != nil || fi.IsDir() || strings.HasSuffix(name, ".go") {
+			s.notFound(w, r)
+			return
+		}
+		if !s.templates.fromDisk {
+			w.Header().Set("Cache-Control", "public, max-age=3600")
+		}
+		files.ServeHTTP(w, r)
+	})
+}
+
+type sessionLoadedKey struct{}
+
+func hasSession(ctx context.Context) bool {
+	loaded, _ := ctx.Value(sessionLoadedKey{}).(bool)
+	return loaded
+}

@@ -1,0 +1,86 @@
+// Package web is Launchkit's HTTP layer: the route map (routes.go), the
+// middleware, the handlers, template rendering and the one error renderer
+// every error response goes through. It depends on the app container and
+// the domain packages; nothing below it knows about HTTP.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/launchkit/launchkit/internal/app"
+)
+
+// Server holds what the handlers need. Handlers are its methods.
+type Server struct {
+	app       *app.App
+	logger    *slog.Logger
+	templates *templateSet
+	extra     func(chi.Router)
+}
+
+// Option changes a Server.
+type Option func(*Server)
+
+// WithExtraRoutes mounts more routes next to the built-in ones; tests use
+// it for handlers that exist only to exercise the middleware.
+func WithExtraRoutes(f func(chi.Router)) Option {
+	return func(s *Server) { s.extra = f }
+}
+
+// New returns the site's handler.
+func New(a *app.App, opts ...Option) (http.Handler, error) {
+	s := &Server{app: a, logger: a.Logger}
+	for _, o := range opts {
+		o(s)
+	}
+	var err error
+	if s.templates, err = newTemplateSet(a.Config.Env); err != nil {
+		return nil, err
+	}
+	if s.templates.fromDisk {
+		s.logger.Info("templates and static files are read from disk on each request (development)")
+	}
+	return s.routes(), nil
+}
+
+// Serve answers HTTP on ln until ctx is cancelled, then stops accepting,
+// lets in-flight requests finish within shutdownTimeout and returns nil.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, shutdownTimeout time.Duration, logger *slog.Logger) error {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: draining in-flight requests", "timeout", shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("http server shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("http server: %w", err)
+	}
+	return nil
+}
