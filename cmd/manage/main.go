@@ -39,7 +39,8 @@ func exitCode(err error, stderr io.Writer) int {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, app.ErrUsage), errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stderr, usage)
 		return 2
 	case errors.As(err, &ue):
 		fmt.Fprintln(stderr, "manage:", err)
@@ -59,15 +60,10 @@ const usage = `usage:
 `
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var flags app.Flags
-	fs := flag.NewFlagSet("manage", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage) }
-	flags.Register(fs)
-	if err := fs.Parse(args); err != nil {
+	flags, rest, err := app.ParseFlags("manage", args, stderr)
+	if err != nil {
 		return err
 	}
-	rest := fs.Args()
 	if len(rest) == 0 {
 		return usageError{"no command given"}
 	}

@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -18,27 +17,33 @@ import (
 	"github.com/launchkit/launchkit/internal/web"
 )
 
-func main() {
+func main() { os.Exit(exitCode()) }
+
+// exitCode runs the process until SIGINT or SIGTERM and returns its exit
+// code: 0 after a clean shutdown, 1 on failure, 2 on bad usage.
+func exitCode(opts ...web.Option) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(2)
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, opts...); err != nil {
+		if errors.Is(err, app.ErrUsage) {
+			return 2
 		}
 		fmt.Fprintln(os.Stderr, "web:", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 // run starts the web process and blocks until ctx is cancelled (SIGINT or
 // SIGTERM), then drains requests and tasks and returns nil.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, opts ...web.Option) error {
-	var flags app.Flags
-	fs := flag.NewFlagSet("web", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	flags.Register(fs)
-	if err := fs.Parse(args); err != nil {
+	flags, rest, err := app.ParseFlags("web", args, stderr)
+	if err != nil {
 		return err
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "web takes no arguments, got %q\n", rest[0])
+		return app.ErrUsage
 	}
 
 	cfg, err := app.LoadConfig(ctx, flags, getenv)

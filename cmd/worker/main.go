@@ -7,7 +7,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -21,7 +20,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+		if errors.Is(err, app.ErrUsage) {
 			os.Exit(2)
 		}
 		fmt.Fprintln(os.Stderr, "worker:", err)
@@ -37,12 +36,13 @@ var errNoRedis = errors.New("REDIS_URL is not set. The worker takes tasks from t
 // run processes tasks until ctx is cancelled, then stops taking new ones,
 // lets running ones finish (or hands them back) and returns nil.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var flags app.Flags
-	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	flags.Register(fs)
-	if err := fs.Parse(args); err != nil {
+	flags, rest, err := app.ParseFlags("worker", args, stderr)
+	if err != nil {
 		return err
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "worker takes no arguments, got %q\n", rest[0])
+		return app.ErrUsage
 	}
 	cfg, err := app.LoadConfig(ctx, flags, getenv)
 	if err != nil {

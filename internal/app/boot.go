@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"flag"
 	"io"
 	"log/slog"
@@ -16,9 +18,21 @@ type Flags struct {
 	ConfigFile string
 }
 
-// Register adds the common flags to fs.
-func (f *Flags) Register(fs *flag.FlagSet) {
+// ErrUsage marks a command-line mistake (exit code 2). The flag package
+// has already printed what was wrong and the usage.
+var ErrUsage = errors.New("bad usage")
+
+// ParseFlags parses the common flags of a binary named name and returns
+// the arguments after them.
+func ParseFlags(name string, args []string, stderr io.Writer) (Flags, []string, error) {
+	var f Flags
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	fs.StringVar(&f.ConfigFile, "config", "", "config file (YAML or JSON); overrides APPLICATION_SETTINGS")
+	if err := fs.Parse(args); err != nil {
+		return f, nil, fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	return f, fs.Args(), nil
 }
 
 // LoadConfig loads the configuration the same way for web, worker and

@@ -1,0 +1,269 @@
+// Package cmd_test runs the built binaries the way a deploy does: static
+// builds, started from an empty directory, talking to Redis as separate
+// web and worker processes.
+package cmd_test
+
+import (
+	"context"
+	"debug/elf"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+
+	"github.com/launchkit/launchkit/internal/jobs"
+	"github.com/launchkit/launchkit/internal/mail"
+	"github.com/launchkit/launchkit/internal/testenv"
+)
+
+var binDir string
+
+// TestMain builds bin/web, bin/worker and bin/manage once, as `make build`
+// does (CGO_ENABLED=0), into a temp dir.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "launchkit-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	cmd := exec.Command("go", "build", "-trimpath", "-o", dir+string(os.PathSeparator), "./web", "./worker", "./manage")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build binaries: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// binary returns a command for bin/NAME run in its own empty directory
+// with only env (plus PATH/HOME) in its environment.
+func binary(t *testing.T, name string, args []string, env ...string) (*exec.Cmd, string) {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command(filepath.Join(binDir, name), args...)
+	cmd.Dir = dir
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...)
+	return cmd, dir
+}
+
+func TestBinariesAreStatic(t *testing.T) {
+	for _, name := range []string{"web", "worker", "manage"} {
+		f, err := elf.Open(filepath.Join(binDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_INTERP {
+				t.Errorf("%s is dynamically linked", name)
+			}
+		}
+		_ = f.Close()
+	}
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestWebRunsFromAnEmptyDirectory(t *testing.T) {
+	cmd, dir := binary(t, "web", nil, "ADDR=127.0.0.1:0")
+	p := testenv.Start(t, cmd)
+	base := p.WaitListening()
+
+	for _, tc := range []struct {
+		path   string
+		status int
+		want   string
+	}{
+		{"/", 200, "Launchkit"},
+		{"/healthz", 200, "ok"},
+		{"/readyz", 200, `"status":"ok"`},
+		{"/static/css/app.css", 200, ".flash"},
+		{"/no-such-page", 404, "<!doctype html>"},
+		{"/api/v1/no-such", 404, `{"error":{"message":`},
+	} {
+		status, body := get(t, base+tc.path)
+		if status != tc.status || !strings.Contains(body, tc.want) {
+			t.Errorf("GET %s = %d, want %d containing %q:\n%s", tc.path, status, tc.status, tc.want, body)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", "app.db")); err != nil {
+		t.Errorf("the default SQLite database was not created under ./data: %v", err)
+	}
+	p.Terminate()
+	if code := p.Wait(30 * time.Second); code != 0 {
+		t.Errorf("exit code %d after SIGTERM", code)
+	}
+}
+
+// redisServers are the Redis servers the web/worker split is tested on.
+func redisServers(t *testing.T) map[string]func(*testing.T) string {
+	return map[string]func(*testing.T) string{
+		"miniredis": func(t *testing.T) string {
+			s := miniredis.RunT(t)
+			return "redis://" + s.Addr() + "/0"
+		},
+		"redis": func(t *testing.T) string { return testenv.RedisURL(t) },
+	}
+}
+
+func TestWithRedisTheWebEnqueuesAndTheWorkerProcesses(t *testing.T) {
+	for name, redisURL := range redisServers(t) {
+		t.Run(name, func(t *testing.T) {
+			url := redisURL(t)
+			shared := t.TempDir()
+			outbox := filepath.Join(shared, "outbox")
+			env := []string{
+				"REDIS_URL=" + url,
+				"DATABASE_URL=sqlite://" + filepath.Join(shared, "app.db"),
+				"MAIL_OUTBOX_DIR=" + outbox,
+				"ADDR=127.0.0.1:0",
+			}
+			webCmd, _ := binary(t, "web", nil, env...)
+			web := testenv.Start(t, webCmd)
+			web.WaitListening()
+
+			rdb, err := jobs.OpenRedis(context.Background(), url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rdb.Close()
+			inspector := asynq.NewInspectorFromRedisClient(rdb)
+			if servers, err := inspector.Servers(); err != nil || len(servers) != 0 {
+				t.Fatalf("with REDIS_URL set the web process must not run a worker; servers = %v, err = %v", servers, err)
+			}
+			msg := mail.Message{To: []string{"grace@example.com"}, Subject: "Split processes", Text: "sent by the worker"}
+			if err := jobs.NewClient(rdb).EnqueueMail(context.Background(), msg); err != nil {
+				t.Fatal(err)
+			}
+			// Give a wrongly started in-process worker time to take the
+			// task (asynq polls every second), then check nobody did.
+			time.Sleep(2500 * time.Millisecond)
+			info, err := inspector.GetQueueInfo(jobs.QueueCritical)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Pending != 1 {
+				t.Fatalf("pending tasks = %d while only the web runs, want 1", info.Pending)
+			}
+			if files, _ := filepath.Glob(filepath.Join(outbox, "*.eml")); len(files) != 0 {
+				t.Fatalf("mail was sent with no worker running: %v", files)
+			}
+
+			workerCmd, _ := binary(t, "worker", nil, env...)
+			worker := testenv.Start(t, workerCmd)
+			worker.WaitForOutput(regexp.MustCompile("worker started"), 30*time.Second)
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				files, _ := filepath.Glob(filepath.Join(outbox, "*.eml"))
+				if len(files) == 1 {
+					b, _ := os.ReadFile(files[0])
+					if !strings.Contains(string(b), "Subject: Split processes") {
+						t.Errorf("unexpected mail:\n%s", b)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the worker did not send the mail")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+
+			worker.Terminate()
+			web.Terminate()
+			if code := worker.Wait(30 * time.Second); code != 0 {
+				t.Errorf("worker exit code %d after SIGTERM", code)
+			}
+			if code := web.Wait(30 * time.Second); code != 0 {
+				t.Errorf("web exit code %d after SIGTERM", code)
+			}
+		})
+	}
+}
+
+func TestWorkerWithoutRedisExplainsAndExits1(t *testing.T) {
+	cmd, _ := binary(t, "worker", nil)
+	p := testenv.Start(t, cmd)
+	if code := p.Wait(30 * time.Second); code != 1 {
+		t.Fatalf("exit code %d, want 1", code)
+	}
+	out := p.Output()
+	for _, want := range []string{"REDIS_URL is not set", "make run", "redis://"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("message lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestManage(t *testing.T) {
+	dbURL := "DATABASE_URL=sqlite://app.db"
+	run := func(t *testing.T, dir string, args ...string) (int, string) {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(binDir, "manage"), args...)
+		cmd.Dir = dir
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), dbURL, "APP_NAME=Manage Test"}
+		out, _ := cmd.CombinedOutput()
+		return cmd.ProcessState.ExitCode(), string(out)
+	}
+	dir := t.TempDir()
+
+	code, out := run(t, dir, "migrate", "status")
+	if code != 0 || !regexp.MustCompile(`1\s+pending\s+00001_sessions.sql`).MatchString(out) {
+		t.Fatalf("migrate status on a new database = %d:\n%s", code, out)
+	}
+	if code, out = run(t, dir, "migrate", "up"); code != 0 || !strings.Contains(out, "applied 1 migration") {
+		t.Fatalf("migrate up = %d:\n%s", code, out)
+	}
+	if code, out = run(t, dir, "migrate", "status"); code != 0 || !regexp.MustCompile(`1\s+applied`).MatchString(out) {
+		t.Fatalf("migrate status after up = %d:\n%s", code, out)
+	}
+	if code, out = run(t, dir, "migrate", "down"); code != 0 {
+		t.Fatalf("migrate down = %d:\n%s", code, out)
+	}
+	if code, out = run(t, dir, "migrate", "status"); !regexp.MustCompile(`1\s+pending`).MatchString(out) {
+		t.Fatalf("migrate status after down = %d:\n%s", code, out)
+	}
+
+	code, out = run(t, dir, "config")
+	if code != 0 || !regexp.MustCompile(`APP_NAME\s+Manage Test\s+env`).MatchString(out) || !regexp.MustCompile(`ADDR\s+:8000\s+default`).MatchString(out) {
+		t.Errorf("manage config = %d:\n%s", code, out)
+	}
+	if code, out = run(t, dir, "config", "--check"); code != 0 || !strings.Contains(out, "configuration OK") {
+		t.Errorf("manage config --check = %d:\n%s", code, out)
+	}
+
+	for _, args := range [][]string{{}, {"frobnicate"}, {"migrate"}, {"migrate", "sideways"}, {"migrate", "create"}, {"config", "extra"}, {"-no-such-flag"}} {
+		if code, out := run(t, dir, args...); code != 2 || !strings.Contains(out, "usage:") {
+			t.Errorf("manage %v = %d, want 2 with usage:\n%s", args, code, out)
+		}
+	}
+}
+
+func TestManageConfigCheckFailsOnBadConfig(t *testing.T) {
+	cmd := exec.Command(filepath.Join(binDir, "manage"), "config", "--check")
+	cmd.Dir = t.TempDir()
+	cmd.Env = []string{"WORKER_CONCURRENCY=lots"}
+	out, _ := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), "WORKER_CONCURRENCY (from env)") {
+		t.Errorf("config --check with a bad value = %d:\n%s", code, out)
+	}
+}

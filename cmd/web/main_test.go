@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/launchkit/launchkit/internal/testenv"
+	"github.com/launchkit/launchkit/internal/web"
+)
+
+// The test binary doubles as the web binary: with LAUNCHKIT_WEB_CHILD set
+// it runs the real main path, plus a slow route to shut down during.
+func TestMain(m *testing.M) {
+	if os.Getenv("LAUNCHKIT_WEB_CHILD") == "1" {
+		os.Exit(exitCode(web.WithExtraRoutes(slowRoute)))
+	}
+	os.Exit(m.Run())
+}
+
+func slowRoute(r chi.Router) {
+	r.Get("/test/slow", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Println("slow request started")
+		time.Sleep(2 * time.Second)
+		_, _ = io.WriteString(w, "slow request finished")
+	})
+}
+
+// child starts this test binary as the web process with env added.
+func child(t *testing.T, env ...string) *exec.Cmd {
+	return childWithArgs(t, nil, env...)
+}
+
+func childWithArgs(t *testing.T, args []string, env ...string) *exec.Cmd {
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"LAUNCHKIT_WEB_CHILD=1",
+		"ENV=test",
+		"ADDR=127.0.0.1:0",
+		"DATABASE_URL=sqlite://"+filepath.Join(dir, "app.db"),
+		"MAIL_OUTBOX_DIR="+filepath.Join(dir, "outbox"),
+	)
+	cmd.Env = append(cmd.Env, env...)
+	return cmd
+}
+
+func TestSIGTERMLetsASlowRequestFinishThenExits0(t *testing.T) {
+	p := testenv.Start(t, child(t, "SHUTDOWN_TIMEOUT=20s"))
+	base := p.WaitListening()
+
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := http.Get(base + "/test/slow")
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		done <- result{resp.StatusCode, string(b), err}
+	}()
+	p.WaitForOutput(regexp.MustCompile("slow request started"), 10*time.Second)
+	p.Terminate()
+
+	r := <-done
+	if r.err != nil || r.status != 200 || r.body != "slow request finished" {
+		t.Fatalf("slow request during shutdown: status %d, body %q, err %v", r.status, r.body, r.err)
+	}
+	if code := p.Wait(30 * time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM, want 0", code)
+	}
+	out := p.Output()
+	for _, want := range []string{"shutting down", "worker stopped", "web stopped"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+}
+
+func TestBadConfigExitsWithOneMessageNamingTheKey(t *testing.T) {
+	dir := t.TempDir()
+	badYAML := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(badYAML, []byte("APP_NAME: [unclosed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		env  string
+		key  string
+	}{
+		{"unparseable file", "APPLICATION_SETTINGS=" + badYAML, "APPLICATION_SETTINGS"},
+		{"missing file", "APPLICATION_SETTINGS=" + filepath.Join(dir, "nope.yaml"), "APPLICATION_SETTINGS"},
+		{"address", "ADDR=not-an-address", "ADDR"},
+		{"database scheme", "DATABASE_URL=oracle://db/app", "DATABASE_URL"},
+		{"production without a secret key", "ENV=production", "SECRET_KEY"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := testenv.Start(t, child(t, tc.env))
+			if code := p.Wait(30 * time.Second); code != 1 {
+				t.Fatalf("exit code %d, want 1", code)
+			}
+			out := strings.TrimSpace(p.Output())
+			if !strings.HasPrefix(out, "web: invalid configuration") || !strings.Contains(out, tc.key) {
+				t.Errorf("message does not name %s:\n%s", tc.key, out)
+			}
+			if strings.Contains(out, "panic") || strings.Contains(out, "goroutine") {
+				t.Errorf("bad config must not panic:\n%s", out)
+			}
+			if tc.name != "production without a secret key" && strings.Count(out, "\n") != 0 {
+				t.Errorf("want one line, got:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestRunReturnsOnCancel(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{
+		"ENV": "test", "ADDR": "127.0.0.1:0",
+		"DATABASE_URL": "sqlite://" + filepath.Join(dir, "app.db"), "MAIL_OUTBOX_DIR": filepath.Join(dir, "outbox"),
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &lockedBuffer{}
+	errc := make(chan error, 1)
+	go func() { errc <- run(ctx, nil, func(k string) string { return env[k] }, out, out) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "msg=listening") {
+		if time.Now().After(deadline) {
+			t.Fatalf("not listening:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatalf("run returned %v after cancel", err)
+	}
+}
+
+func TestUnknownFlagIsAUsageError(t *testing.T) {
+	p := testenv.Start(t, childWithArgs(t, []string{"-no-such-flag"}))
+	if code := p.Wait(30 * time.Second); code != 2 {
+		t.Fatalf("exit code %d, want 2", code)
+	}
+	if !strings.Contains(p.Output(), "-config") {
+		t.Errorf("usage should list the flags:\n%s", p.Output())
+	}
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,230 @@
+package jobs_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	netmail "net/mail"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/launchkit/launchkit/internal/db"
+	"github.com/launchkit/launchkit/internal/jobs"
+	"github.com/launchkit/launchkit/internal/mail"
+	"github.com/launchkit/launchkit/internal/testenv"
+)
+
+var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// redisBackends are the Redis servers the queue is tested on: the embedded
+// one always, the real one when TEST_REDIS_URL is set.
+var redisBackends = []struct {
+	name string
+	url  func(t *testing.T) string
+}{
+	{"embedded", func(t *testing.T) string {
+		e, err := jobs.StartEmbeddedRedis()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.Close)
+		return e.URL()
+	}},
+	{"redis", func(t *testing.T) string { return testenv.RedisURL(t) }},
+}
+
+func openRedis(t *testing.T, url string) *redis.Client {
+	t.Helper()
+	rdb, err := jobs.OpenRedis(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rdb.Close() })
+	return rdb
+}
+
+// waitFor polls cond every 50ms until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func emlFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+func TestMailSendTaskDeliversThroughAWorker(t *testing.T) {
+	for _, backend := range redisBackends {
+		t.Run(backend.name, func(t *testing.T) {
+			rdb := openRedis(t, backend.url(t))
+			outbox := t.TempDir()
+			h := &jobs.Handlers{Mailer: &mail.Outbox{Dir: outbox, Sender: "Launchkit <noreply@example.com>"}, Logger: discard}
+			w, err := jobs.NewWorker(rdb, h, jobs.WorkerOptions{Concurrency: 2, ShutdownTimeout: 5 * time.Second, Logger: discard})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(w.Shutdown)
+
+			msg := mail.Message{
+				To:      []string{"ada@example.com"},
+				Subject: "Welcome to Zoë's ☃ shop",
+				Text:    "Hello Ada, your account is ready.",
+				HTML:    "<p>Hello Ada, your account is <b>ready</b>.</p>",
+			}
+			if err := jobs.NewClient(rdb).EnqueueMail(context.Background(), msg); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 15*time.Second, "an .eml in the outbox", func() bool { return len(emlFiles(t, outbox)) == 1 })
+
+			f, err := os.Open(emlFiles(t, outbox)[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			parsed, err := netmail.ReadMessage(f)
+			if err != nil {
+				t.Fatalf("outbox file is not a mail message: %v", err)
+			}
+			subject, err := new(mime.WordDecoder).DecodeHeader(parsed.Header.Get("Subject"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if subject != msg.Subject {
+				t.Errorf("Subject = %q, want %q", subject, msg.Subject)
+			}
+			if to := parsed.Header.Get("To"); !strings.Contains(to, "ada@example.com") {
+				t.Errorf("To = %q", to)
+			}
+			if from := parsed.Header.Get("From"); !strings.Contains(from, "noreply@example.com") {
+				t.Errorf("From = %q", from)
+			}
+			if ct := parsed.Header.Get("Content-Type"); !strings.HasPrefix(ct, "multipart/alternative") {
+				t.Errorf("Content-Type = %q, want multipart/alternative", ct)
+			}
+			body, _ := io.ReadAll(parsed.Body)
+			for _, want := range []string{"text/plain", "text/html", "Hello Ada", "<b>ready</b>"} {
+				if !strings.Contains(string(body), want) {
+					t.Errorf("body lacks %q:\n%s", want, body)
+				}
+			}
+		})
+	}
+}
+
+func TestEnqueueRefusesAnUnsendableMessage(t *testing.T) {
+	rdb := openRedis(t, redisBackends[0].url(t))
+	err := jobs.NewClient(rdb).EnqueueMail(context.Background(), mail.Message{Subject: "no recipient", Text: "x"})
+	if err == nil || !strings.Contains(err.Error(), "no recipient") {
+		t.Fatalf("EnqueueMail without recipient: err = %v", err)
+	}
+}
+
+func TestMailSendWithABadPayloadIsNotRetried(t *testing.T) {
+	h := &jobs.Handlers{Mailer: &mail.Outbox{Dir: t.TempDir(), Sender: "a@example.com"}, Logger: discard}
+	for _, payload := range []string{"{", `{"to":[],"subject":"x","text":"y"}`, `[1,2]`} {
+		err := h.Mux().ProcessTask(context.Background(), asynq.NewTask(jobs.TypeMailSend, []byte(payload)))
+		if !errors.Is(err, asynq.SkipRetry) {
+			t.Errorf("payload %s: err = %v, want SkipRetry", payload, err)
+		}
+	}
+}
+
+type failingMailer struct{ err error }
+
+func (f failingMailer) Send(context.Context, mail.Message) error { return f.err }
+
+func TestMailSendFailureIsRetried(t *testing.T) {
+	h := &jobs.Handlers{Mailer: failingMailer{errors.New("smtp down")}, Logger: discard}
+	task, err := jobs.NewMailSendTask(mail.Message{To: []string{"a@example.com"}, Subject: "s", Text: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = h.Mux().ProcessTask(context.Background(), task)
+	if err == nil || errors.Is(err, asynq.SkipRetry) {
+		t.Fatalf("a delivery failure must be returned for retry, got %v", err)
+	}
+}
+
+func TestSchedulerRegistersThePeriodicTasks(t *testing.T) {
+	rdb := openRedis(t, redisBackends[0].url(t))
+	h := &jobs.Handlers{Mailer: failingMailer{}, Logger: discard}
+	w, err := jobs.NewWorker(rdb, h, jobs.WorkerOptions{Concurrency: 1, Scheduler: true, ShutdownTimeout: time.Second, Logger: discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Shutdown)
+
+	inspector := asynq.NewInspectorFromRedisClient(rdb)
+	var types []string
+	waitFor(t, 25*time.Second, "scheduler entries in Redis (written at the first 10s heartbeat)", func() bool {
+		entries, err := inspector.SchedulerEntries()
+		if err != nil {
+			return false
+		}
+		types = types[:0]
+		for _, e := range entries {
+			types = append(types, e.Task.Type())
+		}
+		return len(types) > 0
+	})
+	for _, p := range jobs.Periodic {
+		if !slices.Contains(types, p.Type) {
+			t.Errorf("scheduler entries %v lack %s", types, p.Type)
+		}
+	}
+}
+
+func TestSessionsPurgeTaskDeletesExpiredSessions(t *testing.T) {
+	d, err := db.Open(context.Background(), testenv.SQLiteURL(t), discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	m, err := db.NewMigrator(d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Up(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.SQL.Exec(`INSERT INTO sessions (token, data, expiry) VALUES ('old', x'00', julianday('now') - 1), ('live', x'00', julianday('now') + 1)`); err != nil {
+		t.Fatal(err)
+	}
+	h := &jobs.Handlers{DB: d, Logger: discard}
+	if err := h.Mux().ProcessTask(context.Background(), asynq.NewTask(jobs.TypeSessionsPurge, nil)); err != nil {
+		t.Fatal(err)
+	}
+	var tokens []string
+	if err := d.Gorm.Raw("SELECT token FROM sessions").Scan(&tokens).Error; err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(tokens, []string{"live"}) {
+		t.Errorf("sessions left = %v, want [live]", tokens)
+	}
+}

@@ -1,0 +1,316 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/launchkit/launchkit/internal/app"
+	"github.com/launchkit/launchkit/internal/config"
+	"github.com/launchkit/launchkit/internal/jobs"
+	"github.com/launchkit/launchkit/internal/web"
+)
+
+// site is a running Launchkit handler on a fresh SQLite database and an
+// embedded Redis, with everything it logged.
+type site struct {
+	t       *testing.T
+	app     *app.App
+	handler http.Handler
+	logs    *syncBuffer
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// newSite builds the app from env (on top of test defaults) and its routes.
+func newSite(t *testing.T, env map[string]string, opts ...web.Option) *site {
+	t.Helper()
+	dir := t.TempDir()
+	vars := map[string]string{
+		"ENV":             "test",
+		"DATABASE_URL":    "sqlite://" + filepath.Join(dir, "app.db"),
+		"MAIL_OUTBOX_DIR": filepath.Join(dir, "outbox"),
+		"LOG_LEVEL":       "debug",
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	cfg, err := config.Load(context.Background(), config.Options{Getenv: func(k string) string { return vars[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	a, err := app.New(context.Background(), cfg, app.NewLogger(cfg, logs), app.Options{Migrate: true, EmbeddedRedis: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	h, err := web.New(a, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &site{t: t, app: a, handler: h, logs: logs}
+}
+
+// response is one answer of the site, with fluent assertions.
+type response struct {
+	t    *testing.T
+	rec  *httptest.ResponseRecorder
+	body string
+}
+
+func (s *site) do(r *http.Request) *response {
+	s.t.Helper()
+	rec := httptest.NewRecorder()
+	s.handler.ServeHTTP(rec, r)
+	return &response{t: s.t, rec: rec, body: rec.Body.String()}
+}
+
+func (s *site) get(path string, headers ...string) *response {
+	s.t.Helper()
+	r := httptest.NewRequest(http.MethodGet, path, nil)
+	for i := 0; i+1 < len(headers); i += 2 {
+		r.Header.Set(headers[i], headers[i+1])
+	}
+	return s.do(r)
+}
+
+func (r *response) status(want int) *response {
+	r.t.Helper()
+	if r.rec.Code != want {
+		r.t.Fatalf("status = %d, want %d; body:\n%s", r.rec.Code, want, r.body)
+	}
+	return r
+}
+
+func (r *response) contains(parts ...string) *response {
+	r.t.Helper()
+	for _, p := range parts {
+		if !strings.Contains(r.body, p) {
+			r.t.Errorf("body lacks %q:\n%s", p, r.body)
+		}
+	}
+	return r
+}
+
+func (r *response) lacks(parts ...string) *response {
+	r.t.Helper()
+	for _, p := range parts {
+		if strings.Contains(r.body, p) {
+			r.t.Errorf("body should not contain %q:\n%s", p, r.body)
+		}
+	}
+	return r
+}
+
+func (r *response) header(name, want string) *response {
+	r.t.Helper()
+	if got := r.rec.Header().Get(name); got != want {
+		r.t.Errorf("header %s = %q, want %q", name, got, want)
+	}
+	return r
+}
+
+func (r *response) headerPrefix(name, want string) *response {
+	r.t.Helper()
+	if got := r.rec.Header().Get(name); !strings.HasPrefix(got, want) {
+		r.t.Errorf("header %s = %q, want prefix %q", name, got, want)
+	}
+	return r
+}
+
+// jsonError decodes the SPEC's JSON error body.
+func (r *response) jsonError() (status int, message string) {
+	r.t.Helper()
+	r.headerPrefix("Content-Type", "application/json")
+	var body struct {
+		Error struct {
+			Status  int    `json:"status"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(r.body), &body); err != nil {
+		r.t.Fatalf("body is not the JSON error shape: %v\n%s", err, r.body)
+	}
+	return body.Error.Status, body.Error.Message
+}
+
+func TestHomeShowsTheAppName(t *testing.T) {
+	newSite(t, map[string]string{"APP_NAME": "Acme Widgets"}).get("/").
+		status(200).headerPrefix("Content-Type", "text/html").
+		contains("<title>Acme Widgets</title>", "<h1>Acme Widgets</h1>", `/static/css/simple.min.css`)
+}
+
+func TestProbes(t *testing.T) {
+	s := newSite(t, nil)
+	s.get("/healthz").status(200).contains("ok")
+	r := s.get("/readyz").status(200).headerPrefix("Content-Type", "application/json")
+	var body struct {
+		Status string
+		Checks map[string]struct{ Status string }
+	}
+	if err := json.Unmarshal([]byte(r.body), &body); err != nil {
+		t.Fatal(err)
+	}
+	if body.Status != "ok" || body.Checks["database"].Status != "ok" || body.Checks["redis"].Status != "ok" {
+		t.Errorf("readyz = %s", r.body)
+	}
+}
+
+func TestReadyzIs503WhenADependencyIsDown(t *testing.T) {
+	t.Run("redis", func(t *testing.T) {
+		s := newSite(t, nil)
+		_ = s.app.Redis.Close()
+		s.get("/readyz").status(503).contains(`"redis":{"status":"down"`, `"database":{"status":"ok"`, `"status":"unavailable"`)
+		if !strings.Contains(s.logs.String(), "readiness check failed") {
+			t.Error("the cause of the failed check was not logged")
+		}
+	})
+	t.Run("database", func(t *testing.T) {
+		s := newSite(t, nil)
+		_ = s.app.DB.Close()
+		s.get("/readyz").status(503).contains(`"database":{"status":"down"`, `"redis":{"status":"ok"`)
+	})
+}
+
+func TestUnknownPageIsA404InTheLayout(t *testing.T) {
+	newSite(t, map[string]string{"APP_NAME": "Acme"}).get("/no-such-page").
+		status(404).headerPrefix("Content-Type", "text/html").
+		contains("<!doctype html>", `<a href="/">Acme</a>`, "404", "Not Found", "There is no page at this address.")
+}
+
+func TestAPIErrorsAreJSON(t *testing.T) {
+	s := newSite(t, nil)
+	status, msg := s.get("/api/v1/no-such").status(404).jsonError()
+	if status != 404 || msg == "" {
+		t.Errorf("JSON error = %d %q", status, msg)
+	}
+	// Outside /api/, a client that asks for JSON gets JSON too.
+	status, _ = s.get("/no-such-page", "Accept", "application/json").status(404).jsonError()
+	if status != 404 {
+		t.Errorf("status in body = %d", status)
+	}
+	// A browser's Accept header gets HTML.
+	s.get("/no-such-page", "Accept", "text/html,application/xhtml+xml,application/json;q=0.9").status(404).contains("<!doctype html>")
+}
+
+func TestWrongMethodIs405WithAllow(t *testing.T) {
+	s := newSite(t, nil)
+	s.do(httptest.NewRequest(http.MethodPost, "/healthz", nil)).status(405).header("Allow", "GET").contains("405", "Method Not Allowed")
+	s.do(httptest.NewRequest(http.MethodDelete, "/", nil)).status(405).contains("<!doctype html>")
+}
+
+func panicRoute(r chi.Router) {
+	r.Get("/boom", func(http.ResponseWriter, *http.Request) { panic("kaboom: the widget exploded") })
+	r.Get("/api/v1/boom", func(http.ResponseWriter, *http.Request) { panic("api kaboom") })
+}
+
+func TestPanicIsA500PageWithTheRequestID(t *testing.T) {
+	s := newSite(t, nil, web.WithExtraRoutes(panicRoute))
+	s.get("/boom", "X-Request-ID", "req-12345678").status(500).
+		header("X-Request-ID", "req-12345678").
+		contains("500", "Something went wrong", "Request ID: req-12345678").
+		lacks("kaboom", "goroutine", ".go:")
+	logs := s.logs.String()
+	for _, want := range []string{"msg=panic", "kaboom: the widget exploded", "request_id=req-12345678", "runtime/debug.Stack"} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %q:\n%s", want, logs)
+		}
+	}
+
+	status, _ := s.get("/api/v1/boom").status(500).jsonError()
+	if status != 500 {
+		t.Errorf("JSON status = %d", status)
+	}
+}
+
+func TestPanicDetailIsShownOnlyInDevelopment(t *testing.T) {
+	dev := newSite(t, map[string]string{"ENV": "development"}, web.WithExtraRoutes(panicRoute))
+	dev.get("/boom").status(500).contains("kaboom: the widget exploded", "goroutine")
+
+	redis, err := jobs.StartEmbeddedRedis()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(redis.Close)
+	prod := newSite(t, map[string]string{
+		"ENV": "production", "SECRET_KEY": strings.Repeat("k", 32), "REDIS_URL": redis.URL(),
+		"ALLOW_SQLITE_IN_PRODUCTION": "true",
+	}, web.WithExtraRoutes(panicRoute))
+	prod.get("/boom").status(500).contains("Request ID:").lacks("kaboom", "goroutine", ".go:")
+}
+
+func TestRequestIDs(t *testing.T) {
+	s := newSite(t, nil)
+	got := s.get("/healthz", "X-Request-ID", "client-id-0001").rec.Header().Get("X-Request-ID")
+	if got != "client-id-0001" {
+		t.Errorf("a well-formed client ID must be kept, got %q", got)
+	}
+	for _, bad := range []string{"short", "has spaces in it", "new\nline-injected", strings.Repeat("x", 65)} {
+		got := s.get("/healthz", "X-Request-ID", bad).rec.Header().Get("X-Request-ID")
+		if got == bad || len(got) != 32 {
+			t.Errorf("client ID %q: response ID = %q, want a fresh 32-char one", bad, got)
+		}
+	}
+	if a, b := s.get("/healthz").rec.Header().Get("X-Request-ID"), s.get("/healthz").rec.Header().Get("X-Request-ID"); a == b {
+		t.Errorf("two requests got the same ID %q", a)
+	}
+	if !strings.Contains(s.logs.String(), "request_id=client-id-0001") {
+		t.Errorf("request log line lacks the request ID:\n%s", s.logs.String())
+	}
+}
+
+func TestAnonymousBrowsingCreatesNoSession(t *testing.T) {
+	s := newSite(t, nil)
+	for _, path := range []string{"/", "/no-such-page", "/healthz"} {
+		if c := s.get(path).rec.Header().Values("Set-Cookie"); len(c) > 0 {
+			t.Errorf("GET %s set cookies %v", path, c)
+		}
+	}
+	var n int64
+	if err := s.app.DB.Gorm.Raw("SELECT count(*) FROM sessions").Scan(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("sessions table has %d rows after anonymous browsing", n)
+	}
+}
+
+func TestStaticFiles(t *testing.T) {
+	s := newSite(t, nil)
+	s.get("/static/css/app.css").status(200).headerPrefix("Content-Type", "text/css").contains(".flash")
+	s.get("/static/css/simple.min.css").status(200)
+	s.get("/static/css/").status(404).contains("<!doctype html>")
+	s.get("/static/embed.go").status(404)
+	s.get("/static/nope.css").status(404)
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	newSite(t, nil).get("/").status(200).
+		header("X-Content-Type-Options", "nosniff").
+		header("X-Frame-Options", "DENY").
+		headerPrefix("Content-Security-Policy", "default-src 'self'")
+}
