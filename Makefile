@@ -13,6 +13,9 @@ run: ## build and start the app on http://localhost:8000 (SQLite, embedded Redis
 	$(GO) run ./cmd/web
 
 test: ## run the whole test suite (real services when TEST_* URLs are set)
+	@[ -n "$$TEST_DATABASE_URL" ] || echo "note: TEST_DATABASE_URL is not set: PostgreSQL tests will skip"
+	@[ -n "$$TEST_MYSQL_URL" ] || echo "note: TEST_MYSQL_URL is not set: MySQL/MariaDB tests will skip"
+	@[ -n "$$TEST_REDIS_URL" ] || echo "note: TEST_REDIS_URL is not set: real-Redis tests will skip (the embedded Redis still runs)"
 	$(GO) test -count=1 -timeout 15m ./...
 
 build: ## static binaries in bin/: web, worker, manage
