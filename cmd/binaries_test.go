@@ -267,3 +267,125 @@ func TestManageConfigCheckFailsOnBadConfig(t *testing.T) {
 		t.Errorf("config --check with a bad value = %d:\n%s", code, out)
 	}
 }
+
+func TestSecretLayerSitsBetweenFileAndEnv(t *testing.T) {
+	smEnv := testenv.SecretsManager(t, map[string]string{
+		"launchkit/test": `{"APP_NAME": "From Secret", "WORKER_CONCURRENCY": "7", "MAIL_PASSWORD": "mail-pw-8f3a9c2e"}`,
+	})
+	dir := t.TempDir()
+	file := filepath.Join(dir, "config.yaml")
+	yaml := "APP_NAME: From File\nWORKER_CONCURRENCY: 3\nMAIL_PORT: 2525\nAWS_SECRETS_MANAGER_CONFIG: launchkit/test\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := append(smEnv, "WORKER_CONCURRENCY=9", "DATABASE_URL=sqlite://app.db")
+
+	cmd, _ := binary(t, "manage", []string{"-config", file, "config"}, env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("manage config: %v\n%s", err, out)
+	}
+	for _, row := range []string{
+		`APP_NAME\s+\[redacted\]\s+secret:launchkit/test`, // secret beats file; its value is never printed
+		`WORKER_CONCURRENCY\s+9\s+env`,                    // env beats secret
+		`MAIL_PORT\s+2525\s+file:` + regexp.QuoteMeta(file),
+		`MAIL_PASSWORD\s+\[redacted\]\s+secret:launchkit/test`,
+		`ADDR\s+:8000\s+default`,
+	} {
+		if !regexp.MustCompile(row).Match(out) {
+			t.Errorf("manage config lacks a row matching %s:\n%s", row, out)
+		}
+	}
+	if strings.Contains(string(out), "mail-pw-8f3a9c2e") || strings.Contains(string(out), "From Secret") {
+		t.Errorf("manage config printed a secret value:\n%s", out)
+	}
+
+	// The web process uses the secret's value.
+	webCmd, _ := binary(t, "web", []string{"-config", file}, append(env, "ADDR=127.0.0.1:0")...)
+	p := testenv.Start(t, webCmd)
+	if _, body := get(t, p.WaitListening()+"/"); !strings.Contains(body, "<h1>From Secret</h1>") {
+		t.Errorf("home page does not show the APP_NAME from the secret:\n%s", body)
+	}
+}
+
+func TestSecretFailuresStopStartUpNamingTheSecret(t *testing.T) {
+	smEnv := testenv.SecretsManager(t, map[string]string{"launchkit/bad": "just: [a broken"})
+	for _, tc := range []struct {
+		name, secret, want string
+		env                []string
+	}{
+		{"missing", "launchkit/missing", "not found", nil},
+		{"denied", "denied/launchkit", "access denied", nil},
+		{"not an object", "launchkit/bad", "not valid YAML", nil},
+		{"unreachable endpoint", "launchkit/any", "unreachable", []string{"AWS_ENDPOINT_URL_SECRETS_MANAGER=http://127.0.0.1:1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := append(append(slicesClone(smEnv), "AWS_SECRETS_MANAGER_CONFIG="+tc.secret, "AWS_SECRETS_TIMEOUT=5s", "ADDR=127.0.0.1:0"), tc.env...)
+			for _, bin := range []string{"web", "worker", "manage"} {
+				var args []string
+				if bin == "manage" {
+					args = []string{"config", "--check"}
+				}
+				cmd, _ := binary(t, bin, args, env...)
+				p := testenv.Start(t, cmd)
+				if code := p.Wait(30 * time.Second); code != 1 {
+					t.Fatalf("%s exit code %d, want 1:\n%s", bin, code, p.Output())
+				}
+				out := p.Output()
+				if !strings.Contains(out, `secret "`+tc.secret+`"`) || !strings.Contains(out, tc.want) || !strings.Contains(out, "AWS_SECRETS_MANAGER_CONFIG (from env)") {
+					t.Errorf("%s: message should name the secret and say %q:\n%s", bin, tc.want, out)
+				}
+				if strings.Contains(out, "panic") || strings.Contains(out, "a broken") {
+					t.Errorf("%s: panicked or quoted the payload:\n%s", bin, out)
+				}
+			}
+		})
+	}
+}
+
+func slicesClone(s []string) []string { return append([]string(nil), s...) }
+
+func TestSecretsNeverReachTheLogs(t *testing.T) {
+	redisPassword := "redis-pw-5d1e7b90"
+	secretKey := "sk-4c0ffee4c0ffee4c0ffee4c0ffee4c0ffee"
+	mailPassword := "mail-pw-77aa19c3"
+	for _, mode := range []string{"development", "production"} {
+		t.Run(mode, func(t *testing.T) {
+			r := miniredis.RunT(t)
+			r.RequireAuth(redisPassword)
+			dir := t.TempDir()
+			secret := fmt.Sprintf(`{"SECRET_KEY": %q, "MAIL_PASSWORD": %q, "REDIS_URL": "redis://:%s@%s/0"}`, secretKey, mailPassword, redisPassword, r.Addr())
+			env := append(testenv.SecretsManager(t, map[string]string{"launchkit/prod": secret}),
+				"AWS_SECRETS_MANAGER_CONFIG=launchkit/prod", "ENV="+mode, "ALLOW_SQLITE_IN_PRODUCTION=true",
+				"DATABASE_URL=sqlite://"+filepath.Join(dir, "app.db"), "AUTO_MIGRATE=true",
+				"MAIL_USERNAME=app", "LOG_LEVEL=debug", "ADDR=127.0.0.1:0")
+
+			webCmd, _ := binary(t, "web", nil, env...)
+			web := testenv.Start(t, webCmd)
+			base := web.WaitListening()
+			for _, path := range []string{"/", "/readyz", "/no-such-page", "/api/v1/x"} {
+				get(t, base+path)
+			}
+			workerCmd, _ := binary(t, "worker", nil, env...)
+			worker := testenv.Start(t, workerCmd)
+			worker.WaitForOutput(regexp.MustCompile("worker started"), 30*time.Second)
+			worker.Terminate()
+			web.Terminate()
+			worker.Wait(30 * time.Second)
+			web.Wait(30 * time.Second)
+
+			manageCmd, _ := binary(t, "manage", []string{"config"}, env...)
+			manageOut, _ := manageCmd.CombinedOutput()
+
+			all := web.Output() + worker.Output() + string(manageOut)
+			if !strings.Contains(web.Output(), "msg=listening") && !strings.Contains(web.Output(), `"msg":"listening"`) {
+				t.Fatalf("web did not start:\n%s", web.Output())
+			}
+			for _, s := range []string{redisPassword, secretKey, mailPassword} {
+				if strings.Contains(all, s) {
+					t.Errorf("secret %q appears in the output:\n%s", s, all)
+				}
+			}
+		})
+	}
+}

@@ -70,14 +70,19 @@ func (p *Process) Output() string {
 	return p.out.String()
 }
 
-// WaitForOutput waits until the output matches re and returns the first
-// submatch (or the whole match when re has no group).
+// WaitForOutput waits until the output matches re and returns the last
+// group that matched (or the whole match when re has no group).
 func (p *Process) WaitForOutput(re *regexp.Regexp, timeout time.Duration) string {
 	p.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		if m := re.FindStringSubmatch(p.Output()); m != nil {
-			return m[len(m)-1]
+			for i := len(m) - 1; i > 0; i-- {
+				if m[i] != "" {
+					return m[i] // the last group that matched
+				}
+			}
+			return m[0]
 		}
 		select {
 		case <-p.done:
@@ -91,7 +96,7 @@ func (p *Process) WaitForOutput(re *regexp.Regexp, timeout time.Duration) string
 	}
 }
 
-var listening = regexp.MustCompile(`msg=listening addr=(\S+)`)
+var listening = regexp.MustCompile(`msg=listening addr=(\S+)|"msg":"listening","addr":"([^"]+)"`)
 
 // WaitListening waits for the web server's "listening" log line and
 // returns its base URL.
