@@ -314,3 +314,14 @@ func TestSecurityHeaders(t *testing.T) {
 		header("X-Frame-Options", "DENY").
 		headerPrefix("Content-Security-Policy", "default-src 'self'")
 }
+
+func TestAPanicQuotingASecretIsScrubbed(t *testing.T) {
+	const secret = "mail-pw-0b5e7d21"
+	s := newSite(t, map[string]string{"ENV": "development", "MAIL_PASSWORD": secret}, web.WithExtraRoutes(func(r chi.Router) {
+		r.Get("/leak", func(http.ResponseWriter, *http.Request) { panic("smtp login failed with " + secret) })
+	}))
+	s.get("/leak").status(500).contains("smtp login failed with [redacted]").lacks(secret)
+	if logs := s.logs.String(); strings.Contains(logs, secret) || !strings.Contains(logs, "[redacted]") {
+		t.Errorf("the panic log line must be scrubbed:\n%s", logs)
+	}
+}

@@ -1,0 +1,71 @@
+package logging_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/launchkit/launchkit/internal/logging"
+)
+
+func TestSecretsAreScrubbedInEveryFormat(t *testing.T) {
+	secrets := []string{`pa"ss\word-123`, "tok-abcdef123456", "short"}
+	for _, format := range []string{"text", "json"} {
+		t.Run(format, func(t *testing.T) {
+			var buf bytes.Buffer
+			log := logging.New(&buf, logging.Options{Format: format, Level: "debug", Secrets: secrets})
+			log.Info("connecting with tok-abcdef123456", "password", `pa"ss\word-123`, "err", errors.New("auth failed for tok-abcdef123456"))
+			log.With("dsn", "postgres://u:tok-abcdef123456@db/x").Debug("opened")
+			out := buf.String()
+			for _, s := range []string{"tok-abcdef123456", `pa"ss\word-123`, `pa\"ss\\word-123`, `ss\\\\word`} {
+				if strings.Contains(out, s) {
+					t.Errorf("output contains %q:\n%s", s, out)
+				}
+			}
+			if strings.Count(out, "[redacted]") < 4 {
+				t.Errorf("want every occurrence redacted:\n%s", out)
+			}
+			// Values under six bytes are too common to hide.
+			log.Info("a short value", "v", "short")
+			if !strings.Contains(buf.String(), "short") {
+				t.Error("short values must be left alone")
+			}
+		})
+	}
+}
+
+func TestRequestIDIsOnEveryLineLoggedWithTheContext(t *testing.T) {
+	var buf bytes.Buffer
+	log := logging.New(&buf, logging.Options{Format: "text", Level: "info"})
+	ctx := logging.WithRequestID(context.Background(), "req-0001")
+	log.InfoContext(ctx, "first")
+	log.With("component", "x").WarnContext(ctx, "second")
+	log.Info("no context")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("got %d lines", len(lines))
+	}
+	for _, l := range lines[:2] {
+		if !strings.Contains(l, "request_id=req-0001") {
+			t.Errorf("line lacks the request ID: %s", l)
+		}
+	}
+	if strings.Contains(lines[2], "request_id") {
+		t.Errorf("a line without a request context got an ID: %s", lines[2])
+	}
+	if logging.RequestID(context.Background()) != "" {
+		t.Error("RequestID of a bare context must be empty")
+	}
+}
+
+func TestLevels(t *testing.T) {
+	var buf bytes.Buffer
+	log := logging.New(&buf, logging.Options{Format: "json", Level: "warn"})
+	log.Info("hidden")
+	log.Warn("shown")
+	if strings.Contains(buf.String(), "hidden") || !strings.Contains(buf.String(), `"msg":"shown"`) {
+		t.Errorf("level warn, json:\n%s", buf.String())
+	}
+}
