@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,8 +21,9 @@ type Key struct {
 	field int
 }
 
-// Keys lists every configuration key in declaration order.
-func Keys() []Key { return keys }
+// Keys lists every configuration key in declaration order. The slice is
+// the caller's own: changing it cannot change what Load reads.
+func Keys() []Key { return slices.Clone(keys) }
 
 var keys = readKeys()
 

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"slices"
@@ -98,6 +99,7 @@ func Load(ctx context.Context, opts Options) (*Config, error) {
 	effective := merge(layers)
 
 	cfg := &Config{sources: map[string]Source{}}
+	unparsed := map[string]bool{}
 	production := strings.TrimSpace(strings.ToLower(effective["ENV"].value)) == EnvProduction
 	for _, k := range keys {
 		v, ok := effective[k.Name]
@@ -110,6 +112,7 @@ func Load(ctx context.Context, opts Options) (*Config, error) {
 		cfg.sources[k.Name] = v.source
 		if err := k.set(cfg, v.value); err != nil {
 			problems.add(k.Name, v.source, quoteUnlessSensitive(k, v, err))
+			unparsed[k.Name] = true
 			continue
 		}
 		if v.source.IsSecret() || (k.Sensitive && v.value != "") {
@@ -121,7 +124,13 @@ func Load(ctx context.Context, opts Options) (*Config, error) {
 			}
 		}
 	}
-	problems = append(problems, validate(cfg)...)
+	for _, p := range validate(cfg) {
+		// A key that did not parse holds its zero value; judging that
+		// would add a second, misleading problem ("0 is not a port").
+		if !unparsed[p.Key] {
+			problems = append(problems, p)
+		}
+	}
 	if len(problems) > 0 {
 		return nil, &Error{Problems: problems}
 	}
@@ -185,7 +194,8 @@ func loadSecret(ctx context.Context, fetcher SecretFetcher, pre map[string]sourc
 		VersionID:    tmp.AWSSecretsVersionID,
 	})
 	if err != nil {
-		if ctx.Err() != nil && !strings.Contains(err.Error(), "timed out") {
+		// Only our own deadline is a time-out; a cancelled start-up is not.
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) && !strings.Contains(err.Error(), "timed out") {
 			return layer{}, nil, fmt.Errorf("secret %q: timed out after %s: %v", name, timeout, err)
 		}
 		return layer{}, nil, fmt.Errorf("secret %q: %v", name, err)
@@ -194,9 +204,12 @@ func loadSecret(ctx context.Context, fetcher SecretFetcher, pre map[string]sourc
 	if err != nil {
 		return layer{}, nil, fmt.Errorf("secret %q: %v", name, err)
 	}
-	for k := range values {
+	// The secret was already chosen with these; dropping them keeps the
+	// effective config (and `manage config`) saying what was really used.
+	for _, k := range slices.Sorted(maps.Keys(values)) {
 		if strings.HasPrefix(k, "AWS_SECRETS_") {
 			warns = append(warns, fmt.Sprintf("%s has no effect inside the secret itself", k))
+			delete(values, k)
 		}
 	}
 	return layer{source: secretSource(name), values: values}, warns, nil

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -51,7 +52,7 @@ func validate(c *Config) Problems {
 	bad := func(key, msg string, args ...any) { p.add(key, c.sources[key], fmt.Sprintf(msg, args...)) }
 	oneOf := func(key, value string, allowed ...string) {
 		if !slices.Contains(allowed, value) {
-			bad(key, "%q is not one of %s", value, strings.Join(allowed, ", "))
+			bad(key, "%s is not one of %s", c.show(key, value), strings.Join(allowed, ", "))
 		}
 	}
 
@@ -60,10 +61,10 @@ func validate(c *Config) Problems {
 		bad("APP_NAME", "must not be empty")
 	}
 	if err := checkAddr(c.Addr); err != nil {
-		bad("ADDR", "%q is not a host:port address: %v", c.Addr, err)
+		bad("ADDR", "%s is not a host:port address: %v", c.show("ADDR", c.Addr), err)
 	}
 	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("BASE_URL", "%q is not an http(s) URL", c.BaseURL)
+		bad("BASE_URL", "%s is not an http(s) URL", c.show("BASE_URL", c.BaseURL))
 	}
 
 	if scheme, _, ok := strings.Cut(c.DatabaseURL, "://"); !ok {
@@ -87,13 +88,13 @@ func validate(c *Config) Problems {
 		bad("SESSION_IDLE_TIMEOUT", "must not be negative")
 	}
 	if c.SessionCookieName == "" || strings.ContainsAny(c.SessionCookieName, " ;,=\t\"") {
-		bad("SESSION_COOKIE_NAME", "%q is not a valid cookie name", c.SessionCookieName)
+		bad("SESSION_COOKIE_NAME", "%s is not a valid cookie name", c.show("SESSION_COOKIE_NAME", c.SessionCookieName))
 	}
 	if c.WorkerConcurrency < 1 {
 		bad("WORKER_CONCURRENCY", "must be at least 1")
 	}
 	if c.MailPort < 1 || c.MailPort > 65535 {
-		bad("MAIL_PORT", "%d is not a port (1-65535)", c.MailPort)
+		bad("MAIL_PORT", "%s is not a port (1-65535)", c.show("MAIL_PORT", strconv.Itoa(c.MailPort)))
 	}
 	if c.MailDefaultSender == "" {
 		bad("MAIL_DEFAULT_SENDER", "must not be empty")
@@ -124,13 +125,28 @@ func validate(c *Config) Problems {
 	return p
 }
 
+// show quotes a value for a problem message, unless it came from the
+// secret layer or belongs to a sensitive key: those are never printed.
+func (c *Config) show(key, value string) string {
+	if keyIndex[key].Sensitive || c.sources[key].IsSecret() {
+		return "the value"
+	}
+	return strconv.Quote(RedactURL(value))
+}
+
+// checkAddr's errors do not repeat the address; the caller decides
+// whether it may be shown.
 func checkAddr(addr string) error {
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
+		var ae *net.AddrError
+		if errors.As(err, &ae) {
+			return errors.New(ae.Err)
+		}
 		return err
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+		return errors.New("the port is not a number from 0 to 65535")
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
 )
 
 // routes is the whole URL map of the site.
@@ -12,7 +13,7 @@ func (s *Server) routes() http.Handler {
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(s.methodNotAllowed(r))
 
-	r.Use(s.requestID, s.logRequests, s.recoverPanic, s.securityHeaders)
+	r.Use(s.requestID, s.logRequests, s.recoverPanic, s.securityHeaders, middleware.GetHead)
 
 	// Probes and assets: no session, no CSRF check.
 	r.Get("/healthz", s.healthz)

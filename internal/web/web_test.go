@@ -221,6 +221,8 @@ func TestWrongMethodIs405WithAllow(t *testing.T) {
 	s := newSite(t, nil)
 	s.do(httptest.NewRequest(http.MethodPost, "/healthz", nil)).status(405).header("Allow", "GET").contains("405", "Method Not Allowed")
 	s.do(httptest.NewRequest(http.MethodDelete, "/", nil)).status(405).contains("<!doctype html>")
+	// HEAD is answered wherever GET is, as probes and link checkers expect.
+	s.do(httptest.NewRequest(http.MethodHead, "/healthz", nil)).status(200)
 }
 
 func panicRoute(r chi.Router) {

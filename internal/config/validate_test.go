@@ -1,0 +1,168 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestLoadRefusesInvalidValues(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		env      env
+		key      string
+		messages []string
+	}{
+		{env{"ADDR": "not-an-address"}, "ADDR", []string{`"not-an-address" is not a host:port address`, "missing port"}},
+		{env{"ADDR": ":99999"}, "ADDR", []string{"port"}},
+		{env{"DATABASE_URL": "oracle://x"}, "DATABASE_URL", []string{`unknown scheme "oracle"`}},
+		{env{"DATABASE_URL": "data/app.db"}, "DATABASE_URL", []string{"not a URL"}},
+		{env{"BASE_URL": "ftp://example.com"}, "BASE_URL", []string{"not an http(s) URL"}},
+		{env{"REDIS_URL": "http://localhost"}, "REDIS_URL", []string{"redis://"}},
+		{env{"ENV": "staging"}, "ENV", []string{`"staging" is not one of development, test, production`}},
+		{env{"SESSION_STORE": "cookie"}, "SESSION_STORE", []string{`"cookie"`}},
+		{env{"SESSION_LIFETIME": "-1h"}, "SESSION_LIFETIME", []string{"positive"}},
+		{env{"SESSION_COOKIE_NAME": "my session"}, "SESSION_COOKIE_NAME", []string{"cookie name"}},
+		{env{"WORKER_CONCURRENCY": "0"}, "WORKER_CONCURRENCY", []string{"at least 1"}},
+		{env{"MAIL_PORT": "70000"}, "MAIL_PORT", []string{`"70000" is not a port`}},
+		{env{"LOG_LEVEL": "loud"}, "LOG_LEVEL", []string{`"loud"`}},
+		{env{"LOG_FORMAT": "xml"}, "LOG_FORMAT", []string{`"xml"`}},
+		{env{"AWS_SECRETS_TIMEOUT": "-1s"}, "AWS_SECRETS_TIMEOUT", []string{"positive"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.key, func(t *testing.T) {
+			t.Parallel()
+			err := loadError(t, Options{Getenv: tc.env.get})
+			p := err.problem(t, tc.key)
+			if p.Source != SourceEnv {
+				t.Errorf("problem source = %q, want env", p.Source)
+			}
+			assertContains(t, "problem", p.Message, tc.messages...)
+			assertContains(t, "error", err.Error(), tc.key+" (from env): ")
+		})
+	}
+}
+
+func TestLoadListsEveryProblemInOneError(t *testing.T) {
+	t.Parallel()
+	path := writeFile(t, "app.yaml", "LOG_LEVEL: loud\nSESSION_STORE: cookie\n")
+	err := loadError(t, Options{File: path, Getenv: env{
+		"ADDR":               "not-an-address",
+		"DATABASE_URL":       "oracle://x",
+		"WORKER_CONCURRENCY": "ten",
+	}.get})
+
+	want := map[string]string{
+		"ADDR":               "env",
+		"DATABASE_URL":       "env",
+		"WORKER_CONCURRENCY": "env",
+		"LOG_LEVEL":          "file:" + path,
+		"SESSION_STORE":      "file:" + path,
+	}
+	if len(err.Problems) != len(want) {
+		t.Errorf("%d problems, want %d:\n%v", len(err.Problems), len(want), err)
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if lines[0] != "invalid configuration:" {
+		t.Errorf("first line = %q, want a heading", lines[0])
+	}
+	for key, source := range want {
+		found := false
+		for _, line := range lines[1:] {
+			if strings.HasPrefix(strings.TrimSpace(line), key+" (from "+source+"): ") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no line for %s from %s in:\n%v", key, source, err)
+		}
+	}
+}
+
+func TestLoadProduction(t *testing.T) {
+	t.Parallel()
+	production := func(changes env) env {
+		e := env{
+			"ENV":          "production",
+			"SECRET_KEY":   strings.Repeat("k", 32),
+			"REDIS_URL":    "redis://redis:6379/0",
+			"DATABASE_URL": "postgres://app@db/app",
+		}
+		for k, v := range changes {
+			e[k] = v
+		}
+		return e
+	}
+
+	t.Run("valid, with production defaults", func(t *testing.T) {
+		t.Parallel()
+		cfg := mustLoad(t, Options{Getenv: production(nil).get})
+		if !cfg.IsProduction() || cfg.GeneratedSecretKey {
+			t.Errorf("IsProduction = %v, GeneratedSecretKey = %v", cfg.IsProduction(), cfg.GeneratedSecretKey)
+		}
+		if cfg.LogFormat != "json" || cfg.Source("LOG_FORMAT") != SourceDefault {
+			t.Errorf("LOG_FORMAT = %q from %q, want json from default", cfg.LogFormat, cfg.Source("LOG_FORMAT"))
+		}
+		if cfg.AutoMigrate || cfg.Source("AUTO_MIGRATE") != SourceDefault {
+			t.Errorf("AUTO_MIGRATE = %v from %q, want false from default", cfg.AutoMigrate, cfg.Source("AUTO_MIGRATE"))
+		}
+	})
+	t.Run("production defaults give way to set values", func(t *testing.T) {
+		t.Parallel()
+		cfg := mustLoad(t, Options{Getenv: production(env{"LOG_FORMAT": "text", "AUTO_MIGRATE": "true"}).get})
+		if cfg.LogFormat != "text" || !cfg.AutoMigrate {
+			t.Errorf("LOG_FORMAT = %q, AUTO_MIGRATE = %v; want the values set in env", cfg.LogFormat, cfg.AutoMigrate)
+		}
+	})
+	t.Run("development defaults", func(t *testing.T) {
+		t.Parallel()
+		cfg := mustLoad(t, Options{})
+		if cfg.IsProduction() || cfg.LogFormat != "text" || !cfg.AutoMigrate {
+			t.Errorf("IsProduction = %v, LOG_FORMAT = %q, AUTO_MIGRATE = %v", cfg.IsProduction(), cfg.LogFormat, cfg.AutoMigrate)
+		}
+	})
+	t.Run("SQLite allowed when asked", func(t *testing.T) {
+		t.Parallel()
+		cfg := mustLoad(t, Options{Getenv: production(env{"DATABASE_URL": "sqlite://data/app.db", "ALLOW_SQLITE_IN_PRODUCTION": "true"}).get})
+		if cfg.DatabaseURL != "sqlite://data/app.db" {
+			t.Errorf("DATABASE_URL = %q", cfg.DatabaseURL)
+		}
+	})
+
+	refused := []struct {
+		name   string
+		env    env
+		key    string
+		source Source
+		says   string
+	}{
+		{"without SECRET_KEY", production(env{"SECRET_KEY": ""}), "SECRET_KEY", SourceDefault, "at least 32 bytes"},
+		{"with a short SECRET_KEY", production(env{"SECRET_KEY": strings.Repeat("k", 31)}), "SECRET_KEY", SourceEnv, "at least 32 bytes"},
+		{"without REDIS_URL", production(env{"REDIS_URL": ""}), "REDIS_URL", SourceDefault, "Redis"},
+		{"with SQLite", production(env{"DATABASE_URL": "sqlite://data/app.db"}), "DATABASE_URL", SourceEnv, "ALLOW_SQLITE_IN_PRODUCTION"},
+		{"with the default SQLite", production(env{"DATABASE_URL": ""}), "DATABASE_URL", SourceDefault, "ALLOW_SQLITE_IN_PRODUCTION"},
+		{"with SQLite and ALLOW_SQLITE_IN_PRODUCTION=false", production(env{"DATABASE_URL": "sqlite://x.db", "ALLOW_SQLITE_IN_PRODUCTION": "false"}), "DATABASE_URL", SourceEnv, "ALLOW_SQLITE_IN_PRODUCTION"},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := loadError(t, Options{Getenv: tc.env.get})
+			p := err.problem(t, tc.key)
+			if p.Source != tc.source {
+				t.Errorf("problem source = %q, want %q", p.Source, tc.source)
+			}
+			assertContains(t, "problem", p.Message, "ENV=production", tc.says)
+			if len(err.Problems) != 1 {
+				t.Errorf("want only the %s problem, got:\n%v", tc.key, err)
+			}
+		})
+	}
+
+	t.Run("every production problem at once", func(t *testing.T) {
+		t.Parallel()
+		err := loadError(t, Options{Getenv: env{"ENV": "production"}.get})
+		for _, key := range []string{"SECRET_KEY", "REDIS_URL", "DATABASE_URL"} {
+			err.problem(t, key)
+		}
+		assertNotContains(t, "short-key error", loadError(t, Options{Getenv: production(env{"SECRET_KEY": "tooshort-but-secret"}).get}).Error(), "tooshort-but-secret")
+	})
+}
