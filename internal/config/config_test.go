@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -146,6 +147,9 @@ func TestLoadLaterLayersWin(t *testing.T) {
 		{"SESSION_LIFETIME", "1h", "90m", "48h",
 			24 * time.Hour, time.Hour, 90 * time.Minute, 48 * time.Hour,
 			func(c *Config) any { return c.SessionLifetime }},
+		{"TRUSTED_ORIGINS", "[https://a.example, https://b.example]", "https://c.example", " https://d.example , https://e.example ,",
+			[]string(nil), []string{"https://a.example", "https://b.example"}, []string{"https://c.example"}, []string{"https://d.example", "https://e.example"},
+			func(c *Config) any { return c.TrustedOrigins }},
 	}
 	rows := []struct {
 		name   string
@@ -180,7 +184,7 @@ func TestLoadLaterLayersWin(t *testing.T) {
 				}
 
 				cfg := mustLoad(t, Options{Getenv: e.get, Secrets: secrets})
-				if got := k.get(cfg); got != want {
+				if got := k.get(cfg); !reflect.DeepEqual(got, want) {
 					t.Errorf("%s = %v, want %v", k.key, got, want)
 				}
 				if got := cfg.Source(k.key); got != wantSource {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5/middleware"
@@ -97,6 +98,12 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 // no per-visitor CSRF token, and no session, is needed for it.
 func (s *Server) crossOriginProtection(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
+	for _, origin := range s.app.Config.TrustedOrigins {
+		// Validated by config; an error here would be a bug, not input.
+		if err := cop.AddTrustedOrigin(strings.TrimSuffix(origin, "/")); err != nil {
+			s.logger.Error("TRUSTED_ORIGINS: ignoring origin", "origin", origin, "err", err)
+		}
+	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusForbidden, "Cross-site request refused.")
 	}))

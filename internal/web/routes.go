@@ -25,6 +25,9 @@ func (s *Server) routes() http.Handler {
 	r.Group(func(r chi.Router) {
 		r.Use(s.crossOriginProtection, s.sessions)
 		r.Get("/", s.home)
+		if s.extra != nil {
+			s.extra(r)
+		}
 	})
 
 	// JSON API under /api/: errors are JSON too.
@@ -32,9 +35,5 @@ func (s *Server) routes() http.Handler {
 	// which speak JSON under /api/.
 	r.Route("/api/v1", func(r chi.Router) {
 	})
-
-	if s.extra != nil {
-		s.extra(r)
-	}
 	return r
 }

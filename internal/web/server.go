@@ -29,8 +29,9 @@ type Server struct {
 // Option changes a Server.
 type Option func(*Server)
 
-// WithExtraRoutes mounts more routes next to the built-in ones; tests use
-// it for handlers that exist only to exercise the middleware.
+// WithExtraRoutes mounts more routes among the site's pages (with their
+// session and cross-origin middleware); tests use it for handlers that
+// exist only to exercise the middleware.
 func WithExtraRoutes(f func(chi.Router)) Option {
 	return func(s *Server) { s.extra = f }
 }

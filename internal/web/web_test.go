@@ -327,3 +327,22 @@ func TestAPanicQuotingASecretIsScrubbed(t *testing.T) {
 		t.Errorf("the panic log line must be scrubbed:\n%s", logs)
 	}
 }
+
+func TestCrossSiteFormPostsAreRefused(t *testing.T) {
+	s := newSite(t, map[string]string{"TRUSTED_ORIGINS": "https://partner.example"}, web.WithExtraRoutes(func(r chi.Router) {
+		r.Post("/form", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("accepted")) })
+	}))
+	post := func(headers ...string) *response {
+		r := httptest.NewRequest(http.MethodPost, "/form", strings.NewReader("a=1"))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for i := 0; i+1 < len(headers); i += 2 {
+			r.Header.Set(headers[i], headers[i+1])
+		}
+		return s.do(r)
+	}
+	post("Sec-Fetch-Site", "same-origin").status(200).contains("accepted")
+	post().status(200) // not a browser: no CSRF risk
+	post("Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example").status(403).contains("<!doctype html>", "Cross-site request refused.")
+	post("Origin", "https://evil.example").status(403)
+	post("Sec-Fetch-Site", "cross-site", "Origin", "https://partner.example").status(200)
+}
