@@ -228,3 +228,42 @@ func TestSessionsPurgeTaskDeletesExpiredSessions(t *testing.T) {
 		t.Errorf("sessions left = %v, want [live]", tokens)
 	}
 }
+
+// slowMailer signals when a send starts and takes a while to finish.
+type slowMailer struct {
+	started chan struct{}
+	sent    chan mail.Message
+}
+
+func (s *slowMailer) Send(_ context.Context, m mail.Message) error {
+	close(s.started)
+	time.Sleep(time.Second)
+	s.sent <- m
+	return nil
+}
+
+func TestShutdownLetsARunningTaskFinish(t *testing.T) {
+	rdb := openRedis(t, redisBackends[0].url(t))
+	m := &slowMailer{started: make(chan struct{}), sent: make(chan mail.Message, 1)}
+	w, err := jobs.NewWorker(rdb, &jobs.Handlers{Mailer: m, Logger: discard}, jobs.WorkerOptions{Concurrency: 1, ShutdownTimeout: 10 * time.Second, Logger: discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := jobs.NewClient(rdb).EnqueueMail(context.Background(), mail.Message{To: []string{"a@example.com"}, Subject: "s", Text: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-m.started:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the task never started")
+	}
+	w.Shutdown()
+	select {
+	case <-m.sent:
+	default:
+		t.Fatal("Shutdown returned before the running task finished")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -345,4 +346,45 @@ func TestCrossSiteFormPostsAreRefused(t *testing.T) {
 	post("Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example").status(403).contains("<!doctype html>", "Cross-site request refused.")
 	post("Origin", "https://evil.example").status(403)
 	post("Sec-Fetch-Site", "cross-site", "Origin", "https://partner.example").status(200)
+}
+
+// copyDir copies the repository's src directory to dst.
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDevelopmentReadsTemplatesFromDiskOnEachRequest(t *testing.T) {
+	work := t.TempDir()
+	copyDir(t, "../../templates", filepath.Join(work, "templates"))
+	copyDir(t, "../../static", filepath.Join(work, "static"))
+	t.Chdir(work)
+
+	s := newSite(t, map[string]string{"ENV": "development"})
+	s.get("/").status(200).lacks("Edited while running")
+	page := filepath.Join(work, "templates", "pages", "home.html")
+	b, _ := os.ReadFile(page)
+	if err := os.WriteFile(page, bytes.Replace(b, []byte("<h1>"), []byte("<p>Edited while running</p><h1>"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.get("/").status(200).contains("Edited while running")
+
+	// Outside development the embedded templates are used, even here.
+	newSite(t, map[string]string{"ENV": "test"}).get("/").status(200).lacks("Edited while running")
 }
