@@ -37,16 +37,7 @@ func exitCode(opts ...web.Option) int {
 // run starts the web process and blocks until ctx is cancelled (SIGINT or
 // SIGTERM), then drains requests and tasks and returns nil.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, opts ...web.Option) error {
-	flags, rest, err := app.ParseFlags("web", args, stderr)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		fmt.Fprintf(stderr, "web takes no arguments, got %q\n", rest[0])
-		return app.ErrUsage
-	}
-
-	cfg, err := app.LoadConfig(ctx, flags, getenv)
+	cfg, err := app.LoadForServer(ctx, "web", args, getenv, stderr)
 	if err != nil {
 		return err
 	}

@@ -36,15 +36,7 @@ var errNoRedis = errors.New("REDIS_URL is not set. The worker takes tasks from t
 // run processes tasks until ctx is cancelled, then stops taking new ones,
 // lets running ones finish (or hands them back) and returns nil.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	flags, rest, err := app.ParseFlags("worker", args, stderr)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		fmt.Fprintf(stderr, "worker takes no arguments, got %q\n", rest[0])
-		return app.ErrUsage
-	}
-	cfg, err := app.LoadConfig(ctx, flags, getenv)
+	cfg, err := app.LoadForServer(ctx, "worker", args, getenv, stderr)
 	if err != nil {
 		return err
 	}

@@ -41,8 +41,7 @@ type App struct {
 	// Jobs enqueues background tasks.
 	Jobs *jobs.Client
 
-	embedded     *jobs.EmbeddedRedis
-	sessionStore session.Store
+	embedded *jobs.EmbeddedRedis
 }
 
 // Options say what kind of process is being built.
@@ -102,17 +101,18 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	}
 	a.Jobs = jobs.NewClient(a.Redis)
 
+	var store session.Store
 	switch cfg.SessionStore {
 	case "memory":
-		a.sessionStore = session.NewMemoryStore()
+		store = session.NewMemoryStore()
 	case "redis":
-		a.sessionStore = session.NewRedisStore(a.Redis)
+		store = session.NewRedisStore(a.Redis)
 	default:
-		if a.sessionStore, err = session.NewDatabaseStore(a.DB); err != nil {
+		if store, err = session.NewDatabaseStore(a.DB); err != nil {
 			return nil, err
 		}
 	}
-	a.Sessions = session.NewSCS(a.sessionStore, session.CookieOptions{
+	a.Sessions = session.NewSCS(store, session.CookieOptions{
 		Name:        cfg.SessionCookieName,
 		Lifetime:    cfg.SessionLifetime,
 		IdleTimeout: cfg.SessionIdleTimeout,
@@ -143,7 +143,6 @@ func (a *App) NewWorker() (*jobs.Worker, error) {
 
 // Close releases everything New opened, in reverse order.
 func (a *App) Close() {
-	a.sessionStore.Close()
 	if a.Redis != nil {
 		_ = a.Redis.Close()
 	}

@@ -35,6 +35,20 @@ func ParseFlags(name string, args []string, stderr io.Writer) (Flags, []string, 
 	return f, fs.Args(), nil
 }
 
+// LoadForServer is the start of web and worker, which take no arguments:
+// parse the common flags, refuse anything else, load the configuration.
+func LoadForServer(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer) (*config.Config, error) {
+	flags, rest, err := ParseFlags(name, args, stderr)
+	if err != nil {
+		return nil, err
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "%s takes no arguments, got %q\n", name, rest[0])
+		return nil, ErrUsage
+	}
+	return LoadConfig(ctx, flags, getenv)
+}
+
 // LoadConfig loads the configuration the same way for web, worker and
 // manage: defaults, the config file, the AWS Secrets Manager secret when
 // one is named, then the environment.

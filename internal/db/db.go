@@ -18,6 +18,7 @@ import (
 
 	"github.com/glebarez/sqlite"
 	mysqldriver "github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	"gorm.io/driver/mysql"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -46,26 +47,18 @@ type DB struct {
 }
 
 // Open connects to the database named by rawURL and checks that it
-// answers. A SQLite file's directory is created when missing.
+// answers, giving up when ctx ends or after ten seconds. A SQLite file's
+// directory is created when missing.
 func Open(ctx context.Context, rawURL string, logger *slog.Logger) (*DB, error) {
-	dialect, dialector, err := dialectorFor(rawURL)
+	dialect, driverName, dsn, err := parseURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	gcfg := &gorm.Config{
-		Logger: gormlogger.NewSlogLogger(logger.With("component", "gorm"), gormlogger.Config{
-			SlowThreshold:             200 * time.Millisecond,
-			LogLevel:                  gormlogger.Warn,
-			IgnoreRecordNotFoundError: true,
-			ParameterizedQueries:      true, // never log query arguments: they may be personal data
-		}),
-		TranslateError: true,
-	}
-	g, err := gorm.Open(dialector, gcfg)
-	if err != nil {
-		return nil, fmt.Errorf("open %s database: %w", dialect, err)
-	}
-	sqlDB, err := g.DB()
+	// Connect and ping through database/sql before gorm sees the pool:
+	// gorm's own start-up ping and its MySQL version query take no context,
+	// so against a server that accepts connections but never answers they
+	// would block forever instead of failing within the timeout.
+	sqlDB, err := sql.Open(driverName, dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
@@ -80,6 +73,21 @@ func Open(ctx context.Context, rawURL string, logger *slog.Logger) (*DB, error) 
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
 	}
+	gcfg := &gorm.Config{
+		Logger: gormlogger.NewSlogLogger(logger.With("component", "gorm"), gormlogger.Config{
+			SlowThreshold:             200 * time.Millisecond,
+			LogLevel:                  gormlogger.Warn,
+			IgnoreRecordNotFoundError: true,
+			ParameterizedQueries:      true, // never log query arguments: they may be personal data
+		}),
+		TranslateError:       true,
+		DisableAutomaticPing: true, // pinged above, within the timeout
+	}
+	g, err := gorm.Open(gormDialector(dialect, dsn, sqlDB), gcfg)
+	if err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
 	return &DB{Gorm: g, SQL: sqlDB, Dialect: dialect}, nil
 }
 
@@ -89,28 +97,36 @@ func (d *DB) Ping(ctx context.Context) error { return d.SQL.PingContext(ctx) }
 // Close closes the pool.
 func (d *DB) Close() error { return d.SQL.Close() }
 
-func dialectorFor(rawURL string) (Dialect, gorm.Dialector, error) {
+// parseURL reads a DATABASE_URL into its dialect and the database/sql
+// driver name and DSN that connect to it.
+func parseURL(rawURL string) (dialect Dialect, driverName, dsn string, err error) {
 	scheme, rest, ok := strings.Cut(rawURL, "://")
 	if !ok {
-		return "", nil, errors.New("DATABASE_URL is not a URL (expected sqlite://PATH, postgres://… or mysql://…)")
+		return "", "", "", errors.New("DATABASE_URL is not a URL (expected sqlite://PATH, postgres://… or mysql://…)")
 	}
 	switch scheme {
 	case "sqlite":
 		dsn, err := sqliteDSN(rest)
-		if err != nil {
-			return "", nil, err
-		}
-		return SQLite, sqlite.Open(dsn), nil
+		return SQLite, sqlite.DriverName, dsn, err
 	case "postgres", "postgresql":
-		return Postgres, postgres.Open(rawURL), nil
+		return Postgres, "pgx", rawURL, nil
 	case "mysql":
 		dsn, err := MySQLDSN(rawURL)
-		if err != nil {
-			return "", nil, err
-		}
-		return MySQL, mysql.Open(dsn), nil
+		return MySQL, "mysql", dsn, err
 	}
-	return "", nil, fmt.Errorf("DATABASE_URL has unknown scheme %q (expected sqlite, postgres or mysql)", scheme)
+	return "", "", "", fmt.Errorf("DATABASE_URL has unknown scheme %q (expected sqlite, postgres or mysql)", scheme)
+}
+
+// gormDialector gives gorm the already-connected pool.
+func gormDialector(dialect Dialect, dsn string, pool *sql.DB) gorm.Dialector {
+	switch dialect {
+	case Postgres:
+		return postgres.New(postgres.Config{DSN: dsn, Conn: pool})
+	case MySQL:
+		return mysql.New(mysql.Config{DSN: dsn, Conn: pool})
+	default:
+		return &sqlite.Dialector{DSN: dsn, Conn: pool}
+	}
 }
 
 // sqliteDSN turns the part after sqlite:// into a driver DSN with the
@@ -160,8 +176,10 @@ func MySQLDSN(rawURL string) (string, error) {
 	// its DSN does, then add what Launchkit relies on.
 	dsn := base.FormatDSN()
 	if u.RawQuery != "" {
+		// The driver looks for options after the last "/"; a "?" before it
+		// belongs to the password and must not make this an "&".
 		sep := "?"
-		if strings.Contains(dsn, "?") {
+		if strings.Contains(dsn[strings.LastIndex(dsn, "/"):], "?") {
 			sep = "&"
 		}
 		dsn += sep + u.RawQuery

@@ -39,7 +39,7 @@ func NewMigrator(d *DB, logger *slog.Logger) (*Migrator, error) {
 	}[d.Dialect]
 	if d.Dialect == Postgres {
 		// Several web processes starting at once must not migrate twice.
-		locker, err := lock.NewPostgresSessionLocker()
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockTimeout(1, 300)) // retry each second, up to 5 minutes
 		if err != nil {
 			return nil, err
 		}

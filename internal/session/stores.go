@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -16,24 +17,63 @@ import (
 	"github.com/launchkit/launchkit/internal/db"
 )
 
-// Store is a session store and how to stop its background work.
+// Store is the session store a Manager keeps its data in.
+//
+// It passes each request's context on to stores that take one. That is
+// not only politeness: scs looks for FindCtx, CommitCtx and DeleteCtx on
+// the value it is given, embedding scs.Store would hide them, and the
+// Redis store's context-free methods panic.
 type Store struct {
 	scs.Store
-	close func()
 }
 
-// Close stops the store's cleanup goroutine, if it has one.
-func (s Store) Close() {
-	if s.close != nil {
-		s.close()
+var (
+	_ scs.CtxStore         = Store{}
+	_ scs.IterableCtxStore = Store{}
+)
+
+// FindCtx implements scs.CtxStore.
+func (s Store) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	if c, ok := s.Store.(scs.CtxStore); ok {
+		return c.FindCtx(ctx, token)
 	}
+	return s.Store.Find(token)
+}
+
+// CommitCtx implements scs.CtxStore.
+func (s Store) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	if c, ok := s.Store.(scs.CtxStore); ok {
+		return c.CommitCtx(ctx, token, b, expiry)
+	}
+	return s.Store.Commit(token, b, expiry)
+}
+
+// DeleteCtx implements scs.CtxStore.
+func (s Store) DeleteCtx(ctx context.Context, token string) error {
+	if c, ok := s.Store.(scs.CtxStore); ok {
+		return c.DeleteCtx(ctx, token)
+	}
+	return s.Store.Delete(token)
+}
+
+// AllCtx implements scs.IterableCtxStore: it returns every live session.
+func (s Store) AllCtx(ctx context.Context) (map[string][]byte, error) {
+	switch c := s.Store.(type) {
+	case scs.IterableCtxStore:
+		return c.AllCtx(ctx)
+	case scs.IterableStore:
+		return c.All()
+	}
+	return nil, errors.New("session store cannot list its sessions")
 }
 
 // NewMemoryStore keeps sessions in this process's memory: for tests and
-// single-process development only, since they vanish on restart.
+// single-process development only, since they vanish on restart. It runs
+// no cleanup goroutine (scs's memstore cannot stop one without a data
+// race); expired sessions are never returned and cost only memory until
+// the process exits.
 func NewMemoryStore() Store {
-	m := memstore.NewWithCleanupInterval(time.Minute)
-	return Store{Store: m, close: m.StopCleanup}
+	return Store{Store: memstore.NewWithCleanupInterval(0)}
 }
 
 // NewDatabaseStore keeps sessions in the application database's sessions
