@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -138,7 +137,7 @@ func TestRunReturnsOnCancel(t *testing.T) {
 		"DATABASE_URL": "sqlite://" + filepath.Join(dir, "app.db"), "MAIL_OUTBOX_DIR": filepath.Join(dir, "outbox"),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &lockedBuffer{}
+	out := &testenv.Buffer{}
 	errc := make(chan error, 1)
 	go func() { errc <- run(ctx, nil, func(k string) string { return env[k] }, out, out) }()
 	deadline := time.Now().Add(30 * time.Second)
@@ -162,21 +161,4 @@ func TestUnknownFlagIsAUsageError(t *testing.T) {
 	if !strings.Contains(p.Output(), "-config") {
 		t.Errorf("usage should list the flags:\n%s", p.Output())
 	}
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/go-chi/chi/v5"
@@ -17,6 +16,7 @@ import (
 	"github.com/launchkit/launchkit/internal/app"
 	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/jobs"
+	"github.com/launchkit/launchkit/internal/testenv"
 	"github.com/launchkit/launchkit/internal/web"
 )
 
@@ -26,24 +26,7 @@ type site struct {
 	t       *testing.T
 	app     *app.App
 	handler http.Handler
-	logs    *syncBuffer
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs    *testenv.Buffer
 }
 
 // newSite builds the app from env (on top of test defaults) and its routes.
@@ -63,7 +46,7 @@ func newSite(t *testing.T, env map[string]string, opts ...web.Option) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	a, err := app.New(context.Background(), cfg, app.NewLogger(cfg, logs), app.Options{Migrate: true, EmbeddedRedis: true})
 	if err != nil {
 		t.Fatal(err)
