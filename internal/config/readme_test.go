@@ -39,3 +39,18 @@ func TestREADMEDocumentsEveryKey(t *testing.T) {
 	}
 	t.Errorf("README.md's configuration table is out of date; run: go test ./internal/config -run README -update\nwant:\n%s", want)
 }
+
+// TestExampleConfigLoadsCleanly keeps config.example.yaml in step with the
+// keys: it must load without problems and without unknown-key warnings.
+func TestExampleConfigLoadsCleanly(t *testing.T) {
+	cfg, err := Load(t.Context(), Options{File: "../../config.example.yaml", Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Warnings) > 0 {
+		t.Errorf("config.example.yaml has warnings: %v", cfg.Warnings)
+	}
+	if got := cfg.Source("APP_NAME"); got != "file:../../config.example.yaml" {
+		t.Errorf("APP_NAME source = %q", got)
+	}
+}
