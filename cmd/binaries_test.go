@@ -113,6 +113,9 @@ func TestWebRunsFromAnEmptyDirectory(t *testing.T) {
 	if code := p.Wait(30 * time.Second); code != 0 {
 		t.Errorf("exit code %d after SIGTERM", code)
 	}
+	if out := p.Output(); strings.Contains(out, "level=ERROR") || strings.Contains(out, "level=WARN") {
+		t.Errorf("a clean start and stop logged warnings or errors:\n%s", out)
+	}
 }
 
 // redisServers are the Redis servers the web/worker split is tested on.

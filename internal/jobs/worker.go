@@ -40,7 +40,7 @@ var Periodic = []struct {
 }
 
 // NewWorker builds a worker on rdb; closing rdb is the caller's job.
-func NewWorker(rdb redis.UniversalClient, h *Handlers, opts WorkerOptions) (*Worker, error) {
+func NewWorker(rdb *redis.Client, h *Handlers, opts WorkerOptions) (*Worker, error) {
 	logger := opts.Logger.With("component", "worker")
 	server := asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency:     opts.Concurrency,
@@ -56,8 +56,14 @@ func NewWorker(rdb redis.UniversalClient, h *Handlers, opts WorkerOptions) (*Wor
 	})
 	w := &Worker{server: server, handler: h.Mux(), logger: logger}
 	if opts.Scheduler {
-		w.scheduler = asynq.NewSchedulerFromRedisClient(rdb, &asynq.SchedulerOpts{
-			Logger:   asynqLogger{logger.With("component", "scheduler")},
+		// The scheduler gets a connection of its own: asynq closes the
+		// scheduler's connection at shutdown and refuses (with an error
+		// in the log) to close a shared one.
+		o := rdb.Options()
+		w.scheduler = asynq.NewScheduler(asynq.RedisClientOpt{
+			Network: o.Network, Addr: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig,
+		}, &asynq.SchedulerOpts{
+			Logger:   asynqLogger{opts.Logger.With("component", "scheduler")},
 			LogLevel: asynq.WarnLevel,
 		})
 		for _, p := range Periodic {
