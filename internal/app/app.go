@@ -73,16 +73,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	if a.DB, err = db.Open(ctx, cfg.DatabaseURL, logger); err != nil {
 		return nil, err
 	}
-	if opts.Migrate && cfg.AutoMigrate {
-		m, err := db.NewMigrator(a.DB, logger)
-		if err != nil {
+	if opts.Migrate {
+		if err := a.migrate(ctx); err != nil {
 			return nil, err
 		}
-		n, err := m.Up(ctx)
-		if err != nil {
-			return nil, err
-		}
-		logger.Info("database migrated", "applied", n, "dialect", a.DB.Dialect)
 	}
 
 	redisURL := cfg.RedisURL
@@ -125,6 +119,30 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		a.Mailer = &mail.SMTP{Host: cfg.MailServer, Port: cfg.MailPort, Username: cfg.MailUsername, Password: cfg.MailPassword, Sender: cfg.MailDefaultSender}
 	}
 	return a, nil
+}
+
+// migrate applies pending migrations when AUTO_MIGRATE is on, and warns
+// about them when it is off (production runs `manage migrate up` as a
+// deploy step).
+func (a *App) migrate(ctx context.Context) error {
+	m, err := db.NewMigrator(a.DB, a.Logger)
+	if err != nil {
+		return err
+	}
+	if !a.Config.AutoMigrate {
+		if pending, err := m.HasPending(ctx); err != nil {
+			return err
+		} else if pending {
+			a.Logger.Warn("the database has pending migrations and AUTO_MIGRATE is off: run `manage migrate up`")
+		}
+		return nil
+	}
+	n, err := m.Up(ctx)
+	if err != nil {
+		return err
+	}
+	a.Logger.Info("database migrated", "applied", n, "dialect", a.DB.Dialect)
+	return nil
 }
 
 // RunsJobsInProcess reports whether this process uses the embedded Redis
