@@ -17,6 +17,7 @@ import (
 	"github.com/launchkit/launchkit/internal/jobs"
 	"github.com/launchkit/launchkit/internal/logging"
 	"github.com/launchkit/launchkit/internal/mail"
+	"github.com/launchkit/launchkit/internal/metrics"
 	"github.com/launchkit/launchkit/internal/session"
 )
 
@@ -40,6 +41,8 @@ type App struct {
 	Mailer mail.Mailer
 	// Jobs enqueues background tasks.
 	Jobs *jobs.Client
+	// Metrics is the Prometheus registry served at /metrics.
+	Metrics *metrics.Metrics
 
 	embedded *jobs.EmbeddedRedis
 }
@@ -69,6 +72,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 			a.Close()
 		}
 	}()
+	if a.Metrics, err = metrics.New(); err != nil {
+		return nil, err
+	}
 
 	if a.DB, err = db.Open(ctx, cfg.DatabaseURL, logger); err != nil {
 		return nil, err
@@ -151,7 +157,7 @@ func (a *App) RunsJobsInProcess() bool { return a.embedded != nil }
 
 // NewWorker builds the background worker on this container.
 func (a *App) NewWorker() (*jobs.Worker, error) {
-	return jobs.NewWorker(a.Redis, &jobs.Handlers{Mailer: a.Mailer, DB: a.DB, Logger: a.Logger}, jobs.WorkerOptions{
+	return jobs.NewWorker(a.Redis, &jobs.Handlers{Mailer: a.Mailer, DB: a.DB, Logger: a.Logger, Metrics: a.Metrics}, jobs.WorkerOptions{
 		Concurrency:     a.Config.WorkerConcurrency,
 		Scheduler:       !a.Config.DisableScheduler,
 		ShutdownTimeout: a.Config.ShutdownTimeout,

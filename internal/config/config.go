@@ -61,6 +61,8 @@ type Config struct {
 
 	TrustedOrigins []string `key:"TRUSTED_ORIGINS" help:"comma list of other origins (https://host[:port]) allowed to post forms here cross-origin"`
 
+	MetricsToken string `key:"METRICS_TOKEN" help:"when set, GET /metrics requires Authorization: Bearer <token>"`
+
 	ShutdownTimeout time.Duration `key:"SHUTDOWN_TIMEOUT" default:"15s" help:"how long SIGTERM waits for in-flight requests and tasks"`
 
 	AWSSecretsManagerConfig string        `key:"AWS_SECRETS_MANAGER_CONFIG" help:"name or ARN of an AWS Secrets Manager secret holding config keys"`

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/hibiken/asynq"
 
 	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/mail"
+	"github.com/launchkit/launchkit/internal/metrics"
 	"github.com/launchkit/launchkit/internal/session"
 )
 
@@ -18,11 +20,16 @@ type Handlers struct {
 	Mailer mail.Mailer
 	DB     *db.DB
 	Logger *slog.Logger
+	// Metrics, when set, records every task run.
+	Metrics *metrics.Metrics
 }
 
 // Mux routes each task type to its handler.
 func (h *Handlers) Mux() *asynq.ServeMux {
 	mux := asynq.NewServeMux()
+	if h.Metrics != nil {
+		mux.Use(h.observe)
+	}
 	mux.HandleFunc(TypeMailSend, h.sendMail)
 	mux.HandleFunc(TypeSessionsPurge, h.purgeSessions)
 	return mux
@@ -51,6 +58,16 @@ func (h *Handlers) purgeSessions(ctx context.Context, _ *asynq.Task) error {
 	}
 	h.Logger.InfoContext(ctx, "expired sessions purged", "count", n)
 	return nil
+}
+
+// observe records each task's result and duration.
+func (h *Handlers) observe(next asynq.Handler) asynq.Handler {
+	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		start := time.Now()
+		err := next.ProcessTask(ctx, t)
+		h.Metrics.ObserveTask(t.Type(), err, time.Since(start))
+		return err
+	})
 }
 
 func taskID(ctx context.Context) string {

@@ -20,6 +20,7 @@ import (
 	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/jobs"
 	"github.com/launchkit/launchkit/internal/mail"
+	"github.com/launchkit/launchkit/internal/metrics"
 	"github.com/launchkit/launchkit/internal/testenv"
 )
 
@@ -265,5 +266,42 @@ func TestShutdownLetsARunningTaskFinish(t *testing.T) {
 	case <-m.sent:
 	default:
 		t.Fatal("Shutdown returned before the running task finished")
+	}
+}
+
+func TestTaskRunsAreCountedInTheMetrics(t *testing.T) {
+	m, err := metrics.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &jobs.Handlers{Mailer: failingMailer{errors.New("smtp down")}, Logger: discard, Metrics: m}
+	task, err := jobs.NewMailSendTask(mail.Message{To: []string{"a@example.com"}, Subject: "s", Text: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = h.Mux().ProcessTask(context.Background(), task)
+	_ = h.Mux().ProcessTask(context.Background(), task)
+
+	families, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got float64
+	for _, f := range families {
+		if f.GetName() != "launchkit_tasks_processed_total" {
+			continue
+		}
+		for _, metric := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range metric.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["type"] == jobs.TypeMailSend && labels["result"] == "error" {
+				got = metric.GetCounter().GetValue()
+			}
+		}
+	}
+	if got != 2 {
+		t.Errorf("launchkit_tasks_processed_total{type=mail:send,result=error} = %v, want 2", got)
 	}
 }

@@ -2,10 +2,14 @@ package web
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // healthz is the liveness probe: the process is up and serving.
@@ -13,6 +17,21 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write([]byte("ok\n"))
+}
+
+// metrics serves the Prometheus metrics, behind a bearer token when
+// METRICS_TOKEN is set.
+func (s *Server) metrics() http.HandlerFunc {
+	h := promhttp.HandlerFor(s.app.Metrics.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelError)})
+	want := []byte("Bearer " + s.app.Config.MetricsToken)
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.app.Config.MetricsToken != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			s.renderError(w, r, http.StatusUnauthorized, "This endpoint needs the metrics token.")
+			return
+		}
+		h.ServeHTTP(w, r)
+	}
 }
 
 type check struct {

@@ -11,8 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/logging"
 )
 
@@ -36,19 +38,26 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 	})
 }
 
-// logRequests logs one line per request when it completes.
-func (s *Server) logRequests(next http.Handler) http.Handler {
+// observe logs one line per request when it completes and records it in
+// the metrics under its route pattern.
+func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r)
+		duration := time.Since(start)
 		status := ww.Status()
 		if status == 0 {
 			status = http.StatusOK
 		}
+		route := chi.RouteContext(r.Context()).RoutePattern()
+		if route == "" || status == http.StatusNotFound {
+			route = "unmatched" // raw paths would make a label per URL probed
+		}
+		s.app.Metrics.ObserveRequest(r.Method, route, status, duration)
 		s.logger.InfoContext(r.Context(), "request",
 			"method", r.Method, "path", r.URL.Path, "status", status,
-			"bytes", ww.BytesWritten(), "duration", time.Since(start).Round(time.Microsecond))
+			"bytes", ww.BytesWritten(), "duration", duration.Round(time.Microsecond))
 	})
 }
 
@@ -69,7 +78,7 @@ func (s *Server) recoverPanic(next http.Handler) http.Handler {
 			s.logger.ErrorContext(r.Context(), "panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(stack))
 			w.Header().Set("Connection", "close")
 			page := errorPage{Status: http.StatusInternalServerError}
-			if s.app.Config.Env == "development" {
+			if s.app.Config.Env == config.EnvDevelopment {
 				page.Detail = s.app.Config.Scrub(fmt.Sprintf("panic: %v\n\n%s", v, stack))
 			}
 			s.renderErrorPage(w, r, page)

@@ -13,11 +13,12 @@ func (s *Server) routes() http.Handler {
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(s.methodNotAllowed(r))
 
-	r.Use(s.requestID, s.logRequests, s.recoverPanic, s.securityHeaders, middleware.GetHead)
+	r.Use(s.requestID, s.observe, s.recoverPanic, s.securityHeaders, middleware.GetHead)
 
 	// Probes and assets: no session, no CSRF check.
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
+	r.Get("/metrics", s.metrics())
 	r.Handle("/static/*", s.static())
 
 	// Pages: a session (created only when written) and cross-origin

@@ -371,3 +371,24 @@ func TestDevelopmentReadsTemplatesFromDiskOnEachRequest(t *testing.T) {
 	// Outside development the embedded templates are used, even here.
 	newSite(t, map[string]string{"ENV": "test"}).get("/").status(200).lacks("Edited while running")
 }
+
+func TestMetricsCountRequestsByRoute(t *testing.T) {
+	s := newSite(t, nil)
+	s.get("/")
+	s.get("/")
+	s.get("/no-such-page-1")
+	s.get("/no-such-page-2")
+	s.get("/metrics").status(200).contains(
+		`launchkit_http_requests_total{method="GET",route="/",status="200"} 2`,
+		`launchkit_http_requests_total{method="GET",route="unmatched",status="404"} 2`,
+		`launchkit_http_request_duration_seconds_bucket{method="GET",route="/",le="+Inf"} 2`,
+		"go_goroutines", "process_resident_memory_bytes",
+	).lacks("no-such-page")
+}
+
+func TestMetricsTokenGuardsTheEndpoint(t *testing.T) {
+	s := newSite(t, map[string]string{"METRICS_TOKEN": "metrics-token-123456"})
+	s.get("/metrics").status(401).header("WWW-Authenticate", `Bearer realm="metrics"`)
+	s.get("/metrics", "Authorization", "Bearer wrong").status(401)
+	s.get("/metrics", "Authorization", "Bearer metrics-token-123456").status(200).contains("launchkit_http_requests_total")
+}
