@@ -4,7 +4,7 @@ GO ?= go
 STATICCHECK := $(GO) tool staticcheck
 BIN := bin
 
-.PHONY: run test build worker migrate lint fmt rename clean help
+.PHONY: run test build worker migrate lint bench fmt rename clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ lint: ## gofmt check, go vet, staticcheck
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
+
+bench: ## per-request cost of the web stack, as ratios to a bare net/http baseline
+	$(GO) run ./tools/bench
 
 rename: ## give your clone its own module path: make rename MODULE=github.com/you/app
 	@[ -n "$(MODULE)" ] || { echo "usage: make rename MODULE=github.com/you/app"; exit 2; }
