@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -14,7 +13,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/launchkit/launchkit/internal/app"
-	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/jobs"
 	"github.com/launchkit/launchkit/internal/testenv"
 	"github.com/launchkit/launchkit/internal/web"
@@ -32,26 +30,7 @@ type site struct {
 // newSite builds the app from env (on top of test defaults) and its routes.
 func newSite(t *testing.T, env map[string]string, opts ...web.Option) *site {
 	t.Helper()
-	dir := t.TempDir()
-	vars := map[string]string{
-		"ENV":             "test",
-		"DATABASE_URL":    "sqlite://" + filepath.Join(dir, "app.db"),
-		"MAIL_OUTBOX_DIR": filepath.Join(dir, "outbox"),
-		"LOG_LEVEL":       "debug",
-	}
-	for k, v := range env {
-		vars[k] = v
-	}
-	cfg, err := config.Load(context.Background(), config.Options{Getenv: func(k string) string { return vars[k] }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &testenv.Buffer{}
-	a, err := app.New(context.Background(), cfg, app.NewLogger(cfg, logs), app.Options{Migrate: true, EmbeddedRedis: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
+	a, logs := testenv.NewApp(t, env)
 	h, err := web.New(a, opts...)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,38 @@
+package testenv
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/launchkit/launchkit/internal/app"
+	"github.com/launchkit/launchkit/internal/config"
+)
+
+// NewApp builds the app container as the web process does, on a fresh
+// SQLite database and an embedded Redis, with ENV=test and env on top.
+// It returns the app and everything it logs; it is closed at the end.
+func NewApp(t testing.TB, env map[string]string) (*app.App, *Buffer) {
+	t.Helper()
+	dir := t.TempDir()
+	vars := map[string]string{
+		"ENV":             "test",
+		"DATABASE_URL":    "sqlite://" + filepath.Join(dir, "app.db"),
+		"MAIL_OUTBOX_DIR": filepath.Join(dir, "outbox"),
+		"LOG_LEVEL":       "debug",
+	}
+	for k, v := range env {
+		vars[k] = v
+	}
+	cfg, err := config.Load(context.Background(), config.Options{Getenv: func(k string) string { return vars[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &Buffer{}
+	a, err := app.New(context.Background(), cfg, app.NewLogger(cfg, logs), app.Options{Migrate: true, EmbeddedRedis: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	return a, logs
+}
