@@ -4,7 +4,7 @@ GO ?= go
 STATICCHECK := $(GO) tool staticcheck
 BIN := bin
 
-.PHONY: run test build worker migrate lint bench fmt rename clean help
+.PHONY: run test build worker migrate lint bench e2e fmt rename clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ lint: ## gofmt check, go vet, staticcheck
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
+
+e2e: ## browser tests in headless Chromium (apt-get install chromium); E2E_SCREENSHOTS=1 saves PNGs
+	$(GO) test -count=1 -v ./e2e
 
 bench: ## per-request cost of the web stack, as ratios to a bare net/http baseline
 	$(GO) run ./tools/bench

@@ -1,0 +1,191 @@
+// Package e2e drives the site in a real headless Chromium (Debian's
+// chromium package, via chromedp): pages render with their stylesheet, the
+// content security policy holds, and the browser reports no errors. It
+// skips, saying so, where no Chromium is installed; .ci/run installs it.
+//
+//	make e2e      (screenshots land in e2e/screenshots/ when E2E_SCREENSHOTS=1)
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/launchkit/launchkit/internal/testenv"
+	"github.com/launchkit/launchkit/internal/web"
+)
+
+// chromium finds the browser: CHROME_PATH, else the usual names on PATH.
+func chromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("CHROME_PATH"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("no Chromium found: skipping browser tests (apt-get install chromium, or set CHROME_PATH)")
+	return ""
+}
+
+// browser is a headless Chromium tab that records every problem the page
+// reports: console errors and warnings, uncaught exceptions, and browser
+// log entries such as CSP violations and failed loads.
+type browser struct {
+	ctx      context.Context
+	mu       sync.Mutex
+	problems []string
+}
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)),
+		chromedp.NoSandbox, // CI runs as root
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1280, 900),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(allocCtx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancelTab(); cancelAlloc() })
+
+	b := &browser{ctx: ctx}
+	messages := chromedp.Console(ctx) // subscribes now, before any page loads
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.IsException() || m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning {
+				b.mu.Lock()
+				b.problems = append(b.problems, fmt.Sprintf("%s %s: %s (%s)", m.Type, m.Source, m.Text, m.URL))
+				b.mu.Unlock()
+			}
+		}
+	}()
+	return b
+}
+
+func (b *browser) do(t *testing.T, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func get[T any](t *testing.T, b *browser, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(b.ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// reported returns the problems seen so far, except those matching skip.
+func (b *browser) reported(skip string) []string {
+	// Messages travel on their own queue: a round trip to the page first
+	// lets those sent before it arrive.
+	_, _ = chromedp.Run(b.ctx, chromedp.Evaluate[int]("0"))
+	time.Sleep(100 * time.Millisecond)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, p := range b.problems {
+		if skip == "" || !strings.Contains(p, skip) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// screenshot takes a full-page PNG and, when E2E_SCREENSHOTS=1, saves it
+// under e2e/screenshots for a person to look at.
+func (b *browser) screenshot(t *testing.T, name string) {
+	t.Helper()
+	png := get(t, b, chromedp.FullScreenshot(100)) // 100: PNG, not JPEG
+	if len(png) == 0 {
+		t.Fatal("empty screenshot")
+	}
+	if os.Getenv("E2E_SCREENSHOTS") == "1" {
+		if err := os.MkdirAll("screenshots", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join("screenshots", name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func site(t *testing.T, env map[string]string) string {
+	t.Helper()
+	a, _ := testenv.NewApp(t, env)
+	h, err := web.New(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestHomePageRendersStyledWithoutBrowserErrors(t *testing.T) {
+	b := newBrowser(t)
+	base := site(t, map[string]string{"APP_NAME": "Acme Widgets"})
+
+	b.do(t, chromedp.Navigate(base+"/"))
+	title := get(t, b, chromedp.Title())
+	heading := get(t, b, chromedp.Text(chromedp.CSS("h1")))
+	// simple.css sets the body font and lays the body out as a centred
+	// grid: both show the vendored stylesheet loaded under the content
+	// security policy.
+	font := get(t, b, chromedp.Evaluate[string](`getComputedStyle(document.body).fontFamily`))
+	display := get(t, b, chromedp.Evaluate[string](`getComputedStyle(document.body).display`))
+	if title != "Acme Widgets" || heading != "Acme Widgets" {
+		t.Errorf("title %q, h1 %q; want the APP_NAME", title, heading)
+	}
+	if !strings.Contains(font, "Avenir") {
+		t.Errorf("body font-family = %q: simple.css did not apply", font)
+	}
+	if display != "grid" {
+		t.Errorf("body display = %q: the layout stylesheet did not apply", display)
+	}
+	b.screenshot(t, "home")
+	for _, p := range b.reported("") {
+		t.Errorf("the browser reported: %s", p)
+	}
+}
+
+func TestNotFoundPageIsInTheLayout(t *testing.T) {
+	b := newBrowser(t)
+	base := site(t, nil)
+
+	b.do(t, chromedp.Navigate(base+"/no-such-page"))
+	code := get(t, b, chromedp.Text(chromedp.CSS(".error-code")))
+	heading := get(t, b, chromedp.Text(chromedp.CSS("h1")))
+	nav := get(t, b, chromedp.Text(chromedp.CSS("header nav a")))
+	if code != "404" || heading != "Not Found" || nav != "Launchkit" {
+		t.Errorf("404 page: code %q, h1 %q, nav %q", code, heading, nav)
+	}
+	b.screenshot(t, "not-found")
+	// Chromium logs the 404 response itself; anything else is a problem.
+	for _, p := range b.reported("404") {
+		t.Errorf("the browser reported: %s", p)
+	}
+}
