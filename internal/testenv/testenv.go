@@ -133,9 +133,10 @@ func withQuery(t testing.TB, raw, key, value string) string {
 	return u.String()
 }
 
-// RedisURL claims an empty database (1-15) on TEST_REDIS_URL's server and
-// returns its URL; it is flushed at the end. A database that already holds
-// keys is never claimed, so nothing of anyone else's is flushed.
+// RedisURL claims a database (1-15) on TEST_REDIS_URL's server and returns
+// its URL; it is flushed at the end. A database is claimed only when it is
+// empty or was left behind by an earlier test run (it carries the marker
+// key), so nothing of anyone else's is ever flushed.
 func RedisURL(t testing.TB) string {
 	t.Helper()
 	base := need(t, "TEST_REDIS_URL", "Redis")
@@ -143,8 +144,8 @@ func RedisURL(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("TEST_REDIS_URL: %v", err)
 	}
+	const claimKey, markerKey = "launchkit:test:claim", "launchkit:test:owned"
 	ctx := context.Background()
-	claim := randomName("claim-")
 	for n := 1; n < 16; n++ {
 		if n == opts.DB {
 			continue
@@ -152,26 +153,38 @@ func RedisURL(t testing.TB) string {
 		o := *opts
 		o.DB = n
 		c := redis.NewClient(&o)
-		size, err := c.DBSize(ctx).Result()
+		// The claim expires, so a crashed run's claim frees itself.
+		claimed, err := c.SetNX(ctx, claimKey, randomName("claim-"), time.Hour).Result()
 		if err != nil {
 			_ = c.Close()
 			t.Fatalf("redis at %s: %v", o.Addr, err)
 		}
-		if size == 0 {
-			if ok, err := c.SetNX(ctx, "launchkit:test:claim", claim, time.Hour).Result(); err == nil && ok {
-				t.Cleanup(func() {
-					if err := c.FlushDB(context.Background()).Err(); err != nil {
-						t.Errorf("flush redis db %d: %v", n, err)
-					}
-					_ = c.Close()
-				})
-				u, _ := url.Parse(base)
-				u.Path = fmt.Sprintf("/%d", n)
-				return u.String()
-			}
+		if !claimed { // a running test has it
+			_ = c.Close()
+			continue
 		}
-		_ = c.Close()
+		size, err1 := c.DBSize(ctx).Result()
+		owned, err2 := c.Exists(ctx, markerKey).Result()
+		if err1 != nil || err2 != nil || (size > 1 && owned == 0) {
+			_ = c.Del(ctx, claimKey).Err() // someone else's data: leave it alone
+			_ = c.Close()
+			continue
+		}
+		if err := c.FlushDB(ctx).Err(); err != nil { // a crashed run's leftovers
+			t.Fatalf("flush redis db %d: %v", n, err)
+		}
+		c.Set(ctx, claimKey, "claimed", time.Hour)
+		c.Set(ctx, markerKey, "a Launchkit test database", 0)
+		t.Cleanup(func() {
+			if err := c.FlushDB(context.Background()).Err(); err != nil {
+				t.Errorf("flush redis db %d: %v", n, err)
+			}
+			_ = c.Close()
+		})
+		u, _ := url.Parse(base)
+		u.Path = fmt.Sprintf("/%d", n)
+		return u.String()
 	}
-	t.Fatalf("no empty Redis database (1-15) free on %s", strings.TrimPrefix(base, "redis://"))
+	t.Fatalf("no free Redis database (1-15) on %s", strings.TrimPrefix(base, "redis://"))
 	return ""
 }
