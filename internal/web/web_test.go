@@ -310,32 +310,13 @@ func TestCrossSiteFormPostsAreRefused(t *testing.T) {
 	post("Sec-Fetch-Site", "cross-site", "Origin", "https://partner.example").status(200)
 }
 
-// copyDir copies the repository's src directory to dst.
-func copyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestDevelopmentReadsTemplatesFromDiskOnEachRequest(t *testing.T) {
 	work := t.TempDir()
-	copyDir(t, "../../templates", filepath.Join(work, "templates"))
-	copyDir(t, "../../static", filepath.Join(work, "static"))
+	for _, dir := range []string{"templates", "static"} {
+		if err := os.CopyFS(filepath.Join(work, dir), os.DirFS(filepath.Join("../..", dir))); err != nil {
+			t.Fatal(err)
+		}
+	}
 	t.Chdir(work)
 
 	s := newSite(t, map[string]string{"ENV": "development"})
