@@ -352,3 +352,22 @@ func TestMetricsTokenGuardsTheEndpoint(t *testing.T) {
 	s.get("/metrics", "Authorization", "Bearer wrong").status(401)
 	s.get("/metrics", "Authorization", "Bearer metrics-token-123456").status(200).contains("launchkit_http_requests_total")
 }
+
+func TestOddPathsNeverCauseA500(t *testing.T) {
+	s := newSite(t, nil)
+	for _, path := range []string{
+		"/static/../go.mod", "/static/%2e%2e/%2e%2e/go.mod", "/static//css/app.css", "/static/css/../embed.go",
+		"/%00", "/%ff%fe", "/" + strings.Repeat("a", 8000), "/api/v1/%zz", "/api", "/static",
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.URL.Path, r.URL.RawPath = path, ""
+		rec := httptest.NewRecorder()
+		s.handler.ServeHTTP(rec, r)
+		if rec.Code >= 500 {
+			t.Errorf("GET %q = %d", path, rec.Code)
+		}
+		if strings.Contains(rec.Body.String(), "module github.com") || strings.Contains(rec.Body.String(), "package static") {
+			t.Errorf("GET %q served a file outside static/", path)
+		}
+	}
+}
