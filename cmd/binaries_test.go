@@ -8,6 +8,7 @@ import (
 	"debug/elf"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,9 +21,11 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
 
+	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/jobs"
 	"github.com/launchkit/launchkit/internal/mail"
 	"github.com/launchkit/launchkit/internal/testenv"
+	"github.com/launchkit/launchkit/internal/users"
 )
 
 var binDir string
@@ -233,16 +236,18 @@ func TestManage(t *testing.T) {
 	if code != 0 || !regexp.MustCompile(`1\s+pending\s+00001_sessions.sql`).MatchString(out) {
 		t.Fatalf("migrate status on a new database = %d:\n%s", code, out)
 	}
-	if code, out = run(t, dir, "migrate", "up"); code != 0 || !strings.Contains(out, "applied 1 migration") {
-		t.Fatalf("migrate up = %d:\n%s", code, out)
+	total := strings.Count(out, "pending")
+	if code, out = run(t, dir, "migrate", "up"); code != 0 || !strings.Contains(out, fmt.Sprintf("applied %d migration", total)) {
+		t.Fatalf("migrate up = %d, want %d applied:\n%s", code, total, out)
 	}
-	if code, out = run(t, dir, "migrate", "status"); code != 0 || !regexp.MustCompile(`1\s+applied`).MatchString(out) {
+	if code, out = run(t, dir, "migrate", "status"); code != 0 || !regexp.MustCompile(`1\s+applied`).MatchString(out) || strings.Contains(out, "pending") {
 		t.Fatalf("migrate status after up = %d:\n%s", code, out)
 	}
 	if code, out = run(t, dir, "migrate", "down"); code != 0 {
 		t.Fatalf("migrate down = %d:\n%s", code, out)
 	}
-	if code, out = run(t, dir, "migrate", "status"); !regexp.MustCompile(`1\s+pending`).MatchString(out) {
+	// Only the latest migration is rolled back.
+	if code, out = run(t, dir, "migrate", "status"); strings.Count(out, "pending") != 1 || !regexp.MustCompile(`pending\s+\S+\.sql\s*$`).MatchString(out) {
 		t.Fatalf("migrate status after down = %d:\n%s", code, out)
 	}
 
@@ -258,6 +263,121 @@ func TestManage(t *testing.T) {
 		if code, out := run(t, dir, args...); code != 2 || !strings.Contains(out, "usage:") {
 			t.Errorf("manage %v = %d, want 2 with usage:\n%s", args, code, out)
 		}
+	}
+}
+
+func TestManageUsers(t *testing.T) {
+	dir := t.TempDir()
+	dbURL := "sqlite://" + filepath.Join(dir, "app.db")
+	// run runs bin/manage with stdin and returns its exit code, stdout and
+	// stderr.
+	run := func(t *testing.T, stdin string, args ...string) (int, string, string) {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(binDir, "manage"), args...)
+		cmd.Dir = dir
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + dbURL}
+		cmd.Stdin = strings.NewReader(stdin)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		_ = cmd.Run()
+		return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
+	}
+	// fails runs a command that must exit 1 with one line on stderr
+	// containing want.
+	fails := func(t *testing.T, stdin, want string, args ...string) {
+		t.Helper()
+		code, stdout, stderr := run(t, stdin, args...)
+		line := strings.TrimSuffix(stderr, "\n")
+		if code != 1 || !strings.Contains(line, want) || strings.Contains(line, "\n") || strings.Contains(stdout, "password:") {
+			t.Errorf("manage %v = %d, want 1 and one line on stderr saying %q\nstdout:\n%s\nstderr:\n%s", args, code, want, stdout, stderr)
+		}
+	}
+
+	fails(t, "", "run `manage migrate up` first", "user", "create", "--email", "ada@example.com")
+	fails(t, "", "run `manage migrate up` first", "role", "add", "editors")
+	if code, out, errOut := run(t, "", "migrate", "up"); code != 0 {
+		t.Fatalf("migrate up = %d:\n%s%s", code, out, errOut)
+	}
+
+	// A generated password is printed once, with a warning that it is.
+	code, out, errOut := run(t, "", "user", "create", "--email", "Ada@Example.com", "--role", "admin")
+	m := regexp.MustCompile(`(?m)^password: ([A-Za-z0-9]{20})$`).FindStringSubmatch(out)
+	if code != 0 || m == nil || !strings.Contains(out, "ada@example.com (roles: admin, user)") || !strings.Contains(out, "shown only once") {
+		t.Fatalf("user create = %d, want the user and a generated password:\n%s%s", code, out, errOut)
+	}
+	adaGenerated := m[1]
+	if strings.Count(out, adaGenerated) != 1 || errOut != "" {
+		t.Errorf("the generated password should appear exactly once, on stdout:\nstdout:\n%s\nstderr:\n%s", out, errOut)
+	}
+
+	code, out, errOut = run(t, "grace-password-1\n", "user", "create", "--email", "grace@example.com", "--password-stdin")
+	if code != 0 || !strings.Contains(out, "grace@example.com (roles: user)") || strings.Contains(out, "password") {
+		t.Errorf("user create --password-stdin = %d, want the user and no password:\n%s%s", code, out, errOut)
+	}
+
+	fails(t, "", "email address already registered", "user", "create", "--email", "ADA@example.com")
+	if code, out, errOut = run(t, "", "role", "add", "editors"); code != 0 || !strings.Contains(out, "added role editors") {
+		t.Errorf("role add editors = %d:\n%s%s", code, out, errOut)
+	}
+	fails(t, "", "role already exists", "role", "add", "editors")
+	fails(t, "", "role names are", "role", "add", "Bad Name")
+	code, out, errOut = run(t, "linus-password\n", "user", "create", "--email", "linus@example.com", "--role", "editors", "--role", "dev", "--password-stdin")
+	if code != 0 || !strings.Contains(out, "linus@example.com (roles: dev, editors, user)") {
+		t.Errorf("user create with added roles = %d:\n%s%s", code, out, errOut)
+	}
+	fails(t, "", "unknown role wizard", "user", "create", "--email", "merlin@example.com", "--role", "wizard")
+	fails(t, "", "not a valid email address", "user", "create", "--email", "not-an-email")
+	fails(t, "short\n", "password must be 8 to 256 bytes", "user", "create", "--email", "weak@example.com", "--password-stdin")
+	fails(t, "", "stdin holds no password", "user", "create", "--email", "empty@example.com", "--password-stdin")
+
+	code, out, errOut = run(t, "ada-new-password\r\n", "user", "reset-password", "--email", "ada@example.com", "--password-stdin")
+	if code != 0 || !strings.Contains(out, "password reset for ada@example.com") || strings.Contains(out, "password:") {
+		t.Errorf("user reset-password --password-stdin = %d:\n%s%s", code, out, errOut)
+	}
+	fails(t, "another-password\n", "user not found", "user", "reset-password", "--email", "nobody@example.com", "--password-stdin")
+	fails(t, "short\n", "password must be", "user", "reset-password", "--email", "grace@example.com", "--password-stdin")
+
+	for _, args := range [][]string{
+		{"user"}, {"user", "frob"}, {"role"}, {"role", "delete", "editors"}, {"role", "add"}, {"role", "add", "a", "b"},
+		{"user", "create"}, {"user", "create", "--email"}, {"user", "create", "--email", "x@example.com", "extra"},
+		{"user", "create", "--email", "x@example.com", "--no-such-flag"}, {"user", "reset-password"},
+		{"user", "reset-password", "--email", "ada@example.com", "--role", "admin"},
+	} {
+		if code, out, errOut := run(t, "", args...); code != 2 || !strings.Contains(errOut, "usage:") || strings.Contains(errOut, "panic") {
+			t.Errorf("manage %v = %d, want 2 with usage:\n%s%s", args, code, out, errOut)
+		}
+	}
+
+	// The passwords set through the CLI are the ones that sign in.
+	d, err := db.Open(t.Context(), dbURL, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	svc := users.NewService(d.Gorm)
+	for _, tc := range []struct {
+		email, password string
+		ok              bool
+	}{
+		{"ada@example.com", "ada-new-password", true},
+		{"ada@example.com", adaGenerated, false}, // replaced by reset-password
+		{"grace@example.com", "grace-password-1", true},
+		{"linus@example.com", "linus-password", true},
+		{"weak@example.com", "short", false},
+	} {
+		u, err := svc.Authenticate(t.Context(), tc.email, tc.password)
+		if (err == nil) != tc.ok {
+			t.Errorf("Authenticate(%s) = %v, want ok=%v", tc.email, err, tc.ok)
+		}
+		if err == nil && u.Email != tc.email {
+			t.Errorf("Authenticate(%s) returned %s", tc.email, u.Email)
+		}
+	}
+	if ada, err := svc.ByEmail(t.Context(), "ada@example.com"); err != nil || !ada.HasRole(users.RoleAdmin) || !ada.HasRole("editors") {
+		t.Errorf("ada should be an admin (and so hold every role): %+v, %v", ada, err)
+	}
+	if linus, err := svc.ByEmail(t.Context(), "linus@example.com"); err != nil || !linus.HasRole("editors") || linus.HasRole(users.RoleAdmin) {
+		t.Errorf("linus should hold editors but not admin: %+v, %v", linus, err)
 	}
 }
 

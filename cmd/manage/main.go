@@ -1,7 +1,10 @@
-// Command manage is Launchkit's admin CLI: migrations and configuration
-// (users and roles arrive with the accounts feature).
+// Command manage is Launchkit's admin CLI: migrations, users, roles and
+// configuration.
 //
 //	manage [-config FILE] migrate up|down|status|create NAME
+//	manage [-config FILE] user create --email E [--role R]... [--password-stdin]
+//	manage [-config FILE] user reset-password --email E [--password-stdin]
+//	manage [-config FILE] role add NAME
 //	manage [-config FILE] config [--check]
 //
 // Exit codes: 0 ok, 1 failure, 2 bad usage.
@@ -25,7 +28,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	os.Exit(exitCode(err, os.Stderr))
 }
 
@@ -56,10 +59,14 @@ func exitCode(err error, stderr io.Writer) int {
 const usage = `usage:
   manage [-config FILE] migrate up|down|status
   manage migrate create NAME      (writes migrations/<dialect>/NNNNN_NAME.sql)
+  manage [-config FILE] user create --email E [--role R]... [--password-stdin]
+  manage [-config FILE] user reset-password --email E [--password-stdin]
+                                  (password: stdin's first line, else generated and shown once)
+  manage [-config FILE] role add NAME
   manage [-config FILE] config [--check]
 `
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	flags, rest, err := app.ParseFlags("manage", args, stderr)
 	if err != nil {
 		return err
@@ -70,6 +77,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch rest[0] {
 	case "migrate":
 		return migrate(ctx, flags, rest[1:], getenv, stdout)
+	case "user":
+		return userCommand(ctx, flags, rest[1:], getenv, stdin, stdout)
+	case "role":
+		return roleCommand(ctx, flags, rest[1:], getenv, stdout)
 	case "config":
 		return showConfig(ctx, flags, rest[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":

@@ -1,0 +1,231 @@
+// Package users owns user accounts and roles: the User and Role models
+// (tables users, roles and user_roles, created by migration 00002_users),
+// creating accounts, password hashing and checking (argon2id), and role
+// membership. It knows nothing about HTTP; the web layer and the manage
+// CLI call its Service.
+package users
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+	"gorm.io/gorm"
+)
+
+// Errors the Service returns, wrapped with context; test for them with
+// errors.Is. None of them ever carries a password.
+var (
+	// ErrNotFound: no user has that email address.
+	ErrNotFound = errors.New("user not found")
+	// ErrEmailTaken: another user already has that email address
+	// (compared case-insensitively).
+	ErrEmailTaken = errors.New("email address already registered")
+	// ErrInvalidEmail: not a bare email address like ada@example.com.
+	ErrInvalidEmail = errors.New("not a valid email address")
+	// ErrInvalidPassword: the password is shorter than MinPasswordLen or
+	// longer than MaxPasswordLen bytes.
+	ErrInvalidPassword = fmt.Errorf("password must be %d to %d bytes long", MinPasswordLen, MaxPasswordLen)
+	// ErrInvalidCredentials: unknown email, wrong password or inactive
+	// account — deliberately one error, so a caller cannot tell which.
+	ErrInvalidCredentials = errors.New("invalid email or password")
+)
+
+// Password length limits, in bytes.
+const (
+	MinPasswordLen = 8
+	MaxPasswordLen = 256
+)
+
+// maxEmailLen is the longest address the users.email column holds (RFC 5321).
+const maxEmailLen = 254
+
+// User is an account. The schema lives in migrations/*/00002_users.sql.
+type User struct {
+	ID uint
+	// Email is the sign-in name, stored trimmed and lower-cased.
+	Email string
+	// Name is the display name the user edits on their profile.
+	Name string
+	// PasswordHash is the argon2id hash in its PHC string form
+	// ($argon2id$v=19$m=…); the password itself is never stored.
+	PasswordHash string
+	// EmailConfirmedAt is when the address was confirmed; nil until then.
+	EmailConfirmedAt *time.Time
+	// Active false disables the account: it can no longer sign in.
+	Active bool
+	// Roles are the roles granted to the user, sorted by name.
+	Roles     []Role `gorm:"many2many:user_roles"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// HasRole reports whether the user holds the role name. Admins hold every
+// role. It needs Roles loaded, as Create, ByEmail and Authenticate do.
+func (u *User) HasRole(name string) bool {
+	for _, r := range u.Roles {
+		if r.Name == name || r.Name == RoleAdmin {
+			return true
+		}
+	}
+	return false
+}
+
+// RoleNames lists the names of the user's roles, sorted.
+func (u *User) RoleNames() []string {
+	names := make([]string, len(u.Roles))
+	for i, r := range u.Roles {
+		names[i] = r.Name
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Service creates, finds and authenticates users and manages roles.
+// It is safe for concurrent use once built.
+type Service struct {
+	db *gorm.DB
+
+	// Params are the argon2id parameters new password hashes are made
+	// with. NewService sets argon2id.DefaultParams, which production uses;
+	// tests lower them (e.g. Memory 8*1024, Iterations 1) to stay fast.
+	// Each hash records its own parameters, so changing this never
+	// invalidates stored passwords. Set it before first use.
+	Params *argon2id.Params
+
+	dummyOnce sync.Once
+	dummy     string // a hash of nothing anyone knows, see Authenticate
+}
+
+// NewService returns a Service storing users in g, which must have the
+// users migration applied.
+func NewService(g *gorm.DB) *Service {
+	return &Service{db: g, Params: argon2id.DefaultParams}
+}
+
+// Create adds an active user with the user role plus roles, all of which
+// must exist. The email is trimmed and lower-cased.
+func (s *Service) Create(ctx context.Context, email, password string, roles ...string) (*User, error) {
+	email, err := normalizeEmail(email)
+	if err != nil {
+		return nil, fmt.Errorf("create user: %w", err)
+	}
+	if err := checkPassword(password); err != nil {
+		return nil, fmt.Errorf("create user %s: %w", email, err)
+	}
+	hash, err := s.hash(password)
+	if err != nil {
+		return nil, fmt.Errorf("create user %s: %w", email, err)
+	}
+	names := append([]string{RoleUser}, roles...)
+	slices.Sort(names)
+	names = slices.Compact(names)
+
+	g := s.db.WithContext(ctx)
+	// The roles are read before, not inside, the writing transaction: a
+	// SQLite transaction that reads first cannot take the write lock after
+	// another writer commits, so concurrent sign-ups would fail.
+	found, err := findRoles(g, names)
+	if err != nil {
+		return nil, fmt.Errorf("create user %s: %w", email, err)
+	}
+	u := &User{Email: email, PasswordHash: hash, Active: true, Roles: found}
+	// gorm inserts the user and its user_roles rows in one transaction;
+	// Omit("Roles.*") links the existing roles without writing to roles.
+	if err := g.Omit("Roles.*").Create(u).Error; err != nil {
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
+			err = ErrEmailTaken
+		}
+		return nil, fmt.Errorf("create user %s: %w", email, err)
+	}
+	return u, nil
+}
+
+// ByEmail finds a user by email address (any case), with roles loaded.
+func (s *Service) ByEmail(ctx context.Context, email string) (*User, error) {
+	key := strings.ToLower(strings.TrimSpace(email))
+	u, err := s.byEmail(s.db.WithContext(ctx), key)
+	if err != nil {
+		return nil, fmt.Errorf("find user %s: %w", key, err)
+	}
+	return u, nil
+}
+
+func (s *Service) byEmail(g *gorm.DB, email string) (*User, error) {
+	var u User
+	err := g.Preload("Roles", func(db *gorm.DB) *gorm.DB { return db.Order("roles.name") }).
+		Where("email = ?", email).First(&u).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+// SetPassword replaces the password of the user with that email.
+func (s *Service) SetPassword(ctx context.Context, email, password string) error {
+	key := strings.ToLower(strings.TrimSpace(email))
+	if err := checkPassword(password); err != nil {
+		return fmt.Errorf("set password of %s: %w", key, err)
+	}
+	hash, err := s.hash(password)
+	if err != nil {
+		return fmt.Errorf("set password of %s: %w", key, err)
+	}
+	res := s.db.WithContext(ctx).Model(&User{}).Where("email = ?", key).
+		Updates(map[string]any{"password_hash": hash, "updated_at": time.Now()})
+	if res.Error != nil {
+		return fmt.Errorf("set password of %s: %w", key, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("set password of %s: %w", key, ErrNotFound)
+	}
+	return nil
+}
+
+// Authenticate returns the active user whose email and password these
+// are, with roles loaded, or ErrInvalidCredentials. An unknown email costs
+// the same password hashing as a known one, so response times do not
+// reveal which addresses have accounts.
+func (s *Service) Authenticate(ctx context.Context, email, password string) (*User, error) {
+	key := strings.ToLower(strings.TrimSpace(email))
+	if len(password) > MaxPasswordLen { // no account has one; don't hash megabytes
+		return nil, fmt.Errorf("authenticate %s: %w", key, ErrInvalidCredentials)
+	}
+	u, err := s.byEmail(s.db.WithContext(ctx), key)
+	if errors.Is(err, ErrNotFound) {
+		_, _ = argon2id.ComparePasswordAndHash(password, s.dummyHash())
+		return nil, fmt.Errorf("authenticate %s: %w", key, ErrInvalidCredentials)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authenticate %s: %w", key, err)
+	}
+	match, err := argon2id.ComparePasswordAndHash(password, u.PasswordHash)
+	if err != nil {
+		return nil, fmt.Errorf("authenticate %s: stored password hash: %w", key, err)
+	}
+	if !match || !u.Active {
+		return nil, fmt.Errorf("authenticate %s: %w", key, ErrInvalidCredentials)
+	}
+	return u, nil
+}
+
+// normalizeEmail trims and lower-cases a bare address (no display name,
+// no angle brackets, no comments) and checks it.
+func normalizeEmail(email string) (string, error) {
+	trimmed := strings.TrimSpace(email)
+	lower := strings.ToLower(trimmed)
+	addr, err := mail.ParseAddress(lower)
+	if err != nil || addr.Name != "" || addr.Address != lower || len(lower) > maxEmailLen {
+		return "", fmt.Errorf("%q: %w", trimmed, ErrInvalidEmail)
+	}
+	return lower, nil
+}

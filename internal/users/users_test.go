@@ -1,0 +1,387 @@
+package users_test
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/alexedwards/argon2id"
+
+	"github.com/launchkit/launchkit/internal/db"
+	"github.com/launchkit/launchkit/internal/testenv"
+	"github.com/launchkit/launchkit/internal/users"
+)
+
+// testParams make hashing cheap; production uses argon2id.DefaultParams.
+var testParams = &argon2id.Params{Memory: 8 * 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+const password = "correct horse battery"
+
+// forEachDialect runs fn, in parallel, against a freshly migrated
+// database of each dialect.
+func forEachDialect(t *testing.T, fn func(t *testing.T, s *users.Service, d *db.DB)) {
+	t.Helper()
+	for _, dialect := range testenv.Dialects {
+		t.Run(dialect.Name, func(t *testing.T) {
+			t.Parallel()
+			d := openMigrated(t, dialect.URL(t))
+			s := users.NewService(d.Gorm)
+			s.Params = testParams
+			fn(t, s, d)
+		})
+	}
+}
+
+func openMigrated(t *testing.T, url string) *db.DB {
+	t.Helper()
+	d, err := db.Open(t.Context(), url, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	m, err := db.NewMigrator(d, nil)
+	if err != nil {
+		t.Fatalf("NewMigrator: %v", err)
+	}
+	if _, err := m.Up(t.Context()); err != nil {
+		t.Fatalf("migrate up: %v", err)
+	}
+	return d
+}
+
+// mustCreate creates a user or fails the test.
+func mustCreate(t *testing.T, s *users.Service, email string, roles ...string) *users.User {
+	t.Helper()
+	u, err := s.Create(t.Context(), email, password, roles...)
+	if err != nil {
+		t.Fatalf("Create(%q, %v): %v", email, roles, err)
+	}
+	return u
+}
+
+// wantErr fails unless err is target and its message never holds pw.
+func wantErr(t *testing.T, what string, err, target error, pw string) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Errorf("%s: error = %v, want %v", what, err, target)
+	}
+	if err != nil && pw != "" && strings.Contains(err.Error(), pw) {
+		t.Errorf("%s: error %q contains the password", what, err)
+	}
+}
+
+func TestCreate(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		u, err := s.Create(ctx, "  Ada@Example.COM ", password, users.RoleAdmin)
+		if err != nil {
+			t.Fatalf("Create: %v", err)
+		}
+		if u.ID == 0 || u.Email != "ada@example.com" || !u.Active || u.EmailConfirmedAt != nil || u.CreatedAt.IsZero() {
+			t.Errorf("created %+v, want an id, the lower-cased email, active, unconfirmed", u)
+		}
+		if got := u.RoleNames(); !slices.Equal(got, []string{"admin", "user"}) {
+			t.Errorf("roles = %v, want [admin user]", got)
+		}
+		if !strings.HasPrefix(u.PasswordHash, "$argon2id$") || strings.Contains(u.PasswordHash, password) {
+			t.Errorf("stored hash %q is not an argon2id hash of the password", u.PasswordHash)
+		}
+		stored, err := s.ByEmail(ctx, "ada@example.com")
+		if err != nil {
+			t.Fatalf("ByEmail: %v", err)
+		}
+		if stored.ID != u.ID || stored.PasswordHash != u.PasswordHash || !slices.Equal(stored.RoleNames(), []string{"admin", "user"}) {
+			t.Errorf("stored user %+v differs from the created %+v", stored, u)
+		}
+
+		if u := mustCreate(t, s, "grace@example.com"); !slices.Equal(u.RoleNames(), []string{"user"}) {
+			t.Errorf("a user created without roles has %v, want [user]", u.RoleNames())
+		}
+		if u := mustCreate(t, s, "linus@example.com", "dev", "dev", "user"); !slices.Equal(u.RoleNames(), []string{"dev", "user"}) {
+			t.Errorf("repeated roles gave %v, want [dev user]", u.RoleNames())
+		}
+
+		for _, tc := range []struct {
+			name, email, password string
+			roles                 []string
+			want                  error
+		}{
+			{"duplicate email", "ada@example.com", password, nil, users.ErrEmailTaken},
+			{"duplicate email in another case", "ADA@example.com", password, nil, users.ErrEmailTaken},
+			{"unknown role", "new1@example.com", password, []string{"dev", "wizard"}, users.ErrUnknownRole},
+			{"empty email", "", password, nil, users.ErrInvalidEmail},
+			{"no at sign", "ada.example.com", password, nil, users.ErrInvalidEmail},
+			{"display name", "Ada <new2@example.com>", password, nil, users.ErrInvalidEmail},
+			{"angle brackets", "<new3@example.com>", password, nil, users.ErrInvalidEmail},
+			{"comment", "new4@example.com (Ada)", password, nil, users.ErrInvalidEmail},
+			{"two addresses", "a@example.com, b@example.com", password, nil, users.ErrInvalidEmail},
+			{"too long email", strings.Repeat("a", 64) + "@" + strings.Repeat("b", 186) + ".com", password, nil, users.ErrInvalidEmail},
+			{"short password", "new5@example.com", "seven77", nil, users.ErrInvalidPassword},
+			{"empty password", "new6@example.com", "", nil, users.ErrInvalidPassword},
+			{"long password", "new7@example.com", strings.Repeat("p", 257), nil, users.ErrInvalidPassword},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				u, err := s.Create(ctx, tc.email, tc.password, tc.roles...)
+				wantErr(t, "Create", err, tc.want, tc.password)
+				if u != nil {
+					t.Errorf("Create returned a user with an error: %+v", u)
+				}
+			})
+		}
+		if _, err := s.ByEmail(ctx, "new1@example.com"); !errors.Is(err, users.ErrNotFound) {
+			t.Errorf("a failed Create (unknown role) left a user behind: %v", err)
+		}
+
+		for _, pw := range []string{strings.Repeat("p", users.MinPasswordLen), strings.Repeat("p", users.MaxPasswordLen)} {
+			if _, err := s.Create(ctx, fmt.Sprintf("edge%d@example.com", len(pw)), pw); err != nil {
+				t.Errorf("Create with a %d-byte password: %v", len(pw), err)
+			}
+		}
+	})
+}
+
+func TestConcurrentCreatesOfOneEmailMakeOneUser(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		const n = 6
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				_, errs[i] = s.Create(t.Context(), "race@example.com", password)
+			})
+		}
+		wg.Wait()
+		created := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				created++
+			case !errors.Is(err, users.ErrEmailTaken):
+				t.Errorf("concurrent Create: %v, want nil or ErrEmailTaken", err)
+			}
+		}
+		if created != 1 {
+			t.Errorf("%d concurrent Creates of one email succeeded, want 1", created)
+		}
+	})
+}
+
+func TestByEmail(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		created := mustCreate(t, s, "ada@example.com", users.RoleDev)
+		u, err := s.ByEmail(t.Context(), " ADA@Example.com")
+		if err != nil {
+			t.Fatalf("ByEmail in another case: %v", err)
+		}
+		if u.ID != created.ID || !slices.Equal(u.RoleNames(), []string{"dev", "user"}) {
+			t.Errorf("ByEmail = %+v, want user %d with roles [dev user]", u, created.ID)
+		}
+		_, err = s.ByEmail(t.Context(), "nobody@example.com")
+		wantErr(t, "ByEmail of an unknown address", err, users.ErrNotFound, "")
+	})
+}
+
+func TestAuthenticate(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		ada := mustCreate(t, s, "ada@example.com", users.RoleAdmin)
+		mustCreate(t, s, "gone@example.com")
+		if err := d.Gorm.Model(&users.User{}).Where("email = ?", "gone@example.com").Update("active", false).Error; err != nil {
+			t.Fatal(err)
+		}
+
+		u, err := s.Authenticate(ctx, "Ada@Example.com", password)
+		if err != nil {
+			t.Fatalf("Authenticate with the right password: %v", err)
+		}
+		if u.ID != ada.ID || !u.HasRole(users.RoleAdmin) {
+			t.Errorf("Authenticate = %+v, want user %d with roles loaded", u, ada.ID)
+		}
+
+		for _, tc := range []struct{ name, email, password string }{
+			{"wrong password", "ada@example.com", "not the password"},
+			{"password in another case", "ada@example.com", strings.ToUpper(password)},
+			{"empty password", "ada@example.com", ""},
+			{"too long password", "ada@example.com", strings.Repeat("p", 10000)},
+			{"unknown email", "nobody@example.com", password},
+			{"inactive user", "gone@example.com", password},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				u, err := s.Authenticate(ctx, tc.email, tc.password)
+				wantErr(t, "Authenticate", err, users.ErrInvalidCredentials, tc.password)
+				if u != nil {
+					t.Errorf("Authenticate returned a user with an error: %+v", u)
+				}
+			})
+		}
+	})
+}
+
+func TestSetPassword(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		before := mustCreate(t, s, "ada@example.com")
+		const newPassword = "a brand new password"
+		if err := s.SetPassword(ctx, "ADA@example.com", newPassword); err != nil {
+			t.Fatalf("SetPassword: %v", err)
+		}
+		if _, err := s.Authenticate(ctx, "ada@example.com", newPassword); err != nil {
+			t.Errorf("Authenticate with the new password: %v", err)
+		}
+		_, err := s.Authenticate(ctx, "ada@example.com", password)
+		wantErr(t, "Authenticate with the old password", err, users.ErrInvalidCredentials, "")
+		after, err := s.ByEmail(ctx, "ada@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.PasswordHash == before.PasswordHash || !strings.HasPrefix(after.PasswordHash, "$argon2id$") {
+			t.Errorf("hash after SetPassword = %q, want a new argon2id hash", after.PasswordHash)
+		}
+
+		wantErr(t, "SetPassword of an unknown user", s.SetPassword(ctx, "nobody@example.com", newPassword), users.ErrNotFound, newPassword)
+		wantErr(t, "SetPassword too short", s.SetPassword(ctx, "ada@example.com", "short"), users.ErrInvalidPassword, "short")
+		if _, err := s.Authenticate(ctx, "ada@example.com", newPassword); err != nil {
+			t.Errorf("a rejected SetPassword changed the password: %v", err)
+		}
+	})
+}
+
+func TestRoles(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		r, err := s.AddRole(ctx, "editors")
+		if err != nil || r.ID == 0 || r.Name != "editors" {
+			t.Fatalf("AddRole = %+v, %v", r, err)
+		}
+		for _, name := range []string{"a", "ops-team_2", strings.Repeat("x", 50)} {
+			if _, err := s.AddRole(ctx, name); err != nil {
+				t.Errorf("AddRole(%q): %v", name, err)
+			}
+		}
+		_, err = s.AddRole(ctx, "editors")
+		wantErr(t, "AddRole of an existing role", err, users.ErrRoleExists, "")
+		_, err = s.AddRole(ctx, users.RoleAdmin)
+		wantErr(t, "AddRole of a seeded role", err, users.ErrRoleExists, "")
+		for _, name := range []string{"", "Editors", "with space", "dots.no", "ünïcode", strings.Repeat("x", 51)} {
+			_, err := s.AddRole(ctx, name)
+			wantErr(t, "AddRole("+name+")", err, users.ErrInvalidRoleName, "")
+		}
+
+		mustCreate(t, s, "ada@example.com")
+		if err := s.Grant(ctx, "Ada@example.com", "editors"); err != nil {
+			t.Fatalf("Grant: %v", err)
+		}
+		if err := s.Grant(ctx, "ada@example.com", "editors"); err != nil {
+			t.Errorf("Grant of a role already held: %v", err)
+		}
+		u, err := s.ByEmail(ctx, "ada@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(u.RoleNames(), []string{"editors", "user"}) {
+			t.Errorf("roles after Grant = %v, want [editors user]", u.RoleNames())
+		}
+		if u := mustCreate(t, s, "grace@example.com", "editors"); !u.HasRole("editors") {
+			t.Errorf("Create with an added role gave %v", u.RoleNames())
+		}
+		wantErr(t, "Grant of an unknown role", s.Grant(ctx, "ada@example.com", "wizard"), users.ErrUnknownRole, "")
+		wantErr(t, "Grant to an unknown user", s.Grant(ctx, "nobody@example.com", "editors"), users.ErrNotFound, "")
+	})
+}
+
+func TestUsersMigration(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		var seeded []string
+		if err := d.Gorm.Model(&users.Role{}).Order("name").Pluck("name", &seeded).Error; err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(seeded, []string{"admin", "dev", "user"}) {
+			t.Errorf("seeded roles = %v, want [admin dev user]", seeded)
+		}
+
+		// Deleting a user deletes its role links (ON DELETE CASCADE).
+		u := mustCreate(t, s, "ada@example.com", users.RoleDev)
+		if err := d.Gorm.Delete(&users.User{}, u.ID).Error; err != nil {
+			t.Fatalf("delete user: %v", err)
+		}
+		var links int64
+		if err := d.Gorm.Table("user_roles").Where("user_id = ?", u.ID).Count(&links).Error; err != nil {
+			t.Fatal(err)
+		}
+		if links != 0 {
+			t.Errorf("%d user_roles rows outlived their user", links)
+		}
+
+		m, err := db.NewMigrator(d, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Reset(ctx); err != nil {
+			t.Fatalf("Reset: %v", err)
+		}
+		for _, table := range []string{"users", "roles", "user_roles"} {
+			if d.Gorm.Migrator().HasTable(table) {
+				t.Errorf("table %s exists after rolling back every migration", table)
+			}
+		}
+	})
+}
+
+func TestHasRoleAdminHoldsEveryRole(t *testing.T) {
+	with := func(names ...string) *users.User {
+		u := &users.User{}
+		for _, n := range names {
+			u.Roles = append(u.Roles, users.Role{Name: n})
+		}
+		return u
+	}
+	for _, tc := range []struct {
+		user *users.User
+		role string
+		want bool
+	}{
+		{with("admin"), "admin", true},
+		{with("admin"), "dev", true},
+		{with("admin"), "user", true},
+		{with("admin"), "editors", true},
+		{with("dev", "user"), "dev", true},
+		{with("dev", "user"), "user", true},
+		{with("dev", "user"), "admin", false},
+		{with("user"), "dev", false},
+		{with(), "user", false},
+	} {
+		if got := tc.user.HasRole(tc.role); got != tc.want {
+			t.Errorf("user with %v: HasRole(%q) = %v, want %v", tc.user.RoleNames(), tc.role, got, tc.want)
+		}
+	}
+}
+
+func TestNewServiceHashesWithDefaultParams(t *testing.T) {
+	if s := users.NewService(nil); s.Params != argon2id.DefaultParams {
+		t.Errorf("NewService params = %+v, want argon2id.DefaultParams", s.Params)
+	}
+}
+
+func TestGeneratePassword(t *testing.T) {
+	alnum := regexp.MustCompile(`^[A-Za-z0-9]{20}$`)
+	seen := map[string]bool{}
+	for range 100 {
+		pw, err := users.GeneratePassword()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !alnum.MatchString(pw) {
+			t.Fatalf("GeneratePassword() = %q, want 20 letters and digits", pw)
+		}
+		if seen[pw] {
+			t.Fatalf("GeneratePassword repeated %q", pw)
+		}
+		seen[pw] = true
+	}
+}
