@@ -189,3 +189,38 @@ func TestNotFoundPageIsInTheLayout(t *testing.T) {
 		t.Errorf("the browser reported: %s", p)
 	}
 }
+
+func TestRegisterSignOutSignInInTheBrowser(t *testing.T) {
+	b := newBrowser(t)
+	base := site(t, nil)
+
+	b.do(t,
+		chromedp.Navigate(base+"/user/register"),
+		chromedp.SendKeys(chromedp.CSS("#email"), "ada@example.com"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery"),
+		chromedp.SendKeys(chromedp.CSS("#retype_password"), "correct horse battery"),
+		chromedp.Click(chromedp.CSS("main button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(`header a[href="/user/profile"]`)),
+	)
+	if got := get(t, b, chromedp.Text(chromedp.CSS(`header a[href="/user/profile"]`))); got != "ada@example.com" {
+		t.Errorf("nav shows %q after registering", got)
+	}
+	b.screenshot(t, "signed-in")
+
+	b.do(t,
+		chromedp.Click(chromedp.CSS("header form button")),
+		chromedp.WaitVisible(chromedp.CSS(`header a[href="/user/sign-in"]`)),
+		chromedp.Navigate(base+"/user/profile"), // signed out: sent to sign in, then back
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), "ada@example.com"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery"),
+		chromedp.Click(chromedp.CSS("main button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(`input#name`)),
+	)
+	if loc := get(t, b, chromedp.Location()); loc != base+"/user/profile" {
+		t.Errorf("after signing in the browser is at %s, want the profile it asked for", loc)
+	}
+	for _, p := range b.reported("") {
+		t.Errorf("the browser reported: %s", p)
+	}
+}

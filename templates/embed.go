@@ -1,12 +1,13 @@
 // Package templates embeds the html/template files: layouts/ (the site
-// layout every page extends), pages/ (one file per page) and errors/ (the
-// one page used for every error status). In development the files are read
+// layout every page extends), pages/ (one file per page), errors/ (the
+// one page used for every error status), and emails/ (text/template files with a
+// "subject" and a "text" block). In development the files are read
 // from disk on each render when ./templates exists, so edits show on reload.
 package templates
 
 import "embed"
 
-// FS holds layouts/, pages/ and errors/.
+// FS holds layouts/, pages/, errors/ and emails/.
 //
-//go:embed layouts pages errors
+//go:embed layouts pages errors emails
 var FS embed.FS

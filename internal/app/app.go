@@ -19,6 +19,7 @@ import (
 	"github.com/launchkit/launchkit/internal/mail"
 	"github.com/launchkit/launchkit/internal/metrics"
 	"github.com/launchkit/launchkit/internal/session"
+	"github.com/launchkit/launchkit/internal/users"
 )
 
 // App is the container of shared dependencies. Build it with New, close
@@ -41,6 +42,8 @@ type App struct {
 	Mailer mail.Mailer
 	// Jobs enqueues background tasks.
 	Jobs *jobs.Client
+	// Users manages accounts, passwords, roles and account tokens.
+	Users *users.Service
 	// Metrics is the Prometheus registry served at /metrics.
 	Metrics *metrics.Metrics
 
@@ -100,6 +103,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		return nil, err
 	}
 	a.Jobs = jobs.NewClient(a.Redis)
+	a.Users = users.NewService(a.DB.Gorm)
 
 	var store session.Store
 	switch cfg.SessionStore {

@@ -1,7 +1,9 @@
 // Package users owns user accounts and roles: the User and Role models
 // (tables users, roles and user_roles, created by migration 00002_users),
-// creating accounts, password hashing and checking (argon2id), and role
-// membership. It knows nothing about HTTP; the web layer and the manage
+// creating accounts, password hashing and checking (argon2id), role
+// membership, and the single-use tokens of password-reset and
+// email-confirmation links (table user_tokens, migration 00003; see
+// tokens.go). It knows nothing about HTTP; the web layer and the manage
 // CLI call its Service.
 package users
 
@@ -14,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/alexedwards/argon2id"
 	"gorm.io/gorm"
@@ -22,7 +25,7 @@ import (
 // Errors the Service returns, wrapped with context; test for them with
 // errors.Is. None of them ever carries a password.
 var (
-	// ErrNotFound: no user has that email address.
+	// ErrNotFound: no user has that email address or id.
 	ErrNotFound = errors.New("user not found")
 	// ErrEmailTaken: another user already has that email address
 	// (compared case-insensitively).
@@ -35,6 +38,9 @@ var (
 	// ErrInvalidCredentials: unknown email, wrong password or inactive
 	// account — deliberately one error, so a caller cannot tell which.
 	ErrInvalidCredentials = errors.New("invalid email or password")
+	// ErrInvalidName: the display name is longer than MaxNameLen
+	// characters or is not valid UTF-8.
+	ErrInvalidName = fmt.Errorf("name must be at most %d characters", MaxNameLen)
 )
 
 // Password length limits, in bytes.
@@ -42,6 +48,10 @@ const (
 	MinPasswordLen = 8
 	MaxPasswordLen = 256
 )
+
+// MaxNameLen is the longest display name, in characters (runes), that
+// the users.name column holds.
+const MaxNameLen = 200
 
 // maxEmailLen is the longest address the users.email column holds (RFC 5321).
 const maxEmailLen = 254
@@ -67,7 +77,7 @@ type User struct {
 }
 
 // HasRole reports whether the user holds the role name. Admins hold every
-// role. It needs Roles loaded, as Create, ByEmail and Authenticate do.
+// role. It needs Roles loaded, as Create, ByEmail, ByID and Authenticate do.
 func (u *User) HasRole(name string) bool {
 	for _, r := range u.Roles {
 		if r.Name == name || r.Name == RoleAdmin {
@@ -158,9 +168,28 @@ func (s *Service) ByEmail(ctx context.Context, email string) (*User, error) {
 }
 
 func (s *Service) byEmail(g *gorm.DB, email string) (*User, error) {
+	return findUser(g, "email = ?", email)
+}
+
+// ByID finds a user by id, with roles loaded.
+func (s *Service) ByID(ctx context.Context, id uint) (*User, error) {
+	u, err := s.byID(s.db.WithContext(ctx), id)
+	if err != nil {
+		return nil, fmt.Errorf("find user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+func (s *Service) byID(g *gorm.DB, id uint) (*User, error) {
+	return findUser(g, "id = ?", id)
+}
+
+// findUser loads the one user matching the condition, with roles sorted
+// by name, or fails with ErrNotFound.
+func findUser(g *gorm.DB, cond string, arg any) (*User, error) {
 	var u User
 	err := g.Preload("Roles", func(db *gorm.DB) *gorm.DB { return db.Order("roles.name") }).
-		Where("email = ?", email).First(&u).Error
+		Where(cond, arg).First(&u).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, ErrNotFound
 	}
@@ -187,6 +216,70 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) error
 	}
 	if res.RowsAffected == 0 {
 		return fmt.Errorf("set password of %s: %w", key, ErrNotFound)
+	}
+	return nil
+}
+
+// SetName sets the display name of user id, trimmed of surrounding
+// white space. An empty name is allowed; one longer than MaxNameLen
+// characters fails with ErrInvalidName.
+func (s *Service) SetName(ctx context.Context, id uint, name string) error {
+	name = strings.TrimSpace(name)
+	if utf8.RuneCountInString(name) > MaxNameLen || !utf8.ValidString(name) {
+		return fmt.Errorf("set name of user %d: %w", id, ErrInvalidName)
+	}
+	g := s.db.WithContext(ctx)
+	res := g.Model(&User{}).Where("id = ?", id).
+		Updates(map[string]any{"name": name, "updated_at": time.Now().UTC()})
+	if res.Error != nil {
+		return fmt.Errorf("set name of user %d: %w", id, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		// MySQL counts changed rows, not matched ones: make sure the user
+		// is really missing rather than already named so.
+		if _, err := s.byID(g, id); err != nil {
+			return fmt.Errorf("set name of user %d: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// ChangePassword replaces the password of user id after checking the
+// current one: a wrong oldPassword, like an inactive account, fails with
+// ErrInvalidCredentials; a newPassword outside the length limits with
+// ErrInvalidPassword.
+func (s *Service) ChangePassword(ctx context.Context, id uint, oldPassword, newPassword string) error {
+	if err := checkPassword(newPassword); err != nil {
+		return fmt.Errorf("change password of user %d: %w", id, err)
+	}
+	g := s.db.WithContext(ctx)
+	u, err := s.byID(g, id)
+	if err != nil {
+		return fmt.Errorf("change password of user %d: %w", id, err)
+	}
+	if len(oldPassword) > MaxPasswordLen {
+		return fmt.Errorf("change password of user %d: %w", id, ErrInvalidCredentials)
+	}
+	match, err := argon2id.ComparePasswordAndHash(oldPassword, u.PasswordHash)
+	if err != nil {
+		return fmt.Errorf("change password of user %d: stored password hash: %w", id, err)
+	}
+	if !match || !u.Active {
+		return fmt.Errorf("change password of user %d: %w", id, ErrInvalidCredentials)
+	}
+	hash, err := s.hash(newPassword)
+	if err != nil {
+		return fmt.Errorf("change password of user %d: %w", id, err)
+	}
+	// The stored hash must still be the one just checked: two concurrent
+	// changes with the same old password cannot both win.
+	res := g.Model(&User{}).Where("id = ? AND password_hash = ?", id, u.PasswordHash).
+		Updates(map[string]any{"password_hash": hash, "updated_at": time.Now().UTC()})
+	if res.Error != nil {
+		return fmt.Errorf("change password of user %d: %w", id, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("change password of user %d: %w", id, ErrInvalidCredentials)
 	}
 	return nil
 }

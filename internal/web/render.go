@@ -13,6 +13,7 @@ import (
 
 	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/session"
+	"github.com/launchkit/launchkit/internal/users"
 	"github.com/launchkit/launchkit/static"
 	"github.com/launchkit/launchkit/templates"
 )
@@ -76,7 +77,10 @@ func isDir(p string) bool {
 
 // viewData is what every template gets; Data is the page's own.
 type viewData struct {
-	AppName string
+	AppName         string
+	RegisterEnabled bool
+	// User is the signed-in user, nil for visitors.
+	User    *users.User
 	Flashes []session.Flash
 	Data    any
 }
@@ -94,7 +98,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, status int, page 
 	if err != nil {
 		return err
 	}
-	v := viewData{AppName: s.app.Config.AppName, Data: data}
+	v := viewData{AppName: s.app.Config.AppName, RegisterEnabled: s.app.Config.UserEnableRegister, User: currentUser(r), Data: data}
 	if hasSession(r.Context()) {
 		v.Flashes = session.PopFlashes(r.Context(), s.app.Sessions)
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -24,8 +25,32 @@ func (s *Server) routes() http.Handler {
 	// Pages: a session (created only when written) and cross-origin
 	// protection for every unsafe method.
 	r.Group(func(r chi.Router) {
-		r.Use(s.crossOriginProtection, s.sessions)
+		r.Use(s.crossOriginProtection, s.sessions, s.loadUser)
 		r.Get("/", s.home)
+
+		r.Route("/user", func(r chi.Router) {
+			r.Get("/register", s.registerPage)
+			r.Get("/sign-in", s.signInPage)
+			r.Get("/forgot-password", s.forgotPasswordPage)
+			r.Get("/reset-password/{token}", s.resetPasswordPage)
+			r.Post("/reset-password/{token}", s.resetPassword)
+			r.Get("/confirm-email/{token}", s.confirmEmail)
+			r.Post("/sign-out", s.signOut)
+			// Guessing and flooding targets: ten posts a minute per address.
+			r.Group(func(r chi.Router) {
+				r.Use(s.rateLimit(10, time.Minute))
+				r.Post("/register", s.register)
+				r.Post("/sign-in", s.signInPost)
+				r.Post("/forgot-password", s.forgotPassword)
+			})
+			r.Group(func(r chi.Router) {
+				r.Use(s.requireUser)
+				r.Get("/profile", s.profilePage)
+				r.Post("/profile", s.profile)
+				r.Get("/change-password", s.changePasswordPage)
+				r.Post("/change-password", s.changePassword)
+			})
+		})
 		if s.extra != nil {
 			s.extra(r)
 		}

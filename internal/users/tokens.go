@@ -1,0 +1,251 @@
+package users
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// TokenPurpose says what a single-use account token is for; a token
+// works only for the purpose it was issued for.
+type TokenPurpose string
+
+// The purposes of account tokens, as stored in user_tokens.purpose.
+const (
+	// PurposeResetPassword: a password-reset link (ResetPassword).
+	PurposeResetPassword TokenPurpose = "reset-password"
+	// PurposeConfirmEmail: an email-confirmation link (ConfirmEmail).
+	PurposeConfirmEmail TokenPurpose = "confirm-email"
+)
+
+// Token errors, wrapped with context; test for them with errors.Is. None
+// of them ever carries the token.
+var (
+	// ErrInvalidToken: the token is malformed, unknown, was issued for
+	// another purpose, was replaced by a newer one, or belongs to an
+	// inactive account.
+	ErrInvalidToken = errors.New("invalid or unknown token")
+	// ErrTokenExpired: the token was valid but its time is up.
+	ErrTokenExpired = errors.New("token expired")
+	// ErrTokenUsed: the token was already used once.
+	ErrTokenUsed = errors.New("token already used")
+)
+
+// tokenBytes is how much randomness a token carries; its raw form is
+// those bytes in unpadded base64url, rawTokenLen characters long.
+const (
+	tokenBytes  = 32
+	rawTokenLen = 43
+)
+
+// userToken is a row of user_tokens (migration 00003_user_tokens). Only
+// the hash of the token is stored: a leaked table opens no accounts.
+type userToken struct {
+	ID        uint
+	UserID    uint
+	Purpose   TokenPurpose
+	TokenHash string
+	ExpiresAt time.Time
+	UsedAt    *time.Time
+	CreatedAt time.Time
+}
+
+func (userToken) TableName() string { return "user_tokens" }
+
+// IssueToken makes a single-use token for user userID, valid for ttl, and
+// returns it in raw form (43 URL-safe characters) for the link; only its
+// SHA-256 is stored. Any unused token the user holds for the same purpose
+// stops working, so only the newest link does.
+func (s *Service) IssueToken(ctx context.Context, userID uint, purpose TokenPurpose, ttl time.Duration) (string, error) {
+	if purpose != PurposeResetPassword && purpose != PurposeConfirmEmail {
+		return "", fmt.Errorf("issue token for user %d: unknown purpose %q", userID, purpose)
+	}
+	if ttl <= 0 {
+		return "", fmt.Errorf("issue %s token for user %d: ttl %s is not positive", purpose, userID, ttl)
+	}
+	b := make([]byte, tokenBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("issue %s token for user %d: %w", purpose, userID, err)
+	}
+	raw := base64.RawURLEncoding.EncodeToString(b)
+	now := dbNow()
+	t := &userToken{UserID: userID, Purpose: purpose, TokenHash: hashToken(raw), ExpiresAt: now.Add(ttl), CreatedAt: now}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// Write first: on SQLite a transaction that reads first may be
+		// unable to take the write lock later.
+		if err := tx.Where("user_id = ? AND purpose = ? AND used_at IS NULL", userID, purpose).
+			Delete(&userToken{}).Error; err != nil {
+			return err
+		}
+		return tx.Create(t).Error
+	})
+	if errors.Is(err, gorm.ErrForeignKeyViolated) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("issue %s token for user %d: %w", purpose, userID, err)
+	}
+	return raw, nil
+}
+
+// PeekToken returns the user, with roles loaded, whose unused, unexpired
+// token for purpose raw is, without using it up: a page can check a link
+// before showing its form and consume it when the form is sent.
+func (s *Service) PeekToken(ctx context.Context, raw string, purpose TokenPurpose) (*User, error) {
+	_, u, err := s.checkToken(s.db.WithContext(ctx), raw, purpose, dbNow())
+	if err != nil {
+		return nil, fmt.Errorf("check %s token: %w", purpose, err)
+	}
+	return u, nil
+}
+
+// ConsumeToken uses up the token raw, issued for purpose, and returns its
+// user with roles loaded. Of any number of concurrent calls with one
+// token, exactly one succeeds; the others fail with ErrTokenUsed.
+func (s *Service) ConsumeToken(ctx context.Context, raw string, purpose TokenPurpose) (*User, error) {
+	g := s.db.WithContext(ctx)
+	now := dbNow()
+	t, u, err := s.checkToken(g, raw, purpose, now)
+	if err == nil {
+		err = useToken(g, t.ID, now)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("consume %s token: %w", purpose, err)
+	}
+	return u, nil
+}
+
+// ResetPassword sets a new password for the user of the password-reset
+// token raw and uses the token up, both or neither. A new password
+// outside the length limits fails with ErrInvalidPassword and leaves the
+// token usable. It returns the user, with roles loaded.
+func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) (*User, error) {
+	const purpose = PurposeResetPassword
+	if err := checkPassword(newPassword); err != nil {
+		return nil, fmt.Errorf("reset password: %w", err)
+	}
+	g := s.db.WithContext(ctx)
+	now := dbNow()
+	// Check the token before hashing, so bad links cost no argon2 time.
+	t, u, err := s.checkToken(g, raw, purpose, now)
+	if err != nil {
+		return nil, fmt.Errorf("reset password: %w", err)
+	}
+	hash, err := s.hash(newPassword)
+	if err != nil {
+		return nil, fmt.Errorf("reset password of user %d: %w", u.ID, err)
+	}
+	err = g.Transaction(func(tx *gorm.DB) error {
+		if err := useToken(tx, t.ID, now); err != nil {
+			return err
+		}
+		return tx.Model(&User{}).Where("id = ?", u.ID).
+			Updates(map[string]any{"password_hash": hash, "updated_at": now}).Error
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reset password of user %d: %w", u.ID, err)
+	}
+	u.PasswordHash, u.UpdatedAt = hash, now
+	return u, nil
+}
+
+// ConfirmEmail uses up the email-confirmation token raw and records that
+// its user's address is confirmed, returning the user with roles loaded.
+// Confirming an already confirmed address keeps the first confirmation
+// time.
+func (s *Service) ConfirmEmail(ctx context.Context, raw string) (*User, error) {
+	const purpose = PurposeConfirmEmail
+	g := s.db.WithContext(ctx)
+	now := dbNow()
+	t, u, err := s.checkToken(g, raw, purpose, now)
+	if err != nil {
+		return nil, fmt.Errorf("confirm email: %w", err)
+	}
+	err = g.Transaction(func(tx *gorm.DB) error {
+		if err := useToken(tx, t.ID, now); err != nil {
+			return err
+		}
+		return tx.Model(&User{}).Where("id = ? AND email_confirmed_at IS NULL", u.ID).
+			Updates(map[string]any{"email_confirmed_at": now, "updated_at": now}).Error
+	})
+	if err != nil {
+		return nil, fmt.Errorf("confirm email of user %d: %w", u.ID, err)
+	}
+	if u.EmailConfirmedAt == nil {
+		u.EmailConfirmedAt, u.UpdatedAt = &now, now
+	}
+	return u, nil
+}
+
+// checkToken finds the token raw for purpose and its user, and checks
+// that the user is active and the token unused and unexpired at now.
+func (s *Service) checkToken(g *gorm.DB, raw string, purpose TokenPurpose, now time.Time) (*userToken, *User, error) {
+	if !wellFormed(raw) {
+		return nil, nil, ErrInvalidToken
+	}
+	var t userToken
+	err := g.Where("token_hash = ? AND purpose = ?", hashToken(raw), purpose).First(&t).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	u, err := s.byID(g, t.UserID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, ErrInvalidToken
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case !u.Active:
+		return nil, nil, fmt.Errorf("user %d is inactive: %w", u.ID, ErrInvalidToken)
+	case t.UsedAt != nil:
+		return nil, nil, fmt.Errorf("token of user %d: %w", u.ID, ErrTokenUsed)
+	case !now.Before(t.ExpiresAt):
+		return nil, nil, fmt.Errorf("token of user %d: %w", u.ID, ErrTokenExpired)
+	}
+	return &t, u, nil
+}
+
+// useToken marks token id used at now, unless something else did first:
+// the condition on used_at makes the database pick one winner among
+// concurrent consumers.
+func useToken(g *gorm.DB, id uint, now time.Time) error {
+	res := g.Model(&userToken{}).Where("id = ? AND used_at IS NULL", id).Update("used_at", now)
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected != 1 {
+		return ErrTokenUsed
+	}
+	return nil
+}
+
+// wellFormed reports whether raw looks like a token IssueToken made, so
+// junk is rejected before it reaches the database.
+func wellFormed(raw string) bool {
+	if len(raw) != rawTokenLen {
+		return false
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(raw)
+	return err == nil && len(b) == tokenBytes
+}
+
+// hashToken is the stored form of a raw token: its SHA-256 in hex.
+func hashToken(raw string) string {
+	sum := sha256.Sum256([]byte(raw))
+	return hex.EncodeToString(sum[:])
+}
+
+// dbNow is the current time as the token code stores and compares it: UTC,
+// to the microsecond every supported database keeps.
+func dbNow() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

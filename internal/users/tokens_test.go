@@ -1,0 +1,467 @@
+package users_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/launchkit/launchkit/internal/db"
+	"github.com/launchkit/launchkit/internal/users"
+)
+
+// mustIssue issues a token valid for an hour or fails the test.
+func mustIssue(t *testing.T, s *users.Service, userID uint, purpose users.TokenPurpose) string {
+	t.Helper()
+	raw, err := s.IssueToken(t.Context(), userID, purpose, time.Hour)
+	if err != nil {
+		t.Fatalf("IssueToken(%d, %s): %v", userID, purpose, err)
+	}
+	return raw
+}
+
+var rawToken = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
+
+func TestIssueAndConsumeToken(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		ada := mustCreate(t, s, "ada@example.com", users.RoleDev)
+		raw := mustIssue(t, s, ada.ID, users.PurposeConfirmEmail)
+		if !rawToken.MatchString(raw) {
+			t.Errorf("raw token %q is not 43 base64url characters", raw)
+		}
+
+		for range 2 { // peeking never uses the token up
+			u, err := s.PeekToken(ctx, raw, users.PurposeConfirmEmail)
+			if err != nil || u.ID != ada.ID {
+				t.Fatalf("PeekToken = %+v, %v; want user %d", u, err, ada.ID)
+			}
+		}
+		u, err := s.ConsumeToken(ctx, raw, users.PurposeConfirmEmail)
+		if err != nil {
+			t.Fatalf("ConsumeToken: %v", err)
+		}
+		if u.ID != ada.ID || !slices.Equal(u.RoleNames(), []string{"dev", "user"}) {
+			t.Errorf("ConsumeToken = %+v, want user %d with roles [dev user]", u, ada.ID)
+		}
+
+		u, err = s.ConsumeToken(ctx, raw, users.PurposeConfirmEmail)
+		wantErr(t, "second ConsumeToken", err, users.ErrTokenUsed, raw)
+		if u != nil {
+			t.Errorf("a failed ConsumeToken returned a user: %+v", u)
+		}
+		_, err = s.PeekToken(ctx, raw, users.PurposeConfirmEmail)
+		wantErr(t, "PeekToken of a used token", err, users.ErrTokenUsed, raw)
+	})
+}
+
+func TestTokenWorksOnlyForItsPurpose(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		ada := mustCreate(t, s, "ada@example.com")
+		raw := mustIssue(t, s, ada.ID, users.PurposeConfirmEmail)
+
+		_, err := s.PeekToken(ctx, raw, users.PurposeResetPassword)
+		wantErr(t, "PeekToken for another purpose", err, users.ErrInvalidToken, raw)
+		_, err = s.ConsumeToken(ctx, raw, users.PurposeResetPassword)
+		wantErr(t, "ConsumeToken for another purpose", err, users.ErrInvalidToken, raw)
+		_, err = s.ResetPassword(ctx, raw, "a brand new password")
+		wantErr(t, "ResetPassword with a confirm-email token", err, users.ErrInvalidToken, raw)
+
+		if _, err := s.ConsumeToken(ctx, raw, users.PurposeConfirmEmail); err != nil {
+			t.Errorf("tries for another purpose used the token up: %v", err)
+		}
+	})
+}
+
+func TestMalformedAndUnknownTokensAreInvalid(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		ada := mustCreate(t, s, "ada@example.com")
+		raw := mustIssue(t, s, ada.ID, users.PurposeResetPassword)
+		unknown := strings.Repeat("A", 43) // well-formed, never issued
+
+		for _, tc := range []struct{ name, raw string }{
+			{"empty", ""},
+			{"garbage", "not a token"},
+			{"unknown", unknown},
+			{"truncated", raw[:42]},
+			{"extended", raw + "A"},
+			{"padded", raw + "="},
+			{"standard base64 alphabet", strings.Repeat("+", 43)},
+			{"with white space", " " + raw[1:]},
+			{"hash instead of token", hashOf(raw)},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				_, err := s.PeekToken(ctx, tc.raw, users.PurposeResetPassword)
+				wantErr(t, "PeekToken", err, users.ErrInvalidToken, tc.raw)
+				u, err := s.ConsumeToken(ctx, tc.raw, users.PurposeResetPassword)
+				wantErr(t, "ConsumeToken", err, users.ErrInvalidToken, tc.raw)
+				if u != nil {
+					t.Errorf("ConsumeToken returned a user with an error: %+v", u)
+				}
+			})
+		}
+	})
+}
+
+func TestExpiredToken(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		ada := mustCreate(t, s, "ada@example.com")
+
+		// A real, short ttl: the token stops working once it runs out.
+		raw, err := s.IssueToken(ctx, ada.ID, users.PurposeConfirmEmail, 5*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			_, err = s.PeekToken(ctx, raw, users.PurposeConfirmEmail)
+			if err != nil || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		wantErr(t, "PeekToken after the ttl", err, users.ErrTokenExpired, raw)
+		_, err = s.ConfirmEmail(ctx, raw)
+		wantErr(t, "ConfirmEmail after the ttl", err, users.ErrTokenExpired, raw)
+
+		// A reset token whose expiry is moved into the past.
+		raw = mustIssue(t, s, ada.ID, users.PurposeResetPassword)
+		if err := d.Gorm.Table("user_tokens").Where("token_hash = ?", hashOf(raw)).
+			Update("expires_at", time.Now().UTC().Add(-time.Minute)).Error; err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.ConsumeToken(ctx, raw, users.PurposeResetPassword)
+		wantErr(t, "ConsumeToken of an expired token", err, users.ErrTokenExpired, raw)
+		_, err = s.ResetPassword(ctx, raw, "a brand new password")
+		wantErr(t, "ResetPassword with an expired token", err, users.ErrTokenExpired, raw)
+		if _, err := s.Authenticate(ctx, "ada@example.com", password); err != nil {
+			t.Errorf("an expired token changed the password: %v", err)
+		}
+
+		for _, ttl := range []time.Duration{0, -time.Second} {
+			if raw, err := s.IssueToken(ctx, ada.ID, users.PurposeResetPassword, ttl); err == nil {
+				t.Errorf("IssueToken with ttl %s = %q, want an error", ttl, raw)
+			}
+		}
+	})
+}
+
+func TestIssuingATokenReplacesTheUnusedOne(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		ada := mustCreate(t, s, "ada@example.com")
+		grace := mustCreate(t, s, "grace@example.com")
+		first := mustIssue(t, s, ada.ID, users.PurposeResetPassword)
+		confirm := mustIssue(t, s, ada.ID, users.PurposeConfirmEmail)
+		graces := mustIssue(t, s, grace.ID, users.PurposeResetPassword)
+		second := mustIssue(t, s, ada.ID, users.PurposeResetPassword)
+		if first == second {
+			t.Fatal("two issued tokens are equal")
+		}
+
+		_, err := s.ConsumeToken(ctx, first, users.PurposeResetPassword)
+		wantErr(t, "ConsumeToken of a replaced token", err, users.ErrInvalidToken, first)
+		for _, tc := range []struct {
+			name, raw string
+			purpose   users.TokenPurpose
+		}{
+			{"the newer token", second, users.PurposeResetPassword},
+			{"the user's token for another purpose", confirm, users.PurposeConfirmEmail},
+			{"another user's token", graces, users.PurposeResetPassword},
+		} {
+			if _, err := s.ConsumeToken(ctx, tc.raw, tc.purpose); err != nil {
+				t.Errorf("ConsumeToken of %s: %v", tc.name, err)
+			}
+		}
+
+		// A used token stays used (not invalid) when a newer one is issued.
+		mustIssue(t, s, ada.ID, users.PurposeResetPassword)
+		_, err = s.ConsumeToken(ctx, second, users.PurposeResetPassword)
+		wantErr(t, "ConsumeToken of a used token after a new issue", err, users.ErrTokenUsed, second)
+
+		_, err = s.IssueToken(ctx, 999999, users.PurposeResetPassword, time.Hour)
+		wantErr(t, "IssueToken for an unknown user", err, users.ErrNotFound, "")
+		if _, err := s.IssueToken(ctx, ada.ID, "login", time.Hour); err == nil {
+			t.Error("IssueToken with an unknown purpose succeeded")
+		}
+	})
+}
+
+func TestOnlyTheTokenHashIsStored(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ada := mustCreate(t, s, "ada@example.com")
+		before := time.Now().UTC().Add(-time.Second)
+		raw := mustIssue(t, s, ada.ID, users.PurposeResetPassword)
+
+		var rows []struct {
+			UserID    uint
+			Purpose   string
+			TokenHash string
+			ExpiresAt time.Time
+			UsedAt    *time.Time
+		}
+		if err := d.Gorm.Table("user_tokens").Find(&rows).Error; err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 1 {
+			t.Fatalf("user_tokens has %d rows, want 1", len(rows))
+		}
+		r := rows[0]
+		if r.UserID != ada.ID || r.Purpose != "reset-password" || r.TokenHash != hashOf(raw) || r.UsedAt != nil {
+			t.Errorf("stored %+v, want user %d, reset-password, the SHA-256 hex of the token, unused", r, ada.ID)
+		}
+		if exp := r.ExpiresAt.Sub(before); exp < time.Hour || exp > time.Hour+time.Minute {
+			t.Errorf("expires_at %s is not an hour after issuing (%s)", r.ExpiresAt, before)
+		}
+		var found int64
+		if err := d.Gorm.Table("user_tokens").Where("token_hash = ? OR purpose = ?", raw, raw).Count(&found).Error; err != nil {
+			t.Fatal(err)
+		}
+		if found != 0 {
+			t.Error("the raw token is stored")
+		}
+	})
+}
+
+func TestConcurrentConsumersOneWins(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ada := mustCreate(t, s, "ada@example.com")
+		for _, purpose := range []users.TokenPurpose{users.PurposeConfirmEmail, users.PurposeResetPassword} {
+			raw := mustIssue(t, s, ada.ID, purpose)
+			const n = 8
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					if purpose == users.PurposeResetPassword {
+						_, errs[i] = s.ResetPassword(t.Context(), raw, "a brand new password")
+					} else {
+						_, errs[i] = s.ConsumeToken(t.Context(), raw, purpose)
+					}
+				})
+			}
+			wg.Wait()
+			won := 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					won++
+				case !errors.Is(err, users.ErrTokenUsed):
+					t.Errorf("concurrent use of a %s token: %v, want nil or ErrTokenUsed", purpose, err)
+				}
+			}
+			if won != 1 {
+				t.Errorf("%d of %d concurrent uses of one %s token succeeded, want 1", won, n, purpose)
+			}
+		}
+	})
+}
+
+func TestResetPassword(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		ada := mustCreate(t, s, "ada@example.com", users.RoleAdmin)
+		raw := mustIssue(t, s, ada.ID, users.PurposeResetPassword)
+		const newPassword = "a brand new password"
+
+		for _, pw := range []string{"", "short", strings.Repeat("p", users.MaxPasswordLen+1)} {
+			u, err := s.ResetPassword(ctx, raw, pw)
+			wantErr(t, "ResetPassword with a bad password", err, users.ErrInvalidPassword, raw)
+			if u != nil {
+				t.Errorf("ResetPassword returned a user with an error: %+v", u)
+			}
+		}
+		if _, err := s.PeekToken(ctx, raw, users.PurposeResetPassword); err != nil {
+			t.Fatalf("a rejected password used the token up: %v", err)
+		}
+
+		u, err := s.ResetPassword(ctx, raw, newPassword)
+		if err != nil {
+			t.Fatalf("ResetPassword: %v", err)
+		}
+		if u.ID != ada.ID || !u.HasRole(users.RoleAdmin) {
+			t.Errorf("ResetPassword = %+v, want user %d with roles loaded", u, ada.ID)
+		}
+		if _, err := s.Authenticate(ctx, "ada@example.com", newPassword); err != nil {
+			t.Errorf("Authenticate with the new password: %v", err)
+		}
+		_, err = s.Authenticate(ctx, "ada@example.com", password)
+		wantErr(t, "Authenticate with the old password", err, users.ErrInvalidCredentials, "")
+
+		_, err = s.ResetPassword(ctx, raw, "yet another password")
+		wantErr(t, "ResetPassword with a used token", err, users.ErrTokenUsed, raw)
+		if _, err := s.Authenticate(ctx, "ada@example.com", newPassword); err != nil {
+			t.Errorf("a used token changed the password again: %v", err)
+		}
+	})
+}
+
+func TestConfirmEmail(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		ada := mustCreate(t, s, "ada@example.com")
+		before := time.Now().UTC().Add(-time.Second)
+		u, err := s.ConfirmEmail(ctx, mustIssue(t, s, ada.ID, users.PurposeConfirmEmail))
+		if err != nil {
+			t.Fatalf("ConfirmEmail: %v", err)
+		}
+		after := time.Now().UTC().Add(time.Second)
+		if u.ID != ada.ID || u.EmailConfirmedAt == nil {
+			t.Fatalf("ConfirmEmail = %+v, want user %d with EmailConfirmedAt set", u, ada.ID)
+		}
+		stored, err := s.ByID(ctx, ada.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := stored.EmailConfirmedAt
+		if at == nil || at.Before(before) || at.After(after) || !at.Equal(*u.EmailConfirmedAt) {
+			t.Fatalf("stored EmailConfirmedAt = %v, want %v, between %s and %s", at, u.EmailConfirmedAt, before, after)
+		}
+
+		// Confirming again works and keeps the first confirmation time.
+		u, err = s.ConfirmEmail(ctx, mustIssue(t, s, ada.ID, users.PurposeConfirmEmail))
+		if err != nil {
+			t.Fatalf("ConfirmEmail of a confirmed address: %v", err)
+		}
+		if u.EmailConfirmedAt == nil || !u.EmailConfirmedAt.Equal(*at) {
+			t.Errorf("second ConfirmEmail: EmailConfirmedAt = %v, want the first, %v", u.EmailConfirmedAt, at)
+		}
+
+		_, err = s.ConfirmEmail(ctx, mustIssue(t, s, ada.ID, users.PurposeResetPassword))
+		wantErr(t, "ConfirmEmail with a reset-password token", err, users.ErrInvalidToken, "")
+	})
+}
+
+func TestTokensOfInactiveOrDeletedUsers(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		gone := mustCreate(t, s, "gone@example.com")
+		reset := mustIssue(t, s, gone.ID, users.PurposeResetPassword)
+		confirm := mustIssue(t, s, gone.ID, users.PurposeConfirmEmail)
+		if err := d.Gorm.Model(&users.User{}).Where("id = ?", gone.ID).Update("active", false).Error; err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.PeekToken(ctx, reset, users.PurposeResetPassword)
+		wantErr(t, "PeekToken of an inactive user's token", err, users.ErrInvalidToken, reset)
+		_, err = s.ResetPassword(ctx, reset, "a brand new password")
+		wantErr(t, "ResetPassword of an inactive user", err, users.ErrInvalidToken, reset)
+		_, err = s.ConfirmEmail(ctx, confirm)
+		wantErr(t, "ConfirmEmail of an inactive user", err, users.ErrInvalidToken, confirm)
+
+		// Deleting a user deletes its tokens (ON DELETE CASCADE).
+		if err := d.Gorm.Delete(&users.User{}, gone.ID).Error; err != nil {
+			t.Fatalf("delete user: %v", err)
+		}
+		var left int64
+		if err := d.Gorm.Table("user_tokens").Where("user_id = ?", gone.ID).Count(&left).Error; err != nil {
+			t.Fatal(err)
+		}
+		if left != 0 {
+			t.Errorf("%d user_tokens rows outlived their user", left)
+		}
+	})
+}
+
+func TestByID(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		created := mustCreate(t, s, "ada@example.com", users.RoleDev)
+		u, err := s.ByID(t.Context(), created.ID)
+		if err != nil {
+			t.Fatalf("ByID: %v", err)
+		}
+		if u.ID != created.ID || u.Email != "ada@example.com" || !slices.Equal(u.RoleNames(), []string{"dev", "user"}) {
+			t.Errorf("ByID = %+v, want ada with roles [dev user]", u)
+		}
+		_, err = s.ByID(t.Context(), created.ID+1000)
+		wantErr(t, "ByID of an unknown id", err, users.ErrNotFound, "")
+	})
+}
+
+func TestSetName(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		ada := mustCreate(t, s, "ada@example.com")
+		nameOf := func() string {
+			t.Helper()
+			u, err := s.ByID(ctx, ada.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u.Name
+		}
+		longest := strings.Repeat("é", users.MaxNameLen)
+		for _, tc := range []struct{ name, want string }{
+			{"  Ada Lovelace \n", "Ada Lovelace"},
+			{"Ada Lovelace", "Ada Lovelace"}, // unchanged is not "not found"
+			{longest, longest},
+			{"  " + longest + "  ", longest},
+			{"", ""},
+		} {
+			if err := s.SetName(ctx, ada.ID, tc.name); err != nil {
+				t.Errorf("SetName(%q): %v", tc.name, err)
+			} else if got := nameOf(); got != tc.want {
+				t.Errorf("after SetName(%q), name = %q, want %q", tc.name, got, tc.want)
+			}
+		}
+
+		if err := s.SetName(ctx, ada.ID, "Ada"); err != nil {
+			t.Fatal(err)
+		}
+		for _, bad := range []string{longest + "x", "Ada\xff"} {
+			wantErr(t, "SetName of a bad name", s.SetName(ctx, ada.ID, bad), users.ErrInvalidName, "")
+		}
+		if got := nameOf(); got != "Ada" {
+			t.Errorf("rejected names changed the name to %q", got)
+		}
+		wantErr(t, "SetName of an unknown user", s.SetName(ctx, ada.ID+1000, "Nobody"), users.ErrNotFound, "")
+	})
+}
+
+func TestChangePassword(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		ada := mustCreate(t, s, "ada@example.com")
+		const newPassword = "a brand new password"
+
+		wantErr(t, "ChangePassword with a wrong old password",
+			s.ChangePassword(ctx, ada.ID, "not the password", newPassword), users.ErrInvalidCredentials, newPassword)
+		wantErr(t, "ChangePassword with a too long old password",
+			s.ChangePassword(ctx, ada.ID, strings.Repeat("p", 10000), newPassword), users.ErrInvalidCredentials, newPassword)
+		wantErr(t, "ChangePassword to a short password",
+			s.ChangePassword(ctx, ada.ID, password, "short"), users.ErrInvalidPassword, password)
+		wantErr(t, "ChangePassword of an unknown user",
+			s.ChangePassword(ctx, ada.ID+1000, password, newPassword), users.ErrNotFound, password)
+		if _, err := s.Authenticate(ctx, "ada@example.com", password); err != nil {
+			t.Fatalf("a rejected ChangePassword changed the password: %v", err)
+		}
+
+		if err := s.ChangePassword(ctx, ada.ID, password, newPassword); err != nil {
+			t.Fatalf("ChangePassword: %v", err)
+		}
+		if _, err := s.Authenticate(ctx, "ada@example.com", newPassword); err != nil {
+			t.Errorf("Authenticate with the new password: %v", err)
+		}
+		_, err := s.Authenticate(ctx, "ada@example.com", password)
+		wantErr(t, "Authenticate with the old password", err, users.ErrInvalidCredentials, "")
+
+		if err := d.Gorm.Model(&users.User{}).Where("id = ?", ada.ID).Update("active", false).Error; err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, "ChangePassword of an inactive user",
+			s.ChangePassword(ctx, ada.ID, newPassword, "yet another password"), users.ErrInvalidCredentials, newPassword)
+	})
+}
+
+// hashOf is how user_tokens stores a raw token.
+func hashOf(raw string) string {
+	sum := sha256.Sum256([]byte(raw))
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,264 @@
+package web_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/launchkit/launchkit/internal/jobs"
+	"github.com/launchkit/launchkit/internal/mail"
+)
+
+// visitor is a browser on the site: it keeps its cookies between requests
+// and posts forms as a same-origin page would.
+type visitor struct {
+	s       *site
+	cookies map[string]*http.Cookie
+}
+
+func (s *site) visitor() *visitor { return &visitor{s: s, cookies: map[string]*http.Cookie{}} }
+
+func (v *visitor) send(r *http.Request) *response {
+	v.s.t.Helper()
+	for _, c := range v.cookies {
+		r.AddCookie(c)
+	}
+	resp := v.s.do(r)
+	for _, c := range resp.rec.Result().Cookies() {
+		if c.MaxAge < 0 {
+			delete(v.cookies, c.Name)
+		} else {
+			v.cookies[c.Name] = c
+		}
+	}
+	return resp
+}
+
+func (v *visitor) get(path string) *response {
+	v.s.t.Helper()
+	return v.send(httptest.NewRequest(http.MethodGet, path, nil))
+}
+
+// post submits fields as pairs: name, value, name, value…
+func (v *visitor) post(path string, fields ...string) *response {
+	v.s.t.Helper()
+	form := url.Values{}
+	for i := 0; i+1 < len(fields); i += 2 {
+		form.Add(fields[i], fields[i+1])
+	}
+	r := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("Sec-Fetch-Site", "same-origin")
+	return v.send(r)
+}
+
+func (r *response) redirectsTo(want string) *response {
+	r.t.Helper()
+	if r.rec.Code != http.StatusSeeOther {
+		r.t.Fatalf("status = %d, want 303 to %s; body:\n%s", r.rec.Code, want, r.body)
+	}
+	if got := r.rec.Header().Get("Location"); got != want {
+		r.t.Fatalf("Location = %q, want %q", got, want)
+	}
+	return r
+}
+
+// mails returns the messages waiting in the queue (tests run no worker).
+func (s *site) mails() []mail.Message {
+	s.t.Helper()
+	tasks, err := asynq.NewInspectorFromRedisClient(s.app.Redis).ListPendingTasks(jobs.QueueCritical)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var out []mail.Message
+	for _, task := range tasks {
+		var m mail.Message
+		if err := json.Unmarshal(task.Payload, &m); err != nil {
+			s.t.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+var linkPath = regexp.MustCompile(`http://localhost:8000(/user/[a-z-]+/[A-Za-z0-9_-]+)`)
+
+// lastLink returns the path of the link in the newest mail to address.
+func (s *site) lastLink(address string) string {
+	s.t.Helper()
+	var link string
+	for _, m := range s.mails() {
+		if len(m.To) == 1 && m.To[0] == address {
+			if match := linkPath.FindStringSubmatch(m.Text); match != nil {
+				link = match[1]
+			}
+		}
+	}
+	if link == "" {
+		s.t.Fatalf("no mail with a link to %s in %+v", address, s.mails())
+	}
+	return link
+}
+
+func (v *visitor) register(email, password string) *response {
+	return v.post("/user/register", "email", email, "password", password, "retype_password", password)
+}
+
+func TestRegisterSignsInAndMailsAConfirmationLink(t *testing.T) {
+	s := newSite(t, nil)
+	v := s.visitor()
+	v.get("/user/register").status(200).contains(`name="email"`, `name="password"`, `name="retype_password"`)
+	v.register("Ada@Example.com", "correct horse battery").redirectsTo("/")
+	v.get("/").status(200).contains("ada@example.com", "Sign out", "Welcome! Your account is ready.")
+	v.get("/").lacks("Welcome!") // a flash shows once
+
+	link := s.lastLink("ada@example.com")
+	if !strings.HasPrefix(link, "/user/confirm-email/") {
+		t.Fatalf("confirmation link = %q", link)
+	}
+	v.get(link).redirectsTo("/")
+	v.get("/user/profile").status(200).contains("ada@example.com", "(confirmed)")
+	v.get(link).status(400).contains("used already")
+}
+
+func TestRegisterRefusesBadInput(t *testing.T) {
+	s := newSite(t, nil)
+	s.visitor().register("taken@example.com", "long enough pw").redirectsTo("/")
+	v := s.visitor()
+	for _, tc := range []struct {
+		fields []string
+		want   string
+	}{
+		{[]string{"email", "not-an-email", "password", "long enough pw", "retype_password", "long enough pw"}, "Enter an email address"},
+		{[]string{"email", "TAKEN@example.com", "password", "long enough pw", "retype_password", "long enough pw"}, "already registered"},
+		{[]string{"email", "new@example.com", "password", "short", "retype_password", "short"}, "Use 8 to 256 characters."},
+		{[]string{"email", "new@example.com", "password", "long enough pw", "retype_password", "different pw"}, "The two passwords differ."},
+	} {
+		v.post("/user/register", tc.fields...).status(422).contains(tc.want, `value="`+tc.fields[1]+`"`).lacks("long enough pw")
+	}
+	if len(v.cookies) != 0 {
+		t.Errorf("failed registrations set cookies: %v", v.cookies)
+	}
+}
+
+func TestRegistrationCanBeClosed(t *testing.T) {
+	s := newSite(t, map[string]string{"USER_ENABLE_REGISTER": "false"})
+	v := s.visitor()
+	v.get("/user/register").status(404)
+	v.register("a@example.com", "long enough pw").status(404)
+	v.get("/user/sign-in").status(200).lacks(`href="/user/register"`)
+}
+
+func TestSignInSignOut(t *testing.T) {
+	s := newSite(t, nil)
+	s.visitor().register("grace@example.com", "hopper 1906 cobol").redirectsTo("/")
+
+	v := s.visitor()
+	v.get("/user/profile").redirectsTo("/user/sign-in?next=%2Fuser%2Fprofile")
+	v.post("/user/sign-in", "email", "grace@example.com", "password", "wrong password").status(422).contains("not right")
+	v.post("/user/sign-in", "email", "nobody@example.com", "password", "wrong password").status(422).contains("not right")
+
+	// A session from before sign-in must not become the signed-in one.
+	v.post("/user/sign-in", "email", "grace@example.com", "password", "wrong password")
+	before := v.cookies["session"]
+	v.post("/user/sign-in", "email", "GRACE@example.com", "password", "hopper 1906 cobol", "next", "/user/profile").redirectsTo("/user/profile")
+	if after := v.cookies["session"]; after == nil || (before != nil && after.Value == before.Value) {
+		t.Errorf("session token not renewed at sign-in: before %v, after %v", before, after)
+	}
+	v.get("/user/profile").status(200).contains("grace@example.com")
+	stolen := *v.cookies["session"]
+
+	v.post("/user/sign-out").redirectsTo("/")
+	v.get("/user/profile").redirectsTo("/user/sign-in?next=%2Fuser%2Fprofile")
+	thief := s.visitor()
+	thief.cookies["session"] = &stolen
+	thief.get("/user/profile").redirectsTo("/user/sign-in?next=%2Fuser%2Fprofile")
+}
+
+func TestSignInNeverRedirectsOffSite(t *testing.T) {
+	s := newSite(t, nil)
+	s.visitor().register("a@example.com", "long enough pw")
+	for _, next := range []string{"//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", ""} {
+		s.visitor().post("/user/sign-in", "email", "a@example.com", "password", "long enough pw", "next", next).redirectsTo("/")
+	}
+}
+
+func TestProfileEditsOwnNameOnly(t *testing.T) {
+	s := newSite(t, nil)
+	v := s.visitor()
+	v.register("ada@example.com", "long enough pw")
+	v.post("/user/profile", "name", "  Ada Lovelace  ", "email", "evil@example.com").redirectsTo("/user/profile")
+	v.get("/user/profile").status(200).contains(`value="Ada Lovelace"`, "ada@example.com", "Your profile is saved.").lacks("evil@example.com")
+	v.post("/user/profile", "name", strings.Repeat("é", 201)).status(422).contains("at most 200")
+}
+
+func TestChangePassword(t *testing.T) {
+	s := newSite(t, nil)
+	v := s.visitor()
+	v.register("ada@example.com", "first password")
+	v.post("/user/change-password", "old_password", "not it", "password", "second password", "retype_password", "second password").status(422).contains("not your current password")
+	v.post("/user/change-password", "old_password", "first password", "password", "second password", "retype_password", "typo").status(422).contains("differ")
+	v.post("/user/change-password", "old_password", "first password", "password", "second password", "retype_password", "second password").redirectsTo("/user/profile")
+	s.visitor().post("/user/sign-in", "email", "ada@example.com", "password", "first password").status(422)
+	s.visitor().post("/user/sign-in", "email", "ada@example.com", "password", "second password").redirectsTo("/")
+}
+
+func TestForgotAndResetPassword(t *testing.T) {
+	s := newSite(t, nil)
+	s.visitor().register("ada@example.com", "forgotten password")
+	before := len(s.mails())
+
+	v := s.visitor()
+	v.get("/user/forgot-password").status(200).contains(`name="email"`)
+	// The answer is the same whether or not the address has an account.
+	v.post("/user/forgot-password", "email", "nobody@example.com").redirectsTo("/user/sign-in")
+	if len(s.mails()) != before {
+		t.Fatal("a reset mail was sent to an address without an account")
+	}
+	v.post("/user/forgot-password", "email", "ADA@example.com").redirectsTo("/user/sign-in")
+	v.get("/user/sign-in").contains("If an account uses that address")
+
+	link := s.lastLink("ada@example.com")
+	if !strings.HasPrefix(link, "/user/reset-password/") {
+		t.Fatalf("reset link = %q", link)
+	}
+	v.get(link).status(200).contains(`name="password"`, `name="retype_password"`)
+	v.post(link, "password", "short", "retype_password", "short").status(422)
+	v.post(link, "password", "brand new password", "retype_password", "brand new password").redirectsTo("/")
+	v.get("/").contains("ada@example.com", "Your new password is set")
+	v.get(link).status(400).contains("used already")
+	v.get("/user/reset-password/not-a-real-token").status(400).contains("not valid")
+
+	s.visitor().post("/user/sign-in", "email", "ada@example.com", "password", "forgotten password").status(422)
+	s.visitor().post("/user/sign-in", "email", "ada@example.com", "password", "brand new password").redirectsTo("/")
+}
+
+func TestConfirmedEmailCanBeRequired(t *testing.T) {
+	s := newSite(t, map[string]string{"USER_REQUIRE_CONFIRMED_EMAIL": "true"})
+	v := s.visitor()
+	v.register("ada@example.com", "long enough pw").redirectsTo("/user/sign-in")
+	v.get("/user/profile").redirectsTo("/user/sign-in?next=%2Fuser%2Fprofile")
+	v.post("/user/sign-in", "email", "ada@example.com", "password", "long enough pw").status(422).contains("Confirm your email address first")
+	v.get(s.lastLink("ada@example.com")).redirectsTo("/user/sign-in")
+	v.post("/user/sign-in", "email", "ada@example.com", "password", "long enough pw").redirectsTo("/")
+}
+
+func TestSignInIsRateLimited(t *testing.T) {
+	s := newSite(t, nil)
+	v := s.visitor()
+	for range 10 {
+		v.post("/user/sign-in", "email", "a@example.com", "password", "guess guess").status(422)
+	}
+	v.post("/user/sign-in", "email", "a@example.com", "password", "guess guess").status(429).contains("Too many requests")
+}
+
+func TestOversizedFormIs413(t *testing.T) {
+	s := newSite(t, nil)
+	s.visitor().post("/user/sign-in", "email", strings.Repeat("a", 100<<10), "password", "x").status(413)
+}

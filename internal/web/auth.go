@@ -1,0 +1,73 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/launchkit/launchkit/internal/users"
+)
+
+// sessionUserID is the session key holding the signed-in user's ID.
+const sessionUserID = "user_id"
+
+type userKey struct{}
+
+// currentUser returns the signed-in user, or nil.
+func currentUser(r *http.Request) *users.User {
+	u, _ := r.Context().Value(userKey{}).(*users.User)
+	return u
+}
+
+// loadUser puts the signed-in user, if any, into the request context. A
+// session pointing at a deleted or deactivated account is signed out.
+func (s *Server) loadUser(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		id := s.app.Sessions.GetInt64(ctx, sessionUserID)
+		if id <= 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		u, err := s.app.Users.ByID(ctx, uint(id))
+		switch {
+		case errors.Is(err, users.ErrNotFound) || (err == nil && !u.Active):
+			s.app.Sessions.Remove(ctx, sessionUserID)
+			next.ServeHTTP(w, r)
+		case err != nil:
+			s.serverError(w, r, err)
+		default:
+			next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, userKey{}, u)))
+		}
+	})
+}
+
+// requireUser sends signed-out visitors to the sign-in page, remembering
+// where they were going.
+func (s *Server) requireUser(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if currentUser(r) == nil {
+			target := "/user/sign-in"
+			if r.Method == http.MethodGet {
+				target += "?next=" + url.QueryEscape(r.URL.RequestURI())
+			}
+			http.Redirect(w, r, target, http.StatusSeeOther)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// localPath returns next when it is a path on this site, else "/": the
+// sign-in redirect must not become an open redirect.
+func localPath(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	if u, err := url.Parse(next); err != nil || u.Host != "" || u.Scheme != "" {
+		return "/"
+	}
+	return next
+}

@@ -1,0 +1,52 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+)
+
+// maxFormBytes bounds a form post; more is answered with 413.
+const maxFormBytes = 64 << 10
+
+// form is a submitted form: its values, to show again, and the problems
+// found, by field ("" for the form as a whole).
+type form struct {
+	Values map[string]string
+	Errors map[string]string
+}
+
+// parseForm reads the posted fields. It reports false after rendering
+// the error (413 for too large, 400 for unreadable).
+func (s *Server) parseForm(w http.ResponseWriter, r *http.Request, fields ...string) (*form, bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			s.renderError(w, r, http.StatusRequestEntityTooLarge, "")
+		} else {
+			s.renderError(w, r, http.StatusBadRequest, "The form could not be read.")
+		}
+		return nil, false
+	}
+	f := &form{Values: map[string]string{}, Errors: map[string]string{}}
+	for _, name := range fields {
+		f.Values[name] = r.PostForm.Get(name)
+	}
+	return f, true
+}
+
+// get returns a field's value.
+func (f *form) get(name string) string { return f.Values[name] }
+
+// fail records a problem with a field.
+func (f *form) fail(field, message string) {
+	if _, seen := f.Errors[field]; !seen {
+		f.Errors[field] = message
+	}
+}
+
+// ok reports whether no problem was recorded.
+func (f *form) ok() bool { return len(f.Errors) == 0 }
+
+// newForm is an empty form for a GET.
+func newForm() *form { return &form{Values: map[string]string{}, Errors: map[string]string{}} }

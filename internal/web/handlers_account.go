@@ -1,0 +1,204 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/launchkit/launchkit/internal/session"
+	"github.com/launchkit/launchkit/internal/users"
+)
+
+// signIn starts a session for u: a new session token (against fixation)
+// carrying the user's ID.
+func (s *Server) signIn(r *http.Request, u *users.User) error {
+	if err := s.app.Sessions.RenewToken(r.Context()); err != nil {
+		return err
+	}
+	s.app.Sessions.Put(r.Context(), sessionUserID, int64(u.ID))
+	return nil
+}
+
+func (s *Server) registerPage(w http.ResponseWriter, r *http.Request) {
+	if !s.app.Config.UserEnableRegister {
+		s.renderError(w, r, http.StatusNotFound, "Registration is closed.")
+		return
+	}
+	s.render(w, r, http.StatusOK, "pages/register.html", newForm())
+}
+
+func (s *Server) register(w http.ResponseWriter, r *http.Request) {
+	if !s.app.Config.UserEnableRegister {
+		s.renderError(w, r, http.StatusNotFound, "Registration is closed.")
+		return
+	}
+	f, ok := s.parseForm(w, r, "email", "password", "retype_password")
+	if !ok {
+		return
+	}
+	checkNewPassword(f)
+	if !f.ok() {
+		s.render(w, r, http.StatusUnprocessableEntity, "pages/register.html", f)
+		return
+	}
+	u, err := s.app.Users.Create(r.Context(), f.get("email"), f.get("password"))
+	switch {
+	case errors.Is(err, users.ErrInvalidEmail):
+		f.fail("email", "Enter an email address like ada@example.com.")
+	case errors.Is(err, users.ErrEmailTaken):
+		f.fail("email", "This email address is already registered. Sign in instead?")
+	case errors.Is(err, users.ErrInvalidPassword):
+		f.fail("password", passwordRule)
+	case err != nil:
+		s.serverError(w, r, err)
+		return
+	}
+	if !f.ok() {
+		s.render(w, r, http.StatusUnprocessableEntity, "pages/register.html", f)
+		return
+	}
+	s.logger.InfoContext(r.Context(), "user registered", "user_id", u.ID)
+	if err := s.afterRegister(w, r, u); err != nil {
+		s.serverError(w, r, err)
+	}
+}
+
+// afterRegister signs the new user in, or, when confirmed addresses are
+// required, asks them to confirm first.
+func (s *Server) afterRegister(w http.ResponseWriter, r *http.Request, u *users.User) error {
+	if err := s.sendConfirmation(r, u); err != nil {
+		return err
+	}
+	if s.app.Config.UserRequireConfirmedEmail {
+		session.AddFlash(r.Context(), s.app.Sessions, "success", "Welcome! We sent you an email: follow its link to confirm your address, then sign in.")
+		http.Redirect(w, r, "/user/sign-in", http.StatusSeeOther)
+		return nil
+	}
+	if err := s.signIn(r, u); err != nil {
+		return err
+	}
+	session.AddFlash(r.Context(), s.app.Sessions, "success", "Welcome! Your account is ready.")
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+	return nil
+}
+
+const passwordRule = "Use 8 to 256 characters."
+
+// checkNewPassword checks the password and retype_password fields.
+func checkNewPassword(f *form) {
+	p := f.get("password")
+	if len(p) < users.MinPasswordLen || len(p) > users.MaxPasswordLen {
+		f.fail("password", passwordRule)
+	}
+	if f.get("retype_password") != p {
+		f.fail("retype_password", "The two passwords differ.")
+	}
+}
+
+func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
+	if currentUser(r) != nil {
+		http.Redirect(w, r, localPath(r.URL.Query().Get("next")), http.StatusSeeOther)
+		return
+	}
+	f := newForm()
+	f.Values["next"] = r.URL.Query().Get("next")
+	s.render(w, r, http.StatusOK, "pages/sign-in.html", f)
+}
+
+func (s *Server) signInPost(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.parseForm(w, r, "email", "password", "next")
+	if !ok {
+		return
+	}
+	u, err := s.app.Users.Authenticate(r.Context(), f.get("email"), f.get("password"))
+	switch {
+	case errors.Is(err, users.ErrInvalidCredentials):
+		f.fail("", "The email address or password is not right.")
+	case err != nil:
+		s.serverError(w, r, err)
+		return
+	case s.app.Config.UserRequireConfirmedEmail && u.EmailConfirmedAt == nil:
+		f.fail("", "Confirm your email address first: follow the link in the email we sent you.")
+	}
+	if !f.ok() {
+		f.Values["password"] = ""
+		s.render(w, r, http.StatusUnprocessableEntity, "pages/sign-in.html", f)
+		return
+	}
+	if err := s.signIn(r, u); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.logger.InfoContext(r.Context(), "user signed in", "user_id", u.ID)
+	http.Redirect(w, r, localPath(f.get("next")), http.StatusSeeOther)
+}
+
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
+	if u := currentUser(r); u != nil {
+		s.logger.InfoContext(r.Context(), "user signed out", "user_id", u.ID)
+	}
+	if err := s.app.Sessions.Destroy(r.Context()); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (s *Server) profilePage(w http.ResponseWriter, r *http.Request) {
+	f := newForm()
+	f.Values["name"] = currentUser(r).Name
+	s.render(w, r, http.StatusOK, "pages/profile.html", f)
+}
+
+func (s *Server) profile(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.parseForm(w, r, "name")
+	if !ok {
+		return
+	}
+	err := s.app.Users.SetName(r.Context(), currentUser(r).ID, f.get("name"))
+	if errors.Is(err, users.ErrInvalidName) {
+		f.fail("name", "Use at most 200 characters.")
+		s.render(w, r, http.StatusUnprocessableEntity, "pages/profile.html", f)
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	session.AddFlash(r.Context(), s.app.Sessions, "success", "Your profile is saved.")
+	http.Redirect(w, r, "/user/profile", http.StatusSeeOther)
+}
+
+func (s *Server) changePasswordPage(w http.ResponseWriter, r *http.Request) {
+	s.render(w, r, http.StatusOK, "pages/change-password.html", newForm())
+}
+
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.parseForm(w, r, "old_password", "password", "retype_password")
+	if !ok {
+		return
+	}
+	checkNewPassword(f)
+	if f.ok() {
+		err := s.app.Users.ChangePassword(r.Context(), currentUser(r).ID, f.get("old_password"), f.get("password"))
+		switch {
+		case errors.Is(err, users.ErrInvalidCredentials):
+			f.fail("old_password", "This is not your current password.")
+		case errors.Is(err, users.ErrInvalidPassword):
+			f.fail("password", passwordRule)
+		case err != nil:
+			s.serverError(w, r, err)
+			return
+		}
+	}
+	if !f.ok() {
+		s.render(w, r, http.StatusUnprocessableEntity, "pages/change-password.html", &form{Values: map[string]string{}, Errors: f.Errors})
+		return
+	}
+	// A new token: a session stolen before the change is worth nothing after.
+	if err := s.app.Sessions.RenewToken(r.Context()); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	session.AddFlash(r.Context(), s.app.Sessions, "success", "Your password is changed.")
+	http.Redirect(w, r, "/user/profile", http.StatusSeeOther)
+}
