@@ -43,6 +43,7 @@ func (s *Server) routes() http.Handler {
 				r.Post("/sign-in", s.signInPost)
 				r.Post("/forgot-password", s.forgotPassword)
 			})
+			// (API key pages: /apikeys, /apikeys/{id}/delete)
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireUser)
 				r.Get("/profile", s.profilePage)
@@ -60,6 +61,7 @@ func (s *Server) routes() http.Handler {
 	// JSON API. Its 404 and 405 answers come from the handlers above,
 	// which speak JSON under /api/.
 	r.Route("/api/v1", func(r chi.Router) {
+		// (API routes: /credentials, /me)
 	})
 	return r
 }
