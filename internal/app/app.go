@@ -48,7 +48,12 @@ type App struct {
 	Metrics *metrics.Metrics
 
 	embedded *jobs.EmbeddedRedis
+	onClose  []func()
 }
+
+// OnClose registers f to run first when the container closes, for parts
+// built on it later (the web layer's job dashboard).
+func (a *App) OnClose(f func()) { a.onClose = append(a.onClose, f) }
 
 // Options say what kind of process is being built.
 type Options struct {
@@ -171,6 +176,9 @@ func (a *App) NewWorker() (*jobs.Worker, error) {
 
 // Close releases everything New opened, in reverse order.
 func (a *App) Close() {
+	for i := len(a.onClose) - 1; i >= 0; i-- {
+		a.onClose[i]()
+	}
 	if a.Redis != nil {
 		_ = a.Redis.Close()
 	}

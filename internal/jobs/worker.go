@@ -59,10 +59,7 @@ func NewWorker(rdb *redis.Client, h *Handlers, opts WorkerOptions) (*Worker, err
 		// The scheduler gets a connection of its own: asynq closes the
 		// scheduler's connection at shutdown and refuses (with an error
 		// in the log) to close a shared one.
-		o := rdb.Options()
-		w.scheduler = asynq.NewScheduler(asynq.RedisClientOpt{
-			Network: o.Network, Addr: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig,
-		}, &asynq.SchedulerOpts{
+		w.scheduler = asynq.NewScheduler(ConnOpt(rdb), &asynq.SchedulerOpts{
 			Logger:   asynqLogger{opts.Logger.With("component", "scheduler")},
 			LogLevel: asynq.WarnLevel,
 		})
@@ -100,6 +97,13 @@ func (w *Worker) Shutdown() {
 	}
 	w.server.Shutdown()
 	w.logger.Info("worker stopped")
+}
+
+// ConnOpt describes rdb's server for asynq parts that open their own
+// connection (the scheduler, the dashboard).
+func ConnOpt(rdb *redis.Client) asynq.RedisClientOpt {
+	o := rdb.Options()
+	return asynq.RedisClientOpt{Network: o.Network, Addr: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig}
 }
 
 // asynqLogger adapts slog to asynq's logger.

@@ -3,8 +3,9 @@
 // creating accounts, password hashing and checking (argon2id), role
 // membership, and the single-use tokens of password-reset and
 // email-confirmation links (table user_tokens, migration 00003; see
-// tokens.go). It knows nothing about HTTP; the web layer and the manage
-// CLI call its Service.
+// tokens.go), API keys (table api_keys, migration 00004; apikeys.go) and
+// the admin panel's listing and editing (admin.go). It knows nothing about
+// HTTP; the web layer and the manage CLI call its Service.
 package users
 
 import (

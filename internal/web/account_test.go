@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -104,6 +105,17 @@ func (s *site) lastLink(address string) string {
 		s.t.Fatalf("no mail with a link to %s in %+v", address, s.mails())
 	}
 	return link
+}
+
+// signedIn creates a user with roles and returns a visitor signed in as them.
+func (s *site) signedIn(email string, roles ...string) *visitor {
+	s.t.Helper()
+	if _, err := s.app.Users.Create(context.Background(), email, "password for "+email, roles...); err != nil {
+		s.t.Fatal(err)
+	}
+	v := s.visitor()
+	v.post("/user/sign-in", "email", email, "password", "password for "+email).redirectsTo("/")
+	return v
 }
 
 func (v *visitor) register(email, password string) *response {

@@ -60,6 +60,20 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 	})
 }
 
+// requireRole sends signed-out visitors to sign in and answers 403 to
+// users without role (admins hold every role).
+func (s *Server) requireRole(role string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return s.requireUser(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !currentUser(r).HasRole(role) {
+				s.renderError(w, r, http.StatusForbidden, "")
+				return
+			}
+			next.ServeHTTP(w, r)
+		}))
+	}
+}
+
 // localPath returns next when it is a path on this site, else "/": the
 // sign-in redirect must not become an open redirect.
 func localPath(next string) string {

@@ -6,6 +6,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/launchkit/launchkit/internal/users"
 )
 
 // routes is the whole URL map of the site.
@@ -43,7 +45,13 @@ func (s *Server) routes() http.Handler {
 				r.Post("/sign-in", s.signInPost)
 				r.Post("/forgot-password", s.forgotPassword)
 			})
-			// (API key pages: /apikeys, /apikeys/{id}/delete)
+			// API keys: for developers (and admins, who hold every role).
+			r.Group(func(r chi.Router) {
+				r.Use(s.requireRole(apiKeyRole))
+				r.Get("/apikeys", s.apiKeysPage)
+				r.Post("/apikeys", s.createAPIKey)
+				r.Post("/apikeys/{id}/delete", s.deleteAPIKey)
+			})
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireUser)
 				r.Get("/profile", s.profilePage)
@@ -52,16 +60,31 @@ func (s *Server) routes() http.Handler {
 				r.Post("/change-password", s.changePassword)
 			})
 		})
+
+		r.Route("/admin", func(r chi.Router) {
+			r.Use(s.requireRole(users.RoleAdmin))
+			r.Get("/", s.adminHome)
+			r.Get("/users", s.adminUsers)
+			r.Get("/users/new", s.adminNewUserPage)
+			r.Post("/users/new", s.adminNewUser)
+			r.Get("/users/{id}/edit", s.adminEditUserPage)
+			r.Post("/users/{id}/edit", s.adminEditUser)
+			r.Post("/users/{id}/delete", s.adminDeleteUser)
+			jobs := s.jobsDashboard()
+			r.Handle("/jobs", jobs)
+			r.Handle("/jobs/*", jobs)
+		})
 		if s.extra != nil {
 			s.extra(r)
 		}
 	})
 
-	// JSON API under /api/: errors are JSON too.
 	// JSON API. Its 404 and 405 answers come from the handlers above,
 	// which speak JSON under /api/.
 	r.Route("/api/v1", func(r chi.Router) {
-		// (API routes: /credentials, /me)
+		// A password guessing target: ten tries a minute per address.
+		r.With(s.rateLimit(10, time.Minute)).Post("/credentials", s.createCredentials)
+		r.With(s.requireAPIKey).Get("/me", s.me)
 	})
 	return r
 }

@@ -1,0 +1,155 @@
+package users
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+)
+
+// Page is one page of users, newest first, and how many there are.
+type Page struct {
+	Users []User
+	Total int64
+}
+
+// List returns limit users from offset, newest first, with their roles.
+func (s *Service) List(ctx context.Context, offset, limit int) (Page, error) {
+	var p Page
+	g := s.db.WithContext(ctx)
+	if err := g.Model(&User{}).Count(&p.Total).Error; err != nil {
+		return p, fmt.Errorf("count users: %w", err)
+	}
+	err := g.Preload("Roles", func(db *gorm.DB) *gorm.DB { return db.Order("roles.name") }).
+		Order("id DESC").Offset(offset).Limit(limit).Find(&p.Users).Error
+	if err != nil {
+		return p, fmt.Errorf("list users: %w", err)
+	}
+	return p, nil
+}
+
+// Roles lists every role by name.
+func (s *Service) Roles(ctx context.Context) ([]Role, error) {
+	var roles []Role
+	if err := s.db.WithContext(ctx).Order("name").Find(&roles).Error; err != nil {
+		return nil, fmt.Errorf("list roles: %w", err)
+	}
+	return roles, nil
+}
+
+// Stats counts the accounts for the admin dashboard.
+type Stats struct {
+	Users, Active, Confirmed int64
+	// ByRole counts the holders of each role by name.
+	ByRole map[string]int64
+}
+
+// Stats counts users, active and confirmed ones, and each role's holders.
+func (s *Service) Stats(ctx context.Context) (Stats, error) {
+	st := Stats{ByRole: map[string]int64{}}
+	g := s.db.WithContext(ctx)
+	counts := []struct {
+		n     *int64
+		query *gorm.DB
+	}{
+		{&st.Users, g.Model(&User{})},
+		{&st.Active, g.Model(&User{}).Where("active = ?", true)},
+		{&st.Confirmed, g.Model(&User{}).Where("email_confirmed_at IS NOT NULL")},
+	}
+	for _, c := range counts {
+		if err := c.query.Count(c.n).Error; err != nil {
+			return st, fmt.Errorf("count users: %w", err)
+		}
+	}
+	var rows []struct {
+		Name  string
+		Count int64
+	}
+	err := g.Table("roles").Select("roles.name AS name, COUNT(user_roles.user_id) AS count").
+		Joins("LEFT JOIN user_roles ON user_roles.role_id = roles.id").Group("roles.name").Scan(&rows).Error
+	if err != nil {
+		return st, fmt.Errorf("count roles: %w", err)
+	}
+	for _, r := range rows {
+		st.ByRole[r.Name] = r.Count
+	}
+	return st, nil
+}
+
+// Changes is what an admin edits on an account.
+type Changes struct {
+	Email  string
+	Name   string
+	Active bool
+	// Roles replace the user's roles; "user" is always kept.
+	Roles []string
+}
+
+// Update applies c to user id: email (validated, unique), name, active and
+// roles, in one transaction.
+func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error) {
+	email, err := normalizeEmail(c.Email)
+	if err != nil {
+		return nil, fmt.Errorf("update user %d: %w", id, err)
+	}
+	name := strings.TrimSpace(c.Name)
+	if utf8.RuneCountInString(name) > MaxNameLen || !utf8.ValidString(name) {
+		return nil, fmt.Errorf("update user %d: %w", id, ErrInvalidName)
+	}
+	names := append([]string{RoleUser}, c.Roles...)
+	slices.Sort(names)
+	names = slices.Compact(names)
+
+	var u *User
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		roles, err := findRoles(tx, names)
+		if err != nil {
+			return err
+		}
+		if u, err = s.byID(tx, id); err != nil {
+			return err
+		}
+		err = tx.Model(&User{}).Where("id = ?", id).Updates(map[string]any{
+			"email": email, "name": name, "active": c.Active, "updated_at": time.Now().UTC(),
+		}).Error
+		if err != nil {
+			return err
+		}
+		if err := tx.Where("user_id = ?", id).Delete(&userRole{}).Error; err != nil {
+			return err
+		}
+		links := make([]userRole, len(roles))
+		for i, r := range roles {
+			links[i] = userRole{UserID: id, RoleID: r.ID}
+		}
+		if err := tx.Create(&links).Error; err != nil {
+			return err
+		}
+		u, err = s.byID(tx, id)
+		return err
+	})
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		err = ErrEmailTaken
+	}
+	if err != nil {
+		return nil, fmt.Errorf("update user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+// Delete removes user id; their roles, tokens and API keys go with them.
+func (s *Service) Delete(ctx context.Context, id uint) error {
+	res := s.db.WithContext(ctx).Delete(&User{}, id)
+	if res.Error != nil {
+		return fmt.Errorf("delete user %d: %w", id, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("delete user %d: %w", id, ErrNotFound)
+	}
+	return nil
+}

@@ -1,0 +1,108 @@
+package users_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/launchkit/launchkit/internal/db"
+	"github.com/launchkit/launchkit/internal/users"
+)
+
+func TestListPagesNewestFirst(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, _ *db.DB) {
+		for i := range 5 {
+			mustCreate(t, s, fmt.Sprintf("u%d@example.com", i))
+		}
+		p, err := s.List(context.Background(), 1, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Total != 5 || len(p.Users) != 2 || p.Users[0].Email != "u3@example.com" || p.Users[1].Email != "u2@example.com" {
+			t.Fatalf("page = total %d, %d users starting %+v", p.Total, len(p.Users), p.Users)
+		}
+		if len(p.Users[0].Roles) != 1 || p.Users[0].Roles[0].Name != users.RoleUser {
+			t.Errorf("roles not loaded: %+v", p.Users[0].Roles)
+		}
+	})
+}
+
+func TestStats(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		mustCreate(t, s, "a@example.com", users.RoleAdmin)
+		b := mustCreate(t, s, "b@example.com", users.RoleDev)
+		mustCreate(t, s, "c@example.com")
+		if err := d.Gorm.Model(&users.User{}).Where("id = ?", b.ID).Update("active", false).Error; err != nil {
+			t.Fatal(err)
+		}
+		st, err := s.Stats(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Users != 3 || st.Active != 2 || st.Confirmed != 0 {
+			t.Errorf("stats = %+v", st)
+		}
+		if st.ByRole["user"] != 3 || st.ByRole["admin"] != 1 || st.ByRole["dev"] != 1 {
+			t.Errorf("by role = %v", st.ByRole)
+		}
+	})
+}
+
+func TestUpdate(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, _ *db.DB) {
+		ctx := context.Background()
+		u := mustCreate(t, s, "ada@example.com", users.RoleDev)
+		mustCreate(t, s, "taken@example.com")
+
+		got, err := s.Update(ctx, u.ID, users.Changes{Email: " Ada.L@Example.com ", Name: " Ada ", Active: false, Roles: []string{users.RoleAdmin}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Email != "ada.l@example.com" || got.Name != "Ada" || got.Active || !slices.Equal(got.RoleNames(), []string{"admin", "user"}) {
+			t.Errorf("updated = %+v roles %v", got, got.RoleNames())
+		}
+		for _, tc := range []struct {
+			c    users.Changes
+			want error
+		}{
+			{users.Changes{Email: "TAKEN@example.com"}, users.ErrEmailTaken},
+			{users.Changes{Email: "not an email"}, users.ErrInvalidEmail},
+			{users.Changes{Email: "ada@example.com", Roles: []string{"nope"}}, users.ErrUnknownRole},
+			{users.Changes{Email: "ada@example.com", Name: string(make([]rune, 201))}, users.ErrInvalidName},
+		} {
+			if _, err := s.Update(ctx, u.ID, tc.c); !errors.Is(err, tc.want) {
+				t.Errorf("Update(%+v) = %v, want %v", tc.c, err, tc.want)
+			}
+		}
+		// A refused update changes nothing.
+		after, _ := s.ByID(ctx, u.ID)
+		if after.Email != "ada.l@example.com" || !slices.Equal(after.RoleNames(), []string{"admin", "user"}) {
+			t.Errorf("a failed update changed the user: %+v %v", after, after.RoleNames())
+		}
+		if _, err := s.Update(ctx, 9999, users.Changes{Email: "x@example.com"}); !errors.Is(err, users.ErrNotFound) {
+			t.Errorf("unknown id: %v", err)
+		}
+	})
+}
+
+func TestDelete(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, _ *db.DB) {
+		ctx := context.Background()
+		u := mustCreate(t, s, "ada@example.com", users.RoleDev)
+		if err := s.Delete(ctx, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ByID(ctx, u.ID); !errors.Is(err, users.ErrNotFound) {
+			t.Errorf("deleted user still found: %v", err)
+		}
+		if err := s.Delete(ctx, u.ID); !errors.Is(err, users.ErrNotFound) {
+			t.Errorf("second delete = %v", err)
+		}
+		st, _ := s.Stats(ctx)
+		if st.ByRole["dev"] != 0 {
+			t.Errorf("role links survived the user: %v", st.ByRole)
+		}
+	})
+}

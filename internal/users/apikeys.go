@@ -1,0 +1,190 @@
+package users
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+)
+
+// API key errors, wrapped with context; test for them with errors.Is.
+// None of them ever carries the key.
+var (
+	// ErrInvalidAPIKey: the key is malformed, unknown or revoked, or its
+	// user is inactive — deliberately one error, so a caller cannot tell
+	// which.
+	ErrInvalidAPIKey = errors.New("invalid API key")
+	// ErrAPIKeyNotFound: the user holds no unrevoked key with that id.
+	// Another user's key is reported the same way, never touched.
+	ErrAPIKeyNotFound = errors.New("API key not found")
+	// ErrInvalidAPIKeyName: the key's name is longer than
+	// MaxAPIKeyNameLen characters or is not valid UTF-8.
+	ErrInvalidAPIKeyName = fmt.Errorf("API key names must be at most %d characters", MaxAPIKeyNameLen)
+)
+
+// MaxAPIKeyNameLen is the longest API key name, in characters (runes),
+// that the api_keys.name column holds.
+const MaxAPIKeyNameLen = 100
+
+// A raw API key is apiKeyTag followed by tokenBytes random bytes in
+// unpadded base64url: rawAPIKeyLen characters. The tag makes keys easy to
+// recognise, for people and for secret scanners.
+const (
+	apiKeyTag    = "lk_"
+	rawAPIKeyLen = len(apiKeyTag) + rawTokenLen
+)
+
+// APIKeyPrefixLen is how many leading characters of a raw API key are
+// stored in clear, as APIKey.Prefix: the tag and 7 random characters,
+// enough to recognise a key, far too few to guess the rest.
+const APIKeyPrefixLen = 10
+
+// lastUsedPrecision is how stale APIKey.LastUsedAt may be: a key used
+// again within it is not written to, so a busy client does not turn
+// every API call into a database write.
+const lastUsedPrecision = time.Minute
+
+// APIKey is a bearer credential for the JSON API, owned by one user. The
+// schema lives in migrations/*/00004_api_keys.sql. Only the SHA-256 of
+// the key is stored; the raw key exists once, in CreateAPIKey's result.
+type APIKey struct {
+	ID     uint
+	UserID uint
+	// Name is the owner's label for the key, e.g. "deploy script".
+	Name string
+	// Prefix is the key's first APIKeyPrefixLen characters, shown in
+	// lists so the owner can tell keys apart; it is not secret.
+	Prefix    string
+	CreatedAt time.Time
+	// LastUsedAt is when the key last authenticated a request, to within
+	// a minute; nil if it never has.
+	LastUsedAt *time.Time
+	// RevokedAt is when the key was revoked; nil while it works.
+	RevokedAt *time.Time
+}
+
+// apiKeyRow is a row of api_keys: an APIKey and the hash of its key,
+// which never leaves this package.
+type apiKeyRow struct {
+	APIKey
+	KeyHash string
+}
+
+func (apiKeyRow) TableName() string { return "api_keys" }
+
+// CreateAPIKey makes a new API key for user userID, labelled name
+// (trimmed; at most MaxAPIKeyNameLen characters, may be empty). It returns
+// the key's record and the raw key, "lk_" and 43 URL-safe characters,
+// which is never stored and cannot be recovered: show it to the user once.
+func (s *Service) CreateAPIKey(ctx context.Context, userID uint, name string) (*APIKey, string, error) {
+	name = strings.TrimSpace(name)
+	if utf8.RuneCountInString(name) > MaxAPIKeyNameLen || !utf8.ValidString(name) {
+		return nil, "", fmt.Errorf("create API key for user %d: %w", userID, ErrInvalidAPIKeyName)
+	}
+	b := make([]byte, tokenBytes)
+	if _, err := rand.Read(b); err != nil {
+		return nil, "", fmt.Errorf("create API key for user %d: %w", userID, err)
+	}
+	raw := apiKeyTag + base64.RawURLEncoding.EncodeToString(b)
+	row := &apiKeyRow{
+		APIKey:  APIKey{UserID: userID, Name: name, Prefix: raw[:APIKeyPrefixLen], CreatedAt: dbNow()},
+		KeyHash: hashToken(raw),
+	}
+	err := s.db.WithContext(ctx).Create(row).Error
+	if errors.Is(err, gorm.ErrForeignKeyViolated) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("create API key for user %d: %w", userID, err)
+	}
+	return &row.APIKey, raw, nil
+}
+
+// ListAPIKeys returns the unrevoked API keys of user userID, newest first.
+func (s *Service) ListAPIKeys(ctx context.Context, userID uint) ([]APIKey, error) {
+	var rows []apiKeyRow
+	err := s.db.WithContext(ctx).Where("user_id = ? AND revoked_at IS NULL", userID).
+		Order("created_at DESC, id DESC").Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("list API keys of user %d: %w", userID, err)
+	}
+	keys := make([]APIKey, len(rows))
+	for i, r := range rows {
+		keys[i] = r.APIKey
+	}
+	return keys, nil
+}
+
+// RevokeAPIKey stops key keyID of user userID from working. A key that
+// is not the user's, or is revoked already, fails with ErrAPIKeyNotFound
+// and is left as it was. The row is kept, with its revocation time.
+func (s *Service) RevokeAPIKey(ctx context.Context, userID, keyID uint) error {
+	// The owner is part of the condition: a user can name any id, but
+	// only their own keys match.
+	res := s.db.WithContext(ctx).Model(&apiKeyRow{}).
+		Where("id = ? AND user_id = ? AND revoked_at IS NULL", keyID, userID).
+		Update("revoked_at", dbNow())
+	if res.Error != nil {
+		return fmt.Errorf("revoke API key %d of user %d: %w", keyID, userID, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("revoke API key %d of user %d: %w", keyID, userID, ErrAPIKeyNotFound)
+	}
+	return nil
+}
+
+// AuthenticateAPIKey returns the active user, with roles loaded, whose
+// unrevoked API key raw is, and records that the key was used. Anything
+// else fails with ErrInvalidAPIKey; a malformed key does so without a
+// database query.
+func (s *Service) AuthenticateAPIKey(ctx context.Context, raw string) (*User, error) {
+	if !wellFormedAPIKey(raw) {
+		return nil, fmt.Errorf("authenticate API key: %w", ErrInvalidAPIKey)
+	}
+	g := s.db.WithContext(ctx)
+	var k apiKeyRow
+	err := g.Where("key_hash = ?", hashToken(raw)).First(&k).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, fmt.Errorf("authenticate API key: %w", ErrInvalidAPIKey)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authenticate API key: %w", err)
+	}
+	if k.RevokedAt != nil {
+		return nil, fmt.Errorf("authenticate API key %d: revoked: %w", k.ID, ErrInvalidAPIKey)
+	}
+	u, err := s.byID(g, k.UserID)
+	if errors.Is(err, ErrNotFound) { // deleted meanwhile (the cascade removes its keys)
+		return nil, fmt.Errorf("authenticate API key %d: %w", k.ID, ErrInvalidAPIKey)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authenticate API key %d: %w", k.ID, err)
+	}
+	if !u.Active {
+		return nil, fmt.Errorf("authenticate API key %d: user %d is inactive: %w", k.ID, u.ID, ErrInvalidAPIKey)
+	}
+	now := dbNow()
+	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) >= lastUsedPrecision {
+		// Conditional, so concurrent calls write once rather than queue
+		// for the row lock.
+		err := g.Model(&apiKeyRow{}).
+			Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", k.ID, now.Add(-lastUsedPrecision)).
+			Update("last_used_at", now).Error
+		if err != nil {
+			return nil, fmt.Errorf("authenticate API key %d: record use: %w", k.ID, err)
+		}
+	}
+	return u, nil
+}
+
+// wellFormedAPIKey reports whether raw looks like a key CreateAPIKey
+// made, so junk is rejected before it reaches the database.
+func wellFormedAPIKey(raw string) bool {
+	return len(raw) == rawAPIKeyLen && strings.HasPrefix(raw, apiKeyTag) && wellFormed(raw[len(apiKeyTag):])
+}

@@ -1,0 +1,234 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/hibiken/asynqmon"
+
+	"github.com/launchkit/launchkit/internal/jobs"
+	"github.com/launchkit/launchkit/internal/session"
+	"github.com/launchkit/launchkit/internal/users"
+)
+
+// usersPerPage is the length of a page of /admin/users.
+const usersPerPage = 50
+
+func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) {
+	stats, err := s.app.Users.Stats(r.Context())
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "pages/admin-home.html", stats)
+}
+
+func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) {
+	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	page = max(page, 1)
+	p, err := s.app.Users.List(r.Context(), (page-1)*usersPerPage, usersPerPage)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "pages/admin-users.html", map[string]any{
+		"Users": p.Users, "Total": p.Total, "Page": page,
+		"Prev": page - 1, "Next": nextPage(page, p.Total),
+	})
+}
+
+func nextPage(page int, total int64) int {
+	if int64(page*usersPerPage) < total {
+		return page + 1
+	}
+	return 0
+}
+
+// userForm is the data of templates/pages/admin-user.html.
+type userForm struct {
+	*form
+	ID       uint // 0 for a new user
+	Roles    []users.Role
+	Selected map[string]bool
+	Active   bool
+}
+
+func (s *Server) userForm(r *http.Request, f *form, id uint, selected map[string]bool, active bool) (*userForm, error) {
+	roles, err := s.app.Users.Roles(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	return &userForm{form: f, ID: id, Roles: roles, Selected: selected, Active: active}, nil
+}
+
+func (s *Server) renderUserForm(w http.ResponseWriter, r *http.Request, status int, uf *userForm, err error) {
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.render(w, r, status, "pages/admin-user.html", uf)
+}
+
+func (s *Server) adminNewUserPage(w http.ResponseWriter, r *http.Request) {
+	uf, err := s.userForm(r, newForm(), 0, map[string]bool{users.RoleUser: true}, true)
+	s.renderUserForm(w, r, http.StatusOK, uf, err)
+}
+
+func (s *Server) adminNewUser(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.parseForm(w, r, "email", "name", "password", "retype_password")
+	if !ok {
+		return
+	}
+	roles := r.PostForm["roles"]
+	checkNewPassword(f)
+	var u *users.User
+	if f.ok() {
+		var err error
+		u, err = s.app.Users.Create(r.Context(), f.get("email"), f.get("password"), roles...)
+		if err == nil && f.get("name") != "" {
+			err = s.app.Users.SetName(r.Context(), u.ID, f.get("name"))
+		}
+		if !s.userProblem(w, r, f, err) {
+			return
+		}
+	}
+	if !f.ok() {
+		f.Values["password"], f.Values["retype_password"] = "", ""
+		uf, err := s.userForm(r, f, 0, selectedSet(roles), true)
+		s.renderUserForm(w, r, http.StatusUnprocessableEntity, uf, err)
+		return
+	}
+	s.logger.InfoContext(r.Context(), "admin created user", "admin_id", currentUser(r).ID, "user_id", u.ID)
+	session.AddFlash(r.Context(), s.app.Sessions, "success", "Created "+u.Email+".")
+	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
+}
+
+// userProblem turns a users error into a form problem and reports whether
+// the handler should go on (false: a 500 was rendered).
+func (s *Server) userProblem(w http.ResponseWriter, r *http.Request, f *form, err error) bool {
+	switch {
+	case err == nil:
+	case errors.Is(err, users.ErrInvalidEmail):
+		f.fail("email", "Enter an email address like ada@example.com.")
+	case errors.Is(err, users.ErrEmailTaken):
+		f.fail("email", "Another account uses this address.")
+	case errors.Is(err, users.ErrInvalidName):
+		f.fail("name", "Use at most 200 characters.")
+	case errors.Is(err, users.ErrInvalidPassword):
+		f.fail("password", passwordRule)
+	case errors.Is(err, users.ErrUnknownRole):
+		f.fail("roles", "Choose roles from the list.")
+	default:
+		s.serverError(w, r, err)
+		return false
+	}
+	return true
+}
+
+// targetUser loads the user named by the {id} in the path, or renders 404.
+func (s *Server) targetUser(w http.ResponseWriter, r *http.Request) (*users.User, bool) {
+	id, err := strconv.ParseUint(chi.URLParam(r, "id"), 10, 32)
+	if err != nil {
+		s.notFound(w, r)
+		return nil, false
+	}
+	u, err := s.app.Users.ByID(r.Context(), uint(id))
+	if errors.Is(err, users.ErrNotFound) {
+		s.notFound(w, r)
+		return nil, false
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return nil, false
+	}
+	return u, true
+}
+
+func (s *Server) adminEditUserPage(w http.ResponseWriter, r *http.Request) {
+	u, ok := s.targetUser(w, r)
+	if !ok {
+		return
+	}
+	f := newForm()
+	f.Values["email"], f.Values["name"] = u.Email, u.Name
+	uf, err := s.userForm(r, f, u.ID, selectedSet(u.RoleNames()), u.Active)
+	s.renderUserForm(w, r, http.StatusOK, uf, err)
+}
+
+func (s *Server) adminEditUser(w http.ResponseWriter, r *http.Request) {
+	u, ok := s.targetUser(w, r)
+	if !ok {
+		return
+	}
+	f, ok := s.parseForm(w, r, "email", "name", "active")
+	if !ok {
+		return
+	}
+	roles := r.PostForm["roles"]
+	active := f.get("active") == "on"
+	self := u.ID == currentUser(r).ID
+	if self && (!active || !selectedSet(roles)[users.RoleAdmin]) {
+		f.fail("", "You cannot take admin away from, or deactivate, your own account.")
+	}
+	if f.ok() {
+		_, err := s.app.Users.Update(r.Context(), u.ID, users.Changes{Email: f.get("email"), Name: f.get("name"), Active: active, Roles: roles})
+		if !s.userProblem(w, r, f, err) {
+			return
+		}
+	}
+	if !f.ok() {
+		uf, err := s.userForm(r, f, u.ID, selectedSet(roles), active)
+		s.renderUserForm(w, r, http.StatusUnprocessableEntity, uf, err)
+		return
+	}
+	if self {
+		// A change of one's own privileges gets a new session token.
+		if err := s.app.Sessions.RenewToken(r.Context()); err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+	}
+	s.logger.InfoContext(r.Context(), "admin updated user", "admin_id", currentUser(r).ID, "user_id", u.ID)
+	session.AddFlash(r.Context(), s.app.Sessions, "success", "Saved "+f.get("email")+".")
+	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
+}
+
+func (s *Server) adminDeleteUser(w http.ResponseWriter, r *http.Request) {
+	u, ok := s.targetUser(w, r)
+	if !ok {
+		return
+	}
+	if u.ID == currentUser(r).ID {
+		s.renderError(w, r, http.StatusBadRequest, "You cannot delete your own account here.")
+		return
+	}
+	if err := s.app.Users.Delete(r.Context(), u.ID); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.logger.InfoContext(r.Context(), "admin deleted user", "admin_id", currentUser(r).ID, "user_id", u.ID)
+	session.AddFlash(r.Context(), s.app.Sessions, "success", "Deleted "+u.Email+".")
+	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
+}
+
+func selectedSet(names []string) map[string]bool {
+	set := map[string]bool{}
+	for _, n := range names {
+		set[n] = true
+	}
+	return set
+}
+
+// jobsDashboard is asynqmon at /admin/jobs. Its React UI needs inline
+// scripts and styles, so its pages get a looser content security policy
+// than the rest of the site.
+func (s *Server) jobsDashboard() http.Handler {
+	dashboard := asynqmon.New(asynqmon.Options{RootPath: "/admin/jobs", RedisConnOpt: jobs.ConnOpt(s.app.Redis)})
+	s.app.OnClose(func() { _ = dashboard.Close() })
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; frame-ancestors 'none'")
+		dashboard.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,90 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func TestAdminNeedsTheAdminRole(t *testing.T) {
+	s := newSite(t, nil)
+	s.visitor().get("/admin").redirectsTo("/user/sign-in?next=%2Fadmin")
+	user := s.signedIn("user@example.com")
+	for _, path := range []string{"/admin", "/admin/users", "/admin/users/new", "/admin/jobs"} {
+		user.get(path).status(403).contains("403", "You do not have permission")
+	}
+	user.post("/admin/users/1/delete").status(403)
+	user.get("/").lacks(`href="/admin"`)
+
+	admin := s.signedIn("admin@example.com", "admin")
+	admin.get("/").contains(`href="/admin"`)
+	admin.get("/admin").status(200).contains("<td>All</td><td>2</td>", "<code>admin</code></td><td>1</td>", "<code>user</code></td><td>2</td>")
+}
+
+func TestAdminManagesUsers(t *testing.T) {
+	s := newSite(t, nil)
+	admin := s.signedIn("admin@example.com", "admin")
+
+	admin.get("/admin/users/new").status(200).contains(`name="email"`, `value="dev"`)
+	admin.post("/admin/users/new", "email", "bad", "password", "long enough pw", "retype_password", "long enough pw").status(422).contains("Enter an email address")
+	admin.post("/admin/users/new", "email", "dev@example.com", "name", "Dev One", "password", "long enough pw", "retype_password", "long enough pw", "roles", "dev").redirectsTo("/admin/users")
+	admin.get("/admin/users").status(200).contains("2 accounts", "dev@example.com", "Dev One", "dev, user")
+
+	dev, err := s.app.Users.ByEmail(context.Background(), "dev@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := fmt.Sprintf("/admin/users/%d/edit", dev.ID)
+	admin.get(edit).status(200).contains(`value="dev@example.com"`, `value="dev" checked`)
+
+	// The dev signs in, then an admin deactivates them: their session ends.
+	devBrowser := s.visitor()
+	devBrowser.post("/user/sign-in", "email", "dev@example.com", "password", "long enough pw").redirectsTo("/")
+	admin.post(edit, "email", "dev@example.com", "name", "Dev Renamed", "roles", "dev").redirectsTo("/admin/users")
+	devBrowser.get("/user/profile").redirectsTo("/user/sign-in?next=%2Fuser%2Fprofile")
+	s.visitor().post("/user/sign-in", "email", "dev@example.com", "password", "long enough pw").status(422)
+
+	admin.post(edit, "email", "admin@example.com", "active", "on").status(422).contains("Another account uses this address")
+	admin.post(edit, "email", "dev@example.com", "active", "on", "roles", "nope").status(422).contains("Choose roles from the list")
+	admin.post(edit, "email", "dev@example.com", "active", "on", "roles", "admin").redirectsTo("/admin/users")
+	updated, _ := s.app.Users.ByID(context.Background(), dev.ID)
+	if got := strings.Join(updated.RoleNames(), ","); !updated.Active || got != "admin,user" {
+		t.Errorf("after edit: active %v, roles %s; want active, admin,user", updated.Active, got)
+	}
+
+	admin.post(fmt.Sprintf("/admin/users/%d/delete", dev.ID)).redirectsTo("/admin/users")
+	admin.get("/admin/users").contains("Deleted dev@example.com.").lacks("<td>dev@example.com</td>")
+	admin.get(edit).status(404)
+	admin.get("/admin/users/abc/edit").status(404)
+}
+
+func TestAdminCannotLockThemselvesOut(t *testing.T) {
+	s := newSite(t, nil)
+	admin := s.signedIn("admin@example.com", "admin")
+	me, _ := s.app.Users.ByEmail(context.Background(), "admin@example.com")
+	edit := fmt.Sprintf("/admin/users/%d/edit", me.ID)
+	admin.post(edit, "email", "admin@example.com", "active", "on").status(422).contains("cannot take admin away")
+	admin.post(edit, "email", "admin@example.com", "roles", "admin").status(422)
+	admin.post(fmt.Sprintf("/admin/users/%d/delete", me.ID)).status(400)
+
+	before := admin.cookies["session"].Value
+	admin.post(edit, "email", "admin@example.com", "name", "Boss", "active", "on", "roles", "admin", "roles", "dev").redirectsTo("/admin/users")
+	if admin.cookies["session"].Value == before {
+		t.Error("changing one's own roles must renew the session token")
+	}
+	admin.get("/admin").status(200)
+}
+
+func TestJobsDashboardForAdmins(t *testing.T) {
+	s := newSite(t, nil)
+	admin := s.signedIn("admin@example.com", "admin")
+	r := admin.get("/admin/jobs").status(200).contains("<!doctype html>")
+	if csp := r.rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "'unsafe-inline'") {
+		t.Errorf("dashboard CSP = %q", csp)
+	}
+	admin.get("/admin/jobs/api/queues").status(200).contains(`"queues"`)
+	if csp := admin.get("/").rec.Header().Get("Content-Security-Policy"); strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("the site's own pages must keep the strict CSP, got %q", csp)
+	}
+}

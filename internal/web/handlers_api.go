@@ -1,0 +1,150 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/launchkit/launchkit/internal/users"
+)
+
+// The JSON API under /api/v1. It uses no session and no cookies, so it
+// needs no CSRF protection: a caller proves who it is with an API key in
+// an "Authorization: Bearer" header, and gets a key by sending an email
+// and password to /api/v1/credentials. Like the /user/apikeys pages, it
+// is for users with apiKeyRole. Its errors come from renderError, which
+// writes the JSON shape under /api/.
+
+// maxJSONBytes bounds an API request body; more is answered with 413.
+const maxJSONBytes = 16 << 10
+
+// credentialsKeyName labels the keys /api/v1/credentials makes, so their
+// owner can tell them from the ones made on the page.
+const credentialsKeyName = "created with /api/v1/credentials"
+
+// writeJSON writes v as the JSON response body with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// decodeJSON reads the request body, one JSON value, into v. It reports
+// false after rendering the error (413 for too large, 400 for anything
+// that is not one JSON object of the expected shape).
+func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBytes))
+	err := dec.Decode(v)
+	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
+		err = errors.New("more than one JSON value")
+	}
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		s.renderError(w, r, http.StatusRequestEntityTooLarge, "")
+		return false
+	case err != nil:
+		s.renderError(w, r, http.StatusBadRequest, "The body must be a JSON object.")
+		return false
+	}
+	return true
+}
+
+// createCredentials trades an email and password for a new API key:
+// 201 {"id": 7, "key": "lk_…"}. The key is in this response only.
+func (s *Server) createCredentials(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if !s.decodeJSON(w, r, &in) {
+		return
+	}
+	if in.Email == "" || in.Password == "" {
+		s.renderError(w, r, http.StatusBadRequest, `Send "email" and "password".`)
+		return
+	}
+	u, err := s.app.Users.Authenticate(r.Context(), in.Email, in.Password)
+	switch {
+	case errors.Is(err, users.ErrInvalidCredentials):
+		s.renderError(w, r, http.StatusUnauthorized, "The email address or password is not right.")
+		return
+	case err != nil:
+		s.serverError(w, r, err)
+		return
+	case s.app.Config.UserRequireConfirmedEmail && u.EmailConfirmedAt == nil:
+		s.renderError(w, r, http.StatusForbidden, "Confirm your email address first: follow the link in the email we sent you.")
+		return
+	case !u.HasRole(apiKeyRole):
+		s.renderError(w, r, http.StatusForbidden, "API keys need the "+apiKeyRole+" role.")
+		return
+	}
+	k, raw, err := s.app.Users.CreateAPIKey(r.Context(), u.ID, credentialsKeyName)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.logger.InfoContext(r.Context(), "API key created", "user_id", u.ID, "key_id", k.ID, "prefix", k.Prefix, "via", "api")
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, map[string]any{"id": k.ID, "key": raw})
+}
+
+// requireAPIKey authenticates the request by its bearer API key and puts
+// the key's user into the context (currentUser). A missing or invalid key
+// is a 401 with a WWW-Authenticate challenge (RFC 6750); a user who lost
+// apiKeyRole since making the key gets 403.
+func (s *Server) requireAPIKey(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, ok := bearerToken(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
+			s.renderError(w, r, http.StatusUnauthorized, "Send your API key in an \"Authorization: Bearer\" header.")
+			return
+		}
+		u, err := s.app.Users.AuthenticateAPIKey(r.Context(), raw)
+		switch {
+		case errors.Is(err, users.ErrInvalidAPIKey):
+			w.Header().Set("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)
+			s.renderError(w, r, http.StatusUnauthorized, "The API key is not valid: it is unknown or revoked.")
+			return
+		case err != nil:
+			s.serverError(w, r, err)
+			return
+		case !u.HasRole(apiKeyRole):
+			s.renderError(w, r, http.StatusForbidden, "API access needs the "+apiKeyRole+" role.")
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
+	})
+}
+
+// bearerToken returns the credentials of an "Authorization: Bearer …"
+// header (the scheme is case-insensitive).
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	if !found || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
+}
+
+// apiUser is the JSON form of a user.
+type apiUser struct {
+	ID             uint     `json:"id"`
+	Email          string   `json:"email"`
+	Name           string   `json:"name"`
+	Roles          []string `json:"roles"`
+	EmailConfirmed bool     `json:"email_confirmed"`
+}
+
+// me describes the caller.
+func (s *Server) me(w http.ResponseWriter, r *http.Request) {
+	u := currentUser(r)
+	writeJSON(w, http.StatusOK, apiUser{
+		ID: u.ID, Email: u.Email, Name: u.Name, Roles: u.RoleNames(), EmailConfirmed: u.EmailConfirmedAt != nil,
+	})
+}

@@ -1,0 +1,96 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/launchkit/launchkit/internal/session"
+	"github.com/launchkit/launchkit/internal/users"
+)
+
+// apiKeyRole is the role that may hold API keys and call the API: the
+// /user/apikeys pages and /api/v1 both check it (admins hold every role).
+const apiKeyRole = users.RoleDev
+
+// apiKeysPage is the data of templates/pages/apikeys.html.
+type apiKeysPage struct {
+	// Keys are the user's working keys, newest first.
+	Keys []users.APIKey
+	// Created is the key just made and NewKey its raw form, shown on
+	// this one response and never again; both are empty otherwise.
+	Created *users.APIKey
+	NewKey  string
+	// Form is the create form.
+	Form *form
+	// BaseURL is the site's address, for the usage example.
+	BaseURL string
+}
+
+// renderAPIKeys renders the API keys page with the user's current keys.
+func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, status int, p apiKeysPage) {
+	keys, err := s.app.Users.ListAPIKeys(r.Context(), currentUser(r).ID)
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	p.Keys, p.BaseURL = keys, s.app.Config.BaseURL
+	if p.NewKey != "" {
+		// The page holds a secret: no browser or proxy may keep a copy.
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	s.render(w, r, status, "pages/apikeys.html", p)
+}
+
+func (s *Server) apiKeysPage(w http.ResponseWriter, r *http.Request) {
+	s.renderAPIKeys(w, r, http.StatusOK, apiKeysPage{Form: newForm()})
+}
+
+// createAPIKey makes a key and shows it on the response itself, not
+// after a redirect: the raw key must never be stored, not even in the
+// session for a flash.
+func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.parseForm(w, r, "name")
+	if !ok {
+		return
+	}
+	u := currentUser(r)
+	k, raw, err := s.app.Users.CreateAPIKey(r.Context(), u.ID, f.get("name"))
+	if errors.Is(err, users.ErrInvalidAPIKeyName) {
+		f.fail("name", fmt.Sprintf("Use at most %d characters.", users.MaxAPIKeyNameLen))
+		s.renderAPIKeys(w, r, http.StatusUnprocessableEntity, apiKeysPage{Form: f})
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.logger.InfoContext(r.Context(), "API key created", "user_id", u.ID, "key_id", k.ID, "prefix", k.Prefix)
+	s.renderAPIKeys(w, r, http.StatusOK, apiKeysPage{Created: k, NewKey: raw, Form: newForm()})
+}
+
+// deleteAPIKey revokes one of the user's keys. Someone else's key, a
+// revoked one or a malformed id are all "not found".
+func (s *Server) deleteAPIKey(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseUint(chi.URLParam(r, "id"), 10, 0)
+	if err != nil || id == 0 {
+		s.notFound(w, r)
+		return
+	}
+	u := currentUser(r)
+	err = s.app.Users.RevokeAPIKey(r.Context(), u.ID, uint(id))
+	if errors.Is(err, users.ErrAPIKeyNotFound) {
+		s.renderError(w, r, http.StatusNotFound, "You have no such API key.")
+		return
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.logger.InfoContext(r.Context(), "API key revoked", "user_id", u.ID, "key_id", id)
+	session.AddFlash(r.Context(), s.app.Sessions, "success", "The API key is revoked: it no longer works.")
+	http.Redirect(w, r, "/user/apikeys", http.StatusSeeOther)
+}
