@@ -105,28 +105,6 @@ func (s *Server) adminNewUser(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
 }
 
-// userProblem turns a users error into a form problem and reports whether
-// the handler should go on (false: a 500 was rendered).
-func (s *Server) userProblem(w http.ResponseWriter, r *http.Request, f *form, err error) bool {
-	switch {
-	case err == nil:
-	case errors.Is(err, users.ErrInvalidEmail):
-		f.fail("email", "Enter an email address like ada@example.com.")
-	case errors.Is(err, users.ErrEmailTaken):
-		f.fail("email", "Another account uses this address.")
-	case errors.Is(err, users.ErrInvalidName):
-		f.fail("name", "Use at most 200 characters.")
-	case errors.Is(err, users.ErrInvalidPassword):
-		f.fail("password", passwordRule)
-	case errors.Is(err, users.ErrUnknownRole):
-		f.fail("roles", "Choose roles from the list.")
-	default:
-		s.serverError(w, r, err)
-		return false
-	}
-	return true
-}
-
 // targetUser loads the user named by the {id} in the path, or renders 404.
 func (s *Server) targetUser(w http.ResponseWriter, r *http.Request) (*users.User, bool) {
 	id, err := strconv.ParseUint(chi.URLParam(r, "id"), 10, 32)

@@ -45,7 +45,7 @@ func TestAdminManagesUsers(t *testing.T) {
 	devBrowser.get("/user/profile").redirectsTo("/user/sign-in?next=%2Fuser%2Fprofile")
 	s.visitor().post("/user/sign-in", "email", "dev@example.com", "password", "long enough pw").status(422)
 
-	admin.post(edit, "email", "admin@example.com", "active", "on").status(422).contains("Another account uses this address")
+	admin.post(edit, "email", "admin@example.com", "active", "on").status(422).contains("already registered")
 	admin.post(edit, "email", "dev@example.com", "active", "on", "roles", "nope").status(422).contains("Choose roles from the list")
 	admin.post(edit, "email", "dev@example.com", "active", "on", "roles", "admin").redirectsTo("/admin/users")
 	updated, _ := s.app.Users.ByID(context.Background(), dev.ID)

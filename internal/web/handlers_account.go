@@ -41,15 +41,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := s.app.Users.Create(r.Context(), f.get("email"), f.get("password"))
-	switch {
-	case errors.Is(err, users.ErrInvalidEmail):
-		f.fail("email", "Enter an email address like ada@example.com.")
-	case errors.Is(err, users.ErrEmailTaken):
-		f.fail("email", "This email address is already registered. Sign in instead?")
-	case errors.Is(err, users.ErrInvalidPassword):
-		f.fail("password", passwordRule)
-	case err != nil:
-		s.serverError(w, r, err)
+	if !s.userProblem(w, r, f, err) {
 		return
 	}
 	if !f.ok() {
@@ -82,6 +74,29 @@ func (s *Server) afterRegister(w http.ResponseWriter, r *http.Request, u *users.
 }
 
 const passwordRule = "Use 8 to 256 characters."
+
+// userProblem turns an error of the users service into a form problem
+// and reports whether the handler should go on (false: a 500 was
+// rendered). Registration and the admin panel share it.
+func (s *Server) userProblem(w http.ResponseWriter, r *http.Request, f *form, err error) bool {
+	switch {
+	case err == nil:
+	case errors.Is(err, users.ErrInvalidEmail):
+		f.fail("email", "Enter an email address like ada@example.com.")
+	case errors.Is(err, users.ErrEmailTaken):
+		f.fail("email", "This email address is already registered.")
+	case errors.Is(err, users.ErrInvalidName):
+		f.fail("name", "Use at most 200 characters.")
+	case errors.Is(err, users.ErrInvalidPassword):
+		f.fail("password", passwordRule)
+	case errors.Is(err, users.ErrUnknownRole):
+		f.fail("roles", "Choose roles from the list.")
+	default:
+		s.serverError(w, r, err)
+		return false
+	}
+	return true
+}
 
 // checkNewPassword checks the password and retype_password fields.
 func checkNewPassword(f *form) {
