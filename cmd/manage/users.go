@@ -30,66 +30,85 @@ func userCommand(ctx context.Context, flags app.Flags, args []string, getenv fun
 
 func createUser(ctx context.Context, flags app.Flags, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
 	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
-	email := fs.String("email", "", "the new user's email address")
-	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of stdin instead of generating one")
 	var roles []string
 	fs.Func("role", "grant this role besides user (repeatable)", func(r string) error {
 		roles = append(roles, r)
 		return nil
 	})
-	if err := parseCommandFlags(fs, args); err != nil {
-		return err
-	}
-	if *email == "" {
-		return usageError{"user create needs --email"}
-	}
-	d, err := openUsersDB(ctx, flags, getenv)
+	in, err := readUserInput(ctx, fs, flags, args, getenv, stdin)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	password, generated, err := newPassword(ctx, *fromStdin, stdin)
-	if err != nil {
-		return err
-	}
-	u, err := users.NewService(d.Gorm).Create(ctx, *email, password, roles...)
+	defer in.db.Close()
+	u, err := users.NewService(in.db.Gorm).Create(ctx, in.email, in.password, roles...)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "created user %d: %s (roles: %s)\n", u.ID, u.Email, strings.Join(u.RoleNames(), ", "))
-	if generated {
-		printGenerated(stdout, password, u.Email)
-	}
+	in.printGenerated(stdout)
 	return nil
 }
 
 func resetPassword(ctx context.Context, flags app.Flags, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
-	fs := flag.NewFlagSet("user reset-password", flag.ContinueOnError)
+	in, err := readUserInput(ctx, flag.NewFlagSet("user reset-password", flag.ContinueOnError), flags, args, getenv, stdin)
+	if err != nil {
+		return err
+	}
+	defer in.db.Close()
+	if err := users.NewService(in.db.Gorm).SetPassword(ctx, in.email, in.password); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "password reset for %s\n", in.email)
+	in.printGenerated(stdout)
+	return nil
+}
+
+// userInput is what `user create` and `user reset-password` share: the
+// --email, the password (from stdin or generated) and the open database.
+type userInput struct {
+	email     string // as typed, trimmed and lower-cased
+	password  string
+	generated bool
+	db        *db.DB
+}
+
+// readUserInput adds --email and --password-stdin to fs (which may hold
+// the command's own flags), parses args, opens the database and gets the
+// password. The caller closes in.db.
+func readUserInput(ctx context.Context, fs *flag.FlagSet, flags app.Flags, args []string, getenv func(string) string, stdin io.Reader) (*userInput, error) {
 	email := fs.String("email", "", "the user's email address")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of stdin instead of generating one")
 	if err := parseCommandFlags(fs, args); err != nil {
-		return err
+		return nil, err
 	}
 	if *email == "" {
-		return usageError{"user reset-password needs --email"}
+		return nil, usageError{fs.Name() + " needs --email"}
 	}
 	d, err := openUsersDB(ctx, flags, getenv)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer d.Close()
-	password, generated, err := newPassword(ctx, *fromStdin, stdin)
+	in := &userInput{email: strings.ToLower(strings.TrimSpace(*email)), db: d}
+	if *fromStdin {
+		in.password, err = readPassword(ctx, stdin)
+	} else {
+		in.password, err = users.GeneratePassword()
+		in.generated = true
+	}
 	if err != nil {
-		return err
+		_ = d.Close()
+		return nil, err
 	}
-	if err := users.NewService(d.Gorm).SetPassword(ctx, *email, password); err != nil {
-		return err
+	return in, nil
+}
+
+// printGenerated shows a generated password, the only time it is shown.
+func (in *userInput) printGenerated(stdout io.Writer) {
+	if !in.generated {
+		return
 	}
-	fmt.Fprintf(stdout, "password reset for %s\n", strings.ToLower(strings.TrimSpace(*email)))
-	if generated {
-		printGenerated(stdout, password, *email)
-	}
-	return nil
+	fmt.Fprintf(stdout, "password: %s\n", in.password)
+	fmt.Fprintf(stdout, "This password is shown only once: store it now (`manage user reset-password --email %s` sets a new one).\n", in.email)
 }
 
 // roleCommand runs `manage role add NAME`.
@@ -151,17 +170,6 @@ func openUsersDB(ctx context.Context, flags app.Flags, getenv func(string) strin
 	return d, nil
 }
 
-// newPassword reads the password from stdin when fromStdin is set, and
-// otherwise generates one (generated is then true: print it once).
-func newPassword(ctx context.Context, fromStdin bool, stdin io.Reader) (password string, generated bool, err error) {
-	if !fromStdin {
-		password, err = users.GeneratePassword()
-		return password, true, err
-	}
-	password, err = readPassword(ctx, stdin)
-	return password, false, err
-}
-
 // readPassword reads the first line of stdin, without its line ending.
 // Interrupting the command (ctx ends) stops the wait for input.
 func readPassword(ctx context.Context, stdin io.Reader) (string, error) {
@@ -190,10 +198,4 @@ func readPassword(ctx context.Context, stdin io.Reader) (string, error) {
 		return "", errors.New("--password-stdin: stdin holds no password (give it one line)")
 	}
 	return line, nil
-}
-
-func printGenerated(stdout io.Writer, password, email string) {
-	fmt.Fprintf(stdout, "password: %s\n", password)
-	fmt.Fprintf(stdout, "This password is shown only once: store it now (`manage user reset-password --email %s` sets a new one).\n",
-		strings.ToLower(strings.TrimSpace(email)))
 }
