@@ -20,6 +20,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/launchkit/launchkit/internal/app"
 	"github.com/launchkit/launchkit/internal/testenv"
 	"github.com/launchkit/launchkit/internal/web"
 )
@@ -133,7 +134,9 @@ func (b *browser) screenshot(t *testing.T, name string) {
 	}
 }
 
-func site(t *testing.T, env map[string]string) string {
+// site serves the app built from env on a local port and returns its
+// base URL and the app, for a test to set up data directly.
+func site(t *testing.T, env map[string]string) (string, *app.App) {
 	t.Helper()
 	a, _ := testenv.NewApp(t, env)
 	h, err := web.New(a)
@@ -142,12 +145,12 @@ func site(t *testing.T, env map[string]string) string {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return srv.URL
+	return srv.URL, a
 }
 
 func TestHomePageRendersStyledWithoutBrowserErrors(t *testing.T) {
 	b := newBrowser(t)
-	base := site(t, map[string]string{"APP_NAME": "Acme Widgets"})
+	base, _ := site(t, map[string]string{"APP_NAME": "Acme Widgets"})
 
 	b.do(t, chromedp.Navigate(base+"/"))
 	title := get(t, b, chromedp.Title())
@@ -174,7 +177,7 @@ func TestHomePageRendersStyledWithoutBrowserErrors(t *testing.T) {
 
 func TestNotFoundPageIsInTheLayout(t *testing.T) {
 	b := newBrowser(t)
-	base := site(t, nil)
+	base, _ := site(t, nil)
 
 	b.do(t, chromedp.Navigate(base+"/no-such-page"))
 	code := get(t, b, chromedp.Text(chromedp.CSS(".error-code")))
@@ -192,7 +195,7 @@ func TestNotFoundPageIsInTheLayout(t *testing.T) {
 
 func TestRegisterSignOutSignInInTheBrowser(t *testing.T) {
 	b := newBrowser(t)
-	base := site(t, nil)
+	base, _ := site(t, nil)
 
 	b.do(t,
 		chromedp.Navigate(base+"/user/register"),
@@ -227,19 +230,13 @@ func TestRegisterSignOutSignInInTheBrowser(t *testing.T) {
 
 func TestAdminSeesTheJobsDashboard(t *testing.T) {
 	b := newBrowser(t)
-	a, _ := testenv.NewApp(t, nil)
+	base, a := site(t, nil)
 	if _, err := a.Users.Create(context.Background(), "root@example.com", "root password", "admin"); err != nil {
 		t.Fatal(err)
 	}
-	h, err := web.New(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
 
 	b.do(t,
-		chromedp.Navigate(srv.URL+"/user/sign-in?next=%2Fadmin%2Fjobs"),
+		chromedp.Navigate(base+"/user/sign-in?next=%2Fadmin%2Fjobs"),
 		chromedp.SendKeys(chromedp.CSS("#email"), "root@example.com"),
 		chromedp.SendKeys(chromedp.CSS("#password"), "root password"),
 		chromedp.Click(chromedp.CSS("main button[type=submit]")),
