@@ -38,7 +38,7 @@ lint: ## gofmt check, go vet, staticcheck
 e2e: ## browser tests in headless Chromium (apt-get install chromium); E2E_SCREENSHOTS=1 saves PNGs
 	$(GO) test -count=1 -v ./e2e
 
-bench: ## per-request cost of the web stack, as ratios to a bare net/http baseline
+bench: ## load, jobs, start-up and memory of the built binaries as ratios to baselines; writes docs/benchmarks.md
 	$(GO) run ./tools/bench
 
 rename: ## give your clone its own module path: make rename MODULE=github.com/you/app

@@ -65,18 +65,47 @@ func need(t testing.TB, env, what string) string {
 func PostgresURL(t testing.TB) string {
 	t.Helper()
 	base := need(t, "TEST_DATABASE_URL", "PostgreSQL")
-	schema := randomName("lk_test_")
-	admin := openSQL(t, "pgx", base)
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatalf("create schema: %v", err)
+	u, drop, err := NewPostgresSchema(context.Background(), base)
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if _, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
+		if err := drop(); err != nil {
+			t.Error(err)
 		}
-		_ = admin.Close()
 	})
-	return withQuery(t, base, "search_path", schema)
+	return u
+}
+
+// NewPostgresSchema creates a schema of its own in base's database and
+// returns a URL whose search_path is that schema, and the function that
+// drops it. Tools outside tests (make bench) use it too.
+func NewPostgresSchema(ctx context.Context, base string) (string, func() error, error) {
+	schema := randomName("lk_test_")
+	admin, err := openDB(ctx, "pgx", base)
+	if err != nil {
+		return "", nil, err
+	}
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		_ = admin.Close()
+		return "", nil, fmt.Errorf("create schema: %w", err)
+	}
+	drop := func() error {
+		defer admin.Close()
+		if _, err := admin.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
+			return fmt.Errorf("drop schema %s: %w", schema, err)
+		}
+		return nil
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		_ = drop()
+		return "", nil, fmt.Errorf("parse %q: %w", base, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), drop, nil
 }
 
 // MySQLURL creates a database on TEST_MYSQL_URL's server and returns a URL
@@ -109,43 +138,54 @@ func MySQLURL(t testing.TB) string {
 
 func openSQL(t testing.TB, driver, dsn string) *sql.DB {
 	t.Helper()
-	d, err := sql.Open(driver, dsn)
+	d, err := openDB(context.Background(), driver, dsn)
 	if err != nil {
-		t.Fatalf("open %s: %v", driver, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := d.PingContext(ctx); err != nil {
-		t.Fatalf("connect to %s test server: %v", driver, err)
+		t.Fatal(err)
 	}
 	return d
 }
 
-func withQuery(t testing.TB, raw, key, value string) string {
-	t.Helper()
-	u, err := url.Parse(raw)
+func openDB(ctx context.Context, driver, dsn string) (*sql.DB, error) {
+	d, err := sql.Open(driver, dsn)
 	if err != nil {
-		t.Fatalf("parse %q: %v", raw, err)
+		return nil, fmt.Errorf("open %s: %w", driver, err)
 	}
-	q := u.Query()
-	q.Set(key, value)
-	u.RawQuery = q.Encode()
-	return u.String()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := d.PingContext(ctx); err != nil {
+		_ = d.Close()
+		return nil, fmt.Errorf("connect to %s test server: %w", driver, err)
+	}
+	return d, nil
 }
 
 // RedisURL claims a database (1-15) on TEST_REDIS_URL's server and returns
-// its URL; it is flushed at the end. A database is claimed only when it is
-// empty or was left behind by an earlier test run (it carries the marker
-// key), so nothing of anyone else's is ever flushed.
+// its URL; it is flushed at the end.
 func RedisURL(t testing.TB) string {
 	t.Helper()
 	base := need(t, "TEST_REDIS_URL", "Redis")
+	u, release, err := ClaimRedis(context.Background(), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := release(); err != nil {
+			t.Error(err)
+		}
+	})
+	return u
+}
+
+// ClaimRedis claims a database (1-15) on base's server and returns its
+// URL and the function that flushes and frees it. A database is claimed
+// only when it is empty or was left behind by an earlier test run (it
+// carries the marker key), so nothing of anyone else's is ever flushed.
+func ClaimRedis(ctx context.Context, base string) (string, func() error, error) {
 	opts, err := redis.ParseURL(base)
 	if err != nil {
-		t.Fatalf("TEST_REDIS_URL: %v", err)
+		return "", nil, fmt.Errorf("redis URL: %w", err)
 	}
 	const claimKey, markerKey = "launchkit:test:claim", "launchkit:test:owned"
-	ctx := context.Background()
 	for n := 1; n < 16; n++ {
 		if n == opts.DB {
 			continue
@@ -157,7 +197,7 @@ func RedisURL(t testing.TB) string {
 		claimed, err := c.SetNX(ctx, claimKey, randomName("claim-"), time.Hour).Result()
 		if err != nil {
 			_ = c.Close()
-			t.Fatalf("redis at %s: %v", o.Addr, err)
+			return "", nil, fmt.Errorf("redis at %s: %w", o.Addr, err)
 		}
 		if !claimed { // a running test has it
 			_ = c.Close()
@@ -171,20 +211,21 @@ func RedisURL(t testing.TB) string {
 			continue
 		}
 		if err := c.FlushDB(ctx).Err(); err != nil { // a crashed run's leftovers
-			t.Fatalf("flush redis db %d: %v", n, err)
+			_ = c.Close()
+			return "", nil, fmt.Errorf("flush redis db %d: %w", n, err)
 		}
 		c.Set(ctx, claimKey, "claimed", time.Hour)
 		c.Set(ctx, markerKey, "a Launchkit test database", 0)
-		t.Cleanup(func() {
+		release := func() error {
+			defer c.Close()
 			if err := c.FlushDB(context.Background()).Err(); err != nil {
-				t.Errorf("flush redis db %d: %v", n, err)
+				return fmt.Errorf("flush redis db %d: %w", n, err)
 			}
-			_ = c.Close()
-		})
+			return nil
+		}
 		u, _ := url.Parse(base)
 		u.Path = fmt.Sprintf("/%d", n)
-		return u.String()
+		return u.String(), release, nil
 	}
-	t.Fatalf("no free Redis database (1-15) on %s", strings.TrimPrefix(base, "redis://"))
-	return ""
+	return "", nil, fmt.Errorf("no free Redis database (1-15) on %s", strings.TrimPrefix(base, "redis://"))
 }

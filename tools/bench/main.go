@@ -1,118 +1,125 @@
-// Command bench measures what Launchkit's web stack costs per request, as
-// ratios to a baseline measured in the same run: a bare net/http handler
-// writing the same bytes as the home page. Ratios, not absolute times, are
-// what compare across machines and over time.
+// Command bench measures Launchkit end to end and writes the results to
+// docs/benchmarks.md. Every number is set beside a baseline measured in
+// the same run on the same machine, because ratios, not absolute times,
+// are what compare across machines and over time:
 //
-//	make bench            (go run ./tools/bench)
+//   - load over loopback against the built binaries in the production
+//     shape (ENV=production, Redis for jobs): anonymous home, signed-in
+//     home on each session store, an API call with a bearer key — against
+//     a bare net/http hello and a minimal chi + scs session page;
+//   - enqueue→done throughput of the worker against a bare asynq server
+//     on the same Redis;
+//   - start → first 200 on a fresh and on a migrated database, idle and
+//     peak RSS (during the signed-in run and a burst of 20 concurrent
+//     sign-ins), binary sizes;
+//   - the in-process cost of each layer of the handler stack.
+//
+// It needs only Go. PostgreSQL and a real Redis are used when
+// TEST_DATABASE_URL and TEST_REDIS_URL are set (their rows say "skipped"
+// otherwise); without TEST_REDIS_URL an in-process Redis stands in.
+//
+//	make bench                 (go run ./tools/bench)
+//	go run ./tools/bench -duration 3s -o -    (a quick look, to stdout)
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
-	"testing"
-	"text/tabwriter"
-
-	"github.com/launchkit/launchkit/internal/app"
-	"github.com/launchkit/launchkit/internal/config"
-	"github.com/launchkit/launchkit/internal/web"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
 )
 
+// options are the knobs of one run.
+type options struct {
+	conns    int
+	warmup   time.Duration
+	duration time.Duration
+	tasks    int
+	starts   int
+	out      string
+	micro    bool
+}
+
+func defaultOptions() options {
+	return options{conns: 32, warmup: 2 * time.Second, duration: 10 * time.Second, tasks: 2000, starts: 5, out: "docs/benchmarks.md", micro: true}
+}
+
 func main() {
-	if err := run(os.Stdout); err != nil {
+	opts := defaultOptions()
+	fs := flag.NewFlagSet("bench", flag.ExitOnError)
+	fs.IntVar(&opts.conns, "conns", opts.conns, "connections of each load run")
+	fs.DurationVar(&opts.warmup, "warmup", opts.warmup, "unrecorded warm-up of each load run")
+	fs.DurationVar(&opts.duration, "duration", opts.duration, "recorded length of each load run")
+	fs.IntVar(&opts.tasks, "tasks", opts.tasks, "tasks of each enqueue→done run")
+	fs.IntVar(&opts.starts, "starts", opts.starts, "start-ups timed for each start row (the median is reported)")
+	fs.StringVar(&opts.out, "o", opts.out, `markdown report to write ("-": standard output only)`)
+	fs.BoolVar(&opts.micro, "micro", opts.micro, "also measure the in-process per-request costs")
+	_ = fs.Parse(os.Args[1:])
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := run(ctx, opts, os.Getenv, os.Stderr)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+	md := rep.markdown(commandLine(os.Args[1:]))
+	if opts.out == "-" {
+		fmt.Print(md)
+		return
+	}
+	if err := os.WriteFile(opts.out, []byte(md), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	fmt.Fprintln(os.Stderr, "bench: wrote", opts.out)
+	fmt.Print(rep.targetsTable())
 }
 
-// scenario is one request measured against the handler.
-type scenario struct {
-	name   string
-	path   string
-	status int
+// commandLine is the exact command a reader can rerun.
+func commandLine(args []string) string {
+	if len(args) == 0 {
+		return "make bench"
+	}
+	return "go run ./tools/bench " + strings.Join(args, " ")
 }
 
-var scenarios = []scenario{
-	{name: "home page (template, anonymous session)", path: "/", status: 200},
-	{name: "healthz", path: "/healthz", status: 200},
-	{name: "404 page (error template)", path: "/no-such-page", status: 404},
-	{name: "API 404 (JSON error)", path: "/api/v1/no-such", status: 404},
-	{name: "static CSS file", path: "/static/css/app.css", status: 200},
-}
-
-func run(out io.Writer) error {
+// run measures everything and returns the report. progress gets a line
+// per finished measurement.
+func run(ctx context.Context, opts options, getenv func(string) string, progress io.Writer) (*report, error) {
 	dir, err := os.MkdirTemp("", "launchkit-bench-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	env := map[string]string{
-		"ENV": "test", "LOG_LEVEL": "error",
-		"DATABASE_URL": "sqlite://" + filepath.Join(dir, "app.db"), "MAIL_OUTBOX_DIR": filepath.Join(dir, "outbox"),
+	b := &bench{opts: opts, dir: dir, getenv: getenv, progress: progress, rep: newReport(opts)}
+	defer b.cleanup()
+	fmt.Fprintln(progress, "bench: building the binaries")
+	if b.bin, err = binaries(ctx, dir); err != nil {
+		return nil, err
 	}
-	ctx := context.Background()
-	cfg, err := config.Load(ctx, config.Options{Getenv: func(k string) string { return env[k] }})
-	if err != nil {
-		return err
+	if err := b.binarySizes(); err != nil {
+		return nil, err
 	}
-	a, err := app.New(ctx, cfg, app.NewLogger(cfg, io.Discard), app.Options{Migrate: true, EmbeddedRedis: true})
-	if err != nil {
-		return err
+	if err := b.openRedis(ctx); err != nil {
+		return nil, err
 	}
-	defer a.Close()
-	site, err := web.New(a)
-	if err != nil {
-		return err
+	steps := []func(context.Context) error{b.loadRuns, b.jobRuns, b.startRuns, b.signInBurst}
+	if opts.micro {
+		steps = append(steps, b.microRuns)
 	}
-
-	// The baseline writes exactly the home page's bytes and headers.
-	rec := httptest.NewRecorder()
-	site.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
-	page := rec.Body.Bytes()
-	baseline := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write(page)
-	})
-	base := measure(baseline, scenario{path: "/", status: 200})
-	if base.err != nil {
-		return base.err
-	}
-
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "request\tns/op\tB/op\tallocs/op\ttime × baseline\tbytes × baseline\t")
-	fmt.Fprintf(tw, "baseline: net/http writing the home page\t%d\t%d\t%d\t1.0\t1.0\t\n", base.NsPerOp(), base.AllocedBytesPerOp(), base.AllocsPerOp())
-	for _, s := range scenarios {
-		r := measure(site, s)
-		if r.err != nil {
-			return r.err
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
+			return nil, err
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f\t%.1f\t\n", s.name, r.NsPerOp(), r.AllocedBytesPerOp(), r.AllocsPerOp(),
-			float64(r.NsPerOp())/float64(max(base.NsPerOp(), 1)), float64(r.AllocedBytesPerOp())/float64(max(base.AllocedBytesPerOp(), 1)))
-	}
-	return tw.Flush()
-}
-
-type result struct {
-	testing.BenchmarkResult
-	err error
-}
-
-// measure runs s against h with testing.Benchmark, checking the status.
-func measure(h http.Handler, s scenario) result {
-	var err error
-	r := testing.Benchmark(func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, s.path, nil))
-			if rec.Code != s.status && err == nil {
-				err = fmt.Errorf("GET %s: status %d, want %d", s.path, rec.Code, s.status)
-			}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
-	})
-	return result{r, err}
+	}
+	return b.rep, nil
 }
