@@ -121,11 +121,12 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 			return nil, err
 		}
 	}
-	a.Sessions = session.NewSCS(store, session.CookieOptions{
-		Name:        cfg.SessionCookieName,
-		Lifetime:    cfg.SessionLifetime,
-		IdleTimeout: cfg.SessionIdleTimeout,
-		Secure:      cfg.IsProduction(),
+	a.Sessions = session.NewSCS(store, session.Options{
+		Name:         cfg.SessionCookieName,
+		Lifetime:     cfg.SessionLifetime,
+		IdleTimeout:  cfg.SessionIdleTimeout,
+		Secure:       cfg.IsProduction(),
+		OnStoreWrite: a.Metrics.ObserveSessionWrite,
 	})
 
 	if cfg.MailServer == "" {

@@ -21,6 +21,7 @@ type Metrics struct {
 	httpDuration *prometheus.HistogramVec
 	tasks        *prometheus.CounterVec
 	taskDuration *prometheus.HistogramVec
+	sessionWrite *prometheus.CounterVec
 }
 
 // New builds the registry.
@@ -45,11 +46,15 @@ func New() (*Metrics, error) {
 			Help:    "Time to run background tasks, by type.",
 			Buckets: []float64{.01, .05, .1, .5, 1, 5, 10, 30, 60, 120},
 		}, []string{"type"}),
+		sessionWrite: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "launchkit_session_store_writes_total",
+			Help: "Writes to the session store, by operation (commit or delete). A steady signed-in visitor causes about one a minute.",
+		}, []string{"op"}),
 	}
 	for _, c := range []prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.httpRequests, m.httpDuration, m.tasks, m.taskDuration,
+		m.httpRequests, m.httpDuration, m.tasks, m.taskDuration, m.sessionWrite,
 	} {
 		if err := m.Registry.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
@@ -73,4 +78,9 @@ func (m *Metrics) ObserveTask(taskType string, err error, d time.Duration) {
 	}
 	m.tasks.WithLabelValues(taskType, result).Inc()
 	m.taskDuration.WithLabelValues(taskType).Observe(d.Seconds())
+}
+
+// ObserveSessionWrite counts one write to the session store.
+func (m *Metrics) ObserveSessionWrite(op string) {
+	m.sessionWrite.WithLabelValues(op).Inc()
 }

@@ -8,42 +8,252 @@ import (
 	"github.com/alexedwards/scs/v2"
 )
 
-// CookieOptions shape the session cookie and expiry.
-type CookieOptions struct {
-	Name        string
-	Lifetime    time.Duration // absolute
-	IdleTimeout time.Duration // 0 disables
-	Secure      bool          // true in production
+// Options shape the session cookie and expiry.
+type Options struct {
+	Name     string
+	Lifetime time.Duration // absolute: no session outlives it, however busy
+	// IdleTimeout ends a session unused for this long; 0 disables it.
+	IdleTimeout time.Duration
+	Secure      bool // true in production
+	// OnStoreWrite, when set, is told of every write that reaches the
+	// store: "commit" or "delete" (the metrics count them).
+	OnStoreWrite func(op string)
 }
 
 // SCS is the Manager on alexedwards/scs.
+//
+// scs on its own re-saves every session on every request while an idle
+// timeout is set, to push the expiry forward: with the database store
+// that is a write per signed-in page view, and on SQLite every signed-in
+// request queues behind the one writer. SCS keeps the idle timeout itself
+// instead: the session remembers when it was last seen, and a request
+// that changes nothing saves it again only when that was more than a
+// refresh interval ago (a tenth of the idle timeout, at most a minute).
+// A steady visitor therefore costs one store write a minute, not one per
+// request, and an idle session still ends within the idle timeout.
 type SCS struct {
-	sm *scs.SessionManager
+	sm      *scs.SessionManager
+	idle    time.Duration
+	refresh time.Duration
 }
 
 var _ Manager = (*SCS)(nil)
 
+// seenKey holds when the session was last saved, in Unix milliseconds.
+const seenKey = "_seen"
+
+// refreshInterval is how stale the recorded last visit may get before a
+// request that changes nothing saves it again.
+func refreshInterval(idle time.Duration) time.Duration {
+	return min(idle/10, time.Minute)
+}
+
 // NewSCS returns a Manager keeping session data in store.
-func NewSCS(store scs.Store, opts CookieOptions) *SCS {
+func NewSCS(store scs.Store, opts Options) *SCS {
 	sm := scs.New()
-	sm.Store = store
+	sm.Store = expiringStore{store: store, idle: opts.IdleTimeout, onWrite: opts.OnStoreWrite}
 	sm.Lifetime = opts.Lifetime
-	sm.IdleTimeout = opts.IdleTimeout
+	// scs's own idle handling writes on every request; SCS does it.
+	sm.IdleTimeout = 0
 	sm.Cookie.Name = opts.Name
 	sm.Cookie.HttpOnly = true
 	sm.Cookie.SameSite = http.SameSiteLaxMode
 	sm.Cookie.Secure = opts.Secure
 	sm.Cookie.Path = "/"
 	sm.Cookie.Persist = true
-	return &SCS{sm: sm}
+	return &SCS{sm: sm, idle: opts.IdleTimeout, refresh: refreshInterval(opts.IdleTimeout)}
 }
 
-// LoadAndSave implements Manager.
+// LoadAndSave implements Manager. It is scs's LoadAndSave with the idle
+// timeout kept by SCS: the session is saved, and its cookie set, only
+// when the request changed it or its last-seen time is due a refresh.
 func (s *SCS) LoadAndSave(next http.Handler, onError func(http.ResponseWriter, *http.Request, error)) http.Handler {
-	if onError != nil {
-		s.sm.ErrorFunc = onError
+	if onError == nil {
+		onError = func(w http.ResponseWriter, _ *http.Request, _ error) {
+			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		}
 	}
-	return s.sm.LoadAndSave(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Vary", "Cookie")
+		var token string
+		if c, err := r.Cookie(s.sm.Cookie.Name); err == nil {
+			token = c.Value
+		}
+		ctx, err := s.sm.Load(r.Context(), token)
+		if err == nil {
+			err = s.expire(ctx)
+		}
+		if err != nil {
+			onError(w, r, err)
+			return
+		}
+		sr := r.WithContext(ctx)
+		sw := &saveWriter{ResponseWriter: w, save: func() bool {
+			if err := s.save(ctx, w); err != nil {
+				onError(w, sr, err)
+				return false
+			}
+			return true
+		}}
+		next.ServeHTTP(sw, sr)
+		sw.saveOnce()
+	})
+}
+
+// expire ends a loaded session that has been idle too long or outlived
+// its lifetime (the stores expire them too; this also holds when a
+// store's clock lags), and marks one whose last-seen time is older than
+// the refresh interval for saving.
+func (s *SCS) expire(ctx context.Context) error {
+	if s.sm.Token(ctx) == "" {
+		return nil // no stored session: nothing to expire or refresh
+	}
+	now := time.Now()
+	if !now.Before(s.sm.Deadline(ctx)) {
+		return s.sm.Destroy(ctx)
+	}
+	if s.idle <= 0 {
+		return nil
+	}
+	seen, ok := s.sm.Get(ctx, seenKey).(int64)
+	switch since := now.Sub(time.UnixMilli(seen)); {
+	case !ok:
+		// Saved before sessions recorded a last-seen time; the store's
+		// own expiry still held it to the idle timeout.
+		s.sm.Put(ctx, seenKey, now.UnixMilli())
+	case since >= s.idle:
+		return s.sm.Destroy(ctx)
+	case since >= s.refresh:
+		s.sm.Put(ctx, seenKey, now.UnixMilli())
+	}
+	return nil
+}
+
+// save writes a changed session to the store and sets its cookie, or
+// expires the cookie of a destroyed one; an unchanged session costs
+// nothing.
+func (s *SCS) save(ctx context.Context, w http.ResponseWriter) error {
+	switch s.sm.Status(ctx) {
+	case scs.Modified:
+		now := time.Now()
+		if s.idle > 0 {
+			s.sm.Put(ctx, seenKey, now.UnixMilli()) // this save is a visit too
+		}
+		token, expiry, err := s.sm.Commit(ctx)
+		if err != nil {
+			return err
+		}
+		if s.idle > 0 {
+			expiry = earliest(expiry, now.Add(s.idle))
+		}
+		s.sm.WriteSessionCookie(ctx, w, token, expiry)
+	case scs.Destroyed:
+		s.sm.WriteSessionCookie(ctx, w, "", time.Time{})
+	}
+	return nil
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// saveWriter saves the session just before the response starts, as
+// headers cannot change after that.
+type saveWriter struct {
+	http.ResponseWriter
+	save  func() bool
+	saved bool
+	ok    bool
+}
+
+// saveOnce saves the session the first time it is called and reports
+// whether the response may go on (false when the error was answered).
+func (sw *saveWriter) saveOnce() bool {
+	if !sw.saved {
+		sw.saved = true
+		sw.ok = sw.save()
+	}
+	return sw.ok
+}
+
+func (sw *saveWriter) WriteHeader(code int) {
+	if sw.saveOnce() {
+		sw.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (sw *saveWriter) Write(b []byte) (int, error) {
+	if !sw.saveOnce() {
+		return len(b), nil // the error response has been written instead
+	}
+	return sw.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (sw *saveWriter) Unwrap() http.ResponseWriter { return sw.ResponseWriter }
+
+// expiringStore is the store as SCS uses it: every commit's expiry is
+// capped at the idle timeout from now (scs, with its own idle handling
+// off, would store the absolute deadline), and every write is counted.
+type expiringStore struct {
+	store   scs.Store
+	idle    time.Duration
+	onWrite func(op string)
+}
+
+var _ scs.CtxStore = expiringStore{}
+
+func (e expiringStore) count(op string) {
+	if e.onWrite != nil {
+		e.onWrite(op)
+	}
+}
+
+// FindCtx implements scs.CtxStore.
+func (e expiringStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	if c, ok := e.store.(scs.CtxStore); ok {
+		return c.FindCtx(ctx, token)
+	}
+	return e.store.Find(token)
+}
+
+// CommitCtx implements scs.CtxStore.
+func (e expiringStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	if e.idle > 0 {
+		expiry = earliest(expiry, time.Now().Add(e.idle))
+	}
+	e.count("commit")
+	if c, ok := e.store.(scs.CtxStore); ok {
+		return c.CommitCtx(ctx, token, b, expiry)
+	}
+	return e.store.Commit(token, b, expiry)
+}
+
+// DeleteCtx implements scs.CtxStore.
+func (e expiringStore) DeleteCtx(ctx context.Context, token string) error {
+	e.count("delete")
+	if c, ok := e.store.(scs.CtxStore); ok {
+		return c.DeleteCtx(ctx, token)
+	}
+	return e.store.Delete(token)
+}
+
+// Find, Commit and Delete complete scs.Store; scs calls the Ctx forms.
+func (e expiringStore) Find(token string) ([]byte, bool, error) {
+	return e.FindCtx(context.Background(), token)
+}
+
+// Commit implements scs.Store.
+func (e expiringStore) Commit(token string, b []byte, expiry time.Time) error {
+	return e.CommitCtx(context.Background(), token, b, expiry)
+}
+
+// Delete implements scs.Store.
+func (e expiringStore) Delete(token string) error {
+	return e.DeleteCtx(context.Background(), token)
 }
 
 // Get implements Manager.

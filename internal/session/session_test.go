@@ -23,7 +23,7 @@ import (
 
 const cookieName = "session"
 
-var testCookie = session.CookieOptions{Name: cookieName, Lifetime: time.Hour, IdleTimeout: 30 * time.Minute}
+var testCookie = session.Options{Name: cookieName, Lifetime: time.Hour, IdleTimeout: 30 * time.Minute}
 
 // backend is a session store to run the same tests against.
 type backend struct {

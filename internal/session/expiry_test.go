@@ -1,0 +1,155 @@
+package session_test
+
+import (
+	"context"
+	"net/url"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/launchkit/launchkit/internal/session"
+)
+
+// countingStore counts the writes that reach the store under it.
+type countingStore struct {
+	session.Store
+	commits, deletes atomic.Int64
+}
+
+func (c *countingStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	c.commits.Add(1)
+	return c.Store.CommitCtx(ctx, token, b, expiry)
+}
+
+func (c *countingStore) DeleteCtx(ctx context.Context, token string) error {
+	c.deletes.Add(1)
+	return c.Store.DeleteCtx(ctx, token)
+}
+
+func (c *countingStore) writes() int64 { return c.commits.Load() + c.deletes.Load() }
+
+// TestSteadyVisitorWritesNothing: once a session exists, requests that
+// only read it write nothing to the store and set no cookie, on every
+// store, with the idle timeout on (as it is by default).
+func TestSteadyVisitorWritesNothing(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends() {
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			inner, _ := be.open(t)
+			store := &countingStore{Store: inner}
+			var hooked atomic.Int64
+			opts := testCookie
+			opts.OnStoreWrite = func(string) { hooked.Add(1) }
+			b := &browser{t: t, app: newApp(session.NewSCS(store, opts), failOnError(t))}
+
+			b.post("/put", url.Values{"v": {"signed in"}})
+			if n := store.writes(); n != 1 {
+				t.Fatalf("creating the session wrote %d times, want 1", n)
+			}
+			for i := range 30 {
+				res := b.get("/get")
+				if res.body != "signed in" {
+					t.Fatalf("request %d read %q", i, res.body)
+				}
+				if res.setCookies != 0 {
+					t.Fatalf("request %d set %d cookies, want none", i, res.setCookies)
+				}
+				b.get("/nothing")
+			}
+			if n := store.writes(); n != 1 {
+				t.Errorf("60 reading requests wrote to the store %d times, want none", n-1)
+			}
+			if n := hooked.Load(); n != 1 {
+				t.Errorf("OnStoreWrite counted %d writes, want the 1 that happened", n)
+			}
+		})
+	}
+}
+
+// TestIdleRefreshIsThrottled: a visitor who keeps coming back has the
+// stored expiry refreshed, but at most once per refresh interval
+// (a tenth of the idle timeout, at most a minute), not once per request.
+func TestIdleRefreshIsThrottled(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends() {
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			inner, _ := be.open(t)
+			store := &countingStore{Store: inner}
+			opts := session.Options{Name: cookieName, Lifetime: time.Hour, IdleTimeout: 2 * time.Second}
+			b := &browser{t: t, app: newApp(session.NewSCS(store, opts), failOnError(t))}
+			b.post("/put", url.Values{"v": {"x"}})
+
+			const window = 700 * time.Millisecond // the refresh interval is 200ms
+			requests := 0
+			var refreshed *bool
+			for start := time.Now(); time.Since(start) < window; requests++ {
+				if res := b.get("/get"); res.setCookie != nil && refreshed == nil {
+					ok := res.setCookie.Expires.After(time.Now().Add(time.Second))
+					refreshed = &ok
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			n := store.commits.Load() - 1
+			if n < 1 || n > 3 {
+				t.Errorf("%d requests over %s refreshed the session %d times, want 1 to 3 (once per 200ms at most)", requests, window, n)
+			}
+			if refreshed == nil || !*refreshed {
+				t.Errorf("no refresh sent a cookie expiring an idle timeout later")
+			}
+		})
+	}
+}
+
+// TestIdleTimeoutAndLifetimeEndSessions: a session unused for the idle
+// timeout is gone, one kept busy lives while requests keep coming, and
+// none outlives its absolute lifetime, however busy — on every store.
+func TestIdleTimeoutAndLifetimeEndSessions(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends() {
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			store, _ := be.open(t)
+
+			t.Run("idle timeout", func(t *testing.T) {
+				t.Parallel()
+				opts := session.Options{Name: cookieName, Lifetime: time.Hour, IdleTimeout: 600 * time.Millisecond}
+				b := &browser{t: t, app: newApp(session.NewSCS(store, opts), failOnError(t))}
+				b.post("/put", url.Values{"v": {"busy"}})
+				// Busy for longer than the idle timeout: still signed in.
+				for start := time.Now(); time.Since(start) < 1200*time.Millisecond; {
+					if got := b.get("/get").body; got != "busy" {
+						t.Fatalf("after %s of steady use the session reads %q", time.Since(start).Round(time.Millisecond), got)
+					}
+					time.Sleep(150 * time.Millisecond)
+				}
+				time.Sleep(800 * time.Millisecond)
+				if got := b.get("/get").body; got != "" {
+					t.Errorf("after the idle timeout without requests the session still reads %q", got)
+				}
+			})
+
+			t.Run("lifetime", func(t *testing.T) {
+				t.Parallel()
+				opts := session.Options{Name: cookieName, Lifetime: 800 * time.Millisecond, IdleTimeout: time.Hour}
+				b := &browser{t: t, app: newApp(session.NewSCS(store, opts), failOnError(t))}
+				start := time.Now()
+				b.post("/put", url.Values{"v": {"busy"}})
+				for time.Since(start) < 500*time.Millisecond {
+					if got := b.get("/get").body; got != "busy" {
+						t.Fatalf("within its lifetime the session reads %q", got)
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+				for time.Since(start) < 1000*time.Millisecond {
+					time.Sleep(50 * time.Millisecond)
+					b.get("/get") // busy to the end
+				}
+				if got := b.get("/get").body; got != "" {
+					t.Errorf("after its lifetime a busy session still reads %q", got)
+				}
+			})
+		})
+	}
+}
