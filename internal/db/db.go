@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	gormlogger "gorm.io/gorm/logger"
+	"gorm.io/plugin/dbresolver"
 )
 
 // Dialect is the family of SQL a database speaks.
@@ -36,20 +38,37 @@ const (
 )
 
 // DB is an open application database.
+//
+// On SQLite it is two pools on the same file, shaped for a web server:
+// SQLite lets one connection write at a time, so writes go through a pool
+// of exactly one connection (queueing in Go, not sleeping in SQLite's
+// busy handler, and taking the write lock at BEGIN so a transaction
+// never fails to upgrade), and reads through a pool of several read-only
+// connections that WAL lets run beside the writer. Gorm picks the pool
+// by statement (gorm.io/plugin/dbresolver). On PostgreSQL and MySQL both
+// are the one pool.
 type DB struct {
-	// Gorm is what domain code queries through.
+	// Gorm is what domain code queries through. On SQLite its reads go to
+	// ReadSQL and its writes and transactions to SQL.
 	Gorm *gorm.DB
-	// SQL is the same pool as database/sql, for the session store and
-	// the migrations.
+	// SQL is the pool as database/sql, for the migrations and the session
+	// store's writes. On SQLite it is the one writing connection.
 	SQL *sql.DB
+	// ReadSQL is the pool for read-only queries: on SQLite, connections
+	// opened with query_only; elsewhere the same pool as SQL.
+	ReadSQL *sql.DB
 	// Dialect says which SQL the database speaks.
 	Dialect Dialect
 }
 
+// sqliteReaders is how many read connections a SQLite database gets:
+// reads are CPU work in this process, so a few per CPU.
+func sqliteReaders() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
+
 // Open connects to the database named by rawURL and checks that it
 // answers, giving up when ctx ends or after ten seconds. A SQLite file's
 // directory is created when missing.
-func Open(ctx context.Context, rawURL string, logger *slog.Logger) (*DB, error) {
+func Open(ctx context.Context, rawURL string, logger *slog.Logger) (_ *DB, err error) {
 	dialect, driverName, dsn, err := parseURL(rawURL)
 	if err != nil {
 		return nil, err
@@ -58,20 +77,30 @@ func Open(ctx context.Context, rawURL string, logger *slog.Logger) (*DB, error) 
 	// gorm's own start-up ping and its MySQL version query take no context,
 	// so against a server that accepts connections but never answers they
 	// would block forever instead of failing within the timeout.
-	sqlDB, err := sql.Open(driverName, dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open %s database: %w", dialect, err)
-	}
-	if dialect == SQLite {
-		// One writer at a time is all SQLite allows; a small pool plus
-		// busy_timeout keeps readers concurrent without "database is locked".
-		sqlDB.SetMaxOpenConns(4)
-	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := sqlDB.PingContext(pingCtx); err != nil {
-		_ = sqlDB.Close()
-		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
+	d := &DB{Dialect: dialect}
+	defer func() {
+		if err != nil {
+			_ = d.Close()
+		}
+	}()
+	if d.SQL, err = connect(pingCtx, dialect, driverName, dsn.write); err != nil {
+		return nil, err
+	}
+	d.ReadSQL = d.SQL
+	if dialect == SQLite {
+		if dsn.read == "" { // :memory: is a database per connection: one is all there can be
+			d.SQL.SetMaxOpenConns(1)
+		} else {
+			d.SQL.SetMaxOpenConns(1)
+			d.SQL.SetMaxIdleConns(1)
+			if d.ReadSQL, err = connect(pingCtx, dialect, driverName, dsn.read); err != nil {
+				return nil, err
+			}
+			d.ReadSQL.SetMaxOpenConns(sqliteReaders())
+			d.ReadSQL.SetMaxIdleConns(sqliteReaders())
+		}
 	}
 	gcfg := &gorm.Config{
 		Logger: gormlogger.NewSlogLogger(logger.With("component", "gorm"), gormlogger.Config{
@@ -82,39 +111,82 @@ func Open(ctx context.Context, rawURL string, logger *slog.Logger) (*DB, error) 
 		}),
 		TranslateError:       true,
 		DisableAutomaticPing: true, // pinged above, within the timeout
+		// Prepare each distinct statement once per connection and keep it.
+		// pgx already does this for PostgreSQL by itself (its statement
+		// cache); for SQLite it saves parsing, for MySQL two round trips.
+		PrepareStmt:        dialect != Postgres,
+		PrepareStmtMaxSize: 256,
 	}
-	g, err := gorm.Open(gormDialector(dialect, dsn, sqlDB), gcfg)
-	if err != nil {
-		_ = sqlDB.Close()
+	if d.Gorm, err = gorm.Open(gormDialector(dialect, dsn.write, d.SQL), gcfg); err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
-	return &DB{Gorm: g, SQL: sqlDB, Dialect: dialect}, nil
+	if d.ReadSQL != d.SQL {
+		readers := dbresolver.Register(dbresolver.Config{Replicas: []gorm.Dialector{gormDialector(dialect, dsn.read, d.ReadSQL)}})
+		if err := d.Gorm.Use(readers); err != nil {
+			return nil, fmt.Errorf("open %s database: read pool: %w", dialect, err)
+		}
+	}
+	return d, nil
 }
 
-// Ping checks that the database answers.
-func (d *DB) Ping(ctx context.Context) error { return d.SQL.PingContext(ctx) }
+// connect opens a pool and checks that it answers before ctx ends.
+func connect(ctx context.Context, dialect Dialect, driverName, dsn string) (*sql.DB, error) {
+	pool, err := sql.Open(driverName, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	if err := pool.PingContext(ctx); err != nil {
+		_ = pool.Close()
+		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
+	}
+	return pool, nil
+}
 
-// Close closes the pool.
-func (d *DB) Close() error { return d.SQL.Close() }
+// Ping checks that the database answers, on each pool.
+func (d *DB) Ping(ctx context.Context) error {
+	if err := d.SQL.PingContext(ctx); err != nil {
+		return err
+	}
+	if d.ReadSQL != d.SQL {
+		return d.ReadSQL.PingContext(ctx)
+	}
+	return nil
+}
+
+// Close closes the pools.
+func (d *DB) Close() error {
+	var errs []error
+	if d.ReadSQL != nil && d.ReadSQL != d.SQL {
+		errs = append(errs, d.ReadSQL.Close())
+	}
+	if d.SQL != nil {
+		errs = append(errs, d.SQL.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// dsns are the driver DSNs of the writing and the read-only pool; read
+// is empty when the database has one pool.
+type dsns struct{ write, read string }
 
 // parseURL reads a DATABASE_URL into its dialect and the database/sql
-// driver name and DSN that connect to it.
-func parseURL(rawURL string) (dialect Dialect, driverName, dsn string, err error) {
+// driver name and DSNs that connect to it.
+func parseURL(rawURL string) (dialect Dialect, driverName string, dsn dsns, err error) {
 	scheme, rest, ok := strings.Cut(rawURL, "://")
 	if !ok {
-		return "", "", "", errors.New("DATABASE_URL is not a URL (expected sqlite://PATH, postgres://… or mysql://…)")
+		return "", "", dsn, errors.New("DATABASE_URL is not a URL (expected sqlite://PATH, postgres://… or mysql://…)")
 	}
 	switch scheme {
 	case "sqlite":
-		dsn, err := sqliteDSN(rest)
+		dsn, err := sqliteDSNs(rest)
 		return SQLite, sqlite.DriverName, dsn, err
 	case "postgres", "postgresql":
-		return Postgres, "pgx", rawURL, nil
+		return Postgres, "pgx", dsns{write: rawURL}, nil
 	case "mysql":
 		dsn, err := MySQLDSN(rawURL)
-		return MySQL, "mysql", dsn, err
+		return MySQL, "mysql", dsns{write: dsn}, err
 	}
-	return "", "", "", fmt.Errorf("DATABASE_URL has unknown scheme %q (expected sqlite, postgres or mysql)", scheme)
+	return "", "", dsn, fmt.Errorf("DATABASE_URL has unknown scheme %q (expected sqlite, postgres or mysql)", scheme)
 }
 
 // gormDialector gives gorm the already-connected pool.
@@ -129,28 +201,53 @@ func gormDialector(dialect Dialect, dsn string, pool *sql.DB) gorm.Dialector {
 	}
 }
 
-// sqliteDSN turns the part after sqlite:// into a driver DSN with the
-// pragmas a web app wants: WAL, a busy timeout and foreign keys.
-func sqliteDSN(rest string) (string, error) {
+// sqliteDSNs turns the part after sqlite:// into the DSNs of the writer
+// and the readers, with the pragmas a web server wants (any in the URL
+// are kept and come first):
+//
+//   - journal_mode=WAL: readers never block the writer, nor it them;
+//   - synchronous=NORMAL: in WAL mode, safe from corruption and fsyncs
+//     only at checkpoints; a power cut (not a crash) may lose the last
+//     transactions;
+//   - busy_timeout=5s: another process's writer (manage, the worker) is
+//     waited for, not failed on;
+//   - foreign_keys=on, which SQLite leaves off by default;
+//   - the writer begins every transaction IMMEDIATE (taking the write
+//     lock up front), the readers are query_only.
+func sqliteDSNs(rest string) (dsns, error) {
 	path, query, _ := strings.Cut(rest, "?")
 	if path == "" {
-		return "", errors.New("DATABASE_URL: sqlite:// needs a file path, like sqlite://data/app.db")
+		return dsns{}, errors.New("DATABASE_URL: sqlite:// needs a file path, like sqlite://data/app.db")
 	}
 	params, err := url.ParseQuery(query)
 	if err != nil {
-		return "", fmt.Errorf("DATABASE_URL: bad query string: %w", err)
+		return dsns{}, fmt.Errorf("DATABASE_URL: bad query string: %w", err)
 	}
-	if path != ":memory:" {
+	memory := path == ":memory:"
+	if !memory {
 		if dir := filepath.Dir(path); dir != "." {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return "", fmt.Errorf("create database directory: %w", err)
+				return dsns{}, fmt.Errorf("create database directory: %w", err)
 			}
 		}
-		params.Add("_pragma", "journal_mode(WAL)")
 	}
-	params.Add("_pragma", "busy_timeout(5000)")
-	params.Add("_pragma", "foreign_keys(1)")
-	return path + "?" + params.Encode(), nil
+	pragmas := func(extra ...string) string {
+		p := url.Values{}
+		for k, vs := range params {
+			p[k] = append([]string(nil), vs...)
+		}
+		for _, e := range extra {
+			p.Add("_pragma", e)
+		}
+		return p.Encode()
+	}
+	write := []string{"busy_timeout(5000)", "foreign_keys(1)", "synchronous(NORMAL)"}
+	if memory {
+		return dsns{write: path + "?" + pragmas(write...)}, nil
+	}
+	w := pragmas(append([]string{"journal_mode(WAL)"}, write...)...) + "&_txlock=immediate"
+	r := pragmas("busy_timeout(5000)", "foreign_keys(1)", "query_only(1)")
+	return dsns{write: path + "?" + w, read: path + "?" + r}, nil
 }
 
 // MySQLDSN converts mysql://user:pass@host:port/db?param=v into the

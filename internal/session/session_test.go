@@ -387,7 +387,7 @@ func TestStoreFailureGoesToOnError(t *testing.T) {
 		http.Error(w, "sessions are unavailable", http.StatusServiceUnavailable)
 	}
 	app := newApp(session.NewSCS(store, testCookie), onError)
-	if err := d.SQL.Close(); err != nil {
+	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
 

@@ -78,17 +78,52 @@ func NewMemoryStore() Store {
 
 // NewDatabaseStore keeps sessions in the application database's sessions
 // table (created by the first migration). Expired rows are removed by the
-// scheduled sessions:purge task, not by a goroutine in every process.
+// scheduled sessions:purge task, not by a goroutine in every process. On
+// SQLite, sessions are read through the read-only pool and written
+// through the one writing connection.
 func NewDatabaseStore(d *db.DB) (Store, error) {
 	switch d.Dialect {
 	case db.SQLite:
-		return Store{Store: sqlite3store.NewWithCleanupInterval(d.SQL, 0)}, nil
+		return Store{Store: readWriteStore{
+			read:  Store{Store: sqlite3store.NewWithCleanupInterval(d.ReadSQL, 0)},
+			write: Store{Store: sqlite3store.NewWithCleanupInterval(d.SQL, 0)},
+		}}, nil
 	case db.Postgres:
 		return Store{Store: postgresstore.NewWithCleanupInterval(d.SQL, 0)}, nil
 	case db.MySQL:
 		return Store{Store: mysqlstore.NewWithCleanupInterval(d.SQL, 0)}, nil
 	}
 	return Store{}, fmt.Errorf("no session store for %s", d.Dialect)
+}
+
+// readWriteStore finds sessions in one store and writes them to another:
+// the same table through a database's read and write pools.
+type readWriteStore struct{ read, write Store }
+
+var _ scs.IterableCtxStore = readWriteStore{}
+
+func (s readWriteStore) Find(token string) ([]byte, bool, error) { return s.read.Find(token) }
+
+func (s readWriteStore) Commit(token string, b []byte, expiry time.Time) error {
+	return s.write.Commit(token, b, expiry)
+}
+
+func (s readWriteStore) Delete(token string) error { return s.write.Delete(token) }
+
+func (s readWriteStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	return s.read.FindCtx(ctx, token)
+}
+
+func (s readWriteStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	return s.write.CommitCtx(ctx, token, b, expiry)
+}
+
+func (s readWriteStore) DeleteCtx(ctx context.Context, token string) error {
+	return s.write.DeleteCtx(ctx, token)
+}
+
+func (s readWriteStore) AllCtx(ctx context.Context) (map[string][]byte, error) {
+	return s.read.AllCtx(ctx)
 }
 
 // NewRedisStore keeps sessions in Redis under the "scs:session:" prefix;
