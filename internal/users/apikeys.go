@@ -148,39 +148,55 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, raw string) (*User, er
 		return nil, fmt.Errorf("authenticate API key: %w", ErrInvalidAPIKey)
 	}
 	g := s.db.WithContext(ctx)
-	var k apiKeyRow
-	err := g.Where("key_hash = ?", hashToken(raw)).First(&k).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, fmt.Errorf("authenticate API key: %w", ErrInvalidAPIKey)
-	}
+	// The key, its user and the user's roles, in one query.
+	var rows []apiKeyUser
+	err := withRoles(g.Table("api_keys").Joins("JOIN users ON users.id = api_keys.user_id"),
+		"api_keys.id AS key_id, api_keys.revoked_at AS key_revoked_at, api_keys.last_used_at AS key_last_used_at").
+		Where("api_keys.key_hash = ?", hashToken(raw)).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("authenticate API key: %w", err)
 	}
-	if k.RevokedAt != nil {
-		return nil, fmt.Errorf("authenticate API key %d: revoked: %w", k.ID, ErrInvalidAPIKey)
+	if len(rows) == 0 { // unknown, or its user deleted (the cascade removes the keys)
+		return nil, fmt.Errorf("authenticate API key: %w", ErrInvalidAPIKey)
 	}
-	u, err := s.byID(g, k.UserID)
-	if errors.Is(err, ErrNotFound) { // deleted meanwhile (the cascade removes its keys)
-		return nil, fmt.Errorf("authenticate API key %d: %w", k.ID, ErrInvalidAPIKey)
+	k := rows[0]
+	if k.KeyRevokedAt != nil {
+		return nil, fmt.Errorf("authenticate API key %d: revoked: %w", k.KeyID, ErrInvalidAPIKey)
 	}
+	users := make([]userWithRole, len(rows))
+	for i, r := range rows {
+		users[i] = userWithRole{User: r.User, RoleID: r.RoleID, RoleName: r.RoleName}
+	}
+	u, err := collectUser(users)
 	if err != nil {
-		return nil, fmt.Errorf("authenticate API key %d: %w", k.ID, err)
+		return nil, fmt.Errorf("authenticate API key %d: %w", k.KeyID, err)
 	}
 	if !u.Active {
-		return nil, fmt.Errorf("authenticate API key %d: user %d is inactive: %w", k.ID, u.ID, ErrInvalidAPIKey)
+		return nil, fmt.Errorf("authenticate API key %d: user %d is inactive: %w", k.KeyID, u.ID, ErrInvalidAPIKey)
 	}
 	now := dbNow()
-	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) >= lastUsedPrecision {
+	if k.KeyLastUsedAt == nil || now.Sub(*k.KeyLastUsedAt) >= lastUsedPrecision {
 		// Conditional, so concurrent calls write once rather than queue
 		// for the row lock.
 		err := g.Model(&apiKeyRow{}).
-			Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", k.ID, now.Add(-lastUsedPrecision)).
+			Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", k.KeyID, now.Add(-lastUsedPrecision)).
 			Update("last_used_at", now).Error
 		if err != nil {
-			return nil, fmt.Errorf("authenticate API key %d: record use: %w", k.ID, err)
+			return nil, fmt.Errorf("authenticate API key %d: record use: %w", k.KeyID, err)
 		}
 	}
 	return u, nil
+}
+
+// apiKeyUser is a row of AuthenticateAPIKey's query: the key's state, its
+// user and one of the user's roles.
+type apiKeyUser struct {
+	User          `gorm:"embedded"`
+	RoleID        *uint
+	RoleName      *string
+	KeyID         uint
+	KeyRevokedAt  *time.Time
+	KeyLastUsedAt *time.Time
 }
 
 // wellFormedAPIKey reports whether raw looks like a key CreateAPIKey

@@ -185,17 +185,51 @@ func (s *Service) byID(g *gorm.DB, id uint) (*User, error) {
 	return findUser(g, "id = ?", id)
 }
 
-// findUser loads the one user matching the condition, with roles sorted
-// by name, or fails with ErrNotFound.
+// findUser loads the one user matching the condition on users, with its
+// roles, in one query, or fails with ErrNotFound. Every signed-in request
+// loads its user this way.
 func findUser(g *gorm.DB, cond string, arg any) (*User, error) {
-	var u User
-	err := g.Preload("Roles", func(db *gorm.DB) *gorm.DB { return db.Order("roles.name") }).
-		Where(cond, arg).First(&u).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
+	var rows []userWithRole
+	if err := withRoles(g.Table("users"), "").Where("users."+cond, arg).Scan(&rows).Error; err != nil {
+		return nil, err
+	}
+	return collectUser(rows)
+}
+
+// withRoles makes q, a query joining the users table, select the user's
+// columns and its roles, a row per role (sorted by name) or one with NULL
+// role columns when it has none; extra columns are added to the selection.
+func withRoles(q *gorm.DB, extra string) *gorm.DB {
+	cols := "users.id, users.email, users.name, users.password_hash, users.email_confirmed_at, users.active, users.created_at, users.updated_at, roles.id AS role_id, roles.name AS role_name"
+	if extra != "" {
+		cols += ", " + extra
+	}
+	return q.Select(cols).
+		Joins("LEFT JOIN user_roles ON user_roles.user_id = users.id").
+		Joins("LEFT JOIN roles ON roles.id = user_roles.role_id").
+		Order("roles.name")
+}
+
+// userWithRole is a row of a withRoles query: the user's columns and one
+// of its roles, NULL when it has none.
+type userWithRole struct {
+	User     `gorm:"embedded"`
+	RoleID   *uint
+	RoleName *string
+}
+
+// collectUser makes the user of a withRoles query's rows, or fails with
+// ErrNotFound when there are none.
+func collectUser(rows []userWithRole) (*User, error) {
+	if len(rows) == 0 {
 		return nil, ErrNotFound
 	}
-	if err != nil {
-		return nil, err
+	u := rows[0].User
+	u.Roles = make([]Role, 0, len(rows))
+	for _, r := range rows {
+		if r.RoleID != nil {
+			u.Roles = append(u.Roles, Role{ID: *r.RoleID, Name: *r.RoleName})
+		}
 	}
 	return &u, nil
 }

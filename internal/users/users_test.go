@@ -8,9 +8,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/alexedwards/argon2id"
+	"gorm.io/gorm"
 
 	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/testenv"
@@ -384,4 +386,86 @@ func TestGeneratePassword(t *testing.T) {
 		}
 		seen[pw] = true
 	}
+}
+
+// countQueries counts the statements gorm sends on d from now on (reads,
+// raw statements and updates).
+func countQueries(t *testing.T, d *db.DB) *atomic.Int64 {
+	t.Helper()
+	var n atomic.Int64
+	count := func(*gorm.DB) { n.Add(1) }
+	name := "test:count:" + t.Name()
+	cb := d.Gorm.Callback()
+	for _, err := range []error{
+		cb.Query().Before("gorm:query").Register(name, count),
+		cb.Row().Before("gorm:row").Register(name, count),
+		cb.Raw().Before("gorm:raw").Register(name, count),
+		cb.Update().Before("gorm:update").Register(name, count),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &n
+}
+
+// TestUserLoadsInOneQuery: loading a user with its roles — what every
+// signed-in request does — is one round trip to the database.
+func TestUserLoadsInOneQuery(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		dev := mustCreate(t, s, "dev@example.com", "dev")
+		plain := mustCreate(t, s, "plain@example.com")
+		none := mustCreate(t, s, "none@example.com")
+		if err := d.Gorm.Exec("DELETE FROM user_roles WHERE user_id = ?", none.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+
+		n := countQueries(t, d)
+		for _, tt := range []struct {
+			id    uint
+			roles string
+		}{{dev.ID, "dev,user"}, {plain.ID, "user"}, {none.ID, ""}} {
+			n.Store(0)
+			u, err := s.ByID(ctx, tt.id)
+			if err != nil {
+				t.Fatalf("ByID(%d): %v", tt.id, err)
+			}
+			if got := strings.Join(u.RoleNames(), ","); got != tt.roles {
+				t.Errorf("ByID(%d) roles = %q, want %q", tt.id, got, tt.roles)
+			}
+			if q := n.Load(); q != 1 {
+				t.Errorf("ByID(%d) took %d queries, want 1", tt.id, q)
+			}
+		}
+		n.Store(0)
+		if u, err := s.ByEmail(ctx, "DEV@example.com"); err != nil || u.ID != dev.ID || !u.HasRole("dev") {
+			t.Errorf("ByEmail = %+v, %v", u, err)
+		}
+		if q := n.Load(); q != 1 {
+			t.Errorf("ByEmail took %d queries, want 1", q)
+		}
+		n.Store(0)
+		if _, err := s.ByID(ctx, 99999); !errors.Is(err, users.ErrNotFound) {
+			t.Errorf("ByID(unknown) error = %v, want ErrNotFound", err)
+		}
+
+		// An API call: the key, its user and roles in one query (and the
+		// last-used time written at most once a minute).
+		_, raw, err := s.CreateAPIKey(ctx, dev.ID, "script")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AuthenticateAPIKey(ctx, raw); err != nil {
+			t.Fatal(err)
+		}
+		n.Store(0)
+		u, err := s.AuthenticateAPIKey(ctx, raw)
+		if err != nil || u.ID != dev.ID || !u.HasRole("dev") {
+			t.Fatalf("AuthenticateAPIKey = %+v, %v", u, err)
+		}
+		if q := n.Load(); q != 1 {
+			t.Errorf("AuthenticateAPIKey took %d statements, want 1", q)
+		}
+	})
 }
