@@ -52,6 +52,7 @@ func refreshInterval(idle time.Duration) time.Duration {
 func NewSCS(store scs.Store, opts Options) *SCS {
 	sm := scs.New()
 	sm.Store = expiringStore{store: store, idle: opts.IdleTimeout, onWrite: opts.OnStoreWrite}
+	sm.Codec = codec{}
 	sm.Lifetime = opts.Lifetime
 	// scs's own idle handling writes on every request; SCS does it.
 	sm.IdleTimeout = 0
