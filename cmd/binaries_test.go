@@ -354,7 +354,7 @@ func TestManageUsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	svc := users.NewService(d.Gorm)
+	svc := users.NewService(d)
 	for _, tc := range []struct {
 		email, password string
 		ok              bool

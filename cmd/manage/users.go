@@ -40,7 +40,7 @@ func createUser(ctx context.Context, flags app.Flags, args []string, getenv func
 		return err
 	}
 	defer in.db.Close()
-	u, err := users.NewService(in.db.Gorm).Create(ctx, in.email, in.password, roles...)
+	u, err := users.NewService(in.db).Create(ctx, in.email, in.password, roles...)
 	if err != nil {
 		return err
 	}
@@ -55,7 +55,7 @@ func resetPassword(ctx context.Context, flags app.Flags, args []string, getenv f
 		return err
 	}
 	defer in.db.Close()
-	if err := users.NewService(in.db.Gorm).SetPassword(ctx, in.email, in.password); err != nil {
+	if err := users.NewService(in.db).SetPassword(ctx, in.email, in.password); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "password reset for %s\n", in.email)
@@ -127,7 +127,7 @@ func roleCommand(ctx context.Context, flags app.Flags, args []string, getenv fun
 		return err
 	}
 	defer d.Close()
-	r, err := users.NewService(d.Gorm).AddRole(ctx, args[1])
+	r, err := users.NewService(d).AddRole(ctx, args[1])
 	if err != nil {
 		return err
 	}

@@ -108,7 +108,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		return nil, err
 	}
 	a.Jobs = jobs.NewClient(a.Redis)
-	a.Users = users.NewService(a.DB.Gorm)
+	a.Users = users.NewService(a.DB)
 
 	var store session.Store
 	switch cfg.SessionStore {

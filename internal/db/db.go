@@ -125,6 +125,9 @@ func Open(ctx context.Context, rawURL string, logger *slog.Logger) (_ *DB, err e
 	if d.Gorm, err = gorm.Open(gormDialector(dialect, dsn.write, d.SQL), gcfg); err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
+	if err := registerCounting(d.Gorm); err != nil {
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
 	if d.ReadSQL != d.SQL {
 		readers := dbresolver.Register(dbresolver.Config{Replicas: []gorm.Dialector{gormDialector(dialect, dsn.read, d.ReadSQL)}})
 		if err := d.Gorm.Use(readers); err != nil {

@@ -78,52 +78,62 @@ func NewMemoryStore() Store {
 
 // NewDatabaseStore keeps sessions in the application database's sessions
 // table (created by the first migration). Expired rows are removed by the
-// scheduled sessions:purge task, not by a goroutine in every process. On
-// SQLite, sessions are read through the read-only pool and written
-// through the one writing connection.
+// scheduled sessions:purge task, not by a goroutine in every process.
+// Sessions are found with one prepared statement on the database's read
+// pool, and written by the scs store of the dialect.
 func NewDatabaseStore(d *db.DB) (Store, error) {
+	var write scs.Store
+	var find string
 	switch d.Dialect {
 	case db.SQLite:
-		return Store{Store: readWriteStore{
-			read:  Store{Store: sqlite3store.NewWithCleanupInterval(d.ReadSQL, 0)},
-			write: Store{Store: sqlite3store.NewWithCleanupInterval(d.SQL, 0)},
-		}}, nil
+		write = sqlite3store.NewWithCleanupInterval(d.SQL, 0)
+		find = "SELECT data FROM sessions WHERE token = ? AND julianday('now') < expiry"
 	case db.Postgres:
-		return Store{Store: postgresstore.NewWithCleanupInterval(d.SQL, 0)}, nil
+		write = postgresstore.NewWithCleanupInterval(d.SQL, 0)
+		find = "SELECT data FROM sessions WHERE token = ? AND current_timestamp < expiry"
 	case db.MySQL:
-		return Store{Store: mysqlstore.NewWithCleanupInterval(d.SQL, 0)}, nil
+		write = mysqlstore.NewWithCleanupInterval(d.SQL, 0)
+		find = "SELECT data FROM sessions WHERE token = ? AND UTC_TIMESTAMP(6) < expiry"
+	default:
+		return Store{}, fmt.Errorf("no session store for %s", d.Dialect)
 	}
-	return Store{}, fmt.Errorf("no session store for %s", d.Dialect)
+	return Store{Store: databaseStore{Store: Store{Store: write}, find: d.ReadStmt(find)}}, nil
 }
 
-// readWriteStore finds sessions in one store and writes them to another:
-// the same table through a database's read and write pools.
-type readWriteStore struct{ read, write Store }
-
-var _ scs.IterableCtxStore = readWriteStore{}
-
-func (s readWriteStore) Find(token string) ([]byte, bool, error) { return s.read.Find(token) }
-
-func (s readWriteStore) Commit(token string, b []byte, expiry time.Time) error {
-	return s.write.Commit(token, b, expiry)
+// databaseStore is a dialect's scs store whose Find — the query of every
+// request that carries a session cookie — is a prepared statement on the
+// read pool (the same query as the scs store's).
+type databaseStore struct {
+	Store
+	find *db.Stmt
 }
 
-func (s readWriteStore) Delete(token string) error { return s.write.Delete(token) }
+var _ scs.IterableCtxStore = databaseStore{}
 
-func (s readWriteStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
-	return s.read.FindCtx(ctx, token)
+// Find implements scs.Store.
+func (s databaseStore) Find(token string) ([]byte, bool, error) {
+	return s.FindCtx(context.Background(), token)
 }
 
-func (s readWriteStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
-	return s.write.CommitCtx(ctx, token, b, expiry)
-}
-
-func (s readWriteStore) DeleteCtx(ctx context.Context, token string) error {
-	return s.write.DeleteCtx(ctx, token)
-}
-
-func (s readWriteStore) AllCtx(ctx context.Context) (map[string][]byte, error) {
-	return s.read.AllCtx(ctx)
+// FindCtx implements scs.CtxStore.
+func (s databaseStore) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	rows, err := s.find.Query(ctx, token)
+	if err != nil {
+		return nil, false, fmt.Errorf("find session: %w", err)
+	}
+	defer rows.Close()
+	var b []byte
+	found := rows.Next()
+	if found {
+		err = rows.Scan(&b)
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("find session: %w", err)
+	}
+	return b, found, nil
 }
 
 // NewRedisStore keeps sessions in Redis under the "scs:session:" prefix;

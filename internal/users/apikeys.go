@@ -147,56 +147,35 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, raw string) (*User, er
 	if !wellFormedAPIKey(raw) {
 		return nil, fmt.Errorf("authenticate API key: %w", ErrInvalidAPIKey)
 	}
-	g := s.db.WithContext(ctx)
 	// The key, its user and the user's roles, in one query.
-	var rows []apiKeyUser
-	err := withRoles(g.Table("api_keys").Joins("JOIN users ON users.id = api_keys.user_id"),
-		"api_keys.id AS key_id, api_keys.revoked_at AS key_revoked_at, api_keys.last_used_at AS key_last_used_at").
-		Where("api_keys.key_hash = ?", hashToken(raw)).Scan(&rows).Error
+	var keyID uint
+	var revokedAt, lastUsedAt *time.Time
+	rows, err := s.apiKeyUser.Query(ctx, hashToken(raw))
+	u, err := scanUser(rows, err, &keyID, &revokedAt, &lastUsedAt)
+	if errors.Is(err, ErrNotFound) { // unknown, or its user deleted (the cascade removes the keys)
+		return nil, fmt.Errorf("authenticate API key: %w", ErrInvalidAPIKey)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("authenticate API key: %w", err)
 	}
-	if len(rows) == 0 { // unknown, or its user deleted (the cascade removes the keys)
-		return nil, fmt.Errorf("authenticate API key: %w", ErrInvalidAPIKey)
-	}
-	k := rows[0]
-	if k.KeyRevokedAt != nil {
-		return nil, fmt.Errorf("authenticate API key %d: revoked: %w", k.KeyID, ErrInvalidAPIKey)
-	}
-	users := make([]userWithRole, len(rows))
-	for i, r := range rows {
-		users[i] = userWithRole{User: r.User, RoleID: r.RoleID, RoleName: r.RoleName}
-	}
-	u, err := collectUser(users)
-	if err != nil {
-		return nil, fmt.Errorf("authenticate API key %d: %w", k.KeyID, err)
+	if revokedAt != nil {
+		return nil, fmt.Errorf("authenticate API key %d: revoked: %w", keyID, ErrInvalidAPIKey)
 	}
 	if !u.Active {
-		return nil, fmt.Errorf("authenticate API key %d: user %d is inactive: %w", k.KeyID, u.ID, ErrInvalidAPIKey)
+		return nil, fmt.Errorf("authenticate API key %d: user %d is inactive: %w", keyID, u.ID, ErrInvalidAPIKey)
 	}
 	now := dbNow()
-	if k.KeyLastUsedAt == nil || now.Sub(*k.KeyLastUsedAt) >= lastUsedPrecision {
+	if lastUsedAt == nil || now.Sub(*lastUsedAt) >= lastUsedPrecision {
 		// Conditional, so concurrent calls write once rather than queue
 		// for the row lock.
-		err := g.Model(&apiKeyRow{}).
-			Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", k.KeyID, now.Add(-lastUsedPrecision)).
+		err := s.db.WithContext(ctx).Model(&apiKeyRow{}).
+			Where("id = ? AND (last_used_at IS NULL OR last_used_at < ?)", keyID, now.Add(-lastUsedPrecision)).
 			Update("last_used_at", now).Error
 		if err != nil {
-			return nil, fmt.Errorf("authenticate API key %d: record use: %w", k.KeyID, err)
+			return nil, fmt.Errorf("authenticate API key %d: record use: %w", keyID, err)
 		}
 	}
 	return u, nil
-}
-
-// apiKeyUser is a row of AuthenticateAPIKey's query: the key's state, its
-// user and one of the user's roles.
-type apiKeyUser struct {
-	User          `gorm:"embedded"`
-	RoleID        *uint
-	RoleName      *string
-	KeyID         uint
-	KeyRevokedAt  *time.Time
-	KeyLastUsedAt *time.Time
 }
 
 // wellFormedAPIKey reports whether raw looks like a key CreateAPIKey

@@ -10,6 +10,7 @@ package users
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -21,6 +22,8 @@ import (
 
 	"github.com/alexedwards/argon2id"
 	"gorm.io/gorm"
+
+	"github.com/launchkit/launchkit/internal/db"
 )
 
 // Errors the Service returns, wrapped with context; test for them with
@@ -102,6 +105,8 @@ func (u *User) RoleNames() []string {
 // It is safe for concurrent use once built.
 type Service struct {
 	db *gorm.DB
+	// The queries of every signed-in request and API call, prepared.
+	userByID, userByEmail, apiKeyUser *db.Stmt
 
 	// Params are the argon2id parameters new password hashes are made
 	// with. NewService sets argon2id.DefaultParams, which production uses;
@@ -114,10 +119,16 @@ type Service struct {
 	dummy     string // a hash of nothing anyone knows, see Authenticate
 }
 
-// NewService returns a Service storing users in g, which must have the
+// NewService returns a Service storing users in d, which must have the
 // users migration applied.
-func NewService(g *gorm.DB) *Service {
-	return &Service{db: g, Params: argon2id.DefaultParams}
+func NewService(d *db.DB) *Service {
+	return &Service{
+		db:          d.Gorm,
+		userByID:    d.ReadStmt(userByIDQuery),
+		userByEmail: d.ReadStmt(userByEmailQuery),
+		apiKeyUser:  d.ReadStmt(apiKeyUserQuery),
+		Params:      argon2id.DefaultParams,
+	}
 }
 
 // Create adds an active user with the user role plus roles, all of which
@@ -161,7 +172,7 @@ func (s *Service) Create(ctx context.Context, email, password string, roles ...s
 // ByEmail finds a user by email address (any case), with roles loaded.
 func (s *Service) ByEmail(ctx context.Context, email string) (*User, error) {
 	key := strings.ToLower(strings.TrimSpace(email))
-	u, err := s.byEmail(s.db.WithContext(ctx), key)
+	u, err := scanUser(s.userByEmail.Query(ctx, key))
 	if err != nil {
 		return nil, fmt.Errorf("find user %s: %w", key, err)
 	}
@@ -169,69 +180,75 @@ func (s *Service) ByEmail(ctx context.Context, email string) (*User, error) {
 }
 
 func (s *Service) byEmail(g *gorm.DB, email string) (*User, error) {
-	return findUser(g, "email = ?", email)
+	return scanUser(g.Raw(userByEmailQuery, email).Rows())
 }
 
-// ByID finds a user by id, with roles loaded.
+// ByID finds a user by id, with roles loaded, in one query: every
+// signed-in request loads its user this way.
 func (s *Service) ByID(ctx context.Context, id uint) (*User, error) {
-	u, err := s.byID(s.db.WithContext(ctx), id)
+	u, err := scanUser(s.userByID.Query(ctx, id))
 	if err != nil {
 		return nil, fmt.Errorf("find user %d: %w", id, err)
 	}
 	return u, nil
 }
 
+// byID is ByID through g, which may be a transaction.
 func (s *Service) byID(g *gorm.DB, id uint) (*User, error) {
-	return findUser(g, "id = ?", id)
+	return scanUser(g.Raw(userByIDQuery, id).Rows())
 }
 
-// findUser loads the one user matching the condition on users, with its
-// roles, in one query, or fails with ErrNotFound. Every signed-in request
-// loads its user this way.
-func findUser(g *gorm.DB, cond string, arg any) (*User, error) {
-	var rows []userWithRole
-	if err := withRoles(g.Table("users"), "").Where("users."+cond, arg).Scan(&rows).Error; err != nil {
+// The user queries select a user's columns and its roles, a row per role
+// or one with NULL role columns when it has none, for scanUser. (scanUser
+// sorts the roles: an ORDER BY would make SQLite sort through a temporary
+// table on every signed-in request.)
+const (
+	userColumns = "users.id, users.email, users.name, users.password_hash, users.email_confirmed_at, users.active, users.created_at, users.updated_at, roles.id, roles.name"
+	roleJoins   = " LEFT JOIN user_roles ON user_roles.user_id = users.id LEFT JOIN roles ON roles.id = user_roles.role_id"
+
+	userByIDQuery    = "SELECT " + userColumns + " FROM users" + roleJoins + " WHERE users.id = ?"
+	userByEmailQuery = "SELECT " + userColumns + " FROM users" + roleJoins + " WHERE users.email = ?"
+	// apiKeyUserQuery finds an API key by its hash, with its user and
+	// roles; the key's id, revocation and last use follow the user's
+	// columns.
+	apiKeyUserQuery = "SELECT " + userColumns + ", api_keys.id, api_keys.revoked_at, api_keys.last_used_at" +
+		" FROM api_keys JOIN users ON users.id = api_keys.user_id" + roleJoins + " WHERE api_keys.key_hash = ?"
+)
+
+// scanUser reads the rows of a user query into the user they describe,
+// roles sorted by name, and the columns after the roles' into extra; it
+// closes rows. No rows is ErrNotFound. (Scanning by hand rather than with
+// gorm's reflection halves the cost of the query.)
+func scanUser(rows *sql.Rows, err error, extra ...any) (*User, error) {
+	if err != nil {
 		return nil, err
 	}
-	return collectUser(rows)
-}
-
-// withRoles makes q, a query joining the users table, select the user's
-// columns and its roles, a row per role (sorted by name) or one with NULL
-// role columns when it has none; extra columns are added to the selection.
-func withRoles(q *gorm.DB, extra string) *gorm.DB {
-	cols := "users.id, users.email, users.name, users.password_hash, users.email_confirmed_at, users.active, users.created_at, users.updated_at, roles.id AS role_id, roles.name AS role_name"
-	if extra != "" {
-		cols += ", " + extra
-	}
-	return q.Select(cols).
-		Joins("LEFT JOIN user_roles ON user_roles.user_id = users.id").
-		Joins("LEFT JOIN roles ON roles.id = user_roles.role_id").
-		Order("roles.name")
-}
-
-// userWithRole is a row of a withRoles query: the user's columns and one
-// of its roles, NULL when it has none.
-type userWithRole struct {
-	User     `gorm:"embedded"`
-	RoleID   *uint
-	RoleName *string
-}
-
-// collectUser makes the user of a withRoles query's rows, or fails with
-// ErrNotFound when there are none.
-func collectUser(rows []userWithRole) (*User, error) {
-	if len(rows) == 0 {
-		return nil, ErrNotFound
-	}
-	u := rows[0].User
-	u.Roles = make([]Role, 0, len(rows))
-	for _, r := range rows {
-		if r.RoleID != nil {
-			u.Roles = append(u.Roles, Role{ID: *r.RoleID, Name: *r.RoleName})
+	defer rows.Close()
+	var u *User
+	for rows.Next() {
+		var r User
+		var roleID sql.NullInt64
+		var roleName sql.NullString
+		dest := append([]any{&r.ID, &r.Email, &r.Name, &r.PasswordHash, &r.EmailConfirmedAt, &r.Active, &r.CreatedAt, &r.UpdatedAt, &roleID, &roleName}, extra...)
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		if u == nil {
+			u = &r
+			u.Roles = []Role{}
+		}
+		if roleID.Valid {
+			u.Roles = append(u.Roles, Role{ID: uint(roleID.Int64), Name: roleName.String})
 		}
 	}
-	return &u, nil
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if u == nil {
+		return nil, ErrNotFound
+	}
+	slices.SortFunc(u.Roles, func(a, b Role) int { return strings.Compare(a.Name, b.Name) })
+	return u, nil
 }
 
 // SetPassword replaces the password of the user with that email.

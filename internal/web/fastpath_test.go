@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/launchkit/launchkit/internal/testenv"
 )
 
 // storeWrites is the site's count of session-store writes, read from
@@ -92,4 +94,43 @@ func TestAccountChangesApplyOnEveryProcess(t *testing.T) {
 	again.get("/user/apikeys").status(200)
 	admin.post(fmt.Sprintf("/admin/users/%d/delete", u.ID)).redirectsTo("/admin/users")
 	again.get("/user/apikeys").redirectsTo("/user/sign-in?next=%2Fuser%2Fapikeys")
+}
+
+// queriesOf is the number of SQL statements the last request to path ran,
+// from its request log line.
+func (s *site) queriesOf(path string) string {
+	s.t.Helper()
+	var last string
+	for line := range strings.SplitSeq(s.logs.String(), "\n") {
+		if strings.Contains(line, "msg=request ") && strings.Contains(line, " path="+path+" ") {
+			last = line
+		}
+	}
+	for f := range strings.FieldsSeq(last) {
+		if n, ok := strings.CutPrefix(f, "queries="); ok {
+			return n
+		}
+	}
+	s.t.Fatalf("no request line for %s with a query count in:\n%s", path, s.logs.String())
+	return ""
+}
+
+// TestSignedInPageRunsTwoQueries: a signed-in page view reads the session
+// and the user with its roles — two statements, on every database — and
+// an anonymous one none.
+func TestSignedInPageRunsTwoQueries(t *testing.T) {
+	for _, dialect := range testenv.Dialects {
+		t.Run(dialect.Name, func(t *testing.T) {
+			s := newSite(t, map[string]string{"DATABASE_URL": dialect.URL(t)})
+			s.visitor().get("/").status(200)
+			if n := s.queriesOf("/"); n != "0" {
+				t.Errorf("an anonymous home page ran %s queries, want 0", n)
+			}
+			v := s.signedIn("ada@example.com", "dev")
+			v.get("/").status(200).contains("ada@example.com")
+			if n := s.queriesOf("/"); n != "2" {
+				t.Errorf("a signed-in home page ran %s queries, want 2 (the session, the user with its roles)", n)
+			}
+		})
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/go-chi/httprate"
 
 	"github.com/launchkit/launchkit/internal/config"
+	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/logging"
 )
 
@@ -40,11 +41,14 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 	})
 }
 
-// observe logs one line per request when it completes and records it in
-// the metrics under its route pattern.
+// observe logs one line per request when it completes, with the number
+// of SQL statements it ran, and records it in the metrics under its route
+// pattern.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		ctx, queries := db.CountQueries(r.Context())
+		r = r.WithContext(ctx)
 		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
 		next.ServeHTTP(ww, r)
 		duration := time.Since(start)
@@ -59,7 +63,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		s.app.Metrics.ObserveRequest(r.Method, route, status, duration)
 		s.logger.InfoContext(r.Context(), "request",
 			"method", r.Method, "path", r.URL.Path, "status", status,
-			"bytes", ww.BytesWritten(), "duration", duration.Round(time.Microsecond))
+			"bytes", ww.BytesWritten(), "queries", queries.N(), "duration", duration.Round(time.Microsecond))
 	})
 }
 
