@@ -109,6 +109,12 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	}
 	a.Jobs = jobs.NewClient(a.Redis)
 	a.Users = users.NewService(a.DB)
+	if err := a.Metrics.WatchPasswordHashing(func() (int, int) {
+		st := a.Users.HashStats()
+		return st.Running, st.Waiting
+	}); err != nil {
+		return nil, err
+	}
 
 	var store session.Store
 	switch cfg.SessionStore {

@@ -84,3 +84,22 @@ func (m *Metrics) ObserveTask(taskType string, err error, d time.Duration) {
 func (m *Metrics) ObserveSessionWrite(op string) {
 	m.sessionWrite.WithLabelValues(op).Inc()
 }
+
+// WatchPasswordHashing publishes how many password hashes run and wait
+// for a turn, as stats reports them.
+func (m *Metrics) WatchPasswordHashing(stats func() (running, waiting int)) error {
+	running := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "launchkit_password_hashes_running",
+		Help: "Password hashes (argon2id) being computed now; at most one per CPU.",
+	}, func() float64 { r, _ := stats(); return float64(r) })
+	waiting := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "launchkit_password_hashes_waiting",
+		Help: "Password hashes waiting for a turn: sign-ins and password changes queued behind the ones running.",
+	}, func() float64 { _, w := stats(); return float64(w) })
+	for _, c := range []prometheus.Collector{running, waiting} {
+		if err := m.Registry.Register(c); err != nil {
+			return fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,10 +1,14 @@
 package users
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
+	"runtime"
+	"sync/atomic"
 
 	"github.com/alexedwards/argon2id"
+	"golang.org/x/sync/semaphore"
 )
 
 // checkPassword enforces the length limits, in bytes: what hashing costs
@@ -16,23 +20,119 @@ func checkPassword(password string) error {
 	return nil
 }
 
-// hash makes the argon2id hash of password with s.Params.
-func (s *Service) hash(password string) (string, error) {
-	h, err := argon2id.CreateHash(password, s.Params)
+// DefaultParams are the argon2id parameters new password hashes get:
+// OWASP's recommended m=19 MiB, t=2, p=1. Its other recommended settings
+// are equally strong (memory and passes trade against each other); this
+// one keeps a hash's memory, which every concurrent sign-in holds, at
+// 19 MiB rather than argon2id's own default of 64 MiB.
+var DefaultParams = &argon2id.Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+// HashStats say how many password hashes are running and how many wait
+// for a turn (see Service.MaxConcurrentHashes).
+type HashStats struct {
+	Running, Waiting int
+}
+
+// hashing lets at most a fixed number of argon2id computations run at
+// once. Each one holds Params.Memory for its duration, so without a bound
+// a burst of sign-ins (or of password changes) multiplies the process's
+// memory; with it they queue for a turn, as long as their request lasts.
+type hashing struct {
+	slots            *semaphore.Weighted
+	running, waiting atomic.Int64
+}
+
+// hashingFor returns the Service's hashing bound, made on first use.
+func (s *Service) hashingFor() *hashing {
+	s.hashingOnce.Do(func() {
+		s.hashing = &hashing{slots: semaphore.NewWeighted(int64(max(1, s.MaxConcurrentHashes)))}
+	})
+	return s.hashing
+}
+
+// withHashSlot runs f once a hashing turn is free, or fails when ctx ends
+// first.
+func (s *Service) withHashSlot(ctx context.Context, f func() error) error {
+	h := s.hashingFor()
+	h.waiting.Add(1)
+	err := h.slots.Acquire(ctx, 1)
+	h.waiting.Add(-1)
+	if err != nil {
+		return fmt.Errorf("wait for a turn to hash a password: %w", err)
+	}
+	h.running.Add(1)
+	defer func() {
+		h.running.Add(-1)
+		h.slots.Release(1)
+	}()
+	if s.Params.Memory >= gcBeforeHashKiB {
+		// The memory of the hashes that finished before this one is
+		// garbage now, but the collector would only get to it once the
+		// heap had grown to twice its live size: under a burst of
+		// sign-ins, several dead hashes' worth. Collecting first lets
+		// this hash reuse their memory instead, for a millisecond or two
+		// on a hash that takes tens of them.
+		runtime.GC()
+	}
+	return f()
+}
+
+// gcBeforeHashKiB is the hash memory from which a hash is preceded by a
+// garbage collection (see withHashSlot); cheaper hashes, as in tests,
+// are not worth one.
+const gcBeforeHashKiB = 16 * 1024
+
+// HashStats reports the password hashes running and waiting now.
+func (s *Service) HashStats() HashStats {
+	h := s.hashingFor()
+	return HashStats{Running: int(h.running.Load()), Waiting: int(h.waiting.Load())}
+}
+
+// hash makes the argon2id hash of password with s.Params, in its turn.
+func (s *Service) hash(ctx context.Context, password string) (string, error) {
+	var h string
+	err := s.withHashSlot(ctx, func() (err error) {
+		h, err = argon2id.CreateHash(password, s.Params)
+		return err
+	})
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
 	return h, nil
 }
 
+// matches reports whether password is the one hash was made from, in its
+// turn; hash records its own parameters.
+func (s *Service) matches(ctx context.Context, password, hash string) (bool, error) {
+	var match bool
+	err := s.withHashSlot(ctx, func() (err error) {
+		match, err = argon2id.ComparePasswordAndHash(password, hash)
+		return err
+	})
+	return match, err
+}
+
+// outdated reports whether hash was made with parameters other than
+// s.Params, so that it should be replaced when the password is next known.
+func (s *Service) outdated(hash string) bool {
+	p, _, _, err := argon2id.DecodeHash(hash)
+	return err == nil && *p != *s.Params
+}
+
 // dummyHash is a hash, made with s.Params, that Authenticate compares
 // against when the email is unknown, so that case costs as much as a
-// wrong password.
-func (s *Service) dummyHash() string {
-	s.dummyOnce.Do(func() {
-		s.dummy, _ = s.hash(rand.Text())
-	})
-	return s.dummy
+// wrong password. It is made on first need, not at start.
+func (s *Service) dummyHash(ctx context.Context) (string, error) {
+	s.dummyMu.Lock()
+	defer s.dummyMu.Unlock()
+	if s.dummy == "" || s.outdated(s.dummy) {
+		h, err := s.hash(ctx, rand.Text())
+		if err != nil {
+			return "", err
+		}
+		s.dummy = h
+	}
+	return s.dummy, nil
 }
 
 const passwordAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"

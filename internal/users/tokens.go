@@ -138,7 +138,7 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) (*
 	if err != nil {
 		return nil, fmt.Errorf("reset password: %w", err)
 	}
-	hash, err := s.hash(newPassword)
+	hash, err := s.hash(ctx, newPassword)
 	if err != nil {
 		return nil, fmt.Errorf("reset password of user %d: %w", u.ID, err)
 	}

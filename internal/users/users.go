@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -109,14 +110,23 @@ type Service struct {
 	userByID, userByEmail, apiKeyUser *db.Stmt
 
 	// Params are the argon2id parameters new password hashes are made
-	// with. NewService sets argon2id.DefaultParams, which production uses;
-	// tests lower them (e.g. Memory 8*1024, Iterations 1) to stay fast.
-	// Each hash records its own parameters, so changing this never
-	// invalidates stored passwords. Set it before first use.
+	// with. NewService sets DefaultParams, which production uses; tests
+	// lower them (e.g. Memory 8*1024, Iterations 1) to stay fast. Each
+	// hash records its own parameters, so changing this never invalidates
+	// stored passwords: a hash made with others is replaced at the user's
+	// next sign-in. Set it before first use.
 	Params *argon2id.Params
+	// MaxConcurrentHashes is how many password hashes may run at once
+	// (each holds Params.Memory while it runs); more wait for a turn.
+	// NewService sets the number of CPUs the process may use: more at
+	// once would only take turns on the CPUs anyway. Set it before first
+	// use.
+	MaxConcurrentHashes int
 
-	dummyOnce sync.Once
-	dummy     string // a hash of nothing anyone knows, see Authenticate
+	hashingOnce sync.Once
+	hashing     *hashing
+	dummyMu     sync.Mutex
+	dummy       string // a hash of nothing anyone knows, see Authenticate
 }
 
 // NewService returns a Service storing users in d, which must have the
@@ -127,7 +137,10 @@ func NewService(d *db.DB) *Service {
 		userByID:    d.ReadStmt(userByIDQuery),
 		userByEmail: d.ReadStmt(userByEmailQuery),
 		apiKeyUser:  d.ReadStmt(apiKeyUserQuery),
-		Params:      argon2id.DefaultParams,
+		Params:      DefaultParams,
+		// A process limited to fewer CPUs than the machine has (a
+		// container quota, GOMAXPROCS) gets fewer turns.
+		MaxConcurrentHashes: runtime.GOMAXPROCS(0),
 	}
 }
 
@@ -141,7 +154,7 @@ func (s *Service) Create(ctx context.Context, email, password string, roles ...s
 	if err := checkPassword(password); err != nil {
 		return nil, fmt.Errorf("create user %s: %w", email, err)
 	}
-	hash, err := s.hash(password)
+	hash, err := s.hash(ctx, password)
 	if err != nil {
 		return nil, fmt.Errorf("create user %s: %w", email, err)
 	}
@@ -257,7 +270,7 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) error
 	if err := checkPassword(password); err != nil {
 		return fmt.Errorf("set password of %s: %w", key, err)
 	}
-	hash, err := s.hash(password)
+	hash, err := s.hash(ctx, password)
 	if err != nil {
 		return fmt.Errorf("set password of %s: %w", key, err)
 	}
@@ -312,14 +325,14 @@ func (s *Service) ChangePassword(ctx context.Context, id uint, oldPassword, newP
 	if len(oldPassword) > MaxPasswordLen {
 		return fmt.Errorf("change password of user %d: %w", id, ErrInvalidCredentials)
 	}
-	match, err := argon2id.ComparePasswordAndHash(oldPassword, u.PasswordHash)
+	match, err := s.matches(ctx, oldPassword, u.PasswordHash)
 	if err != nil {
-		return fmt.Errorf("change password of user %d: stored password hash: %w", id, err)
+		return fmt.Errorf("change password of user %d: check the current password: %w", id, err)
 	}
 	if !match || !u.Active {
 		return fmt.Errorf("change password of user %d: %w", id, ErrInvalidCredentials)
 	}
-	hash, err := s.hash(newPassword)
+	hash, err := s.hash(ctx, newPassword)
 	if err != nil {
 		return fmt.Errorf("change password of user %d: %w", id, err)
 	}
@@ -339,28 +352,54 @@ func (s *Service) ChangePassword(ctx context.Context, id uint, oldPassword, newP
 // Authenticate returns the active user whose email and password these
 // are, with roles loaded, or ErrInvalidCredentials. An unknown email costs
 // the same password hashing as a known one, so response times do not
-// reveal which addresses have accounts.
+// reveal which addresses have accounts. A password whose stored hash was
+// made with other parameters than s.Params is hashed again with them.
 func (s *Service) Authenticate(ctx context.Context, email, password string) (*User, error) {
 	key := strings.ToLower(strings.TrimSpace(email))
 	if len(password) > MaxPasswordLen { // no account has one; don't hash megabytes
 		return nil, fmt.Errorf("authenticate %s: %w", key, ErrInvalidCredentials)
 	}
-	u, err := s.byEmail(s.db.WithContext(ctx), key)
+	u, err := s.ByEmail(ctx, key)
 	if errors.Is(err, ErrNotFound) {
-		_, _ = argon2id.ComparePasswordAndHash(password, s.dummyHash())
+		dummy, err := s.dummyHash(ctx)
+		if err == nil {
+			_, err = s.matches(ctx, password, dummy)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("authenticate %s: %w", key, err)
+		}
 		return nil, fmt.Errorf("authenticate %s: %w", key, ErrInvalidCredentials)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("authenticate %s: %w", key, err)
 	}
-	match, err := argon2id.ComparePasswordAndHash(password, u.PasswordHash)
+	match, err := s.matches(ctx, password, u.PasswordHash)
 	if err != nil {
-		return nil, fmt.Errorf("authenticate %s: stored password hash: %w", key, err)
+		return nil, fmt.Errorf("authenticate %s: check the password: %w", key, err)
 	}
 	if !match || !u.Active {
 		return nil, fmt.Errorf("authenticate %s: %w", key, ErrInvalidCredentials)
 	}
+	if s.outdated(u.PasswordHash) {
+		s.rehash(ctx, u, password)
+	}
 	return u, nil
+}
+
+// rehash replaces u's password hash, just checked against password, with
+// one made with s.Params. It is best effort: when it fails (the request
+// ended, the database refused) the old hash stays, still valid, and is
+// replaced at a later sign-in. A concurrent password change wins.
+func (s *Service) rehash(ctx context.Context, u *User, password string) {
+	hash, err := s.hash(ctx, password)
+	if err != nil {
+		return
+	}
+	res := s.db.WithContext(ctx).Model(&User{}).Where("id = ? AND password_hash = ?", u.ID, u.PasswordHash).
+		Update("password_hash", hash)
+	if res.Error == nil && res.RowsAffected == 1 {
+		u.PasswordHash = hash
+	}
 }
 
 // normalizeEmail trims and lower-cases a bare address (no display name,

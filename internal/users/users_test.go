@@ -362,12 +362,6 @@ func TestHasRoleAdminHoldsEveryRole(t *testing.T) {
 	}
 }
 
-func TestNewServiceHashesWithDefaultParams(t *testing.T) {
-	if s := users.NewService(openMigrated(t, testenv.SQLiteURL(t))); s.Params != argon2id.DefaultParams {
-		t.Errorf("NewService params = %+v, want argon2id.DefaultParams", s.Params)
-	}
-}
-
 func TestGeneratePassword(t *testing.T) {
 	alnum := regexp.MustCompile(`^[A-Za-z0-9]{20}$`)
 	seen := map[string]bool{}

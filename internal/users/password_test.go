@@ -1,0 +1,162 @@
+package users_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alexedwards/argon2id"
+
+	"github.com/launchkit/launchkit/internal/db"
+	"github.com/launchkit/launchkit/internal/testenv"
+	"github.com/launchkit/launchkit/internal/users"
+)
+
+// TestDefaultParamsAreOWASPs: new hashes use OWASP's argon2id setting with
+// the least memory of its recommended set that still takes two passes:
+// m=19 MiB, t=2, p=1.
+func TestDefaultParamsAreOWASPs(t *testing.T) {
+	s := users.NewService(openMigrated(t, testenv.SQLiteURL(t)))
+	want := argon2id.Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+	if *s.Params != want {
+		t.Errorf("NewService params = %+v, want %+v", *s.Params, want)
+	}
+	if *users.DefaultParams != want {
+		t.Errorf("DefaultParams = %+v, want %+v", *users.DefaultParams, want)
+	}
+}
+
+// storedHash is the password hash of email as the database holds it.
+func storedHash(t *testing.T, d *db.DB, email string) string {
+	t.Helper()
+	var h string
+	if err := d.Gorm.Raw("SELECT password_hash FROM users WHERE email = ?", email).Scan(&h).Error; err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// TestOldHashesVerifyAndAreRehashed: a password hashed with other
+// parameters (argon2id's own 64 MiB default, which Launchkit used before)
+// still signs in, and that sign-in stores a new hash with the current
+// parameters; a wrong password changes nothing.
+func TestOldHashesVerifyAndAreRehashed(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		mustCreate(t, s, "old@example.com")
+		old, err := argon2id.CreateHash(password, argon2id.DefaultParams)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Gorm.Exec("UPDATE users SET password_hash = ? WHERE email = ?", old, "old@example.com").Error; err != nil {
+			t.Fatal(err)
+		}
+
+		if _, err := s.Authenticate(ctx, "old@example.com", "wrong password"); !errors.Is(err, users.ErrInvalidCredentials) {
+			t.Fatalf("a wrong password: %v", err)
+		}
+		if h := storedHash(t, d, "old@example.com"); h != old {
+			t.Fatal("a failed sign-in changed the stored hash")
+		}
+		if _, err := s.Authenticate(ctx, "old@example.com", password); err != nil {
+			t.Fatalf("the old hash no longer verifies: %v", err)
+		}
+		rehashed := storedHash(t, d, "old@example.com")
+		if !strings.HasPrefix(rehashed, "$argon2id$v=19$m=8192,t=1,p=1$") {
+			t.Errorf("after sign-in the stored hash is %.32s…, want one with the service's parameters (m=8192,t=1,p=1)", rehashed)
+		}
+		if _, err := s.Authenticate(ctx, "old@example.com", password); err != nil {
+			t.Fatalf("the new hash does not verify: %v", err)
+		}
+		if h := storedHash(t, d, "old@example.com"); h != rehashed {
+			t.Error("a hash with the current parameters was replaced again")
+		}
+	})
+}
+
+// TestHashingIsBounded: however many sign-ins arrive at once, at most
+// MaxConcurrentHashes hashes run (each holds Params.Memory); the rest
+// wait their turn, and a caller that gives up stops waiting.
+func TestHashingIsBounded(t *testing.T) {
+	d := openMigrated(t, testenv.SQLiteURL(t))
+	s := users.NewService(d)
+	// Slow enough (a few ms a hash) for the queue to be seen.
+	s.Params = &argon2id.Params{Memory: 4 * 1024, Iterations: 6, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+	s.MaxConcurrentHashes = 2
+	mustCreate(t, s, "ada@example.com")
+
+	var peakRunning, peakWaiting int
+	stop := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			st := s.HashStats()
+			peakRunning, peakWaiting = max(peakRunning, st.Running), max(peakWaiting, st.Waiting)
+			select {
+			case <-stop:
+				return
+			default:
+				time.Sleep(100 * time.Microsecond)
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pw := password
+			if i%2 == 1 {
+				pw = "a wrong password"
+			}
+			_, err := s.Authenticate(t.Context(), "ada@example.com", pw)
+			if i%2 == 1 && errors.Is(err, users.ErrInvalidCredentials) {
+				err = nil
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-watched
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if peakRunning > 2 {
+		t.Errorf("%d hashes ran at once, want at most 2", peakRunning)
+	}
+	if peakWaiting == 0 {
+		t.Error("20 concurrent sign-ins never queued")
+	}
+	if st := s.HashStats(); st.Running != 0 || st.Waiting != 0 {
+		t.Errorf("after the burst: %+v, want nothing running or waiting", st)
+	}
+
+	// A sign-in whose request ends while it waits for a turn gives up.
+	s2 := users.NewService(d)
+	s2.Params = &argon2id.Params{Memory: 4 * 1024, Iterations: 200, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+	s2.MaxConcurrentHashes = 1
+	mustCreate(t, s2, "slow@example.com") // its hash takes long to check
+	hold := make(chan struct{})
+	go func() { _, _ = s2.Authenticate(context.Background(), "slow@example.com", password); close(hold) }()
+	for s2.HashStats().Running == 0 {
+		time.Sleep(100 * time.Microsecond)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := s2.Authenticate(ctx, "slow@example.com", password); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a sign-in whose request timed out while waiting: %v, want context.DeadlineExceeded", err)
+	}
+	if s2.HashStats().Running != 1 {
+		t.Error("the waiting sign-in gave up only after the running hash finished")
+	}
+	<-hold
+}
