@@ -87,6 +87,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	if a.DB, err = db.Open(ctx, cfg.DatabaseURL, logger); err != nil {
 		return nil, err
 	}
+	a.DB.SetMaxConns(cfg.DatabaseMaxConns)
 	if opts.Migrate {
 		if err := a.migrate(ctx); err != nil {
 			return nil, err

@@ -35,6 +35,7 @@ type Config struct {
 
 	DatabaseURL             string `key:"DATABASE_URL" default:"sqlite://data/app.db" help:"sqlite://PATH, postgres://… or mysql://…"`
 	AllowSQLiteInProduction bool   `key:"ALLOW_SQLITE_IN_PRODUCTION" default:"false" help:"permit a SQLite DATABASE_URL when ENV=production"`
+	DatabaseMaxConns        int    `key:"DATABASE_MAX_CONNS" default:"10" help:"most connections a process opens to PostgreSQL or MySQL, all kept open when idle (SQLite: one writer and a few readers per CPU)"`
 	AutoMigrate             bool   `key:"AUTO_MIGRATE" default:"true" production:"false" help:"apply pending migrations when the web process starts"`
 	RedisURL                string `key:"REDIS_URL" help:"redis://… for jobs (and redis sessions); empty in development runs an embedded in-memory Redis"`
 

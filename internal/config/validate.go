@@ -74,6 +74,9 @@ func validate(c *Config) Problems {
 	} else if _, err := url.Parse(c.DatabaseURL); err != nil {
 		bad("DATABASE_URL", "not a valid URL")
 	}
+	if c.DatabaseMaxConns < 1 {
+		bad("DATABASE_MAX_CONNS", "must be at least 1")
+	}
 	if c.RedisURL != "" {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
 			bad("REDIS_URL", "not a redis:// or rediss:// URL")

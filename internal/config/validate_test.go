@@ -17,6 +17,7 @@ func TestLoadRefusesInvalidValues(t *testing.T) {
 		{env{"DATABASE_URL": "oracle://x"}, "DATABASE_URL", []string{`unknown scheme "oracle"`}},
 		{env{"DATABASE_URL": "data/app.db"}, "DATABASE_URL", []string{"not a URL"}},
 		{env{"BASE_URL": "ftp://example.com"}, "BASE_URL", []string{"not an http(s) URL"}},
+		{env{"DATABASE_MAX_CONNS": "0"}, "DATABASE_MAX_CONNS", []string{"at least 1"}},
 		{env{"REDIS_URL": "http://localhost"}, "REDIS_URL", []string{"redis://"}},
 		{env{"ENV": "staging"}, "ENV", []string{`"staging" is not one of development, test, production`}},
 		{env{"SESSION_STORE": "cookie"}, "SESSION_STORE", []string{`"cookie"`}},

@@ -66,6 +66,21 @@ type DB struct {
 	Dialect Dialect
 }
 
+// DefaultMaxConns is the size of a PostgreSQL or MySQL pool until
+// SetMaxConns says otherwise (DATABASE_MAX_CONNS).
+const DefaultMaxConns = 10
+
+// SetMaxConns sets how many connections a PostgreSQL or MySQL pool opens
+// at most, and keeps them all when idle. SQLite's pools are shaped by
+// Open and left as they are.
+func (d *DB) SetMaxConns(n int) {
+	if d.Dialect == SQLite {
+		return
+	}
+	d.SQL.SetMaxOpenConns(n)
+	d.SQL.SetMaxIdleConns(n)
+}
+
 // sqliteReaders is how many read connections a SQLite database gets:
 // reads are CPU work in this process, so a few per CPU.
 func sqliteReaders() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
@@ -94,6 +109,12 @@ func Open(ctx context.Context, rawURL string, logger *slog.Logger) (_ *DB, err e
 		return nil, err
 	}
 	d.ReadSQL = d.SQL
+	// A pool that keeps fewer idle connections than it uses closes and
+	// reopens them under load (database/sql keeps two by default), each a
+	// new TCP connection, login and set of prepared statements.
+	d.SetMaxConns(DefaultMaxConns)
+	d.SQL.SetConnMaxIdleTime(5 * time.Minute)
+	d.SQL.SetConnMaxLifetime(time.Hour) // follow DNS and failovers
 	if dialect == SQLite {
 		if dsn.read == "" { // :memory: is a database per connection: one is all there can be
 			d.SQL.SetMaxOpenConns(1)

@@ -11,6 +11,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/testenv"
 )
 
@@ -119,6 +120,42 @@ func TestPreparedStatements(t *testing.T) {
 			_, prepared := d.Gorm.ConnPool.(*gorm.PreparedStmtDB)
 			if want := dialect.Name != "postgres"; prepared != want {
 				t.Errorf("gorm prepares statements: %v, want %v", prepared, want)
+			}
+		})
+	}
+}
+
+// TestPoolsKeepTheirConnections: under concurrent use a PostgreSQL or
+// MySQL pool keeps the connections it opened instead of closing all but
+// two and reopening them (database/sql's default), and SetMaxConns sizes
+// it.
+func TestPoolsKeepTheirConnections(t *testing.T) {
+	for _, dialect := range testenv.Dialects[1:] {
+		t.Run(dialect.Name, func(t *testing.T) {
+			d := open(t, dialect.URL(t))
+			if n := d.SQL.Stats().MaxOpenConnections; n != db.DefaultMaxConns {
+				t.Errorf("the pool allows %d connections, want %d", n, db.DefaultMaxConns)
+			}
+			d.SetMaxConns(6)
+			var wg sync.WaitGroup
+			for range 3 {
+				for range 12 {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						if _, err := d.SQL.ExecContext(t.Context(), "SELECT 1"); err != nil {
+							t.Error(err)
+						}
+					}()
+				}
+				wg.Wait()
+			}
+			st := d.SQL.Stats()
+			if st.MaxOpenConnections != 6 || st.OpenConnections > 6 {
+				t.Errorf("after SetMaxConns(6): %+v", st)
+			}
+			if st.MaxIdleClosed > 0 {
+				t.Errorf("the pool closed %d connections for want of idle room, want none", st.MaxIdleClosed)
 			}
 		})
 	}
