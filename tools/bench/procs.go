@@ -3,7 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -18,12 +18,18 @@ import (
 
 // binaries builds what the bench runs, the way `make build` does
 // (static, trimmed, stripped), into dir, and returns their paths by name.
+// "initfloor" links every package bin/web does and runs nothing: the
+// memory and time that initialising those libraries costs by itself.
 func binaries(ctx context.Context, dir string) (map[string]string, error) {
 	pkgs := map[string]string{
 		"web": "./cmd/web", "worker": "./cmd/worker", "manage": "./cmd/manage",
-		"baseline": "./tools/bench/baseline",
+		"baseline": "./tools/bench/baseline", "initfloor": "./tools/bench/initfloor",
 	}
-	args := []string{"build", "-trimpath", "-ldflags=-s -w", "-o", dir + string(os.PathSeparator)}
+	overlay, err := initFloorOverlay(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"build", "-trimpath", "-ldflags=-s -w", "-overlay", overlay, "-o", dir + string(os.PathSeparator)}
 	for _, p := range pkgs {
 		args = append(args, p)
 	}
@@ -38,6 +44,44 @@ func binaries(ctx context.Context, dir string) (map[string]string, error) {
 		paths[name] = filepath.Join(dir, name)
 	}
 	return paths, nil
+}
+
+// initFloorOverlay writes the source of the initfloor program (a blank
+// import of every non-standard package bin/web links, and a sleep) into
+// dir and returns a go build -overlay file placing it at
+// tools/bench/initfloor, so the source tree is never written to.
+func initFloorOverlay(ctx context.Context, dir string) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "./cmd/web")
+	cmd.Dir = moduleRoot()
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go list: %w", err)
+	}
+	const self = "github.com/launchkit/launchkit/"
+	var src strings.Builder
+	src.WriteString("package main\n\nimport (\n\t\"time\"\n")
+	for _, p := range strings.Fields(string(out)) {
+		// Other modules' internal packages cannot be imported from here;
+		// the packages that import them bring them (and their init) in.
+		foreign := !strings.HasPrefix(p, self) && (strings.Contains(p, "/internal/") || strings.HasSuffix(p, "/internal"))
+		if p == self+"cmd/web" || foreign || strings.HasPrefix(p, "vendor/") {
+			continue
+		}
+		fmt.Fprintf(&src, "\t_ %q\n", p)
+	}
+	src.WriteString(")\n\nfunc main() { time.Sleep(time.Hour) }\n")
+	file := filepath.Join(dir, "initfloor.go")
+	if err := os.WriteFile(file, []byte(src.String()), 0o644); err != nil {
+		return "", err
+	}
+	overlay, err := json.Marshal(map[string]map[string]string{
+		"Replace": {filepath.Join(moduleRoot(), "tools", "bench", "initfloor", "main.go"): file},
+	})
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "overlay.json")
+	return path, os.WriteFile(path, overlay, 0o644)
 }
 
 // moduleRoot is the directory holding go.mod, found upwards from the
@@ -158,6 +202,26 @@ func (p *proc) rssKiB() (int64, error) {
 	return procStatus(p.cmd.Process.Pid, "VmRSS")
 }
 
+// memory is a process's resident memory, split by kind: anonymous pages
+// are its own (heap, stacks); file pages are the binary's code and data
+// mapped from disk, shared with every process running it and dropped by
+// the kernel first when memory is short.
+type memory struct{ rss, anon, file int64 } // KiB
+
+func (p *proc) memory() (memory, error) {
+	var m memory
+	var err error
+	for _, f := range []struct {
+		name string
+		v    *int64
+	}{{"VmRSS", &m.rss}, {"RssAnon", &m.anon}, {"RssFile", &m.file}} {
+		if *f.v, err = procStatus(p.cmd.Process.Pid, f.name); err != nil {
+			return m, err
+		}
+	}
+	return m, nil
+}
+
 // procStatus reads one "Name:  123 kB" line of /proc/PID/status.
 func procStatus(pid int, field string) (int64, error) {
 	return procStatusFile(fmt.Sprintf("/proc/%d/status", pid), field)
@@ -216,6 +280,3 @@ func freeAddr() (string, error) {
 	defer ln.Close()
 	return ln.Addr().String(), nil
 }
-
-// errSkipped marks a row that could not run here (a service not set).
-var errSkipped = errors.New("skipped")

@@ -5,9 +5,11 @@
 //	baseline session -addr A    chi + scs (memory store): a page that reads
 //	                            and writes one int in the visitor's session
 //	baseline asynq   -redis URL -dir D
-//	                            a bare asynq server: each bench:file task
-//	                            decodes its JSON payload and writes it to
-//	                            a file in D, as Launchkit's outbox mailer does
+//	                            a bare asynq server (one queue, no
+//	                            middleware, no logging): each bench:mail
+//	                            task decodes its message and writes it to
+//	                            D with the outbox mailer, as Launchkit's
+//	                            mail:send does
 package main
 
 import (
@@ -20,7 +22,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -28,6 +29,8 @@ import (
 	"github.com/alexedwards/scs/v2/memstore"
 	"github.com/go-chi/chi/v5"
 	"github.com/hibiken/asynq"
+
+	"github.com/launchkit/launchkit/internal/mail"
 )
 
 func main() {
@@ -98,8 +101,8 @@ func serve(ctx context.Context, addr string, h http.Handler) error {
 	return nil
 }
 
-// TypeFile is the task the asynq baseline runs.
-const TypeFile = "bench:file"
+// TypeMail is the task the asynq baseline runs.
+const TypeMail = "bench:mail"
 
 func worker(ctx context.Context, redisURL, dir string, concurrency int) error {
 	opt, err := asynq.ParseRedisURI(redisURL)
@@ -107,14 +110,14 @@ func worker(ctx context.Context, redisURL, dir string, concurrency int) error {
 		return fmt.Errorf("-redis: %w", err)
 	}
 	srv := asynq.NewServer(opt, asynq.Config{Concurrency: concurrency, LogLevel: asynq.WarnLevel})
+	outbox := &mail.Outbox{Dir: dir, Sender: "Bench <bench@localhost>"}
 	mux := asynq.NewServeMux()
-	mux.HandleFunc(TypeFile, func(_ context.Context, t *asynq.Task) error {
-		var m map[string]any
+	mux.HandleFunc(TypeMail, func(ctx context.Context, t *asynq.Task) error {
+		var m mail.Message
 		if err := json.Unmarshal(t.Payload(), &m); err != nil {
 			return err
 		}
-		name, _ := m["subject"].(string)
-		return os.WriteFile(filepath.Join(dir, filepath.Base(name)+".json"), t.Payload(), 0o644)
+		return outbox.Send(ctx, m)
 	})
 	if err := srv.Start(mux); err != nil {
 		return err
