@@ -51,16 +51,27 @@ func binaries(ctx context.Context, dir string) (map[string]string, error) {
 // dir and returns a go build -overlay file placing it at
 // tools/bench/initfloor, so the source tree is never written to.
 func initFloorOverlay(ctx context.Context, dir string) (string, error) {
-	cmd := exec.CommandContext(ctx, "go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "./cmd/web")
-	cmd.Dir = moduleRoot()
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("go list: %w", err)
+	goList := func(args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, "go", append([]string{"list"}, args...)...)
+		cmd.Dir = moduleRoot()
+		out, err := cmd.Output()
+		if err != nil {
+			return "", fmt.Errorf("go list: %w", err)
+		}
+		return strings.TrimSpace(string(out)), nil
 	}
-	const self = "github.com/launchkit/launchkit/"
+	module, err := goList("-m")
+	if err != nil {
+		return "", err
+	}
+	out, err := goList("-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "./cmd/web")
+	if err != nil {
+		return "", err
+	}
+	self := module + "/"
 	var src strings.Builder
 	src.WriteString("package main\n\nimport (\n\t\"time\"\n")
-	for _, p := range strings.Fields(string(out)) {
+	for _, p := range strings.Fields(out) {
 		// Other modules' internal packages cannot be imported from here;
 		// the packages that import them bring them (and their init) in.
 		foreign := !strings.HasPrefix(p, self) && (strings.Contains(p, "/internal/") || strings.HasSuffix(p, "/internal"))

@@ -192,7 +192,7 @@ func (r *report) markdown(command string) string {
 	}
 
 	if len(r.jobs) > 0 {
-		fmt.Fprintf(&b, "\n## Jobs: enqueue → done\n\n%d tasks are enqueued from 8 goroutines in the bench process; then the worker starts and is timed from its first finished task to its last (so neither its start-up nor asynq's one-second poll of an empty queue counts). Both run 10 tasks at once on the same Redis.\n\n", o.tasks)
+		fmt.Fprintf(&b, "\n## Jobs: enqueue → done\n\n%d tasks are enqueued from 8 goroutines in the bench process; then the worker starts and is timed from its first finished task to its last (so neither its start-up nor asynq's one-second poll of an empty queue counts). Both run 10 tasks at once on the same Redis; each drains %d batches, taking turns, and the median is shown.\n\n", o.tasks, jobRounds)
 		b.WriteString("| worker | enqueued, tasks/s | done, tasks/s | × bare asynq (done) |\n|---|--:|--:|--:|\n")
 		base := r.jobs[0].run
 		for _, j := range r.jobs {

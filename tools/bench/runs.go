@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -211,42 +212,63 @@ func (b *bench) jobRuns(ctx context.Context) error {
 	message := func(i int) mail.Message {
 		return mail.Message{To: []string{benchEmail}, Subject: fmt.Sprintf("bench %d", i), Text: "A message of the enqueue→done bench.\n"}
 	}
-
-	client := asynq.NewClientFromRedisClient(b.rdb)
-	bareDir := filepath.Join(b.dir, "asynq-out")
-	if err := os.MkdirAll(bareDir, 0o755); err != nil {
-		return err
-	}
-	bareRun, err := drain(ctx, n, bareDir, ".eml", func(i int) error {
-		payload, _ := json.Marshal(message(i))
-		_, err := client.EnqueueContext(ctx, asynq.NewTask("bench:mail", payload))
-		return err
-	}, func() (*proc, error) {
-		return startProc("baseline asynq", b.bin["baseline"], []string{"asynq", "-redis", b.redisURL, "-dir", bareDir}, []string{"PATH=" + os.Getenv("PATH")}, b.dir)
-	})
-	if err != nil {
-		return err
-	}
-	b.rep.jobs = append(b.rep.jobs, jobRow{name: "baseline: bare asynq, a task writing the message with the outbox mailer", run: bareRun})
-	b.logf("%-52s %8.0f tasks/s enqueued, %8.0f tasks/s done", "bare asynq", bareRun.enqueuedPerSecond(), bareRun.donePerSecond())
-
-	outbox := filepath.Join(b.dir, "worker-outbox")
 	dbURL := b.sqliteDB()
 	if err := b.prepareDB(ctx, dbURL); err != nil {
 		return err
 	}
+	client := asynq.NewClientFromRedisClient(b.rdb)
 	jc := jobs.NewClient(b.rdb)
-	lkRun, err := drain(ctx, n, outbox, ".eml", func(i int) error {
-		return jc.EnqueueMail(ctx, message(i))
-	}, func() (*proc, error) {
-		return startProc("worker", b.bin["worker"], nil, b.env("127.0.0.1:0", dbURL, "database", "MAIL_OUTBOX_DIR="+outbox, "DISABLE_SCHEDULER=true"), b.dir)
-	})
-	if err != nil {
-		return err
+	var bare, lk []jobRun
+	for round := range jobRounds {
+		bareDir := filepath.Join(b.dir, fmt.Sprintf("asynq-out-%d", round))
+		if err := os.MkdirAll(bareDir, 0o755); err != nil {
+			return err
+		}
+		run, err := drain(ctx, n, bareDir, ".eml", func(i int) error {
+			payload, _ := json.Marshal(message(i))
+			_, err := client.EnqueueContext(ctx, asynq.NewTask("bench:mail", payload))
+			return err
+		}, func() (*proc, error) {
+			return startProc("baseline asynq", b.bin["baseline"], []string{"asynq", "-redis", b.redisURL, "-dir", bareDir}, []string{"PATH=" + os.Getenv("PATH")}, b.dir)
+		})
+		if err != nil {
+			return err
+		}
+		bare = append(bare, run)
+
+		outbox := filepath.Join(b.dir, fmt.Sprintf("worker-outbox-%d", round))
+		run, err = drain(ctx, n, outbox, ".eml", func(i int) error {
+			return jc.EnqueueMail(ctx, message(i))
+		}, func() (*proc, error) {
+			return startProc("worker", b.bin["worker"], nil, b.env("127.0.0.1:0", dbURL, "database", "MAIL_OUTBOX_DIR="+outbox, "DISABLE_SCHEDULER=true"), b.dir)
+		})
+		if err != nil {
+			return err
+		}
+		lk = append(lk, run)
 	}
-	b.rep.jobs = append(b.rep.jobs, jobRow{name: "Launchkit: bin/worker, mail:send to the outbox (.eml)", run: lkRun})
-	b.logf("%-52s %8.0f tasks/s enqueued, %8.0f tasks/s done", "Launchkit worker", lkRun.enqueuedPerSecond(), lkRun.donePerSecond())
+	for _, j := range []struct {
+		label string
+		row   jobRow
+	}{
+		{"bare asynq", jobRow{name: "baseline: bare asynq, a task writing the message with the outbox mailer", run: medianRun(bare)}},
+		{"Launchkit worker", jobRow{name: "Launchkit: bin/worker, mail:send to the outbox (.eml)", run: medianRun(lk)}},
+	} {
+		b.rep.jobs = append(b.rep.jobs, j.row)
+		b.logf("%-52s %8.0f tasks/s enqueued, %8.0f tasks/s done", j.label, j.row.run.enqueuedPerSecond(), j.row.run.donePerSecond())
+	}
 	return nil
+}
+
+// jobRounds is how many times each worker drains a batch; the median
+// round is reported, as one round is at the mercy of the machine.
+const jobRounds = 3
+
+// medianRun is the run with the median throughput.
+func medianRun(runs []jobRun) jobRun {
+	s := slices.Clone(runs)
+	slices.SortFunc(s, func(a, b jobRun) int { return cmp.Compare(a.donePerSecond(), b.donePerSecond()) })
+	return s[len(s)/2]
 }
 
 // jobRun is one queue measurement.
