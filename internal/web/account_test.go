@@ -196,9 +196,15 @@ func TestSignInSignOut(t *testing.T) {
 func TestSignInNeverRedirectsOffSite(t *testing.T) {
 	s := newSite(t, nil)
 	s.visitor().register("a@example.com", "long enough pw")
-	for _, next := range []string{"//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", ""} {
+	for _, next := range []string{
+		"//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)", "",
+		"/./\\evil.example", "/\t/evil.example", // more in FuzzLocalPath's seeds
+	} {
 		s.visitor().post("/user/sign-in", "email", "a@example.com", "password", "long enough pw", "next", next).redirectsTo("/")
 	}
+	// A path on the site, with its query, is where the visitor goes.
+	s.visitor().post("/user/sign-in", "email", "a@example.com", "password", "long enough pw", "next", "/user/profile?tab=name").
+		redirectsTo("/user/profile?tab=name")
 }
 
 func TestProfileEditsOwnNameOnly(t *testing.T) {

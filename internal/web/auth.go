@@ -75,12 +75,20 @@ func (s *Server) requireRole(role string) func(http.Handler) http.Handler {
 }
 
 // localPath returns next when it is a path on this site, else "/": the
-// sign-in redirect must not become an open redirect.
+// sign-in redirect must not become an open redirect. Browsers read a
+// backslash as a slash and drop tabs and newlines, and http.Redirect
+// cleans the path (so "/./" then a backslash becomes "/" and a backslash), so any of those, or a path
+// starting with two slashes, is refused outright rather than repaired.
 func localPath(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
 		return "/"
 	}
-	if u, err := url.Parse(next); err != nil || u.Host != "" || u.Scheme != "" {
+	for _, c := range next {
+		if c == '\\' || c < ' ' || c == 0x7f {
+			return "/"
+		}
+	}
+	if u, err := url.Parse(next); err != nil || u.Host != "" || u.Scheme != "" || u.Opaque != "" {
 		return "/"
 	}
 	return next
