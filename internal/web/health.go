@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -39,20 +38,28 @@ type check struct {
 	LatencyMS int64  `json:"latency_ms"`
 }
 
+// readyTimeout is how long readyz waits for the database and Redis.
+const readyTimeout = 2 * time.Second
+
 // readyz is the readiness probe: 200 when the database and Redis answer
 // within two seconds, else 503. The JSON says which one failed; the cause
-// goes to the log, not to the (public) response.
+// goes to the log, not to the (public) response. It answers at the
+// deadline even when a check is still waiting (a client that does not
+// honour its context, a connection that never opens).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
-	checks := map[string]check{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for name, ping := range map[string]func(context.Context) error{
+	type result struct {
+		name string
+		check
+	}
+	pings := map[string]func(context.Context) error{
 		"database": s.app.DB.Ping,
 		"redis":    func(ctx context.Context) error { return s.app.Redis.Ping(ctx).Err() },
-	} {
-		wg.Go(func() {
+	}
+	results := make(chan result, len(pings))
+	for name, ping := range pings {
+		go func() {
 			start := time.Now()
 			err := ping(ctx)
 			c := check{Status: "ok", LatencyMS: time.Since(start).Milliseconds()}
@@ -60,12 +67,23 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 				c.Status = "down"
 				s.logger.WarnContext(r.Context(), "readiness check failed", "check", name, "err", err)
 			}
-			mu.Lock()
-			checks[name] = c
-			mu.Unlock()
-		})
+			results <- result{name, c}
+		}()
 	}
-	wg.Wait()
+	checks := map[string]check{}
+	for len(checks) < len(pings) {
+		select {
+		case res := <-results:
+			checks[res.name] = res.check
+		case <-ctx.Done():
+			for name := range pings {
+				if _, ok := checks[name]; !ok {
+					checks[name] = check{Status: "down", LatencyMS: readyTimeout.Milliseconds()}
+					s.logger.WarnContext(r.Context(), "readiness check failed", "check", name, "err", "no answer within "+readyTimeout.String())
+				}
+			}
+		}
+	}
 
 	status, overall := http.StatusOK, "ok"
 	for _, c := range checks {

@@ -22,7 +22,7 @@ func (s *Server) routes() http.Handler {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	r.Get("/metrics", s.metrics())
-	r.Handle("/static/*", s.static())
+	r.Method(http.MethodGet, "/static/*", s.static())
 
 	// Pages: a session (created only when written) and cross-origin
 	// protection for every unsafe method.

@@ -52,6 +52,9 @@ func New(a *app.App, opts ...Option) (http.Handler, error) {
 	return s.routes(), nil
 }
 
+// MaxHeaderBytes bounds a request's headers; larger ones get a 431.
+const MaxHeaderBytes = 64 << 10
+
 // Serve answers HTTP on ln until ctx is cancelled, then stops accepting,
 // lets in-flight requests finish within shutdownTimeout and returns nil.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, shutdownTimeout time.Duration, logger *slog.Logger) error {
@@ -61,9 +64,11 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, shutdownTimeout
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    1 << 20,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		// Near what proxies accept; more is answered 431 (Go's default
+		// would take a megabyte of headers per request).
+		MaxHeaderBytes: MaxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

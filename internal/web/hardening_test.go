@@ -1,0 +1,110 @@
+package web_test
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/launchkit/launchkit/internal/web"
+)
+
+// TestStaticFilesAnswerOnlyGetAndHead: /static/ serves GET and HEAD; any
+// other method is a 405 naming them.
+func TestStaticFilesAnswerOnlyGetAndHead(t *testing.T) {
+	s := newSite(t, nil)
+	s.do(httptest.NewRequest(http.MethodHead, "/static/css/app.css", nil)).status(200)
+	for _, method := range []string{http.MethodPut, http.MethodDelete, http.MethodPost, "TRACE", http.MethodOptions, http.MethodPatch} {
+		r := s.do(httptest.NewRequest(method, "/static/css/app.css", nil)).status(405)
+		if allow := r.rec.Header().Get("Allow"); !strings.Contains(allow, "GET") || strings.Contains(allow, method) {
+			t.Errorf("%s: Allow = %q", method, allow)
+		}
+	}
+}
+
+// serve runs the site on a loopback listener, as cmd/web does, until the
+// test ends, and returns its base URL.
+func (s *site) serve() string {
+	s.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- web.Serve(ctx, ln, s.handler, 5*time.Second, s.app.Logger) }()
+	s.t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			s.t.Error(err)
+		}
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// TestOversizedHeadersAre431: request headers are capped near what
+// proxies allow (64 KiB), not Go's default of 1 MiB.
+func TestOversizedHeadersAre431(t *testing.T) {
+	base := newSite(t, nil).serve()
+	for _, tt := range []struct {
+		size   int
+		status int
+	}{{32 << 10, 200}, {256 << 10, 431}} {
+		req, _ := http.NewRequest(http.MethodGet, base+"/healthz", nil)
+		req.Header.Set("X-Padding", strings.Repeat("a", tt.size))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%d KiB of headers: %v", tt.size>>10, err)
+		}
+		_ = res.Body.Close()
+		if res.StatusCode != tt.status {
+			t.Errorf("%d KiB of headers: status %d, want %d", tt.size>>10, res.StatusCode, tt.status)
+		}
+	}
+}
+
+// hungServer accepts connections and never answers: a Redis or database
+// that has stopped responding without closing its port.
+func hungServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// TestReadyzAnswersWithinTwoSecondsWhenRedisHangs: the readiness probe
+// keeps its documented deadline when Redis accepts connections but never
+// answers (a probe that hangs makes the orchestrator's own timeout, not
+// ours, decide).
+func TestReadyzAnswersWithinTwoSecondsWhenRedisHangs(t *testing.T) {
+	s := newSite(t, nil)
+	s.app.Redis = redis.NewClient(&redis.Options{Addr: hungServer(t)})
+	start := time.Now()
+	s.get("/readyz").status(503).contains(`"redis":{"status":"down"`, `"database":{"status":"ok"`)
+	if took := time.Since(start); took > 3500*time.Millisecond {
+		t.Errorf("/readyz took %s with Redis hung, want about 2s", took.Round(time.Millisecond))
+	}
+}
