@@ -6,6 +6,7 @@ package cmd_test
 import (
 	"context"
 	"debug/elf"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -510,5 +511,34 @@ func TestSecretsNeverReachTheLogs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLogsStayJSONWhenRedisGoesAway: in production every line the web
+// process writes is a JSON log record, including what the Redis client
+// has to say when its server disappears.
+func TestLogsStayJSONWhenRedisGoesAway(t *testing.T) {
+	redisServer := miniredis.RunT(t)
+	dir := t.TempDir()
+	cmd, _ := binary(t, "web", nil,
+		"ENV=production", "SECRET_KEY="+strings.Repeat("k", 40), "ALLOW_SQLITE_IN_PRODUCTION=true", "AUTO_MIGRATE=true",
+		"REDIS_URL=redis://"+redisServer.Addr()+"/0", "DATABASE_URL=sqlite://"+filepath.Join(dir, "app.db"), "ADDR=127.0.0.1:0")
+	p := testenv.Start(t, cmd)
+	base := p.WaitListening()
+	redisServer.Close()
+	for range 3 {
+		if status, _ := get(t, base+"/readyz"); status != http.StatusServiceUnavailable {
+			t.Errorf("/readyz with Redis gone = %d, want 503", status)
+		}
+	}
+	p.Terminate()
+	p.Wait(30 * time.Second)
+	for line := range strings.SplitSeq(strings.TrimSpace(p.Output()), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("a line that is not JSON: %q", line)
+		}
+	}
+	if !strings.Contains(p.Output(), `"component":"redis"`) {
+		t.Errorf("nothing the Redis client said was logged:\n%s", p.Output())
 	}
 }

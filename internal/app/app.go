@@ -94,6 +94,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		}
 	}
 
+	jobs.LogRedisTo(logger)
 	redisURL := cfg.RedisURL
 	if redisURL == "" {
 		if !opts.EmbeddedRedis {

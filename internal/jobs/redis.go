@@ -3,6 +3,8 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -16,12 +18,29 @@ func OpenRedis(ctx context.Context, url string) (*redis.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
+	// Honour each call's context deadline (a request's, the readiness
+	// probe's) rather than only the client's own 3 s and 5 s timeouts.
+	opts.ContextTimeoutEnabled = true
 	rdb := redis.NewClient(opts)
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		_ = rdb.Close()
 		return nil, fmt.Errorf("connect to redis at %s: %w", opts.Addr, err)
 	}
 	return rdb, nil
+}
+
+// LogRedisTo sends what the Redis client library has to say (a pool that
+// cannot reach its server, …) to logger as warnings, rather than as its
+// own unstructured lines on stderr. The library has one logger per
+// process: the last call wins.
+func LogRedisTo(logger *slog.Logger) {
+	redis.SetLogger(redisLog{logger.With("component", "redis")})
+}
+
+type redisLog struct{ l *slog.Logger }
+
+func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
+	r.l.WarnContext(ctx, strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "))
 }
 
 // EmbeddedRedis is an in-memory Redis inside this process, for development
