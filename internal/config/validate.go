@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -90,7 +91,7 @@ func validate(c *Config) Problems {
 	if c.SessionIdleTimeout < 0 {
 		bad("SESSION_IDLE_TIMEOUT", "must not be negative")
 	}
-	if c.SessionCookieName == "" || strings.ContainsAny(c.SessionCookieName, " ;,=\t\"") {
+	if !cookieName.MatchString(c.SessionCookieName) {
 		bad("SESSION_COOKIE_NAME", "%s is not a valid cookie name", c.show("SESSION_COOKIE_NAME", c.SessionCookieName))
 	}
 	if c.WorkerConcurrency < 1 {
@@ -144,6 +145,11 @@ func (c *Config) show(key, value string) string {
 
 // checkAddr's errors do not repeat the address; the caller decides
 // whether it may be shown.
+// cookieName is a cookie name as RFC 6265 allows it (an RFC 7230 token):
+// browsers drop a Set-Cookie whose name has anything else, so sign-in
+// would silently never stick.
+var cookieName = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
 func checkAddr(addr string) error {
 	_, port, err := net.SplitHostPort(addr)
 	if err != nil {

@@ -23,6 +23,8 @@ func TestLoadRefusesInvalidValues(t *testing.T) {
 		{env{"SESSION_STORE": "cookie"}, "SESSION_STORE", []string{`"cookie"`}},
 		{env{"SESSION_LIFETIME": "-1h"}, "SESSION_LIFETIME", []string{"positive"}},
 		{env{"SESSION_COOKIE_NAME": "my session"}, "SESSION_COOKIE_NAME", []string{"cookie name"}},
+		{env{"SESSION_COOKIE_NAME": "séance"}, "SESSION_COOKIE_NAME", []string{"cookie name"}},
+		{env{"SESSION_COOKIE_NAME": "a(b)"}, "SESSION_COOKIE_NAME", []string{"cookie name"}},
 		{env{"WORKER_CONCURRENCY": "0"}, "WORKER_CONCURRENCY", []string{"at least 1"}},
 		{env{"MAIL_PORT": "70000"}, "MAIL_PORT", []string{`"70000" is not a port`}},
 		{env{"LOG_LEVEL": "loud"}, "LOG_LEVEL", []string{`"loud"`}},
