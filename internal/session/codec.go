@@ -3,6 +3,8 @@ package session
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -59,6 +61,9 @@ func toJSONValue(v any) (jsonValue, bool) {
 	case float64:
 		return jsonValue{Float64: &v}, true
 	case []byte:
+		if v == nil {
+			v = []byte{} // JSON would write null, which reads back as no value
+		}
 		return jsonValue{Bytes: &v}, true
 	case time.Time:
 		return jsonValue{Time: &v}, true
@@ -103,21 +108,31 @@ func (codec) Encode(deadline time.Time, values map[string]any) ([]byte, error) {
 	return append([]byte(jsonMarker), b...), nil
 }
 
-// Decode implements scs.Codec.
+// errUnreadable marks stored session data this codec cannot decode.
+var errUnreadable = errors.New("unreadable session data")
+
+// Decode implements scs.Codec. Data it cannot read fails with
+// errUnreadable, never with a partial session.
 func (codec) Decode(b []byte) (time.Time, map[string]any, error) {
 	rest, ok := bytes.CutPrefix(b, []byte(jsonMarker))
 	if !ok {
-		return scs.GobCodec{}.Decode(b)
+		d, values, err := scs.GobCodec{}.Decode(b)
+		if err != nil {
+			return time.Time{}, nil, fmt.Errorf("%w: %v", errUnreadable, err)
+		}
+		return d, values, nil
 	}
 	var s jsonSession
 	if err := json.Unmarshal(rest, &s); err != nil {
-		return time.Time{}, nil, err
+		return time.Time{}, nil, fmt.Errorf("%w: %v", errUnreadable, err)
 	}
 	values := make(map[string]any, len(s.Values))
 	for k, jv := range s.Values {
-		if v, ok := jv.value(); ok {
-			values[k] = v
+		v, ok := jv.value()
+		if !ok {
+			return time.Time{}, nil, fmt.Errorf("%w: value %q has no type this version knows", errUnreadable, k)
 		}
+		values[k] = v
 	}
 	return s.Deadline, values, nil
 }

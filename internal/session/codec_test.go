@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"encoding/gob"
+	"errors"
 	"math"
 	"reflect"
 	"testing"
@@ -91,7 +92,29 @@ func TestCodecReadsGobSessions(t *testing.T) {
 	if !d.Equal(deadline) || values["user_id"] != int64(9) || values["_flashes"] != "[]" {
 		t.Errorf("decoded %v %v", d, values)
 	}
-	if _, _, err := (codec{}).Decode([]byte(jsonMarker + "{not json")); err == nil {
-		t.Error("a damaged JSON session decoded without error")
+	for _, bad := range []string{
+		jsonMarker + "{not json",
+		jsonMarker + `{"d":"2026-01-01T00:00:00Z","v":{"x":{"z":1}}}`, // a type this version does not know
+		"\x7fnot gob",
+	} {
+		if _, _, err := (codec{}).Decode([]byte(bad)); !errors.Is(err, errUnreadable) {
+			t.Errorf("Decode(%q) error = %v, want errUnreadable", bad, err)
+		}
+	}
+}
+
+// TestCodecKeepsANilByteSlice: a nil []byte reads back as an empty one,
+// not as a missing key.
+func TestCodecKeepsANilByteSlice(t *testing.T) {
+	b, err := codec{}.Encode(time.Now(), map[string]any{"k": []byte(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, values, err := codec{}.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := values["k"].([]byte); !ok || len(v) != 0 {
+		t.Errorf("a nil []byte read back as %#v", values["k"])
 	}
 }

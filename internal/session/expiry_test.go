@@ -2,6 +2,9 @@ package session_test
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"sync/atomic"
 	"testing"
@@ -151,5 +154,106 @@ func TestIdleTimeoutAndLifetimeEndSessions(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestRefreshDoesNotResurrectAnEndedSession: a request that only
+// refreshes the idle timeout, still running when the session is
+// destroyed (a sign-out on another tab), must not save it back.
+func TestRefreshDoesNotResurrectAnEndedSession(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends() {
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			store, _ := be.open(t)
+			m := session.NewSCS(store, session.Options{Name: cookieName, Lifetime: time.Hour, IdleTimeout: time.Second})
+			release := make(chan struct{})
+			entered := make(chan struct{})
+			app := newApp(m, failOnError(t))
+			slow := m.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				close(entered)
+				<-release
+				fmt.Fprint(w, m.GetString(r.Context(), "k"))
+			}), failOnError(t))
+			b := &browser{t: t, app: app}
+			b.post("/put", url.Values{"v": {"signed in"}})
+			cookie := b.cookie
+			time.Sleep(150 * time.Millisecond) // the refresh interval is 100ms: the next request is due one
+
+			done := make(chan *httptest.ResponseRecorder)
+			go func() {
+				req := httptest.NewRequest(http.MethodGet, "/slow", nil)
+				req.AddCookie(&http.Cookie{Name: cookie.Name, Value: cookie.Value})
+				rec := httptest.NewRecorder()
+				slow.ServeHTTP(rec, req)
+				done <- rec
+			}()
+			<-entered
+			b.post("/destroy", nil) // signed out meanwhile
+			close(release)
+			rec := <-done
+			if rec.Body.String() != "signed in" {
+				t.Errorf("the in-flight request read %q", rec.Body.String())
+			}
+			for _, c := range rec.Result().Cookies() {
+				if c.Name == cookieName && c.MaxAge >= 0 {
+					t.Errorf("the in-flight request sent the ended session's cookie again: %v", c)
+				}
+			}
+			replay := &browser{t: t, app: app, cookie: cookie}
+			if got := replay.get("/get").body; got != "" {
+				t.Errorf("after sign-out the old cookie reads %q: the refresh saved the session back", got)
+			}
+		})
+	}
+}
+
+// TestFlushSavesTheSessionFirst: a handler that flushes before writing
+// (a stream) still gets its session saved and its cookie sent.
+func TestFlushSavesTheSessionFirst(t *testing.T) {
+	m := session.NewSCS(session.NewMemoryStore(), testCookie)
+	h := m.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.Put(r.Context(), "k", "streamed")
+		if err := http.NewResponseController(w).Flush(); err != nil {
+			t.Errorf("Flush: %v", err)
+		}
+		fmt.Fprint(w, "data")
+	}), failOnError(t))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/stream", nil))
+	if !rec.Flushed {
+		t.Error("the response was not flushed")
+	}
+	var c *http.Cookie
+	for _, rc := range rec.Result().Cookies() {
+		if rc.Name == cookieName {
+			c = rc
+		}
+	}
+	if c == nil {
+		t.Fatal("a response flushed before its body carried no session cookie")
+	}
+	b := &browser{t: t, app: newApp(m, failOnError(t)), cookie: c}
+	if got := b.get("/get").body; got != "streamed" {
+		t.Errorf("the flushed request's session reads %q", got)
+	}
+}
+
+// TestUnreadableSessionIsNoSession: stored data that cannot be decoded
+// (written by another version, damaged) is treated as no session, not
+// answered with a 500 on every page until it expires.
+func TestUnreadableSessionIsNoSession(t *testing.T) {
+	store := session.NewMemoryStore()
+	if err := store.Commit("garbled-token-garbled-token-garbled-token00", []byte("\x00j{not json"), time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	b := &browser{t: t, app: newApp(session.NewSCS(store, testCookie), failOnError(t)),
+		cookie: &http.Cookie{Name: cookieName, Value: "garbled-token-garbled-token-garbled-token00"}}
+	if res := b.get("/get"); res.body != "" || res.setCookies != 0 {
+		t.Errorf("an unreadable session: %+v", res)
+	}
+	b.post("/put", url.Values{"v": {"fresh"}})
+	if got := b.get("/get").body; got != "fresh" {
+		t.Errorf("a new session after an unreadable one reads %q", got)
 	}
 }

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
@@ -33,6 +34,7 @@ type Options struct {
 // request, and an idle session still ends within the idle timeout.
 type SCS struct {
 	sm      *scs.SessionManager
+	store   expiringStore
 	idle    time.Duration
 	refresh time.Duration
 }
@@ -51,7 +53,8 @@ func refreshInterval(idle time.Duration) time.Duration {
 // NewSCS returns a Manager keeping session data in store.
 func NewSCS(store scs.Store, opts Options) *SCS {
 	sm := scs.New()
-	sm.Store = expiringStore{store: store, idle: opts.IdleTimeout, onWrite: opts.OnStoreWrite}
+	es := expiringStore{store: store, idle: opts.IdleTimeout, onWrite: opts.OnStoreWrite}
+	sm.Store = es
 	sm.Codec = codec{}
 	sm.Lifetime = opts.Lifetime
 	// scs's own idle handling writes on every request; SCS does it.
@@ -62,7 +65,7 @@ func NewSCS(store scs.Store, opts Options) *SCS {
 	sm.Cookie.Secure = opts.Secure
 	sm.Cookie.Path = "/"
 	sm.Cookie.Persist = true
-	return &SCS{sm: sm, idle: opts.IdleTimeout, refresh: refreshInterval(opts.IdleTimeout)}
+	return &SCS{sm: sm, store: es, idle: opts.IdleTimeout, refresh: refreshInterval(opts.IdleTimeout)}
 }
 
 // LoadAndSave implements Manager. It is scs's LoadAndSave with the idle
@@ -81,8 +84,14 @@ func (s *SCS) LoadAndSave(next http.Handler, onError func(http.ResponseWriter, *
 			token = c.Value
 		}
 		ctx, err := s.sm.Load(r.Context(), token)
+		if errors.Is(err, errUnreadable) {
+			// Written by another version, or damaged: no session, rather
+			// than an error on every page until it expires.
+			ctx, err = s.sm.Load(r.Context(), "")
+		}
+		refreshDue := false
 		if err == nil {
-			err = s.expire(ctx)
+			refreshDue, err = s.expire(ctx)
 		}
 		if err != nil {
 			onError(w, r, err)
@@ -90,7 +99,7 @@ func (s *SCS) LoadAndSave(next http.Handler, onError func(http.ResponseWriter, *
 		}
 		sr := r.WithContext(ctx)
 		sw := &saveWriter{ResponseWriter: w, save: func() bool {
-			if err := s.save(ctx, w); err != nil {
+			if err := s.save(ctx, w, refreshDue); err != nil {
 				onError(w, sr, err)
 				return false
 			}
@@ -103,38 +112,44 @@ func (s *SCS) LoadAndSave(next http.Handler, onError func(http.ResponseWriter, *
 
 // expire ends a loaded session that has been idle too long or outlived
 // its lifetime (the stores expire them too; this also holds when a
-// store's clock lags), and marks one whose last-seen time is older than
-// the refresh interval for saving.
-func (s *SCS) expire(ctx context.Context) error {
+// store's clock lags), and reports whether its last-seen time is older
+// than the refresh interval, so that saving it is due.
+func (s *SCS) expire(ctx context.Context) (refreshDue bool, err error) {
 	if s.sm.Token(ctx) == "" {
-		return nil // no stored session: nothing to expire or refresh
+		return false, nil // no stored session: nothing to expire or refresh
 	}
 	now := time.Now()
 	if !now.Before(s.sm.Deadline(ctx)) {
-		return s.sm.Destroy(ctx)
+		return false, s.sm.Destroy(ctx)
 	}
 	if s.idle <= 0 {
-		return nil
+		return false, nil
 	}
 	seen, ok := s.sm.Get(ctx, seenKey).(int64)
-	switch since := now.Sub(time.UnixMilli(seen)); {
-	case !ok:
-		// Saved before sessions recorded a last-seen time; the store's
-		// own expiry still held it to the idle timeout.
-		s.sm.Put(ctx, seenKey, now.UnixMilli())
-	case since >= s.idle:
-		return s.sm.Destroy(ctx)
-	case since >= s.refresh:
-		s.sm.Put(ctx, seenKey, now.UnixMilli())
+	since := now.Sub(time.UnixMilli(seen))
+	if ok && since >= s.idle {
+		return false, s.sm.Destroy(ctx)
 	}
-	return nil
+	// A session saved before sessions recorded a last-seen time is due
+	// too; the store's own expiry still held it to the idle timeout.
+	return !ok || since >= s.refresh, nil
 }
 
 // save writes a changed session to the store and sets its cookie, or
-// expires the cookie of a destroyed one; an unchanged session costs
-// nothing.
-func (s *SCS) save(ctx context.Context, w http.ResponseWriter) error {
+// expires the cookie of a destroyed one. An unchanged session costs
+// nothing unless its refresh is due; then it is saved again only if the
+// store still holds it, so that a request in flight while the session
+// was ended elsewhere (a sign-out in another tab) cannot bring it back.
+func (s *SCS) save(ctx context.Context, w http.ResponseWriter, refreshDue bool) error {
 	switch s.sm.Status(ctx) {
+	case scs.Unmodified:
+		if !refreshDue {
+			return nil
+		}
+		if _, found, err := s.store.FindCtx(ctx, s.sm.Token(ctx)); err != nil || !found {
+			return err
+		}
+		fallthrough
 	case scs.Modified:
 		now := time.Now()
 		if s.idle > 0 {
@@ -191,6 +206,20 @@ func (sw *saveWriter) Write(b []byte) (int, error) {
 		return len(b), nil // the error response has been written instead
 	}
 	return sw.ResponseWriter.Write(b)
+}
+
+// Flush saves the session, then flushes: a response flushed before its
+// body (a stream) still sends its cookie.
+func (sw *saveWriter) Flush() {
+	_ = sw.FlushError()
+}
+
+// FlushError is Flush for http.ResponseController.
+func (sw *saveWriter) FlushError() error {
+	if !sw.saveOnce() {
+		return nil
+	}
+	return http.NewResponseController(sw.ResponseWriter).Flush()
 }
 
 // Unwrap lets http.ResponseController reach the connection.
