@@ -113,8 +113,10 @@ func Open(ctx context.Context, rawURL string, logger *slog.Logger) (_ *DB, err e
 	// reopens them under load (database/sql keeps two by default), each a
 	// new TCP connection, login and set of prepared statements.
 	d.SetMaxConns(DefaultMaxConns)
-	d.SQL.SetConnMaxIdleTime(5 * time.Minute)
-	d.SQL.SetConnMaxLifetime(time.Hour) // follow DNS and failovers
+	if dialect != SQLite { // a SQLite connection is a file handle, and :memory: its whole database
+		d.SQL.SetConnMaxIdleTime(5 * time.Minute)
+		d.SQL.SetConnMaxLifetime(time.Hour) // follow DNS and failovers
+	}
 	if dialect == SQLite {
 		if dsn.read == "" { // :memory: is a database per connection: one is all there can be
 			d.SQL.SetMaxOpenConns(1)

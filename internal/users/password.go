@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"math"
 	"runtime"
+	"runtime/metrics"
 	"sync/atomic"
 
 	"github.com/alexedwards/argon2id"
@@ -33,29 +35,35 @@ type HashStats struct {
 	Running, Waiting int
 }
 
-// hashing lets at most a fixed number of argon2id computations run at
-// once. Each one holds Params.Memory for its duration, so without a bound
-// a burst of sign-ins (or of password changes) multiplies the process's
+// hashing bounds the memory argon2id computations hold at once: room
+// for MaxConcurrentHashes hashes of Params.Memory. Without a bound a
+// burst of sign-ins (or of password changes) multiplies the process's
 // memory; with it they queue for a turn, as long as their request lasts.
+// A hash takes room for its own memory, so checking a password stored
+// with bigger parameters (argon2id's 64 MiB default, say) runs with fewer
+// others, or alone.
 type hashing struct {
-	slots            *semaphore.Weighted
+	room             *semaphore.Weighted
+	size             int64 // KiB
 	running, waiting atomic.Int64
 }
 
 // hashingFor returns the Service's hashing bound, made on first use.
 func (s *Service) hashingFor() *hashing {
 	s.hashingOnce.Do(func() {
-		s.hashing = &hashing{slots: semaphore.NewWeighted(int64(max(1, s.MaxConcurrentHashes)))}
+		size := int64(max(1, s.MaxConcurrentHashes)) * int64(max(1, s.Params.Memory))
+		s.hashing = &hashing{room: semaphore.NewWeighted(size), size: size}
 	})
 	return s.hashing
 }
 
-// withHashSlot runs f once a hashing turn is free, or fails when ctx ends
-// first.
-func (s *Service) withHashSlot(ctx context.Context, f func() error) error {
+// withHashSlot runs f, a hash needing memoryKiB, once there is room for
+// it, or fails when ctx ends first.
+func (s *Service) withHashSlot(ctx context.Context, memoryKiB uint32, f func() error) error {
 	h := s.hashingFor()
+	need := min(int64(max(1, memoryKiB)), h.size)
 	h.waiting.Add(1)
-	err := h.slots.Acquire(ctx, 1)
+	err := h.room.Acquire(ctx, need)
 	h.waiting.Add(-1)
 	if err != nil {
 		return fmt.Errorf("wait for a turn to hash a password: %w", err)
@@ -63,24 +71,39 @@ func (s *Service) withHashSlot(ctx context.Context, f func() error) error {
 	h.running.Add(1)
 	defer func() {
 		h.running.Add(-1)
-		h.slots.Release(1)
+		h.room.Release(need)
 	}()
-	if s.Params.Memory >= gcBeforeHashKiB {
+	if memoryKiB >= gcBeforeHashKiB && garbageBytes() >= uint64(memoryKiB)<<10 {
 		// The memory of the hashes that finished before this one is
-		// garbage now, but the collector would only get to it once the
-		// heap had grown to twice its live size: under a burst of
-		// sign-ins, several dead hashes' worth. Collecting first lets
-		// this hash reuse their memory instead, for a millisecond or two
-		// on a hash that takes tens of them.
+		// garbage, but the collector would only get to it once the heap
+		// had grown to twice its live size: under a burst of sign-ins,
+		// several dead hashes' worth. Collecting first lets this hash
+		// reuse their memory, for a millisecond or two on a hash that
+		// takes tens of them.
 		runtime.GC()
 	}
 	return f()
 }
 
-// gcBeforeHashKiB is the hash memory from which a hash is preceded by a
-// garbage collection (see withHashSlot); cheaper hashes, as in tests,
-// are not worth one.
+// gcBeforeHashKiB is the hash memory from which a hash may be preceded
+// by a garbage collection (see withHashSlot); cheaper hashes, as in
+// tests, are not worth one.
 const gcBeforeHashKiB = 16 * 1024
+
+// garbageBytes estimates the heap that is garbage now: what objects take
+// less what was live after the last collection.
+func garbageBytes() uint64 {
+	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}
+	metrics.Read(samples)
+	if samples[0].Value.Kind() != metrics.KindUint64 || samples[1].Value.Kind() != metrics.KindUint64 {
+		return math.MaxUint64 // unknown: collect
+	}
+	objects, live := samples[0].Value.Uint64(), samples[1].Value.Uint64()
+	if objects < live {
+		return 0
+	}
+	return objects - live
+}
 
 // HashStats reports the password hashes running and waiting now.
 func (s *Service) HashStats() HashStats {
@@ -91,7 +114,7 @@ func (s *Service) HashStats() HashStats {
 // hash makes the argon2id hash of password with s.Params, in its turn.
 func (s *Service) hash(ctx context.Context, password string) (string, error) {
 	var h string
-	err := s.withHashSlot(ctx, func() (err error) {
+	err := s.withHashSlot(ctx, s.Params.Memory, func() (err error) {
 		h, err = argon2id.CreateHash(password, s.Params)
 		return err
 	})
@@ -102,10 +125,14 @@ func (s *Service) hash(ctx context.Context, password string) (string, error) {
 }
 
 // matches reports whether password is the one hash was made from, in its
-// turn; hash records its own parameters.
+// turn; hash records its own parameters, memory included.
 func (s *Service) matches(ctx context.Context, password, hash string) (bool, error) {
+	p, _, _, err := argon2id.DecodeHash(hash)
+	if err != nil {
+		return false, fmt.Errorf("stored password hash: %w", err)
+	}
 	var match bool
-	err := s.withHashSlot(ctx, func() (err error) {
+	err = s.withHashSlot(ctx, p.Memory, func() (err error) {
 		match, err = argon2id.ComparePasswordAndHash(password, hash)
 		return err
 	})

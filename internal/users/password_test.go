@@ -140,6 +140,46 @@ func TestHashingIsBounded(t *testing.T) {
 		t.Errorf("after the burst: %+v, want nothing running or waiting", st)
 	}
 
+	// A password stored with twice the memory takes the room of two: its
+	// checks run one at a time.
+	big, err := argon2id.CreateHash(password, &argon2id.Params{Memory: 8 * 1024, Iterations: 6, Parallelism: 1, SaltLength: 16, KeyLength: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, s, "big@example.com")
+	if err := d.Gorm.Exec("UPDATE users SET password_hash = ? WHERE email = ?", big, "big@example.com").Error; err != nil {
+		t.Fatal(err)
+	}
+	peakRunning = 0
+	stop, watched = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			peakRunning = max(peakRunning, s.HashStats().Running)
+			select {
+			case <-stop:
+				return
+			default:
+				time.Sleep(100 * time.Microsecond)
+			}
+		}
+	}()
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.Authenticate(t.Context(), "big@example.com", "a wrong password"); !errors.Is(err, users.ErrInvalidCredentials) {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	<-watched
+	if peakRunning != 1 {
+		t.Errorf("checks of a password stored with twice the memory ran %d at once, want 1", peakRunning)
+	}
+
 	// A sign-in whose request ends while it waits for a turn gives up.
 	s2 := users.NewService(d)
 	s2.Params = &argon2id.Params{Memory: 4 * 1024, Iterations: 200, Parallelism: 1, SaltLength: 16, KeyLength: 32}

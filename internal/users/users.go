@@ -116,11 +116,12 @@ type Service struct {
 	// stored passwords: a hash made with others is replaced at the user's
 	// next sign-in. Set it before first use.
 	Params *argon2id.Params
-	// MaxConcurrentHashes is how many password hashes may run at once
-	// (each holds Params.Memory while it runs); more wait for a turn.
-	// NewService sets the number of CPUs the process may use: more at
-	// once would only take turns on the CPUs anyway. Set it before first
-	// use.
+	// MaxConcurrentHashes is how many password hashes of Params.Memory
+	// may run at once (each holds that memory while it runs); more wait
+	// for a turn, and a hash stored with more memory takes the room of
+	// several. NewService sets the number of CPUs the process may use:
+	// more at once would only take turns on the CPUs anyway. Set it before
+	// first use.
 	MaxConcurrentHashes int
 
 	hashingOnce sync.Once
