@@ -52,6 +52,9 @@ const (
 // connections that WAL lets run beside the writer. Gorm picks the pool
 // by statement (gorm.io/plugin/dbresolver). On PostgreSQL and MySQL both
 // are the one pool.
+//
+// Inside a transaction, use only its tx: on SQLite a write through Gorm
+// itself would wait for the one connection the transaction holds.
 type DB struct {
 	// Gorm is what domain code queries through. On SQLite its reads go to
 	// ReadSQL and its writes and transactions to SQL.
