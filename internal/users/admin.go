@@ -98,7 +98,7 @@ func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error)
 		return nil, fmt.Errorf("update user %d: %w", id, err)
 	}
 	name := strings.TrimSpace(c.Name)
-	if utf8.RuneCountInString(name) > MaxNameLen || !utf8.ValidString(name) {
+	if utf8.RuneCountInString(name) > MaxNameLen || !plainText(name) {
 		return nil, fmt.Errorf("update user %d: %w", id, ErrInvalidName)
 	}
 	names := append([]string{RoleUser}, c.Roles...)

@@ -25,7 +25,7 @@ var (
 	ErrAPIKeyNotFound = errors.New("API key not found")
 	// ErrInvalidAPIKeyName: the key's name is longer than
 	// MaxAPIKeyNameLen characters or is not valid UTF-8.
-	ErrInvalidAPIKeyName = fmt.Errorf("API key names must be at most %d characters", MaxAPIKeyNameLen)
+	ErrInvalidAPIKeyName = fmt.Errorf("API key names must be at most %d characters of plain text", MaxAPIKeyNameLen)
 )
 
 // MaxAPIKeyNameLen is the longest API key name, in characters (runes),
@@ -84,7 +84,7 @@ func (apiKeyRow) TableName() string { return "api_keys" }
 // which is never stored and cannot be recovered: show it to the user once.
 func (s *Service) CreateAPIKey(ctx context.Context, userID uint, name string) (*APIKey, string, error) {
 	name = strings.TrimSpace(name)
-	if utf8.RuneCountInString(name) > MaxAPIKeyNameLen || !utf8.ValidString(name) {
+	if utf8.RuneCountInString(name) > MaxAPIKeyNameLen || !plainText(name) {
 		return nil, "", fmt.Errorf("create API key for user %d: %w", userID, ErrInvalidAPIKeyName)
 	}
 	b := make([]byte, tokenBytes)

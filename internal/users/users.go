@@ -45,7 +45,7 @@ var (
 	ErrInvalidCredentials = errors.New("invalid email or password")
 	// ErrInvalidName: the display name is longer than MaxNameLen
 	// characters or is not valid UTF-8.
-	ErrInvalidName = fmt.Errorf("name must be at most %d characters", MaxNameLen)
+	ErrInvalidName = fmt.Errorf("name must be at most %d characters of plain text", MaxNameLen)
 )
 
 // Password length limits, in bytes.
@@ -185,6 +185,9 @@ func (s *Service) Create(ctx context.Context, email, password string, roles ...s
 
 // ByEmail finds a user by email address (any case), with roles loaded.
 func (s *Service) ByEmail(ctx context.Context, email string) (*User, error) {
+	if !plainText(email) { // no stored address has one; PostgreSQL would refuse the query
+		return nil, fmt.Errorf("find user: %w", ErrNotFound)
+	}
 	key := strings.ToLower(strings.TrimSpace(email))
 	u, err := scanUser(s.userByEmail.Query(ctx, key))
 	if err != nil {
@@ -194,6 +197,9 @@ func (s *Service) ByEmail(ctx context.Context, email string) (*User, error) {
 }
 
 func (s *Service) byEmail(g *gorm.DB, email string) (*User, error) {
+	if !plainText(email) {
+		return nil, ErrNotFound
+	}
 	return scanUser(g.Raw(userByEmailQuery, email).Rows())
 }
 
@@ -291,7 +297,7 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) error
 // characters fails with ErrInvalidName.
 func (s *Service) SetName(ctx context.Context, id uint, name string) error {
 	name = strings.TrimSpace(name)
-	if utf8.RuneCountInString(name) > MaxNameLen || !utf8.ValidString(name) {
+	if utf8.RuneCountInString(name) > MaxNameLen || !plainText(name) {
 		return fmt.Errorf("set name of user %d: %w", id, ErrInvalidName)
 	}
 	g := s.db.WithContext(ctx)
@@ -403,13 +409,20 @@ func (s *Service) rehash(ctx context.Context, u *User, password string) {
 	}
 }
 
+// plainText reports whether s is valid UTF-8 without NUL bytes: text every
+// database stores and compares (PostgreSQL refuses NUL outright).
+func plainText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
 // normalizeEmail trims and lower-cases a bare address (no display name,
 // no angle brackets, no comments) and checks it.
 func normalizeEmail(email string) (string, error) {
 	trimmed := strings.TrimSpace(email)
 	lower := strings.ToLower(trimmed)
 	addr, err := mail.ParseAddress(lower)
-	if err != nil || addr.Name != "" || addr.Address != lower || len(lower) > maxEmailLen {
+	// plainText before lower-casing: ToLower turns invalid UTF-8 into U+FFFD.
+	if err != nil || addr.Name != "" || addr.Address != lower || len(lower) > maxEmailLen || !plainText(trimmed) {
 		return "", fmt.Errorf("%q: %w", trimmed, ErrInvalidEmail)
 	}
 	return lower, nil

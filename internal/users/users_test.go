@@ -441,3 +441,30 @@ func TestUserLoadsInOneQuery(t *testing.T) {
 		}
 	})
 }
+
+// TestNULBytesAreRefusedWithoutAQuery: text PostgreSQL cannot hold (a NUL
+// byte, invalid UTF-8) is an ordinary "not found" or "invalid" on every
+// database, not a database error.
+func TestNULBytesAreRefusedWithoutAQuery(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		u := mustCreate(t, s, "ada@example.com")
+		for _, bad := range []string{"ada\x00@example.com", "ada\xff@example.com"} {
+			if _, err := s.ByEmail(ctx, bad); !errors.Is(err, users.ErrNotFound) {
+				t.Errorf("ByEmail(%q): %v, want ErrNotFound", bad, err)
+			}
+			if _, err := s.Authenticate(ctx, bad, password); !errors.Is(err, users.ErrInvalidCredentials) {
+				t.Errorf("Authenticate(%q): %v, want ErrInvalidCredentials", bad, err)
+			}
+			if err := s.SetName(ctx, u.ID, bad); !errors.Is(err, users.ErrInvalidName) {
+				t.Errorf("SetName(%q): %v, want ErrInvalidName", bad, err)
+			}
+			if _, _, err := s.CreateAPIKey(ctx, u.ID, bad); !errors.Is(err, users.ErrInvalidAPIKeyName) {
+				t.Errorf("CreateAPIKey(%q): %v, want ErrInvalidAPIKeyName", bad, err)
+			}
+			if _, err := s.Create(ctx, bad, password); !errors.Is(err, users.ErrInvalidEmail) {
+				t.Errorf("Create(%q): %v, want ErrInvalidEmail", bad, err)
+			}
+		}
+	})
+}

@@ -3,6 +3,8 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strings"
+	"unicode/utf8"
 )
 
 // maxFormBytes bounds a form post; more is answered with 413.
@@ -28,11 +30,28 @@ func (s *Server) parseForm(w http.ResponseWriter, r *http.Request, fields ...str
 		}
 		return nil, false
 	}
+	for _, values := range r.PostForm {
+		for _, v := range values {
+			if !plainText(v) {
+				s.renderError(w, r, http.StatusBadRequest, badTextMessage)
+				return nil, false
+			}
+		}
+	}
 	f := &form{Values: map[string]string{}, Errors: map[string]string{}}
 	for _, name := range fields {
 		f.Values[name] = r.PostForm.Get(name)
 	}
 	return f, true
+}
+
+// badTextMessage answers input that plainText refuses.
+const badTextMessage = "The request holds characters that are not allowed (a NUL byte or invalid UTF-8)."
+
+// plainText reports whether s is valid UTF-8 without NUL bytes: what every
+// database stores and compares as text (PostgreSQL refuses NUL outright).
+func plainText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
 
 // get returns a field's value.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/launchkit/launchkit/internal/users"
@@ -49,6 +50,39 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool 
 	case err != nil:
 		s.renderError(w, r, http.StatusBadRequest, "The body must be a JSON object.")
 		return false
+	case !plainStrings(reflect.ValueOf(v)):
+		s.renderError(w, r, http.StatusBadRequest, badTextMessage)
+		return false
+	}
+	return true
+}
+
+// plainStrings reports whether every string in v (through pointers,
+// structs, slices and maps) passes plainText.
+func plainStrings(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.String:
+		return plainText(v.String())
+	case reflect.Pointer, reflect.Interface:
+		return v.IsNil() || plainStrings(v.Elem())
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if !plainStrings(v.Field(i)) {
+				return false
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			if !plainStrings(v.Index(i)) {
+				return false
+			}
+		}
+	case reflect.Map:
+		for _, k := range v.MapKeys() {
+			if !plainStrings(k) || !plainStrings(v.MapIndex(k)) {
+				return false
+			}
+		}
 	}
 	return true
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/launchkit/launchkit/internal/testenv"
 	"github.com/launchkit/launchkit/internal/web"
 )
 
@@ -106,5 +107,28 @@ func TestReadyzAnswersWithinTwoSecondsWhenRedisHangs(t *testing.T) {
 	s.get("/readyz").status(503).contains(`"redis":{"status":"down"`, `"database":{"status":"ok"`)
 	if took := time.Since(start); took > 3500*time.Millisecond {
 		t.Errorf("/readyz took %s with Redis hung, want about 2s", took.Round(time.Millisecond))
+	}
+}
+
+// TestNULBytesAreRefusedNot500: a NUL byte (which PostgreSQL cannot store
+// or compare) or invalid UTF-8 in any field is a clear 400, on every
+// database, in forms and in JSON.
+func TestNULBytesAreRefusedNot500(t *testing.T) {
+	for _, dialect := range testenv.Dialects {
+		t.Run(dialect.Name, func(t *testing.T) {
+			s := newSite(t, map[string]string{"DATABASE_URL": dialect.URL(t)})
+			admin := s.signedIn("admin@example.com", "admin")
+			for _, bad := range []string{"a\x00@example.com", "\xff\xfe@example.com"} {
+				s.visitor().post("/user/sign-in", "email", bad, "password", "long enough pw").status(400)
+				s.visitor().post("/user/forgot-password", "email", bad).status(400)
+				s.visitor().post("/user/register", "email", bad, "password", "long enough pw", "retype_password", "long enough pw").status(400)
+				admin.post("/admin/users/new", "email", "n@example.com", "name", bad, "password", "long enough pw", "retype_password", "long enough pw").status(400)
+				admin.post("/admin/users/new", "email", "n@example.com", "roles", bad, "password", "long enough pw", "retype_password", "long enough pw").status(400)
+				admin.post("/user/profile", "name", bad).status(400)
+				r := httptest.NewRequest(http.MethodPost, "/api/v1/credentials", strings.NewReader(`{"email":"a\u0000@example.com","password":"long enough pw"}`))
+				r.Header.Set("Content-Type", "application/json")
+				s.do(r).status(400)
+			}
+		})
 	}
 }
