@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -541,4 +542,38 @@ func TestLogsStayJSONWhenRedisGoesAway(t *testing.T) {
 	if !strings.Contains(p.Output(), `"component":"redis"`) {
 		t.Errorf("nothing the Redis client said was logged:\n%s", p.Output())
 	}
+}
+
+// TestMetricsOnTheirOwnAddress: with METRICS_ADDR the web process serves
+// /metrics there, without a token, and not on ADDR.
+func TestMetricsOnTheirOwnAddress(t *testing.T) {
+	metricsAddr := freeLoopbackAddr(t)
+	dir := t.TempDir()
+	cmd, _ := binary(t, "web", nil,
+		"ENV=production", "SECRET_KEY="+strings.Repeat("k", 40), "ALLOW_SQLITE_IN_PRODUCTION=true", "AUTO_MIGRATE=true",
+		"REDIS_URL=redis://"+miniredis.RunT(t).Addr()+"/0", "DATABASE_URL=sqlite://"+filepath.Join(dir, "app.db"),
+		"ADDR=127.0.0.1:0", "METRICS_ADDR="+metricsAddr)
+	p := testenv.Start(t, cmd)
+	base := p.WaitListening()
+	if status, _ := get(t, base+"/metrics"); status != http.StatusNotFound {
+		t.Errorf("ADDR's /metrics = %d, want 404", status)
+	}
+	if status, body := get(t, "http://"+metricsAddr+"/metrics"); status != 200 || !strings.Contains(body, "launchkit_http_requests_total") {
+		t.Errorf("METRICS_ADDR's /metrics = %d:\n%.300s", status, body)
+	}
+	p.Terminate()
+	if code := p.Wait(30 * time.Second); code != 0 {
+		t.Errorf("exit code %d after SIGTERM:\n%s", code, p.Output())
+	}
+}
+
+// freeLoopbackAddr is a loopback address nobody listens on right now.
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }

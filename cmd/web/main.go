@@ -8,10 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/launchkit/launchkit/internal/app"
 	"github.com/launchkit/launchkit/internal/web"
@@ -65,14 +68,56 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("ADDR %s: %w", cfg.Addr, err)
+	servers := []server{{key: "ADDR", addr: cfg.Addr, handler: h, name: "listening", attrs: []any{"url", cfg.BaseURL}}}
+	if cfg.MetricsAddr != "" {
+		servers = append(servers, server{key: "METRICS_ADDR", addr: cfg.MetricsAddr, handler: web.MetricsHandler(a), name: "metrics listening"})
+	} else if cfg.IsProduction() && cfg.MetricsToken == "" {
+		logger.Info("/metrics is not served: set METRICS_TOKEN to serve it on ADDR behind a token, or METRICS_ADDR for a private listener")
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "url", cfg.BaseURL)
-	if err := web.Serve(ctx, ln, h, cfg.ShutdownTimeout, logger); err != nil {
+	if err := serve(ctx, servers, cfg.ShutdownTimeout, logger); err != nil {
 		return err
 	}
 	logger.Info("web stopped")
 	return nil
+}
+
+// server is one listener of the web process.
+type server struct {
+	key, addr string // the config key naming addr, for errors
+	handler   http.Handler
+	name      string // its start-up log message
+	attrs     []any  // and what else that says
+}
+
+// serve answers on each server's address until ctx is cancelled or one
+// of them fails, then drains them all.
+func serve(ctx context.Context, servers []server, shutdownTimeout time.Duration, logger *slog.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, len(servers))
+	started := 0
+	var first error
+	for _, srv := range servers {
+		ln, err := net.Listen("tcp", srv.addr)
+		if err != nil {
+			first = fmt.Errorf("%s %s: %w", srv.key, srv.addr, err)
+			cancel()
+			break
+		}
+		logger.Info(srv.name, append([]any{"addr", ln.Addr().String()}, srv.attrs...)...)
+		started++
+		go func() {
+			err := web.Serve(ctx, ln, srv.handler, shutdownTimeout, logger)
+			if err != nil {
+				cancel()
+			}
+			errc <- err
+		}()
+	}
+	for range started {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }

@@ -62,7 +62,8 @@ type Config struct {
 
 	TrustedOrigins []string `key:"TRUSTED_ORIGINS" help:"comma list of other origins (https://host[:port]) allowed to post forms here cross-origin"`
 
-	MetricsToken string `key:"METRICS_TOKEN" help:"when set, GET /metrics requires Authorization: Bearer <token>"`
+	MetricsToken string `key:"METRICS_TOKEN" help:"when set, GET /metrics on ADDR requires Authorization: Bearer <token>; in production /metrics is served on ADDR only with it"`
+	MetricsAddr  string `key:"METRICS_ADDR" help:"host:port of a separate listener serving only /metrics, without a token (keep it private); ADDR then does not serve /metrics"`
 
 	ShutdownTimeout time.Duration `key:"SHUTDOWN_TIMEOUT" default:"15s" help:"how long SIGTERM waits for in-flight requests and tasks"`
 

@@ -113,6 +113,11 @@ func validate(c *Config) Problems {
 			bad("TRUSTED_ORIGINS", "%s is not an origin like https://example.com", c.show("TRUSTED_ORIGINS", origin))
 		}
 	}
+	if c.MetricsAddr != "" {
+		if err := checkAddr(c.MetricsAddr); err != nil {
+			bad("METRICS_ADDR", "%s is not a host:port address: %v", c.show("METRICS_ADDR", c.MetricsAddr), err)
+		}
+	}
 	if c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT", "must be positive")
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/launchkit/launchkit/internal/testenv"
@@ -131,4 +132,36 @@ func TestNULBytesAreRefusedNot500(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMetricsArePrivateInProduction: in production /metrics on the site's
+// address needs METRICS_TOKEN (without one it is not served there at
+// all), and with METRICS_ADDR it is served only on that listener.
+func TestMetricsArePrivateInProduction(t *testing.T) {
+	prod := map[string]string{"ENV": "production", "SECRET_KEY": strings.Repeat("k", 40), "ALLOW_SQLITE_IN_PRODUCTION": "true",
+		"AUTO_MIGRATE": "true", "REDIS_URL": "redis://" + miniredis.RunT(t).Addr()}
+	with := func(extra map[string]string) map[string]string {
+		env := map[string]string{}
+		for k, v := range prod {
+			env[k] = v
+		}
+		for k, v := range extra {
+			env[k] = v
+		}
+		return env
+	}
+	newSite(t, with(nil)).get("/metrics").status(404)
+	s := newSite(t, with(map[string]string{"METRICS_TOKEN": "metrics-token-123456"}))
+	s.get("/metrics").status(401)
+	s.get("/metrics", "Authorization", "Bearer metrics-token-123456").status(200)
+
+	s = newSite(t, with(map[string]string{"METRICS_ADDR": "127.0.0.1:0", "METRICS_TOKEN": "metrics-token-123456"}))
+	s.get("/metrics", "Authorization", "Bearer metrics-token-123456").status(404)
+	rec := httptest.NewRecorder()
+	web.MetricsHandler(s.app).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "go_goroutines") {
+		t.Errorf("the METRICS_ADDR handler answered %d:\n%.300s", rec.Code, rec.Body.String())
+	}
+	// In development it stays open, as before.
+	newSite(t, nil).get("/metrics").status(200)
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/launchkit/launchkit/internal/app"
 )
 
 // healthz is the liveness probe: the process is up and serving.
@@ -16,6 +18,22 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write([]byte("ok\n"))
+}
+
+// publicMetrics reports whether the site's own address serves /metrics:
+// not when METRICS_ADDR has a listener for them, and in production only
+// behind METRICS_TOKEN, as they tell anyone the routes and the runtime.
+func (s *Server) publicMetrics() bool {
+	cfg := s.app.Config
+	return cfg.MetricsAddr == "" && (!cfg.IsProduction() || cfg.MetricsToken != "")
+}
+
+// MetricsHandler serves the Prometheus metrics of a, without a token: for
+// the private METRICS_ADDR listener.
+func MetricsHandler(a *app.App) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelError)}))
+	return mux
 }
 
 // metrics serves the Prometheus metrics, behind a bearer token when

@@ -21,7 +21,9 @@ func (s *Server) routes() http.Handler {
 	// Probes and assets: no session, no CSRF check.
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
-	r.Get("/metrics", s.metrics())
+	if s.publicMetrics() {
+		r.Get("/metrics", s.metrics())
+	}
 	r.Method(http.MethodGet, "/static/*", s.static())
 
 	// Pages: a session (created only when written) and cross-origin
