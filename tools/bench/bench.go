@@ -118,6 +118,7 @@ func (b *bench) env(addr, dbURL, store string, extra ...string) []string {
 		"ADDR=" + addr, "BASE_URL=http://" + addr,
 		"MAIL_OUTBOX_DIR=" + filepath.Join(b.dir, "outbox"),
 		"SESSION_STORE=" + store,
+		"METRICS_TOKEN=" + metricsToken, // production serves /metrics only with one
 	}
 	return append(env, extra...)
 }
@@ -227,10 +228,15 @@ func apiKey(base string) (string, error) {
 	return out.Key, nil
 }
 
+// metricsToken is the METRICS_TOKEN the bench gives its sites.
+const metricsToken = "bench-metrics-token"
+
 // storeWrites reads the site's count of session-store writes from
 // /metrics, or -1 when it does not publish one.
 func storeWrites(base string) int64 {
-	res, err := http.Get(base + "/metrics")
+	req, _ := http.NewRequest(http.MethodGet, base+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+metricsToken)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return -1
 	}

@@ -25,7 +25,7 @@ func TestBenchRuns(t *testing.T) {
 		"signed-in home, database store on SQLite (default)", "signed-in home, memory store",
 		"redis store | skipped: TEST_REDIS_URL is not set", "PostgreSQL | skipped: TEST_DATABASE_URL is not set",
 		"/api/v1/me", "bare asynq", "mail:send", "fresh database", "migrated database", "idle RSS",
-		"20 concurrent sign-ins", "`bin/web`", "## Targets",
+		"20 concurrent sign-ins", "`bin/web`", "## Targets", "session-store writes during the steady run: memory store | 0 | 0 | yes",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("the report has no %q:\n%s", want, md)
