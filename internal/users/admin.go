@@ -91,7 +91,7 @@ type Changes struct {
 }
 
 // Update applies c to user id: email (validated, unique), name, active and
-// roles, in one transaction.
+// roles, in one transaction. Deactivating the account ends its sessions.
 func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error) {
 	email, err := normalizeEmail(c.Email)
 	if err != nil {
@@ -114,9 +114,13 @@ func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error)
 		if u, err = s.byID(tx, id); err != nil {
 			return err
 		}
-		err = tx.Model(&User{}).Where("id = ?", id).Updates(map[string]any{
-			"email": email, "name": name, "active": c.Active, "updated_at": time.Now().UTC(),
-		}).Error
+		changes := map[string]any{"email": email, "name": name, "active": c.Active, "updated_at": time.Now().UTC()}
+		if u.Active && !c.Active {
+			// Deactivation ends the sessions: reactivating the account
+			// must not bring them back.
+			changes["session_version"] = endSessions
+		}
+		err = tx.Model(&User{}).Where("id = ?", id).Updates(changes).Error
 		if err != nil {
 			return err
 		}

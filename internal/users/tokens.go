@@ -123,7 +123,8 @@ func (s *Service) ConsumeToken(ctx context.Context, raw string, purpose TokenPur
 }
 
 // ResetPassword sets a new password for the user of the password-reset
-// token raw and uses the token up, both or neither. A new password
+// token raw and uses the token up, both or neither, ending the user's
+// sessions. A new password
 // outside the length limits fails with ErrInvalidPassword and leaves the
 // token usable. It returns the user, with roles loaded.
 func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) (*User, error) {
@@ -147,12 +148,14 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) (*
 			return err
 		}
 		return tx.Model(&User{}).Where("id = ?", u.ID).
-			Updates(map[string]any{"password_hash": hash, "updated_at": now}).Error
+			Updates(map[string]any{"password_hash": hash, "updated_at": now, "session_version": endSessions}).Error
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reset password of user %d: %w", u.ID, err)
 	}
-	u.PasswordHash, u.UpdatedAt = hash, now
+	if u, err = s.byID(g, u.ID); err != nil {
+		return nil, fmt.Errorf("reset password: %w", err)
+	}
 	return u, nil
 }
 

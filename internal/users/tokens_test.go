@@ -430,33 +430,77 @@ func TestChangePassword(t *testing.T) {
 		ctx := t.Context()
 		ada := mustCreate(t, s, "ada@example.com")
 		const newPassword = "a brand new password"
+		change := func(id uint, old, new string) error {
+			_, err := s.ChangePassword(ctx, id, old, new)
+			return err
+		}
 
 		wantErr(t, "ChangePassword with a wrong old password",
-			s.ChangePassword(ctx, ada.ID, "not the password", newPassword), users.ErrInvalidCredentials, newPassword)
+			change(ada.ID, "not the password", newPassword), users.ErrInvalidCredentials, newPassword)
 		wantErr(t, "ChangePassword with a too long old password",
-			s.ChangePassword(ctx, ada.ID, strings.Repeat("p", 10000), newPassword), users.ErrInvalidCredentials, newPassword)
+			change(ada.ID, strings.Repeat("p", 10000), newPassword), users.ErrInvalidCredentials, newPassword)
 		wantErr(t, "ChangePassword to a short password",
-			s.ChangePassword(ctx, ada.ID, password, "short"), users.ErrInvalidPassword, password)
+			change(ada.ID, password, "short"), users.ErrInvalidPassword, password)
 		wantErr(t, "ChangePassword of an unknown user",
-			s.ChangePassword(ctx, ada.ID+1000, password, newPassword), users.ErrNotFound, password)
+			change(ada.ID+1000, password, newPassword), users.ErrNotFound, password)
 		if _, err := s.Authenticate(ctx, "ada@example.com", password); err != nil {
 			t.Fatalf("a rejected ChangePassword changed the password: %v", err)
 		}
+		if u, _ := s.ByID(ctx, ada.ID); u.SessionVersion != ada.SessionVersion {
+			t.Errorf("a rejected ChangePassword ended the sessions (version %d → %d)", ada.SessionVersion, u.SessionVersion)
+		}
 
-		if err := s.ChangePassword(ctx, ada.ID, password, newPassword); err != nil {
+		changed, err := s.ChangePassword(ctx, ada.ID, password, newPassword)
+		if err != nil {
 			t.Fatalf("ChangePassword: %v", err)
+		}
+		if changed.SessionVersion != ada.SessionVersion+1 {
+			t.Errorf("after ChangePassword the session version is %d, want %d", changed.SessionVersion, ada.SessionVersion+1)
 		}
 		if _, err := s.Authenticate(ctx, "ada@example.com", newPassword); err != nil {
 			t.Errorf("Authenticate with the new password: %v", err)
 		}
-		_, err := s.Authenticate(ctx, "ada@example.com", password)
+		_, err = s.Authenticate(ctx, "ada@example.com", password)
 		wantErr(t, "Authenticate with the old password", err, users.ErrInvalidCredentials, "")
 
 		if err := d.Gorm.Model(&users.User{}).Where("id = ?", ada.ID).Update("active", false).Error; err != nil {
 			t.Fatal(err)
 		}
 		wantErr(t, "ChangePassword of an inactive user",
-			s.ChangePassword(ctx, ada.ID, newPassword, "yet another password"), users.ErrInvalidCredentials, newPassword)
+			change(ada.ID, newPassword, "yet another password"), users.ErrInvalidCredentials, newPassword)
+	})
+}
+
+// TestEndSessions: every way the service ends a user's sessions raises
+// their session version — and only those.
+func TestEndSessions(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		ada := mustCreate(t, s, "ada@example.com", "dev")
+		version := func() int64 {
+			u, err := s.ByID(ctx, ada.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u.SessionVersion
+		}
+		v := version()
+		u, err := s.EndSessions(ctx, ada.ID)
+		if err != nil || u.SessionVersion != v+1 || version() != v+1 {
+			t.Fatalf("EndSessions = %+v, %v; version %d, want %d", u, err, version(), v+1)
+		}
+		if _, err := s.EndSessions(ctx, ada.ID+1000); !errors.Is(err, users.ErrNotFound) {
+			t.Errorf("EndSessions of an unknown user: %v", err)
+		}
+		if err := s.SetPassword(ctx, "ada@example.com", "set by an operator"); err != nil || version() != v+2 {
+			t.Errorf("SetPassword: %v; version %d, want %d", err, version(), v+2)
+		}
+		if _, err := s.Update(ctx, ada.ID, users.Changes{Email: "ada@example.com", Active: true, Roles: []string{"dev"}}); err != nil || version() != v+2 {
+			t.Errorf("an edit that keeps the account active ended its sessions: %v; version %d", err, version())
+		}
+		if _, err := s.Update(ctx, ada.ID, users.Changes{Email: "ada@example.com", Active: false}); err != nil || version() != v+3 {
+			t.Errorf("deactivation: %v; version %d, want %d", err, version(), v+3)
+		}
 	})
 }
 

@@ -75,6 +75,10 @@ type User struct {
 	EmailConfirmedAt *time.Time
 	// Active false disables the account: it can no longer sign in.
 	Active bool
+	// SessionVersion is raised to end every session of the user: a
+	// session remembers the version it was signed in at and is over once
+	// that no longer matches (see EndSessions).
+	SessionVersion int64
 	// Roles are the roles granted to the user, sorted by name.
 	Roles     []Role `gorm:"many2many:user_roles"`
 	CreatedAt time.Time
@@ -223,7 +227,7 @@ func (s *Service) byID(g *gorm.DB, id uint) (*User, error) {
 // sorts the roles: an ORDER BY would make SQLite sort through a temporary
 // table on every signed-in request.)
 const (
-	userColumns = "users.id, users.email, users.name, users.password_hash, users.email_confirmed_at, users.active, users.created_at, users.updated_at, roles.id, roles.name"
+	userColumns = "users.id, users.email, users.name, users.password_hash, users.email_confirmed_at, users.active, users.session_version, users.created_at, users.updated_at, roles.id, roles.name"
 	roleJoins   = " LEFT JOIN user_roles ON user_roles.user_id = users.id LEFT JOIN roles ON roles.id = user_roles.role_id"
 
 	userByIDQuery    = "SELECT " + userColumns + " FROM users" + roleJoins + " WHERE users.id = ?"
@@ -249,7 +253,7 @@ func scanUser(rows *sql.Rows, err error, extra ...any) (*User, error) {
 		var r User
 		var roleID sql.NullInt64
 		var roleName sql.NullString
-		dest := append([]any{&r.ID, &r.Email, &r.Name, &r.PasswordHash, &r.EmailConfirmedAt, &r.Active, &r.CreatedAt, &r.UpdatedAt, &roleID, &roleName}, extra...)
+		dest := append([]any{&r.ID, &r.Email, &r.Name, &r.PasswordHash, &r.EmailConfirmedAt, &r.Active, &r.SessionVersion, &r.CreatedAt, &r.UpdatedAt, &roleID, &roleName}, extra...)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
@@ -271,7 +275,27 @@ func scanUser(rows *sql.Rows, err error, extra ...any) (*User, error) {
 	return u, nil
 }
 
-// SetPassword replaces the password of the user with that email.
+// endSessions is the column update that ends every session of a user.
+var endSessions = gorm.Expr("session_version + 1")
+
+// EndSessions ends every session of user id, on every store and process:
+// each is refused at its next request. It returns the user as it is now,
+// so the caller's own session can be signed in again at the new version.
+func (s *Service) EndSessions(ctx context.Context, id uint) (*User, error) {
+	g := s.db.WithContext(ctx)
+	res := g.Model(&User{}).Where("id = ?", id).Update("session_version", endSessions)
+	if res.Error != nil {
+		return nil, fmt.Errorf("end the sessions of user %d: %w", id, res.Error)
+	}
+	u, err := s.byID(g, id)
+	if err != nil {
+		return nil, fmt.Errorf("end the sessions of user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+// SetPassword replaces the password of the user with that email and ends
+// their sessions.
 func (s *Service) SetPassword(ctx context.Context, email, password string) error {
 	key := strings.ToLower(strings.TrimSpace(email))
 	if err := checkPassword(password); err != nil {
@@ -282,7 +306,7 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) error
 		return fmt.Errorf("set password of %s: %w", key, err)
 	}
 	res := s.db.WithContext(ctx).Model(&User{}).Where("email = ?", key).
-		Updates(map[string]any{"password_hash": hash, "updated_at": time.Now()})
+		Updates(map[string]any{"password_hash": hash, "updated_at": time.Now(), "session_version": endSessions})
 	if res.Error != nil {
 		return fmt.Errorf("set password of %s: %w", key, res.Error)
 	}
@@ -319,41 +343,45 @@ func (s *Service) SetName(ctx context.Context, id uint, name string) error {
 // ChangePassword replaces the password of user id after checking the
 // current one: a wrong oldPassword, like an inactive account, fails with
 // ErrInvalidCredentials; a newPassword outside the length limits with
-// ErrInvalidPassword.
-func (s *Service) ChangePassword(ctx context.Context, id uint, oldPassword, newPassword string) error {
+// ErrInvalidPassword. It ends the user's sessions and returns the user as
+// it is now, so the caller can keep its own session at the new version.
+func (s *Service) ChangePassword(ctx context.Context, id uint, oldPassword, newPassword string) (*User, error) {
 	if err := checkPassword(newPassword); err != nil {
-		return fmt.Errorf("change password of user %d: %w", id, err)
+		return nil, fmt.Errorf("change password of user %d: %w", id, err)
 	}
 	g := s.db.WithContext(ctx)
 	u, err := s.byID(g, id)
 	if err != nil {
-		return fmt.Errorf("change password of user %d: %w", id, err)
+		return nil, fmt.Errorf("change password of user %d: %w", id, err)
 	}
 	if len(oldPassword) > MaxPasswordLen {
-		return fmt.Errorf("change password of user %d: %w", id, ErrInvalidCredentials)
+		return nil, fmt.Errorf("change password of user %d: %w", id, ErrInvalidCredentials)
 	}
 	match, err := s.matches(ctx, oldPassword, u.PasswordHash)
 	if err != nil {
-		return fmt.Errorf("change password of user %d: check the current password: %w", id, err)
+		return nil, fmt.Errorf("change password of user %d: check the current password: %w", id, err)
 	}
 	if !match || !u.Active {
-		return fmt.Errorf("change password of user %d: %w", id, ErrInvalidCredentials)
+		return nil, fmt.Errorf("change password of user %d: %w", id, ErrInvalidCredentials)
 	}
 	hash, err := s.hash(ctx, newPassword)
 	if err != nil {
-		return fmt.Errorf("change password of user %d: %w", id, err)
+		return nil, fmt.Errorf("change password of user %d: %w", id, err)
 	}
 	// The stored hash must still be the one just checked: two concurrent
 	// changes with the same old password cannot both win.
 	res := g.Model(&User{}).Where("id = ? AND password_hash = ?", id, u.PasswordHash).
-		Updates(map[string]any{"password_hash": hash, "updated_at": time.Now().UTC()})
+		Updates(map[string]any{"password_hash": hash, "updated_at": time.Now().UTC(), "session_version": endSessions})
 	if res.Error != nil {
-		return fmt.Errorf("change password of user %d: %w", id, res.Error)
+		return nil, fmt.Errorf("change password of user %d: %w", id, res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return fmt.Errorf("change password of user %d: %w", id, ErrInvalidCredentials)
+		return nil, fmt.Errorf("change password of user %d: %w", id, ErrInvalidCredentials)
 	}
-	return nil
+	if u, err = s.byID(g, id); err != nil {
+		return nil, fmt.Errorf("change password of user %d: %w", id, err)
+	}
+	return u, nil
 }
 
 // Authenticate returns the active user whose email and password these

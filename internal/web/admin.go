@@ -191,6 +191,26 @@ func (s *Server) adminDeleteUser(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
 }
 
+// adminSignOutUser ends every session of a user, the admin's own other
+// sessions included (the admin stays signed in here).
+func (s *Server) adminSignOutUser(w http.ResponseWriter, r *http.Request) {
+	u, ok := s.targetUser(w, r)
+	if !ok {
+		return
+	}
+	u, err := s.app.Users.EndSessions(r.Context(), u.ID)
+	if err == nil && u.ID == currentUser(r).ID {
+		err = s.signIn(r, u)
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.logger.InfoContext(r.Context(), "admin signed user out everywhere", "admin_id", currentUser(r).ID, "user_id", u.ID)
+	session.AddFlash(r.Context(), s.app.Sessions, "success", "Signed "+u.Email+" out everywhere.")
+	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
+}
+
 func selectedSet(names []string) map[string]bool {
 	set := map[string]bool{}
 	for _, n := range names {

@@ -10,8 +10,13 @@ import (
 	"github.com/launchkit/launchkit/internal/users"
 )
 
-// sessionUserID is the session key holding the signed-in user's ID.
-const sessionUserID = "user_id"
+// The session keys of the signed-in user: their ID, and their session
+// version when they signed in (users.User.SessionVersion): once the user's
+// version has moved on, the session is over.
+const (
+	sessionUserID      = "user_id"
+	sessionUserVersion = "user_version"
+)
 
 type userKey struct{}
 
@@ -22,7 +27,9 @@ func currentUser(r *http.Request) *users.User {
 }
 
 // loadUser puts the signed-in user, if any, into the request context. A
-// session pointing at a deleted or deactivated account is signed out.
+// session pointing at a deleted or deactivated account, or signed in
+// before the user's sessions were ended (a password change, "sign out
+// everywhere"), is over: it is destroyed.
 func (s *Server) loadUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -33,8 +40,11 @@ func (s *Server) loadUser(next http.Handler) http.Handler {
 		}
 		u, err := s.app.Users.ByID(ctx, uint(id))
 		switch {
-		case errors.Is(err, users.ErrNotFound) || (err == nil && !u.Active):
-			s.app.Sessions.Remove(ctx, sessionUserID)
+		case errors.Is(err, users.ErrNotFound) || (err == nil && (!u.Active || u.SessionVersion != s.app.Sessions.GetInt64(ctx, sessionUserVersion))):
+			if err := s.app.Sessions.Destroy(ctx); err != nil {
+				s.serverError(w, r, err)
+				return
+			}
 			next.ServeHTTP(w, r)
 		case err != nil:
 			s.serverError(w, r, err)

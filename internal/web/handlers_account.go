@@ -15,6 +15,7 @@ func (s *Server) signIn(r *http.Request, u *users.User) error {
 		return err
 	}
 	s.app.Sessions.Put(r.Context(), sessionUserID, int64(u.ID))
+	s.app.Sessions.Put(r.Context(), sessionUserVersion, u.SessionVersion)
 	return nil
 }
 
@@ -193,8 +194,10 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	checkNewPassword(f)
+	var u *users.User
 	if f.ok() {
-		err := s.app.Users.ChangePassword(r.Context(), currentUser(r).ID, f.get("old_password"), f.get("password"))
+		var err error
+		u, err = s.app.Users.ChangePassword(r.Context(), currentUser(r).ID, f.get("old_password"), f.get("password"))
 		switch {
 		case errors.Is(err, users.ErrInvalidCredentials):
 			f.fail("old_password", "This is not your current password.")
@@ -209,11 +212,27 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnprocessableEntity, "pages/change-password.html", &form{Values: map[string]string{}, Errors: f.Errors})
 		return
 	}
-	// A new token: a session stolen before the change is worth nothing after.
-	if err := s.app.Sessions.RenewToken(r.Context()); err != nil {
+	// The change ended every session of the user; this one goes on, with
+	// a new token, at the new session version.
+	if err := s.signIn(r, u); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	session.AddFlash(r.Context(), s.app.Sessions, "success", "Your password is changed.")
+	session.AddFlash(r.Context(), s.app.Sessions, "success", "Your password is changed, and every other session of yours is signed out.")
+	http.Redirect(w, r, "/user/profile", http.StatusSeeOther)
+}
+
+// signOutOthers ends every session of the signed-in user but this one.
+func (s *Server) signOutOthers(w http.ResponseWriter, r *http.Request) {
+	u, err := s.app.Users.EndSessions(r.Context(), currentUser(r).ID)
+	if err == nil {
+		err = s.signIn(r, u)
+	}
+	if err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.logger.InfoContext(r.Context(), "user signed out of other sessions", "user_id", u.ID)
+	session.AddFlash(r.Context(), s.app.Sessions, "success", "Signed out of every other session.")
 	http.Redirect(w, r, "/user/profile", http.StatusSeeOther)
 }

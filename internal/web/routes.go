@@ -60,6 +60,7 @@ func (s *Server) routes() http.Handler {
 				r.Post("/profile", s.profile)
 				r.Get("/change-password", s.changePasswordPage)
 				r.Post("/change-password", s.changePassword)
+				r.Post("/sign-out-others", s.signOutOthers)
 			})
 		})
 
@@ -72,6 +73,7 @@ func (s *Server) routes() http.Handler {
 			r.Get("/users/{id}/edit", s.adminEditUserPage)
 			r.Post("/users/{id}/edit", s.adminEditUser)
 			r.Post("/users/{id}/delete", s.adminDeleteUser)
+			r.Post("/users/{id}/sign-out", s.adminSignOutUser)
 			jobs := s.jobsDashboard()
 			r.Handle("/jobs", jobs)
 			r.Handle("/jobs/*", jobs)

@@ -1,0 +1,91 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+)
+
+// signedInAgain is a second browser signed in as email with password.
+func (s *site) signedInAgain(email, password string) *visitor {
+	s.t.Helper()
+	v := s.visitor()
+	v.post("/user/sign-in", "email", email, "password", password).redirectsTo("/")
+	return v
+}
+
+// TestCredentialChangesEndOtherSessions: a password change or reset,
+// deactivation, and "sign out everywhere" end every other session of the
+// user, on every session store; the browser that changed the password
+// stays signed in.
+func TestCredentialChangesEndOtherSessions(t *testing.T) {
+	const email, pw = "ada@example.com", "password for ada@example.com"
+	for _, store := range []string{"database", "memory", "redis"} {
+		t.Run(store, func(t *testing.T) {
+			s := newSite(t, map[string]string{"SESSION_STORE": store})
+			me := s.signedIn(email, "dev")
+			thief := s.signedInAgain(email, pw)
+
+			t.Run("password change", func(t *testing.T) {
+				me.post("/user/change-password", "old_password", pw, "password", "a brand new password", "retype_password", "a brand new password").
+					redirectsTo("/user/profile")
+				me.get("/user/profile").status(200).contains(email)
+				thief.get("/user/profile").redirectsTo("/user/sign-in?next=%2Fuser%2Fprofile")
+			})
+
+			t.Run("password reset", func(t *testing.T) {
+				thief := s.signedInAgain(email, "a brand new password")
+				s.visitor().post("/user/forgot-password", "email", email)
+				rescuer := s.visitor()
+				rescuer.post(s.lastLink(email), "password", "the reset password", "retype_password", "the reset password").redirectsTo("/")
+				rescuer.get("/user/profile").status(200).contains(email)
+				thief.get("/user/profile").redirectsTo("/user/sign-in?next=%2Fuser%2Fprofile")
+				me.get("/user/profile").redirectsTo("/user/sign-in?next=%2Fuser%2Fprofile")
+				me = rescuer
+			})
+
+			t.Run("sign out of all other sessions", func(t *testing.T) {
+				other := s.signedInAgain(email, "the reset password")
+				me.get("/user/profile").status(200).contains(`action="/user/sign-out-others"`)
+				me.post("/user/sign-out-others").redirectsTo("/user/profile")
+				me.get("/user/profile").status(200).contains("Signed out of every other session.")
+				other.get("/user/profile").redirectsTo("/user/sign-in?next=%2Fuser%2Fprofile")
+			})
+
+			t.Run("deactivation, even once reactivated", func(t *testing.T) {
+				admin := s.signedIn("admin-"+store+"@example.com", "admin")
+				u, err := s.app.Users.ByEmail(context.Background(), email)
+				if err != nil {
+					t.Fatal(err)
+				}
+				edit := fmt.Sprintf("/admin/users/%d/edit", u.ID)
+				admin.post(edit, "email", email, "roles", "dev").redirectsTo("/admin/users")
+				admin.post(edit, "email", email, "active", "on", "roles", "dev").redirectsTo("/admin/users")
+				me.get("/user/profile").redirectsTo("/user/sign-in?next=%2Fuser%2Fprofile")
+
+				me = s.signedInAgain(email, "the reset password")
+				admin.get(edit).status(200).contains(`action="` + edit[:len(edit)-len("/edit")] + `/sign-out"`)
+				admin.post(edit[:len(edit)-len("/edit")] + "/sign-out").redirectsTo("/admin/users")
+				me.get("/user/profile").redirectsTo("/user/sign-in?next=%2Fuser%2Fprofile")
+				admin.get("/admin").status(200)
+			})
+		})
+	}
+}
+
+// TestPasswordChangeEndsSessionsOnEveryProcess: two web processes sharing
+// the database (and its sessions): a password changed on one ends the
+// user's other sessions on the other at their next request.
+func TestPasswordChangeEndsSessionsOnEveryProcess(t *testing.T) {
+	shared := map[string]string{"DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "shared.db")}
+	one, two := newSite(t, shared), newSite(t, shared)
+	me := one.signedIn("ada@example.com")
+	elsewhere := two.signedInAgain("ada@example.com", "password for ada@example.com")
+	me.post("/user/change-password", "old_password", "password for ada@example.com", "password", "a brand new password", "retype_password", "a brand new password").
+		redirectsTo("/user/profile")
+	elsewhere.get("/user/profile").redirectsTo("/user/sign-in?next=%2Fuser%2Fprofile")
+	onTwo := two.visitor()
+	onTwo.cookies = me.cookies
+	onTwo.get("/user/profile").status(200).contains("ada@example.com")
+}
