@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Page is one page of users, newest first, and how many there are.
@@ -107,6 +108,10 @@ func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error)
 
 	var u *User
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		admins, err := lockAdmins(tx)
+		if err != nil {
+			return err
+		}
 		roles, err := findRoles(tx, names)
 		if err != nil {
 			return err
@@ -134,6 +139,9 @@ func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error)
 		if err := tx.Create(&links).Error; err != nil {
 			return err
 		}
+		if err := anAdminRemains(tx, admins); err != nil {
+			return err
+		}
 		u, err = s.byID(tx, id)
 		return err
 	})
@@ -147,13 +155,65 @@ func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error)
 }
 
 // Delete removes user id; their roles, tokens and API keys go with them.
+// The last active admin cannot be deleted (ErrLastAdmin).
 func (s *Service) Delete(ctx context.Context, id uint) error {
-	res := s.db.WithContext(ctx).Delete(&User{}, id)
-	if res.Error != nil {
-		return fmt.Errorf("delete user %d: %w", id, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("delete user %d: %w", id, ErrNotFound)
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		admins, err := lockAdmins(tx)
+		if err != nil {
+			return err
+		}
+		res := tx.Delete(&User{}, id)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return anAdminRemains(tx, admins)
+	})
+	if err != nil {
+		return fmt.Errorf("delete user %d: %w", id, err)
 	}
 	return nil
+}
+
+// ErrLastAdmin: the change would take away the last active admin.
+var ErrLastAdmin = errors.New("the site must keep at least one active admin")
+
+// lockAdmins serialises the transactions that may take away an admin, so
+// that two of them (two admins demoting each other at the same moment)
+// cannot each count the other as the admin who remains, and returns how
+// many active admins there are. It must be the transaction's first
+// statement: MySQL's snapshot starts at the first plain read. SQLite
+// needs no lock, its writers being one at a time from BEGIN IMMEDIATE on.
+func lockAdmins(tx *gorm.DB) (int64, error) {
+	if tx.Dialector.Name() != "sqlite" {
+		var r Role
+		if err := tx.Clauses(clause.Locking{Strength: "UPDATE"}).Where("name = ?", RoleAdmin).First(&r).Error; err != nil {
+			return 0, err
+		}
+	}
+	return activeAdmins(tx)
+}
+
+// anAdminRemains fails with ErrLastAdmin when the site had active admins
+// (before, as lockAdmins counted them) and has none now. A site with none
+// yet, before its first admin is made, is not held to it.
+func anAdminRemains(tx *gorm.DB, before int64) error {
+	after, err := activeAdmins(tx)
+	if err != nil {
+		return err
+	}
+	if before > 0 && after == 0 {
+		return ErrLastAdmin
+	}
+	return nil
+}
+
+func activeAdmins(tx *gorm.DB) (int64, error) {
+	var n int64
+	err := tx.Table("users").Joins("JOIN user_roles ON user_roles.user_id = users.id").
+		Joins("JOIN roles ON roles.id = user_roles.role_id").
+		Where("roles.name = ? AND users.active = ?", RoleAdmin, true).Count(&n).Error
+	return n, err
 }

@@ -106,3 +106,69 @@ func TestDelete(t *testing.T) {
 		}
 	})
 }
+
+// TestAnAdminAlwaysRemains: no edit or deletion may leave the site without
+// an active admin — not even two admins demoting each other at the same
+// moment.
+func TestAnAdminAlwaysRemains(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := context.Background()
+		a := mustCreate(t, s, "a@example.com", users.RoleAdmin)
+		if _, err := s.Update(ctx, a.ID, users.Changes{Email: "a@example.com", Active: true}); !errors.Is(err, users.ErrLastAdmin) {
+			t.Errorf("demoting the only admin: %v, want ErrLastAdmin", err)
+		}
+		if _, err := s.Update(ctx, a.ID, users.Changes{Email: "a@example.com", Active: false, Roles: []string{users.RoleAdmin}}); !errors.Is(err, users.ErrLastAdmin) {
+			t.Errorf("deactivating the only admin: %v, want ErrLastAdmin", err)
+		}
+		if err := s.Delete(ctx, a.ID); !errors.Is(err, users.ErrLastAdmin) {
+			t.Errorf("deleting the only admin: %v, want ErrLastAdmin", err)
+		}
+
+		for round := range 8 {
+			b := mustCreate(t, s, fmt.Sprintf("b%d@example.com", round), users.RoleAdmin)
+			admins := []*users.User{a, b}
+			errs := make(chan error, 2)
+			gate := make(chan struct{})
+			for i, target := range admins {
+				go func() {
+					<-gate
+					var err error
+					if i == 0 {
+						_, err = s.Update(ctx, target.ID, users.Changes{Email: target.Email, Active: true})
+					} else {
+						err = s.Delete(ctx, target.ID)
+					}
+					errs <- err
+				}()
+			}
+			close(gate)
+			var lastAdmin int
+			for range 2 {
+				if err := <-errs; errors.Is(err, users.ErrLastAdmin) {
+					lastAdmin++
+				} else if err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+			}
+			var n int64
+			err := d.Gorm.Table("users").Joins("JOIN user_roles ON user_roles.user_id = users.id").
+				Joins("JOIN roles ON roles.id = user_roles.role_id").
+				Where("roles.name = ? AND users.active = ?", users.RoleAdmin, true).Count(&n).Error
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n < 1 || lastAdmin != 1 {
+				t.Fatalf("round %d: %d active admins left, %d changes refused; want 1 and 1", round, n, lastAdmin)
+			}
+			// Back to a as the only admin for the next round.
+			if u, err := s.ByID(ctx, a.ID); err == nil && !u.HasRole(users.RoleAdmin) {
+				if _, err := s.Update(ctx, a.ID, users.Changes{Email: a.Email, Active: true, Roles: []string{users.RoleAdmin}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.Delete(ctx, b.ID); err != nil && !errors.Is(err, users.ErrNotFound) {
+				t.Fatal(err)
+			}
+		}
+	})
+}

@@ -182,7 +182,10 @@ func (s *Server) adminDeleteUser(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusBadRequest, "You cannot delete your own account here.")
 		return
 	}
-	if err := s.app.Users.Delete(r.Context(), u.ID); err != nil {
+	if err := s.app.Users.Delete(r.Context(), u.ID); errors.Is(err, users.ErrLastAdmin) {
+		s.renderError(w, r, http.StatusBadRequest, "The site must keep at least one active admin: make someone else an admin first.")
+		return
+	} else if err != nil {
 		s.serverError(w, r, err)
 		return
 	}

@@ -92,6 +92,8 @@ func (s *Server) userProblem(w http.ResponseWriter, r *http.Request, f *form, er
 		f.fail("password", passwordRule)
 	case errors.Is(err, users.ErrUnknownRole):
 		f.fail("roles", "Choose roles from the list.")
+	case errors.Is(err, users.ErrLastAdmin):
+		f.fail("", "The site must keep at least one active admin: make someone else an admin first.")
 	default:
 		s.serverError(w, r, err)
 		return false
