@@ -329,7 +329,8 @@ func TestManageUsers(t *testing.T) {
 	}
 	fails(t, "", "unknown role wizard", "user", "create", "--email", "merlin@example.com", "--role", "wizard")
 	fails(t, "", "not a valid email address", "user", "create", "--email", "not-an-email")
-	fails(t, "short\n", "password must be 8 to 256 bytes", "user", "create", "--email", "weak@example.com", "--password-stdin")
+	fails(t, "short\n", "password not allowed: use at least 8 characters", "user", "create", "--email", "weak@example.com", "--password-stdin")
+	fails(t, "password\n", "password not allowed: this is one of the most common passwords", "user", "create", "--email", "weak@example.com", "--password-stdin")
 	fails(t, "", "stdin holds no password", "user", "create", "--email", "empty@example.com", "--password-stdin")
 
 	code, out, errOut = run(t, "ada-new-password\r\n", "user", "reset-password", "--email", "ada@example.com", "--password-stdin")
@@ -337,7 +338,7 @@ func TestManageUsers(t *testing.T) {
 		t.Errorf("user reset-password --password-stdin = %d:\n%s%s", code, out, errOut)
 	}
 	fails(t, "another-password\n", "user not found", "user", "reset-password", "--email", "nobody@example.com", "--password-stdin")
-	fails(t, "short\n", "password must be", "user", "reset-password", "--email", "grace@example.com", "--password-stdin")
+	fails(t, "short\n", "password not allowed", "user", "reset-password", "--email", "grace@example.com", "--password-stdin")
 
 	for _, args := range [][]string{
 		{"user"}, {"user", "frob"}, {"role"}, {"role", "delete", "editors"}, {"role", "add"}, {"role", "add", "a", "b"},

@@ -3,23 +3,83 @@ package users
 import (
 	"context"
 	"crypto/rand"
+	_ "embed" // common-passwords.txt
 	"fmt"
 	"math"
 	"runtime"
 	"runtime/metrics"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/alexedwards/argon2id"
 	"golang.org/x/sync/semaphore"
 )
 
-// checkPassword enforces the length limits, in bytes: what hashing costs
-// depends on bytes, not characters.
-func checkPassword(password string) error {
-	if n := len(password); n < MinPasswordLen || n > MaxPasswordLen {
-		return ErrInvalidPassword
+// PasswordProblem says why CheckPassword refuses a password, in words for
+// the person choosing it. errors.Is(p, ErrInvalidPassword) holds.
+type PasswordProblem struct {
+	Reason string
+}
+
+func (p *PasswordProblem) Error() string { return "password not allowed: " + p.Reason }
+
+// Is makes every PasswordProblem an ErrInvalidPassword.
+func (p *PasswordProblem) Is(target error) bool { return target == ErrInvalidPassword }
+
+// CheckPassword applies the password policy, after NIST SP 800-63B:
+//   - at least MinPasswordLen characters (not bytes) and at most
+//     MaxPasswordLen bytes (what hashing costs depends on bytes); nothing
+//     is trimmed, and every character is welcome;
+//   - not only white space;
+//   - not one of the most common passwords (common-passwords.txt), in any
+//     case;
+//   - not the account's email address, nor the part before its @ (email
+//     may be empty when there is no account yet).
+//
+// Every way a password is set goes through it.
+func CheckPassword(password, email string) error {
+	switch {
+	case utf8.RuneCountInString(password) < MinPasswordLen:
+		return &PasswordProblem{fmt.Sprintf("use at least %d characters", MinPasswordLen)}
+	case len(password) > MaxPasswordLen:
+		return &PasswordProblem{fmt.Sprintf("use at most %d bytes (about as many letters)", MaxPasswordLen)}
+	case strings.TrimFunc(password, unicode.IsSpace) == "":
+		return &PasswordProblem{"a password of only white space is too easy to guess"}
+	case isCommonPassword(password):
+		return &PasswordProblem{"this is one of the most common passwords: choose one nobody else would"}
+	}
+	if email = strings.ToLower(strings.TrimSpace(email)); email != "" {
+		local, _, _ := strings.Cut(email, "@")
+		if lower := strings.ToLower(password); lower == email || lower == local {
+			return &PasswordProblem{"your password must not be your email address"}
+		}
 	}
 	return nil
+}
+
+//go:embed common-passwords.txt
+var commonPasswordsFile string
+
+// commonPasswords is the sorted list of common-passwords.txt, read on
+// first use.
+var commonPasswords = sync.OnceValue(func() []string {
+	var list []string
+	for line := range strings.Lines(commonPasswordsFile) {
+		if line = strings.TrimRight(line, "\n"); line != "" && !strings.HasPrefix(line, "#") {
+			list = append(list, line)
+		}
+	}
+	slices.Sort(list)
+	return list
+})
+
+func isCommonPassword(password string) bool {
+	_, found := slices.BinarySearch(commonPasswords(), strings.ToLower(password))
+	return found
 }
 
 // DefaultParams are the argon2id parameters new password hashes get:

@@ -200,3 +200,72 @@ func TestHashingIsBounded(t *testing.T) {
 	}
 	<-hold
 }
+
+// TestPasswordPolicy: NIST SP 800-63B's rules, each refusal with a reason
+// a person can act on: at least 8 characters (counted as characters, not
+// bytes), not only white space, not one of the most common passwords, not
+// the account's own address; long passphrases and any character welcome.
+func TestPasswordPolicy(t *testing.T) {
+	for _, tt := range []struct {
+		password, email string
+		reason          string // "" for allowed
+	}{
+		{"password", "", "most common"},
+		{"12345678", "", "most common"},
+		{"PassWord", "", "most common"},
+		{"iloveyou", "", "most common"},
+		{"        ", "", "white space"},
+		{" \t\n  \u3000  ", "", "white space"},
+		{"short", "", "at least 8"},
+		{"ééééééé", "", "at least 8"}, // 14 bytes, 7 characters
+		{strings.Repeat("x", 257), "", "at most"},
+		{"ada@example.com", "ada@example.com", "email address"},
+		{"ADA@Example.com", "ada@example.com", "email address"},
+		{"lovelace", "lovelace@example.com", "email address"},
+		{"correct horse battery staple", "ada@example.com", ""},
+		{"  leading and trailing spaces  ", "", ""},
+		{"ünïcödé pässwörd", "", ""},
+		{"éééééééé", "", ""},
+		{strings.Repeat("x", 256), "", ""},
+	} {
+		err := users.CheckPassword(tt.password, tt.email)
+		if tt.reason == "" {
+			if err != nil {
+				t.Errorf("CheckPassword(%q, %q) = %v, want allowed", tt.password, tt.email, err)
+			}
+			continue
+		}
+		var problem *users.PasswordProblem
+		if !errors.Is(err, users.ErrInvalidPassword) || !errors.As(err, &problem) || !strings.Contains(problem.Reason, tt.reason) {
+			t.Errorf("CheckPassword(%q, %q) = %v, want a PasswordProblem about %q", tt.password, tt.email, err, tt.reason)
+		}
+	}
+}
+
+// TestEveryWayToSetAPasswordHasThePolicy: sign-up, an operator's reset,
+// a change and a reset link all refuse a common password.
+func TestEveryWayToSetAPasswordHasThePolicy(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		if _, err := s.Create(ctx, "new@example.com", "password"); !errors.Is(err, users.ErrInvalidPassword) {
+			t.Errorf("Create: %v", err)
+		}
+		ada := mustCreate(t, s, "ada@example.com")
+		if err := s.SetPassword(ctx, "ada@example.com", "12345678"); !errors.Is(err, users.ErrInvalidPassword) {
+			t.Errorf("SetPassword: %v", err)
+		}
+		if _, err := s.ChangePassword(ctx, ada.ID, password, "ada@example.com"); !errors.Is(err, users.ErrInvalidPassword) {
+			t.Errorf("ChangePassword to the address: %v", err)
+		}
+		raw, err := s.IssueToken(ctx, ada.ID, users.PurposeResetPassword, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ResetPassword(ctx, raw, "qwertyuiop"); !errors.Is(err, users.ErrInvalidPassword) {
+			t.Errorf("ResetPassword: %v", err)
+		}
+		if _, err := s.Authenticate(ctx, "ada@example.com", password); err != nil {
+			t.Errorf("a refused password replaced the old one: %v", err)
+		}
+	})
+}

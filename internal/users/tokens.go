@@ -124,19 +124,19 @@ func (s *Service) ConsumeToken(ctx context.Context, raw string, purpose TokenPur
 
 // ResetPassword sets a new password for the user of the password-reset
 // token raw and uses the token up, both or neither, ending the user's
-// sessions. A new password
-// outside the length limits fails with ErrInvalidPassword and leaves the
-// token usable. It returns the user, with roles loaded.
+// sessions. A new password the policy refuses (CheckPassword) fails with
+// ErrInvalidPassword and leaves the token usable. It returns the user,
+// with roles loaded.
 func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) (*User, error) {
 	const purpose = PurposeResetPassword
-	if err := checkPassword(newPassword); err != nil {
-		return nil, fmt.Errorf("reset password: %w", err)
-	}
 	g := s.db.WithContext(ctx)
 	now := dbNow()
 	// Check the token before hashing, so bad links cost no argon2 time.
 	t, u, err := s.checkToken(g, raw, purpose, now)
 	if err != nil {
+		return nil, fmt.Errorf("reset password: %w", err)
+	}
+	if err := CheckPassword(newPassword, u.Email); err != nil {
 		return nil, fmt.Errorf("reset password: %w", err)
 	}
 	hash, err := s.hash(ctx, newPassword)

@@ -37,9 +37,9 @@ var (
 	ErrEmailTaken = errors.New("email address already registered")
 	// ErrInvalidEmail: not a bare email address like ada@example.com.
 	ErrInvalidEmail = errors.New("not a valid email address")
-	// ErrInvalidPassword: the password is shorter than MinPasswordLen or
-	// longer than MaxPasswordLen bytes.
-	ErrInvalidPassword = fmt.Errorf("password must be %d to %d bytes long", MinPasswordLen, MaxPasswordLen)
+	// ErrInvalidPassword: the password breaks the policy (CheckPassword);
+	// the error is a *PasswordProblem saying how.
+	ErrInvalidPassword = errors.New("password not allowed")
 	// ErrInvalidCredentials: unknown email, wrong password or inactive
 	// account — deliberately one error, so a caller cannot tell which.
 	ErrInvalidCredentials = errors.New("invalid email or password")
@@ -48,7 +48,8 @@ var (
 	ErrInvalidName = fmt.Errorf("name must be at most %d characters of plain text", MaxNameLen)
 )
 
-// Password length limits, in bytes.
+// Password length limits: at least MinPasswordLen characters, at most
+// MaxPasswordLen bytes.
 const (
 	MinPasswordLen = 8
 	MaxPasswordLen = 256
@@ -156,7 +157,7 @@ func (s *Service) Create(ctx context.Context, email, password string, roles ...s
 	if err != nil {
 		return nil, fmt.Errorf("create user: %w", err)
 	}
-	if err := checkPassword(password); err != nil {
+	if err := CheckPassword(password, email); err != nil {
 		return nil, fmt.Errorf("create user %s: %w", email, err)
 	}
 	hash, err := s.hash(ctx, password)
@@ -298,7 +299,7 @@ func (s *Service) EndSessions(ctx context.Context, id uint) (*User, error) {
 // their sessions.
 func (s *Service) SetPassword(ctx context.Context, email, password string) error {
 	key := strings.ToLower(strings.TrimSpace(email))
-	if err := checkPassword(password); err != nil {
+	if err := CheckPassword(password, key); err != nil {
 		return fmt.Errorf("set password of %s: %w", key, err)
 	}
 	hash, err := s.hash(ctx, password)
@@ -346,12 +347,12 @@ func (s *Service) SetName(ctx context.Context, id uint, name string) error {
 // ErrInvalidPassword. It ends the user's sessions and returns the user as
 // it is now, so the caller can keep its own session at the new version.
 func (s *Service) ChangePassword(ctx context.Context, id uint, oldPassword, newPassword string) (*User, error) {
-	if err := checkPassword(newPassword); err != nil {
-		return nil, fmt.Errorf("change password of user %d: %w", id, err)
-	}
 	g := s.db.WithContext(ctx)
 	u, err := s.byID(g, id)
 	if err != nil {
+		return nil, fmt.Errorf("change password of user %d: %w", id, err)
+	}
+	if err := CheckPassword(newPassword, u.Email); err != nil {
 		return nil, fmt.Errorf("change password of user %d: %w", id, err)
 	}
 	if len(oldPassword) > MaxPasswordLen {

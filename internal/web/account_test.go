@@ -149,7 +149,10 @@ func TestRegisterRefusesBadInput(t *testing.T) {
 	}{
 		{[]string{"email", "not-an-email", "password", "long enough pw", "retype_password", "long enough pw"}, "Enter an email address"},
 		{[]string{"email", "TAKEN@example.com", "password", "long enough pw", "retype_password", "long enough pw"}, "already registered"},
-		{[]string{"email", "new@example.com", "password", "short", "retype_password", "short"}, "Use 8 to 256 characters."},
+		{[]string{"email", "new@example.com", "password", "short", "retype_password", "short"}, "Use at least 8 characters."},
+		{[]string{"email", "new@example.com", "password", "password", "retype_password", "password"}, "one of the most common passwords"},
+		{[]string{"email", "new@example.com", "password", "        ", "retype_password", "        "}, "only white space"},
+		{[]string{"email", "new@example.com", "password", "new@example.com", "retype_password", "new@example.com"}, "must not be your email address"},
 		{[]string{"email", "new@example.com", "password", "long enough pw", "retype_password", "different pw"}, "The two passwords differ."},
 	} {
 		v.post("/user/register", tc.fields...).status(422).contains(tc.want, `value="`+tc.fields[1]+`"`).lacks("long enough pw")

@@ -82,7 +82,7 @@ func (s *Server) adminNewUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	roles := r.PostForm["roles"]
-	checkNewPassword(f)
+	checkNewPassword(f, f.get("email"))
 	var u *users.User
 	if f.ok() {
 		var err error

@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/launchkit/launchkit/internal/session"
 	"github.com/launchkit/launchkit/internal/users"
@@ -36,7 +37,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	checkNewPassword(f)
+	checkNewPassword(f, f.get("email"))
 	if !f.ok() {
 		s.render(w, r, http.StatusUnprocessableEntity, "pages/register.html", f)
 		return
@@ -74,7 +75,14 @@ func (s *Server) afterRegister(w http.ResponseWriter, r *http.Request, u *users.
 	return nil
 }
 
-const passwordRule = "Use 8 to 256 characters."
+// passwordReason is what the form says of a password the policy refused.
+func passwordReason(err error) string {
+	var p *users.PasswordProblem
+	if errors.As(err, &p) {
+		return strings.ToUpper(p.Reason[:1]) + p.Reason[1:] + "."
+	}
+	return "Choose another password."
+}
 
 // userProblem turns an error of the users service into a form problem
 // and reports whether the handler should go on (false: a 500 was
@@ -89,7 +97,7 @@ func (s *Server) userProblem(w http.ResponseWriter, r *http.Request, f *form, er
 	case errors.Is(err, users.ErrInvalidName):
 		f.fail("name", "Use at most 200 characters.")
 	case errors.Is(err, users.ErrInvalidPassword):
-		f.fail("password", passwordRule)
+		f.fail("password", passwordReason(err))
 	case errors.Is(err, users.ErrUnknownRole):
 		f.fail("roles", "Choose roles from the list.")
 	case errors.Is(err, users.ErrLastAdmin):
@@ -101,11 +109,13 @@ func (s *Server) userProblem(w http.ResponseWriter, r *http.Request, f *form, er
 	return true
 }
 
-// checkNewPassword checks the password and retype_password fields.
-func checkNewPassword(f *form) {
+// checkNewPassword checks the password and retype_password fields: the
+// password policy, for the account of email ("" if not known here; the
+// users service checks again with it).
+func checkNewPassword(f *form, email string) {
 	p := f.get("password")
-	if len(p) < users.MinPasswordLen || len(p) > users.MaxPasswordLen {
-		f.fail("password", passwordRule)
+	if err := users.CheckPassword(p, email); err != nil {
+		f.fail("password", passwordReason(err))
 	}
 	if f.get("retype_password") != p {
 		f.fail("retype_password", "The two passwords differ.")
@@ -195,7 +205,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	checkNewPassword(f)
+	checkNewPassword(f, currentUser(r).Email)
 	var u *users.User
 	if f.ok() {
 		var err error
@@ -204,7 +214,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, users.ErrInvalidCredentials):
 			f.fail("old_password", "This is not your current password.")
 		case errors.Is(err, users.ErrInvalidPassword):
-			f.fail("password", passwordRule)
+			f.fail("password", passwordReason(err))
 		case err != nil:
 			s.serverError(w, r, err)
 			return

@@ -107,14 +107,21 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	checkNewPassword(f)
+	checkNewPassword(f, "")
+	var u *users.User
+	if f.ok() {
+		var err error
+		u, err = s.app.Users.ResetPassword(r.Context(), chi.URLParam(r, "token"), f.get("password"))
+		switch {
+		case errors.Is(err, users.ErrInvalidPassword): // the account's own address, say
+			f.fail("password", passwordReason(err))
+		case err != nil:
+			s.badLink(w, r, err)
+			return
+		}
+	}
 	if !f.ok() {
 		s.render(w, r, http.StatusUnprocessableEntity, "pages/reset-password.html", &form{Values: map[string]string{}, Errors: f.Errors})
-		return
-	}
-	u, err := s.app.Users.ResetPassword(r.Context(), chi.URLParam(r, "token"), f.get("password"))
-	if err != nil {
-		s.badLink(w, r, err)
 		return
 	}
 	if err := s.signIn(r, u); err != nil {
