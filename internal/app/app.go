@@ -18,6 +18,7 @@ import (
 	"github.com/launchkit/launchkit/internal/logging"
 	"github.com/launchkit/launchkit/internal/mail"
 	"github.com/launchkit/launchkit/internal/metrics"
+	"github.com/launchkit/launchkit/internal/ratelimit"
 	"github.com/launchkit/launchkit/internal/session"
 	"github.com/launchkit/launchkit/internal/users"
 )
@@ -46,6 +47,10 @@ type App struct {
 	Users *users.Service
 	// Metrics is the Prometheus registry served at /metrics.
 	Metrics *metrics.Metrics
+	// Limits keeps the guessing and flooding budgets: in Redis when
+	// REDIS_URL is set, so every web process spends from the same ones;
+	// in this process's memory otherwise.
+	Limits *ratelimit.Limiter
 
 	embedded *jobs.EmbeddedRedis
 	onClose  []func()
@@ -110,6 +115,11 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		return nil, err
 	}
 	a.Jobs = jobs.NewClient(a.Redis)
+	if cfg.RedisURL != "" {
+		a.Limits = ratelimit.New(a.Redis, logger)
+	} else {
+		a.Limits = ratelimit.New(nil, logger)
+	}
 	a.Users = users.NewService(a.DB)
 	if err := a.Metrics.WatchPasswordHashing(func() (int, int) {
 		st := a.Users.HashStats()

@@ -61,6 +61,7 @@ type Config struct {
 	LogFormat string `key:"LOG_FORMAT" default:"text" production:"json" help:"text or json"`
 
 	TrustedOrigins []string `key:"TRUSTED_ORIGINS" help:"comma list of other origins (https://host[:port]) allowed to post forms here cross-origin"`
+	TrustedProxies []string `key:"TRUSTED_PROXIES" help:"comma list of CIDRs (or addresses) of reverse proxies whose X-Forwarded-For or Forwarded header gives the client's address"`
 
 	MetricsToken string `key:"METRICS_TOKEN" help:"when set, GET /metrics on ADDR requires Authorization: Bearer <token>; in production /metrics is served on ADDR only with it"`
 	MetricsAddr  string `key:"METRICS_ADDR" help:"host:port of a separate listener serving only /metrics, without a token (keep it private); ADDR then does not serve /metrics"`

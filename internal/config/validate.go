@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -113,6 +114,11 @@ func validate(c *Config) Problems {
 			bad("TRUSTED_ORIGINS", "%s is not an origin like https://example.com", c.show("TRUSTED_ORIGINS", origin))
 		}
 	}
+	for _, p := range c.TrustedProxies {
+		if _, err := ParsePrefix(p); err != nil {
+			bad("TRUSTED_PROXIES", "%s is not a CIDR like 10.0.0.0/8 or an address", c.show("TRUSTED_PROXIES", p))
+		}
+	}
 	if c.MetricsAddr != "" {
 		if err := checkAddr(c.MetricsAddr); err != nil {
 			bad("METRICS_ADDR", "%s is not a host:port address: %v", c.show("METRICS_ADDR", c.MetricsAddr), err)
@@ -150,6 +156,18 @@ func (c *Config) show(key, value string) string {
 
 // checkAddr's errors do not repeat the address; the caller decides
 // whether it may be shown.
+// ParsePrefix reads a TRUSTED_PROXIES entry: a CIDR, or one address.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
 // cookieName is a cookie name as RFC 6265 allows it (an RFC 7230 token):
 // browsers drop a Set-Cookie whose name has anything else, so sign-in
 // would silently never stick.

@@ -18,6 +18,7 @@ func TestLoadRefusesInvalidValues(t *testing.T) {
 		{env{"DATABASE_URL": "data/app.db"}, "DATABASE_URL", []string{"not a URL"}},
 		{env{"BASE_URL": "ftp://example.com"}, "BASE_URL", []string{"not an http(s) URL"}},
 		{env{"DATABASE_MAX_CONNS": "0"}, "DATABASE_MAX_CONNS", []string{"at least 1"}},
+		{env{"TRUSTED_PROXIES": "10.0.0.0/8,not-a-network"}, "TRUSTED_PROXIES", []string{`"not-a-network" is not a CIDR`}},
 		{env{"REDIS_URL": "http://localhost"}, "REDIS_URL", []string{"redis://"}},
 		{env{"ENV": "staging"}, "ENV", []string{`"staging" is not one of development, test, production`}},
 		{env{"SESSION_STORE": "cookie"}, "SESSION_STORE", []string{`"cookie"`}},

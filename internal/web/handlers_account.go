@@ -134,12 +134,13 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) signInPost(w http.ResponseWriter, r *http.Request) {
 	f, ok := s.parseForm(w, r, "email", "password", "next")
-	if !ok {
+	if !ok || !s.guessesLeft(w, r, f.get("email")) {
 		return
 	}
 	u, err := s.app.Users.Authenticate(r.Context(), f.get("email"), f.get("password"))
 	switch {
 	case errors.Is(err, users.ErrInvalidCredentials):
+		s.wrongGuess(r.Context(), f.get("email"))
 		f.fail("", "The email address or password is not right.")
 	case err != nil:
 		s.serverError(w, r, err)
@@ -202,7 +203,7 @@ func (s *Server) changePasswordPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 	f, ok := s.parseForm(w, r, "old_password", "password", "retype_password")
-	if !ok {
+	if !ok || !s.guessesLeft(w, r, currentUser(r).Email) {
 		return
 	}
 	checkNewPassword(f, currentUser(r).Email)
@@ -212,6 +213,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 		u, err = s.app.Users.ChangePassword(r.Context(), currentUser(r).ID, f.get("old_password"), f.get("password"))
 		switch {
 		case errors.Is(err, users.ErrInvalidCredentials):
+			s.wrongGuess(r.Context(), currentUser(r).Email)
 			f.fail("old_password", "This is not your current password.")
 		case errors.Is(err, users.ErrInvalidPassword):
 			f.fail("password", passwordReason(err))

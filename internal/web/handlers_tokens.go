@@ -54,7 +54,11 @@ func (s *Server) sendConfirmation(r *http.Request, u *users.User) error {
 }
 
 func (s *Server) forgotPasswordPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, "pages/forgot-password.html", newForm())
+	f := newForm()
+	if r.URL.Query().Get("sent") != "" {
+		f.Values["sent"] = "yes"
+	}
+	s.render(w, r, http.StatusOK, "pages/forgot-password.html", f)
 }
 
 // forgotPassword mails a reset link when the address has an active
@@ -76,8 +80,9 @@ func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	session.AddFlash(r.Context(), s.app.Sessions, "info", "If an account uses that address, we sent it a link to choose a new password. It works for an hour.")
-	http.Redirect(w, r, "/user/sign-in", http.StatusSeeOther)
+	// The answer is in the address, not in a flash: a visitor asking for
+	// a link has no session, and must not get one for it.
+	http.Redirect(w, r, "/user/forgot-password?sent=1", http.StatusSeeOther)
 }
 
 // badLink renders the page for a reset or confirm link that cannot be used.
@@ -128,6 +133,9 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
+	// The owner has proved the mailbox: wrong guesses by others no
+	// longer hold the account back.
+	s.app.Limits.Reset(r.Context(), accountKey(u.Email))
 	s.logger.InfoContext(r.Context(), "password reset", "user_id", u.ID)
 	session.AddFlash(r.Context(), s.app.Sessions, "success", "Your new password is set, and you are signed in.")
 	http.Redirect(w, r, "/", http.StatusSeeOther)

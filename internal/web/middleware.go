@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/http"
 	"regexp"
 	"runtime/debug"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
-	"github.com/go-chi/httprate"
 
 	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/db"
@@ -133,26 +131,4 @@ func (s *Server) sessions(next http.Handler) http.Handler {
 	return s.app.Sessions.LoadAndSave(marked, func(w http.ResponseWriter, r *http.Request, err error) {
 		s.serverError(w, r, fmt.Errorf("session: %w", err))
 	})
-}
-
-// rateLimit allows requests requests per window from each client address
-// and answers the rest with the 429 page. The address is the TCP peer's:
-// it cannot be forged with a header, but behind a reverse proxy every
-// client shares the proxy's, so put the limit at the proxy there, or key
-// on the header your proxy sets.
-func (s *Server) rateLimit(requests int, window time.Duration) func(http.Handler) http.Handler {
-	return httprate.LimitBy(requests, window, peerAddress,
-		httprate.WithLimitHandler(func(w http.ResponseWriter, r *http.Request) {
-			s.renderError(w, r, http.StatusTooManyRequests, "")
-		}))
-}
-
-// peerAddress is the rate-limit key: the client's IP (an IPv6 client's
-// /64, so one host cannot rotate through its addresses).
-func peerAddress(r *http.Request) (string, error) {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	return httprate.CanonicalizeIP(host), nil
 }

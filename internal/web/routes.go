@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
@@ -26,6 +25,11 @@ func (s *Server) routes() http.Handler {
 	}
 	r.Method(http.MethodGet, "/static/*", s.static())
 
+	// Budgets (limits.go): password checks per client address, all such
+	// routes together, and posts that mail or create accounts.
+	guess := s.limitAddress("guess", guessesPerAddress)
+	flood := s.limitAddress("post", postsPerAddress)
+
 	// Pages: a session (created only when written) and cross-origin
 	// protection for every unsafe method.
 	r.Group(func(r chi.Router) {
@@ -37,16 +41,12 @@ func (s *Server) routes() http.Handler {
 			r.Get("/sign-in", s.signInPage)
 			r.Get("/forgot-password", s.forgotPasswordPage)
 			r.Get("/reset-password/{token}", s.resetPasswordPage)
-			r.Post("/reset-password/{token}", s.resetPassword)
+			r.With(guess).Post("/reset-password/{token}", s.resetPassword)
 			r.Get("/confirm-email/{token}", s.confirmEmail)
 			r.Post("/sign-out", s.signOut)
-			// Guessing and flooding targets: ten posts a minute per address.
-			r.Group(func(r chi.Router) {
-				r.Use(s.rateLimit(10, time.Minute))
-				r.Post("/register", s.register)
-				r.Post("/sign-in", s.signInPost)
-				r.Post("/forgot-password", s.forgotPassword)
-			})
+			r.With(flood).Post("/register", s.register)
+			r.With(guess).Post("/sign-in", s.signInPost)
+			r.With(flood).Post("/forgot-password", s.forgotPassword)
 			// API keys: for developers (and admins, who hold every role).
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireRole(apiKeyRole))
@@ -59,7 +59,7 @@ func (s *Server) routes() http.Handler {
 				r.Get("/profile", s.profilePage)
 				r.Post("/profile", s.profile)
 				r.Get("/change-password", s.changePasswordPage)
-				r.Post("/change-password", s.changePassword)
+				r.With(guess).Post("/change-password", s.changePassword)
 				r.Post("/sign-out-others", s.signOutOthers)
 			})
 		})
@@ -86,8 +86,7 @@ func (s *Server) routes() http.Handler {
 	// JSON API. Its 404 and 405 answers come from the handlers above,
 	// which speak JSON under /api/.
 	r.Route("/api/v1", func(r chi.Router) {
-		// A password guessing target: ten tries a minute per address.
-		r.With(s.rateLimit(10, time.Minute)).Post("/credentials", s.createCredentials)
+		r.With(guess).Post("/credentials", s.createCredentials)
 		r.With(s.requireAPIKey).Get("/me", s.me)
 	})
 	return r

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -24,6 +25,9 @@ type Server struct {
 	logger    *slog.Logger
 	templates *templateSet
 	extra     func(chi.Router)
+	// proxies are TRUSTED_PROXIES: peers whose forwarding headers give
+	// the client's address.
+	proxies []netip.Prefix
 }
 
 // Option changes a Server.
@@ -38,7 +42,7 @@ func WithExtraRoutes(f func(chi.Router)) Option {
 
 // New returns the site's handler.
 func New(a *app.App, opts ...Option) (http.Handler, error) {
-	s := &Server{app: a, logger: a.Logger}
+	s := &Server{app: a, logger: a.Logger, proxies: trustedProxies(a.Config)}
 	for _, o := range opts {
 		o(s)
 	}

@@ -1,0 +1,172 @@
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/launchkit/launchkit/internal/config"
+	"github.com/launchkit/launchkit/internal/ratelimit"
+)
+
+// The budgets that stop password guessing and form flooding (kept by
+// app.Limits: in Redis when there is one, so shared by every process).
+var (
+	// guessesPerAddress: password checks from one client address, all
+	// routes that check a password together (sign-in, the API, change
+	// and reset password).
+	guessesPerAddress = ratelimit.Limit{Burst: 10, Period: time.Minute}
+	// guessesPerAccount: wrong passwords for one account, from anywhere,
+	// through any of those routes. Mailing a reset link is never held
+	// back by it, and a completed reset gives it back.
+	guessesPerAccount = ratelimit.Limit{Burst: 10, Period: 15 * time.Minute}
+	// postsPerAddress: forms that send mail or create accounts
+	// (register, forgot-password) from one client address.
+	postsPerAddress = ratelimit.Limit{Burst: 10, Period: time.Minute}
+)
+
+// limitAddress spends one attempt of the client address's budget named
+// kind, and answers 429 (with Retry-After) when it is spent.
+func (s *Server) limitAddress(kind string, limit ratelimit.Limit) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			key := kind + ":addr:" + limitKey(s.clientAddress(r))
+			if d := s.app.Limits.Take(r.Context(), key, limit); !d.Allowed {
+				s.tooMany(w, r, d.RetryAfter, "")
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// tooMany answers 429 with a Retry-After in whole seconds.
+func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, retryAfter time.Duration, message string) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retryAfter.Seconds()))))
+	s.renderError(w, r, http.StatusTooManyRequests, message)
+}
+
+// accountKey is the budget key of the account with that email address:
+// hashed, so the addresses are not kept in Redis.
+func accountKey(email string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
+	return "guess:account:" + hex.EncodeToString(sum[:16])
+}
+
+// guessesLeft reports whether the account of email may have its password
+// checked now; when not, it has answered 429. Unknown addresses have a
+// budget too, so the answer tells nobody which accounts exist.
+func (s *Server) guessesLeft(w http.ResponseWriter, r *http.Request, email string) bool {
+	d := s.app.Limits.Peek(r.Context(), accountKey(email), guessesPerAccount)
+	if d.Allowed {
+		return true
+	}
+	minutes := int(math.Ceil(d.RetryAfter.Minutes()))
+	s.tooMany(w, r, d.RetryAfter, fmt.Sprintf(
+		"Too many wrong passwords for this account. Try again in %d minute%s, or choose a new password with a link by mail: /user/forgot-password.",
+		minutes, map[bool]string{true: "", false: "s"}[minutes == 1]))
+	return false
+}
+
+// wrongGuess spends one attempt of the account's budget.
+func (s *Server) wrongGuess(ctx context.Context, email string) {
+	s.app.Limits.Take(ctx, accountKey(email), guessesPerAccount)
+}
+
+// clientAddress is the address of the client that sent r: the TCP peer,
+// or, when the peer is a proxy in TRUSTED_PROXIES, the nearest address in
+// its Forwarded (or else X-Forwarded-For) header that is not one of them.
+// Headers from anyone else are ignored: a client cannot choose its
+// address by sending them.
+func (s *Server) clientAddress(r *http.Request) netip.Addr {
+	peer := parseAddr(r.RemoteAddr)
+	if !peer.IsValid() || !s.trustedProxy(peer) {
+		return peer
+	}
+	hops := forwardedFor(r.Header.Values("Forwarded"))
+	if hops == nil {
+		for _, h := range r.Header.Values("X-Forwarded-For") {
+			for part := range strings.SplitSeq(h, ",") {
+				hops = append(hops, parseAddr(strings.TrimSpace(part)))
+			}
+		}
+	}
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		if !hops[i].IsValid() {
+			break // a hop we cannot read: trust nothing beyond it
+		}
+		client = hops[i]
+		if !s.trustedProxy(client) {
+			break
+		}
+	}
+	return client
+}
+
+// forwardedFor reads the for= addresses of RFC 7239 Forwarded headers, in
+// order; an element without one, or one naming no address (unknown, an
+// obfuscated name), is an invalid address.
+func forwardedFor(headers []string) []netip.Addr {
+	var hops []netip.Addr
+	for _, h := range headers {
+		for element := range strings.SplitSeq(h, ",") {
+			var addr netip.Addr
+			for pair := range strings.SplitSeq(element, ";") {
+				k, v, _ := strings.Cut(strings.TrimSpace(pair), "=")
+				if strings.EqualFold(k, "for") {
+					addr = parseAddr(strings.Trim(v, `"`))
+				}
+			}
+			hops = append(hops, addr)
+		}
+	}
+	return hops
+}
+
+// parseAddr reads "1.2.3.4", "1.2.3.4:80", "[::1]:80" or "::1".
+func parseAddr(s string) netip.Addr {
+	if host, _, err := net.SplitHostPort(s); err == nil {
+		s = host
+	}
+	a, _ := netip.ParseAddr(strings.Trim(s, "[]"))
+	return a.Unmap()
+}
+
+func (s *Server) trustedProxy(a netip.Addr) bool {
+	for _, p := range s.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// trustedProxies reads TRUSTED_PROXIES (validated by config).
+func trustedProxies(cfg *config.Config) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range cfg.TrustedProxies {
+		if prefix, err := config.ParsePrefix(p); err == nil {
+			out = append(out, prefix)
+		}
+	}
+	return out
+}
+
+// limitKey is the budget key of a client address: an IPv6 client's /64,
+// which one host owns whole, so it cannot rotate through it.
+func limitKey(a netip.Addr) string {
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}
