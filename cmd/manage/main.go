@@ -118,7 +118,7 @@ func migrate(ctx context.Context, flags app.Flags, args []string, getenv func(st
 		return err
 	}
 	logger := app.NewLogger(cfg, io.Discard)
-	d, err := db.Open(ctx, cfg.DatabaseURL, logger)
+	d, err := app.OpenDB(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}

@@ -159,7 +159,7 @@ func openUsersDB(ctx context.Context, flags app.Flags, getenv func(string) strin
 	if err != nil {
 		return nil, err
 	}
-	d, err := db.Open(ctx, cfg.DatabaseURL, app.NewLogger(cfg, io.Discard))
+	d, err := app.OpenDB(ctx, cfg, app.NewLogger(cfg, io.Discard))
 	if err != nil {
 		return nil, err
 	}

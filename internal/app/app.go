@@ -89,10 +89,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		return nil, err
 	}
 
-	if a.DB, err = db.Open(ctx, cfg.DatabaseURL, logger); err != nil {
+	if a.DB, err = OpenDB(ctx, cfg, logger); err != nil {
 		return nil, err
 	}
-	a.DB.SetMaxConns(cfg.DatabaseMaxConns)
 	if opts.Migrate {
 		if err := a.migrate(ctx); err != nil {
 			return nil, err
@@ -153,6 +152,16 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		a.Mailer = &mail.SMTP{Host: cfg.MailServer, Port: cfg.MailPort, Username: cfg.MailUsername, Password: cfg.MailPassword, Sender: cfg.MailDefaultSender}
 	}
 	return a, nil
+}
+
+// OpenDB opens DATABASE_URL with the configured timeouts and pool.
+func OpenDB(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*db.DB, error) {
+	d, err := db.OpenWith(ctx, cfg.DatabaseURL, logger, db.Timeouts{Connect: cfg.DatabaseConnectTimeout, Statement: cfg.DatabaseStatementTimeout})
+	if err != nil {
+		return nil, err
+	}
+	d.SetMaxConns(cfg.DatabaseMaxConns)
+	return d, nil
 }
 
 // migrate applies pending migrations when AUTO_MIGRATE is on, and warns

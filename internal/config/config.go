@@ -33,11 +33,13 @@ type Config struct {
 
 	SecretKey string `key:"SECRET_KEY" sensitive:"true" help:"signing key, at least 32 bytes in production; random per start in development"`
 
-	DatabaseURL             string `key:"DATABASE_URL" default:"sqlite://data/app.db" help:"sqlite://PATH, postgres://… or mysql://…"`
-	AllowSQLiteInProduction bool   `key:"ALLOW_SQLITE_IN_PRODUCTION" default:"false" help:"permit a SQLite DATABASE_URL when ENV=production"`
-	DatabaseMaxConns        int    `key:"DATABASE_MAX_CONNS" default:"10" help:"most connections a process opens to PostgreSQL or MySQL, all kept open when idle (SQLite: one writer and a few readers per CPU)"`
-	AutoMigrate             bool   `key:"AUTO_MIGRATE" default:"true" production:"false" help:"apply pending migrations when the web process starts"`
-	RedisURL                string `key:"REDIS_URL" help:"redis://… for jobs (and redis sessions); empty in development runs an embedded in-memory Redis"`
+	DatabaseURL              string        `key:"DATABASE_URL" default:"sqlite://data/app.db" help:"sqlite://PATH, postgres://… or mysql://…"`
+	AllowSQLiteInProduction  bool          `key:"ALLOW_SQLITE_IN_PRODUCTION" default:"false" help:"permit a SQLite DATABASE_URL when ENV=production"`
+	DatabaseMaxConns         int           `key:"DATABASE_MAX_CONNS" default:"10" help:"most connections a process opens to PostgreSQL or MySQL, all kept open when idle (SQLite: one writer and a few readers per CPU)"`
+	DatabaseConnectTimeout   time.Duration `key:"DATABASE_CONNECT_TIMEOUT" default:"5s" help:"how long opening a connection to PostgreSQL or MySQL may take"`
+	DatabaseStatementTimeout time.Duration `key:"DATABASE_STATEMENT_TIMEOUT" default:"30s" help:"longest a PostgreSQL statement may run (statement_timeout), or a MySQL connection wait for an answer; 0 for no limit"`
+	AutoMigrate              bool          `key:"AUTO_MIGRATE" default:"true" production:"false" help:"apply pending migrations when the web process starts"`
+	RedisURL                 string        `key:"REDIS_URL" help:"redis://… for jobs (and redis sessions); empty in development runs an embedded in-memory Redis"`
 
 	SessionStore       string        `key:"SESSION_STORE" default:"database" help:"memory, database or redis"`
 	SessionLifetime    time.Duration `key:"SESSION_LIFETIME" default:"24h" help:"absolute session lifetime"`
@@ -67,6 +69,7 @@ type Config struct {
 	MetricsAddr  string `key:"METRICS_ADDR" help:"host:port of a separate listener serving only /metrics, without a token (keep it private); ADDR then does not serve /metrics"`
 
 	ShutdownTimeout time.Duration `key:"SHUTDOWN_TIMEOUT" default:"15s" help:"how long SIGTERM waits for in-flight requests and tasks"`
+	RequestTimeout  time.Duration `key:"REQUEST_TIMEOUT" default:"15s" help:"deadline of a request's work (database, Redis): past it the request is answered 503"`
 
 	AWSSecretsManagerConfig string        `key:"AWS_SECRETS_MANAGER_CONFIG" help:"name or ARN of an AWS Secrets Manager secret holding config keys"`
 	AWSSecretsRegion        string        `key:"AWS_SECRETS_REGION" help:"region of that secret; empty uses the AWS SDK's chain"`

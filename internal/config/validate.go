@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Problem is one invalid value: which key, from which layer, and why.
@@ -78,6 +79,15 @@ func validate(c *Config) Problems {
 	}
 	if c.DatabaseMaxConns < 1 {
 		bad("DATABASE_MAX_CONNS", "must be at least 1")
+	}
+	if c.DatabaseConnectTimeout < time.Second {
+		bad("DATABASE_CONNECT_TIMEOUT", "must be at least 1s")
+	}
+	if c.DatabaseStatementTimeout < 0 {
+		bad("DATABASE_STATEMENT_TIMEOUT", "must not be negative")
+	}
+	if c.RequestTimeout <= 0 {
+		bad("REQUEST_TIMEOUT", "must be positive")
 	}
 	if c.RedisURL != "" {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -91,8 +92,24 @@ func sqliteReaders() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
 // Open connects to the database named by rawURL and checks that it
 // answers, giving up when ctx ends or after ten seconds. A SQLite file's
 // directory is created when missing.
-func Open(ctx context.Context, rawURL string, logger *slog.Logger) (_ *DB, err error) {
-	dialect, driverName, dsn, err := parseURL(rawURL)
+func Open(ctx context.Context, rawURL string, logger *slog.Logger) (*DB, error) {
+	return OpenWith(ctx, rawURL, logger, DefaultTimeouts)
+}
+
+// Timeouts bound the waits on a PostgreSQL or MySQL server: opening a
+// connection, and a statement (0: no limit). A request's own deadline
+// still applies on top of them.
+type Timeouts struct {
+	Connect, Statement time.Duration
+}
+
+// DefaultTimeouts are those of DATABASE_CONNECT_TIMEOUT and
+// DATABASE_STATEMENT_TIMEOUT's defaults.
+var DefaultTimeouts = Timeouts{Connect: 5 * time.Second, Statement: 30 * time.Second}
+
+// OpenWith is Open with the given timeouts.
+func OpenWith(ctx context.Context, rawURL string, logger *slog.Logger, timeouts Timeouts) (_ *DB, err error) {
+	dialect, driverName, dsn, err := parseURL(rawURL, timeouts)
 	if err != nil {
 		return nil, err
 	}
@@ -204,8 +221,9 @@ func (d *DB) Close() error {
 type dsns struct{ write, read string }
 
 // parseURL reads a DATABASE_URL into its dialect and the database/sql
-// driver name and DSNs that connect to it.
-func parseURL(rawURL string) (dialect Dialect, driverName string, dsn dsns, err error) {
+// driver name and DSNs that connect to it, with the timeouts (settings
+// the URL makes itself win).
+func parseURL(rawURL string, timeouts Timeouts) (dialect Dialect, driverName string, dsn dsns, err error) {
 	scheme, rest, ok := strings.Cut(rawURL, "://")
 	if !ok {
 		return "", "", dsn, errors.New("DATABASE_URL is not a URL (expected sqlite://PATH, postgres://… or mysql://…)")
@@ -215,9 +233,13 @@ func parseURL(rawURL string) (dialect Dialect, driverName string, dsn dsns, err 
 		dsn, err := sqliteDSNs(rest)
 		return SQLite, sqlite.DriverName, dsn, err
 	case "postgres", "postgresql":
-		return Postgres, "pgx", dsns{write: rawURL}, nil
+		dsn, err := postgresDSN(rawURL, timeouts)
+		return Postgres, "pgx", dsns{write: dsn}, err
 	case "mysql":
 		dsn, err := MySQLDSN(rawURL)
+		if err == nil {
+			dsn, err = mysqlTimeouts(dsn, timeouts)
+		}
 		return MySQL, "mysql", dsns{write: dsn}, err
 	}
 	return "", "", dsn, fmt.Errorf("DATABASE_URL has unknown scheme %q (expected sqlite, postgres or mysql)", scheme)
@@ -289,6 +311,46 @@ func sqliteDSNs(rest string) (dsns, error) {
 	w := pragmas(append([]string{"journal_mode(WAL)"}, write...)...) + "&_txlock=immediate"
 	r := pragmas("busy_timeout(5000)", "foreign_keys(1)", "query_only(1)")
 	return dsns{write: path + "?" + w, read: path + "?" + r}, nil
+}
+
+// postgresDSN adds the timeouts to a postgres:// URL: connect_timeout,
+// and statement_timeout, which pgx passes on as a session setting so the
+// server itself stops a statement that runs too long.
+func postgresDSN(rawURL string, timeouts Timeouts) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", errors.New("DATABASE_URL is not a valid postgres:// URL")
+	}
+	q := u.Query()
+	if !q.Has("connect_timeout") && timeouts.Connect > 0 {
+		q.Set("connect_timeout", strconv.Itoa(max(1, int(timeouts.Connect.Seconds()))))
+	}
+	if !q.Has("statement_timeout") && timeouts.Statement > 0 {
+		q.Set("statement_timeout", strconv.FormatInt(timeouts.Statement.Milliseconds(), 10))
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// mysqlTimeouts sets the driver's dial timeout and, for the statement
+// timeout, its read and write timeouts: MySQL and MariaDB name their own
+// statement limits differently, but a connection that gets no answer for
+// that long is dropped either way.
+func mysqlTimeouts(dsn string, timeouts Timeouts) (string, error) {
+	c, err := mysqldriver.ParseDSN(dsn)
+	if err != nil {
+		return "", fmt.Errorf("DATABASE_URL: %v", err)
+	}
+	if c.Timeout == 0 {
+		c.Timeout = timeouts.Connect
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = timeouts.Statement
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = timeouts.Statement
+	}
+	return c.FormatDSN(), nil
 }
 
 // MySQLDSN converts mysql://user:pass@host:port/db?param=v into the

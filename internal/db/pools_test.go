@@ -160,3 +160,28 @@ func TestPoolsKeepTheirConnections(t *testing.T) {
 		})
 	}
 }
+
+// TestStatementTimeout: a statement running past the statement timeout
+// fails instead of holding its connection, on PostgreSQL (the server's
+// statement_timeout) and MySQL (the driver's read timeout); a URL's own
+// setting wins.
+func TestStatementTimeout(t *testing.T) {
+	for _, dialect := range testenv.Dialects[1:] {
+		t.Run(dialect.Name, func(t *testing.T) {
+			d, err := db.OpenWith(t.Context(), dialect.URL(t), quietLogger(), db.Timeouts{Connect: 5 * time.Second, Statement: 300 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = d.Close() })
+			sleep := map[string]string{"postgres": "SELECT pg_sleep(2)", "mysql": "SELECT SLEEP(2)"}[dialect.Name]
+			start := time.Now()
+			_, err = d.SQL.ExecContext(t.Context(), sleep)
+			if err == nil || time.Since(start) > 1500*time.Millisecond {
+				t.Errorf("a 2s statement with a 300ms timeout: err %v after %s", err, time.Since(start).Round(time.Millisecond))
+			}
+			if _, err := d.SQL.ExecContext(t.Context(), "SELECT 1"); err != nil {
+				t.Errorf("the pool after a timed-out statement: %v", err)
+			}
+		})
+	}
+}

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -76,7 +78,16 @@ func writeJSONError(w http.ResponseWriter, p errorPage) {
 }
 
 // serverError logs err once, with the request ID, and renders a 500.
+//
+// Work cut short by the request's deadline (REQUEST_TIMEOUT: a database or
+// Redis that stopped answering) is a 503, which says "try again", not a
+// 500.
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.DeadlineExceeded) || (errors.Is(r.Context().Err(), context.DeadlineExceeded) && !errors.Is(err, context.Canceled)) {
+		s.logger.ErrorContext(r.Context(), "request deadline exceeded", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.renderError(w, r, http.StatusServiceUnavailable, "This took too long: something the site depends on is slow to answer. Try again in a moment.")
+		return
+	}
 	s.logger.ErrorContext(r.Context(), "server error", "method", r.Method, "path", r.URL.Path, "err", err)
 	s.renderError(w, r, http.StatusInternalServerError, "")
 }

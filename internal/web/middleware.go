@@ -91,6 +91,18 @@ func (s *Server) recoverPanic(next http.Handler) http.Handler {
 	})
 }
 
+// deadline gives each request REQUEST_TIMEOUT for its work: the database,
+// Redis and the session store are all asked with its context, so a
+// dependency that stops answering costs a 503 at the deadline (see
+// serverError), not a request that hangs and a connection held for ever.
+func (s *Server) deadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), s.app.Config.RequestTimeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
 // securityHeaders sets the headers every response should carry.
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -15,7 +15,7 @@ func (s *Server) routes() http.Handler {
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(s.methodNotAllowed(r))
 
-	r.Use(s.requestID, s.observe, s.recoverPanic, s.securityHeaders, middleware.GetHead)
+	r.Use(s.requestID, s.observe, s.recoverPanic, s.deadline, s.securityHeaders, middleware.GetHead)
 
 	// Probes and assets: no session, no CSRF check.
 	r.Get("/healthz", s.healthz)
