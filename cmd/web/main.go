@@ -52,6 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer a.Close()
 	logger.Info("starting web", "app", cfg.AppName, "detail", a.Describe())
+	defer a.StartOutbox(ctx)()
 
 	if a.RunsJobsInProcess() {
 		w, err := a.NewWorker()

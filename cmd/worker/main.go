@@ -51,6 +51,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer a.Close()
 	logger.Info("starting worker", "detail", a.Describe(), "concurrency", cfg.WorkerConcurrency)
+	// Tasks written with database changes while Redis was away reach the
+	// queue from here too.
+	defer a.StartOutbox(ctx)()
 
 	w, err := a.NewWorker()
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -18,9 +19,11 @@ import (
 	"github.com/launchkit/launchkit/internal/logging"
 	"github.com/launchkit/launchkit/internal/mail"
 	"github.com/launchkit/launchkit/internal/metrics"
+	"github.com/launchkit/launchkit/internal/outbox"
 	"github.com/launchkit/launchkit/internal/ratelimit"
 	"github.com/launchkit/launchkit/internal/session"
 	"github.com/launchkit/launchkit/internal/users"
+	"github.com/launchkit/launchkit/templates"
 )
 
 // App is the container of shared dependencies. Build it with New, close
@@ -41,6 +44,12 @@ type App struct {
 	Sessions session.Manager
 	// Mailer delivers mail; only job handlers call it.
 	Mailer mail.Mailer
+	// MailTemplates renders the emails in templates/emails.
+	MailTemplates *mail.Templates
+	// Outbox moves the tasks written with database changes (account
+	// mail) to the queue: call Send after such a change; RunOutbox keeps
+	// retrying what Redis could not take at the time.
+	Outbox *outbox.Relay
 	// Jobs enqueues background tasks.
 	Jobs *jobs.Client
 	// Users manages accounts, passwords, roles and account tokens.
@@ -114,6 +123,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		return nil, err
 	}
 	a.Jobs = jobs.NewClient(a.Redis)
+	a.Outbox = outbox.NewRelay(a.DB.Gorm, a.Redis, jobs.TaskOptions, logger)
 	if cfg.RedisURL != "" {
 		a.Limits = ratelimit.New(a.Redis, logger)
 	} else {
@@ -146,6 +156,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		OnStoreWrite: a.Metrics.ObserveSessionWrite,
 	})
 
+	if a.MailTemplates, err = mail.NewTemplates(templates.FS); err != nil {
+		return nil, err
+	}
 	if cfg.MailServer == "" {
 		a.Mailer = &mail.Outbox{Dir: cfg.MailOutboxDir, Sender: cfg.MailDefaultSender}
 	} else {
@@ -192,9 +205,36 @@ func (a *App) migrate(ctx context.Context) error {
 // and so must run the worker itself: nobody else can reach its queue.
 func (a *App) RunsJobsInProcess() bool { return a.embedded != nil }
 
+// Handlers are the task handlers on this container.
+func (a *App) Handlers() *jobs.Handlers {
+	return &jobs.Handlers{
+		Mailer: a.Mailer, DB: a.DB, Logger: a.Logger, Metrics: a.Metrics,
+		Users: a.Users, Templates: a.MailTemplates, AppName: a.Config.AppName, BaseURL: a.Config.BaseURL,
+	}
+}
+
+// outboxInterval is how often the outbox relay retries rows Redis did not
+// take.
+const outboxInterval = 5 * time.Second
+
+// StartOutbox relays the outbox in the background (web and worker run
+// it) until the returned stop is called; stop waits for it to end.
+func (a *App) StartOutbox(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.Outbox.Run(ctx, outboxInterval)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
 // NewWorker builds the background worker on this container.
 func (a *App) NewWorker() (*jobs.Worker, error) {
-	return jobs.NewWorker(a.Redis, &jobs.Handlers{Mailer: a.Mailer, DB: a.DB, Logger: a.Logger, Metrics: a.Metrics}, jobs.WorkerOptions{
+	return jobs.NewWorker(a.Redis, a.Handlers(), jobs.WorkerOptions{
 		Concurrency:     a.Config.WorkerConcurrency,
 		Scheduler:       !a.Config.DisableScheduler,
 		ShutdownTimeout: a.Config.ShutdownTimeout,

@@ -13,6 +13,7 @@ import (
 	"github.com/launchkit/launchkit/internal/mail"
 	"github.com/launchkit/launchkit/internal/metrics"
 	"github.com/launchkit/launchkit/internal/session"
+	"github.com/launchkit/launchkit/internal/users"
 )
 
 // Handlers holds what the task handlers need.
@@ -22,6 +23,11 @@ type Handlers struct {
 	Logger *slog.Logger
 	// Metrics, when set, records every task run.
 	Metrics *metrics.Metrics
+	// Users, Templates, AppName and BaseURL make account mail.
+	Users     *users.Service
+	Templates *mail.Templates
+	AppName   string
+	BaseURL   string
 }
 
 // Mux routes each task type to its handler.
@@ -31,6 +37,7 @@ func (h *Handlers) Mux() *asynq.ServeMux {
 		mux.Use(h.observe)
 	}
 	mux.HandleFunc(TypeMailSend, h.sendMail)
+	mux.HandleFunc(users.TaskAccountMail, h.sendAccountMail)
 	mux.HandleFunc(TypeSessionsPurge, h.purgeSessions)
 	return mux
 }

@@ -151,8 +151,21 @@ func NewService(d *db.DB) *Service {
 }
 
 // Create adds an active user with the user role plus roles, all of which
-// must exist. The email is trimmed and lower-cased.
+// must exist, their address not yet confirmed. The email is trimmed and
+// lower-cased.
 func (s *Service) Create(ctx context.Context, email, password string, roles ...string) (*User, error) {
+	return s.create(ctx, email, password, roles, false, nil)
+}
+
+// CreateConfirmed is Create for an account an operator vouches for (the
+// admin panel, `manage user create`): its address counts as confirmed.
+func (s *Service) CreateConfirmed(ctx context.Context, email, password string, roles ...string) (*User, error) {
+	return s.create(ctx, email, password, roles, true, nil)
+}
+
+// create makes the user and, in the same transaction, runs also (when
+// set) with it.
+func (s *Service) create(ctx context.Context, email, password string, roles []string, confirmed bool, also func(tx *gorm.DB, u *User) error) (*User, error) {
 	email, err := normalizeEmail(email)
 	if err != nil {
 		return nil, fmt.Errorf("create user: %w", err)
@@ -169,17 +182,27 @@ func (s *Service) Create(ctx context.Context, email, password string, roles ...s
 	names = slices.Compact(names)
 
 	g := s.db.WithContext(ctx)
-	// The roles are read before, not inside, the writing transaction: a
-	// SQLite transaction that reads first cannot take the write lock after
-	// another writer commits, so concurrent sign-ups would fail.
 	found, err := findRoles(g, names)
 	if err != nil {
 		return nil, fmt.Errorf("create user %s: %w", email, err)
 	}
 	u := &User{Email: email, PasswordHash: hash, Active: true, Roles: found}
-	// gorm inserts the user and its user_roles rows in one transaction;
-	// Omit("Roles.*") links the existing roles without writing to roles.
-	if err := g.Omit("Roles.*").Create(u).Error; err != nil {
+	if confirmed {
+		now := dbNow()
+		u.EmailConfirmedAt = &now
+	}
+	err = g.Transaction(func(tx *gorm.DB) error {
+		// Omit("Roles.*") links the existing roles without writing to
+		// roles; gorm inserts the user_roles rows with the user.
+		if err := tx.Omit("Roles.*").Create(u).Error; err != nil {
+			return err
+		}
+		if also != nil {
+			return also(tx, u)
+		}
+		return nil
+	})
+	if err != nil {
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
 			err = ErrEmailTaken
 		}

@@ -2,11 +2,18 @@ package web_test
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"mime/quotedprintable"
 	"net/http"
 	"net/http/httptest"
+	netmail "net/mail"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -80,22 +87,64 @@ func (r *response) redirectsTo(want string) *response {
 	return r
 }
 
-// mails returns the messages waiting in the queue (tests run no worker).
+// mails delivers the tasks waiting in the queue as a worker would (the
+// tests run none), then returns every message sent so far, oldest first,
+// read back from the outbox directory.
 func (s *site) mails() []mail.Message {
 	s.t.Helper()
-	tasks, err := asynq.NewInspectorFromRedisClient(s.app.Redis).ListPendingTasks(jobs.QueueCritical)
-	if err != nil {
+	inspector := asynq.NewInspectorFromRedisClient(s.app.Redis)
+	tasks, err := inspector.ListPendingTasks(jobs.QueueCritical)
+	if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
 		s.t.Fatal(err)
 	}
-	var out []mail.Message
+	handlers := s.app.Handlers().Mux()
 	for _, task := range tasks {
-		var m mail.Message
-		if err := json.Unmarshal(task.Payload, &m); err != nil {
+		if err := handlers.ProcessTask(context.Background(), asynq.NewTask(task.Type, task.Payload)); err != nil {
+			s.t.Fatalf("task %s: %v", task.Type, err)
+		}
+		if err := inspector.DeleteTask(jobs.QueueCritical, task.ID); err != nil {
 			s.t.Fatal(err)
 		}
-		out = append(out, m)
+	}
+	files, _ := filepath.Glob(filepath.Join(s.app.Config.MailOutboxDir, "*.eml"))
+	slices.Sort(files) // named by the time they were written
+	var out []mail.Message
+	for _, f := range files {
+		out = append(out, readEML(s.t, f))
 	}
 	return out
+}
+
+// readEML reads back a plain-text message the outbox mailer wrote.
+func readEML(t *testing.T, path string) mail.Message {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	msg, err := netmail.ReadMessage(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var body io.Reader = msg.Body
+	if strings.EqualFold(msg.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
+		body = quotedprintable.NewReader(body)
+	}
+	text, err := io.ReadAll(body)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	subject, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+	to, err := msg.Header.AddressList("To")
+	if err != nil {
+		t.Fatalf("%s: To: %v", path, err)
+	}
+	var addrs []string
+	for _, a := range to {
+		addrs = append(addrs, a.Address)
+	}
+	return mail.Message{To: addrs, Subject: subject, Text: string(text)}
 }
 
 var linkPath = regexp.MustCompile(`http://localhost:8000(/user/[a-z-]+/[A-Za-z0-9_-]+)`)

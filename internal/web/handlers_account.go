@@ -42,7 +42,14 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnprocessableEntity, "pages/register.html", f)
 		return
 	}
-	u, err := s.app.Users.Create(r.Context(), f.get("email"), f.get("password"))
+	requireConfirmation := s.app.Config.UserRequireConfirmedEmail
+	u, err := s.app.Users.Register(r.Context(), f.get("email"), f.get("password"), requireConfirmation)
+	if errors.Is(err, users.ErrEmailTaken) && requireConfirmation {
+		// Answer as for a new account: the owner is mailed a notice.
+		s.app.Outbox.Send(r.Context())
+		s.askToConfirm(w, r)
+		return
+	}
 	if !s.userProblem(w, r, f, err) {
 		return
 	}
@@ -57,14 +64,12 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 }
 
 // afterRegister signs the new user in, or, when confirmed addresses are
-// required, asks them to confirm first.
+// required, asks them to confirm first. The confirmation mail was written
+// with the account; it goes to the queue now, or once Redis is back.
 func (s *Server) afterRegister(w http.ResponseWriter, r *http.Request, u *users.User) error {
-	if err := s.sendConfirmation(r, u); err != nil {
-		return err
-	}
+	s.app.Outbox.Send(r.Context())
 	if s.app.Config.UserRequireConfirmedEmail {
-		session.AddFlash(r.Context(), s.app.Sessions, "success", "Welcome! We sent you an email: follow its link to confirm your address, then sign in.")
-		http.Redirect(w, r, "/user/sign-in", http.StatusSeeOther)
+		s.askToConfirm(w, r)
 		return nil
 	}
 	if err := s.signIn(r, u); err != nil {
@@ -73,6 +78,13 @@ func (s *Server) afterRegister(w http.ResponseWriter, r *http.Request, u *users.
 	session.AddFlash(r.Context(), s.app.Sessions, "success", "Welcome! Your account is ready.")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 	return nil
+}
+
+// askToConfirm answers a registration when addresses must be confirmed
+// first, for a new address and a taken one alike.
+func (s *Server) askToConfirm(w http.ResponseWriter, r *http.Request) {
+	session.AddFlash(r.Context(), s.app.Sessions, "success", "Welcome! We sent you an email: follow its link to confirm your address, then sign in.")
+	http.Redirect(w, r, "/user/sign-in", http.StatusSeeOther)
 }
 
 // passwordReason is what the form says of a password the policy refused.

@@ -1,56 +1,38 @@
 package web
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
 	"net/http"
-	"text/template"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/launchkit/launchkit/internal/mail"
 	"github.com/launchkit/launchkit/internal/session"
 	"github.com/launchkit/launchkit/internal/users"
 )
 
-// How long the links in account emails stay valid.
-const (
-	resetLinkTTL   = time.Hour
-	confirmLinkTTL = 48 * time.Hour
-)
-
-// sendAccountMail renders templates/emails/NAME.txt (its "subject" and
-// "text" blocks) and enqueues it for u with a link to path+token.
-func (s *Server) sendAccountMail(r *http.Request, u *users.User, name, path string, purpose users.TokenPurpose, ttl time.Duration) error {
-	token, err := s.app.Users.IssueToken(r.Context(), u.ID, purpose, ttl)
-	if err != nil {
-		return err
+// resendConfirmationPage asks for the address to confirm again.
+func (s *Server) resendConfirmationPage(w http.ResponseWriter, r *http.Request) {
+	f := newForm()
+	if r.URL.Query().Get("sent") != "" {
+		f.Values["sent"] = "yes"
 	}
-	tmpl, err := template.ParseFS(s.templates.fsys, "emails/"+name+".txt")
-	if err != nil {
-		return fmt.Errorf("email template %s: %w", name, err)
-	}
-	data := map[string]any{
-		"AppName": s.app.Config.AppName,
-		"Email":   u.Email,
-		"Link":    s.app.Config.BaseURL + path + token,
-		"Expires": ttl.String(),
-	}
-	var subject, text bytes.Buffer
-	if err := tmpl.ExecuteTemplate(&subject, "subject", data); err != nil {
-		return fmt.Errorf("email %s subject: %w", name, err)
-	}
-	if err := tmpl.ExecuteTemplate(&text, "text", data); err != nil {
-		return fmt.Errorf("email %s text: %w", name, err)
-	}
-	return s.app.Jobs.EnqueueMail(r.Context(), mail.Message{To: []string{u.Email}, Subject: subject.String(), Text: text.String()})
+	s.render(w, r, http.StatusOK, "pages/resend-confirmation.html", f)
 }
 
-// sendConfirmation mails u a link that confirms their address.
-func (s *Server) sendConfirmation(r *http.Request, u *users.User) error {
-	return s.sendAccountMail(r, u, "confirm-email", "/user/confirm-email/", users.PurposeConfirmEmail, confirmLinkTTL)
+// resendConfirmation has a new confirmation link mailed when the address
+// has an active account still unconfirmed; like forgotPassword, it
+// answers every address alike.
+func (s *Server) resendConfirmation(w http.ResponseWriter, r *http.Request) {
+	f, ok := s.parseForm(w, r, "email")
+	if !ok {
+		return
+	}
+	if err := s.app.Users.RequestConfirmation(r.Context(), f.get("email")); err != nil {
+		s.serverError(w, r, err)
+		return
+	}
+	s.app.Outbox.Send(r.Context())
+	http.Redirect(w, r, "/user/resend-confirmation?sent=1", http.StatusSeeOther)
 }
 
 func (s *Server) forgotPasswordPage(w http.ResponseWriter, r *http.Request) {
@@ -61,25 +43,21 @@ func (s *Server) forgotPasswordPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "pages/forgot-password.html", f)
 }
 
-// forgotPassword mails a reset link when the address has an active
-// account, and answers the same either way: the page must not tell who
-// has an account.
+// forgotPassword has a reset link mailed when the address has an active
+// account, and answers the same either way, in the same time: the page
+// must not tell who has an account. Redis being away changes nothing
+// either: the request waits in the outbox.
 func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) {
 	f, ok := s.parseForm(w, r, "email")
 	if !ok {
 		return
 	}
-	u, err := s.app.Users.ByEmail(r.Context(), f.get("email"))
-	switch {
-	case err == nil && u.Active:
-		if err := s.sendAccountMail(r, u, "reset-password", "/user/reset-password/", users.PurposeResetPassword, resetLinkTTL); err != nil {
-			s.serverError(w, r, err)
-			return
-		}
-	case err != nil && !errors.Is(err, users.ErrNotFound):
+	// The same work for every address: the worker looks the account up.
+	if err := s.app.Users.RequestPasswordReset(r.Context(), f.get("email")); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
+	s.app.Outbox.Send(r.Context())
 	// The answer is in the address, not in a flash: a visitor asking for
 	// a link has no session, and must not get one for it.
 	http.Redirect(w, r, "/user/forgot-password?sent=1", http.StatusSeeOther)

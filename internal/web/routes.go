@@ -47,6 +47,8 @@ func (s *Server) routes() http.Handler {
 			r.With(flood).Post("/register", s.register)
 			r.With(guess).Post("/sign-in", s.signInPost)
 			r.With(flood).Post("/forgot-password", s.forgotPassword)
+			r.Get("/resend-confirmation", s.resendConfirmationPage)
+			r.With(flood).Post("/resend-confirmation", s.resendConfirmation)
 			// API keys: for developers (and admins, who hold every role).
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireRole(apiKeyRole))

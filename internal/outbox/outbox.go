@@ -1,0 +1,141 @@
+// Package outbox makes a background task part of a database transaction.
+// Add writes the task into the outbox table inside the transaction that
+// makes the change it belongs to (an account and its confirmation mail),
+// so the two are committed together or not at all. The Relay then moves
+// rows to the queue — at once after the commit when Redis answers, and
+// otherwise from its loop once Redis is back — and deletes them.
+//
+// A row is enqueued under the task ID it was written with, and asynq
+// refuses a second task with an ID it still holds (Retention keeps
+// finished tasks' IDs for a day): two relays sending the same row, or a
+// relay that dies between enqueueing and deleting, cause no second run.
+package outbox
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"gorm.io/gorm"
+)
+
+// row is a row of the outbox table (migrations/*/00006_outbox.sql).
+type row struct {
+	ID        uint
+	TaskID    string
+	TaskType  string
+	Payload   []byte
+	CreatedAt time.Time
+}
+
+func (row) TableName() string { return "outbox" }
+
+// Add writes a task of taskType with payload into tx's outbox; it reaches
+// the queue once tx commits and a Relay sends it, with the options the
+// Relay gives that type.
+func Add(tx *gorm.DB, taskType string, payload []byte) error {
+	r := &row{TaskID: "outbox-" + rand.Text(), TaskType: taskType, Payload: payload, CreatedAt: time.Now().UTC()}
+	if err := tx.Create(r).Error; err != nil {
+		return fmt.Errorf("outbox: add %s: %w", taskType, err)
+	}
+	return nil
+}
+
+// Relay moves committed outbox rows to the queue.
+type Relay struct {
+	db      *gorm.DB
+	client  *asynq.Client
+	options func(taskType string) []asynq.Option
+	logger  *slog.Logger
+	mu      sync.Mutex // one Flush at a time in this process
+}
+
+// NewRelay relays the outbox of g to the queue on rdb; options gives the
+// asynq options of each task type (queue, retries, timeout).
+func NewRelay(g *gorm.DB, rdb redis.UniversalClient, options func(taskType string) []asynq.Option, logger *slog.Logger) *Relay {
+	return &Relay{db: g, client: asynq.NewClientFromRedisClient(rdb), options: options, logger: logger}
+}
+
+// Retention is how long the queue keeps a finished task's ID, and so
+// refuses to run a row relayed again.
+const Retention = 24 * time.Hour
+
+// batch is how many rows one Flush moves at most.
+const batch = 100
+
+// Flush moves the pending rows to the queue, oldest first, and reports
+// how many it moved. It stops at the first row the queue refuses for any
+// reason but a duplicate ID (Redis down): that row and the rest wait.
+func (r *Relay) Flush(ctx context.Context) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var rows []row
+	if err := r.db.WithContext(ctx).Order("id").Limit(batch).Find(&rows).Error; err != nil {
+		return 0, fmt.Errorf("outbox: read: %w", err)
+	}
+	moved := 0
+	for _, row := range rows {
+		opts := append(r.options(row.TaskType), asynq.TaskID(row.TaskID), asynq.Retention(Retention))
+		_, err := r.client.EnqueueContext(ctx, asynq.NewTask(row.TaskType, row.Payload), opts...)
+		if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			return moved, fmt.Errorf("outbox: enqueue %s: %w", row.TaskType, err)
+		}
+		if err := r.db.WithContext(ctx).Delete(&row).Error; err != nil {
+			return moved, fmt.Errorf("outbox: delete a sent row: %w", err)
+		}
+		moved++
+	}
+	return moved, nil
+}
+
+// Pending counts the rows not yet moved to the queue.
+func (r *Relay) Pending(ctx context.Context) (int64, error) {
+	var n int64
+	err := r.db.WithContext(ctx).Model(&row{}).Count(&n).Error
+	return n, err
+}
+
+// sendTimeout bounds Send: a request does not wait long on a Redis that
+// does not answer; the loop retries.
+const sendTimeout = 2 * time.Second
+
+// Send is Flush for a request that has just committed a row: it tries
+// once, for at most two seconds, and leaves a failure (logged) to the
+// loop.
+func (r *Relay) Send(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	defer cancel()
+	if _, err := r.Flush(ctx); err != nil {
+		r.logger.WarnContext(ctx, "outbox: could not send now; the relay will retry", "err", err)
+	}
+}
+
+// Run flushes every interval until ctx ends, so rows written while Redis
+// was away reach the queue when it is back.
+func (r *Relay) Run(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := r.Flush(ctx)
+		switch {
+		case err != nil && !failing && ctx.Err() == nil:
+			r.logger.Warn("outbox: relay cannot reach the queue; retrying", "err", err)
+			failing = true
+		case err == nil && failing:
+			r.logger.Info("outbox: relay reaches the queue again", "sent", n)
+			failing = false
+		}
+	}
+}

@@ -1,0 +1,123 @@
+package outbox_test
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"gorm.io/gorm"
+
+	"github.com/launchkit/launchkit/internal/db"
+	"github.com/launchkit/launchkit/internal/outbox"
+	"github.com/launchkit/launchkit/internal/testenv"
+)
+
+func migrated(t *testing.T, url string) *db.DB {
+	t.Helper()
+	d, err := db.Open(t.Context(), url, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	m, err := db.NewMigrator(d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Up(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func queue(string) []asynq.Option { return []asynq.Option{asynq.Queue("default")} }
+
+func pendingTasks(t *testing.T, rdb *redis.Client) []*asynq.TaskInfo {
+	t.Helper()
+	tasks, err := asynq.NewInspectorFromRedisClient(rdb).ListPendingTasks("default")
+	if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
+		t.Fatal(err)
+	}
+	return tasks
+}
+
+// TestOutbox: a task added in a transaction reaches the queue only if the
+// transaction commits; while Redis is away it waits in the table, and it
+// runs once however many relays send it.
+func TestOutbox(t *testing.T) {
+	for _, dialect := range testenv.Dialects {
+		t.Run(dialect.Name, func(t *testing.T) {
+			d := migrated(t, dialect.URL(t))
+			redisServer := miniredis.RunT(t)
+			rdb := redis.NewClient(&redis.Options{Addr: redisServer.Addr()})
+			t.Cleanup(func() { _ = rdb.Close() })
+			relay := outbox.NewRelay(d.Gorm, rdb, queue, slog.New(slog.DiscardHandler))
+			ctx := t.Context()
+
+			rolledBack := errors.New("roll back")
+			err := d.Gorm.Transaction(func(tx *gorm.DB) error {
+				if err := outbox.Add(tx, "test:task", []byte("lost")); err != nil {
+					return err
+				}
+				return rolledBack
+			})
+			if !errors.Is(err, rolledBack) {
+				t.Fatal(err)
+			}
+			if err := d.Gorm.Transaction(func(tx *gorm.DB) error { return outbox.Add(tx, "test:task", []byte("kept")) }); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := relay.Flush(ctx); err != nil || n != 1 {
+				t.Fatalf("Flush = %d, %v; want the one committed row", n, err)
+			}
+			tasks := pendingTasks(t, rdb)
+			if len(tasks) != 1 || string(tasks[0].Payload) != "kept" {
+				t.Fatalf("queued %v, want the committed task alone", tasks)
+			}
+			if n, _ := relay.Pending(ctx); n != 0 {
+				t.Errorf("%d rows left after a flush", n)
+			}
+
+			// Redis away: rows wait, the answer is an error, nothing is lost.
+			redisServer.Close()
+			for i := range 3 {
+				if err := outbox.Add(d.Gorm, "test:task", fmt.Appendf(nil, "while down %d", i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := relay.Flush(ctx); err == nil {
+				t.Error("Flush with Redis down reported no error")
+			}
+			if n, _ := relay.Pending(ctx); n != 3 {
+				t.Errorf("%d rows waiting with Redis down, want 3", n)
+			}
+			if err := redisServer.Restart(); err != nil {
+				t.Fatal(err)
+			}
+
+			// Several relays at once (several processes): each row runs once.
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					other := outbox.NewRelay(d.Gorm, rdb, queue, slog.New(slog.DiscardHandler))
+					if _, err := other.Flush(ctx); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+			if tasks := pendingTasks(t, rdb); len(tasks) != 4 {
+				t.Errorf("%d tasks queued, want 4 (1 before, 3 while Redis was down), each once", len(tasks))
+			}
+			if n, _ := relay.Pending(ctx); n != 0 {
+				t.Errorf("%d rows left", n)
+			}
+		})
+	}
+}

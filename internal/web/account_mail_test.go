@@ -1,0 +1,115 @@
+package web_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+)
+
+// subjects lists the subjects of the mail sent to address.
+func (s *site) subjects(address string) []string {
+	s.t.Helper()
+	var out []string
+	for _, m := range s.mails() {
+		if slices.Contains(m.To, address) {
+			out = append(out, m.Subject)
+		}
+	}
+	return out
+}
+
+// TestAccountMailOutlivesARedisOutage: with Redis down, asking for a
+// reset link answers exactly as for an unknown address, and a new account
+// is made and signed in; the mail waits in the outbox and goes out when
+// Redis is back — for the known address only.
+func TestAccountMailOutlivesARedisOutage(t *testing.T) {
+	redisServer := miniredis.RunT(t)
+	s := newSite(t, map[string]string{"REDIS_URL": "redis://" + redisServer.Addr()})
+	if _, err := s.app.Users.Create(t.Context(), "ada@example.com", "the right password"); err != nil {
+		t.Fatal(err)
+	}
+	redisServer.Close()
+
+	known := s.visitor().post("/user/forgot-password", "email", "ada@example.com")
+	unknown := s.visitor().post("/user/forgot-password", "email", "nobody@example.com")
+	known.redirectsTo("/user/forgot-password?sent=1")
+	unknown.redirectsTo("/user/forgot-password?sent=1")
+	newcomer := s.visitor()
+	newcomer.register("grace@example.com", "a long new password").redirectsTo("/")
+	newcomer.get("/").status(200).contains("grace@example.com")
+	if n, err := s.app.Outbox.Pending(t.Context()); err != nil || n != 3 {
+		t.Fatalf("%d mails waiting in the outbox (%v), want 3", n, err)
+	}
+
+	if err := redisServer.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	// The client's pool, after failing to dial, tries again once a second.
+	for deadline := time.Now().Add(10 * time.Second); s.app.Redis.Ping(t.Context()).Err() != nil; {
+		if time.Now().After(deadline) {
+			t.Fatal("the Redis client did not reconnect")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := s.app.Outbox.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.subjects("ada@example.com"); len(got) != 1 || !strings.Contains(got[0], "new password") {
+		t.Errorf("mail to ada: %q, want the reset link", got)
+	}
+	if got := s.subjects("grace@example.com"); len(got) != 1 || !strings.Contains(got[0], "Confirm") {
+		t.Errorf("mail to grace: %q, want the confirmation link", got)
+	}
+	if got := s.subjects("nobody@example.com"); len(got) != 0 {
+		t.Errorf("mail to an address without an account: %q", got)
+	}
+}
+
+// TestForgotPasswordDoesTheSameWorkForEveryAddress: the answer, and the
+// database work behind it, is the same whether or not the address has an
+// account (the lookup happens in the worker).
+func TestForgotPasswordDoesTheSameWorkForEveryAddress(t *testing.T) {
+	s := newSite(t, nil)
+	if _, err := s.app.Users.Create(t.Context(), "ada@example.com", "the right password"); err != nil {
+		t.Fatal(err)
+	}
+	var answers, queries []string
+	for _, email := range []string{"ada@example.com", "nobody@example.com"} {
+		r := s.visitor().post("/user/forgot-password", "email", email)
+		answers = append(answers, r.rec.Header().Get("Location")+" "+r.body)
+		queries = append(queries, s.queriesOf("/user/forgot-password"))
+	}
+	if answers[0] != answers[1] || queries[0] != queries[1] {
+		t.Errorf("known address: %q after %s statements; unknown: %q after %s", answers[0], queries[0], answers[1], queries[1])
+	}
+}
+
+// TestRegisteringATakenAddress: when addresses must be confirmed, signing
+// up with one that has an account answers as for a new one and mails the
+// owner a notice; when they need not be, the page says it is taken (it
+// signs new accounts in at once, so it could not pretend).
+func TestRegisteringATakenAddress(t *testing.T) {
+	s := newSite(t, map[string]string{"USER_REQUIRE_CONFIRMED_EMAIL": "true"})
+	if _, err := s.app.Users.Create(t.Context(), "ada@example.com", "the right password"); err != nil {
+		t.Fatal(err)
+	}
+	fresh := s.visitor().register("new@example.com", "a long new password")
+	taken := s.visitor().register("ADA@example.com", "a long new password")
+	fresh.redirectsTo("/user/sign-in")
+	taken.redirectsTo("/user/sign-in")
+	if got := s.subjects("ada@example.com"); len(got) != 1 || !strings.Contains(got[0], "Your Launchkit account") {
+		t.Errorf("mail to the owner: %q, want the notice", got)
+	}
+	if got := s.subjects("new@example.com"); len(got) != 1 || !strings.Contains(got[0], "Confirm") {
+		t.Errorf("mail to the newcomer: %q", got)
+	}
+
+	open := newSite(t, nil)
+	if _, err := open.app.Users.Create(t.Context(), "ada@example.com", "the right password"); err != nil {
+		t.Fatal(err)
+	}
+	open.visitor().register("ada@example.com", "a long new password").status(422).contains("already registered")
+}
