@@ -304,7 +304,7 @@ func TestManageUsers(t *testing.T) {
 	// A generated password is printed once, with a warning that it is.
 	code, out, errOut := run(t, "", "user", "create", "--email", "Ada@Example.com", "--role", "admin")
 	m := regexp.MustCompile(`(?m)^password: ([A-Za-z0-9]{20})$`).FindStringSubmatch(out)
-	if code != 0 || m == nil || !strings.Contains(out, "ada@example.com (roles: admin, user)") || !strings.Contains(out, "shown only once") {
+	if code != 0 || m == nil || !strings.Contains(out, "ada@example.com (roles: admin, user; address confirmed)") || !strings.Contains(out, "shown only once") {
 		t.Fatalf("user create = %d, want the user and a generated password:\n%s%s", code, out, errOut)
 	}
 	adaGenerated := m[1]
@@ -312,8 +312,8 @@ func TestManageUsers(t *testing.T) {
 		t.Errorf("the generated password should appear exactly once, on stdout:\nstdout:\n%s\nstderr:\n%s", out, errOut)
 	}
 
-	code, out, errOut = run(t, "grace-password-1\n", "user", "create", "--email", "grace@example.com", "--password-stdin")
-	if code != 0 || !strings.Contains(out, "grace@example.com (roles: user)") || strings.Contains(out, "password") {
+	code, out, errOut = run(t, "grace-password-1\n", "user", "create", "--email", "grace@example.com", "--password-stdin", "--unconfirmed")
+	if code != 0 || !strings.Contains(out, "grace@example.com (roles: user; address unconfirmed)") || strings.Contains(out, "password") {
 		t.Errorf("user create --password-stdin = %d, want the user and no password:\n%s%s", code, out, errOut)
 	}
 
@@ -324,7 +324,7 @@ func TestManageUsers(t *testing.T) {
 	fails(t, "", "role already exists", "role", "add", "editors")
 	fails(t, "", "role names are", "role", "add", "Bad Name")
 	code, out, errOut = run(t, "linus-password\n", "user", "create", "--email", "linus@example.com", "--role", "editors", "--role", "dev", "--password-stdin")
-	if code != 0 || !strings.Contains(out, "linus@example.com (roles: dev, editors, user)") {
+	if code != 0 || !strings.Contains(out, "linus@example.com (roles: dev, editors, user; address confirmed)") {
 		t.Errorf("user create with added roles = %d:\n%s%s", code, out, errOut)
 	}
 	fails(t, "", "unknown role wizard", "user", "create", "--email", "merlin@example.com", "--role", "wizard")

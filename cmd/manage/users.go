@@ -35,16 +35,26 @@ func createUser(ctx context.Context, flags app.Flags, args []string, getenv func
 		roles = append(roles, r)
 		return nil
 	})
+	unconfirmed := fs.Bool("unconfirmed", false, "leave the address unconfirmed (an operator's accounts count as confirmed)")
 	in, err := readUserInput(ctx, fs, flags, args, getenv, stdin)
 	if err != nil {
 		return err
 	}
 	defer in.db.Close()
-	u, err := users.NewService(in.db).Create(ctx, in.email, in.password, roles...)
+	svc := users.NewService(in.db)
+	create := svc.CreateConfirmed
+	if *unconfirmed {
+		create = svc.Create
+	}
+	u, err := create(ctx, in.email, in.password, roles...)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "created user %d: %s (roles: %s)\n", u.ID, u.Email, strings.Join(u.RoleNames(), ", "))
+	state := "confirmed"
+	if u.EmailConfirmedAt == nil {
+		state = "unconfirmed"
+	}
+	fmt.Fprintf(stdout, "created user %d: %s (roles: %s; address %s)\n", u.ID, u.Email, strings.Join(u.RoleNames(), ", "), state)
 	in.printGenerated(stdout)
 	return nil
 }

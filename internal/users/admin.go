@@ -87,6 +87,9 @@ type Changes struct {
 	Email  string
 	Name   string
 	Active bool
+	// Confirmed marks the address confirmed (keeping the first time it
+	// was) or, false, not confirmed.
+	Confirmed bool
 	// Roles replace the user's roles; "user" is always kept.
 	Roles []string
 }
@@ -120,6 +123,12 @@ func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error)
 			return err
 		}
 		changes := map[string]any{"email": email, "name": name, "active": c.Active, "updated_at": time.Now().UTC()}
+		switch {
+		case c.Confirmed && u.EmailConfirmedAt == nil:
+			changes["email_confirmed_at"] = dbNow()
+		case !c.Confirmed:
+			changes["email_confirmed_at"] = nil
+		}
 		if u.Active && !c.Active {
 			// Deactivation ends the sessions: reactivating the account
 			// must not bring them back.

@@ -124,7 +124,7 @@ func (s *Service) ConsumeToken(ctx context.Context, raw string, purpose TokenPur
 
 // ResetPassword sets a new password for the user of the password-reset
 // token raw and uses the token up, both or neither, ending the user's
-// sessions. A new password the policy refuses (CheckPassword) fails with
+// sessions and confirming their address (the link came by mail). A new password the policy refuses (CheckPassword) fails with
 // ErrInvalidPassword and leaves the token usable. It returns the user,
 // with roles loaded.
 func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) (*User, error) {
@@ -147,8 +147,12 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) (*
 		if err := useToken(tx, t.ID, now); err != nil {
 			return err
 		}
-		return tx.Model(&User{}).Where("id = ?", u.ID).
-			Updates(map[string]any{"password_hash": hash, "updated_at": now, "session_version": endSessions}).Error
+		if err := tx.Model(&User{}).Where("id = ?", u.ID).
+			Updates(map[string]any{"password_hash": hash, "updated_at": now, "session_version": endSessions}).Error; err != nil {
+			return err
+		}
+		// The link came by mail: the address is the user's.
+		return tx.Model(&User{}).Where("id = ? AND email_confirmed_at IS NULL", u.ID).Update("email_confirmed_at", now).Error
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reset password of user %d: %w", u.ID, err)

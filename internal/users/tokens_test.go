@@ -509,3 +509,33 @@ func hashOf(raw string) string {
 	sum := sha256.Sum256([]byte(raw))
 	return hex.EncodeToString(sum[:])
 }
+
+// TestConfirmationByOtherMeans: an operator's account is confirmed from
+// the start, a completed password reset confirms the address, and an
+// admin's edit sets or clears confirmation.
+func TestConfirmationByOtherMeans(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		op, err := s.CreateConfirmed(ctx, "op@example.com", password)
+		if err != nil || op.EmailConfirmedAt == nil {
+			t.Fatalf("CreateConfirmed = %+v, %v; want a confirmed address", op, err)
+		}
+		u := mustCreate(t, s, "u@example.com")
+		raw, err := s.IssueToken(ctx, u.ID, users.PurposeResetPassword, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reset, err := s.ResetPassword(ctx, raw, "a fresh password")
+		if err != nil || reset.EmailConfirmedAt == nil {
+			t.Fatalf("after a reset: %+v, %v; want the address confirmed", reset, err)
+		}
+		edited, err := s.Update(ctx, u.ID, users.Changes{Email: "u@example.com", Active: true, Confirmed: false})
+		if err != nil || edited.EmailConfirmedAt != nil {
+			t.Errorf("unconfirmed by an admin: %+v, %v", edited, err)
+		}
+		edited, err = s.Update(ctx, u.ID, users.Changes{Email: "u@example.com", Active: true, Confirmed: true})
+		if err != nil || edited.EmailConfirmedAt == nil {
+			t.Errorf("confirmed by an admin: %+v, %v", edited, err)
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -112,4 +113,60 @@ func TestRegisteringATakenAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	open.visitor().register("ada@example.com", "a long new password").status(422).contains("already registered")
+}
+
+// TestConfirmationLocksNobodyOut: with confirmed addresses required,
+// accounts an admin makes are confirmed unless unticked, an unconfirmed
+// user can have a new link sent (the old one may have expired), a
+// completed password reset confirms the address, and the admin panel
+// shows and sets confirmation.
+func TestConfirmationLocksNobodyOut(t *testing.T) {
+	s := newSite(t, map[string]string{"USER_REQUIRE_CONFIRMED_EMAIL": "true"})
+	admin := s.visitor()
+	if _, err := s.app.Users.CreateConfirmed(t.Context(), "admin@example.com", "an admin password", "admin"); err != nil {
+		t.Fatal(err)
+	}
+	admin.post("/user/sign-in", "email", "admin@example.com", "password", "an admin password").redirectsTo("/")
+
+	admin.get("/admin/users/new").status(200).contains(`name="confirmed" checked`)
+	admin.post("/admin/users/new", "email", "vouched@example.com", "password", "a long new password", "retype_password", "a long new password", "confirmed", "on").redirectsTo("/admin/users")
+	admin.post("/admin/users/new", "email", "doubted@example.com", "password", "a long new password", "retype_password", "a long new password").redirectsTo("/admin/users")
+	s.visitor().post("/user/sign-in", "email", "vouched@example.com", "password", "a long new password").redirectsTo("/")
+	s.visitor().post("/user/sign-in", "email", "doubted@example.com", "password", "a long new password").
+		status(422).contains("Confirm your email address first", "/user/resend-confirmation")
+
+	// The first link expired: ask for a new one, which works.
+	doubted, err := s.app.Users.ByEmail(t.Context(), "doubted@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.app.Users.IssueToken(t.Context(), doubted.ID, "confirm-email", time.Nanosecond); err != nil {
+		t.Fatal(err)
+	}
+	s.visitor().get("/user/resend-confirmation").status(200).contains(`action="/user/resend-confirmation"`)
+	s.visitor().post("/user/resend-confirmation", "email", "doubted@example.com").redirectsTo("/user/resend-confirmation?sent=1")
+	s.visitor().post("/user/resend-confirmation", "email", "nobody@example.com").redirectsTo("/user/resend-confirmation?sent=1")
+	s.visitor().get(s.lastLink("doubted@example.com")).redirectsTo("/user/sign-in")
+	s.visitor().post("/user/sign-in", "email", "doubted@example.com", "password", "a long new password").redirectsTo("/")
+	if got := s.subjects("nobody@example.com"); len(got) != 0 {
+		t.Errorf("a confirmation link went to an address without an account: %q", got)
+	}
+
+	// A reset link proves the mailbox too.
+	if _, err := s.app.Users.Create(t.Context(), "forgetful@example.com", "an old password"); err != nil {
+		t.Fatal(err)
+	}
+	s.visitor().post("/user/forgot-password", "email", "forgetful@example.com")
+	v := s.visitor()
+	v.post(s.lastLink("forgetful@example.com"), "password", "a fresh password", "retype_password", "a fresh password").redirectsTo("/")
+	v.get("/user/profile").status(200).contains("(confirmed)")
+
+	// The admin panel shows confirmation and sets it.
+	edit := fmt.Sprintf("/admin/users/%d/edit", doubted.ID)
+	admin.get(edit).status(200).contains(`name="confirmed" checked`)
+	admin.post(edit, "email", "doubted@example.com", "active", "on").redirectsTo("/admin/users")
+	admin.get(edit).status(200).lacks(`name="confirmed" checked`)
+	s.visitor().post("/user/sign-in", "email", "doubted@example.com", "password", "a long new password").status(422)
+	admin.post(edit, "email", "doubted@example.com", "active", "on", "confirmed", "on").redirectsTo("/admin/users")
+	s.visitor().post("/user/sign-in", "email", "doubted@example.com", "password", "a long new password").redirectsTo("/")
 }

@@ -49,18 +49,19 @@ func nextPage(page int, total int64) int {
 // userForm is the data of templates/pages/admin-user.html.
 type userForm struct {
 	*form
-	ID       uint // 0 for a new user
-	Roles    []users.Role
-	Selected map[string]bool
-	Active   bool
+	ID        uint // 0 for a new user
+	Roles     []users.Role
+	Selected  map[string]bool
+	Active    bool
+	Confirmed bool
 }
 
-func (s *Server) userForm(r *http.Request, f *form, id uint, selected map[string]bool, active bool) (*userForm, error) {
+func (s *Server) userForm(r *http.Request, f *form, id uint, selected map[string]bool, active, confirmed bool) (*userForm, error) {
 	roles, err := s.app.Users.Roles(r.Context())
 	if err != nil {
 		return nil, err
 	}
-	return &userForm{form: f, ID: id, Roles: roles, Selected: selected, Active: active}, nil
+	return &userForm{form: f, ID: id, Roles: roles, Selected: selected, Active: active, Confirmed: confirmed}, nil
 }
 
 func (s *Server) renderUserForm(w http.ResponseWriter, r *http.Request, status int, uf *userForm, err error) {
@@ -72,21 +73,27 @@ func (s *Server) renderUserForm(w http.ResponseWriter, r *http.Request, status i
 }
 
 func (s *Server) adminNewUserPage(w http.ResponseWriter, r *http.Request) {
-	uf, err := s.userForm(r, newForm(), 0, map[string]bool{users.RoleUser: true}, true)
+	// An account an admin makes is vouched for: confirmed unless unticked.
+	uf, err := s.userForm(r, newForm(), 0, map[string]bool{users.RoleUser: true}, true, true)
 	s.renderUserForm(w, r, http.StatusOK, uf, err)
 }
 
 func (s *Server) adminNewUser(w http.ResponseWriter, r *http.Request) {
-	f, ok := s.parseForm(w, r, "email", "name", "password", "retype_password")
+	f, ok := s.parseForm(w, r, "email", "name", "password", "retype_password", "confirmed")
 	if !ok {
 		return
 	}
 	roles := r.PostForm["roles"]
+	confirmed := f.get("confirmed") == "on"
 	checkNewPassword(f, f.get("email"))
 	var u *users.User
 	if f.ok() {
 		var err error
-		u, err = s.app.Users.Create(r.Context(), f.get("email"), f.get("password"), roles...)
+		create := s.app.Users.Create
+		if confirmed {
+			create = s.app.Users.CreateConfirmed
+		}
+		u, err = create(r.Context(), f.get("email"), f.get("password"), roles...)
 		if err == nil && f.get("name") != "" {
 			err = s.app.Users.SetName(r.Context(), u.ID, f.get("name"))
 		}
@@ -96,7 +103,7 @@ func (s *Server) adminNewUser(w http.ResponseWriter, r *http.Request) {
 	}
 	if !f.ok() {
 		f.Values["password"], f.Values["retype_password"] = "", ""
-		uf, err := s.userForm(r, f, 0, selectedSet(roles), true)
+		uf, err := s.userForm(r, f, 0, selectedSet(roles), true, confirmed)
 		s.renderUserForm(w, r, http.StatusUnprocessableEntity, uf, err)
 		return
 	}
@@ -131,7 +138,7 @@ func (s *Server) adminEditUserPage(w http.ResponseWriter, r *http.Request) {
 	}
 	f := newForm()
 	f.Values["email"], f.Values["name"] = u.Email, u.Name
-	uf, err := s.userForm(r, f, u.ID, selectedSet(u.RoleNames()), u.Active)
+	uf, err := s.userForm(r, f, u.ID, selectedSet(u.RoleNames()), u.Active, u.EmailConfirmedAt != nil)
 	s.renderUserForm(w, r, http.StatusOK, uf, err)
 }
 
@@ -140,24 +147,24 @@ func (s *Server) adminEditUser(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	f, ok := s.parseForm(w, r, "email", "name", "active")
+	f, ok := s.parseForm(w, r, "email", "name", "active", "confirmed")
 	if !ok {
 		return
 	}
 	roles := r.PostForm["roles"]
-	active := f.get("active") == "on"
+	active, confirmed := f.get("active") == "on", f.get("confirmed") == "on"
 	self := u.ID == currentUser(r).ID
 	if self && (!active || !selectedSet(roles)[users.RoleAdmin]) {
 		f.fail("", "You cannot take admin away from, or deactivate, your own account.")
 	}
 	if f.ok() {
-		_, err := s.app.Users.Update(r.Context(), u.ID, users.Changes{Email: f.get("email"), Name: f.get("name"), Active: active, Roles: roles})
+		_, err := s.app.Users.Update(r.Context(), u.ID, users.Changes{Email: f.get("email"), Name: f.get("name"), Active: active, Confirmed: confirmed, Roles: roles})
 		if !s.userProblem(w, r, f, err) {
 			return
 		}
 	}
 	if !f.ok() {
-		uf, err := s.userForm(r, f, u.ID, selectedSet(roles), active)
+		uf, err := s.userForm(r, f, u.ID, selectedSet(roles), active, confirmed)
 		s.renderUserForm(w, r, http.StatusUnprocessableEntity, uf, err)
 		return
 	}

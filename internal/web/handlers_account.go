@@ -159,6 +159,7 @@ func (s *Server) signInPost(w http.ResponseWriter, r *http.Request) {
 		return
 	case s.app.Config.UserRequireConfirmedEmail && u.EmailConfirmedAt == nil:
 		f.fail("", "Confirm your email address first: follow the link in the email we sent you.")
+		f.Values["unconfirmed"] = "yes"
 	}
 	if !f.ok() {
 		f.Values["password"] = ""

@@ -114,7 +114,7 @@ func (s *Server) createCredentials(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	case s.app.Config.UserRequireConfirmedEmail && u.EmailConfirmedAt == nil:
-		s.renderError(w, r, http.StatusForbidden, "Confirm your email address first: follow the link in the email we sent you.")
+		s.renderError(w, r, http.StatusForbidden, "Confirm your email address first: follow the link in the email we sent you, or have a new one sent at /user/resend-confirmation.")
 		return
 	case !u.HasRole(apiKeyRole):
 		s.renderError(w, r, http.StatusForbidden, "API keys need the "+apiKeyRole+" role.")
