@@ -298,9 +298,21 @@ func TestDeployGuideCoversTheSettings(t *testing.T) {
 		"create-secret --name launchkit/production", "--secret-string file://secret.json",
 		"taskRoleArn", "eks.amazonaws.com/role-arn", "create-pod-identity-association",
 		"manage config --check", "secret:launchkit/dev", "IMDSv2",
+		"SECRET_KEY_FALLBACKS", "TestSecretKeyRotationKeepsVisitorsSignedIn",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("%s does not mention %q", deployGuide, want)
 		}
+	}
+}
+
+// TestDeployGuideNamesRealTests: a test the guide cites as proof exists.
+func TestDeployGuideNamesRealTests(t *testing.T) {
+	src, err := os.ReadFile("../internal/web/sessions_end_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(src), "func TestSecretKeyRotationKeepsVisitorsSignedIn(") {
+		t.Error("the deploy guide cites TestSecretKeyRotationKeepsVisitorsSignedIn, which internal/web no longer has")
 	}
 }

@@ -137,8 +137,19 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		return nil, err
 	}
 
+	sessionOpts := session.Options{
+		Name:         cfg.SessionCookieName,
+		Lifetime:     cfg.SessionLifetime,
+		IdleTimeout:  cfg.SessionIdleTimeout,
+		Secure:       cfg.IsProduction(),
+		OnStoreWrite: a.Metrics.ObserveSessionWrite,
+	}
 	var store session.Store
 	switch cfg.SessionStore {
+	case "cookie":
+		if a.Sessions, err = session.NewCookie(cfg.SecretKey, cfg.SecretKeyFallbacks, sessionOpts); err != nil {
+			return nil, err
+		}
 	case "memory":
 		store = session.NewMemoryStore()
 	case "redis":
@@ -148,13 +159,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 			return nil, err
 		}
 	}
-	a.Sessions = session.NewSCS(store, session.Options{
-		Name:         cfg.SessionCookieName,
-		Lifetime:     cfg.SessionLifetime,
-		IdleTimeout:  cfg.SessionIdleTimeout,
-		Secure:       cfg.IsProduction(),
-		OnStoreWrite: a.Metrics.ObserveSessionWrite,
-	})
+	if a.Sessions == nil {
+		a.Sessions = session.NewSCS(store, sessionOpts)
+	}
 
 	if a.MailTemplates, err = mail.NewTemplates(templates.FS); err != nil {
 		return nil, err

@@ -31,7 +31,8 @@ type Config struct {
 	Addr    string `key:"ADDR" default:":8000" help:"host:port the web server listens on"`
 	BaseURL string `key:"BASE_URL" default:"http://localhost:8000" help:"public URL of the site, used in links in mail"`
 
-	SecretKey string `key:"SECRET_KEY" sensitive:"true" help:"signing key, at least 32 bytes in production; random per start in development"`
+	SecretKey          string   `key:"SECRET_KEY" sensitive:"true" help:"key of the encrypted, signed session cookie (SESSION_STORE=cookie), at least 32 bytes in production; random per start in development"`
+	SecretKeyFallbacks []string `key:"SECRET_KEY_FALLBACKS" sensitive:"true" help:"comma list of older SECRET_KEYs whose session cookies still read (and are re-made with SECRET_KEY): rotation without signing everyone out"`
 
 	DatabaseURL              string        `key:"DATABASE_URL" default:"sqlite://data/app.db" help:"sqlite://PATH, postgres://… or mysql://…"`
 	AllowSQLiteInProduction  bool          `key:"ALLOW_SQLITE_IN_PRODUCTION" default:"false" help:"permit a SQLite DATABASE_URL when ENV=production"`
@@ -41,7 +42,7 @@ type Config struct {
 	AutoMigrate              bool          `key:"AUTO_MIGRATE" default:"true" production:"false" help:"apply pending migrations when the web process starts"`
 	RedisURL                 string        `key:"REDIS_URL" help:"redis://… for jobs (and redis sessions); empty in development runs an embedded in-memory Redis"`
 
-	SessionStore       string        `key:"SESSION_STORE" default:"database" help:"memory, database or redis"`
+	SessionStore       string        `key:"SESSION_STORE" default:"database" help:"memory, database, redis, or cookie (the whole session in an encrypted, signed cookie)"`
 	SessionLifetime    time.Duration `key:"SESSION_LIFETIME" default:"24h" help:"absolute session lifetime"`
 	SessionIdleTimeout time.Duration `key:"SESSION_IDLE_TIMEOUT" default:"2h" help:"sign out after this long without a request (0 disables)"`
 	SessionCookieName  string        `key:"SESSION_COOKIE_NAME" default:"session" help:"name of the session cookie"`

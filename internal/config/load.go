@@ -117,6 +117,13 @@ func Load(ctx context.Context, opts Options) (*Config, error) {
 		}
 		if v.source.IsSecret() || (k.Sensitive && v.value != "") {
 			cfg.secrets = append(cfg.secrets, v.value)
+			if k.Type == "list" { // each item may be printed on its own
+				for item := range strings.SplitSeq(v.value, ",") {
+					if item = strings.TrimSpace(item); item != "" {
+						cfg.secrets = append(cfg.secrets, item)
+					}
+				}
+			}
 		}
 		if u, err := url.Parse(v.value); err == nil && u.User != nil {
 			if pw, ok := u.User.Password(); ok && pw != "" {

@@ -95,7 +95,7 @@ func validate(c *Config) Problems {
 		}
 	}
 
-	oneOf("SESSION_STORE", c.SessionStore, "memory", "database", "redis")
+	oneOf("SESSION_STORE", c.SessionStore, "memory", "database", "redis", "cookie")
 	if c.SessionLifetime <= 0 {
 		bad("SESSION_LIFETIME", "must be positive")
 	}
@@ -141,9 +141,17 @@ func validate(c *Config) Problems {
 		bad("AWS_SECRETS_TIMEOUT", "must be positive")
 	}
 
+	if strings.Contains(c.SecretKey, ",") {
+		bad("SECRET_KEY", "must not contain a comma: once rotated it goes into SECRET_KEY_FALLBACKS, a comma list")
+	}
 	if c.IsProduction() {
 		if len(c.SecretKey) < 32 {
 			bad("SECRET_KEY", "ENV=production needs a SECRET_KEY of at least 32 bytes")
+		}
+		for _, k := range c.SecretKeyFallbacks {
+			if len(k) < 32 {
+				bad("SECRET_KEY_FALLBACKS", "each older key must be at least 32 bytes, as SECRET_KEY is")
+			}
 		}
 		if c.RedisURL == "" {
 			bad("REDIS_URL", "ENV=production needs a Redis server for jobs")

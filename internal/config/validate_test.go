@@ -21,7 +21,7 @@ func TestLoadRefusesInvalidValues(t *testing.T) {
 		{env{"TRUSTED_PROXIES": "10.0.0.0/8,not-a-network"}, "TRUSTED_PROXIES", []string{`"not-a-network" is not a CIDR`}},
 		{env{"REDIS_URL": "http://localhost"}, "REDIS_URL", []string{"redis://"}},
 		{env{"ENV": "staging"}, "ENV", []string{`"staging" is not one of development, test, production`}},
-		{env{"SESSION_STORE": "cookie"}, "SESSION_STORE", []string{`"cookie"`}},
+		{env{"SESSION_STORE": "biscuit"}, "SESSION_STORE", []string{`"biscuit"`}},
 		{env{"SESSION_LIFETIME": "-1h"}, "SESSION_LIFETIME", []string{"positive"}},
 		{env{"SESSION_COOKIE_NAME": "my session"}, "SESSION_COOKIE_NAME", []string{"cookie name"}},
 		{env{"SESSION_COOKIE_NAME": "séance"}, "SESSION_COOKIE_NAME", []string{"cookie name"}},
@@ -48,7 +48,7 @@ func TestLoadRefusesInvalidValues(t *testing.T) {
 
 func TestLoadListsEveryProblemInOneError(t *testing.T) {
 	t.Parallel()
-	path := writeFile(t, "app.yaml", "LOG_LEVEL: loud\nSESSION_STORE: cookie\n")
+	path := writeFile(t, "app.yaml", "LOG_LEVEL: loud\nSESSION_STORE: biscuit\n")
 	err := loadError(t, Options{File: path, Getenv: env{
 		"ADDR":               "not-an-address",
 		"DATABASE_URL":       "oracle://x",

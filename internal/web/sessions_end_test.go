@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"testing"
 )
@@ -21,7 +22,7 @@ func (s *site) signedInAgain(email, password string) *visitor {
 // stays signed in.
 func TestCredentialChangesEndOtherSessions(t *testing.T) {
 	const email, pw = "ada@example.com", "password for ada@example.com"
-	for _, store := range []string{"database", "memory", "redis"} {
+	for _, store := range []string{"database", "memory", "redis", "cookie"} {
 		t.Run(store, func(t *testing.T) {
 			s := newSite(t, map[string]string{"SESSION_STORE": store})
 			me := s.signedIn(email, "dev")
@@ -88,4 +89,30 @@ func TestPasswordChangeEndsSessionsOnEveryProcess(t *testing.T) {
 	onTwo := two.visitor()
 	onTwo.cookies = me.cookies
 	onTwo.get("/user/profile").status(200).contains("ada@example.com")
+}
+
+// TestSecretKeyRotationKeepsVisitorsSignedIn: with cookie sessions, a new
+// SECRET_KEY with the old one in SECRET_KEY_FALLBACKS keeps everyone
+// signed in; dropping the old key signs out whoever has not been back.
+func TestSecretKeyRotationKeepsVisitorsSignedIn(t *testing.T) {
+	const k1, k2 = "the-first-secret-key-of-32-bytes-or-more", "the-second-secret-key-of-32-bytes-or-more"
+	dbURL := "sqlite://" + filepath.Join(t.TempDir(), "shared.db")
+	site := func(key, fallbacks string) *site {
+		return newSite(t, map[string]string{"DATABASE_URL": dbURL, "SESSION_STORE": "cookie", "SECRET_KEY": key, "SECRET_KEY_FALLBACKS": fallbacks})
+	}
+	before := site(k1, "")
+	back, away := before.signedIn("back@example.com"), before.signedIn("away@example.com")
+	awayCookies := maps.Clone(away.cookies)
+
+	rotated := site(k2, k1)
+	back.s, away.s = rotated, rotated
+	back.get("/user/profile").status(200).contains("back@example.com")
+	away.get("/user/profile").status(200).contains("away@example.com")
+
+	done := site(k2, "")
+	back.s = done
+	back.get("/user/profile").status(200).contains("back@example.com") // re-made with k2 on the visit above
+	stale := done.visitor()
+	stale.cookies = awayCookies // a cookie still made with k1
+	stale.get("/user/profile").redirectsTo("/user/sign-in?next=%2Fuser%2Fprofile")
 }
