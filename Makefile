@@ -4,7 +4,7 @@ GO ?= go
 STATICCHECK := $(GO) tool staticcheck
 BIN := bin
 
-.PHONY: run test build worker migrate lint bench e2e fmt rename clean help
+.PHONY: run test build worker migrate lint bench e2e redteam fmt rename clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ lint: ## gofmt check, go vet, staticcheck
 
 e2e: ## browser tests in headless Chromium (apt-get install chromium); E2E_SCREENSHOTS=1 saves PNGs
 	$(GO) test -count=1 -v ./e2e
+
+redteam: ## replay the security review's attacks against the built web binary (also part of make test)
+	$(GO) test -count=1 -run 'TestRedTeam' -v ./cmd
 
 bench: ## load, jobs, start-up and memory of the built binaries as ratios to baselines; writes docs/benchmarks.md
 	$(GO) run ./tools/bench
