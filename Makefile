@@ -7,7 +7,7 @@ BIN := bin
 .PHONY: run test build worker migrate lint bench e2e redteam fmt rename clean help
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 run: ## build and start the app on http://localhost:8000 (SQLite, embedded Redis, outbox mail)
 	$(GO) run ./cmd/web
