@@ -17,7 +17,6 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/jobs"
 	"github.com/launchkit/launchkit/internal/mail"
 	"github.com/launchkit/launchkit/internal/metrics"
@@ -202,18 +201,7 @@ func TestSchedulerRegistersThePeriodicTasks(t *testing.T) {
 }
 
 func TestSessionsPurgeTaskDeletesExpiredSessions(t *testing.T) {
-	d, err := db.Open(context.Background(), testenv.SQLiteURL(t), discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Close() })
-	m, err := db.NewMigrator(d, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Up(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	d := testenv.MigratedDB(t, testenv.SQLiteURL(t))
 	if _, err := d.SQL.Exec(`INSERT INTO sessions (token, data, expiry) VALUES ('old', x'00', julianday('now') - 1), ('live', x'00', julianday('now') + 1)`); err != nil {
 		t.Fatal(err)
 	}

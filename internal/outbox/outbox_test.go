@@ -12,27 +12,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
-	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/outbox"
 	"github.com/launchkit/launchkit/internal/testenv"
 )
-
-func migrated(t *testing.T, url string) *db.DB {
-	t.Helper()
-	d, err := db.Open(t.Context(), url, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Close() })
-	m, err := db.NewMigrator(d, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Up(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	return d
-}
 
 func queue(string) []asynq.Option { return []asynq.Option{asynq.Queue("default")} }
 
@@ -51,7 +33,7 @@ func pendingTasks(t *testing.T, rdb *redis.Client) []*asynq.TaskInfo {
 func TestOutbox(t *testing.T) {
 	for _, dialect := range testenv.Dialects {
 		t.Run(dialect.Name, func(t *testing.T) {
-			d := migrated(t, dialect.URL(t))
+			d := testenv.MigratedDB(t, dialect.URL(t))
 			redisServer := miniredis.RunT(t)
 			rdb := redis.NewClient(&redis.Options{Addr: redisServer.Addr()})
 			t.Cleanup(func() { _ = rdb.Close() })

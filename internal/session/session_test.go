@@ -3,8 +3,6 @@ package session_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -48,7 +46,7 @@ func backends() []backend {
 	}}}
 	for _, dialect := range testenv.Dialects {
 		bs = append(bs, backend{name: "database/" + dialect.Name, open: func(t *testing.T) (session.Store, func() int) {
-			d := migratedDB(t, dialect.URL(t))
+			d := testenv.MigratedDB(t, dialect.URL(t))
 			store, err := session.NewDatabaseStore(d)
 			if err != nil {
 				t.Fatalf("NewDatabaseStore: %v", err)
@@ -76,24 +74,6 @@ func backends() []backend {
 			return "redis://" + miniredis.RunT(t).Addr()
 		})},
 	)
-}
-
-func migratedDB(t *testing.T, rawURL string) *db.DB {
-	t.Helper()
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	d, err := db.Open(t.Context(), rawURL, logger)
-	if err != nil {
-		t.Fatalf("open database: %v", err)
-	}
-	t.Cleanup(func() { _ = d.Close() })
-	m, err := db.NewMigrator(d, logger)
-	if err != nil {
-		t.Fatalf("NewMigrator: %v", err)
-	}
-	if _, err := m.Up(t.Context()); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	return d
 }
 
 func countRows(t *testing.T, d *db.DB) int {
@@ -341,7 +321,7 @@ func TestSecureCookie(t *testing.T) {
 func TestPurgeExpired(t *testing.T) {
 	for _, dialect := range testenv.Dialects {
 		t.Run(dialect.Name, func(t *testing.T) {
-			d := migratedDB(t, dialect.URL(t))
+			d := testenv.MigratedDB(t, dialect.URL(t))
 			store, err := session.NewDatabaseStore(d)
 			if err != nil {
 				t.Fatalf("NewDatabaseStore: %v", err)
@@ -376,7 +356,7 @@ func TestPurgeExpired(t *testing.T) {
 }
 
 func TestStoreFailureGoesToOnError(t *testing.T) {
-	d := migratedDB(t, testenv.SQLiteURL(t))
+	d := testenv.MigratedDB(t, testenv.SQLiteURL(t))
 	store, err := session.NewDatabaseStore(d)
 	if err != nil {
 		t.Fatalf("NewDatabaseStore: %v", err)

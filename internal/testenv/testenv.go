@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -228,4 +229,23 @@ func ClaimRedis(ctx context.Context, base string) (string, func() error, error) 
 		return u.String(), release, nil
 	}
 	return "", nil, fmt.Errorf("no free Redis database (1-15) on %s", strings.TrimPrefix(base, "redis://"))
+}
+
+// MigratedDB opens rawURL with every migration applied; it is closed when
+// the test ends (before the database itself is dropped).
+func MigratedDB(t testing.TB, rawURL string) *db.DB {
+	t.Helper()
+	d, err := db.Open(t.Context(), rawURL, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("open %s: %v", rawURL, err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	m, err := db.NewMigrator(d, nil)
+	if err != nil {
+		t.Fatalf("NewMigrator: %v", err)
+	}
+	if _, err := m.Up(t.Context()); err != nil {
+		t.Fatalf("migrate up: %v", err)
+	}
+	return d
 }

@@ -19,7 +19,7 @@ import (
 // the least memory of its recommended set that still takes two passes:
 // m=19 MiB, t=2, p=1.
 func TestDefaultParamsAreOWASPs(t *testing.T) {
-	s := users.NewService(openMigrated(t, testenv.SQLiteURL(t)))
+	s := users.NewService(testenv.MigratedDB(t, testenv.SQLiteURL(t)))
 	want := argon2id.Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 	if *s.Params != want {
 		t.Errorf("NewService params = %+v, want %+v", *s.Params, want)
@@ -77,33 +77,42 @@ func TestOldHashesVerifyAndAreRehashed(t *testing.T) {
 	})
 }
 
+// watchHashing follows s's hashing until the returned peak is called,
+// which reports the most hashes seen running and waiting at once.
+func watchHashing(s *users.Service) (peak func() (running, waiting int)) {
+	var running, waiting int
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			st := s.HashStats()
+			running, waiting = max(running, st.Running), max(waiting, st.Waiting)
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Microsecond):
+			}
+		}
+	}()
+	return func() (int, int) {
+		close(stop)
+		<-done
+		return running, waiting
+	}
+}
+
 // TestHashingIsBounded: however many sign-ins arrive at once, at most
 // MaxConcurrentHashes hashes run (each holds Params.Memory); the rest
 // wait their turn, and a caller that gives up stops waiting.
 func TestHashingIsBounded(t *testing.T) {
-	d := openMigrated(t, testenv.SQLiteURL(t))
+	d := testenv.MigratedDB(t, testenv.SQLiteURL(t))
 	s := users.NewService(d)
 	// Slow enough (a few ms a hash) for the queue to be seen.
 	s.Params = &argon2id.Params{Memory: 4 * 1024, Iterations: 6, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 	s.MaxConcurrentHashes = 2
 	mustCreate(t, s, "ada@example.com")
 
-	var peakRunning, peakWaiting int
-	stop := make(chan struct{})
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		for {
-			st := s.HashStats()
-			peakRunning, peakWaiting = max(peakRunning, st.Running), max(peakWaiting, st.Waiting)
-			select {
-			case <-stop:
-				return
-			default:
-				time.Sleep(100 * time.Microsecond)
-			}
-		}
-	}()
+	peak := watchHashing(s)
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
 	for i := range 20 {
@@ -122,8 +131,7 @@ func TestHashingIsBounded(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	close(stop)
-	<-watched
+	peakRunning, peakWaiting := peak()
 	close(errs)
 	for err := range errs {
 		if err != nil {
@@ -150,20 +158,7 @@ func TestHashingIsBounded(t *testing.T) {
 	if err := d.Gorm.Exec("UPDATE users SET password_hash = ? WHERE email = ?", big, "big@example.com").Error; err != nil {
 		t.Fatal(err)
 	}
-	peakRunning = 0
-	stop, watched = make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(watched)
-		for {
-			peakRunning = max(peakRunning, s.HashStats().Running)
-			select {
-			case <-stop:
-				return
-			default:
-				time.Sleep(100 * time.Microsecond)
-			}
-		}
-	}()
+	peak = watchHashing(s)
 	for range 6 {
 		wg.Add(1)
 		go func() {
@@ -174,9 +169,7 @@ func TestHashingIsBounded(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	close(stop)
-	<-watched
-	if peakRunning != 1 {
+	if peakRunning, _ = peak(); peakRunning != 1 {
 		t.Errorf("checks of a password stored with twice the memory ran %d at once, want 1", peakRunning)
 	}
 

@@ -3,7 +3,6 @@ package users_test
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"regexp"
 	"slices"
 	"strings"
@@ -29,29 +28,12 @@ func forEachDialect(t *testing.T, fn func(t *testing.T, s *users.Service, d *db.
 	for _, dialect := range testenv.Dialects {
 		t.Run(dialect.Name, func(t *testing.T) {
 			t.Parallel()
-			d := openMigrated(t, dialect.URL(t))
+			d := testenv.MigratedDB(t, dialect.URL(t))
 			s := users.NewService(d)
 			s.Params = testParams
 			fn(t, s, d)
 		})
 	}
-}
-
-func openMigrated(t testing.TB, url string) *db.DB {
-	t.Helper()
-	d, err := db.Open(t.Context(), url, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(func() { _ = d.Close() })
-	m, err := db.NewMigrator(d, nil)
-	if err != nil {
-		t.Fatalf("NewMigrator: %v", err)
-	}
-	if _, err := m.Up(t.Context()); err != nil {
-		t.Fatalf("migrate up: %v", err)
-	}
-	return d
 }
 
 // mustCreate creates a user or fails the test.

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -10,57 +11,57 @@ import (
 	"github.com/launchkit/launchkit/internal/users"
 )
 
-// resendConfirmationPage asks for the address to confirm again.
-func (s *Server) resendConfirmationPage(w http.ResponseWriter, r *http.Request) {
+// The pages that mail a link to an address — a password reset, a new
+// confirmation — answer every address alike and in the same work: the
+// request is written to the outbox and the worker looks the account up,
+// so neither the answer nor its timing tells who has an account, and
+// Redis being away changes nothing. The answer is in the address
+// (?sent=1), not in a flash: a visitor asking for a link has no session
+// and must not get one for it.
+
+// linkRequestPage shows page, which asks for an address, or after a post
+// says the mail is on its way.
+func (s *Server) linkRequestPage(w http.ResponseWriter, r *http.Request, page string) {
 	f := newForm()
 	if r.URL.Query().Get("sent") != "" {
 		f.Values["sent"] = "yes"
 	}
-	s.render(w, r, http.StatusOK, "pages/resend-confirmation.html", f)
+	s.render(w, r, http.StatusOK, page, f)
 }
 
-// resendConfirmation has a new confirmation link mailed when the address
-// has an active account still unconfirmed; like forgotPassword, it
-// answers every address alike.
-func (s *Server) resendConfirmation(w http.ResponseWriter, r *http.Request) {
+// linkRequest handles the post of such a page: request writes the mail
+// for the address to the outbox.
+func (s *Server) linkRequest(w http.ResponseWriter, r *http.Request, request func(context.Context, string) error) {
 	f, ok := s.parseForm(w, r, "email")
 	if !ok {
 		return
 	}
-	if err := s.app.Users.RequestConfirmation(r.Context(), f.get("email")); err != nil {
+	if err := request(r.Context(), f.get("email")); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
 	s.app.Outbox.Send(r.Context())
-	http.Redirect(w, r, "/user/resend-confirmation?sent=1", http.StatusSeeOther)
+	http.Redirect(w, r, r.URL.Path+"?sent=1", http.StatusSeeOther)
 }
 
 func (s *Server) forgotPasswordPage(w http.ResponseWriter, r *http.Request) {
-	f := newForm()
-	if r.URL.Query().Get("sent") != "" {
-		f.Values["sent"] = "yes"
-	}
-	s.render(w, r, http.StatusOK, "pages/forgot-password.html", f)
+	s.linkRequestPage(w, r, "pages/forgot-password.html")
 }
 
-// forgotPassword has a reset link mailed when the address has an active
-// account, and answers the same either way, in the same time: the page
-// must not tell who has an account. Redis being away changes nothing
-// either: the request waits in the outbox.
+// forgotPassword has a reset link mailed if the address has an active
+// account.
 func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) {
-	f, ok := s.parseForm(w, r, "email")
-	if !ok {
-		return
-	}
-	// The same work for every address: the worker looks the account up.
-	if err := s.app.Users.RequestPasswordReset(r.Context(), f.get("email")); err != nil {
-		s.serverError(w, r, err)
-		return
-	}
-	s.app.Outbox.Send(r.Context())
-	// The answer is in the address, not in a flash: a visitor asking for
-	// a link has no session, and must not get one for it.
-	http.Redirect(w, r, "/user/forgot-password?sent=1", http.StatusSeeOther)
+	s.linkRequest(w, r, s.app.Users.RequestPasswordReset)
+}
+
+func (s *Server) resendConfirmationPage(w http.ResponseWriter, r *http.Request) {
+	s.linkRequestPage(w, r, "pages/resend-confirmation.html")
+}
+
+// resendConfirmation has a new confirmation link mailed if the address
+// has an active account still unconfirmed.
+func (s *Server) resendConfirmation(w http.ResponseWriter, r *http.Request) {
+	s.linkRequest(w, r, s.app.Users.RequestConfirmation)
 }
 
 // badLink renders the page for a reset or confirm link that cannot be used.

@@ -168,6 +168,18 @@ func (b *bench) startWeb(dbURL, store string, extra ...string) (*site, error) {
 	return s, nil
 }
 
+// startPrepared starts bin/web on a new SQLite database, prepared as a
+// deploy does, with the default session store; it returns the database's
+// URL too.
+func (b *bench) startPrepared(ctx context.Context) (*site, string, error) {
+	dbURL := b.sqliteDB()
+	if err := b.prepareDB(ctx, dbURL); err != nil {
+		return nil, "", err
+	}
+	s, err := b.startWeb(dbURL, "database")
+	return s, dbURL, err
+}
+
 // signIn posts the bench account's credentials from the loopback address
 // from and returns the session cookie the site set.
 func signIn(base string, from net.IP) (*http.Cookie, error) {

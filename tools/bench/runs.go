@@ -74,11 +74,7 @@ func (b *bench) loadRuns(ctx context.Context) error {
 	}
 
 	// The default settings: the database session store on SQLite.
-	dbURL := b.sqliteDB()
-	if err := b.prepareDB(ctx, dbURL); err != nil {
-		return err
-	}
-	s, err := b.startWeb(dbURL, "database")
+	s, dbURL, err := b.startPrepared(ctx)
 	if err != nil {
 		return err
 	}
@@ -411,11 +407,7 @@ const burstSize = 20
 // signInBurst sends burstSize concurrent sign-ins and records the peak
 // RSS they cause and how long they took.
 func (b *bench) signInBurst(ctx context.Context) error {
-	dbURL := b.sqliteDB()
-	if err := b.prepareDB(ctx, dbURL); err != nil {
-		return err
-	}
-	s, err := b.startWeb(dbURL, "database")
+	s, _, err := b.startPrepared(ctx)
 	if err != nil {
 		return err
 	}
