@@ -124,6 +124,7 @@ func validate(c *Config) Problems {
 			bad("TRUSTED_ORIGINS", "%s is not an origin like https://example.com", c.show("TRUSTED_ORIGINS", origin))
 		}
 	}
+	oneOf("TRUSTED_PROXY_HEADER", c.TrustedProxyHeader, "X-Forwarded-For", "Forwarded")
 	for _, p := range c.TrustedProxies {
 		if _, err := ParsePrefix(p); err != nil {
 			bad("TRUSTED_PROXIES", "%s is not a CIDR like 10.0.0.0/8 or an address", c.show("TRUSTED_PROXIES", p))

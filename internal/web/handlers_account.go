@@ -146,13 +146,15 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) signInPost(w http.ResponseWriter, r *http.Request) {
 	f, ok := s.parseForm(w, r, "email", "password", "next")
-	if !ok || !s.guessesLeft(w, r, f.get("email")) {
+	if !ok || !s.spendGuess(w, r, f.get("email")) {
 		return
 	}
 	u, err := s.app.Users.Authenticate(r.Context(), f.get("email"), f.get("password"))
+	if err == nil {
+		s.rightGuess(r.Context(), f.get("email"))
+	}
 	switch {
 	case errors.Is(err, users.ErrInvalidCredentials):
-		s.wrongGuess(r.Context(), f.get("email"))
 		f.fail("", "The email address or password is not right.")
 	case err != nil:
 		s.serverError(w, r, err)
@@ -216,17 +218,23 @@ func (s *Server) changePasswordPage(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 	f, ok := s.parseForm(w, r, "old_password", "password", "retype_password")
-	if !ok || !s.guessesLeft(w, r, currentUser(r).Email) {
+	if !ok {
 		return
 	}
-	checkNewPassword(f, currentUser(r).Email)
+	email := currentUser(r).Email
+	checkNewPassword(f, email)
 	var u *users.User
 	if f.ok() {
+		if !s.spendGuess(w, r, email) {
+			return
+		}
 		var err error
 		u, err = s.app.Users.ChangePassword(r.Context(), currentUser(r).ID, f.get("old_password"), f.get("password"))
+		if err == nil {
+			s.rightGuess(r.Context(), email)
+		}
 		switch {
 		case errors.Is(err, users.ErrInvalidCredentials):
-			s.wrongGuess(r.Context(), currentUser(r).Email)
 			f.fail("old_password", "This is not your current password.")
 		case errors.Is(err, users.ErrInvalidPassword):
 			f.fail("password", passwordReason(err))

@@ -101,13 +101,15 @@ func (s *Server) createCredentials(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusBadRequest, `Send "email" and "password".`)
 		return
 	}
-	if !s.guessesLeft(w, r, in.Email) {
+	if !s.spendGuess(w, r, in.Email) {
 		return
 	}
 	u, err := s.app.Users.Authenticate(r.Context(), in.Email, in.Password)
+	if err == nil {
+		s.rightGuess(r.Context(), in.Email)
+	}
 	switch {
 	case errors.Is(err, users.ErrInvalidCredentials):
-		s.wrongGuess(r.Context(), in.Email)
 		s.renderError(w, r, http.StatusUnauthorized, "The email address or password is not right.")
 		return
 	case err != nil:

@@ -24,9 +24,10 @@ var (
 	// routes that check a password together (sign-in, the API, change
 	// and reset password).
 	guessesPerAddress = ratelimit.Limit{Burst: 10, Period: time.Minute}
-	// guessesPerAccount: wrong passwords for one account, from anywhere,
-	// through any of those routes. Mailing a reset link is never held
-	// back by it, and a completed reset gives it back.
+	// guessesPerAccount: password checks for one account, from anywhere,
+	// through any of those routes; the right password gives the budget
+	// back, so in effect it counts wrong ones. Mailing a reset link is
+	// never held back by it, and a completed reset gives it back too.
 	guessesPerAccount = ratelimit.Limit{Burst: 10, Period: 15 * time.Minute}
 	// postsPerAddress: forms that send mail or create accounts
 	// (register, forgot-password) from one client address.
@@ -61,11 +62,14 @@ func accountKey(email string) string {
 	return "guess:account:" + hex.EncodeToString(sum[:16])
 }
 
-// guessesLeft reports whether the account of email may have its password
-// checked now; when not, it has answered 429. Unknown addresses have a
-// budget too, so the answer tells nobody which accounts exist.
-func (s *Server) guessesLeft(w http.ResponseWriter, r *http.Request, email string) bool {
-	d := s.app.Limits.Peek(r.Context(), accountKey(email), guessesPerAccount)
+// spendGuess spends one of the account's guesses before its password is
+// checked, and reports whether there was one; when not, it has answered
+// 429. The guess is spent first, not when it turns out wrong, so that
+// many guesses sent at once cannot all be checked before any is counted;
+// a right password gives the budget back (rightGuess). Unknown addresses
+// have a budget too, so the answer tells nobody which accounts exist.
+func (s *Server) spendGuess(w http.ResponseWriter, r *http.Request, email string) bool {
+	d := s.app.Limits.Take(r.Context(), accountKey(email), guessesPerAccount)
 	if d.Allowed {
 		return true
 	}
@@ -76,23 +80,27 @@ func (s *Server) guessesLeft(w http.ResponseWriter, r *http.Request, email strin
 	return false
 }
 
-// wrongGuess spends one attempt of the account's budget.
-func (s *Server) wrongGuess(ctx context.Context, email string) {
-	s.app.Limits.Take(ctx, accountKey(email), guessesPerAccount)
+// rightGuess gives the account its whole budget back: its owner, who
+// knows the password, is not held back by their own sign-ins.
+func (s *Server) rightGuess(ctx context.Context, email string) {
+	s.app.Limits.Reset(ctx, accountKey(email))
 }
 
 // clientAddress is the address of the client that sent r: the TCP peer,
 // or, when the peer is a proxy in TRUSTED_PROXIES, the nearest address in
-// its Forwarded (or else X-Forwarded-For) header that is not one of them.
-// Headers from anyone else are ignored: a client cannot choose its
-// address by sending them.
+// the header those proxies write (TRUSTED_PROXY_HEADER) that is not one
+// of them. Only that header is read: a proxy passes the other one on as
+// the client sent it, so reading it would let a client choose its
+// address; and headers from a peer that is no trusted proxy are ignored.
 func (s *Server) clientAddress(r *http.Request) netip.Addr {
 	peer := parseAddr(r.RemoteAddr)
 	if !peer.IsValid() || !s.trustedProxy(peer) {
 		return peer
 	}
-	hops := forwardedFor(r.Header.Values("Forwarded"))
-	if hops == nil {
+	var hops []netip.Addr
+	if s.app.Config.TrustedProxyHeader == "Forwarded" {
+		hops = forwardedFor(r.Header.Values("Forwarded"))
+	} else {
 		for _, h := range r.Header.Values("X-Forwarded-For") {
 			for part := range strings.SplitSeq(h, ",") {
 				hops = append(hops, parseAddr(strings.TrimSpace(part)))

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/alicebob/miniredis/v2"
@@ -108,10 +109,26 @@ func TestTrustedProxies(t *testing.T) {
 	}
 	viaProxy("192.0.2.50").post("/user/sign-in", "email", "x@example.com", "password", "a guess").status(429)
 	viaProxy("192.0.2.51").post("/user/sign-in", "email", "x@example.com", "password", "a guess").status(422)
-	forwarded := s.visitor()
-	forwarded.addr = "[fd00::1]:5555"
-	forwarded.header = http.Header{"Forwarded": {`for="[2001:db8::7]:1234";proto=https, for=10.0.0.1`}}
-	forwarded.post("/user/sign-in", "email", "x@example.com", "password", "a guess").status(422)
+	// The proxies write X-Forwarded-For: a Forwarded header is the
+	// client's own, passed on, and does not move its address.
+	for i := range 3 {
+		v := viaProxy("192.0.2.50")
+		v.header.Set("Forwarded", fmt.Sprintf("for=198.51.100.%d", i))
+		v.post("/user/sign-in", "email", "x@example.com", "password", "a guess").status(429)
+	}
+
+	// Proxies that write Forwarded, said so.
+	fs := newSite(t, map[string]string{"TRUSTED_PROXIES": "fd00::/8", "TRUSTED_PROXY_HEADER": "Forwarded"})
+	for i := range 11 {
+		v := fs.visitor()
+		v.addr = "[fd00::1]:5555"
+		v.header = http.Header{"Forwarded": {`for="[2001:db8::7]:1234";proto=https, for="[fd00::9]"`}, "X-Forwarded-For": {fmt.Sprintf("192.0.2.%d", i)}}
+		want := 422
+		if i == 10 {
+			want = 429 // one client, whatever X-Forwarded-For says
+		}
+		v.post("/user/sign-in", "email", fmt.Sprintf("f%d@example.com", i), "password", "a guess").status(want)
+	}
 
 	spoofer := func(claimed string) *visitor {
 		v := s.visitor()
@@ -143,4 +160,51 @@ func TestGuessingLimitsAreSharedThroughRedis(t *testing.T) {
 	}
 	two.from(40).post("/user/sign-in", "email", "ada@example.com", "password", "the right password").status(429)
 	one.from(41).post("/user/sign-in", "email", "ada@example.com", "password", "the right password").status(429)
+}
+
+// TestGuessingBudgetHoldsUnderConcurrency: forty wrong passwords for one
+// account sent at once, from forty addresses, get at most ten answers
+// that checked the password.
+func TestGuessingBudgetHoldsUnderConcurrency(t *testing.T) {
+	s := newSite(t, nil)
+	if _, err := s.app.Users.Create(t.Context(), "ada@example.com", "the right password"); err != nil {
+		t.Fatal(err)
+	}
+	statuses := make(chan int, 40)
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := httptest.NewRequest(http.MethodPost, "/user/sign-in", strings.NewReader("email=ada%40example.com&password=wrong+guess+"+fmt.Sprint(i)))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			r.RemoteAddr = fmt.Sprintf("203.0.113.%d:4000", i)
+			rec := httptest.NewRecorder()
+			s.handler.ServeHTTP(rec, r)
+			statuses <- rec.Code
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	checked := 0
+	for code := range statuses {
+		if code != http.StatusTooManyRequests {
+			checked++
+		}
+	}
+	if checked > 10 {
+		t.Errorf("%d of 40 concurrent guesses had their password checked, want at most 10", checked)
+	}
+}
+
+// TestASuccessfulSignInGivesTheBudgetBack: the owner signing in often
+// (a script, say) is not held back by their own successes.
+func TestASuccessfulSignInGivesTheBudgetBack(t *testing.T) {
+	s := newSite(t, nil)
+	if _, err := s.app.Users.Create(t.Context(), "ada@example.com", "the right password"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 15 {
+		s.from(i).post("/user/sign-in", "email", "ada@example.com", "password", "the right password").redirectsTo("/")
+	}
 }
