@@ -59,10 +59,16 @@ type userToken struct {
 
 func (userToken) TableName() string { return "user_tokens" }
 
+// MaxLiveTokens is how many unused links of one purpose work at once for
+// a user: asking for a new one does not kill the one before, so nobody
+// can keep a user's reset link dead by asking for new ones, but links
+// cannot pile up either.
+const MaxLiveTokens = 5
+
 // IssueToken makes a single-use token for user userID, valid for ttl, and
 // returns it in raw form (43 URL-safe characters) for the link; only its
-// SHA-256 is stored. Any unused token the user holds for the same purpose
-// stops working, so only the newest link does.
+// SHA-256 is stored. Of the user's unused tokens for the purpose, the
+// newest MaxLiveTokens work; using one retires the others.
 func (s *Service) IssueToken(ctx context.Context, userID uint, purpose TokenPurpose, ttl time.Duration) (string, error) {
 	if purpose != PurposeResetPassword && purpose != PurposeConfirmEmail {
 		return "", fmt.Errorf("issue token for user %d: unknown purpose %q", userID, purpose)
@@ -78,13 +84,16 @@ func (s *Service) IssueToken(ctx context.Context, userID uint, purpose TokenPurp
 	now := dbNow()
 	t := &userToken{UserID: userID, Purpose: purpose, TokenHash: hashToken(raw), ExpiresAt: now.Add(ttl), CreatedAt: now}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		// Write first: on SQLite a transaction that reads first may be
-		// unable to take the write lock later.
-		if err := tx.Where("user_id = ? AND purpose = ? AND used_at IS NULL", userID, purpose).
-			Delete(&userToken{}).Error; err != nil {
+		if err := tx.Create(t).Error; err != nil {
 			return err
 		}
-		return tx.Create(t).Error
+		var keep []uint
+		unused := tx.Model(&userToken{}).Where("user_id = ? AND purpose = ? AND used_at IS NULL", userID, purpose)
+		if err := unused.Order("id DESC").Limit(MaxLiveTokens).Pluck("id", &keep).Error; err != nil {
+			return err
+		}
+		return tx.Where("user_id = ? AND purpose = ? AND used_at IS NULL AND id NOT IN ?", userID, purpose, keep).
+			Delete(&userToken{}).Error
 	})
 	if errors.Is(err, gorm.ErrForeignKeyViolated) {
 		err = ErrNotFound
@@ -114,7 +123,7 @@ func (s *Service) ConsumeToken(ctx context.Context, raw string, purpose TokenPur
 	now := dbNow()
 	t, u, err := s.checkToken(g, raw, purpose, now)
 	if err == nil {
-		err = useToken(g, t.ID, now)
+		err = g.Transaction(func(tx *gorm.DB) error { return useToken(tx, t, now) })
 	}
 	if err != nil {
 		return nil, fmt.Errorf("consume %s token: %w", purpose, err)
@@ -124,7 +133,8 @@ func (s *Service) ConsumeToken(ctx context.Context, raw string, purpose TokenPur
 
 // ResetPassword sets a new password for the user of the password-reset
 // token raw and uses the token up, both or neither, ending the user's
-// sessions and confirming their address (the link came by mail). A new password the policy refuses (CheckPassword) fails with
+// sessions and confirming their address (the link came by mail); the user's other reset links stop working.
+// A new password the policy refuses (CheckPassword) fails with
 // ErrInvalidPassword and leaves the token usable. It returns the user,
 // with roles loaded.
 func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) (*User, error) {
@@ -144,7 +154,7 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) (*
 		return nil, fmt.Errorf("reset password of user %d: %w", u.ID, err)
 	}
 	err = g.Transaction(func(tx *gorm.DB) error {
-		if err := useToken(tx, t.ID, now); err != nil {
+		if err := useToken(tx, t, now); err != nil {
 			return err
 		}
 		if err := tx.Model(&User{}).Where("id = ?", u.ID).
@@ -176,7 +186,7 @@ func (s *Service) ConfirmEmail(ctx context.Context, raw string) (*User, error) {
 		return nil, fmt.Errorf("confirm email: %w", err)
 	}
 	err = g.Transaction(func(tx *gorm.DB) error {
-		if err := useToken(tx, t.ID, now); err != nil {
+		if err := useToken(tx, t, now); err != nil {
 			return err
 		}
 		return tx.Model(&User{}).Where("id = ? AND email_confirmed_at IS NULL", u.ID).
@@ -223,18 +233,21 @@ func (s *Service) checkToken(g *gorm.DB, raw string, purpose TokenPurpose, now t
 	return &t, u, nil
 }
 
-// useToken marks token id used at now, unless something else did first:
-// the condition on used_at makes the database pick one winner among
-// concurrent consumers.
-func useToken(g *gorm.DB, id uint, now time.Time) error {
-	res := g.Model(&userToken{}).Where("id = ? AND used_at IS NULL", id).Update("used_at", now)
+// useToken marks token t used at now, unless something else did first
+// (the condition on used_at makes the database pick one winner among
+// concurrent consumers), and retires the user's other unused tokens for
+// the purpose. Call it inside a transaction.
+func useToken(tx *gorm.DB, t *userToken, now time.Time) error {
+	res := tx.Model(&userToken{}).Where("id = ? AND used_at IS NULL", t.ID).Update("used_at", now)
 	if res.Error != nil {
 		return res.Error
 	}
 	if res.RowsAffected != 1 {
 		return ErrTokenUsed
 	}
-	return nil
+	// The link did its job: the user's other links for it retire.
+	return tx.Where("user_id = ? AND purpose = ? AND used_at IS NULL", t.UserID, t.Purpose).
+		Delete(&userToken{}).Error
 }
 
 // wellFormed reports whether raw looks like a token IssueToken made, so

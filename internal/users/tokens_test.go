@@ -154,26 +154,41 @@ func TestExpiredToken(t *testing.T) {
 	})
 }
 
-func TestIssuingATokenReplacesTheUnusedOne(t *testing.T) {
+// TestSeveralLinksWorkAtOnce: a new link does not kill the one before (so
+// nobody can keep a user's reset link dead by asking for new ones); the
+// newest MaxLiveTokens of a purpose work, older ones stop; using one
+// retires the others.
+func TestSeveralLinksWorkAtOnce(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
 		ctx := t.Context()
 		ada := mustCreate(t, s, "ada@example.com")
 		grace := mustCreate(t, s, "grace@example.com")
-		first := mustIssue(t, s, ada.ID, users.PurposeResetPassword)
+		var resets []string
+		for range users.MaxLiveTokens + 1 {
+			resets = append(resets, mustIssue(t, s, ada.ID, users.PurposeResetPassword))
+		}
 		confirm := mustIssue(t, s, ada.ID, users.PurposeConfirmEmail)
 		graces := mustIssue(t, s, grace.ID, users.PurposeResetPassword)
-		second := mustIssue(t, s, ada.ID, users.PurposeResetPassword)
-		if first == second {
-			t.Fatal("two issued tokens are equal")
-		}
 
-		_, err := s.ConsumeToken(ctx, first, users.PurposeResetPassword)
-		wantErr(t, "ConsumeToken of a replaced token", err, users.ErrInvalidToken, first)
+		_, err := s.PeekToken(ctx, resets[0], users.PurposeResetPassword)
+		wantErr(t, "the oldest of more than MaxLiveTokens", err, users.ErrInvalidToken, resets[0])
+		for i, raw := range resets[1:] {
+			if _, err := s.PeekToken(ctx, raw, users.PurposeResetPassword); err != nil {
+				t.Errorf("reset link %d of the newest %d: %v", i+1, users.MaxLiveTokens, err)
+			}
+		}
+		if _, err := s.ResetPassword(ctx, resets[2], "a fresh password"); err != nil {
+			t.Fatal(err)
+		}
+		for _, raw := range slices.Concat(resets[1:2], resets[3:]) {
+			if _, err := s.PeekToken(ctx, raw, users.PurposeResetPassword); err == nil {
+				t.Error("another reset link still works after one was used")
+			}
+		}
 		for _, tc := range []struct {
 			name, raw string
 			purpose   users.TokenPurpose
 		}{
-			{"the newer token", second, users.PurposeResetPassword},
 			{"the user's token for another purpose", confirm, users.PurposeConfirmEmail},
 			{"another user's token", graces, users.PurposeResetPassword},
 		} {
@@ -184,8 +199,8 @@ func TestIssuingATokenReplacesTheUnusedOne(t *testing.T) {
 
 		// A used token stays used (not invalid) when a newer one is issued.
 		mustIssue(t, s, ada.ID, users.PurposeResetPassword)
-		_, err = s.ConsumeToken(ctx, second, users.PurposeResetPassword)
-		wantErr(t, "ConsumeToken of a used token after a new issue", err, users.ErrTokenUsed, second)
+		_, err = s.ConsumeToken(ctx, resets[2], users.PurposeResetPassword)
+		wantErr(t, "ConsumeToken of a used token after a new issue", err, users.ErrTokenUsed, resets[2])
 
 		_, err = s.IssueToken(ctx, 999999, users.PurposeResetPassword, time.Hour)
 		wantErr(t, "IssueToken for an unknown user", err, users.ErrNotFound, "")
