@@ -92,8 +92,8 @@ func (s *Service) RequestConfirmation(ctx context.Context, email string) error {
 }
 
 func (s *Service) requestMail(ctx context.Context, kind AccountMailKind, email string) error {
-	key := strings.ToLower(strings.TrimSpace(email))
-	if !plainText(email) || key == "" {
+	key, err := normalizeEmail(email)
+	if err != nil {
 		return nil // no account has such an address
 	}
 	if err := addAccountMail(s.db.WithContext(ctx), AccountMail{Kind: kind, Email: key}); err != nil {
