@@ -43,7 +43,10 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	requireConfirmation := s.app.Config.UserRequireConfirmedEmail
-	u, err := s.app.Users.Register(r.Context(), f.get("email"), f.get("password"), requireConfirmation)
+	// The confirmation mail of a new account is always written; the
+	// notice to the owner of a taken address only within its mail budget.
+	notifyOwner := requireConfirmation && s.mayMail(r.Context(), f.get("email"))
+	u, err := s.app.Users.Register(r.Context(), f.get("email"), f.get("password"), notifyOwner)
 	if errors.Is(err, users.ErrEmailTaken) && requireConfirmation {
 		// Answer as for a new account: the owner is mailed a notice.
 		s.app.Outbox.Send(r.Context())

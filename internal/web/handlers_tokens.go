@@ -30,17 +30,20 @@ func (s *Server) linkRequestPage(w http.ResponseWriter, r *http.Request, page st
 }
 
 // linkRequest handles the post of such a page: request writes the mail
-// for the address to the outbox.
+// for the address to the outbox, unless the address has had its share of
+// mail for now (mailsPerRecipient).
 func (s *Server) linkRequest(w http.ResponseWriter, r *http.Request, request func(context.Context, string) error) {
 	f, ok := s.parseForm(w, r, "email")
 	if !ok {
 		return
 	}
-	if err := request(r.Context(), f.get("email")); err != nil {
-		s.serverError(w, r, err)
-		return
+	if s.mayMail(r.Context(), f.get("email")) {
+		if err := request(r.Context(), f.get("email")); err != nil {
+			s.serverError(w, r, err)
+			return
+		}
+		s.app.Outbox.Send(r.Context())
 	}
-	s.app.Outbox.Send(r.Context())
 	http.Redirect(w, r, r.URL.Path+"?sent=1", http.StatusSeeOther)
 }
 

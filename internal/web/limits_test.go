@@ -9,6 +9,9 @@ import (
 	"testing"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+
+	"github.com/launchkit/launchkit/internal/jobs"
 )
 
 // from is a visitor at the loopback-style test address 203.0.113.n.
@@ -206,5 +209,26 @@ func TestASuccessfulSignInGivesTheBudgetBack(t *testing.T) {
 	}
 	for i := range 15 {
 		s.from(i).post("/user/sign-in", "email", "ada@example.com", "password", "the right password").redirectsTo("/")
+	}
+}
+
+// TestMailToOneAddressIsBudgeted: clients at many addresses asking for
+// links to one address (or registering it again) get the usual answer
+// each time, but only mailsPerRecipient mails are written for it; other
+// addresses are not held back.
+func TestMailToOneAddressIsBudgeted(t *testing.T) {
+	s := newSite(t, map[string]string{"USER_REQUIRE_CONFIRMED_EMAIL": "true"})
+	if _, err := s.app.Users.Create(t.Context(), "ada@example.com", "the right password"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		s.from(i).post("/user/forgot-password", "email", "ada@example.com").redirectsTo("/user/forgot-password?sent=1")
+		s.from(i).post("/user/resend-confirmation", "email", " ADA@example.com").redirectsTo("/user/resend-confirmation?sent=1")
+	}
+	s.from(9).register("ada@example.com", "a long new password").redirectsTo("/user/sign-in")
+	s.from(10).post("/user/forgot-password", "email", "grace@example.com").redirectsTo("/user/forgot-password?sent=1")
+	tasks, err := asynq.NewInspectorFromRedisClient(s.app.Redis).ListPendingTasks(jobs.QueueCritical)
+	if err != nil || len(tasks) != 5+1 {
+		t.Errorf("%d mails queued (%v), want 5 for ada and 1 for grace", len(tasks), err)
 	}
 }
