@@ -519,6 +519,46 @@ func TestEndSessions(t *testing.T) {
 	})
 }
 
+// TestEndOtherSessions: ending the other sessions takes the user's
+// password, and of two requests from sessions at the same version only
+// one wins: the other's session was among those it ended.
+func TestEndOtherSessions(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		ada := mustCreate(t, s, "ada@example.com")
+		v := ada.SessionVersion
+		_, err := s.EndOtherSessions(ctx, ada.ID, v, "a guess")
+		wantErr(t, "EndOtherSessions with a wrong password", err, users.ErrInvalidCredentials, "a guess")
+		_, err = s.EndOtherSessions(ctx, ada.ID, v, strings.Repeat("x", users.MaxPasswordLen+1))
+		wantErr(t, "EndOtherSessions with an over-long password", err, users.ErrInvalidCredentials, "")
+
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for i := range errs {
+			wg.Go(func() { _, errs[i] = s.EndOtherSessions(ctx, ada.ID, v, password) })
+		}
+		wg.Wait()
+		won := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, users.ErrSessionEnded):
+				t.Errorf("a concurrent EndOtherSessions: %v", err)
+			}
+		}
+		u, err := s.ByID(ctx, ada.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if won != 1 || u.SessionVersion != v+1 {
+			t.Errorf("%d of %d concurrent requests won, version %d; want one, version %d", won, len(errs), u.SessionVersion, v+1)
+		}
+		_, err = s.EndOtherSessions(ctx, ada.ID, v, password)
+		wantErr(t, "EndOtherSessions from an ended session", err, users.ErrSessionEnded, password)
+	})
+}
+
 // hashOf is how user_tokens stores a raw token.
 func hashOf(raw string) string {
 	sum := sha256.Sum256([]byte(raw))

@@ -46,6 +46,9 @@ var (
 	// ErrInvalidName: the display name is longer than MaxNameLen
 	// characters or is not valid UTF-8.
 	ErrInvalidName = fmt.Errorf("name must be at most %d characters of plain text", MaxNameLen)
+	// ErrSessionEnded: the caller's own session was ended (the user's
+	// session version moved on) before its request could act.
+	ErrSessionEnded = errors.New("session already ended")
 )
 
 // Password length limits: at least MinPasswordLen characters, at most
@@ -314,6 +317,42 @@ func (s *Service) EndSessions(ctx context.Context, id uint) (*User, error) {
 	u, err := s.byID(g, id)
 	if err != nil {
 		return nil, fmt.Errorf("end the sessions of user %d: %w", id, err)
+	}
+	return u, nil
+}
+
+// EndOtherSessions ends every session of user id but the caller's, which
+// runs at session version version, once password is shown to be theirs:
+// someone holding only a stolen session cannot sign its owner out. When
+// the user's sessions were ended in the meantime (another such request,
+// a password change), the caller's is among them: it fails with
+// ErrSessionEnded and changes nothing. A wrong password, or an inactive
+// user, is ErrInvalidCredentials.
+func (s *Service) EndOtherSessions(ctx context.Context, id uint, version int64, password string) (*User, error) {
+	g := s.db.WithContext(ctx)
+	u, err := s.byID(g, id)
+	if err != nil {
+		return nil, fmt.Errorf("end the other sessions of user %d: %w", id, err)
+	}
+	if len(password) > MaxPasswordLen {
+		return nil, fmt.Errorf("end the other sessions of user %d: %w", id, ErrInvalidCredentials)
+	}
+	match, err := s.matches(ctx, password, u.PasswordHash)
+	if err != nil {
+		return nil, fmt.Errorf("end the other sessions of user %d: check the password: %w", id, err)
+	}
+	if !match || !u.Active {
+		return nil, fmt.Errorf("end the other sessions of user %d: %w", id, ErrInvalidCredentials)
+	}
+	res := g.Model(&User{}).Where("id = ? AND session_version = ?", id, version).Update("session_version", endSessions)
+	if res.Error != nil {
+		return nil, fmt.Errorf("end the other sessions of user %d: %w", id, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil, fmt.Errorf("end the other sessions of user %d: %w", id, ErrSessionEnded)
+	}
+	if u, err = s.byID(g, id); err != nil {
+		return nil, fmt.Errorf("end the other sessions of user %d: %w", id, err)
 	}
 	return u, nil
 }

@@ -260,13 +260,36 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/user/profile", http.StatusSeeOther)
 }
 
-// signOutOthers ends every session of the signed-in user but this one.
+// signOutOthers ends every session of the signed-in user but this one,
+// given their password (a stolen session alone cannot sign its owner
+// out); guesses at it count against the account like any other.
 func (s *Server) signOutOthers(w http.ResponseWriter, r *http.Request) {
-	u, err := s.app.Users.EndSessions(r.Context(), currentUser(r).ID)
+	f, ok := s.parseForm(w, r, "password")
+	if !ok {
+		return
+	}
+	me := currentUser(r)
+	if !s.spendGuess(w, r, me.Email) {
+		return
+	}
+	version := s.app.Sessions.GetInt64(r.Context(), sessionUserVersion)
+	u, err := s.app.Users.EndOtherSessions(r.Context(), me.ID, version, f.get("password"))
 	if err == nil {
+		s.rightGuess(r.Context(), me.Email)
 		err = s.signIn(r, u)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, users.ErrInvalidCredentials):
+		f.fail("password", "This is not your password.")
+		page := newForm()
+		page.Values["name"], page.Errors = me.Name, f.Errors
+		s.render(w, r, http.StatusUnprocessableEntity, "pages/profile.html", page)
+		return
+	case errors.Is(err, users.ErrSessionEnded):
+		// Another request ended this session first: it is over.
+		s.signOut(w, r)
+		return
+	case err != nil:
 		s.serverError(w, r, err)
 		return
 	}

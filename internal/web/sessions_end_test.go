@@ -49,7 +49,10 @@ func TestCredentialChangesEndOtherSessions(t *testing.T) {
 			t.Run("sign out of all other sessions", func(t *testing.T) {
 				other := s.signedInAgain(email, "the reset password")
 				me.get("/user/profile").status(200).contains(`action="/user/sign-out-others"`)
-				me.post("/user/sign-out-others").redirectsTo("/user/profile")
+				// A stolen session alone cannot sign its owner out.
+				other.post("/user/sign-out-others", "password", "a guess").status(422).contains("This is not your password.")
+				me.get("/user/profile").status(200)
+				me.post("/user/sign-out-others", "password", "the reset password").redirectsTo("/user/profile")
 				me.get("/user/profile").status(200).contains("Signed out of every other session.")
 				other.get("/user/profile").redirectsTo("/user/sign-in?next=%2Fuser%2Fprofile")
 			})
