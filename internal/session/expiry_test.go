@@ -157,54 +157,61 @@ func TestIdleTimeoutAndLifetimeEndSessions(t *testing.T) {
 	}
 }
 
-// TestRefreshDoesNotResurrectAnEndedSession: a request that only
-// refreshes the idle timeout, still running when the session is
-// destroyed (a sign-out on another tab), must not save it back.
-func TestRefreshDoesNotResurrectAnEndedSession(t *testing.T) {
+// TestInFlightRequestDoesNotResurrectAnEndedSession: a request still
+// running when its session is destroyed (a sign-out on another tab) must
+// not save it back, whether it only refreshes the idle timeout or
+// changes the session (a flash, say).
+func TestInFlightRequestDoesNotResurrectAnEndedSession(t *testing.T) {
 	t.Parallel()
 	for _, be := range backends() {
-		t.Run(be.name, func(t *testing.T) {
-			t.Parallel()
-			store, _ := be.open(t)
-			m := session.NewSCS(store, session.Options{Name: cookieName, Lifetime: time.Hour, IdleTimeout: time.Second})
-			release := make(chan struct{})
-			entered := make(chan struct{})
-			app := newApp(m, failOnError(t))
-			slow := m.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				close(entered)
-				<-release
-				fmt.Fprint(w, m.GetString(r.Context(), "k"))
-			}), failOnError(t))
-			b := &browser{t: t, app: app}
-			b.post("/put", url.Values{"v": {"signed in"}})
-			cookie := b.cookie
-			time.Sleep(150 * time.Millisecond) // the refresh interval is 100ms: the next request is due one
+		for _, changes := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/changes=%v", be.name, changes), func(t *testing.T) {
+				t.Parallel()
+				store, _ := be.open(t)
+				m := session.NewSCS(store, session.Options{Name: cookieName, Lifetime: time.Hour, IdleTimeout: time.Second})
+				release := make(chan struct{})
+				entered := make(chan struct{})
+				app := newApp(m, failOnError(t))
+				slow := m.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					close(entered)
+					<-release
+					read := m.GetString(r.Context(), "k")
+					if changes {
+						m.Put(r.Context(), "k", "changed in flight")
+					}
+					fmt.Fprint(w, read)
+				}), failOnError(t))
+				b := &browser{t: t, app: app}
+				b.post("/put", url.Values{"v": {"signed in"}})
+				cookie := b.cookie
+				time.Sleep(150 * time.Millisecond) // the refresh interval is 100ms: the next request is due one
 
-			done := make(chan *httptest.ResponseRecorder)
-			go func() {
-				req := httptest.NewRequest(http.MethodGet, "/slow", nil)
-				req.AddCookie(&http.Cookie{Name: cookie.Name, Value: cookie.Value})
-				rec := httptest.NewRecorder()
-				slow.ServeHTTP(rec, req)
-				done <- rec
-			}()
-			<-entered
-			b.post("/destroy", nil) // signed out meanwhile
-			close(release)
-			rec := <-done
-			if rec.Body.String() != "signed in" {
-				t.Errorf("the in-flight request read %q", rec.Body.String())
-			}
-			for _, c := range rec.Result().Cookies() {
-				if c.Name == cookieName && c.MaxAge >= 0 {
-					t.Errorf("the in-flight request sent the ended session's cookie again: %v", c)
+				done := make(chan *httptest.ResponseRecorder)
+				go func() {
+					req := httptest.NewRequest(http.MethodGet, "/slow", nil)
+					req.AddCookie(&http.Cookie{Name: cookie.Name, Value: cookie.Value})
+					rec := httptest.NewRecorder()
+					slow.ServeHTTP(rec, req)
+					done <- rec
+				}()
+				<-entered
+				b.post("/destroy", nil) // signed out meanwhile
+				close(release)
+				rec := <-done
+				if rec.Body.String() != "signed in" {
+					t.Errorf("the in-flight request read %q", rec.Body.String())
 				}
-			}
-			replay := &browser{t: t, app: app, cookie: cookie}
-			if got := replay.get("/get").body; got != "" {
-				t.Errorf("after sign-out the old cookie reads %q: the refresh saved the session back", got)
-			}
-		})
+				for _, c := range rec.Result().Cookies() {
+					if c.Name == cookieName && c.MaxAge >= 0 {
+						t.Errorf("the in-flight request sent the ended session's cookie again: %v", c)
+					}
+				}
+				replay := &browser{t: t, app: app, cookie: cookie}
+				if got := replay.get("/get").body; got != "" {
+					t.Errorf("after sign-out the old cookie reads %q: the in-flight request saved the session back", got)
+				}
+			})
+		}
 	}
 }
 

@@ -97,9 +97,10 @@ func (s *SCS) LoadAndSave(next http.Handler, onError func(http.ResponseWriter, *
 			onError(w, r, err)
 			return
 		}
+		loaded := s.sm.Token(ctx) // "" when no stored session was found
 		sr := r.WithContext(ctx)
 		sw := &saveWriter{ResponseWriter: w, save: func() bool {
-			if err := s.save(ctx, w, refreshDue); err != nil {
+			if err := s.save(ctx, w, loaded, refreshDue); err != nil {
 				onError(w, sr, err)
 				return false
 			}
@@ -137,20 +138,23 @@ func (s *SCS) expire(ctx context.Context) (refreshDue bool, err error) {
 
 // save writes a changed session to the store and sets its cookie, or
 // expires the cookie of a destroyed one. An unchanged session costs
-// nothing unless its refresh is due; then it is saved again only if the
+// nothing unless its refresh is due. A session loaded from the store
+// (token loaded) and saved under the same token is saved only if the
 // store still holds it, so that a request in flight while the session
-// was ended elsewhere (a sign-out in another tab) cannot bring it back.
-func (s *SCS) save(ctx context.Context, w http.ResponseWriter, refreshDue bool) error {
-	switch s.sm.Status(ctx) {
-	case scs.Unmodified:
-		if !refreshDue {
-			return nil
-		}
-		if _, found, err := s.store.FindCtx(ctx, s.sm.Token(ctx)); err != nil || !found {
+// was ended elsewhere (a sign-out in another tab) cannot bring it back;
+// a new or renewed token (sign-in) needs no such check.
+func (s *SCS) save(ctx context.Context, w http.ResponseWriter, loaded string, refreshDue bool) error {
+	status := s.sm.Status(ctx)
+	if status == scs.Unmodified && !refreshDue {
+		return nil
+	}
+	if status == scs.Unmodified || (status == scs.Modified && loaded != "" && s.sm.Token(ctx) == loaded) {
+		if _, found, err := s.store.FindCtx(ctx, loaded); err != nil || !found {
 			return err
 		}
-		fallthrough
-	case scs.Modified:
+	}
+	switch status {
+	case scs.Unmodified, scs.Modified:
 		now := time.Now()
 		if s.idle > 0 {
 			s.sm.Put(ctx, seenKey, now.UnixMilli()) // this save is a visit too
