@@ -53,6 +53,11 @@ func New(rdb redis.UniversalClient, logger *slog.Logger) *Limiter {
 // keyPrefix keeps the budgets apart from anything else in Redis.
 const keyPrefix = "launchkit:limit:"
 
+// redisTimeout bounds each call to Redis: a Redis that has stopped
+// answering costs a request this long, then the attempt is counted in
+// memory, rather than holding every sign-in for the client's timeouts.
+const redisTimeout = 250 * time.Millisecond
+
 // Take spends one attempt of key's budget if one is left.
 func (l *Limiter) Take(ctx context.Context, key string, limit Limit) Decision {
 	return l.allow(ctx, key, limit, true)
@@ -67,6 +72,8 @@ func (l *Limiter) Peek(ctx context.Context, key string, limit Limit) Decision {
 func (l *Limiter) Reset(ctx context.Context, key string) {
 	l.memory.reset(key)
 	if l.redis != nil {
+		ctx, cancel := context.WithTimeout(ctx, redisTimeout)
+		defer cancel()
 		if err := l.redis.Reset(ctx, keyPrefix+key); err != nil {
 			l.logger.WarnContext(ctx, "rate limit: reset in Redis failed", "err", err)
 		}
@@ -82,7 +89,9 @@ func (l *Limiter) allow(ctx context.Context, key string, limit Limit, spend bool
 			// refill rate with a burst one smaller.
 			rl.Burst, cost = limit.Burst-1, 0
 		}
-		res, err := l.redis.AllowN(ctx, keyPrefix+key, rl, cost)
+		rctx, cancel := context.WithTimeout(ctx, redisTimeout)
+		res, err := l.redis.AllowN(rctx, keyPrefix+key, rl, cost)
+		cancel()
 		if err == nil {
 			return Decision{Allowed: res.RetryAfter <= 0, RetryAfter: max(res.RetryAfter, 0)}
 		}

@@ -1,6 +1,7 @@
 package ratelimit_test
 
 import (
+	"context"
 	"log/slog"
 	"testing"
 	"time"
@@ -112,5 +113,32 @@ func TestRedisBudgetsAreShared(t *testing.T) {
 	}
 	if one.Take(t.Context(), "shared", limit).Allowed || two.Take(t.Context(), "shared", limit).Allowed {
 		t.Error("the fifth attempt, on either process, was allowed")
+	}
+}
+
+// TestAStalledRedisCostsLittle: when Redis stops answering without
+// closing its port (and the client would wait on it for ever), an
+// attempt gives up on it well inside the caller's deadline and is
+// counted in memory, so limits still hold.
+func TestAStalledRedisCostsLittle(t *testing.T) {
+	proxy := testenv.NewProxy(t, miniredis.RunT(t).Addr())
+	c := redis.NewClient(&redis.Options{Addr: proxy.Addr(), ReadTimeout: -1, WriteTimeout: -1, ContextTimeoutEnabled: true}) // as jobs.OpenRedis makes it
+	t.Cleanup(func() { _ = c.Close() })
+	l := ratelimit.New(c, slog.New(slog.DiscardHandler))
+	limit := ratelimit.Limit{Burst: 2, Period: time.Hour}
+	if !l.Take(t.Context(), "k", limit).Allowed {
+		t.Fatal("the first attempt was refused")
+	}
+	proxy.Freeze()
+	defer proxy.Thaw()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	for i, want := range []bool{true, true, false} {
+		if got := l.Take(ctx, "k", limit).Allowed; got != want {
+			t.Errorf("attempt %d in memory: allowed %v, want %v", i+1, got, want)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("attempt %d waited for Redis until the caller's deadline", i+1)
+		}
 	}
 }
