@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -49,17 +50,27 @@ func Add(tx *gorm.DB, taskType string, payload []byte) error {
 
 // Relay moves committed outbox rows to the queue.
 type Relay struct {
+	// SendTimeout bounds Send: a request does not wait long on a Redis
+	// that does not answer; the loop retries. NewRelay sets 2s.
+	SendTimeout time.Duration
+	// RunTimeout bounds each round of Run. NewRelay sets 30s.
+	RunTimeout time.Duration
+
 	db      *gorm.DB
 	client  *asynq.Client
 	options func(taskType string) []asynq.Option
 	logger  *slog.Logger
-	mu      sync.Mutex // one Flush at a time in this process
+	mu      sync.Mutex  // one flush at a time in this process
+	again   atomic.Bool // rows were committed since the running flush read
 }
 
 // NewRelay relays the outbox of g to the queue on rdb; options gives the
 // asynq options of each task type (queue, retries, timeout).
 func NewRelay(g *gorm.DB, rdb redis.UniversalClient, options func(taskType string) []asynq.Option, logger *slog.Logger) *Relay {
-	return &Relay{db: g, client: asynq.NewClientFromRedisClient(rdb), options: options, logger: logger}
+	return &Relay{
+		SendTimeout: 2 * time.Second, RunTimeout: 30 * time.Second,
+		db: g, client: asynq.NewClientFromRedisClient(rdb), options: options, logger: logger,
+	}
 }
 
 // Retention is how long the queue keeps a finished task's ID, and so
@@ -69,12 +80,31 @@ const Retention = 24 * time.Hour
 // batch is how many rows one Flush moves at most.
 const batch = 100
 
-// Flush moves the pending rows to the queue, oldest first, and reports
-// how many it moved. It stops at the first row the queue refuses for any
-// reason but a duplicate ID (Redis down): that row and the rest wait.
+// Flush moves up to 100 pending rows to the queue, oldest first, and
+// reports how many it moved. It stops at the first row the queue refuses
+// for any reason but a duplicate ID (Redis down): that row and the rest
+// wait.
 func (r *Relay) Flush(ctx context.Context) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.flush(ctx)
+}
+
+// drain flushes until no rows are left, not even ones committed while it
+// ran (see again). The caller holds mu.
+func (r *Relay) drain(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		r.again.Store(false)
+		n, err := r.flush(ctx)
+		total += n
+		if err != nil || (n < batch && !r.again.Load()) {
+			return total, err
+		}
+	}
+}
+
+func (r *Relay) flush(ctx context.Context) (int, error) {
 	var rows []row
 	if err := r.db.WithContext(ctx).Order("id").Limit(batch).Find(&rows).Error; err != nil {
 		return 0, fmt.Errorf("outbox: read: %w", err)
@@ -101,23 +131,44 @@ func (r *Relay) Pending(ctx context.Context) (int64, error) {
 	return n, err
 }
 
-// sendTimeout bounds Send: a request does not wait long on a Redis that
-// does not answer; the loop retries.
-const sendTimeout = 2 * time.Second
-
-// Send is Flush for a request that has just committed a row: it tries
-// once, for at most two seconds, and leaves a failure (logged) to the
-// loop.
+// Send is for a request that has just committed a row: it moves the
+// pending rows to the queue, trying for at most SendTimeout and leaving a
+// failure (logged) to the loop. When a flush is already running in this
+// process it does not wait for it: it asks it to go round once more, for
+// the new row, and returns at once.
 func (r *Relay) Send(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	r.again.Store(true)
+	if !r.mu.TryLock() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.SendTimeout)
 	defer cancel()
-	if _, err := r.Flush(ctx); err != nil {
-		r.logger.WarnContext(ctx, "outbox: could not send now; the relay will retry", "err", err)
+	for {
+		_, err := r.drain(ctx)
+		r.mu.Unlock()
+		if err != nil {
+			r.logger.WarnContext(ctx, "outbox: could not send now; the relay will retry", "err", err)
+			return
+		}
+		// A Send that came between the last read and the unlock found
+		// the lock taken: its row is for us.
+		if !r.again.Load() || !r.mu.TryLock() {
+			return
+		}
 	}
 }
 
-// Run flushes every interval until ctx ends, so rows written while Redis
-// was away reach the queue when it is back.
+// round is one round of Run: every pending row, within RunTimeout.
+func (r *Relay) round(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.RunTimeout)
+	defer cancel()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.drain(ctx)
+}
+
+// Run sends every pending row every interval until ctx ends, so rows
+// written while Redis was away reach the queue when it is back.
 func (r *Relay) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -128,7 +179,7 @@ func (r *Relay) Run(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 		}
-		n, err := r.Flush(ctx)
+		n, err := r.round(ctx)
 		switch {
 		case err != nil && !failing && ctx.Err() == nil:
 			r.logger.Warn("outbox: relay cannot reach the queue; retrying", "err", err)

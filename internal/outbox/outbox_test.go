@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
@@ -20,7 +22,7 @@ func queue(string) []asynq.Option { return []asynq.Option{asynq.Queue("default")
 
 func pendingTasks(t *testing.T, rdb *redis.Client) []*asynq.TaskInfo {
 	t.Helper()
-	tasks, err := asynq.NewInspectorFromRedisClient(rdb).ListPendingTasks("default")
+	tasks, err := asynq.NewInspectorFromRedisClient(rdb).ListPendingTasks("default", asynq.PageSize(1000))
 	if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
 		t.Fatal(err)
 	}
@@ -101,5 +103,62 @@ func TestOutbox(t *testing.T) {
 				t.Errorf("%d rows left", n)
 			}
 		})
+	}
+}
+
+// TestSendNeverQueuesBehindAFlush: requests sending their rows while this
+// process's relay is stuck on a Redis that stopped answering return at
+// once instead of queueing behind it; their rows go out with the running
+// flush once Redis answers, however long the backlog.
+func TestSendNeverQueuesBehindAFlush(t *testing.T) {
+	d := testenv.MigratedDB(t, "sqlite://"+filepath.Join(t.TempDir(), "outbox.db"))
+	proxy := testenv.NewProxy(t, miniredis.RunT(t).Addr())
+	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), ContextTimeoutEnabled: true, ReadTimeout: -1, WriteTimeout: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	relay := outbox.NewRelay(d.Gorm, rdb, queue, slog.New(slog.DiscardHandler))
+	relay.SendTimeout = time.Minute // the stuck Send waits for the thaw, not a timer
+	ctx := t.Context()
+	add := func(n int) {
+		for i := range n {
+			if err := outbox.Add(d.Gorm, "test:task", fmt.Appendf(nil, "row %d", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	add(1)
+	proxy.Freeze()
+	stuck := make(chan struct{})
+	go func() {
+		defer close(stuck)
+		relay.Send(ctx)
+	}()
+	// Until the stuck Send holds the relay, a later one may take it and
+	// get stuck in its place: wait for Sends that return.
+	returned := make(chan struct{}, 64)
+	for range 4 {
+		add(60) // while the first flush is stuck: more than a batch in all
+		go func() {
+			relay.Send(ctx)
+			returned <- struct{}{}
+		}()
+	}
+	deadline := time.After(30 * time.Second)
+	for range 3 {
+		select {
+		case <-returned:
+		case <-deadline:
+			proxy.Thaw()
+			t.Fatal("Sends queued behind the stuck flush")
+		}
+	}
+	proxy.Thaw()
+	<-stuck
+	<-returned
+	if n, _ := relay.Pending(ctx); n != 0 {
+		t.Errorf("%d rows left after the stuck flush went on", n)
+	}
+	if tasks := pendingTasks(t, rdb); len(tasks) != 1+4*60 {
+		t.Errorf("%d tasks queued, want %d", len(tasks), 1+4*60)
 	}
 }
