@@ -144,6 +144,9 @@ func (b *bench) prepareDB(ctx context.Context, dbURL string) error {
 	return b.manage(ctx, env, benchPassword+"\n", "user", "create", "--email", benchEmail, "--role", "dev", "--password-stdin")
 }
 
+// burstEmail is the address of the i-th account of the sign-in burst.
+func burstEmail(i int) string { return fmt.Sprintf("burst-%d@example.com", i) }
+
 // site is a running web process.
 type site struct {
 	*proc
@@ -180,12 +183,12 @@ func (b *bench) startPrepared(ctx context.Context) (*site, string, error) {
 	return s, dbURL, err
 }
 
-// signIn posts the bench account's credentials from the loopback address
-// from and returns the session cookie the site set.
-func signIn(base string, from net.IP) (*http.Cookie, error) {
+// signIn posts the credentials of the bench account email from the
+// loopback address from and returns the session cookie the site set.
+func signIn(base, email string, from net.IP) (*http.Cookie, error) {
 	client := newClient(loadSpec{localAddr: func(int) net.IP { return from }}, 0)
 	defer client.CloseIdleConnections()
-	form := url.Values{"email": {benchEmail}, "password": {benchPassword}}
+	form := url.Values{"email": {email}, "password": {benchPassword}}
 	res, err := client.PostForm(base+"/user/sign-in", form)
 	if err != nil {
 		return nil, err

@@ -222,7 +222,7 @@ func (r *report) markdown(command string) string {
 		fmt.Fprintf(&b, "| peak RSS during the signed-in run (default settings) | %s | |\n", mib(s.peakKiB))
 	}
 	if r.burst.n > 0 {
-		fmt.Fprintf(&b, "| peak RSS during %d concurrent sign-ins (from %d addresses) | %s | |\n", r.burst.n, r.burst.n, mib(r.burst.peakKiB))
+		fmt.Fprintf(&b, "| peak RSS during %d concurrent sign-ins (%d accounts, from %d addresses) | %s | |\n", r.burst.n, r.burst.n, r.burst.n, mib(r.burst.peakKiB))
 		fmt.Fprintf(&b, "| those %d sign-ins: all answered after / the slowest | %s / %s | |\n", r.burst.n, ms(r.burst.wall), ms(r.burst.slowest))
 	}
 	if len(r.sizes) > 0 {
