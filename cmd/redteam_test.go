@@ -23,7 +23,9 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
 
+	"github.com/launchkit/launchkit/internal/jobs"
 	"github.com/launchkit/launchkit/internal/testenv"
 )
 
@@ -295,6 +297,53 @@ func TestRedTeam(t *testing.T) {
 		}
 		if admins != 1 {
 			t.Errorf("%d admins left after demoting each other at once, want 1", admins)
+		}
+	})
+
+	t.Run("05b a burst of guesses sent at once", func(t *testing.T) {
+		// Each guess is counted before its password is checked, so even
+		// all sent together no more than the budget are checked.
+		var wg sync.WaitGroup
+		statuses := make([]int, 30)
+		for i := range statuses {
+			a := tg.from(170 + i)
+			wg.Go(func() {
+				statuses[i] = a.post("/user/sign-in", "email", "second@example.com", "password", fmt.Sprintf("burst guess %d", i)).status
+			})
+		}
+		wg.Wait()
+		checked := 0
+		for _, st := range statuses {
+			if st != http.StatusTooManyRequests {
+				checked++
+			}
+		}
+		if checked > 10 {
+			t.Errorf("%d of 30 guesses sent at once were checked, want at most 10", checked)
+		}
+	})
+
+	t.Run("09b a mail flood at one inbox from many addresses", func(t *testing.T) {
+		for i := range 12 {
+			expect(t, "a request for root's reset link", tg.from(210+i).post("/user/forgot-password", "email", "root@example.com"), http.StatusSeeOther)
+		}
+		rdb, err := jobs.OpenRedis(t.Context(), redisURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rdb.Close()
+		tasks, err := asynq.NewInspectorFromRedisClient(rdb).ListPendingTasks(jobs.QueueCritical, asynq.PageSize(1000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		toRoot := 0
+		for _, task := range tasks {
+			if strings.Contains(string(task.Payload), "root@example.com") {
+				toRoot++
+			}
+		}
+		if toRoot != 5 {
+			t.Errorf("%d mails to root queued by 12 requests, want the budget of 5", toRoot)
 		}
 	})
 
