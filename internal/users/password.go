@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	_ "embed" // common-passwords.txt
 	"fmt"
-	"math"
 	"runtime"
 	"runtime/metrics"
 	"slices"
@@ -106,6 +105,7 @@ type hashing struct {
 	room             *semaphore.Weighted
 	size             int64 // KiB
 	running, waiting atomic.Int64
+	finishedAt       atomic.Uint64 // gcCycles when a big hash last finished
 }
 
 // hashingFor returns the Service's hashing bound, made on first use.
@@ -130,16 +130,20 @@ func (s *Service) withHashSlot(ctx context.Context, memoryKiB uint32, f func() e
 	}
 	h.running.Add(1)
 	defer func() {
+		if memoryKiB >= gcBeforeHashKiB {
+			h.finishedAt.Store(gcCycles())
+		}
 		h.running.Add(-1)
 		h.room.Release(need)
 	}()
-	if memoryKiB >= gcBeforeHashKiB && garbageBytes() >= uint64(memoryKiB)<<10 {
-		// The memory of the hashes that finished before this one is
-		// garbage, but the collector would only get to it once the heap
-		// had grown to twice its live size: under a burst of sign-ins,
-		// several dead hashes' worth. Collecting first lets this hash
-		// reuse their memory, for a millisecond or two on a hash that
-		// takes tens of them.
+	if memoryKiB >= gcBeforeHashKiB && gcCycles() < h.finishedAt.Load()+2 {
+		// A hash finished since the last complete collection began, and
+		// its memory is garbage that the collector would only get to
+		// once the heap had grown to twice its live size: under a burst
+		// of sign-ins, several dead hashes' worth. Collecting first lets
+		// this hash reuse that memory, for a millisecond or two on a hash
+		// that takes tens of them. (Two completed cycles after a hash
+		// finished, one began after it and has freed it.)
 		runtime.GC()
 	}
 	return f()
@@ -150,19 +154,14 @@ func (s *Service) withHashSlot(ctx context.Context, memoryKiB uint32, f func() e
 // tests, are not worth one.
 const gcBeforeHashKiB = 16 * 1024
 
-// garbageBytes estimates the heap that is garbage now: what objects take
-// less what was live after the last collection.
-func garbageBytes() uint64 {
-	samples := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/gc/heap/live:bytes"}}
-	metrics.Read(samples)
-	if samples[0].Value.Kind() != metrics.KindUint64 || samples[1].Value.Kind() != metrics.KindUint64 {
-		return math.MaxUint64 // unknown: collect
+// gcCycles is the number of garbage collections completed so far.
+func gcCycles() uint64 {
+	sample := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 {
+		return 0 // unknown: collect
 	}
-	objects, live := samples[0].Value.Uint64(), samples[1].Value.Uint64()
-	if objects < live {
-		return 0
-	}
-	return objects - live
+	return sample[0].Value.Uint64()
 }
 
 // HashStats reports the password hashes running and waiting now.

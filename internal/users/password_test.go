@@ -3,6 +3,7 @@ package users_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -261,4 +262,26 @@ func TestEveryWayToSetAPasswordHasThePolicy(t *testing.T) {
 			t.Errorf("a refused password replaced the old one: %v", err)
 		}
 	})
+}
+
+// TestABigHashCollectsTheLastOnesMemoryFirst: a hash of production size
+// that starts after another finished runs a garbage collection first, so
+// it reuses the dead hash's memory instead of growing the heap (what
+// keeps a burst of sign-ins near MaxConcurrentHashes hashes' worth; make
+// bench measures that).
+func TestABigHashCollectsTheLastOnesMemoryFirst(t *testing.T) {
+	d := testenv.MigratedDB(t, testenv.SQLiteURL(t))
+	s := users.NewService(d)
+	s.Params = &argon2id.Params{Memory: 16 * 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+	mustCreate(t, s, "ada@example.com") // one hash, finished
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := s.Authenticate(t.Context(), "ada@example.com", password); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if after.NumForcedGC == before.NumForcedGC {
+		t.Error("the second hash ran without collecting the first one's memory")
+	}
 }
