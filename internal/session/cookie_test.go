@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,6 +20,13 @@ func cookieManager(t *testing.T, opts session.Options, key string, fallbacks ...
 	return m
 }
 
+// secretValue is what the tests keep in a session; secretMarker is the
+// part of it an unencrypted cookie would show.
+const (
+	secretMarker = "plaintext-session-value"
+	secretValue  = secretMarker + " Zoë ☃"
+)
+
 const (
 	oldKey = "the old secret key, at least 32 bytes long"
 	newKey = "the new secret key, at least 32 bytes long"
@@ -33,15 +41,23 @@ func TestCookieSessions(t *testing.T) {
 	if res := b.get("/nothing"); res.setCookies != 0 {
 		t.Errorf("an anonymous request set %d cookies", res.setCookies)
 	}
-	c := b.post("/put", url.Values{"v": {"Zoë ☃"}}).setCookie
+	c := b.post("/put", url.Values{"v": {secretValue}}).setCookie
 	if c == nil || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" {
 		t.Fatalf("cookie = %v", c)
 	}
-	if strings.Contains(c.Value, "Zo") {
+	// The cookie is base64 of time|base64(payload)|MAC: the payload must
+	// be ciphertext, not the serialized session.
+	outer, _ := base64.URLEncoding.DecodeString(c.Value)
+	parts := strings.SplitN(string(outer), "|", 3)
+	if len(parts) != 3 {
+		t.Fatalf("the cookie is not in securecookie's format: %q", outer)
+	}
+	payload, _ := base64.URLEncoding.DecodeString(parts[1])
+	if len(payload) == 0 || strings.Contains(string(payload), secretMarker) {
 		t.Errorf("the cookie shows its content: %q", c.Value)
 	}
 	for range 5 {
-		if res := b.get("/get"); res.body != "Zoë ☃" || res.setCookies != 0 {
+		if res := b.get("/get"); res.body != secretValue || res.setCookies != 0 {
 			t.Fatalf("a steady request read %q and set %d cookies", res.body, res.setCookies)
 		}
 	}
@@ -53,7 +69,7 @@ func TestCookieSessions(t *testing.T) {
 		t.Errorf("second pop = %s", again)
 	}
 	b.post("/renew", nil)
-	if got := b.get("/get").body; got != "Zoë ☃" {
+	if got := b.get("/get").body; got != secretValue {
 		t.Errorf("after renew read %q", got)
 	}
 	if c := b.post("/destroy", nil).setCookie; c == nil || c.MaxAge >= 0 {
