@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // TokenPurpose says what a single-use account token is for; a token
@@ -84,6 +85,9 @@ func (s *Service) IssueToken(ctx context.Context, userID uint, purpose TokenPurp
 	now := dbNow()
 	t := &userToken{UserID: userID, Purpose: purpose, TokenHash: hashToken(raw), ExpiresAt: now.Add(ttl), CreatedAt: now}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := lockUser(tx, userID); err != nil {
+			return err
+		}
 		if err := tx.Create(t).Error; err != nil {
 			return err
 		}
@@ -238,6 +242,9 @@ func (s *Service) checkToken(g *gorm.DB, raw string, purpose TokenPurpose, now t
 // concurrent consumers), and retires the user's other unused tokens for
 // the purpose. Call it inside a transaction.
 func useToken(tx *gorm.DB, t *userToken, now time.Time) error {
+	if err := lockUser(tx, t.UserID); err != nil {
+		return err
+	}
 	res := tx.Model(&userToken{}).Where("id = ? AND used_at IS NULL", t.ID).Update("used_at", now)
 	if res.Error != nil {
 		return res.Error
@@ -248,6 +255,21 @@ func useToken(tx *gorm.DB, t *userToken, now time.Time) error {
 	// The link did its job: the user's other links for it retire.
 	return tx.Where("user_id = ? AND purpose = ? AND used_at IS NULL", t.UserID, t.Purpose).
 		Delete(&userToken{}).Error
+}
+
+// lockUser makes the transactions that change a user's tokens take their
+// turns: each deletes the others' rows, and taking row locks in different
+// orders (two links used at once, new links issued at once) deadlocked
+// PostgreSQL and MySQL. It must come before the transaction's other
+// statements. SQLite needs no lock, its writers being one at a time from
+// BEGIN IMMEDIATE on. A user that does not exist is left for the
+// statements after it to find.
+func lockUser(tx *gorm.DB, userID uint) error {
+	if tx.Dialector.Name() == "sqlite" {
+		return nil
+	}
+	var ids []uint
+	return tx.Model(&User{}).Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ?", userID).Pluck("id", &ids).Error
 }
 
 // wellFormed reports whether raw looks like a token IssueToken made, so

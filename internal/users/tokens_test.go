@@ -594,3 +594,51 @@ func TestConfirmationByOtherMeans(t *testing.T) {
 		}
 	})
 }
+
+// TestLinksUsedAndIssuedAtOnce: two different live links of one user used
+// at the same moment give one success and one "used" (using a link
+// retires the other), never a database error; links issued at the same
+// moment all work. Both deadlocked on PostgreSQL or MySQL when each
+// transaction locked its own token row first.
+func TestLinksUsedAndIssuedAtOnce(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ada := mustCreate(t, s, "ada@example.com")
+		for round := range 10 {
+			raws := []string{mustIssue(t, s, ada.ID, users.PurposeConfirmEmail), mustIssue(t, s, ada.ID, users.PurposeConfirmEmail)}
+			errs := make([]error, len(raws))
+			var wg sync.WaitGroup
+			for i, raw := range raws {
+				wg.Go(func() { _, errs[i] = s.ConsumeToken(t.Context(), raw, users.PurposeConfirmEmail) })
+			}
+			wg.Wait()
+			won := 0
+			for _, err := range errs {
+				switch {
+				case err == nil:
+					won++
+				case !errors.Is(err, users.ErrTokenUsed) && !errors.Is(err, users.ErrInvalidToken):
+					t.Fatalf("round %d: two links used at once: %v", round, err)
+				}
+			}
+			if won != 1 {
+				t.Fatalf("round %d: %d of two links used at once worked, want 1", round, won)
+			}
+		}
+
+		issued := make([]string, users.MaxLiveTokens)
+		errs := make([]error, len(issued))
+		var wg sync.WaitGroup
+		for i := range issued {
+			wg.Go(func() { issued[i], errs[i] = s.IssueToken(t.Context(), ada.ID, users.PurposeResetPassword, time.Hour) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("%d links issued at once: %v", len(issued), err)
+			}
+			if _, err := s.PeekToken(t.Context(), issued[i], users.PurposeResetPassword); err != nil {
+				t.Errorf("link %d of %d issued at once: %v", i, len(issued), err)
+			}
+		}
+	})
+}
