@@ -217,6 +217,7 @@ func (a *App) Handlers() *jobs.Handlers {
 	return &jobs.Handlers{
 		Mailer: a.Mailer, DB: a.DB, Logger: a.Logger, Metrics: a.Metrics,
 		Users: a.Users, Templates: a.MailTemplates, AppName: a.Config.AppName, BaseURL: a.Config.BaseURL,
+		Limits: a.Limits,
 	}
 }
 

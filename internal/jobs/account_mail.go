@@ -9,6 +9,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/launchkit/launchkit/internal/ratelimit"
 	"github.com/launchkit/launchkit/internal/users"
 )
 
@@ -20,6 +21,38 @@ const (
 	forgotPasswordPath = "/user/forgot-password"
 )
 
+// mailsPerRecipient is the account mail one address gets, whoever asks
+// for it, of each of two kinds: reset links, and the rest (confirmation
+// links, already-registered notices). Many clients together cannot flood
+// someone's inbox, and only mail that goes out counts: asking for a link
+// an address would not get (a confirmation of a confirmed account, a
+// reset for none) spends nothing, and confirmations and notices cannot
+// use up the reset links. Past the budget the mail is dropped (and
+// logged); the reset links sent meanwhile still work (users.MaxLiveTokens
+// of them), so whoever spends an address's budget only fills its owner's
+// inbox with working links.
+var mailsPerRecipient = ratelimit.Limit{Burst: 5, Period: time.Hour}
+
+// mayMail spends one of to's mails of kind's budget and reports whether
+// there was one. Retries of a task spend nothing: its first run did.
+func (h *Handlers) mayMail(ctx context.Context, kind users.AccountMailKind, to string) bool {
+	if h.Limits == nil {
+		return true
+	}
+	if n, ok := asynq.GetRetryCount(ctx); ok && n > 0 {
+		return true
+	}
+	budget := "mail:to:"
+	if kind == users.MailResetPassword {
+		budget = "mail:reset:to:"
+	}
+	if h.Limits.Take(ctx, ratelimit.EmailKey(budget, to), mailsPerRecipient).Allowed {
+		return true
+	}
+	h.Logger.InfoContext(ctx, "account mail not sent: the address has had its share for now", "kind", kind, "task_id", taskID(ctx))
+	return false
+}
+
 // accountMailOptions are the queue options of a users.TaskAccountMail.
 var accountMailOptions = []asynq.Option{asynq.Queue(QueueCritical), asynq.MaxRetry(10), asynq.Timeout(2 * time.Minute)}
 
@@ -27,7 +60,8 @@ var accountMailOptions = []asynq.Option{asynq.Queue(QueueCritical), asynq.MaxRet
 // now (not when the mail was asked for, so that the asking is alike for
 // every address), makes the link's token and sends the mail. A request
 // about an address without an account, an inactive one, or (for a
-// confirmation) one confirmed meanwhile sends nothing.
+// confirmation) one confirmed meanwhile sends nothing, as does one past
+// the address's mail budget (mailsPerRecipient).
 func (h *Handlers) sendAccountMail(ctx context.Context, t *asynq.Task) error {
 	var m users.AccountMail
 	if err := json.Unmarshal(t.Payload(), &m); err != nil {
@@ -45,7 +79,7 @@ func (h *Handlers) sendAccountMail(ctx context.Context, t *asynq.Task) error {
 		if err != nil {
 			return err
 		}
-		if !u.Active || (m.Kind == users.MailConfirmEmail && u.EmailConfirmedAt != nil) {
+		if !u.Active || (m.Kind == users.MailConfirmEmail && u.EmailConfirmedAt != nil) || !h.mayMail(ctx, m.Kind, u.Email) {
 			return nil
 		}
 		purpose, path, ttl := users.PurposeConfirmEmail, confirmEmailPath, users.ConfirmLinkTTL
@@ -59,6 +93,9 @@ func (h *Handlers) sendAccountMail(ctx context.Context, t *asynq.Task) error {
 		to = u.Email
 		data["Email"], data["Link"], data["Expires"] = u.Email, h.BaseURL+path+token, humanDuration(ttl)
 	case users.MailAlreadyRegistered:
+		if !h.mayMail(ctx, m.Kind, m.Email) {
+			return nil
+		}
 		data["SignIn"], data["ForgotPassword"] = h.BaseURL+signInPath, h.BaseURL+forgotPasswordPath
 	default:
 		return fmt.Errorf("%s: unknown kind %q: %w", users.TaskAccountMail, m.Kind, asynq.SkipRetry)

@@ -12,6 +12,7 @@ import (
 	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/mail"
 	"github.com/launchkit/launchkit/internal/metrics"
+	"github.com/launchkit/launchkit/internal/ratelimit"
 	"github.com/launchkit/launchkit/internal/session"
 	"github.com/launchkit/launchkit/internal/users"
 )
@@ -28,6 +29,9 @@ type Handlers struct {
 	Templates *mail.Templates
 	AppName   string
 	BaseURL   string
+	// Limits keeps each address's account-mail budget
+	// (mailsPerRecipient); nil keeps none.
+	Limits *ratelimit.Limiter
 }
 
 // Mux routes each task type to its handler.

@@ -10,7 +10,10 @@ package ratelimit
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,6 +51,14 @@ func New(rdb redis.UniversalClient, logger *slog.Logger) *Limiter {
 		l.redis = redis_rate.NewLimiter(rdb)
 	}
 	return l
+}
+
+// EmailKey is the budget key of an email address under prefix: the
+// address as compared everywhere (trimmed, lower case), hashed, so that
+// addresses are not kept in Redis.
+func EmailKey(prefix, email string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
+	return prefix + hex.EncodeToString(sum[:16])
 }
 
 // keyPrefix keeps the budgets apart from anything else in Redis.

@@ -43,10 +43,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	requireConfirmation := s.app.Config.UserRequireConfirmedEmail
-	// The confirmation mail of a new account is always written; the
-	// notice to the owner of a taken address only within its mail budget.
-	notifyOwner := requireConfirmation && s.mayMail(r.Context(), f.get("email"))
-	u, err := s.app.Users.Register(r.Context(), f.get("email"), f.get("password"), notifyOwner)
+	u, err := s.app.Users.Register(r.Context(), f.get("email"), f.get("password"), requireConfirmation)
 	if errors.Is(err, users.ErrEmailTaken) && requireConfirmation {
 		// Answer as for a new account: the owner is mailed a notice.
 		s.app.Outbox.Send(r.Context())

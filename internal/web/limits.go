@@ -2,8 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"math"
 	"net"
@@ -32,11 +30,6 @@ var (
 	// postsPerAddress: forms that send mail or create accounts
 	// (register, forgot-password) from one client address.
 	postsPerAddress = ratelimit.Limit{Burst: 10, Period: time.Minute}
-	// mailsPerRecipient: account mail (links, the already-registered
-	// notice) to one address, whoever asks for it: many clients together
-	// cannot flood someone's inbox. Past it a request is answered as
-	// always and no mail is written.
-	mailsPerRecipient = ratelimit.Limit{Burst: 5, Period: time.Hour}
 )
 
 // limitAddress spends one attempt of the client address's budget named
@@ -62,18 +55,7 @@ func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, retryAfter time
 
 // accountKey is the budget key of the account with that email address:
 // hashed, so the addresses are not kept in Redis.
-func accountKey(email string) string { return emailKey("guess:account:", email) }
-
-// mayMail spends one of the recipient's mails (mailsPerRecipient) and
-// reports whether there was one.
-func (s *Server) mayMail(ctx context.Context, email string) bool {
-	return s.app.Limits.Take(ctx, emailKey("mail:to:", email), mailsPerRecipient).Allowed
-}
-
-func emailKey(prefix, email string) string {
-	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(email))))
-	return prefix + hex.EncodeToString(sum[:16])
-}
+func accountKey(email string) string { return ratelimit.EmailKey("guess:account:", email) }
 
 // spendGuess spends one of the account's guesses before its password is
 // checked, and reports whether there was one; when not, it has answered
