@@ -42,9 +42,10 @@ type Limiter struct {
 	logger *slog.Logger
 }
 
-// New keeps budgets in rdb, or in memory when rdb is nil. When Redis
-// fails, the attempt is counted in memory instead (and logged), so an
-// outage neither locks everyone out nor lifts the limits.
+// New keeps budgets in rdb, or in memory when rdb is nil. Attempts Redis
+// allows are counted in memory too; when Redis fails, the memory count
+// alone decides (and the failure is logged), so an outage neither locks
+// everyone out nor lifts the limits.
 func New(rdb redis.UniversalClient, logger *slog.Logger) *Limiter {
 	l := &Limiter{memory: newMemory(), logger: logger}
 	if rdb != nil {
@@ -103,10 +104,16 @@ func (l *Limiter) allow(ctx context.Context, key string, limit Limit, spend bool
 		rctx, cancel := context.WithTimeout(ctx, redisTimeout)
 		res, err := l.redis.AllowN(rctx, keyPrefix+key, rl, cost)
 		cancel()
-		if err == nil {
-			return Decision{Allowed: res.RetryAfter <= 0, RetryAfter: max(res.RetryAfter, 0)}
+		if err == nil && res.RetryAfter > 0 {
+			return Decision{RetryAfter: res.RetryAfter}
 		}
-		l.logger.WarnContext(ctx, "rate limit: Redis failed, counting in this process", "err", err)
+		if err != nil {
+			l.logger.WarnContext(ctx, "rate limit: Redis failed, counting in this process", "err", err)
+		}
+		// What Redis allows is counted in memory too, so that when Redis
+		// fails this process goes on from its own attempts rather than
+		// a fresh budget. (Memory only refuses what Redis allows if
+		// Redis lost the count: a flush, a failover.)
 	}
 	return l.memory.allow(key, limit, spend, time.Now())
 }
