@@ -65,7 +65,7 @@ type Config struct {
 
 	TrustedOrigins     []string `key:"TRUSTED_ORIGINS" help:"comma list of other origins (https://host[:port]) allowed to post forms here cross-origin"`
 	TrustedProxies     []string `key:"TRUSTED_PROXIES" help:"comma list of CIDRs (or addresses) of reverse proxies whose TRUSTED_PROXY_HEADER gives the client's address"`
-	TrustedProxyHeader string   `key:"TRUSTED_PROXY_HEADER" default:"X-Forwarded-For" help:"the header those proxies write: X-Forwarded-For or Forwarded (only that one is read: a client could send the other)"`
+	TrustedProxyHeader string   `key:"TRUSTED_PROXY_HEADER" help:"the header those proxies write, X-Forwarded-For or Forwarded; required with TRUSTED_PROXIES (only that one is read: a client could send the other)"`
 
 	MetricsToken string `key:"METRICS_TOKEN" help:"when set, GET /metrics on ADDR requires Authorization: Bearer <token>; in production /metrics is served on ADDR only with it"`
 	MetricsAddr  string `key:"METRICS_ADDR" help:"host:port of a separate listener serving only /metrics, without a token (keep it private); ADDR then does not serve /metrics"`

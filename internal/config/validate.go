@@ -124,7 +124,14 @@ func validate(c *Config) Problems {
 			bad("TRUSTED_ORIGINS", "%s is not an origin like https://example.com", c.show("TRUSTED_ORIGINS", origin))
 		}
 	}
-	oneOf("TRUSTED_PROXY_HEADER", c.TrustedProxyHeader, "X-Forwarded-For", "Forwarded")
+	if c.TrustedProxyHeader != "" {
+		oneOf("TRUSTED_PROXY_HEADER", c.TrustedProxyHeader, "X-Forwarded-For", "Forwarded")
+	} else if len(c.TrustedProxies) > 0 {
+		// No default: a proxy passes on the header it does not write as
+		// the client sent it, so guessing the wrong one would let clients
+		// choose their address.
+		bad("TRUSTED_PROXIES", "needs TRUSTED_PROXY_HEADER: the header your proxies write, X-Forwarded-For or Forwarded")
+	}
 	for _, p := range c.TrustedProxies {
 		if _, err := ParsePrefix(p); err != nil {
 			bad("TRUSTED_PROXIES", "%s is not a CIDR like 10.0.0.0/8 or an address", c.show("TRUSTED_PROXIES", p))

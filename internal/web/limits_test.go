@@ -97,7 +97,7 @@ func TestChangePasswordIsLimitedPerAccount(t *testing.T) {
 // guesses do not lock the others out; a peer outside the list cannot
 // choose its address with those headers.
 func TestTrustedProxies(t *testing.T) {
-	s := newSite(t, map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, fd00::/8"})
+	s := newSite(t, map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, fd00::/8", "TRUSTED_PROXY_HEADER": "X-Forwarded-For"})
 	viaProxy := func(client string) *visitor {
 		v := s.visitor()
 		v.addr = "10.1.2.3:5555"
