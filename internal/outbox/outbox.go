@@ -90,18 +90,47 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 	return r.flush(ctx)
 }
 
-// drain flushes until no rows are left, not even ones committed while it
-// ran (see again). The caller holds mu.
+// drain flushes until no rows are left, then releases mu, which the
+// caller took; however it ends (a panic too), mu is released.
 func (r *Relay) drain(ctx context.Context) (int, error) {
+	defer r.mu.Unlock()
 	total := 0
 	for {
 		r.again.Store(false)
 		n, err := r.flush(ctx)
 		total += n
-		if err != nil || (n < batch && !r.again.Load()) {
+		if err != nil || n < batch {
 			return total, err
 		}
 	}
+}
+
+// maxPasses bounds how often one relay call drains again for rows that
+// were committed while it ran: under a steady stream of requests the
+// next request's Send takes over, and the relay's loop catches the last.
+const maxPasses = 4
+
+// pass drains the outbox, taking mu first (waiting for it when wait is
+// set, else leaving the work to whoever holds it), and drains again while
+// a Send that found mu taken (again) asks for it, at most maxPasses times.
+func (r *Relay) pass(ctx context.Context, wait bool) (int, error) {
+	if wait {
+		r.mu.Lock()
+	} else if !r.mu.TryLock() {
+		return 0, nil
+	}
+	total := 0
+	for range maxPasses {
+		n, err := r.drain(ctx)
+		total += n
+		// A Send that came between the last read and the unlock found
+		// mu taken: its row is for us.
+		if err != nil || !r.again.Load() || !r.mu.TryLock() {
+			return total, err
+		}
+	}
+	r.mu.Unlock()
+	return total, nil
 }
 
 func (r *Relay) flush(ctx context.Context) (int, error) {
@@ -138,23 +167,10 @@ func (r *Relay) Pending(ctx context.Context) (int64, error) {
 // the new row, and returns at once.
 func (r *Relay) Send(ctx context.Context) {
 	r.again.Store(true)
-	if !r.mu.TryLock() {
-		return
-	}
 	ctx, cancel := context.WithTimeout(ctx, r.SendTimeout)
 	defer cancel()
-	for {
-		_, err := r.drain(ctx)
-		r.mu.Unlock()
-		if err != nil {
-			r.logger.WarnContext(ctx, "outbox: could not send now; the relay will retry", "err", err)
-			return
-		}
-		// A Send that came between the last read and the unlock found
-		// the lock taken: its row is for us.
-		if !r.again.Load() || !r.mu.TryLock() {
-			return
-		}
+	if _, err := r.pass(ctx, false); err != nil {
+		r.logger.WarnContext(ctx, "outbox: could not send now; the relay will retry", "err", err)
 	}
 }
 
@@ -162,9 +178,7 @@ func (r *Relay) Send(ctx context.Context) {
 func (r *Relay) round(ctx context.Context) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.RunTimeout)
 	defer cancel()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.drain(ctx)
+	return r.pass(ctx, true)
 }
 
 // Run sends every pending row every interval until ctx ends, so rows

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -160,5 +161,48 @@ func TestSendNeverQueuesBehindAFlush(t *testing.T) {
 	}
 	if tasks := pendingTasks(t, rdb); len(tasks) != 1+4*60 {
 		t.Errorf("%d tasks queued, want %d", len(tasks), 1+4*60)
+	}
+}
+
+// TestAPanicInASendLeavesTheRelayWorking: a Send that panics (recovered
+// by the request's middleware) releases the relay, so later sends and
+// the relay's loop still move rows; it stayed locked for good once.
+func TestAPanicInASendLeavesTheRelayWorking(t *testing.T) {
+	d := testenv.MigratedDB(t, "sqlite://"+filepath.Join(t.TempDir(), "outbox.db"))
+	rdb := redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	var panicked atomic.Bool
+	options := func(taskType string) []asynq.Option {
+		if panicked.CompareAndSwap(false, true) {
+			panic("a bad task type")
+		}
+		return queue(taskType)
+	}
+	relay := outbox.NewRelay(d.Gorm, rdb, options, slog.New(slog.DiscardHandler))
+	if err := outbox.Add(d.Gorm, "test:task", []byte("row")); err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer func() { _ = recover() }()
+		relay.Send(t.Context())
+	}()
+	if !panicked.Load() {
+		t.Fatal("the Send did not panic")
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := relay.Flush(t.Context())
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the relay stayed locked after a Send panicked")
+	}
+	if tasks := pendingTasks(t, rdb); len(tasks) != 1 {
+		t.Errorf("%d tasks queued, want the row's 1", len(tasks))
 	}
 }
