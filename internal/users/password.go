@@ -6,7 +6,6 @@ import (
 	_ "embed" // common-passwords.txt
 	"fmt"
 	"runtime"
-	"runtime/metrics"
 	"slices"
 	"strings"
 	"sync"
@@ -105,7 +104,8 @@ type hashing struct {
 	room             *semaphore.Weighted
 	size             int64 // KiB
 	running, waiting atomic.Int64
-	finishedAt       atomic.Uint64 // gcCycles when a big hash last finished
+	dead             atomic.Bool // a big hash finished since a big one last started
+	collecting       sync.Mutex  // held while a collection runs before a hash
 }
 
 // hashingFor returns the Service's hashing bound, made on first use.
@@ -131,20 +131,25 @@ func (s *Service) withHashSlot(ctx context.Context, memoryKiB uint32, f func() e
 	h.running.Add(1)
 	defer func() {
 		if memoryKiB >= gcBeforeHashKiB {
-			h.finishedAt.Store(gcCycles())
+			h.dead.Store(true)
 		}
 		h.running.Add(-1)
 		h.room.Release(need)
 	}()
-	if memoryKiB >= gcBeforeHashKiB && gcCycles() < h.finishedAt.Load()+2 {
-		// A hash finished since the last complete collection began, and
-		// its memory is garbage that the collector would only get to
-		// once the heap had grown to twice its live size: under a burst
-		// of sign-ins, several dead hashes' worth. Collecting first lets
-		// this hash reuse that memory, for a millisecond or two on a hash
-		// that takes tens of them. (Two completed cycles after a hash
-		// finished, one began after it and has freed it.)
-		runtime.GC()
+	if memoryKiB >= gcBeforeHashKiB {
+		// When a hash finished since the last one started, its memory is
+		// garbage that the collector would only get to once the heap had
+		// grown to twice its live size: under a burst of sign-ins,
+		// several dead hashes' worth. Collecting first lets this hash
+		// reuse that memory; argon2's memory holds no pointers, so the
+		// collection costs little beside a hash of tens of milliseconds.
+		// A hash starting meanwhile waits for that collection too, rather
+		// than take new memory while the dead hashes' is not yet free.
+		h.collecting.Lock()
+		if h.dead.CompareAndSwap(true, false) {
+			runtime.GC()
+		}
+		h.collecting.Unlock()
 	}
 	return f()
 }
@@ -153,16 +158,6 @@ func (s *Service) withHashSlot(ctx context.Context, memoryKiB uint32, f func() e
 // by a garbage collection (see withHashSlot); cheaper hashes, as in
 // tests, are not worth one.
 const gcBeforeHashKiB = 16 * 1024
-
-// gcCycles is the number of garbage collections completed so far.
-func gcCycles() uint64 {
-	sample := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
-	metrics.Read(sample)
-	if sample[0].Value.Kind() != metrics.KindUint64 {
-		return 0 // unknown: collect
-	}
-	return sample[0].Value.Uint64()
-}
 
 // HashStats reports the password hashes running and waiting now.
 func (s *Service) HashStats() HashStats {
