@@ -56,13 +56,15 @@ func TestGuessingIsLimitedPerAccount(t *testing.T) {
 }
 
 // TestGuessingIsLimitedPerAddress: ten password checks a minute from one
-// address, across the sign-in form, the API and change-password, whatever
-// the accounts; other addresses are not held back.
+// address, across the sign-in form, the API, the reset form,
+// change-password and sign-out-others, whatever the accounts; other
+// addresses are not held back.
 func TestGuessingIsLimitedPerAddress(t *testing.T) {
 	s := newSite(t, nil)
 	me := s.signedIn("me@example.com")
-	me.addr = "198.51.100.9:1000"
-	for i := range 9 {
+	me.addr = "203.0.113.9:4000"
+	me.post("/user/sign-out-others", "password", "not it").status(422)
+	for i := range 8 {
 		switch i % 3 {
 		case 0:
 			s.from(9).post("/user/sign-in", "email", fmt.Sprintf("u%d@example.com", i), "password", "a guess").status(422)
@@ -72,7 +74,6 @@ func TestGuessingIsLimitedPerAddress(t *testing.T) {
 			s.from(9).post("/user/reset-password/not-a-token", "password", "a fresh password", "retype_password", "a fresh password").status(400)
 		}
 	}
-	me.addr = "203.0.113.9:4000"
 	me.post("/user/change-password", "old_password", "not it", "password", "a brand new password", "retype_password", "a brand new password").status(422)
 	s.from(9).post("/user/sign-in", "email", "other@example.com", "password", "a guess").status(429).header("Retry-After", "6")
 	s.from(10).post("/user/sign-in", "email", "other@example.com", "password", "a guess").status(422)

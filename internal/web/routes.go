@@ -62,7 +62,7 @@ func (s *Server) routes() http.Handler {
 				r.Post("/profile", s.profile)
 				r.Get("/change-password", s.changePasswordPage)
 				r.With(guess).Post("/change-password", s.changePassword)
-				r.Post("/sign-out-others", s.signOutOthers)
+				r.With(guess).Post("/sign-out-others", s.signOutOthers)
 			})
 		})
 
