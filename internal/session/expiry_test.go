@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,6 +24,12 @@ type countingStore struct {
 func (c *countingStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
 	c.commits.Add(1)
 	return c.Store.CommitCtx(ctx, token, b, expiry)
+}
+
+// UpdateCtx counts the conditional save of a loaded session as a commit.
+func (c *countingStore) UpdateCtx(ctx context.Context, token string, b []byte, expiry time.Time) (bool, error) {
+	c.commits.Add(1)
+	return c.Store.UpdateCtx(ctx, token, b, expiry)
 }
 
 func (c *countingStore) DeleteCtx(ctx context.Context, token string) error {
@@ -262,5 +270,42 @@ func TestUnreadableSessionIsNoSession(t *testing.T) {
 	b.post("/put", url.Values{"v": {"fresh"}})
 	if got := b.get("/get").body; got != "fresh" {
 		t.Errorf("a new session after an unreadable one reads %q", got)
+	}
+}
+
+// TestASignOutRacingAChangeIsFinal: a request changing its session at
+// the very moment the session is ended by another (a sign-out in another
+// tab, an attacker's stolen copy busy saving flashes) never saves the
+// ended session back, on any store: the save of a loaded session is a
+// conditional write, not a look followed by a write.
+func TestASignOutRacingAChangeIsFinal(t *testing.T) {
+	t.Parallel()
+	for _, be := range backends() {
+		t.Run(be.name, func(t *testing.T) {
+			t.Parallel()
+			store, _ := be.open(t)
+			m := session.NewSCS(store, session.Options{Name: cookieName, Lifetime: time.Hour, IdleTimeout: time.Hour})
+			app := newApp(m, failOnError(t))
+			send := func(path string, cookie *http.Cookie, v string) {
+				req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(url.Values{"v": {v}}.Encode()))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.AddCookie(&http.Cookie{Name: cookie.Name, Value: cookie.Value})
+				app.ServeHTTP(httptest.NewRecorder(), req)
+			}
+			for round := range 40 {
+				b := &browser{t: t, app: app}
+				b.post("/put", url.Values{"v": {"signed in"}})
+				cookie := b.cookie
+				var wg sync.WaitGroup
+				for i := range 4 {
+					wg.Go(func() { send("/put", cookie, fmt.Sprint("change ", i)) })
+				}
+				wg.Go(func() { send("/destroy", cookie, "") })
+				wg.Wait()
+				if _, found, err := store.FindCtx(t.Context(), cookie.Value); err != nil || found {
+					t.Fatalf("round %d: the ended session is in the store again (%v)", round, err)
+				}
+			}
+		})
 	}
 }

@@ -140,18 +140,14 @@ func (s *SCS) expire(ctx context.Context) (refreshDue bool, err error) {
 // expires the cookie of a destroyed one. An unchanged session costs
 // nothing unless its refresh is due. A session loaded from the store
 // (token loaded) and saved under the same token is saved only if the
-// store still holds it, so that a request in flight while the session
-// was ended elsewhere (a sign-out in another tab) cannot bring it back;
-// a new or renewed token (sign-in) needs no such check.
+// store still holds it, in one conditional write (see Store.UpdateCtx),
+// so that a request in flight while the session was ended elsewhere (a
+// sign-out in another tab) cannot bring it back; a new or renewed token
+// (sign-in) needs no such check.
 func (s *SCS) save(ctx context.Context, w http.ResponseWriter, loaded string, refreshDue bool) error {
 	status := s.sm.Status(ctx)
 	if status == scs.Unmodified && !refreshDue {
 		return nil
-	}
-	if status == scs.Unmodified || (status == scs.Modified && loaded != "" && s.sm.Token(ctx) == loaded) {
-		if _, found, err := s.store.FindCtx(ctx, loaded); err != nil || !found {
-			return err
-		}
 	}
 	switch status {
 	case scs.Unmodified, scs.Modified:
@@ -159,7 +155,14 @@ func (s *SCS) save(ctx context.Context, w http.ResponseWriter, loaded string, re
 		if s.idle > 0 {
 			s.sm.Put(ctx, seenKey, now.UnixMilli()) // this save is a visit too
 		}
-		token, expiry, err := s.sm.Commit(ctx)
+		commit := ctx
+		if loaded != "" && s.sm.Token(ctx) == loaded {
+			commit = context.WithValue(ctx, onlyIfHeld{}, true)
+		}
+		token, expiry, err := s.sm.Commit(commit)
+		if errors.Is(err, errEnded) {
+			return nil // ended meanwhile: it stays ended, and its cookie is left alone
+		}
 		if err != nil {
 			return err
 		}
@@ -254,12 +257,31 @@ func (e expiringStore) FindCtx(ctx context.Context, token string) ([]byte, bool,
 	return e.store.Find(token)
 }
 
+// onlyIfHeld marks the context of a commit that must not create the
+// session: CommitCtx then fails with errEnded when the store no longer
+// holds it.
+type onlyIfHeld struct{}
+
+// errEnded: the session was ended while the request ran.
+var errEnded = errors.New("session ended meanwhile")
+
 // CommitCtx implements scs.CtxStore.
 func (e expiringStore) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
 	if e.idle > 0 {
 		expiry = earliest(expiry, time.Now().Add(e.idle))
 	}
 	e.count("commit")
+	if ctx.Value(onlyIfHeld{}) != nil {
+		u, ok := e.store.(updater)
+		if !ok {
+			u = Store{Store: e.store}
+		}
+		found, err := u.UpdateCtx(ctx, token, b, expiry)
+		if err == nil && !found {
+			err = errEnded
+		}
+		return err
+	}
 	if c, ok := e.store.(scs.CtxStore); ok {
 		return c.CommitCtx(ctx, token, b, expiry)
 	}

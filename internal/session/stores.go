@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/goredisstore"
@@ -56,6 +57,25 @@ func (s Store) DeleteCtx(ctx context.Context, token string) error {
 	return s.Store.Delete(token)
 }
 
+// updater is a store that saves a session only if it still holds it.
+type updater interface {
+	UpdateCtx(ctx context.Context, token string, b []byte, expiry time.Time) (found bool, err error)
+}
+
+// UpdateCtx saves b under token, with expiry, only if the store holds a
+// live session under token, in one step: a session ended meanwhile (a
+// sign-out elsewhere) stays ended. It reports whether it saved.
+func (s Store) UpdateCtx(ctx context.Context, token string, b []byte, expiry time.Time) (bool, error) {
+	if u, ok := s.Store.(updater); ok {
+		return u.UpdateCtx(ctx, token, b, expiry)
+	}
+	// A store without a conditional write: look, then write.
+	if _, found, err := s.FindCtx(ctx, token); err != nil || !found {
+		return false, err
+	}
+	return true, s.CommitCtx(ctx, token, b, expiry)
+}
+
 // AllCtx implements scs.IterableCtxStore: it returns every live session.
 func (s Store) AllCtx(ctx context.Context) (map[string][]byte, error) {
 	switch c := s.Store.(type) {
@@ -73,7 +93,31 @@ func (s Store) AllCtx(ctx context.Context) (map[string][]byte, error) {
 // race); expired sessions are never returned and cost only memory until
 // the process exits.
 func NewMemoryStore() Store {
-	return Store{Store: memstore.NewWithCleanupInterval(0)}
+	return Store{Store: memoryStore{MemStore: memstore.NewWithCleanupInterval(0), mu: new(sync.Mutex)}}
+}
+
+// memoryStore is scs's memstore with a conditional save: an update and a
+// delete take turns.
+type memoryStore struct {
+	*memstore.MemStore
+	mu *sync.Mutex
+}
+
+// Delete implements scs.Store.
+func (m memoryStore) Delete(token string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.MemStore.Delete(token)
+}
+
+// UpdateCtx implements updater.
+func (m memoryStore) UpdateCtx(_ context.Context, token string, b []byte, expiry time.Time) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, found, err := m.Find(token); err != nil || !found {
+		return false, err
+	}
+	return true, m.Commit(token, b, expiry)
 }
 
 // NewDatabaseStore keeps sessions in the application database's sessions
@@ -83,21 +127,24 @@ func NewMemoryStore() Store {
 // pool, and written by the scs store of the dialect.
 func NewDatabaseStore(d *db.DB) (Store, error) {
 	var write scs.Store
-	var find string
+	var find, update string
 	switch d.Dialect {
 	case db.SQLite:
 		write = sqlite3store.NewWithCleanupInterval(d.SQL, 0)
 		find = "SELECT data FROM sessions WHERE token = ? AND julianday('now') < expiry"
+		update = "UPDATE sessions SET data = ?, expiry = julianday(?) WHERE token = ? AND julianday('now') < expiry"
 	case db.Postgres:
 		write = postgresstore.NewWithCleanupInterval(d.SQL, 0)
 		find = "SELECT data FROM sessions WHERE token = ? AND current_timestamp < expiry"
+		update = "UPDATE sessions SET data = $1, expiry = $2 WHERE token = $3 AND current_timestamp < expiry"
 	case db.MySQL:
 		write = mysqlstore.NewWithCleanupInterval(d.SQL, 0)
 		find = "SELECT data FROM sessions WHERE token = ? AND UTC_TIMESTAMP(6) < expiry"
+		update = "UPDATE sessions SET data = ?, expiry = ? WHERE token = ? AND UTC_TIMESTAMP(6) < expiry"
 	default:
 		return Store{}, fmt.Errorf("no session store for %s", d.Dialect)
 	}
-	return Store{Store: databaseStore{Store: Store{Store: write}, find: d.ReadStmt(find)}}, nil
+	return Store{Store: databaseStore{Store: Store{Store: write}, find: d.ReadStmt(find), db: d, update: update}}, nil
 }
 
 // databaseStore is a dialect's scs store whose Find — the query of every
@@ -105,7 +152,35 @@ func NewDatabaseStore(d *db.DB) (Store, error) {
 // read pool (the same query as the scs store's).
 type databaseStore struct {
 	Store
-	find *db.Stmt
+	find   *db.Stmt
+	db     *db.DB
+	update string // the conditional save, as the dialect's store writes expiry
+}
+
+// UpdateCtx implements updater: an UPDATE of the live row.
+func (s databaseStore) UpdateCtx(ctx context.Context, token string, b []byte, expiry time.Time) (bool, error) {
+	var at any = expiry
+	switch s.db.Dialect {
+	case db.SQLite:
+		at = expiry.UTC().Format("2006-01-02T15:04:05.999")
+	case db.MySQL:
+		at = expiry.UTC()
+	}
+	res, err := s.db.SQL.ExecContext(ctx, s.update, b, at, token)
+	if err != nil {
+		return false, fmt.Errorf("save session: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("save session: %w", err)
+	}
+	if n == 0 && s.db.Dialect == db.MySQL {
+		// MySQL counts changed rows, not matched ones: a save of what is
+		// stored already changes none. Nothing was written either way.
+		_, found, err := s.FindCtx(ctx, token)
+		return found, err
+	}
+	return n > 0, nil
 }
 
 var _ scs.IterableCtxStore = databaseStore{}
@@ -139,7 +214,30 @@ func (s databaseStore) FindCtx(ctx context.Context, token string) ([]byte, bool,
 // NewRedisStore keeps sessions in Redis under the "scs:session:" prefix;
 // Redis expires them by itself.
 func NewRedisStore(client *redis.Client) Store {
-	return Store{Store: goredisstore.New(client)}
+	return Store{Store: redisStore{RedisStore: goredisstore.New(client), client: client}}
+}
+
+// redisKeyPrefix is where goredisstore keeps sessions.
+const redisKeyPrefix = "scs:session:"
+
+// redisStore is scs's goredisstore with a conditional save.
+type redisStore struct {
+	*goredisstore.RedisStore
+	client *redis.Client
+}
+
+// UpdateCtx implements updater: SET … XX, which writes only a key that
+// exists.
+func (r redisStore) UpdateCtx(ctx context.Context, token string, b []byte, expiry time.Time) (bool, error) {
+	ttl := time.Until(expiry)
+	if ttl < time.Millisecond {
+		return false, nil // expired: Redis drops it by itself
+	}
+	ok, err := r.client.SetXX(ctx, redisKeyPrefix+token, string(b), ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("save session: %w", err)
+	}
+	return ok, nil
 }
 
 // PurgeExpired deletes expired sessions from the database store and
