@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -264,16 +265,7 @@ func TestConcurrentConsumersOneWins(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			won := 0
-			for _, err := range errs {
-				switch {
-				case err == nil:
-					won++
-				case !errors.Is(err, users.ErrTokenUsed):
-					t.Errorf("concurrent use of a %s token: %v, want nil or ErrTokenUsed", purpose, err)
-				}
-			}
-			if won != 1 {
+			if won := winners(t, "concurrent use of a "+string(purpose)+" token", errs, users.ErrTokenUsed); won != 1 {
 				t.Errorf("%d of %d concurrent uses of one %s token succeeded, want 1", won, n, purpose)
 			}
 		}
@@ -538,15 +530,7 @@ func TestEndOtherSessions(t *testing.T) {
 			wg.Go(func() { _, errs[i] = s.EndOtherSessions(ctx, ada.ID, v, password) })
 		}
 		wg.Wait()
-		won := 0
-		for _, err := range errs {
-			switch {
-			case err == nil:
-				won++
-			case !errors.Is(err, users.ErrSessionEnded):
-				t.Errorf("a concurrent EndOtherSessions: %v", err)
-			}
-		}
+		won := winners(t, "a concurrent EndOtherSessions", errs, users.ErrSessionEnded)
 		u, err := s.ByID(ctx, ada.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -611,16 +595,7 @@ func TestLinksUsedAndIssuedAtOnce(t *testing.T) {
 				wg.Go(func() { _, errs[i] = s.ConsumeToken(t.Context(), raw, users.PurposeConfirmEmail) })
 			}
 			wg.Wait()
-			won := 0
-			for _, err := range errs {
-				switch {
-				case err == nil:
-					won++
-				case !errors.Is(err, users.ErrTokenUsed) && !errors.Is(err, users.ErrInvalidToken):
-					t.Fatalf("round %d: two links used at once: %v", round, err)
-				}
-			}
-			if won != 1 {
+			if won := winners(t, fmt.Sprint("round ", round, ": two links used at once"), errs, users.ErrTokenUsed, users.ErrInvalidToken); won != 1 {
 				t.Fatalf("round %d: %d of two links used at once worked, want 1", round, won)
 			}
 		}

@@ -46,6 +46,22 @@ func mustCreate(t *testing.T, s *users.Service, email string, roles ...string) *
 	return u
 }
 
+// winners counts the calls made at once that succeeded (nil errors),
+// failing the test on an error that is none of losing, the ways a caller
+// is told another one won.
+func winners(t *testing.T, what string, errs []error, losing ...error) int {
+	t.Helper()
+	won := 0
+	for _, err := range errs {
+		if err == nil {
+			won++
+		} else if !slices.ContainsFunc(losing, func(target error) bool { return errors.Is(err, target) }) {
+			t.Errorf("%s: %v", what, err)
+		}
+	}
+	return won
+}
+
 // wantErr fails unless err is target and its message never holds pw.
 func wantErr(t *testing.T, what string, err, target error, pw string) {
 	t.Helper()
