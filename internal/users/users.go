@@ -321,6 +321,23 @@ func (s *Service) EndSessions(ctx context.Context, id uint) (*User, error) {
 	return u, nil
 }
 
+// checkOwnPassword checks that password is u's and u is active, as an
+// account's owner proves themselves before a sensitive change; anything
+// else is ErrInvalidCredentials.
+func (s *Service) checkOwnPassword(ctx context.Context, u *User, password string) error {
+	if len(password) > MaxPasswordLen {
+		return ErrInvalidCredentials
+	}
+	match, err := s.matches(ctx, password, u.PasswordHash)
+	if err != nil {
+		return fmt.Errorf("check the password: %w", err)
+	}
+	if !match || !u.Active {
+		return ErrInvalidCredentials
+	}
+	return nil
+}
+
 // EndOtherSessions ends every session of user id but the caller's, which
 // runs at session version version, once password is shown to be theirs:
 // someone holding only a stolen session cannot sign its owner out. When
@@ -334,15 +351,8 @@ func (s *Service) EndOtherSessions(ctx context.Context, id uint, version int64, 
 	if err != nil {
 		return nil, fmt.Errorf("end the other sessions of user %d: %w", id, err)
 	}
-	if len(password) > MaxPasswordLen {
-		return nil, fmt.Errorf("end the other sessions of user %d: %w", id, ErrInvalidCredentials)
-	}
-	match, err := s.matches(ctx, password, u.PasswordHash)
-	if err != nil {
-		return nil, fmt.Errorf("end the other sessions of user %d: check the password: %w", id, err)
-	}
-	if !match || !u.Active {
-		return nil, fmt.Errorf("end the other sessions of user %d: %w", id, ErrInvalidCredentials)
+	if err := s.checkOwnPassword(ctx, u, password); err != nil {
+		return nil, fmt.Errorf("end the other sessions of user %d: %w", id, err)
 	}
 	res := g.Model(&User{}).Where("id = ? AND session_version = ?", id, version).Update("session_version", endSessions)
 	if res.Error != nil {
@@ -417,15 +427,8 @@ func (s *Service) ChangePassword(ctx context.Context, id uint, oldPassword, newP
 	if err := CheckPassword(newPassword, u.Email); err != nil {
 		return nil, fmt.Errorf("change password of user %d: %w", id, err)
 	}
-	if len(oldPassword) > MaxPasswordLen {
-		return nil, fmt.Errorf("change password of user %d: %w", id, ErrInvalidCredentials)
-	}
-	match, err := s.matches(ctx, oldPassword, u.PasswordHash)
-	if err != nil {
-		return nil, fmt.Errorf("change password of user %d: check the current password: %w", id, err)
-	}
-	if !match || !u.Active {
-		return nil, fmt.Errorf("change password of user %d: %w", id, ErrInvalidCredentials)
+	if err := s.checkOwnPassword(ctx, u, oldPassword); err != nil {
+		return nil, fmt.Errorf("change password of user %d: %w", id, err)
 	}
 	hash, err := s.hash(ctx, newPassword)
 	if err != nil {
