@@ -578,3 +578,42 @@ func freeLoopbackAddr(t *testing.T) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+// TestNoBuildOutputIsTracked: no file git tracks is a compiled program
+// (ELF, Mach-O or PE), and the ignore rules keep the names `go build`
+// gives the binaries at the repository root out of commits.
+func TestNoBuildOutputIsTracked(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("git", "-C", root, "ls-files", "-z").Output()
+	if err != nil {
+		t.Skipf("not a git checkout (%v): nothing to check", err)
+	}
+	magics := [][]byte{{0x7f, 'E', 'L', 'F'}, {0xcf, 0xfa, 0xed, 0xfe}, {0xfe, 0xed, 0xfa, 0xcf}, {'M', 'Z'}}
+	for name := range strings.SplitSeq(strings.TrimRight(string(out), "\x00"), "\x00") {
+		f, err := os.Open(filepath.Join(root, name))
+		if err != nil {
+			continue // deleted in the working tree
+		}
+		head := make([]byte, 4)
+		n, _ := io.ReadFull(f, head)
+		_ = f.Close()
+		for _, m := range magics {
+			if n >= len(m) && string(head[:len(m)]) == string(m) {
+				t.Errorf("%s is a compiled program: build output does not belong in the repository", name)
+			}
+		}
+	}
+	mains, err := exec.Command("go", "list", "-C", root, "-f", `{{if eq .Name "main"}}{{.ImportPath}}{{end}}`, "./...").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pkg := range strings.Fields(string(mains)) {
+		name := pkg[strings.LastIndex(pkg, "/")+1:]
+		if err := exec.Command("git", "-C", root, "check-ignore", "-q", "--no-index", name).Run(); err != nil {
+			t.Errorf("`go build %s` leaves ./%s, which .gitignore does not ignore", pkg, name)
+		}
+	}
+}
