@@ -4,7 +4,7 @@ GO ?= go
 STATICCHECK := $(GO) tool staticcheck
 BIN := bin
 
-.PHONY: run test build worker migrate lint bench e2e redteam fmt rename clean help
+.PHONY: run test test-short build worker migrate lint bench e2e redteam fmt rename clean help
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -17,6 +17,9 @@ test: ## run the whole test suite (real services when TEST_* URLs are set)
 	@[ -n "$$TEST_MYSQL_URL" ] || echo "note: TEST_MYSQL_URL is not set: MySQL/MariaDB tests will skip"
 	@[ -n "$$TEST_REDIS_URL" ] || echo "note: TEST_REDIS_URL is not set: real-Redis tests will skip (the embedded Redis still runs)"
 	$(GO) test -count=1 -timeout 15m ./...
+
+test-short: ## the fast inner loop: every package's quick tests (-short skips built binaries, browsers, long waits)
+	$(GO) test -short -count=1 -timeout 5m ./...
 
 build: ## static binaries in bin/: web, worker, manage
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(BIN)/web ./cmd/web

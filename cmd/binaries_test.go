@@ -7,6 +7,7 @@ import (
 	"context"
 	"debug/elf"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,6 +36,10 @@ var binDir string
 // TestMain builds bin/web, bin/worker and bin/manage once, as `make build`
 // does (CGO_ENABLED=0), into a temp dir.
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run()) // the binaries are not built: binary skips
+	}
 	dir, err := os.MkdirTemp("", "launchkit-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -52,10 +57,19 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// needBinaries skips t under -short, where TestMain builds no binaries.
+func needBinaries(t *testing.T) {
+	t.Helper()
+	if binDir == "" {
+		t.Skip("runs the built binaries: not in -short")
+	}
+}
+
 // binary returns a command for bin/NAME run in its own empty directory
 // with only env (plus PATH/HOME) in its environment.
 func binary(t *testing.T, name string, args []string, env ...string) (*exec.Cmd, string) {
 	t.Helper()
+	needBinaries(t)
 	dir := t.TempDir()
 	cmd := exec.Command(filepath.Join(binDir, name), args...)
 	cmd.Dir = dir
@@ -64,6 +78,7 @@ func binary(t *testing.T, name string, args []string, env ...string) (*exec.Cmd,
 }
 
 func TestBinariesAreStatic(t *testing.T) {
+	needBinaries(t)
 	for _, name := range []string{"web", "worker", "manage"} {
 		f, err := elf.Open(filepath.Join(binDir, name))
 		if err != nil {
@@ -223,6 +238,7 @@ func TestWorkerWithoutRedisExplainsAndExits1(t *testing.T) {
 }
 
 func TestManage(t *testing.T) {
+	needBinaries(t)
 	dbURL := "DATABASE_URL=sqlite://app.db"
 	run := func(t *testing.T, dir string, args ...string) (int, string) {
 		t.Helper()
@@ -269,6 +285,7 @@ func TestManage(t *testing.T) {
 }
 
 func TestManageUsers(t *testing.T) {
+	needBinaries(t)
 	dir := t.TempDir()
 	dbURL := "sqlite://" + filepath.Join(dir, "app.db")
 	// run runs bin/manage with stdin and returns its exit code, stdout and
@@ -385,6 +402,7 @@ func TestManageUsers(t *testing.T) {
 }
 
 func TestManageConfigCheckFailsOnBadConfig(t *testing.T) {
+	needBinaries(t)
 	cmd := exec.Command(filepath.Join(binDir, "manage"), "config", "--check")
 	cmd.Dir = t.TempDir()
 	cmd.Env = []string{"WORKER_CONCURRENCY=lots"}

@@ -28,6 +28,9 @@ import (
 // chromium finds the browser: CHROME_PATH, else the usual names on PATH.
 func chromium(t *testing.T) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("browser tests start Chromium: not in -short")
+	}
 	if p := os.Getenv("CHROME_PATH"); p != "" {
 		return p
 	}

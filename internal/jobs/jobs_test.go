@@ -169,6 +169,9 @@ func TestMailSendFailureIsRetried(t *testing.T) {
 }
 
 func TestSchedulerRegistersThePeriodicTasks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for asynq's scheduler to register (about 10 s): not in -short")
+	}
 	rdb := openRedis(t, redisBackends[0].url(t))
 	h := &jobs.Handlers{Mailer: failingMailer{}, Logger: discard}
 	w, err := jobs.NewWorker(rdb, h, jobs.WorkerOptions{Concurrency: 1, Scheduler: true, ShutdownTimeout: time.Second, Logger: discard})

@@ -27,6 +27,9 @@ func (s *site) subjects(address string) []string {
 // is made and signed in; the mail waits in the outbox and goes out when
 // Redis is back — for the known address only.
 func TestAccountMailOutlivesARedisOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the Redis client to reconnect (about 5 s): not in -short")
+	}
 	redisServer := miniredis.RunT(t)
 	s := newSite(t, map[string]string{"REDIS_URL": "redis://" + redisServer.Addr()})
 	if _, err := s.app.Users.Create(t.Context(), "ada@example.com", "the right password"); err != nil {
