@@ -42,10 +42,11 @@ type Limiter struct {
 	logger *slog.Logger
 }
 
-// New keeps budgets in rdb, or in memory when rdb is nil. Attempts Redis
-// allows are counted in memory too; when Redis fails, the memory count
-// alone decides (and the failure is logged), so an outage neither locks
-// everyone out nor lifts the limits.
+// New keeps budgets in rdb, or in memory when rdb is nil. While Redis
+// answers it decides, and the attempts it allows are counted in memory
+// too; when it fails, the memory count decides (and the failure is
+// logged), so an outage neither locks everyone out nor hands out fresh
+// budgets.
 func New(rdb redis.UniversalClient, logger *slog.Logger) *Limiter {
 	l := &Limiter{memory: newMemory(), logger: logger}
 	if rdb != nil {
@@ -104,16 +105,16 @@ func (l *Limiter) allow(ctx context.Context, key string, limit Limit, spend bool
 		rctx, cancel := context.WithTimeout(ctx, redisTimeout)
 		res, err := l.redis.AllowN(rctx, keyPrefix+key, rl, cost)
 		cancel()
-		if err == nil && res.RetryAfter > 0 {
-			return Decision{RetryAfter: res.RetryAfter}
+		if err == nil {
+			// Redis decides. What it allows is counted in memory too, so
+			// that when Redis fails this process goes on from its own
+			// attempts rather than a fresh budget.
+			if spend && res.RetryAfter <= 0 {
+				l.memory.record(key, limit, time.Now())
+			}
+			return Decision{Allowed: res.RetryAfter <= 0, RetryAfter: max(res.RetryAfter, 0)}
 		}
-		if err != nil {
-			l.logger.WarnContext(ctx, "rate limit: Redis failed, counting in this process", "err", err)
-		}
-		// What Redis allows is counted in memory too, so that when Redis
-		// fails this process goes on from its own attempts rather than
-		// a fresh budget. (Memory only refuses what Redis allows if
-		// Redis lost the count: a flush, a failover.)
+		l.logger.WarnContext(ctx, "rate limit: Redis failed, counting in this process", "err", err)
 	}
 	return l.memory.allow(key, limit, spend, time.Now())
 }
@@ -128,19 +129,16 @@ type memory struct {
 
 func newMemory() *memory { return &memory{tat: map[string]time.Time{}} }
 
+// maxMirrored bounds the keys memory keeps for attempts Redis allowed
+// (record): spraying many keys at a healthy Redis cannot grow a
+// process's memory without end. Past it, such attempts go unrecorded
+// here, and only an outage would let them through again.
+const maxMirrored = 50_000
+
 func (m *memory) allow(key string, limit Limit, spend bool, now time.Time) Decision {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if now.Sub(m.sweep) > time.Minute {
-		// A key whose arrival time has passed has its whole budget back:
-		// forgetting it changes nothing.
-		for k, t := range m.tat {
-			if t.Before(now) {
-				delete(m.tat, k)
-			}
-		}
-		m.sweep = now
-	}
+	m.sweepStale(now)
 	interval := limit.Period / time.Duration(max(limit.Burst, 1))
 	tat := m.tat[key]
 	if tat.Before(now) {
@@ -155,6 +153,42 @@ func (m *memory) allow(key string, limit Limit, spend bool, now time.Time) Decis
 		m.tat[key] = next
 	}
 	return Decision{Allowed: true}
+}
+
+// sweepStale forgets, at most once a minute, the keys whose arrival time
+// has passed: they have their whole budget back, so forgetting them
+// changes nothing. The caller holds mu.
+func (m *memory) sweepStale(now time.Time) {
+	if now.Sub(m.sweep) <= time.Minute {
+		return
+	}
+	for k, t := range m.tat {
+		if t.Before(now) {
+			delete(m.tat, k)
+		}
+	}
+	m.sweep = now
+}
+
+// record counts an attempt Redis allowed, without refusing it: this
+// process's count never exceeds the budget, and other processes' attempts
+// (or a reset elsewhere) are Redis's business while it answers.
+func (m *memory) record(key string, limit Limit, now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sweepStale(now)
+	tat, known := m.tat[key]
+	if !known && len(m.tat) >= maxMirrored {
+		return
+	}
+	if tat.Before(now) {
+		tat = now
+	}
+	tat = tat.Add(limit.Period / time.Duration(max(limit.Burst, 1)))
+	if ceiling := now.Add(limit.Period); tat.After(ceiling) {
+		tat = ceiling // a whole budget spent, no more
+	}
+	m.tat[key] = tat
 }
 
 func (m *memory) reset(key string) {

@@ -114,6 +114,16 @@ func TestRedisBudgetsAreShared(t *testing.T) {
 	if one.Take(t.Context(), "shared", limit).Allowed || two.Take(t.Context(), "shared", limit).Allowed {
 		t.Error("the fifth attempt, on either process, was allowed")
 	}
+
+	// A reset on one process (the owner's sign-in or reset) gives the
+	// budget back on every process: while Redis answers, it decides.
+	for range 4 {
+		one.Take(t.Context(), "spent on one", limit)
+	}
+	two.Reset(t.Context(), "spent on one")
+	if d := one.Take(t.Context(), "spent on one", limit); !d.Allowed {
+		t.Errorf("after a reset on another process, this one refused for %s", d.RetryAfter)
+	}
 }
 
 // TestAStalledRedisCostsLittle: when Redis stops answering without
