@@ -33,14 +33,20 @@ const (
 // inbox with working links.
 var mailsPerRecipient = ratelimit.Limit{Burst: 5, Period: time.Hour}
 
+// decidedOnce marks a task whose mail was let through the budget: its
+// retries (a mail server that failed) send without spending again, and a
+// run that failed before the budget was asked spent nothing. It outlives
+// the task's retries (accountMailOptions: ten, over some hours).
+var decidedOnce = ratelimit.Limit{Burst: 1, Period: 48 * time.Hour}
+
 // mayMail spends one of to's mails of kind's budget and reports whether
-// there was one. Retries of a task spend nothing: its first run did.
+// there was one. A task is charged once, however often it runs.
 func (h *Handlers) mayMail(ctx context.Context, kind users.AccountMailKind, to string) bool {
 	if h.Limits == nil {
 		return true
 	}
-	if n, ok := asynq.GetRetryCount(ctx); ok && n > 0 {
-		return true
+	if id, ok := asynq.GetTaskID(ctx); ok && !h.Limits.Take(ctx, "mail:charged:"+id, decidedOnce).Allowed {
+		return true // an earlier run was let through (a refused one ends the task)
 	}
 	budget := "mail:to:"
 	if kind == users.MailResetPassword {

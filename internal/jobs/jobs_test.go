@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -294,5 +295,71 @@ func TestTaskRunsAreCountedInTheMetrics(t *testing.T) {
 	}
 	if got != 2 {
 		t.Errorf("launchkit_tasks_processed_total{type=mail:send,result=error} = %v, want 2", got)
+	}
+}
+
+// flakyMailer fails its first failures sends, then passes the rest on.
+type flakyMailer struct {
+	next     mail.Mailer
+	mu       sync.Mutex
+	failures int
+	sent     int
+}
+
+func (f *flakyMailer) Send(ctx context.Context, m mail.Message) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failures > 0 {
+		f.failures--
+		return errors.New("mail server unavailable")
+	}
+	f.sent++
+	return f.next.Send(ctx, m)
+}
+
+// TestAccountMailIsChargedOncePerTask: a reset mail the mail server
+// refused twice goes out on its third run, charged to the address's
+// budget once: of six reset requests, five mails arrive (the budget), not
+// three.
+func TestAccountMailIsChargedOncePerTask(t *testing.T) {
+	a, _ := testenv.NewApp(t, nil)
+	ctx := t.Context()
+	if _, err := a.Users.CreateConfirmed(ctx, "ada@example.com", "the right password"); err != nil {
+		t.Fatal(err)
+	}
+	h := a.Handlers()
+	mailer := &flakyMailer{next: h.Mailer, failures: 2}
+	h.Mailer = mailer
+	for range 6 {
+		if err := a.Users.RequestPasswordReset(ctx, "ada@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Outbox.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := asynq.NewServerFromRedisClient(a.Redis, asynq.Config{
+		Concurrency: 1, Queues: map[string]int{jobs.QueueCritical: 1}, LogLevel: asynq.FatalLevel,
+		RetryDelayFunc:           func(int, error, *asynq.Task) time.Duration { return time.Millisecond },
+		DelayedTaskCheckInterval: 20 * time.Millisecond,
+	})
+	if err := srv.Start(h.Mux()); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	inspector := asynq.NewInspectorFromRedisClient(a.Redis)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		q, err := inspector.GetQueueInfo(jobs.QueueCritical)
+		if err == nil && q.Pending+q.Active+q.Retry+q.Scheduled == 0 && q.Completed+q.Processed > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the queue did not drain: %+v, %v", q, err)
+		}
+	}
+	mailer.mu.Lock()
+	defer mailer.mu.Unlock()
+	if mailer.failures != 0 || mailer.sent != 5 {
+		t.Errorf("%d refusals left, %d mails sent; want the 2 refusals used and the budget's 5 sent", mailer.failures, mailer.sent)
 	}
 }
