@@ -270,7 +270,6 @@ func (e expiringStore) CommitCtx(ctx context.Context, token string, b []byte, ex
 	if e.idle > 0 {
 		expiry = earliest(expiry, time.Now().Add(e.idle))
 	}
-	e.count("commit")
 	if ctx.Value(onlyIfHeld{}) != nil {
 		u, ok := e.store.(updater)
 		if !ok {
@@ -278,10 +277,12 @@ func (e expiringStore) CommitCtx(ctx context.Context, token string, b []byte, ex
 		}
 		found, err := u.UpdateCtx(ctx, token, b, expiry)
 		if err == nil && !found {
-			err = errEnded
+			return errEnded // nothing was written
 		}
+		e.count("commit")
 		return err
 	}
+	e.count("commit")
 	if c, ok := e.store.(scs.CtxStore); ok {
 		return c.CommitCtx(ctx, token, b, expiry)
 	}

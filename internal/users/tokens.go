@@ -268,8 +268,14 @@ func lockUser(tx *gorm.DB, userID uint) error {
 	if tx.Dialector.Name() == "sqlite" {
 		return nil
 	}
+	// On PostgreSQL, NO KEY UPDATE: the turns are the same, but rows that
+	// refer to the user (roles, API keys) can still be added meanwhile.
+	strength := "UPDATE"
+	if tx.Dialector.Name() == "postgres" {
+		strength = "NO KEY UPDATE"
+	}
 	var ids []uint
-	return tx.Model(&User{}).Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ?", userID).Pluck("id", &ids).Error
+	return tx.Model(&User{}).Clauses(clause.Locking{Strength: strength}).Where("id = ?", userID).Pluck("id", &ids).Error
 }
 
 // wellFormed reports whether raw looks like a token IssueToken made, so
