@@ -24,7 +24,15 @@ type Migrator struct {
 
 // NewMigrator prepares the migrations for d. logger may be nil.
 func NewMigrator(d *DB, logger *slog.Logger) (*Migrator, error) {
-	fsys, err := fs.Sub(migrations.FS, string(d.Dialect))
+	return newMigrator(d, migrations.FS, logger)
+}
+
+// newMigrator is NewMigrator with the migrations' file system.
+func newMigrator(d *DB, all fs.FS, logger *slog.Logger) (*Migrator, error) {
+	if _, err := fs.Stat(all, string(d.Dialect)); err != nil {
+		return nil, fmt.Errorf("this build has no %[1]s migrations (migrations/%[1]s was deleted): restore it, or use another DATABASE_URL", d.Dialect)
+	}
+	fsys, err := fs.Sub(all, string(d.Dialect))
 	if err != nil {
 		return nil, fmt.Errorf("migrations for %s: %w", d.Dialect, err)
 	}
@@ -113,17 +121,26 @@ func (m *Migrator) Status(ctx context.Context) ([]MigrationStatus, error) {
 var migrationName = regexp.MustCompile(`^[a-z0-9_]+$`)
 
 // CreateMigration writes an empty, numbered migration NAME into each
-// dialect's directory under dir (the source tree's migrations/) and
-// returns the files it wrote.
+// dialect directory present under dir (the source tree's migrations/;
+// the dialects you deleted are left out) and returns the files it wrote.
 func CreateMigration(dir, name string) ([]string, error) {
 	if !migrationName.MatchString(name) {
 		return nil, fmt.Errorf("migration name %q: use lower-case letters, digits and underscores", name)
 	}
-	next := int64(1)
+	var dialects []Dialect
 	for _, d := range []Dialect{SQLite, Postgres, MySQL} {
+		if fi, err := os.Stat(filepath.Join(dir, string(d))); err == nil && fi.IsDir() {
+			dialects = append(dialects, d)
+		}
+	}
+	if len(dialects) == 0 {
+		return nil, fmt.Errorf("no sqlite, postgres or mysql directory in %s (run it from the repository root)", dir)
+	}
+	next := int64(1)
+	for _, d := range dialects {
 		entries, err := os.ReadDir(filepath.Join(dir, string(d)))
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w (run it from the repository root)", filepath.Join(dir, string(d)), err)
+			return nil, fmt.Errorf("read %s: %w", filepath.Join(dir, string(d)), err)
 		}
 		for _, e := range entries {
 			prefix, _, _ := strings.Cut(e.Name(), "_")
@@ -133,7 +150,7 @@ func CreateMigration(dir, name string) ([]string, error) {
 		}
 	}
 	var written []string
-	for _, d := range []Dialect{SQLite, Postgres, MySQL} {
+	for _, d := range dialects {
 		path := filepath.Join(dir, string(d), fmt.Sprintf("%05d_%s.sql", next, name))
 		body := fmt.Sprintf("-- %s (%s)\n\n-- +goose Up\n\n-- +goose Down\n", name, d)
 		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {

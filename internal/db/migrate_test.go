@@ -3,6 +3,7 @@ package db_test
 import (
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -199,29 +200,54 @@ func TestCreateMigrationRejectsBadInput(t *testing.T) {
 			}
 		}
 	})
-	t.Run("missing dialect directories", func(t *testing.T) {
+	t.Run("no dialect directories", func(t *testing.T) {
 		dir := t.TempDir()
 		written, err := db.CreateMigration(dir, "add_widgets")
 		if err == nil {
 			t.Fatalf("CreateMigration in an empty dir wrote %v, want an error", written)
 		}
-		if !strings.Contains(err.Error(), filepath.Join(dir, "sqlite")) || !strings.Contains(err.Error(), "repository root") {
-			t.Errorf("error = %q, want it to name the missing directory and hint at the repository root", err)
+		if !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "repository root") {
+			t.Errorf("error = %q, want it to name the directory and hint at the repository root", err)
 		}
 	})
-	t.Run("one dialect directory missing", func(t *testing.T) {
-		dir := migrationsDir(t)
-		if err := os.RemoveAll(filepath.Join(dir, "mysql")); err != nil {
-			t.Fatal(err)
-		}
-		written, err := db.CreateMigration(dir, "add_widgets")
-		if err == nil {
-			t.Fatalf("CreateMigration wrote %v with mysql/ missing, want an error", written)
-		}
-		for _, d := range []string{"sqlite", "postgres"} {
-			if _, err := os.Stat(filepath.Join(dir, d, "00002_add_widgets.sql")); err == nil {
-				t.Errorf("%s got a migration although the set could not be completed", d)
-			}
-		}
-	})
+}
+
+// TestADeletedDialectIsLeftOut: a clone that deleted the dialects it does
+// not use (migrations/mysql, say) gets new migrations in the others only,
+// its migrations package still builds, and a database of a deleted
+// dialect fails to start with a message saying why.
+func TestADeletedDialectIsLeftOut(t *testing.T) {
+	dir := migrationsDir(t)
+	if err := os.RemoveAll(filepath.Join(dir, "mysql")); err != nil {
+		t.Fatal(err)
+	}
+	written, err := db.CreateMigration(dir, "add_widgets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, "sqlite", "00002_add_widgets.sql"), filepath.Join(dir, "postgres", "00002_add_widgets.sql")}
+	if !slices.Equal(written, want) {
+		t.Errorf("wrote %v, want %v", written, want)
+	}
+
+	// The package's embed pattern names no dialect: it builds without one.
+	src, err := os.ReadFile("../../migrations/embed.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "embed.go"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/migrations\n\ngo 1.22\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command("go", "build", "./...")
+	build.Dir = dir
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Errorf("the migrations package without mysql/ does not build: %v\n%s", err, out)
+	}
+
+	if _, err := db.NewMigratorFS(db.MySQL, os.DirFS(dir)); err == nil || !strings.Contains(err.Error(), "migrations/mysql was deleted") {
+		t.Errorf("a MySQL database without mysql migrations: %v, want an error saying migrations/mysql was deleted", err)
+	}
 }

@@ -1,0 +1,9 @@
+package db
+
+import "io/fs"
+
+// NewMigratorFS is NewMigrator on fsys for a database of dialect d, not
+// opened: for the checks made before any statement.
+func NewMigratorFS(d Dialect, fsys fs.FS) (*Migrator, error) {
+	return newMigrator(&DB{Dialect: d}, fsys, nil)
+}
