@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -36,7 +35,7 @@ var mailsPerRecipient = ratelimit.Limit{Burst: 5, Period: time.Hour}
 // decidedOnce marks a task whose mail was let through the budget: its
 // retries (a mail server that failed) send without spending again, and a
 // run that failed before the budget was asked spent nothing. It outlives
-// the task's retries (accountMailOptions: ten, over some hours).
+// the task's retries (standardRetries: ten, over some hours).
 var decidedOnce = ratelimit.Limit{Burst: 1, Period: 48 * time.Hour}
 
 // mayMail spends one of to's mails of kind's budget and reports whether
@@ -59,8 +58,9 @@ func (h *Handlers) mayMail(ctx context.Context, kind users.AccountMailKind, to s
 	return false
 }
 
-// accountMailOptions are the queue options of a users.TaskAccountMail.
-var accountMailOptions = []asynq.Option{asynq.Queue(QueueCritical), asynq.MaxRetry(10), asynq.Timeout(2 * time.Minute)}
+// accountMailTask mails an account link or notice (users.AccountMail):
+// users writes it to the outbox in the transaction of its change.
+var accountMailTask = Task{Type: users.TaskAccountMail, Options: standardRetries(QueueCritical), Handle: (*Handlers).sendAccountMail}
 
 // sendAccountMail handles users.TaskAccountMail: it looks the account up
 // now (not when the mail was asked for, so that the asking is alike for
@@ -69,9 +69,9 @@ var accountMailOptions = []asynq.Option{asynq.Queue(QueueCritical), asynq.MaxRet
 // confirmation) one confirmed meanwhile sends nothing, as does one past
 // the address's mail budget (mailsPerRecipient).
 func (h *Handlers) sendAccountMail(ctx context.Context, t *asynq.Task) error {
-	var m users.AccountMail
-	if err := json.Unmarshal(t.Payload(), &m); err != nil {
-		return fmt.Errorf("%s payload: %v: %w", users.TaskAccountMail, err, asynq.SkipRetry)
+	m, err := payloadOf[users.AccountMail](t)
+	if err != nil {
+		return err
 	}
 	data := map[string]any{"AppName": h.AppName, "Email": m.Email}
 	to := m.Email
@@ -125,13 +125,4 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%d hours", h)
 	}
 	return d.String()
-}
-
-// TaskOptions are the queue options of each task type that is written to
-// the outbox.
-func TaskOptions(taskType string) []asynq.Option {
-	if taskType == users.TaskAccountMail {
-		return accountMailOptions
-	}
-	return []asynq.Option{asynq.Queue(QueueDefault)}
 }

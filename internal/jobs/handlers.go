@@ -2,8 +2,6 @@ package jobs
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -13,7 +11,6 @@ import (
 	"github.com/launchkit/launchkit/internal/mail"
 	"github.com/launchkit/launchkit/internal/metrics"
 	"github.com/launchkit/launchkit/internal/ratelimit"
-	"github.com/launchkit/launchkit/internal/session"
 	"github.com/launchkit/launchkit/internal/users"
 )
 
@@ -40,35 +37,11 @@ func (h *Handlers) Mux() *asynq.ServeMux {
 	if h.Metrics != nil {
 		mux.Use(h.observe)
 	}
-	mux.HandleFunc(TypeMailSend, h.sendMail)
-	mux.HandleFunc(users.TaskAccountMail, h.sendAccountMail)
-	mux.HandleFunc(TypeSessionsPurge, h.purgeSessions)
+	for _, t := range Tasks {
+		handle := t.Handle
+		mux.HandleFunc(t.Type, func(ctx context.Context, task *asynq.Task) error { return handle(h, ctx, task) })
+	}
 	return mux
-}
-
-func (h *Handlers) sendMail(ctx context.Context, t *asynq.Task) error {
-	var m mail.Message
-	if err := json.Unmarshal(t.Payload(), &m); err != nil {
-		// A payload that cannot be read will never be readable: no retry.
-		return fmt.Errorf("mail:send payload: %v: %w", err, asynq.SkipRetry)
-	}
-	if err := m.Validate(); err != nil {
-		return fmt.Errorf("mail:send: %v: %w", err, asynq.SkipRetry)
-	}
-	if err := h.Mailer.Send(ctx, m); err != nil {
-		return err // retried with asynq's backoff
-	}
-	h.Logger.InfoContext(ctx, "mail sent", "task_id", taskID(ctx), "recipients", len(m.To))
-	return nil
-}
-
-func (h *Handlers) purgeSessions(ctx context.Context, _ *asynq.Task) error {
-	n, err := session.PurgeExpired(ctx, h.DB)
-	if err != nil {
-		return err
-	}
-	h.Logger.InfoContext(ctx, "expired sessions purged", "count", n)
-	return nil
 }
 
 // observe records each task's result and duration.

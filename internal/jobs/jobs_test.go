@@ -197,9 +197,9 @@ func TestSchedulerRegistersThePeriodicTasks(t *testing.T) {
 		}
 		return len(types) > 0
 	})
-	for _, p := range jobs.Periodic {
-		if !slices.Contains(types, p.Type) {
-			t.Errorf("scheduler entries %v lack %s", types, p.Type)
+	for _, task := range jobs.Tasks {
+		if task.Schedule != "" && !slices.Contains(types, task.Type) {
+			t.Errorf("scheduler entries %v lack %s", types, task.Type)
 		}
 	}
 }
@@ -361,5 +361,49 @@ func TestAccountMailIsChargedOncePerTask(t *testing.T) {
 	defer mailer.mu.Unlock()
 	if mailer.failures != 0 || mailer.sent != 5 {
 		t.Errorf("%d refusals left, %d mails sent; want the 2 refusals used and the budget's 5 sent", mailer.failures, mailer.sent)
+	}
+}
+
+// TestEveryTaskIsRegisteredOnce: each task of jobs.Tasks has its own type
+// name, options and a handler the worker routes to; Enqueue queues a
+// listed task with its options and refuses an unlisted one.
+func TestEveryTaskIsRegisteredOnce(t *testing.T) {
+	rdb := openRedis(t, redisBackends[0].url(t))
+	seen := map[string]bool{}
+	for _, task := range jobs.Tasks {
+		if task.Type == "" || seen[task.Type] || task.Handle == nil || len(task.Options) == 0 {
+			t.Errorf("task %q: want a unique type, a handler and queue options", task.Type)
+		}
+		seen[task.Type] = true
+		if len(jobs.TaskOptions(task.Type)) != len(task.Options) {
+			t.Errorf("TaskOptions(%s) are not the task's own", task.Type)
+		}
+	}
+	// The mux answers every listed type (a bad payload is refused without
+	// retry, by the task's own handler), and no other.
+	mux := (&jobs.Handlers{Mailer: failingMailer{}, Logger: discard}).Mux()
+	for _, task := range jobs.Tasks {
+		if task.Schedule != "" {
+			continue // periodic tasks take no payload, and may need a database
+		}
+		err := mux.ProcessTask(t.Context(), asynq.NewTask(task.Type, []byte("{not json")))
+		if !errors.Is(err, asynq.SkipRetry) {
+			t.Errorf("%s with an unreadable payload: %v, want a refusal without retry", task.Type, err)
+		}
+	}
+	if err := mux.ProcessTask(t.Context(), asynq.NewTask("nobody:handles", nil)); err == nil {
+		t.Error("a task type nobody registered was handled")
+	}
+
+	c := jobs.NewClient(rdb)
+	if err := c.Enqueue(t.Context(), "nobody:handles", struct{}{}); err == nil {
+		t.Error("Enqueue of an unlisted task type succeeded")
+	}
+	if err := c.Enqueue(t.Context(), jobs.TypeMailSend, mail.Message{To: []string{"a@example.com"}, Subject: "s", Text: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	tasks, err := asynq.NewInspectorFromRedisClient(rdb).ListPendingTasks(jobs.QueueCritical)
+	if err != nil || len(tasks) != 1 || tasks[0].Type != jobs.TypeMailSend || tasks[0].MaxRetry != 10 {
+		t.Errorf("after Enqueue of mail:send, critical holds %+v (%v), want the task with 10 retries", tasks, err)
 	}
 }

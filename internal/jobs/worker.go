@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -31,14 +32,6 @@ type Worker struct {
 	logger    *slog.Logger
 }
 
-// Periodic lists the scheduled tasks: the Celery beat of Launchkit.
-var Periodic = []struct {
-	Spec string
-	Type string
-}{
-	{Spec: "@every 1h", Type: TypeSessionsPurge},
-}
-
 // NewWorker builds a worker on rdb; closing rdb is the caller's job.
 func NewWorker(rdb *redis.Client, h *Handlers, opts WorkerOptions) (*Worker, error) {
 	logger := opts.Logger.With("component", "worker")
@@ -63,11 +56,15 @@ func NewWorker(rdb *redis.Client, h *Handlers, opts WorkerOptions) (*Worker, err
 			Logger:   asynqLogger{opts.Logger.With("component", "scheduler")},
 			LogLevel: asynq.WarnLevel,
 		})
-		for _, p := range Periodic {
+		for _, t := range Tasks {
+			if t.Schedule == "" {
+				continue
+			}
 			// Unique keeps a second scheduler, started by mistake, from
 			// doubling the work.
-			if _, err := w.scheduler.Register(p.Spec, asynq.NewTask(p.Type, nil), asynq.Queue(QueueLow), asynq.Unique(30*time.Minute)); err != nil {
-				return nil, fmt.Errorf("schedule %s: %w", p.Type, err)
+			opts := append(slices.Clone(t.Options), asynq.Unique(30*time.Minute))
+			if _, err := w.scheduler.Register(t.Schedule, asynq.NewTask(t.Type, nil), opts...); err != nil {
+				return nil, fmt.Errorf("schedule %s: %w", t.Type, err)
 			}
 		}
 	}
