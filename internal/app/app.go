@@ -60,6 +60,8 @@ type App struct {
 	// REDIS_URL is set, so every web process spends from the same ones;
 	// in this process's memory otherwise.
 	Limits *ratelimit.Limiter
+	// (go run ./tools/scaffold adds its resources' services here.)
+	// scaffold:services
 
 	embedded *jobs.EmbeddedRedis
 	onClose  []func()
@@ -130,6 +132,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		a.Limits = ratelimit.New(nil, logger)
 	}
 	a.Users = users.NewService(a.DB)
+	// scaffold:wire
 	if err := a.Metrics.WatchPasswordHashing(func() (int, int) {
 		st := a.Users.HashStats()
 		return st.Running, st.Waiting

@@ -31,6 +31,7 @@ var Tasks = []Task{
 	mailSendTask,
 	accountMailTask,
 	sessionsPurgeTask,
+	// scaffold:tasks
 }
 
 // taskOf finds the Task of a type name.

@@ -66,6 +66,13 @@ func (s *Server) routes() http.Handler {
 			})
 		})
 
+		// Resources owned by signed-in users (go run ./tools/scaffold
+		// adds theirs here).
+		r.Group(func(r chi.Router) {
+			r.Use(s.requireUser)
+			// scaffold:routes
+		})
+
 		r.Route("/admin", func(r chi.Router) {
 			r.Use(s.requireRole(users.RoleAdmin))
 			r.Get("/", s.adminHome)

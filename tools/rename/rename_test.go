@@ -10,35 +10,9 @@ import (
 	"testing"
 
 	"golang.org/x/mod/modfile"
-)
 
-// copyRepo copies the repository (without .git, build output or data)
-// into a temp dir.
-func copyRepo(t *testing.T) string {
-	t.Helper()
-	src, dst := "../..", t.TempDir()
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		if d.IsDir() {
-			if rel != "." && skipDirs[d.Name()] {
-				return filepath.SkipDir
-			}
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
+	"github.com/launchkit/launchkit/internal/testenv"
+)
 
 // currentModule is this repository's module path, read from go.mod so the
 // tests keep working after a rename.
@@ -56,7 +30,7 @@ func TestRenameGivesABuildableModule(t *testing.T) {
 		t.Skip("compiles the whole renamed tree")
 	}
 	old := currentModule(t)
-	root := copyRepo(t)
+	root := testenv.CopyRepo(t, "../..")
 	if err := rename(root, "github.com/acme/widgets", io.Discard); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,444 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"embed"
+	"fmt"
+	"go/format"
+	"go/token"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"text/template"
+
+	"golang.org/x/mod/modfile"
+
+	"github.com/launchkit/launchkit/internal/db"
+)
+
+// resource is what is generated: NAME and its fields, in every spelling
+// the code needs.
+type resource struct {
+	Module string // the Go module path, from go.mod
+	Name   string // widget, blog_post: the singular, as typed
+	Plural string // widgets, blog_posts: the table
+	Pkg    string // widgets, blogposts: the package under internal/
+	Type   string // Widget, BlogPost
+	Types  string // Widgets, BlogPosts
+	Label  string // widget, blog post: for people
+	Labels string // widgets, blog posts
+	Path   string // /widgets, /blog-posts
+	Page   string // widgets, blog-posts: the template names
+	Fields []field
+}
+
+// field is one column.
+type field struct {
+	Name  string // due_date: the column and form field
+	Go    string // DueDate
+	Label string // Due date
+	Kind  string // string, text, int, bool or date
+}
+
+var kinds = []string{"string", "text", "int", "bool", "date"}
+
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
+
+// reserved are names a resource or field may not take: they would clash
+// with what the site has, or with what each resource gets.
+var reserved = map[string]bool{
+	"user": true, "users": true, "role": true, "session": true, "admin": true, "api": true,
+	"api_key": true, "static": true, "job": true, "mail": true, "config": true, "db": true,
+	"web": true, "app": true, "metric": true, "outbox": true, "migration": true, "template": true,
+	"id": true, "user_id": true, "created_at": true, "updated_at": true,
+}
+
+// parse checks NAME and the FIELD:TYPE arguments.
+func parse(root, name string, specs []string) (*resource, error) {
+	if !nameRE.MatchString(name) || len(name) > 40 {
+		return nil, badInput("name %q: use a singular noun in lower case, words joined by _ (e.g. widget, blog_post)", name)
+	}
+	if reserved[name] || token.Lookup(name).IsKeyword() || token.Lookup(pkgName(plural(name))).IsKeyword() {
+		return nil, badInput("name %q is taken: the site or Go uses it already", name)
+	}
+	mod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		return nil, fmt.Errorf("read go.mod (run it from the repository root): %w", err)
+	}
+	r := &resource{
+		Module: modfile.ModulePath(mod), Name: name, Plural: plural(name),
+		Type: camel(name), Types: camel(plural(name)),
+		Label: strings.ReplaceAll(name, "_", " "), Labels: strings.ReplaceAll(plural(name), "_", " "),
+	}
+	r.Pkg = pkgName(r.Plural)
+	r.Page = strings.ReplaceAll(r.Plural, "_", "-")
+	r.Path = "/" + r.Page
+	seen := map[string]bool{}
+	for _, spec := range specs {
+		fname, kind, ok := strings.Cut(spec, ":")
+		switch {
+		case !ok:
+			return nil, badInput("field %q: write NAME:TYPE, e.g. title:string", spec)
+		case !nameRE.MatchString(fname) || len(fname) > 40:
+			return nil, badInput("field %q: use lower case, words joined by _", fname)
+		case reserved[fname] || token.Lookup(fname).IsKeyword():
+			return nil, badInput("field %q is taken: every resource has id, user_id, created_at and updated_at", fname)
+		case seen[fname]:
+			return nil, badInput("field %q is given twice", fname)
+		case !slices.Contains(kinds, kind):
+			return nil, badInput("field %s: type %q is not one of %s", fname, kind, strings.Join(kinds, ", "))
+		}
+		seen[fname] = true
+		label := strings.ReplaceAll(fname, "_", " ")
+		r.Fields = append(r.Fields, field{Name: fname, Go: camel(fname), Label: strings.ToUpper(label[:1]) + label[1:], Kind: kind})
+	}
+	if !slices.ContainsFunc(r.Fields, func(f field) bool { return f.Kind == "string" }) {
+		return nil, badInput("give at least one string field: it names each %s in lists", r.Label)
+	}
+	return r, nil
+}
+
+// plural is the English plural of a singular noun in lower case.
+func plural(s string) string {
+	switch {
+	case strings.HasSuffix(s, "y") && len(s) > 1 && !strings.ContainsRune("aeiou", rune(s[len(s)-2])):
+		return s[:len(s)-1] + "ies"
+	case strings.HasSuffix(s, "s"), strings.HasSuffix(s, "x"), strings.HasSuffix(s, "z"),
+		strings.HasSuffix(s, "ch"), strings.HasSuffix(s, "sh"):
+		return s + "es"
+	}
+	return s + "s"
+}
+
+// camel is blog_post as BlogPost; an initialism the Go style spells in
+// capitals (id, url) is.
+func camel(s string) string {
+	var b strings.Builder
+	for part := range strings.SplitSeq(s, "_") {
+		switch part {
+		case "id", "url", "api", "http", "html", "json", "sql":
+			b.WriteString(strings.ToUpper(part))
+		default:
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String()
+}
+
+// pkgName is blog_posts as blogposts.
+func pkgName(s string) string { return strings.ReplaceAll(s, "_", "") }
+
+//go:embed templates/*.tmpl
+var templates embed.FS
+
+// file is one generated file: where it goes, from which template.
+type file struct{ path, tmpl string }
+
+func (r *resource) files() []file {
+	return []file{
+		{filepath.Join("internal", r.Pkg, r.Pkg+".go"), "domain.go.tmpl"},
+		{filepath.Join("internal", r.Pkg, r.Pkg+"_test.go"), "domain_test.go.tmpl"},
+		{filepath.Join("internal", "web", r.Pkg+".go"), "handlers.go.tmpl"},
+		{filepath.Join("internal", "web", r.Pkg+"_test.go"), "handlers_test.go.tmpl"},
+		{filepath.Join("templates", "pages", r.Page+".html"), "list.html.tmpl"},
+		{filepath.Join("templates", "pages", r.Page+"-edit.html"), "edit.html.tmpl"},
+	}
+}
+
+// insertion is a line added at a marker of an existing file.
+type insertion struct {
+	path, marker string
+	lines        []string
+}
+
+func (r *resource) insertions() []insertion {
+	return []insertion{
+		{filepath.Join("internal", "app", "app.go"), "// scaffold:services", []string{
+			fmt.Sprintf("%s *%s.Service", r.Types, r.Pkg),
+		}},
+		{filepath.Join("internal", "app", "app.go"), "// scaffold:wire", []string{
+			fmt.Sprintf("a.%s = %s.NewService(a.DB)", r.Types, r.Pkg),
+		}},
+		{filepath.Join("internal", "app", "app.go"), "import (", []string{
+			fmt.Sprintf("%q", r.Module+"/internal/"+r.Pkg),
+		}},
+		{filepath.Join("internal", "web", "routes.go"), "// scaffold:routes", []string{
+			fmt.Sprintf("r.Get(%q, s.%sPage)", r.Path, lowerFirst(r.Types)),
+			fmt.Sprintf("r.Post(%q, s.create%s)", r.Path, r.Type),
+			fmt.Sprintf("r.Get(%q, s.edit%sPage)", r.Path+"/{id}/edit", r.Type),
+			fmt.Sprintf("r.Post(%q, s.update%s)", r.Path+"/{id}/edit", r.Type),
+			fmt.Sprintf("r.Post(%q, s.delete%s)", r.Path+"/{id}/delete", r.Type),
+		}},
+	}
+}
+
+func lowerFirst(s string) string { return strings.ToLower(s[:1]) + s[1:] }
+
+// tag marks the lines a resource added to existing files.
+func tag(name string) string { return "// scaffold:" + name }
+
+// generate writes r's files and lines, refusing before writing anything
+// when one of its files exists.
+func generate(root string, r *resource, out io.Writer) error {
+	for _, f := range r.files() {
+		if _, err := os.Stat(filepath.Join(root, f.path)); err == nil {
+			return badInput("%s exists already: choose another name, or remove it first (go run ./tools/scaffold --delete %s)", f.path, r.Name)
+		}
+	}
+	for _, in := range r.insertions() {
+		b, err := os.ReadFile(filepath.Join(root, in.path))
+		if err != nil {
+			return err
+		}
+		if !bytes.Contains(b, []byte(in.marker)) {
+			return fmt.Errorf("%s has no %q line: put it back where the generator should add %s's lines", in.path, in.marker, r.Name)
+		}
+		if bytes.Contains(b, []byte(tag(r.Name)+"\n")) {
+			return badInput("%s has lines of a %s already: remove them first (go run ./tools/scaffold --delete %s)", in.path, r.Name, r.Name)
+		}
+	}
+	funcs := template.FuncMap{
+		"lowerFirst": lowerFirst, "sample": sample, "bad": bad, "lower": strings.ToLower,
+		"title": func(s string) string { return strings.ToUpper(s[:1]) + s[1:] },
+		"hasKind": func(fs []field, kind string) bool {
+			return slices.ContainsFunc(fs, func(f field) bool { return f.Kind == kind })
+		},
+		"hasBad":      func(fs []field) bool { return slices.ContainsFunc(fs, func(f field) bool { return bad(f.Kind) != "" }) },
+		"badOrSample": func(kind string) string { return cmp.Or(bad(kind), sample(kind, 0)) },
+		"firstString": func(fs []field) field {
+			return fs[slices.IndexFunc(fs, func(f field) bool { return f.Kind == "string" })]
+		},
+		"goType":    func(kind string) string { return goTypes[kind] },
+		"inputType": func(kind string) string { return map[bool]string{true: "bool", false: "string"}[kind == "bool"] },
+		"sqlType":   func(dialect, kind string) string { return sqlTypes[dialect][kind] },
+		"cell":      cell,
+		"input":     input,
+	}
+	tmpls, err := template.New("").Funcs(funcs).ParseFS(templates, "templates/*.tmpl")
+	if err != nil {
+		return err
+	}
+	var written []string
+	for _, f := range r.files() {
+		var b bytes.Buffer
+		if err := tmpls.ExecuteTemplate(&b, f.tmpl, r); err != nil {
+			return fmt.Errorf("render %s: %w", f.path, err)
+		}
+		out := b.Bytes()
+		if strings.HasSuffix(f.path, ".go") {
+			if out, err = format.Source(out); err != nil {
+				return fmt.Errorf("generated %s does not parse: %w\n%s", f.path, err, b.Bytes())
+			}
+		}
+		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(f.path)), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(root, f.path), out, 0o644); err != nil {
+			return err
+		}
+		written = append(written, f.path)
+	}
+	migrations, err := writeMigrations(root, r, tmpls)
+	if err != nil {
+		return err
+	}
+	written = append(written, migrations...)
+	for _, in := range r.insertions() {
+		if err := insert(root, in, tag(r.Name)); err != nil {
+			return err
+		}
+	}
+	for _, p := range written {
+		fmt.Fprintln(out, "wrote", p)
+	}
+	fmt.Fprintf(out, "added %s's lines to internal/app/app.go and internal/web/routes.go (each ends with %q)\n", r.Name, tag(r.Name))
+	fmt.Fprintf(out, "next: go run ./cmd/manage migrate up; go test ./internal/%s ./internal/web; then open %s\n", r.Pkg, r.Path)
+	return nil
+}
+
+// writeMigrations writes the create-table migration into each dialect
+// folder present under migrations/.
+func writeMigrations(root string, r *resource, tmpls *template.Template) ([]string, error) {
+	dir := filepath.Join(root, "migrations")
+	paths, err := db.CreateMigration(dir, "create_"+r.Plural)
+	if err != nil {
+		return nil, err
+	}
+	var written []string
+	for _, p := range paths {
+		dialect := filepath.Base(filepath.Dir(p))
+		var b bytes.Buffer
+		if err := tmpls.ExecuteTemplate(&b, "migration.sql.tmpl", map[string]any{"R": r, "Dialect": dialect}); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+			return nil, err
+		}
+		rel, _ := filepath.Rel(root, p)
+		written = append(written, rel)
+	}
+	return written, nil
+}
+
+// insert adds in's lines, tagged, after its marker line, and formats the
+// file.
+func insert(root string, in insertion, tag string) error {
+	path := filepath.Join(root, in.path)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var out []string
+	for line := range strings.Lines(string(b)) {
+		out = append(out, line)
+		if strings.TrimSpace(line) == in.marker {
+			indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
+			if in.marker == "import (" {
+				indent += "\t"
+			}
+			for _, l := range in.lines {
+				out = append(out, indent+l+" "+tag+"\n")
+			}
+		}
+	}
+	src, err := format.Source([]byte(strings.Join(out, "")))
+	if err != nil {
+		return fmt.Errorf("%s after adding lines: %w", in.path, err)
+	}
+	return os.WriteFile(path, src, 0o644)
+}
+
+// remove deletes what generate made for name: its files, its migrations
+// and its tagged lines.
+func remove(root, name string, out io.Writer) error {
+	if !nameRE.MatchString(name) {
+		return badInput("name %q: use the name the resource was made with", name)
+	}
+	r := &resource{Name: name, Plural: plural(name), Pkg: pkgName(plural(name)), Page: strings.ReplaceAll(plural(name), "_", "-")}
+	removed := 0
+	for _, f := range r.files() {
+		if err := os.Remove(filepath.Join(root, f.path)); err == nil {
+			fmt.Fprintln(out, "removed", f.path)
+			removed++
+		} else if !os.IsNotExist(err) {
+			return err
+		}
+	}
+	_ = os.Remove(filepath.Join(root, "internal", r.Pkg)) // only if empty: your own files stay
+	migrations, _ := filepath.Glob(filepath.Join(root, "migrations", "*", "*_create_"+r.Plural+".sql"))
+	for _, p := range migrations {
+		if err := os.Remove(p); err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		fmt.Fprintln(out, "removed", rel, "(a database it was applied to keeps its table: migrate down first)")
+		removed++
+	}
+	for _, p := range []string{filepath.Join("internal", "app", "app.go"), filepath.Join("internal", "web", "routes.go")} {
+		b, err := os.ReadFile(filepath.Join(root, p))
+		if err != nil {
+			return err
+		}
+		var kept []string
+		for line := range strings.Lines(string(b)) {
+			if strings.HasSuffix(strings.TrimRight(line, "\n"), tag(name)) {
+				removed++
+				continue
+			}
+			kept = append(kept, line)
+		}
+		src, err := format.Source([]byte(strings.Join(kept, "")))
+		if err != nil {
+			return fmt.Errorf("%s after removing lines: %w", p, err)
+		}
+		if err := os.WriteFile(filepath.Join(root, p), src, 0o644); err != nil {
+			return err
+		}
+	}
+	if removed == 0 {
+		return badInput("nothing of a %s was found to remove", name)
+	}
+	return nil
+}
+
+// goTypes are the Go types of the field kinds.
+var goTypes = map[string]string{"string": "string", "text": "string", "int": "int64", "bool": "bool", "date": "time.Time"}
+
+// sqlTypes are the column types of the field kinds in each dialect.
+var sqlTypes = map[string]map[string]string{
+	"sqlite": {
+		"string": "VARCHAR(200) NOT NULL", "text": "TEXT NOT NULL DEFAULT ''", "int": "BIGINT NOT NULL",
+		"bool": "BOOLEAN NOT NULL DEFAULT FALSE", "date": "DATE NOT NULL",
+	},
+	"postgres": {
+		"string": "VARCHAR(200) NOT NULL", "text": "TEXT NOT NULL DEFAULT ''", "int": "BIGINT NOT NULL",
+		"bool": "BOOLEAN NOT NULL DEFAULT FALSE", "date": "DATE NOT NULL",
+	},
+	"mysql": {
+		"string": "VARCHAR(200) NOT NULL", "text": "TEXT NOT NULL", "int": "BIGINT NOT NULL",
+		"bool": "BOOLEAN NOT NULL DEFAULT FALSE", "date": "DATE NOT NULL",
+	},
+}
+
+// cell is the template text showing a field in a list row.
+func cell(f field) string {
+	switch f.Kind {
+	case "bool":
+		return "{{if ." + f.Go + "}}yes{{else}}no{{end}}"
+	case "date":
+		return "{{." + f.Go + ".Format \"2006-01-02\"}}"
+	}
+	return "{{." + f.Go + "}}"
+}
+
+// input is the template text of a field's form control, with its label
+// and its problem, if any.
+func input(f field, form string) string {
+	value := fmt.Sprintf(`{{index .Data.Form.Values %q}}`, f.Name)
+	problem := fmt.Sprintf(`  {{with index .Data.Form.Errors %q}}<p class="field-error">{{.}}</p>{{end}}`, f.Name)
+	id := strings.ToLower(form) + "-" + f.Name
+	switch f.Kind {
+	case "bool":
+		return fmt.Sprintf(`  <label><input type="checkbox" id="%s" name="%s"{{if index .Data.Form.Values %q}} checked{{end}}> %s</label>`, id, f.Name, f.Name, f.Label) + "\n" + problem
+	case "text":
+		return fmt.Sprintf(`  <label for="%s">%s</label>`+"\n"+`  <textarea id="%s" name="%s" rows="4" maxlength="10000">%s</textarea>`, id, f.Label, id, f.Name, value) + "\n" + problem
+	}
+	attrs := map[string]string{"string": `maxlength="200" required`, "int": `inputmode="numeric" required`, "date": `type="date" required`}[f.Kind]
+	return fmt.Sprintf(`  <label for="%s">%s</label>`+"\n"+`  <input id="%s" name="%s" value="%s" %s>`, id, f.Label, id, f.Name, value, attrs) + "\n" + problem
+}
+
+// sample is a valid form value of a field kind for the generated tests;
+// n tells two apart.
+func sample(kind string, n int) string {
+	switch kind {
+	case "string":
+		return []string{"First entry", "Renamed entry"}[n%2]
+	case "text":
+		return []string{"Some notes.", "Other notes."}[n%2]
+	case "int":
+		return []string{"42", "7"}[n%2]
+	case "bool":
+		return []string{"on", ""}[n%2]
+	case "date":
+		return []string{"2026-12-24", "2027-01-31"}[n%2]
+	}
+	return ""
+}
+
+// bad is a value of a field kind its rules refuse, or "" when every
+// value is fine (bool, text).
+func bad(kind string) string {
+	switch kind {
+	case "string":
+		return "   "
+	case "int":
+		return "many"
+	case "date":
+		return "someday"
+	}
+	return ""
+}

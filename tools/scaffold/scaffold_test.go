@@ -1,0 +1,269 @@
+package main
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/launchkit/launchkit/internal/testenv"
+)
+
+// snapshot reads every file under root, by path.
+func snapshot(t *testing.T, root string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		rel, _ := filepath.Rel(root, path)
+		files[rel] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// goIn runs the go command in dir, failing the test with its output.
+func goIn(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// guideBlock is a fenced code block of docs/adding-a-feature.md.
+type guideBlock struct{ lang, body string }
+
+var fence = regexp.MustCompile("(?ms)^```(\\w+)\n(.*?)^```$")
+
+func guideBlocks(t *testing.T) []guideBlock {
+	t.Helper()
+	b, err := os.ReadFile("../../docs/adding-a-feature.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocks []guideBlock
+	for _, m := range fence.FindAllStringSubmatch(string(b), -1) {
+		blocks = append(blocks, guideBlock{lang: m[1], body: m[2]})
+	}
+	return blocks
+}
+
+// normalized are the non-blank lines of s, trimmed, with runs of spaces
+// made one (gofmt's alignment aside).
+func normalized(s string) []string {
+	var out []string
+	for line := range strings.Lines(s) {
+		if f := strings.Fields(line); len(f) > 0 {
+			out = append(out, strings.Join(f, " "))
+		}
+	}
+	return out
+}
+
+// holdsRun reports whether want is a run of lines in have.
+func holdsRun(have, want []string) bool {
+	for i := 0; i+len(want) <= len(have); i++ {
+		if slices.Equal(have[i:i+len(want)], want) {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	fileBlock   = regexp.MustCompile(`^// file: (\S+)\n`)
+	insertBlock = regexp.MustCompile(`^// add to (\S+) at "([^"]+)":\n`)
+)
+
+// TestTheGuideAndTheGeneratorAgree: in a copy of the tree, the guide's
+// own scaffold command and a second resource (every field type, a
+// two-word name) are generated; every block of docs/adding-a-feature.md
+// that shows generated code is found in what was generated, every file
+// the guide has you write is written, and the tree passes go vet and the
+// tests of all of it (on PostgreSQL and MariaDB too when the TEST_* URLs
+// are set; the browser step where Chromium is). --delete then leaves the
+// generator's part of the tree exactly as it was.
+func TestTheGuideAndTheGeneratorAgree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles and tests a copy of the tree: not in -short")
+	}
+	blocks := guideBlocks(t)
+	var guideArgs []string
+	for _, b := range blocks {
+		for line := range strings.Lines(b.body) {
+			if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "go run ./tools/scaffold "); ok && b.lang == "sh" {
+				guideArgs = strings.Fields(rest)
+			}
+		}
+	}
+	if len(guideArgs) == 0 {
+		t.Fatal("the guide runs no go run ./tools/scaffold command")
+	}
+
+	root := testenv.CopyRepo(t, "../..")
+	before := snapshot(t, root)
+	var out, errs bytes.Buffer
+	for _, args := range [][]string{guideArgs, {"blog_post", "headline:string", "notes:text", "views:int", "published:bool"}} {
+		if code := run(args, root, &out, &errs); code != 0 {
+			t.Fatalf("scaffold %v: exit %d\n%s", args, code, errs.String())
+		}
+	}
+	generated := snapshot(t, root)
+
+	var handWritten []string
+	for i, b := range blocks {
+		if b.lang == "sh" {
+			continue
+		}
+		if m := fileBlock.FindStringSubmatch(b.body); m != nil {
+			path := filepath.Join(root, m[1])
+			if _, err := os.Stat(path); err == nil {
+				t.Errorf("guide block %d writes %s, which exists", i, m[1])
+			}
+			if err := os.WriteFile(path, []byte(b.body[len(m[0]):]), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			handWritten = append(handWritten, m[1])
+			continue
+		}
+		if m := insertBlock.FindStringSubmatch(b.body); m != nil {
+			in := insertion{path: m[1], marker: m[2], lines: normalized(b.body[len(m[0]):])}
+			if err := insert(root, in, "// guide"); err != nil {
+				t.Fatalf("guide block %d: %v", i, err)
+			}
+			continue
+		}
+		want := normalized(b.body)
+		found := false
+		for path, content := range generated {
+			if before[path] != content && holdsRun(normalized(content), want) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("guide block %d (%s) is not in what the generator wrote:\n%s", i, b.lang, b.body)
+		}
+	}
+	if len(handWritten) == 0 {
+		t.Error("the guide has you write no file")
+	}
+
+	goIn(t, root, "vet", "./...")
+	goIn(t, root, "test", "-count=1", "./internal/widgets", "./internal/blogposts")
+	goIn(t, root, "test", "-count=1", "-run", "TestWidgetsPages|TestBlogPostsPages", "./internal/web")
+	goIn(t, root, "test", "-count=1", "-run", "TestWidgetReminders", "./internal/jobs")
+	goIn(t, root, "test", "-count=1", "-run", "TestAddAWidgetInTheBrowser", "./e2e")
+
+	for _, name := range []string{guideArgs[0], "blog_post"} {
+		if code := run([]string{"--delete", name}, root, &out, &errs); code != 0 {
+			t.Fatalf("scaffold --delete %s: exit %d\n%s", name, code, errs.String())
+		}
+	}
+	for _, p := range handWritten {
+		if err := os.Remove(filepath.Join(root, p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := snapshot(t, root)
+	for path, content := range before {
+		if after[path] != content && !strings.HasSuffix(path, filepath.Join("jobs", "tasks.go")) {
+			t.Errorf("%s differs after generate and delete", path)
+		}
+	}
+	for path := range after {
+		if _, ok := before[path]; !ok {
+			t.Errorf("%s is left after delete", path)
+		}
+	}
+}
+
+// fakeRoot is the least of a tree the generator writes into: go.mod, the
+// two files with markers, and the migration folders.
+func fakeRoot(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	files := map[string]string{
+		"go.mod":                  "module example.com/app\n\ngo 1.22\n",
+		"internal/app/app.go":     "package app\n\nimport (\n\t\"fmt\"\n)\n\ntype App struct {\n\t// scaffold:services\n}\n\nfunc New() {\n\t// scaffold:wire\n\tfmt.Println()\n}\n",
+		"internal/web/routes.go":  "package web\n\nfunc routes() {\n\t// scaffold:routes\n}\n",
+		"migrations/sqlite/x.sql": "",
+	}
+	for path, content := range files {
+		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(path)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, path), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+// TestRefusals: bad names and fields, a resource made twice and a file
+// without its marker get a clear message and an exit code, and no file.
+func TestRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		says string
+	}{
+		{nil, 2, "usage"},
+		{[]string{"widget"}, 2, "usage"},
+		{[]string{"Widget", "title:string"}, 2, "lower case"},
+		{[]string{"wid-get", "title:string"}, 2, "lower case"},
+		{[]string{"user", "name:string"}, 2, "taken"},
+		{[]string{"func", "name:string"}, 2, "taken"},
+		{[]string{"widget", "title"}, 2, "NAME:TYPE"},
+		{[]string{"widget", "title:str"}, 2, `type "str" is not one of`},
+		{[]string{"widget", "id:string"}, 2, "taken"},
+		{[]string{"widget", "title:string", "title:text"}, 2, "twice"},
+		{[]string{"widget", "done:bool"}, 2, "at least one string field"},
+		{[]string{"--delete", "gizmo"}, 2, "nothing of a gizmo"},
+	} {
+		root := fakeRoot(t)
+		before := snapshot(t, root)
+		var out, errs bytes.Buffer
+		if code := run(tc.args, root, &out, &errs); code != tc.code || !strings.Contains(errs.String(), tc.says) {
+			t.Errorf("scaffold %q: exit %d, %q; want exit %d saying %q", tc.args, code, errs.String(), tc.code, tc.says)
+		}
+		if after := snapshot(t, root); len(after) != len(before) {
+			t.Errorf("scaffold %q wrote files although it refused", tc.args)
+		}
+	}
+
+	root := fakeRoot(t)
+	var out, errs bytes.Buffer
+	if code := run([]string{"widget", "title:string"}, root, &out, &errs); code != 0 {
+		t.Fatalf("first scaffold: exit %d, %s", code, errs.String())
+	}
+	errs.Reset()
+	if code := run([]string{"widget", "title:string"}, root, &out, &errs); code != 2 || !strings.Contains(errs.String(), "exists already") {
+		t.Errorf("a second widget: exit %d, %q; want 2 saying it exists", code, errs.String())
+	}
+
+	root = fakeRoot(t)
+	if err := os.WriteFile(filepath.Join(root, "internal/web/routes.go"), []byte("package web\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	errs.Reset()
+	if code := run([]string{"widget", "title:string"}, root, &out, &errs); code != 1 || !strings.Contains(errs.String(), `no "// scaffold:routes" line`) {
+		t.Errorf("without the routes marker: exit %d, %q; want 1 naming the marker", code, errs.String())
+	}
+	if _, err := os.Stat(filepath.Join(root, "internal/widgets/widgets.go")); err == nil {
+		t.Error("files were written although a marker was missing")
+	}
+}
