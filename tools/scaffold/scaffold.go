@@ -399,7 +399,7 @@ func cell(f field) string {
 // and its problem, if any.
 func input(f field, form string) string {
 	value := fmt.Sprintf(`{{index .Data.Form.Values %q}}`, f.Name)
-	problem := fmt.Sprintf(`  {{with index .Data.Form.Errors %q}}<p class="field-error">{{.}}</p>{{end}}`, f.Name)
+	problem := fmt.Sprintf(`  {{template "field-error" index .Data.Form.Errors %q}}`, f.Name)
 	id := strings.ToLower(form) + "-" + f.Name
 	switch f.Kind {
 	case "bool":
