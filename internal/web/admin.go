@@ -33,10 +33,17 @@ func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "pages/admin-users.html", map[string]any{
-		"Users": p.Users, "Total": p.Total, "Page": page,
-		"Prev": page - 1, "Next": nextPage(page, p.Total),
+	s.render(w, r, http.StatusOK, "pages/admin-users.html", adminUsersPage{
+		Users: p.Users, Total: p.Total, Page: page, Prev: page - 1, Next: nextPage(page, p.Total),
 	})
+}
+
+// adminUsersPage is the data of templates/pages/admin-users.html: one
+// page of the accounts, and the numbers of the pages beside it (0: none).
+type adminUsersPage struct {
+	Users            []users.User
+	Total            int64
+	Page, Prev, Next int
 }
 
 func nextPage(page int, total int64) int {
