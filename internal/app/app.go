@@ -132,6 +132,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		a.Limits = ratelimit.New(nil, logger)
 	}
 	a.Users = users.NewService(a.DB)
+	a.Users.RequireConfirmedEmail = cfg.UserRequireConfirmedEmail
 	// scaffold:wire
 	if err := a.Metrics.WatchPasswordHashing(func() (int, int) {
 		st := a.Users.HashStats()

@@ -92,7 +92,15 @@ type Changes struct {
 	Confirmed bool
 	// Roles replace the user's roles; "user" is always kept.
 	Roles []string
+	// By is the user making the change (an admin in the admin panel), or
+	// 0 for an operator (manage): an admin cannot take admin away from,
+	// or deactivate, their own account (ErrOwnAccount).
+	By uint
 }
+
+// ErrOwnAccount: an admin tried to demote, deactivate or delete their own
+// account, which would lock them out of the panel they act from.
+var ErrOwnAccount = errors.New("an admin cannot take admin away from, deactivate or delete their own account")
 
 // Update applies c to user id: email (validated, unique), name, active and
 // roles, in one transaction. Deactivating the account ends its sessions.
@@ -121,6 +129,9 @@ func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error)
 		}
 		if u, err = s.byID(tx, id); err != nil {
 			return err
+		}
+		if c.By == id && u.HasRole(RoleAdmin) && (!c.Active || !slices.Contains(names, RoleAdmin)) {
+			return ErrOwnAccount
 		}
 		changes := map[string]any{"email": email, "name": name, "active": c.Active, "updated_at": time.Now().UTC()}
 		switch {
@@ -163,9 +174,14 @@ func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error)
 	return u, nil
 }
 
-// Delete removes user id; their roles, tokens and API keys go with them.
-// The last active admin cannot be deleted (ErrLastAdmin).
-func (s *Service) Delete(ctx context.Context, id uint) error {
+// Delete removes user id for by (the admin deleting, or 0 for an
+// operator); their roles, tokens and API keys go with them. Nobody
+// deletes their own account here (ErrOwnAccount), and the last active
+// admin cannot be deleted (ErrLastAdmin).
+func (s *Service) Delete(ctx context.Context, by, id uint) error {
+	if by == id {
+		return fmt.Errorf("delete user %d: %w", id, ErrOwnAccount)
+	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		admins, err := lockAdmins(tx)
 		if err != nil {

@@ -91,13 +91,13 @@ func TestDelete(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, s *users.Service, _ *db.DB) {
 		ctx := context.Background()
 		u := mustCreate(t, s, "ada@example.com", users.RoleDev)
-		if err := s.Delete(ctx, u.ID); err != nil {
+		if err := s.Delete(ctx, 0, u.ID); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.ByID(ctx, u.ID); !errors.Is(err, users.ErrNotFound) {
 			t.Errorf("deleted user still found: %v", err)
 		}
-		if err := s.Delete(ctx, u.ID); !errors.Is(err, users.ErrNotFound) {
+		if err := s.Delete(ctx, 0, u.ID); !errors.Is(err, users.ErrNotFound) {
 			t.Errorf("second delete = %v", err)
 		}
 		st, _ := s.Stats(ctx)
@@ -120,7 +120,7 @@ func TestAnAdminAlwaysRemains(t *testing.T) {
 		if _, err := s.Update(ctx, a.ID, users.Changes{Email: "a@example.com", Active: false, Roles: []string{users.RoleAdmin}}); !errors.Is(err, users.ErrLastAdmin) {
 			t.Errorf("deactivating the only admin: %v, want ErrLastAdmin", err)
 		}
-		if err := s.Delete(ctx, a.ID); !errors.Is(err, users.ErrLastAdmin) {
+		if err := s.Delete(ctx, 0, a.ID); !errors.Is(err, users.ErrLastAdmin) {
 			t.Errorf("deleting the only admin: %v, want ErrLastAdmin", err)
 		}
 
@@ -136,7 +136,7 @@ func TestAnAdminAlwaysRemains(t *testing.T) {
 					if i == 0 {
 						_, err = s.Update(ctx, target.ID, users.Changes{Email: target.Email, Active: true})
 					} else {
-						err = s.Delete(ctx, target.ID)
+						err = s.Delete(ctx, 0, target.ID)
 					}
 					errs <- err
 				}()
@@ -166,9 +166,68 @@ func TestAnAdminAlwaysRemains(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := s.Delete(ctx, b.ID); err != nil && !errors.Is(err, users.ErrNotFound) {
+			if err := s.Delete(ctx, 0, b.ID); err != nil && !errors.Is(err, users.ErrNotFound) {
 				t.Fatal(err)
 			}
+		}
+	})
+}
+
+// TestAccountRulesHoldForEveryCaller: the rules that once lived in the
+// web handlers are the users service's, so the admin panel, the JSON API
+// and manage get the same answers: an admin cannot demote, deactivate or
+// delete their own account; only the API key role holds and uses keys;
+// with confirmed addresses required, an unconfirmed account cannot sign
+// in even with its right password.
+func TestAccountRulesHoldForEveryCaller(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		root := mustCreate(t, s, "root@example.com", users.RoleAdmin)
+		other := mustCreate(t, s, "other@example.com", users.RoleAdmin)
+		for _, c := range []users.Changes{
+			{Email: root.Email, Active: true, Roles: nil, By: root.ID},
+			{Email: root.Email, Active: false, Roles: []string{users.RoleAdmin}, By: root.ID},
+		} {
+			if _, err := s.Update(ctx, root.ID, c); !errors.Is(err, users.ErrOwnAccount) {
+				t.Errorf("an admin's change %+v of their own account: %v, want ErrOwnAccount", c, err)
+			}
+		}
+		if _, err := s.Update(ctx, root.ID, users.Changes{Email: root.Email, Name: "Root", Active: true, Roles: []string{users.RoleAdmin}, By: root.ID}); err != nil {
+			t.Errorf("an admin renaming themselves: %v", err)
+		}
+		if err := s.Delete(ctx, root.ID, root.ID); !errors.Is(err, users.ErrOwnAccount) {
+			t.Errorf("an admin deleting themselves: %v, want ErrOwnAccount", err)
+		}
+		if _, err := s.Update(ctx, other.ID, users.Changes{Email: other.Email, Active: true, By: root.ID}); err != nil {
+			t.Errorf("an admin demoting another admin: %v", err)
+		}
+
+		plain := mustCreate(t, s, "plain@example.com")
+		if _, _, err := s.CreateAPIKey(ctx, plain.ID, "script"); !errors.Is(err, users.ErrAPIKeysNotAllowed) {
+			t.Errorf("an API key for a user without the %s role: %v, want ErrAPIKeysNotAllowed", users.APIKeyRole, err)
+		}
+		dev := mustCreate(t, s, "dev@example.com", users.APIKeyRole)
+		_, raw := mustCreateKey(t, s, dev.ID, "script")
+		if _, err := s.Update(ctx, dev.ID, users.Changes{Email: dev.Email, Active: true}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AuthenticateAPIKey(ctx, raw); !errors.Is(err, users.ErrAPIKeysNotAllowed) {
+			t.Errorf("a key of a user who lost the %s role: %v, want ErrAPIKeysNotAllowed", users.APIKeyRole, err)
+		}
+
+		s.RequireConfirmedEmail = true
+		if _, err := s.Authenticate(ctx, plain.Email, password); !errors.Is(err, users.ErrEmailUnconfirmed) {
+			t.Errorf("an unconfirmed account's right password: %v, want ErrEmailUnconfirmed", err)
+		}
+		if _, err := s.Authenticate(ctx, plain.Email, "a wrong password"); !errors.Is(err, users.ErrInvalidCredentials) {
+			t.Errorf("an unconfirmed account's wrong password: %v, want ErrInvalidCredentials", err)
+		}
+		confirmed, err := s.CreateConfirmed(ctx, "confirmed@example.com", password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Authenticate(ctx, confirmed.Email, password); err != nil {
+			t.Errorf("a confirmed account: %v", err)
 		}
 	})
 }

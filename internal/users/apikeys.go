@@ -78,6 +78,17 @@ type apiKeyRow struct {
 
 func (apiKeyRow) TableName() string { return "api_keys" }
 
+// APIKeyRole is the role that may hold API keys and call the API (admins
+// hold every role). CreateAPIKey and AuthenticateAPIKey enforce it, so a
+// user who loses the role loses the API at their next call.
+const APIKeyRole = RoleDev
+
+// ErrAPIKeysNotAllowed: the user lacks APIKeyRole.
+var ErrAPIKeysNotAllowed = errors.New("API keys need the " + APIKeyRole + " role")
+
+// MayUseAPIKeys reports whether u may hold API keys and call the API.
+func (u *User) MayUseAPIKeys() bool { return u.HasRole(APIKeyRole) }
+
 // CreateAPIKey makes a new API key for user userID, labelled name
 // (trimmed; at most MaxAPIKeyNameLen characters, may be empty). It returns
 // the key's record and the raw key, "lk_" and 43 URL-safe characters,
@@ -86,6 +97,13 @@ func (s *Service) CreateAPIKey(ctx context.Context, userID uint, name string) (*
 	name = strings.TrimSpace(name)
 	if utf8.RuneCountInString(name) > MaxAPIKeyNameLen || !plainText(name) {
 		return nil, "", fmt.Errorf("create API key for user %d: %w", userID, ErrInvalidAPIKeyName)
+	}
+	u, err := s.byID(s.db.WithContext(ctx), userID)
+	if err != nil {
+		return nil, "", fmt.Errorf("create API key for user %d: %w", userID, err)
+	}
+	if !u.MayUseAPIKeys() {
+		return nil, "", fmt.Errorf("create API key for user %d: %w", userID, ErrAPIKeysNotAllowed)
 	}
 	b := make([]byte, tokenBytes)
 	if _, err := rand.Read(b); err != nil {
@@ -96,7 +114,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, userID uint, name string) (*
 		APIKey:  APIKey{UserID: userID, Name: name, Prefix: raw[:APIKeyPrefixLen], CreatedAt: dbNow()},
 		KeyHash: hashToken(raw),
 	}
-	err := s.db.WithContext(ctx).Create(row).Error
+	err = s.db.WithContext(ctx).Create(row).Error
 	if errors.Is(err, gorm.ErrForeignKeyViolated) {
 		err = ErrNotFound
 	}
@@ -163,6 +181,9 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, raw string) (*User, er
 	}
 	if !u.Active {
 		return nil, fmt.Errorf("authenticate API key %d: user %d is inactive: %w", keyID, u.ID, ErrInvalidAPIKey)
+	}
+	if !u.MayUseAPIKeys() {
+		return nil, fmt.Errorf("authenticate API key %d: user %d: %w", keyID, u.ID, ErrAPIKeysNotAllowed)
 	}
 	now := dbNow()
 	if lastUsedAt == nil || now.Sub(*lastUsedAt) >= lastUsedPrecision {

@@ -104,7 +104,7 @@ func keyIDs(keys []users.APIKey) []uint {
 
 func TestAPIKeyNames(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
-		ada := mustCreate(t, s, "ada@example.com")
+		ada := mustCreate(t, s, "ada@example.com", users.APIKeyRole)
 		k, _ := mustCreateKey(t, s, ada.ID, strings.Repeat("é", users.MaxAPIKeyNameLen))
 		if got := loadKey(t, d, k.ID).Name; got != strings.Repeat("é", users.MaxAPIKeyNameLen) {
 			t.Errorf("stored name %q, want 100 é", got)
@@ -123,7 +123,7 @@ func TestAPIKeyNames(t *testing.T) {
 
 func TestOnlyTheAPIKeyHashIsStored(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
-		ada := mustCreate(t, s, "ada@example.com")
+		ada := mustCreate(t, s, "ada@example.com", users.APIKeyRole)
 		k, raw := mustCreateKey(t, s, ada.ID, "ci")
 		r := loadKey(t, d, k.ID)
 		if r.KeyHash != hashOf(raw) || r.Prefix != raw[:10] || r.UserID != ada.ID {
@@ -146,7 +146,7 @@ func TestOnlyTheAPIKeyHashIsStored(t *testing.T) {
 
 func TestMalformedAndUnknownAPIKeysAreInvalid(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
-		ada := mustCreate(t, s, "ada@example.com")
+		ada := mustCreate(t, s, "ada@example.com", users.APIKeyRole)
 		_, raw := mustCreateKey(t, s, ada.ID, "")
 		for _, tc := range []struct{ name, raw string }{
 			{"empty", ""},
@@ -215,7 +215,7 @@ func TestRevokeAPIKey(t *testing.T) {
 func TestAPIKeyLastUsedAt(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
 		ctx := t.Context()
-		ada := mustCreate(t, s, "ada@example.com")
+		ada := mustCreate(t, s, "ada@example.com", users.APIKeyRole)
 		k, raw := mustCreateKey(t, s, ada.ID, "")
 		if r := loadKey(t, d, k.ID); r.LastUsedAt != nil {
 			t.Fatalf("a new key has last_used_at %s", r.LastUsedAt)

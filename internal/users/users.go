@@ -136,6 +136,10 @@ type Service struct {
 	hashing     *hashing
 	dummyMu     sync.Mutex
 	dummy       string // a hash of nothing anyone knows, see Authenticate
+	// RequireConfirmedEmail (USER_REQUIRE_CONFIRMED_EMAIL) keeps accounts
+	// whose address is not confirmed from signing in or getting API keys
+	// (Authenticate fails with ErrEmailUnconfirmed), for every caller.
+	RequireConfirmedEmail bool
 }
 
 // NewService returns a Service storing users in d, which must have the
@@ -484,8 +488,17 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*Us
 	if s.outdated(u.PasswordHash) {
 		s.rehash(ctx, u, password)
 	}
+	if s.RequireConfirmedEmail && u.EmailConfirmedAt == nil {
+		// The password was right (callers may give the guess back), but
+		// the account may not be used yet.
+		return nil, fmt.Errorf("authenticate %s: %w", key, ErrEmailUnconfirmed)
+	}
 	return u, nil
 }
+
+// ErrEmailUnconfirmed: the password is right, but RequireConfirmedEmail
+// holds the account back until its address is confirmed.
+var ErrEmailUnconfirmed = errors.New("the email address is not confirmed yet")
 
 // rehash replaces u's password hash, just checked against password, with
 // one made with s.Params. It is best effort: when it fails (the request

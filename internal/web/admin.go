@@ -161,14 +161,11 @@ func (s *Server) adminEditUser(w http.ResponseWriter, r *http.Request) {
 	roles := r.PostForm["roles"]
 	active, confirmed := f.get("active") == "on", f.get("confirmed") == "on"
 	self := u.ID == currentUser(r).ID
-	if self && (!active || !selectedSet(roles)[users.RoleAdmin]) {
-		f.fail("", "You cannot take admin away from, or deactivate, your own account.")
-	}
-	if f.ok() {
-		_, err := s.app.Users.Update(r.Context(), u.ID, users.Changes{Email: f.get("email"), Name: f.get("name"), Active: active, Confirmed: confirmed, Roles: roles})
-		if !s.userProblem(w, r, f, err) {
-			return
-		}
+	_, err := s.app.Users.Update(r.Context(), u.ID, users.Changes{
+		Email: f.get("email"), Name: f.get("name"), Active: active, Confirmed: confirmed, Roles: roles, By: currentUser(r).ID,
+	})
+	if !s.userProblem(w, r, f, err) {
+		return
 	}
 	if !f.ok() {
 		uf, err := s.userForm(r, f, u.ID, selectedSet(roles), active, confirmed)
@@ -192,11 +189,10 @@ func (s *Server) adminDeleteUser(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if u.ID == currentUser(r).ID {
+	if err := s.app.Users.Delete(r.Context(), currentUser(r).ID, u.ID); errors.Is(err, users.ErrOwnAccount) {
 		s.renderError(w, r, http.StatusBadRequest, "You cannot delete your own account here.")
 		return
-	}
-	if err := s.app.Users.Delete(r.Context(), u.ID); errors.Is(err, users.ErrLastAdmin) {
+	} else if errors.Is(err, users.ErrLastAdmin) {
 		s.renderError(w, r, http.StatusBadRequest, "The site must keep at least one active admin: make someone else an admin first.")
 		return
 	} else if err != nil {

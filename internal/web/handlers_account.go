@@ -114,6 +114,8 @@ func (s *Server) userProblem(w http.ResponseWriter, r *http.Request, f *form, er
 		f.fail("roles", "Choose roles from the list.")
 	case errors.Is(err, users.ErrLastAdmin):
 		f.fail("", "The site must keep at least one active admin: make someone else an admin first.")
+	case errors.Is(err, users.ErrOwnAccount):
+		f.fail("", "You cannot take admin away from, or deactivate, your own account.")
 	default:
 		s.serverError(w, r, err)
 		return false
@@ -150,18 +152,18 @@ func (s *Server) signInPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := s.app.Users.Authenticate(r.Context(), f.get("email"), f.get("password"))
-	if err == nil {
+	if err == nil || errors.Is(err, users.ErrEmailUnconfirmed) {
 		s.rightGuess(r.Context(), f.get("email"))
 	}
 	switch {
 	case errors.Is(err, users.ErrInvalidCredentials):
 		f.fail("", "The email address or password is not right.")
+	case errors.Is(err, users.ErrEmailUnconfirmed):
+		f.fail("", "Confirm your email address first: follow the link in the email we sent you.")
+		f.Values["unconfirmed"] = "yes"
 	case err != nil:
 		s.serverError(w, r, err)
 		return
-	case s.app.Config.UserRequireConfirmedEmail && u.EmailConfirmedAt == nil:
-		f.fail("", "Confirm your email address first: follow the link in the email we sent you.")
-		f.Values["unconfirmed"] = "yes"
 	}
 	if !f.ok() {
 		f.Values["password"] = ""

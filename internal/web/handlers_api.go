@@ -16,7 +16,7 @@ import (
 // needs no CSRF protection: a caller proves who it is with an API key in
 // an "Authorization: Bearer" header, and gets a key by sending an email
 // and password to /api/v1/credentials. Like the /user/apikeys pages, it
-// is for users with apiKeyRole. Its errors come from renderError, which
+// is for users with users.APIKeyRole. Its errors come from renderError, which
 // writes the JSON shape under /api/.
 
 // maxJSONBytes bounds an API request body; more is answered with 413.
@@ -105,25 +105,25 @@ func (s *Server) createCredentials(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := s.app.Users.Authenticate(r.Context(), in.Email, in.Password)
-	if err == nil {
+	if err == nil || errors.Is(err, users.ErrEmailUnconfirmed) {
 		s.rightGuess(r.Context(), in.Email)
+	}
+	var k *users.APIKey
+	var raw string
+	if err == nil {
+		k, raw, err = s.app.Users.CreateAPIKey(r.Context(), u.ID, credentialsKeyName)
 	}
 	switch {
 	case errors.Is(err, users.ErrInvalidCredentials):
 		s.renderError(w, r, http.StatusUnauthorized, "The email address or password is not right.")
 		return
-	case err != nil:
-		s.serverError(w, r, err)
-		return
-	case s.app.Config.UserRequireConfirmedEmail && u.EmailConfirmedAt == nil:
+	case errors.Is(err, users.ErrEmailUnconfirmed):
 		s.renderError(w, r, http.StatusForbidden, "Confirm your email address first: follow the link in the email we sent you, or have a new one sent at /user/resend-confirmation.")
 		return
-	case !u.HasRole(apiKeyRole):
-		s.renderError(w, r, http.StatusForbidden, "API keys need the "+apiKeyRole+" role.")
+	case errors.Is(err, users.ErrAPIKeysNotAllowed):
+		s.renderError(w, r, http.StatusForbidden, "API keys need the "+users.APIKeyRole+" role.")
 		return
-	}
-	k, raw, err := s.app.Users.CreateAPIKey(r.Context(), u.ID, credentialsKeyName)
-	if err != nil {
+	case err != nil:
 		s.serverError(w, r, err)
 		return
 	}
@@ -135,7 +135,7 @@ func (s *Server) createCredentials(w http.ResponseWriter, r *http.Request) {
 // requireAPIKey authenticates the request by its bearer API key and puts
 // the key's user into the context (currentUser). A missing or invalid key
 // is a 401 with a WWW-Authenticate challenge (RFC 6750); a user who lost
-// apiKeyRole since making the key gets 403.
+// users.APIKeyRole since making the key gets 403.
 func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, ok := bearerToken(r)
@@ -150,11 +150,11 @@ func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)
 			s.renderError(w, r, http.StatusUnauthorized, "The API key is not valid: it is unknown or revoked.")
 			return
+		case errors.Is(err, users.ErrAPIKeysNotAllowed):
+			s.renderError(w, r, http.StatusForbidden, "API access needs the "+users.APIKeyRole+" role.")
+			return
 		case err != nil:
 			s.serverError(w, r, err)
-			return
-		case !u.HasRole(apiKeyRole):
-			s.renderError(w, r, http.StatusForbidden, "API access needs the "+apiKeyRole+" role.")
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))

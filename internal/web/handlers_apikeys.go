@@ -12,10 +12,6 @@ import (
 	"github.com/launchkit/launchkit/internal/users"
 )
 
-// apiKeyRole is the role that may hold API keys and call the API: the
-// /user/apikeys pages and /api/v1 both check it (admins hold every role).
-const apiKeyRole = users.RoleDev
-
 // apiKeysPage is the data of templates/pages/apikeys.html.
 type apiKeysPage struct {
 	// Keys are the user's working keys, newest first.

@@ -51,7 +51,7 @@ func (s *Server) routes() http.Handler {
 			r.With(flood).Post("/resend-confirmation", s.resendConfirmation)
 			// API keys: for developers (and admins, who hold every role).
 			r.Group(func(r chi.Router) {
-				r.Use(s.requireRole(apiKeyRole))
+				r.Use(s.requireRole(users.APIKeyRole))
 				r.Get("/apikeys", s.apiKeysPage)
 				r.Post("/apikeys", s.createAPIKey)
 				r.Post("/apikeys/{id}/delete", s.deleteAPIKey)
