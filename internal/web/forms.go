@@ -69,3 +69,14 @@ func (f *form) ok() bool { return len(f.Errors) == 0 }
 
 // newForm is an empty form for a GET.
 func newForm() *form { return &form{Values: map[string]string{}, Errors: map[string]string{}} }
+
+// passwordFormFailed renders page again with f's problems, when it has
+// any, and reports whether it did. The form comes back empty: typed
+// passwords are never sent back to the browser.
+func (s *Server) passwordFormFailed(w http.ResponseWriter, r *http.Request, page string, f *form) bool {
+	if f.ok() {
+		return false
+	}
+	s.render(w, r, http.StatusUnprocessableEntity, page, &form{Values: map[string]string{}, Errors: f.Errors})
+	return true
+}

@@ -245,8 +245,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if !f.ok() {
-		s.render(w, r, http.StatusUnprocessableEntity, "pages/change-password.html", &form{Values: map[string]string{}, Errors: f.Errors})
+	if s.passwordFormFailed(w, r, "pages/change-password.html", f) {
 		return
 	}
 	// The change ended every session of the user; this one goes on, with

@@ -105,8 +105,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if !f.ok() {
-		s.render(w, r, http.StatusUnprocessableEntity, "pages/reset-password.html", &form{Values: map[string]string{}, Errors: f.Errors})
+	if s.passwordFormFailed(w, r, "pages/reset-password.html", f) {
 		return
 	}
 	if err := s.signIn(r, u); err != nil {
