@@ -64,12 +64,7 @@ type App struct {
 	// scaffold:services
 
 	embedded *jobs.EmbeddedRedis
-	onClose  []func()
 }
-
-// OnClose registers f to run first when the container closes, for parts
-// built on it later (the web layer's job dashboard).
-func (a *App) OnClose(f func()) { a.onClose = append(a.onClose, f) }
 
 // Options say what kind of process is being built.
 type Options struct {
@@ -256,9 +251,6 @@ func (a *App) NewWorker() (*jobs.Worker, error) {
 
 // Close releases everything New opened, in reverse order.
 func (a *App) Close() {
-	for i := len(a.onClose) - 1; i >= 0; i-- {
-		a.onClose[i]()
-	}
 	if a.Redis != nil {
 		_ = a.Redis.Close()
 	}

@@ -97,7 +97,7 @@ func (w *Worker) Shutdown() {
 }
 
 // ConnOpt describes rdb's server for asynq parts that open their own
-// connection (the scheduler, the dashboard).
+// connection (the scheduler, which closes its own at shutdown).
 func ConnOpt(rdb *redis.Client) asynq.RedisClientOpt {
 	o := rdb.Options()
 	return asynq.RedisClientOpt{Network: o.Network, Addr: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig}
@@ -114,3 +114,14 @@ func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
 // Fatal is called by asynq only on unrecoverable start-up errors; it logs
 // instead of exiting so the caller's error path and shutdown still run.
 func (a asynqLogger) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }
+
+// Shared hands rdb itself to asynq code that asks for a connection option
+// (asynqmon): it then uses the process's pool rather than opening its
+// own, and has nothing of its own to close. Closing rdb stays the
+// caller's job; never call Close on what was built with it.
+func Shared(rdb *redis.Client) asynq.RedisConnOpt { return sharedClient{rdb} }
+
+type sharedClient struct{ rdb *redis.Client }
+
+// MakeRedisClient implements asynq.RedisConnOpt.
+func (s sharedClient) MakeRedisClient() any { return s.rdb }

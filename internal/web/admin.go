@@ -236,8 +236,8 @@ func selectedSet(names []string) map[string]bool {
 // scripts and styles, so its pages get a looser content security policy
 // than the rest of the site.
 func (s *Server) jobsDashboard() http.Handler {
-	dashboard := asynqmon.New(asynqmon.Options{RootPath: "/admin/jobs", RedisConnOpt: jobs.ConnOpt(s.app.Redis)})
-	s.app.OnClose(func() { _ = dashboard.Close() })
+	// On the process's Redis pool: the dashboard opens and closes nothing.
+	dashboard := asynqmon.New(asynqmon.Options{RootPath: "/admin/jobs", RedisConnOpt: jobs.Shared(s.app.Redis)})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; frame-ancestors 'none'")
 		dashboard.ServeHTTP(w, r)
