@@ -5,10 +5,13 @@
 // and change as your own.
 //
 //	go run ./tools/scaffold widget title:string done:bool due:date
+//	go run ./tools/scaffold --job widget title:string
 //	go run ./tools/scaffold --delete widget
 //
 // Field types: string (one line, required, at most 200 characters), text
-// (several lines, optional), int, bool (a checkbox) and date. It writes
+// (several lines, optional), int, bool (a checkbox) and date. With --job
+// each new one also gets a background task, written to the outbox in the
+// transaction that creates it (internal/jobs/NAME_added.go). It writes
 // new files only (it refuses to overwrite one) and adds its lines to
 // internal/app/app.go and internal/web/routes.go at their `scaffold:`
 // markers, each line tagged with the resource's name so that --delete
@@ -34,8 +37,9 @@ func run(args []string, root string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("scaffold", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	del := fs.Bool("delete", false, "remove a resource the generator made (its files and tagged lines)")
+	job := fs.Bool("job", false, "also a background task run for each new one (written to the outbox with it)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: go run ./tools/scaffold NAME FIELD:TYPE...   (types: string, text, int, bool, date)")
+		fmt.Fprintln(stderr, "usage: go run ./tools/scaffold [--job] NAME FIELD:TYPE...   (types: string, text, int, bool, date)")
 		fmt.Fprintln(stderr, "       go run ./tools/scaffold --delete NAME")
 		fs.PrintDefaults()
 	}
@@ -49,6 +53,7 @@ func run(args []string, root string, stdout, stderr io.Writer) int {
 	case !*del && fs.NArg() >= 2:
 		var r *resource
 		if r, err = parse(root, fs.Arg(0), fs.Args()[1:]); err == nil {
+			r.Job = *job
 			err = generate(root, r, stdout)
 		}
 	default:

@@ -34,6 +34,7 @@ type resource struct {
 	Path   string // /widgets, /blog-posts
 	Page   string // widgets, blog-posts: the template names
 	Fields []field
+	Job    bool // a task for each new one (--job)
 }
 
 // field is one column.
@@ -139,7 +140,7 @@ var templates embed.FS
 type file struct{ path, tmpl string }
 
 func (r *resource) files() []file {
-	return []file{
+	files := []file{
 		{filepath.Join("internal", r.Pkg, r.Pkg+".go"), "domain.go.tmpl"},
 		{filepath.Join("internal", r.Pkg, r.Pkg+"_test.go"), "domain_test.go.tmpl"},
 		{filepath.Join("internal", "web", r.Pkg+".go"), "handlers.go.tmpl"},
@@ -147,6 +148,12 @@ func (r *resource) files() []file {
 		{filepath.Join("templates", "pages", r.Page+".html"), "list.html.tmpl"},
 		{filepath.Join("templates", "pages", r.Page+"-edit.html"), "edit.html.tmpl"},
 	}
+	if r.Job {
+		files = append(files,
+			file{filepath.Join("internal", "jobs", r.Name+"_added.go"), "job.go.tmpl"},
+			file{filepath.Join("internal", "jobs", r.Name+"_added_test.go"), "job_test.go.tmpl"})
+	}
+	return files
 }
 
 // insertion is a line added at a marker of an existing file.
@@ -156,7 +163,7 @@ type insertion struct {
 }
 
 func (r *resource) insertions() []insertion {
-	return []insertion{
+	ins := []insertion{
 		{filepath.Join("internal", "app", "app.go"), "// scaffold:services", []string{
 			fmt.Sprintf("%s *%s.Service", r.Types, r.Pkg),
 		}},
@@ -174,6 +181,10 @@ func (r *resource) insertions() []insertion {
 			fmt.Sprintf("r.Post(%q, s.delete%s)", r.Path+"/{id}/delete", r.Type),
 		}},
 	}
+	if r.Job {
+		ins = append(ins, insertion{filepath.Join("internal", "jobs", "tasks.go"), "// scaffold:tasks", []string{lowerFirst(r.Type) + "AddedTask,"}})
+	}
+	return ins
 }
 
 func lowerFirst(s string) string { return strings.ToLower(s[:1]) + s[1:] }
@@ -255,7 +266,13 @@ func generate(root string, r *resource, out io.Writer) error {
 	for _, p := range written {
 		fmt.Fprintln(out, "wrote", p)
 	}
-	fmt.Fprintf(out, "added %s's lines to internal/app/app.go and internal/web/routes.go (each ends with %q)\n", r.Name, tag(r.Name))
+	var edited []string
+	for _, in := range r.insertions() {
+		if !slices.Contains(edited, in.path) {
+			edited = append(edited, in.path)
+		}
+	}
+	fmt.Fprintf(out, "added %s's lines to %s (each ends with %q)\n", r.Name, strings.Join(edited, ", "), tag(r.Name))
 	fmt.Fprintf(out, "next: go run ./cmd/manage migrate up; go test ./internal/%s ./internal/web; then open %s\n", r.Pkg, r.Path)
 	return nil
 }
@@ -318,7 +335,7 @@ func remove(root, name string, out io.Writer) error {
 	if !nameRE.MatchString(name) {
 		return badInput("name %q: use the name the resource was made with", name)
 	}
-	r := &resource{Name: name, Plural: plural(name), Pkg: pkgName(plural(name)), Page: strings.ReplaceAll(plural(name), "_", "-")}
+	r := &resource{Name: name, Plural: plural(name), Pkg: pkgName(plural(name)), Page: strings.ReplaceAll(plural(name), "_", "-"), Job: true}
 	removed := 0
 	for _, f := range r.files() {
 		if err := os.Remove(filepath.Join(root, f.path)); err == nil {
@@ -338,8 +355,11 @@ func remove(root, name string, out io.Writer) error {
 		fmt.Fprintln(out, "removed", rel, "(a database it was applied to keeps its table: migrate down first)")
 		removed++
 	}
-	for _, p := range []string{filepath.Join("internal", "app", "app.go"), filepath.Join("internal", "web", "routes.go")} {
+	for _, p := range []string{filepath.Join("internal", "app", "app.go"), filepath.Join("internal", "web", "routes.go"), filepath.Join("internal", "jobs", "tasks.go")} {
 		b, err := os.ReadFile(filepath.Join(root, p))
+		if os.IsNotExist(err) {
+			continue
+		}
 		if err != nil {
 			return err
 		}
