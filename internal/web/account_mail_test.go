@@ -27,6 +27,7 @@ func (s *site) subjects(address string) []string {
 // is made and signed in; the mail waits in the outbox and goes out when
 // Redis is back — for the known address only.
 func TestAccountMailOutlivesARedisOutage(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("waits for the Redis client to reconnect (about 5 s): not in -short")
 	}
@@ -76,6 +77,7 @@ func TestAccountMailOutlivesARedisOutage(t *testing.T) {
 // database work behind it, is the same whether or not the address has an
 // account (the lookup happens in the worker).
 func TestForgotPasswordDoesTheSameWorkForEveryAddress(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	if _, err := s.app.Users.Create(t.Context(), "ada@example.com", "the right password"); err != nil {
 		t.Fatal(err)
@@ -96,6 +98,7 @@ func TestForgotPasswordDoesTheSameWorkForEveryAddress(t *testing.T) {
 // owner a notice; when they need not be, the page says it is taken (it
 // signs new accounts in at once, so it could not pretend).
 func TestRegisteringATakenAddress(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, map[string]string{"USER_REQUIRE_CONFIRMED_EMAIL": "true"})
 	if _, err := s.app.Users.Create(t.Context(), "ada@example.com", "the right password"); err != nil {
 		t.Fatal(err)
@@ -124,6 +127,7 @@ func TestRegisteringATakenAddress(t *testing.T) {
 // completed password reset confirms the address, and the admin panel
 // shows and sets confirmation.
 func TestConfirmationLocksNobodyOut(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, map[string]string{"USER_REQUIRE_CONFIRMED_EMAIL": "true"})
 	admin := s.visitor()
 	if _, err := s.app.Users.CreateConfirmed(t.Context(), "admin@example.com", "an admin password", "admin"); err != nil {

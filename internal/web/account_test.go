@@ -182,6 +182,7 @@ func (v *visitor) register(email, password string) *response {
 }
 
 func TestRegisterSignsInAndMailsAConfirmationLink(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	v := s.visitor()
 	v.get("/user/register").status(200).contains(`name="email"`, `name="password"`, `name="retype_password"`)
@@ -199,6 +200,7 @@ func TestRegisterSignsInAndMailsAConfirmationLink(t *testing.T) {
 }
 
 func TestRegisterRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	s.visitor().register("taken@example.com", "long enough pw").redirectsTo("/")
 	v := s.visitor()
@@ -222,6 +224,7 @@ func TestRegisterRefusesBadInput(t *testing.T) {
 }
 
 func TestRegistrationCanBeClosed(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, map[string]string{"USER_ENABLE_REGISTER": "false"})
 	v := s.visitor()
 	v.get("/user/register").status(404)
@@ -230,6 +233,7 @@ func TestRegistrationCanBeClosed(t *testing.T) {
 }
 
 func TestSignInSignOut(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	s.visitor().register("grace@example.com", "hopper 1906 cobol").redirectsTo("/")
 
@@ -256,6 +260,7 @@ func TestSignInSignOut(t *testing.T) {
 }
 
 func TestSignInNeverRedirectsOffSite(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	s.visitor().register("a@example.com", "long enough pw")
 	for _, next := range []string{
@@ -270,6 +275,7 @@ func TestSignInNeverRedirectsOffSite(t *testing.T) {
 }
 
 func TestProfileEditsOwnNameOnly(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	v := s.visitor()
 	v.register("ada@example.com", "long enough pw")
@@ -279,6 +285,7 @@ func TestProfileEditsOwnNameOnly(t *testing.T) {
 }
 
 func TestChangePassword(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	v := s.visitor()
 	v.register("ada@example.com", "first password")
@@ -290,6 +297,7 @@ func TestChangePassword(t *testing.T) {
 }
 
 func TestForgotAndResetPassword(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	s.visitor().register("ada@example.com", "forgotten password")
 	before := len(s.mails())
@@ -323,6 +331,7 @@ func TestForgotAndResetPassword(t *testing.T) {
 }
 
 func TestConfirmedEmailCanBeRequired(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, map[string]string{"USER_REQUIRE_CONFIRMED_EMAIL": "true"})
 	v := s.visitor()
 	v.register("ada@example.com", "long enough pw").redirectsTo("/user/sign-in")
@@ -333,6 +342,7 @@ func TestConfirmedEmailCanBeRequired(t *testing.T) {
 }
 
 func TestSignInIsRateLimited(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	v := s.visitor()
 	for range 10 {
@@ -342,6 +352,7 @@ func TestSignInIsRateLimited(t *testing.T) {
 }
 
 func TestOversizedFormIs413(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	s.visitor().post("/user/sign-in", "email", strings.Repeat("a", 100<<10), "password", "x").status(413)
 }

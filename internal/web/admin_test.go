@@ -8,6 +8,7 @@ import (
 )
 
 func TestAdminNeedsTheAdminRole(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	s.visitor().get("/admin").redirectsTo("/user/sign-in?next=%2Fadmin")
 	user := s.signedIn("user@example.com")
@@ -23,6 +24,7 @@ func TestAdminNeedsTheAdminRole(t *testing.T) {
 }
 
 func TestAdminManagesUsers(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	admin := s.signedIn("admin@example.com", "admin")
 
@@ -60,6 +62,7 @@ func TestAdminManagesUsers(t *testing.T) {
 }
 
 func TestAdminCannotLockThemselvesOut(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	admin := s.signedIn("admin@example.com", "admin")
 	me, _ := s.app.Users.ByEmail(context.Background(), "admin@example.com")
@@ -77,6 +80,7 @@ func TestAdminCannotLockThemselvesOut(t *testing.T) {
 }
 
 func TestJobsDashboardForAdmins(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	admin := s.signedIn("admin@example.com", "admin")
 	r := admin.get("/admin/jobs").status(200).contains("<!doctype html>")

@@ -88,6 +88,7 @@ func (r *response) wantJSONError(status int) *response {
 }
 
 func TestDeveloperManagesAPIKeysOnThePage(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	dev := s.signedIn("dev@example.com", users.RoleDev)
 	dev.get("/user/profile").status(200).contains(`href="/user/apikeys"`)
@@ -117,6 +118,7 @@ func TestDeveloperManagesAPIKeysOnThePage(t *testing.T) {
 }
 
 func TestAPIKeyPagesNeedTheDevRole(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	anonymous := s.visitor()
 	anonymous.get("/user/apikeys").redirectsTo("/user/sign-in?next=%2Fuser%2Fapikeys")
@@ -136,6 +138,7 @@ func TestAPIKeyPagesNeedTheDevRole(t *testing.T) {
 }
 
 func TestAnotherUsersAPIKeyCannotBeRevoked(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	ada := s.signedIn("ada@example.com", users.RoleDev)
 	raw := ada.newKey("ada's")
@@ -151,6 +154,7 @@ func TestAnotherUsersAPIKeyCannotBeRevoked(t *testing.T) {
 }
 
 func TestAPICredentialsAndMe(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	ada, err := s.app.Users.Create(t.Context(), "ada@example.com", "analytical engine", users.RoleDev)
 	if err != nil {
@@ -198,6 +202,7 @@ func (s *site) visitorAs(email, password string) *visitor {
 }
 
 func TestAPICredentialsErrors(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	if _, err := s.app.Users.Create(t.Context(), "dev@example.com", "correct password", users.RoleDev); err != nil {
 		t.Fatal(err)
@@ -227,6 +232,7 @@ func TestAPICredentialsErrors(t *testing.T) {
 }
 
 func TestAPICredentialsNeedAConfirmedEmailWhenRequired(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, map[string]string{"USER_REQUIRE_CONFIRMED_EMAIL": "true"})
 	ada, err := s.app.Users.Create(t.Context(), "ada@example.com", "correct password", users.RoleDev)
 	if err != nil {
@@ -248,6 +254,7 @@ func TestAPICredentialsNeedAConfirmedEmailWhenRequired(t *testing.T) {
 }
 
 func TestAPICredentialsAreRateLimited(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	for range 10 {
 		s.postJSON("/api/v1/credentials", `{"email":"a@example.com","password":"guess guess"}`).status(401)
@@ -263,6 +270,7 @@ func TestAPICredentialsAreRateLimited(t *testing.T) {
 }
 
 func TestAPIMeRefusesMissingAndBadKeys(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	s.get("/api/v1/me").wantJSONError(401).header("WWW-Authenticate", `Bearer realm="api"`)
 	for _, auth := range []string{"Bearer", "Bearer ", "Basic ZGV2OnB3", "lk_" + strings.Repeat("A", 43)} {
@@ -295,6 +303,7 @@ func TestAPIMeRefusesMissingAndBadKeys(t *testing.T) {
 }
 
 func TestAPIRoutesAnswerJSONErrors(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	s.get("/api/v1/credentials").wantJSONError(405).header("Allow", "POST")
 	s.postJSON("/api/v1/me", `{}`).wantJSONError(405)

@@ -38,6 +38,7 @@ func (s *site) storeWrites() int {
 // browsing pages that change nothing costs the session store no write,
 // on each store the app can be configured with.
 func TestSignedInVisitorCausesNoStoreWrites(t *testing.T) {
+	t.Parallel()
 	for _, store := range []string{"database", "memory", "redis"} {
 		t.Run(store, func(t *testing.T) {
 			s := newSite(t, map[string]string{"SESSION_STORE": store})
@@ -68,6 +69,7 @@ func TestSignedInVisitorCausesNoStoreWrites(t *testing.T) {
 // user's very next request on the other: a role taken away, the account
 // deactivated, the account deleted.
 func TestAccountChangesApplyOnEveryProcess(t *testing.T) {
+	t.Parallel()
 	shared := map[string]string{"DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "shared.db")}
 	one, two := newSite(t, shared), newSite(t, shared)
 	admin := one.signedIn("admin@example.com", "admin")
@@ -119,6 +121,7 @@ func (s *site) queriesOf(path string) string {
 // and the user with its roles — two statements, on every database — and
 // an anonymous one none.
 func TestSignedInPageRunsTwoQueries(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range testenv.Dialects {
 		t.Run(dialect.Name, func(t *testing.T) {
 			s := newSite(t, map[string]string{"DATABASE_URL": dialect.URL(t)})

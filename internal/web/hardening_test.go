@@ -19,6 +19,7 @@ import (
 // TestStaticFilesAnswerOnlyGetAndHead: /static/ serves GET and HEAD; any
 // other method is a 405 naming them.
 func TestStaticFilesAnswerOnlyGetAndHead(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	s.do(httptest.NewRequest(http.MethodHead, "/static/css/app.css", nil)).status(200)
 	for _, method := range []string{http.MethodPut, http.MethodDelete, http.MethodPost, "TRACE", http.MethodOptions, http.MethodPatch} {
@@ -52,6 +53,7 @@ func (s *site) serve() string {
 // TestOversizedHeadersAre431: request headers are capped near what
 // proxies allow (64 KiB), not Go's default of 1 MiB.
 func TestOversizedHeadersAre431(t *testing.T) {
+	t.Parallel()
 	base := newSite(t, nil).serve()
 	for _, tt := range []struct {
 		size   int
@@ -102,6 +104,7 @@ func hungServer(t *testing.T) string {
 // answers (a probe that hangs makes the orchestrator's own timeout, not
 // ours, decide).
 func TestReadyzAnswersWithinTwoSecondsWhenRedisHangs(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("waits out the 2 s readiness deadline: not in -short")
 	}
@@ -118,6 +121,7 @@ func TestReadyzAnswersWithinTwoSecondsWhenRedisHangs(t *testing.T) {
 // or compare) or invalid UTF-8 in any field is a clear 400, on every
 // database, in forms and in JSON.
 func TestNULBytesAreRefusedNot500(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range testenv.Dialects {
 		t.Run(dialect.Name, func(t *testing.T) {
 			s := newSite(t, map[string]string{"DATABASE_URL": dialect.URL(t)})
@@ -141,6 +145,7 @@ func TestNULBytesAreRefusedNot500(t *testing.T) {
 // address needs METRICS_TOKEN (without one it is not served there at
 // all), and with METRICS_ADDR it is served only on that listener.
 func TestMetricsArePrivateInProduction(t *testing.T) {
+	t.Parallel()
 	prod := map[string]string{"ENV": "production", "SECRET_KEY": strings.Repeat("k", 40), "ALLOW_SQLITE_IN_PRODUCTION": "true",
 		"AUTO_MIGRATE": "true", "REDIS_URL": "redis://" + miniredis.RunT(t).Addr()}
 	with := func(extra map[string]string) map[string]string {

@@ -32,6 +32,7 @@ func (v *visitor) credentials(email, password string) *response {
 // password — without reaching the hash. Resetting by mail still works,
 // and a reset gives the budget back.
 func TestGuessingIsLimitedPerAccount(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	if _, err := s.app.Users.Create(t.Context(), "ada@example.com", "the right password", "dev"); err != nil {
 		t.Fatal(err)
@@ -60,6 +61,7 @@ func TestGuessingIsLimitedPerAccount(t *testing.T) {
 // change-password and sign-out-others, whatever the accounts; other
 // addresses are not held back.
 func TestGuessingIsLimitedPerAddress(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	me := s.signedIn("me@example.com")
 	me.addr = "203.0.113.9:4000"
@@ -83,6 +85,7 @@ func TestGuessingIsLimitedPerAddress(t *testing.T) {
 // holds their cookie) gets ten wrong current passwords in fifteen
 // minutes, from any addresses, then no more hashing.
 func TestChangePasswordIsLimitedPerAccount(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	me := s.signedIn("me@example.com")
 	for i := range 10 {
@@ -98,6 +101,7 @@ func TestChangePasswordIsLimitedPerAccount(t *testing.T) {
 // guesses do not lock the others out; a peer outside the list cannot
 // choose its address with those headers.
 func TestTrustedProxies(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, fd00::/8", "TRUSTED_PROXY_HEADER": "X-Forwarded-For"})
 	viaProxy := func(client string) *visitor {
 		v := s.visitor()
@@ -146,6 +150,7 @@ func TestTrustedProxies(t *testing.T) {
 // TestGuessingLimitsAreSharedThroughRedis: two web processes on one Redis
 // count an account's wrong passwords once, not per process.
 func TestGuessingLimitsAreSharedThroughRedis(t *testing.T) {
+	t.Parallel()
 	redisURL := "redis://" + miniredis.RunT(t).Addr()
 	shared := map[string]string{"REDIS_URL": redisURL, "DATABASE_URL": "sqlite://" + t.TempDir() + "/shared.db"}
 	one, two := newSite(t, shared), newSite(t, shared)
@@ -167,6 +172,7 @@ func TestGuessingLimitsAreSharedThroughRedis(t *testing.T) {
 // account sent at once, from forty addresses, get at most ten answers
 // that checked the password.
 func TestGuessingBudgetHoldsUnderConcurrency(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	if _, err := s.app.Users.Create(t.Context(), "ada@example.com", "the right password"); err != nil {
 		t.Fatal(err)
@@ -201,6 +207,7 @@ func TestGuessingBudgetHoldsUnderConcurrency(t *testing.T) {
 // TestASuccessfulSignInGivesTheBudgetBack: the owner signing in often
 // (a script, say) is not held back by their own successes.
 func TestASuccessfulSignInGivesTheBudgetBack(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	if _, err := s.app.Users.Create(t.Context(), "ada@example.com", "the right password"); err != nil {
 		t.Fatal(err)
@@ -217,6 +224,7 @@ func TestASuccessfulSignInGivesTheBudgetBack(t *testing.T) {
 // confirmed account) spend nothing, so they cannot keep the owner from a
 // reset link; other addresses are not held back.
 func TestMailToOneAddressIsBudgeted(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, map[string]string{"USER_REQUIRE_CONFIRMED_EMAIL": "true"})
 	if _, err := s.app.Users.CreateConfirmed(t.Context(), "ada@example.com", "the right password"); err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ func (s *site) signedInAgain(email, password string) *visitor {
 // user, on every session store; the browser that changed the password
 // stays signed in.
 func TestCredentialChangesEndOtherSessions(t *testing.T) {
+	t.Parallel()
 	const email, pw = "ada@example.com", "password for ada@example.com"
 	for _, store := range []string{"database", "memory", "redis", "cookie"} {
 		t.Run(store, func(t *testing.T) {
@@ -82,6 +83,7 @@ func TestCredentialChangesEndOtherSessions(t *testing.T) {
 // the database (and its sessions): a password changed on one ends the
 // user's other sessions on the other at their next request.
 func TestPasswordChangeEndsSessionsOnEveryProcess(t *testing.T) {
+	t.Parallel()
 	shared := map[string]string{"DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "shared.db")}
 	one, two := newSite(t, shared), newSite(t, shared)
 	me := one.signedIn("ada@example.com")
@@ -98,6 +100,7 @@ func TestPasswordChangeEndsSessionsOnEveryProcess(t *testing.T) {
 // SECRET_KEY with the old one in SECRET_KEY_FALLBACKS keeps everyone
 // signed in; dropping the old key signs out whoever has not been back.
 func TestSecretKeyRotationKeepsVisitorsSignedIn(t *testing.T) {
+	t.Parallel()
 	const k1, k2 = "the-first-secret-key-of-32-bytes-or-more", "the-second-secret-key-of-32-bytes-or-more"
 	dbURL := "sqlite://" + filepath.Join(t.TempDir(), "shared.db")
 	site := func(key, fallbacks string) *site {

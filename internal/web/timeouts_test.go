@@ -16,6 +16,7 @@ import (
 // 503 within REQUEST_TIMEOUT rather than a request hanging for ever, and
 // the site recovers by itself once the database answers again.
 func TestAHungDatabaseIsA503WithinTheDeadline(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range testenv.Dialects[1:] {
 		t.Run(dialect.Name, func(t *testing.T) {
 			direct := dialect.URL(t)

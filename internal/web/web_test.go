@@ -122,12 +122,14 @@ func (r *response) jsonError() (status int, message string) {
 }
 
 func TestHomeShowsTheAppName(t *testing.T) {
+	t.Parallel()
 	newSite(t, map[string]string{"APP_NAME": "Acme Widgets"}).get("/").
 		status(200).headerPrefix("Content-Type", "text/html").
 		contains("<title>Acme Widgets</title>", "<h1>Acme Widgets</h1>", `/static/css/simple.min.css`)
 }
 
 func TestProbes(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	s.get("/healthz").status(200).contains("ok")
 	r := s.get("/readyz").status(200).headerPrefix("Content-Type", "application/json")
@@ -144,6 +146,7 @@ func TestProbes(t *testing.T) {
 }
 
 func TestReadyzIs503WhenADependencyIsDown(t *testing.T) {
+	t.Parallel()
 	t.Run("redis", func(t *testing.T) {
 		s := newSite(t, nil)
 		_ = s.app.Redis.Close()
@@ -160,12 +163,14 @@ func TestReadyzIs503WhenADependencyIsDown(t *testing.T) {
 }
 
 func TestUnknownPageIsA404InTheLayout(t *testing.T) {
+	t.Parallel()
 	newSite(t, map[string]string{"APP_NAME": "Acme"}).get("/no-such-page").
 		status(404).headerPrefix("Content-Type", "text/html").
 		contains("<!doctype html>", `<a href="/">Acme</a>`, "404", "Not Found", "There is no page at this address.")
 }
 
 func TestAPIErrorsAreJSON(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	status, msg := s.get("/api/v1/no-such").status(404).jsonError()
 	if status != 404 || msg == "" {
@@ -181,6 +186,7 @@ func TestAPIErrorsAreJSON(t *testing.T) {
 }
 
 func TestWrongMethodIs405WithAllow(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	s.do(httptest.NewRequest(http.MethodPost, "/healthz", nil)).status(405).header("Allow", "GET").contains("405", "Method Not Allowed")
 	s.do(httptest.NewRequest(http.MethodDelete, "/", nil)).status(405).contains("<!doctype html>")
@@ -194,6 +200,7 @@ func panicRoute(r chi.Router) {
 }
 
 func TestPanicIsA500PageWithTheRequestID(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil, web.WithExtraRoutes(panicRoute))
 	s.get("/boom", "X-Request-ID", "req-12345678").status(500).
 		header("X-Request-ID", "req-12345678").
@@ -213,6 +220,7 @@ func TestPanicIsA500PageWithTheRequestID(t *testing.T) {
 }
 
 func TestPanicDetailIsShownOnlyInDevelopment(t *testing.T) {
+	t.Parallel()
 	dev := newSite(t, map[string]string{"ENV": "development"}, web.WithExtraRoutes(panicRoute))
 	dev.get("/boom").status(500).contains("kaboom: the widget exploded", "goroutine")
 
@@ -229,6 +237,7 @@ func TestPanicDetailIsShownOnlyInDevelopment(t *testing.T) {
 }
 
 func TestRequestIDs(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	got := s.get("/healthz", "X-Request-ID", "client-id-0001").rec.Header().Get("X-Request-ID")
 	if got != "client-id-0001" {
@@ -249,6 +258,7 @@ func TestRequestIDs(t *testing.T) {
 }
 
 func TestAnonymousBrowsingCreatesNoSession(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	for _, path := range []string{"/", "/no-such-page", "/healthz"} {
 		if c := s.get(path).rec.Header().Values("Set-Cookie"); len(c) > 0 {
@@ -265,6 +275,7 @@ func TestAnonymousBrowsingCreatesNoSession(t *testing.T) {
 }
 
 func TestStaticFiles(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	s.get("/static/css/app.css").status(200).headerPrefix("Content-Type", "text/css").contains(".flash")
 	s.get("/static/css/simple.min.css").status(200)
@@ -274,6 +285,7 @@ func TestStaticFiles(t *testing.T) {
 }
 
 func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
 	newSite(t, nil).get("/").status(200).
 		header("X-Content-Type-Options", "nosniff").
 		header("X-Frame-Options", "DENY").
@@ -281,6 +293,7 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 func TestAPanicQuotingASecretIsScrubbed(t *testing.T) {
+	t.Parallel()
 	const secret = "mail-pw-0b5e7d21"
 	s := newSite(t, map[string]string{"ENV": "development", "MAIL_PASSWORD": secret}, web.WithExtraRoutes(func(r chi.Router) {
 		r.Get("/leak", func(http.ResponseWriter, *http.Request) { panic("smtp login failed with " + secret) })
@@ -292,6 +305,7 @@ func TestAPanicQuotingASecretIsScrubbed(t *testing.T) {
 }
 
 func TestCrossSiteFormPostsAreRefused(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, map[string]string{"TRUSTED_ORIGINS": "https://partner.example"}, web.WithExtraRoutes(func(r chi.Router) {
 		r.Post("/form", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("accepted")) })
 	}))
@@ -311,6 +325,7 @@ func TestCrossSiteFormPostsAreRefused(t *testing.T) {
 }
 
 func TestDevelopmentReadsTemplatesFromDiskOnEachRequest(t *testing.T) {
+	// Not parallel: it changes the working directory.
 	work := t.TempDir()
 	for _, dir := range []string{"templates", "static"} {
 		if err := os.CopyFS(filepath.Join(work, dir), os.DirFS(filepath.Join("../..", dir))); err != nil {
@@ -333,6 +348,7 @@ func TestDevelopmentReadsTemplatesFromDiskOnEachRequest(t *testing.T) {
 }
 
 func TestMetricsCountRequestsByRoute(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	s.get("/")
 	s.get("/")
@@ -347,6 +363,7 @@ func TestMetricsCountRequestsByRoute(t *testing.T) {
 }
 
 func TestMetricsTokenGuardsTheEndpoint(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, map[string]string{"METRICS_TOKEN": "metrics-token-123456"})
 	s.get("/metrics").status(401).header("WWW-Authenticate", `Bearer realm="metrics"`)
 	s.get("/metrics", "Authorization", "Bearer wrong").status(401)
@@ -354,6 +371,7 @@ func TestMetricsTokenGuardsTheEndpoint(t *testing.T) {
 }
 
 func TestOddPathsNeverCauseA500(t *testing.T) {
+	t.Parallel()
 	s := newSite(t, nil)
 	for _, path := range []string{
 		"/static/../go.mod", "/static/%2e%2e/%2e%2e/go.mod", "/static//css/app.css", "/static/css/../embed.go",
