@@ -16,7 +16,7 @@ import (
 // usersPerPage is the length of a page of /admin/users.
 const usersPerPage = 50
 
-func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminHomePage(w http.ResponseWriter, r *http.Request) {
 	stats, err := s.app.Users.Stats(r.Context())
 	if err != nil {
 		s.serverError(w, r, err)
@@ -25,7 +25,7 @@ func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "pages/admin-home.html", stats)
 }
 
-func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminUsersPage(w http.ResponseWriter, r *http.Request) {
 	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
 	page = max(page, 1)
 	p, err := s.app.Users.List(r.Context(), (page-1)*usersPerPage, usersPerPage)
@@ -33,14 +33,14 @@ func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "pages/admin-users.html", adminUsersPage{
+	s.render(w, r, http.StatusOK, "pages/admin-users.html", adminUsersData{
 		Users: p.Users, Total: p.Total, Page: page, Prev: page - 1, Next: nextPage(page, p.Total),
 	})
 }
 
-// adminUsersPage is the data of templates/pages/admin-users.html: one
+// adminUsersData is the data of templates/pages/admin-users.html: one
 // page of the accounts, and the numbers of the pages beside it (0: none).
-type adminUsersPage struct {
+type adminUsersData struct {
 	Users            []users.User
 	Total            int64
 	Page, Prev, Next int
@@ -79,13 +79,13 @@ func (s *Server) renderUserForm(w http.ResponseWriter, r *http.Request, status i
 	s.render(w, r, status, "pages/admin-user.html", uf)
 }
 
-func (s *Server) adminNewUserPage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) newUserPage(w http.ResponseWriter, r *http.Request) {
 	// An account an admin makes is vouched for: confirmed unless unticked.
 	uf, err := s.userForm(r, newForm(), 0, map[string]bool{users.RoleUser: true}, true, true)
 	s.renderUserForm(w, r, http.StatusOK, uf, err)
 }
 
-func (s *Server) adminNewUser(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	f, ok := s.parseForm(w, r, "email", "name", "password", "retype_password", "confirmed")
 	if !ok {
 		return
@@ -138,7 +138,7 @@ func (s *Server) targetUser(w http.ResponseWriter, r *http.Request) (*users.User
 	return u, true
 }
 
-func (s *Server) adminEditUserPage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) editUserPage(w http.ResponseWriter, r *http.Request) {
 	u, ok := s.targetUser(w, r)
 	if !ok {
 		return
@@ -149,7 +149,7 @@ func (s *Server) adminEditUserPage(w http.ResponseWriter, r *http.Request) {
 	s.renderUserForm(w, r, http.StatusOK, uf, err)
 }
 
-func (s *Server) adminEditUser(w http.ResponseWriter, r *http.Request) {
+func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 	u, ok := s.targetUser(w, r)
 	if !ok {
 		return
@@ -184,7 +184,7 @@ func (s *Server) adminEditUser(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
 }
 
-func (s *Server) adminDeleteUser(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 	u, ok := s.targetUser(w, r)
 	if !ok {
 		return
@@ -204,16 +204,16 @@ func (s *Server) adminDeleteUser(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
 }
 
-// adminSignOutUser ends every session of a user, the admin's own other
+// signOutUser ends every session of a user, the admin's own other
 // sessions included (the admin stays signed in here).
-func (s *Server) adminSignOutUser(w http.ResponseWriter, r *http.Request) {
+func (s *Server) signOutUser(w http.ResponseWriter, r *http.Request) {
 	u, ok := s.targetUser(w, r)
 	if !ok {
 		return
 	}
 	u, err := s.app.Users.EndSessions(r.Context(), u.ID)
 	if err == nil && u.ID == currentUser(r).ID {
-		err = s.signIn(r, u)
+		err = s.startSession(r, u)
 	}
 	if err != nil {
 		s.serverError(w, r, err)

@@ -34,7 +34,7 @@ func (s *Server) routes() http.Handler {
 	// protection for every unsafe method.
 	r.Group(func(r chi.Router) {
 		r.Use(s.crossOriginProtection, s.sessions, s.loadUser)
-		r.Get("/", s.home)
+		r.Get("/", s.homePage)
 
 		r.Route("/user", func(r chi.Router) {
 			r.Get("/register", s.registerPage)
@@ -45,7 +45,7 @@ func (s *Server) routes() http.Handler {
 			r.Get("/confirm-email/{token}", s.confirmEmail)
 			r.Post("/sign-out", s.signOut)
 			r.With(flood).Post("/register", s.register)
-			r.With(guess).Post("/sign-in", s.signInPost)
+			r.With(guess).Post("/sign-in", s.signIn)
 			r.With(flood).Post("/forgot-password", s.forgotPassword)
 			r.Get("/resend-confirmation", s.resendConfirmationPage)
 			r.With(flood).Post("/resend-confirmation", s.resendConfirmation)
@@ -59,7 +59,7 @@ func (s *Server) routes() http.Handler {
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireUser)
 				r.Get("/profile", s.profilePage)
-				r.Post("/profile", s.profile)
+				r.Post("/profile", s.updateProfile)
 				r.Get("/change-password", s.changePasswordPage)
 				r.With(guess).Post("/change-password", s.changePassword)
 				r.With(guess).Post("/sign-out-others", s.signOutOthers)
@@ -75,14 +75,14 @@ func (s *Server) routes() http.Handler {
 
 		r.Route("/admin", func(r chi.Router) {
 			r.Use(s.requireRole(users.RoleAdmin))
-			r.Get("/", s.adminHome)
-			r.Get("/users", s.adminUsers)
-			r.Get("/users/new", s.adminNewUserPage)
-			r.Post("/users/new", s.adminNewUser)
-			r.Get("/users/{id}/edit", s.adminEditUserPage)
-			r.Post("/users/{id}/edit", s.adminEditUser)
-			r.Post("/users/{id}/delete", s.adminDeleteUser)
-			r.Post("/users/{id}/sign-out", s.adminSignOutUser)
+			r.Get("/", s.adminHomePage)
+			r.Get("/users", s.adminUsersPage)
+			r.Get("/users/new", s.newUserPage)
+			r.Post("/users/new", s.createUser)
+			r.Get("/users/{id}/edit", s.editUserPage)
+			r.Post("/users/{id}/edit", s.updateUser)
+			r.Post("/users/{id}/delete", s.deleteUser)
+			r.Post("/users/{id}/sign-out", s.signOutUser)
 			jobs := s.jobsDashboard()
 			r.Handle("/jobs", jobs)
 			r.Handle("/jobs/*", jobs)

@@ -2,6 +2,12 @@
 // middleware, the handlers, template rendering and the one error renderer
 // every error response goes through. It depends on the app container and
 // the domain packages; nothing below it knows about HTTP.
+//
+// Handlers are Server methods in a file named after their feature
+// (account.go, apikeys.go, links.go, admin.go…). A handler that shows a
+// page is named for it (signInPage, widgetsPage); one that acts on a post
+// is named for the act (signIn, createWidget, updateWidget, deleteWidget).
+// Each page gets a typed data struct; shared pieces are in helpers.go.
 package web
 
 import (

@@ -12,8 +12,8 @@ import (
 	"github.com/launchkit/launchkit/internal/users"
 )
 
-// apiKeysPage is the data of templates/pages/apikeys.html.
-type apiKeysPage struct {
+// apiKeysData is the data of templates/pages/apikeys.html.
+type apiKeysData struct {
 	// Keys are the user's working keys, newest first.
 	Keys []users.APIKey
 	// Created is the key just made and NewKey its raw form, shown on
@@ -27,7 +27,7 @@ type apiKeysPage struct {
 }
 
 // renderAPIKeys renders the API keys page with the user's current keys.
-func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, status int, p apiKeysPage) {
+func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, status int, p apiKeysData) {
 	keys, err := s.app.Users.ListAPIKeys(r.Context(), currentUser(r).ID)
 	if err != nil {
 		s.serverError(w, r, err)
@@ -42,7 +42,7 @@ func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, status in
 }
 
 func (s *Server) apiKeysPage(w http.ResponseWriter, r *http.Request) {
-	s.renderAPIKeys(w, r, http.StatusOK, apiKeysPage{Form: newForm()})
+	s.renderAPIKeys(w, r, http.StatusOK, apiKeysData{Form: newForm()})
 }
 
 // createAPIKey makes a key and shows it on the response itself, not
@@ -57,7 +57,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 	k, raw, err := s.app.Users.CreateAPIKey(r.Context(), u.ID, f.get("name"))
 	if errors.Is(err, users.ErrInvalidAPIKeyName) {
 		f.fail("name", fmt.Sprintf("Use at most %d characters.", users.MaxAPIKeyNameLen))
-		s.renderAPIKeys(w, r, http.StatusUnprocessableEntity, apiKeysPage{Form: f})
+		s.renderAPIKeys(w, r, http.StatusUnprocessableEntity, apiKeysData{Form: f})
 		return
 	}
 	if err != nil {
@@ -65,7 +65,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logger.InfoContext(r.Context(), "API key created", "user_id", u.ID, "key_id", k.ID, "prefix", k.Prefix)
-	s.renderAPIKeys(w, r, http.StatusOK, apiKeysPage{Created: k, NewKey: raw, Form: newForm()})
+	s.renderAPIKeys(w, r, http.StatusOK, apiKeysData{Created: k, NewKey: raw, Form: newForm()})
 }
 
 // deleteAPIKey revokes one of the user's keys. Someone else's key, a

@@ -108,7 +108,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 	if s.passwordFormFailed(w, r, "pages/reset-password.html", f) {
 		return
 	}
-	if err := s.signIn(r, u); err != nil {
+	if err := s.startSession(r, u); err != nil {
 		s.serverError(w, r, err)
 		return
 	}

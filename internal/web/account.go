@@ -9,9 +9,9 @@ import (
 	"github.com/launchkit/launchkit/internal/users"
 )
 
-// signIn starts a session for u: a new session token (against fixation)
+// startSession starts a session for u: a new session token (against fixation)
 // carrying the user's ID.
-func (s *Server) signIn(r *http.Request, u *users.User) error {
+func (s *Server) startSession(r *http.Request, u *users.User) error {
 	if err := s.app.Sessions.RenewToken(r.Context()); err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func (s *Server) afterRegister(w http.ResponseWriter, r *http.Request, u *users.
 		s.askToConfirm(w, r)
 		return nil
 	}
-	if err := s.signIn(r, u); err != nil {
+	if err := s.startSession(r, u); err != nil {
 		return err
 	}
 	session.AddFlash(r.Context(), s.app.Sessions, "success", "Welcome! Your account is ready.")
@@ -146,7 +146,7 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "pages/sign-in.html", f)
 }
 
-func (s *Server) signInPost(w http.ResponseWriter, r *http.Request) {
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	f, ok := s.parseForm(w, r, "email", "password", "next")
 	if !ok || !s.spendGuess(w, r, f.get("email")) {
 		return
@@ -170,7 +170,7 @@ func (s *Server) signInPost(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnprocessableEntity, "pages/sign-in.html", f)
 		return
 	}
-	if err := s.signIn(r, u); err != nil {
+	if err := s.startSession(r, u); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
@@ -195,7 +195,7 @@ func (s *Server) profilePage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "pages/profile.html", f)
 }
 
-func (s *Server) profile(w http.ResponseWriter, r *http.Request) {
+func (s *Server) updateProfile(w http.ResponseWriter, r *http.Request) {
 	f, ok := s.parseForm(w, r, "name")
 	if !ok {
 		return
@@ -250,7 +250,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 	}
 	// The change ended every session of the user; this one goes on, with
 	// a new token, at the new session version.
-	if err := s.signIn(r, u); err != nil {
+	if err := s.startSession(r, u); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
@@ -274,7 +274,7 @@ func (s *Server) signOutOthers(w http.ResponseWriter, r *http.Request) {
 	u, err := s.app.Users.EndOtherSessions(r.Context(), me.ID, version, f.get("password"))
 	if err == nil {
 		s.rightGuess(r.Context(), me.Email)
-		err = s.signIn(r, u)
+		err = s.startSession(r, u)
 	}
 	switch {
 	case errors.Is(err, users.ErrInvalidCredentials):

@@ -2,6 +2,6 @@ package web
 
 import "net/http"
 
-func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+func (s *Server) homePage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "pages/home.html", nil)
 }

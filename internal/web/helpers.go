@@ -1,3 +1,7 @@
+// What every handler uses beside render (render.go) and the error
+// renderer (errors.go): reading forms and sending them back with their
+// problems.
+
 package web
 
 import (
