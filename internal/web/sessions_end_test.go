@@ -8,14 +8,6 @@ import (
 	"testing"
 )
 
-// signedInAgain is a second browser signed in as email with password.
-func (s *site) signedInAgain(email, password string) *visitor {
-	s.t.Helper()
-	v := s.visitor()
-	v.post("/user/sign-in", "email", email, "password", password).redirectsTo("/")
-	return v
-}
-
 // TestCredentialChangesEndOtherSessions: a password change or reset,
 // deactivation, and "sign out everywhere" end every other session of the
 // user, on every session store; the browser that changed the password
@@ -27,7 +19,7 @@ func TestCredentialChangesEndOtherSessions(t *testing.T) {
 		t.Run(store, func(t *testing.T) {
 			s := newSite(t, map[string]string{"SESSION_STORE": store})
 			me := s.signedIn(email, "dev")
-			thief := s.signedInAgain(email, pw)
+			thief := s.visitorAs(email, pw)
 
 			t.Run("password change", func(t *testing.T) {
 				me.post("/user/change-password", "old_password", pw, "password", "a brand new password", "retype_password", "a brand new password").
@@ -37,7 +29,7 @@ func TestCredentialChangesEndOtherSessions(t *testing.T) {
 			})
 
 			t.Run("password reset", func(t *testing.T) {
-				thief := s.signedInAgain(email, "a brand new password")
+				thief := s.visitorAs(email, "a brand new password")
 				s.visitor().post("/user/forgot-password", "email", email)
 				rescuer := s.visitor()
 				rescuer.post(s.lastLink(email), "password", "the reset password", "retype_password", "the reset password").redirectsTo("/")
@@ -48,7 +40,7 @@ func TestCredentialChangesEndOtherSessions(t *testing.T) {
 			})
 
 			t.Run("sign out of all other sessions", func(t *testing.T) {
-				other := s.signedInAgain(email, "the reset password")
+				other := s.visitorAs(email, "the reset password")
 				me.get("/user/profile").status(200).contains(`action="/user/sign-out-others"`)
 				// A stolen session alone cannot sign its owner out.
 				other.post("/user/sign-out-others", "password", "a guess").status(422).contains("This is not your password.")
@@ -69,7 +61,7 @@ func TestCredentialChangesEndOtherSessions(t *testing.T) {
 				admin.post(edit, "email", email, "active", "on", "roles", "dev").redirectsTo("/admin/users")
 				me.get("/user/profile").redirectsTo("/user/sign-in?next=%2Fuser%2Fprofile")
 
-				me = s.signedInAgain(email, "the reset password")
+				me = s.visitorAs(email, "the reset password")
 				admin.get(edit).status(200).contains(`action="` + edit[:len(edit)-len("/edit")] + `/sign-out"`)
 				admin.post(edit[:len(edit)-len("/edit")] + "/sign-out").redirectsTo("/admin/users")
 				me.get("/user/profile").redirectsTo("/user/sign-in?next=%2Fuser%2Fprofile")
@@ -87,7 +79,7 @@ func TestPasswordChangeEndsSessionsOnEveryProcess(t *testing.T) {
 	shared := map[string]string{"DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "shared.db")}
 	one, two := newSite(t, shared), newSite(t, shared)
 	me := one.signedIn("ada@example.com")
-	elsewhere := two.signedInAgain("ada@example.com", "password for ada@example.com")
+	elsewhere := two.visitorAs("ada@example.com", "password for ada@example.com")
 	me.post("/user/change-password", "old_password", "password for ada@example.com", "password", "a brand new password", "retype_password", "a brand new password").
 		redirectsTo("/user/profile")
 	elsewhere.get("/user/profile").redirectsTo("/user/sign-in?next=%2Fuser%2Fprofile")
