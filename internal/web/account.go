@@ -12,16 +12,16 @@ import (
 // startSession starts a session for u: a new session token (against fixation)
 // carrying the user's ID.
 func (s *Server) startSession(r *http.Request, u *users.User) error {
-	if err := s.app.Sessions.RenewToken(r.Context()); err != nil {
+	if err := s.sessions.RenewToken(r.Context()); err != nil {
 		return err
 	}
-	s.app.Sessions.Put(r.Context(), sessionUserID, int64(u.ID))
-	s.app.Sessions.Put(r.Context(), sessionUserVersion, u.SessionVersion)
+	s.sessions.Put(r.Context(), sessionUserID, int64(u.ID))
+	s.sessions.Put(r.Context(), sessionUserVersion, u.SessionVersion)
 	return nil
 }
 
 func (s *Server) registerPage(w http.ResponseWriter, r *http.Request) {
-	if !s.app.Config.UserEnableRegister {
+	if !s.cfg.UserEnableRegister {
 		s.renderError(w, r, http.StatusNotFound, "Registration is closed.")
 		return
 	}
@@ -29,7 +29,7 @@ func (s *Server) registerPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) register(w http.ResponseWriter, r *http.Request) {
-	if !s.app.Config.UserEnableRegister {
+	if !s.cfg.UserEnableRegister {
 		s.renderError(w, r, http.StatusNotFound, "Registration is closed.")
 		return
 	}
@@ -42,11 +42,11 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnprocessableEntity, "pages/register.html", f)
 		return
 	}
-	requireConfirmation := s.app.Config.UserRequireConfirmedEmail
-	u, err := s.app.Users.Register(r.Context(), f.get("email"), f.get("password"), requireConfirmation)
+	requireConfirmation := s.cfg.UserRequireConfirmedEmail
+	u, err := s.users.Register(r.Context(), f.get("email"), f.get("password"), requireConfirmation)
 	if errors.Is(err, users.ErrEmailTaken) && requireConfirmation {
 		// Answer as for a new account: the owner is mailed a notice.
-		s.app.Outbox.Send(r.Context())
+		s.outbox.Send(r.Context())
 		s.askToConfirm(w, r)
 		return
 	}
@@ -67,15 +67,15 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 // required, asks them to confirm first. The confirmation mail was written
 // with the account; it goes to the queue now, or once Redis is back.
 func (s *Server) afterRegister(w http.ResponseWriter, r *http.Request, u *users.User) error {
-	s.app.Outbox.Send(r.Context())
-	if s.app.Config.UserRequireConfirmedEmail {
+	s.outbox.Send(r.Context())
+	if s.cfg.UserRequireConfirmedEmail {
 		s.askToConfirm(w, r)
 		return nil
 	}
 	if err := s.startSession(r, u); err != nil {
 		return err
 	}
-	session.AddFlash(r.Context(), s.app.Sessions, "success", "Welcome! Your account is ready.")
+	session.AddFlash(r.Context(), s.sessions, "success", "Welcome! Your account is ready.")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 	return nil
 }
@@ -83,7 +83,7 @@ func (s *Server) afterRegister(w http.ResponseWriter, r *http.Request, u *users.
 // askToConfirm answers a registration when addresses must be confirmed
 // first, for a new address and a taken one alike.
 func (s *Server) askToConfirm(w http.ResponseWriter, r *http.Request) {
-	session.AddFlash(r.Context(), s.app.Sessions, "success", "Welcome! We sent you an email: follow its link to confirm your address, then sign in.")
+	session.AddFlash(r.Context(), s.sessions, "success", "Welcome! We sent you an email: follow its link to confirm your address, then sign in.")
 	http.Redirect(w, r, "/user/sign-in", http.StatusSeeOther)
 }
 
@@ -151,7 +151,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	if !ok || !s.spendGuess(w, r, f.get("email")) {
 		return
 	}
-	u, err := s.app.Users.Authenticate(r.Context(), f.get("email"), f.get("password"))
+	u, err := s.users.Authenticate(r.Context(), f.get("email"), f.get("password"))
 	if err == nil || errors.Is(err, users.ErrEmailUnconfirmed) {
 		s.rightGuess(r.Context(), f.get("email"))
 	}
@@ -182,7 +182,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 	if u := currentUser(r); u != nil {
 		s.logger.InfoContext(r.Context(), "user signed out", "user_id", u.ID)
 	}
-	if err := s.app.Sessions.Destroy(r.Context()); err != nil {
+	if err := s.sessions.Destroy(r.Context()); err != nil {
 		s.serverError(w, r, err)
 		return
 	}
@@ -200,7 +200,7 @@ func (s *Server) updateProfile(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	err := s.app.Users.SetName(r.Context(), currentUser(r).ID, f.get("name"))
+	err := s.users.SetName(r.Context(), currentUser(r).ID, f.get("name"))
 	if errors.Is(err, users.ErrInvalidName) {
 		f.fail("name", "Use at most 200 characters.")
 		s.render(w, r, http.StatusUnprocessableEntity, "pages/profile.html", f)
@@ -210,7 +210,7 @@ func (s *Server) updateProfile(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	session.AddFlash(r.Context(), s.app.Sessions, "success", "Your profile is saved.")
+	session.AddFlash(r.Context(), s.sessions, "success", "Your profile is saved.")
 	http.Redirect(w, r, "/user/profile", http.StatusSeeOther)
 }
 
@@ -231,7 +231,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		var err error
-		u, err = s.app.Users.ChangePassword(r.Context(), currentUser(r).ID, f.get("old_password"), f.get("password"))
+		u, err = s.users.ChangePassword(r.Context(), currentUser(r).ID, f.get("old_password"), f.get("password"))
 		if err == nil {
 			s.rightGuess(r.Context(), email)
 		}
@@ -254,7 +254,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	session.AddFlash(r.Context(), s.app.Sessions, "success", "Your password is changed, and every other session of yours is signed out.")
+	session.AddFlash(r.Context(), s.sessions, "success", "Your password is changed, and every other session of yours is signed out.")
 	http.Redirect(w, r, "/user/profile", http.StatusSeeOther)
 }
 
@@ -270,8 +270,8 @@ func (s *Server) signOutOthers(w http.ResponseWriter, r *http.Request) {
 	if !s.spendGuess(w, r, me.Email) {
 		return
 	}
-	version := s.app.Sessions.GetInt64(r.Context(), sessionUserVersion)
-	u, err := s.app.Users.EndOtherSessions(r.Context(), me.ID, version, f.get("password"))
+	version := s.sessions.GetInt64(r.Context(), sessionUserVersion)
+	u, err := s.users.EndOtherSessions(r.Context(), me.ID, version, f.get("password"))
 	if err == nil {
 		s.rightGuess(r.Context(), me.Email)
 		err = s.startSession(r, u)
@@ -292,6 +292,6 @@ func (s *Server) signOutOthers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logger.InfoContext(r.Context(), "user signed out of other sessions", "user_id", u.ID)
-	session.AddFlash(r.Context(), s.app.Sessions, "success", "Signed out of every other session.")
+	session.AddFlash(r.Context(), s.sessions, "success", "Signed out of every other session.")
 	http.Redirect(w, r, "/user/profile", http.StatusSeeOther)
 }

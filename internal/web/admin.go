@@ -17,7 +17,7 @@ import (
 const usersPerPage = 50
 
 func (s *Server) adminHomePage(w http.ResponseWriter, r *http.Request) {
-	stats, err := s.app.Users.Stats(r.Context())
+	stats, err := s.users.Stats(r.Context())
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -28,7 +28,7 @@ func (s *Server) adminHomePage(w http.ResponseWriter, r *http.Request) {
 func (s *Server) adminUsersPage(w http.ResponseWriter, r *http.Request) {
 	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
 	page = max(page, 1)
-	p, err := s.app.Users.List(r.Context(), (page-1)*usersPerPage, usersPerPage)
+	p, err := s.users.List(r.Context(), (page-1)*usersPerPage, usersPerPage)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -64,7 +64,7 @@ type userForm struct {
 }
 
 func (s *Server) userForm(r *http.Request, f *form, id uint, selected map[string]bool, active, confirmed bool) (*userForm, error) {
-	roles, err := s.app.Users.Roles(r.Context())
+	roles, err := s.users.Roles(r.Context())
 	if err != nil {
 		return nil, err
 	}
@@ -96,13 +96,13 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	var u *users.User
 	if f.ok() {
 		var err error
-		create := s.app.Users.Create
+		create := s.users.Create
 		if confirmed {
-			create = s.app.Users.CreateConfirmed
+			create = s.users.CreateConfirmed
 		}
 		u, err = create(r.Context(), f.get("email"), f.get("password"), roles...)
 		if err == nil && f.get("name") != "" {
-			err = s.app.Users.SetName(r.Context(), u.ID, f.get("name"))
+			err = s.users.SetName(r.Context(), u.ID, f.get("name"))
 		}
 		if !s.userProblem(w, r, f, err) {
 			return
@@ -115,7 +115,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logger.InfoContext(r.Context(), "admin created user", "admin_id", currentUser(r).ID, "user_id", u.ID)
-	session.AddFlash(r.Context(), s.app.Sessions, "success", "Created "+u.Email+".")
+	session.AddFlash(r.Context(), s.sessions, "success", "Created "+u.Email+".")
 	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
 }
 
@@ -126,7 +126,7 @@ func (s *Server) targetUser(w http.ResponseWriter, r *http.Request) (*users.User
 		s.notFound(w, r)
 		return nil, false
 	}
-	u, err := s.app.Users.ByID(r.Context(), uint(id))
+	u, err := s.users.ByID(r.Context(), uint(id))
 	if errors.Is(err, users.ErrNotFound) {
 		s.notFound(w, r)
 		return nil, false
@@ -161,7 +161,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 	roles := r.PostForm["roles"]
 	active, confirmed := f.get("active") == "on", f.get("confirmed") == "on"
 	self := u.ID == currentUser(r).ID
-	_, err := s.app.Users.Update(r.Context(), u.ID, users.Changes{
+	_, err := s.users.Update(r.Context(), u.ID, users.Changes{
 		Email: f.get("email"), Name: f.get("name"), Active: active, Confirmed: confirmed, Roles: roles, By: currentUser(r).ID,
 	})
 	if !s.userProblem(w, r, f, err) {
@@ -174,13 +174,13 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 	}
 	if self {
 		// A change of one's own privileges gets a new session token.
-		if err := s.app.Sessions.RenewToken(r.Context()); err != nil {
+		if err := s.sessions.RenewToken(r.Context()); err != nil {
 			s.serverError(w, r, err)
 			return
 		}
 	}
 	s.logger.InfoContext(r.Context(), "admin updated user", "admin_id", currentUser(r).ID, "user_id", u.ID)
-	session.AddFlash(r.Context(), s.app.Sessions, "success", "Saved "+f.get("email")+".")
+	session.AddFlash(r.Context(), s.sessions, "success", "Saved "+f.get("email")+".")
 	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
 }
 
@@ -189,7 +189,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.app.Users.Delete(r.Context(), currentUser(r).ID, u.ID); errors.Is(err, users.ErrOwnAccount) {
+	if err := s.users.Delete(r.Context(), currentUser(r).ID, u.ID); errors.Is(err, users.ErrOwnAccount) {
 		s.renderError(w, r, http.StatusBadRequest, "You cannot delete your own account here.")
 		return
 	} else if errors.Is(err, users.ErrLastAdmin) {
@@ -200,7 +200,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logger.InfoContext(r.Context(), "admin deleted user", "admin_id", currentUser(r).ID, "user_id", u.ID)
-	session.AddFlash(r.Context(), s.app.Sessions, "success", "Deleted "+u.Email+".")
+	session.AddFlash(r.Context(), s.sessions, "success", "Deleted "+u.Email+".")
 	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
 }
 
@@ -211,7 +211,7 @@ func (s *Server) signOutUser(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	u, err := s.app.Users.EndSessions(r.Context(), u.ID)
+	u, err := s.users.EndSessions(r.Context(), u.ID)
 	if err == nil && u.ID == currentUser(r).ID {
 		err = s.startSession(r, u)
 	}
@@ -220,7 +220,7 @@ func (s *Server) signOutUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logger.InfoContext(r.Context(), "admin signed user out everywhere", "admin_id", currentUser(r).ID, "user_id", u.ID)
-	session.AddFlash(r.Context(), s.app.Sessions, "success", "Signed "+u.Email+" out everywhere.")
+	session.AddFlash(r.Context(), s.sessions, "success", "Signed "+u.Email+" out everywhere.")
 	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
 }
 
@@ -237,7 +237,7 @@ func selectedSet(names []string) map[string]bool {
 // than the rest of the site.
 func (s *Server) jobsDashboard() http.Handler {
 	// On the process's Redis pool: the dashboard opens and closes nothing.
-	dashboard := asynqmon.New(asynqmon.Options{RootPath: "/admin/jobs", RedisConnOpt: jobs.Shared(s.app.Redis)})
+	dashboard := asynqmon.New(asynqmon.Options{RootPath: "/admin/jobs", RedisConnOpt: jobs.Shared(s.redis)})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; frame-ancestors 'none'")
 		dashboard.ServeHTTP(w, r)

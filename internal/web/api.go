@@ -104,14 +104,14 @@ func (s *Server) createCredentials(w http.ResponseWriter, r *http.Request) {
 	if !s.spendGuess(w, r, in.Email) {
 		return
 	}
-	u, err := s.app.Users.Authenticate(r.Context(), in.Email, in.Password)
+	u, err := s.users.Authenticate(r.Context(), in.Email, in.Password)
 	if err == nil || errors.Is(err, users.ErrEmailUnconfirmed) {
 		s.rightGuess(r.Context(), in.Email)
 	}
 	var k *users.APIKey
 	var raw string
 	if err == nil {
-		k, raw, err = s.app.Users.CreateAPIKey(r.Context(), u.ID, credentialsKeyName)
+		k, raw, err = s.users.CreateAPIKey(r.Context(), u.ID, credentialsKeyName)
 	}
 	switch {
 	case errors.Is(err, users.ErrInvalidCredentials):
@@ -144,7 +144,7 @@ func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 			s.renderError(w, r, http.StatusUnauthorized, "Send your API key in an \"Authorization: Bearer\" header.")
 			return
 		}
-		u, err := s.app.Users.AuthenticateAPIKey(r.Context(), raw)
+		u, err := s.users.AuthenticateAPIKey(r.Context(), raw)
 		switch {
 		case errors.Is(err, users.ErrInvalidAPIKey):
 			w.Header().Set("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)

@@ -28,12 +28,12 @@ type apiKeysData struct {
 
 // renderAPIKeys renders the API keys page with the user's current keys.
 func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, status int, p apiKeysData) {
-	keys, err := s.app.Users.ListAPIKeys(r.Context(), currentUser(r).ID)
+	keys, err := s.users.ListAPIKeys(r.Context(), currentUser(r).ID)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
 	}
-	p.Keys, p.BaseURL = keys, s.app.Config.BaseURL
+	p.Keys, p.BaseURL = keys, s.cfg.BaseURL
 	if p.NewKey != "" {
 		// The page holds a secret: no browser or proxy may keep a copy.
 		w.Header().Set("Cache-Control", "no-store")
@@ -54,7 +54,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := currentUser(r)
-	k, raw, err := s.app.Users.CreateAPIKey(r.Context(), u.ID, f.get("name"))
+	k, raw, err := s.users.CreateAPIKey(r.Context(), u.ID, f.get("name"))
 	if errors.Is(err, users.ErrInvalidAPIKeyName) {
 		f.fail("name", fmt.Sprintf("Use at most %d characters.", users.MaxAPIKeyNameLen))
 		s.renderAPIKeys(w, r, http.StatusUnprocessableEntity, apiKeysData{Form: f})
@@ -77,7 +77,7 @@ func (s *Server) deleteAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := currentUser(r)
-	err = s.app.Users.RevokeAPIKey(r.Context(), u.ID, uint(id))
+	err = s.users.RevokeAPIKey(r.Context(), u.ID, uint(id))
 	if errors.Is(err, users.ErrAPIKeyNotFound) {
 		s.renderError(w, r, http.StatusNotFound, "You have no such API key.")
 		return
@@ -87,6 +87,6 @@ func (s *Server) deleteAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logger.InfoContext(r.Context(), "API key revoked", "user_id", u.ID, "key_id", id)
-	session.AddFlash(r.Context(), s.app.Sessions, "success", "The API key is revoked: it no longer works.")
+	session.AddFlash(r.Context(), s.sessions, "success", "The API key is revoked: it no longer works.")
 	http.Redirect(w, r, "/user/apikeys", http.StatusSeeOther)
 }

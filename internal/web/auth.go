@@ -33,15 +33,15 @@ func currentUser(r *http.Request) *users.User {
 func (s *Server) loadUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		id := s.app.Sessions.GetInt64(ctx, sessionUserID)
+		id := s.sessions.GetInt64(ctx, sessionUserID)
 		if id <= 0 {
 			next.ServeHTTP(w, r)
 			return
 		}
-		u, err := s.app.Users.ByID(ctx, uint(id))
+		u, err := s.users.ByID(ctx, uint(id))
 		switch {
-		case errors.Is(err, users.ErrNotFound) || (err == nil && (!u.Active || u.SessionVersion != s.app.Sessions.GetInt64(ctx, sessionUserVersion))):
-			if err := s.app.Sessions.Destroy(ctx); err != nil {
+		case errors.Is(err, users.ErrNotFound) || (err == nil && (!u.Active || u.SessionVersion != s.sessions.GetInt64(ctx, sessionUserVersion))):
+			if err := s.sessions.Destroy(ctx); err != nil {
 				s.serverError(w, r, err)
 				return
 			}

@@ -24,7 +24,7 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 // not when METRICS_ADDR has a listener for them, and in production only
 // behind METRICS_TOKEN, as they tell anyone the routes and the runtime.
 func (s *Server) publicMetrics() bool {
-	cfg := s.app.Config
+	cfg := s.cfg
 	return cfg.MetricsAddr == "" && (!cfg.IsProduction() || cfg.MetricsToken != "")
 }
 
@@ -36,13 +36,13 @@ func MetricsHandler(a *app.App) http.Handler {
 	return mux
 }
 
-// metrics serves the Prometheus metrics, behind a bearer token when
+// metricsHandler serves the Prometheus metrics, behind a bearer token when
 // METRICS_TOKEN is set.
-func (s *Server) metrics() http.HandlerFunc {
-	h := promhttp.HandlerFor(s.app.Metrics.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelError)})
-	want := []byte("Bearer " + s.app.Config.MetricsToken)
+func (s *Server) metricsHandler() http.HandlerFunc {
+	h := promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelError)})
+	want := []byte("Bearer " + s.cfg.MetricsToken)
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.app.Config.MetricsToken != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		if s.cfg.MetricsToken != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
 			s.renderError(w, r, http.StatusUnauthorized, "This endpoint needs the metrics token.")
 			return
@@ -72,8 +72,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		check
 	}
 	pings := map[string]func(context.Context) error{
-		"database": s.app.DB.Ping,
-		"redis":    func(ctx context.Context) error { return s.app.Redis.Ping(ctx).Err() },
+		"database": s.db.Ping,
+		"redis":    func(ctx context.Context) error { return s.redis.Ping(ctx).Err() },
 	}
 	results := make(chan result, len(pings))
 	for name, ping := range pings {

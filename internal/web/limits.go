@@ -38,7 +38,7 @@ func (s *Server) limitAddress(kind string, limit ratelimit.Limit) func(http.Hand
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			key := kind + ":addr:" + limitKey(s.clientAddress(r))
-			if d := s.app.Limits.Take(r.Context(), key, limit); !d.Allowed {
+			if d := s.limits.Take(r.Context(), key, limit); !d.Allowed {
 				s.tooMany(w, r, d.RetryAfter, "")
 				return
 			}
@@ -64,7 +64,7 @@ func accountKey(email string) string { return ratelimit.EmailKey("guess:account:
 // a right password gives the budget back (rightGuess). Unknown addresses
 // have a budget too, so the answer tells nobody which accounts exist.
 func (s *Server) spendGuess(w http.ResponseWriter, r *http.Request, email string) bool {
-	d := s.app.Limits.Take(r.Context(), accountKey(email), guessesPerAccount)
+	d := s.limits.Take(r.Context(), accountKey(email), guessesPerAccount)
 	if d.Allowed {
 		return true
 	}
@@ -78,7 +78,7 @@ func (s *Server) spendGuess(w http.ResponseWriter, r *http.Request, email string
 // rightGuess gives the account its whole budget back: its owner, who
 // knows the password, is not held back by their own sign-ins.
 func (s *Server) rightGuess(ctx context.Context, email string) {
-	s.app.Limits.Reset(ctx, accountKey(email))
+	s.limits.Reset(ctx, accountKey(email))
 }
 
 // clientAddress is the address of the client that sent r: the TCP peer,
@@ -93,7 +93,7 @@ func (s *Server) clientAddress(r *http.Request) netip.Addr {
 		return peer
 	}
 	var hops []netip.Addr
-	if s.app.Config.TrustedProxyHeader == "Forwarded" {
+	if s.cfg.TrustedProxyHeader == "Forwarded" {
 		hops = forwardedFor(r.Header.Values("Forwarded"))
 	} else {
 		for _, h := range r.Header.Values("X-Forwarded-For") {

@@ -41,7 +41,7 @@ func (s *Server) linkRequest(w http.ResponseWriter, r *http.Request, request fun
 		s.serverError(w, r, err)
 		return
 	}
-	s.app.Outbox.Send(r.Context())
+	s.outbox.Send(r.Context())
 	http.Redirect(w, r, r.URL.Path+"?sent=1", http.StatusSeeOther)
 }
 
@@ -52,7 +52,7 @@ func (s *Server) forgotPasswordPage(w http.ResponseWriter, r *http.Request) {
 // forgotPassword has a reset link mailed if the address has an active
 // account.
 func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) {
-	s.linkRequest(w, r, s.app.Users.RequestPasswordReset)
+	s.linkRequest(w, r, s.users.RequestPasswordReset)
 }
 
 func (s *Server) resendConfirmationPage(w http.ResponseWriter, r *http.Request) {
@@ -62,7 +62,7 @@ func (s *Server) resendConfirmationPage(w http.ResponseWriter, r *http.Request) 
 // resendConfirmation has a new confirmation link mailed if the address
 // has an active account still unconfirmed.
 func (s *Server) resendConfirmation(w http.ResponseWriter, r *http.Request) {
-	s.linkRequest(w, r, s.app.Users.RequestConfirmation)
+	s.linkRequest(w, r, s.users.RequestConfirmation)
 }
 
 // badLink renders the page for a reset or confirm link that cannot be used.
@@ -80,7 +80,7 @@ func (s *Server) badLink(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (s *Server) resetPasswordPage(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.app.Users.PeekToken(r.Context(), chi.URLParam(r, "token"), users.PurposeResetPassword); err != nil {
+	if _, err := s.users.PeekToken(r.Context(), chi.URLParam(r, "token"), users.PurposeResetPassword); err != nil {
 		s.badLink(w, r, err)
 		return
 	}
@@ -96,7 +96,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 	var u *users.User
 	if f.ok() {
 		var err error
-		u, err = s.app.Users.ResetPassword(r.Context(), chi.URLParam(r, "token"), f.get("password"))
+		u, err = s.users.ResetPassword(r.Context(), chi.URLParam(r, "token"), f.get("password"))
 		switch {
 		case errors.Is(err, users.ErrInvalidPassword): // the account's own address, say
 			f.fail("password", passwordReason(err))
@@ -114,20 +114,20 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	// The owner has proved the mailbox: wrong guesses by others no
 	// longer hold the account back.
-	s.app.Limits.Reset(r.Context(), accountKey(u.Email))
+	s.limits.Reset(r.Context(), accountKey(u.Email))
 	s.logger.InfoContext(r.Context(), "password reset", "user_id", u.ID)
-	session.AddFlash(r.Context(), s.app.Sessions, "success", "Your new password is set, and you are signed in.")
+	session.AddFlash(r.Context(), s.sessions, "success", "Your new password is set, and you are signed in.")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
 func (s *Server) confirmEmail(w http.ResponseWriter, r *http.Request) {
-	u, err := s.app.Users.ConfirmEmail(r.Context(), chi.URLParam(r, "token"))
+	u, err := s.users.ConfirmEmail(r.Context(), chi.URLParam(r, "token"))
 	if err != nil {
 		s.badLink(w, r, err)
 		return
 	}
 	s.logger.InfoContext(r.Context(), "email confirmed", "user_id", u.ID)
-	session.AddFlash(r.Context(), s.app.Sessions, "success", "Your email address is confirmed.")
+	session.AddFlash(r.Context(), s.sessions, "success", "Your email address is confirmed.")
 	if currentUser(r) != nil {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return

@@ -58,7 +58,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if route == "" || status == http.StatusNotFound {
 			route = "unmatched" // raw paths would make a label per URL probed
 		}
-		s.app.Metrics.ObserveRequest(r.Method, route, status, duration)
+		s.metrics.ObserveRequest(r.Method, route, status, duration)
 		s.logger.InfoContext(r.Context(), "request",
 			"method", r.Method, "path", r.URL.Path, "status", status,
 			"bytes", ww.BytesWritten(), "queries", queries.N(), "duration", duration.Round(time.Microsecond))
@@ -82,8 +82,8 @@ func (s *Server) recoverPanic(next http.Handler) http.Handler {
 			s.logger.ErrorContext(r.Context(), "panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(stack))
 			w.Header().Set("Connection", "close")
 			page := errorPage{Status: http.StatusInternalServerError}
-			if s.app.Config.Env == config.EnvDevelopment {
-				page.Detail = s.app.Config.Scrub(fmt.Sprintf("panic: %v\n\n%s", v, stack))
+			if s.cfg.Env == config.EnvDevelopment {
+				page.Detail = s.cfg.Scrub(fmt.Sprintf("panic: %v\n\n%s", v, stack))
 			}
 			s.renderErrorPage(w, r, page)
 		}()
@@ -97,7 +97,7 @@ func (s *Server) recoverPanic(next http.Handler) http.Handler {
 // serverError), not a request that hangs and a connection held for ever.
 func (s *Server) deadline(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), s.app.Config.RequestTimeout)
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
@@ -111,7 +111,7 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
 		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
-		if s.app.Config.IsProduction() {
+		if s.cfg.IsProduction() {
 			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		}
 		next.ServeHTTP(w, r)
@@ -123,7 +123,7 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 // no per-visitor CSRF token, and no session, is needed for it.
 func (s *Server) crossOriginProtection(next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
-	for _, origin := range s.app.Config.TrustedOrigins {
+	for _, origin := range s.cfg.TrustedOrigins {
 		// Validated by config; an error here would be a bug, not input.
 		if err := cop.AddTrustedOrigin(strings.TrimSuffix(origin, "/")); err != nil {
 			s.logger.Error("TRUSTED_ORIGINS: ignoring origin", "origin", origin, "err", err)
@@ -135,12 +135,12 @@ func (s *Server) crossOriginProtection(next http.Handler) http.Handler {
 	return cop.Handler(next)
 }
 
-// sessions loads and saves the visitor's session around the request.
-func (s *Server) sessions(next http.Handler) http.Handler {
+// withSession loads and saves the visitor's session around the request.
+func (s *Server) withSession(next http.Handler) http.Handler {
 	marked := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionLoadedKey{}, true)))
 	})
-	return s.app.Sessions.LoadAndSave(marked, func(w http.ResponseWriter, r *http.Request, err error) {
+	return s.sessions.LoadAndSave(marked, func(w http.ResponseWriter, r *http.Request, err error) {
 		s.serverError(w, r, fmt.Errorf("session: %w", err))
 	})
 }

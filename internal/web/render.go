@@ -98,9 +98,9 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, status int, page 
 	if err != nil {
 		return err
 	}
-	v := viewData{AppName: s.app.Config.AppName, RegisterEnabled: s.app.Config.UserEnableRegister, User: currentUser(r), Data: data}
+	v := viewData{AppName: s.cfg.AppName, RegisterEnabled: s.cfg.UserEnableRegister, User: currentUser(r), Data: data}
 	if hasSession(r.Context()) {
-		v.Flashes = session.PopFlashes(r.Context(), s.app.Sessions)
+		v.Flashes = session.PopFlashes(r.Context(), s.sessions)
 	}
 	var buf bytes.Buffer
 	if err := tmpl.ExecuteTemplate(&buf, "base", v); err != nil {

@@ -21,7 +21,7 @@ func (s *Server) routes() http.Handler {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	if s.publicMetrics() {
-		r.Get("/metrics", s.metrics())
+		r.Get("/metrics", s.metricsHandler())
 	}
 	r.Method(http.MethodGet, "/static/*", s.static())
 
@@ -33,7 +33,7 @@ func (s *Server) routes() http.Handler {
 	// Pages: a session (created only when written) and cross-origin
 	// protection for every unsafe method.
 	r.Group(func(r chi.Router) {
-		r.Use(s.crossOriginProtection, s.sessions, s.loadUser)
+		r.Use(s.crossOriginProtection, s.withSession, s.loadUser)
 		r.Get("/", s.homePage)
 
 		r.Route("/user", func(r chi.Router) {

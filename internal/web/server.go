@@ -22,13 +22,36 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/launchkit/launchkit/internal/app"
+	"github.com/launchkit/launchkit/internal/config"
+	"github.com/launchkit/launchkit/internal/db"
+	"github.com/launchkit/launchkit/internal/jobs"
+	"github.com/launchkit/launchkit/internal/metrics"
+	"github.com/launchkit/launchkit/internal/outbox"
+	"github.com/launchkit/launchkit/internal/ratelimit"
+	"github.com/launchkit/launchkit/internal/session"
+	"github.com/launchkit/launchkit/internal/users"
 )
 
-// Server holds what the handlers need. Handlers are its methods.
+// Server holds what the handlers need, each named: the container's
+// lifecycle (opening, closing) is none of the handlers' business.
+// Handlers are its methods.
 type Server struct {
-	app       *app.App
-	logger    *slog.Logger
+	cfg      *config.Config
+	logger   *slog.Logger
+	db       *db.DB        // readiness
+	redis    *redis.Client // readiness, the jobs dashboard
+	metrics  *metrics.Metrics
+	sessions session.Manager
+	limits   *ratelimit.Limiter
+	outbox   *outbox.Relay
+	users    *users.Service
+	jobs     *jobs.Client // to queue tasks a request asks for
+	// (go run ./tools/scaffold adds its resources' services here.)
+	// scaffold:server
+
 	templates *templateSet
 	extra     func(chi.Router)
 	// proxies are TRUSTED_PROXIES: peers whose forwarding headers give
@@ -48,7 +71,12 @@ func WithExtraRoutes(f func(chi.Router)) Option {
 
 // New returns the site's handler.
 func New(a *app.App, opts ...Option) (http.Handler, error) {
-	s := &Server{app: a, logger: a.Logger, proxies: trustedProxies(a.Config)}
+	s := &Server{
+		cfg: a.Config, logger: a.Logger, db: a.DB, redis: a.Redis, metrics: a.Metrics,
+		sessions: a.Sessions, limits: a.Limits, outbox: a.Outbox, users: a.Users, jobs: a.Jobs,
+		proxies: trustedProxies(a.Config),
+	}
+	// scaffold:serverwire
 	for _, o := range opts {
 		o(s)
 	}

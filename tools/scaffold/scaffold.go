@@ -173,6 +173,15 @@ func (r *resource) insertions() []insertion {
 		{filepath.Join("internal", "app", "app.go"), "import (", []string{
 			fmt.Sprintf("%q", r.Module+"/internal/"+r.Pkg),
 		}},
+		{filepath.Join("internal", "web", "server.go"), "// scaffold:server", []string{
+			fmt.Sprintf("%s *%s.Service", lowerFirst(r.Types), r.Pkg),
+		}},
+		{filepath.Join("internal", "web", "server.go"), "// scaffold:serverwire", []string{
+			fmt.Sprintf("s.%s = a.%s", lowerFirst(r.Types), r.Types),
+		}},
+		{filepath.Join("internal", "web", "server.go"), "import (", []string{
+			fmt.Sprintf("%q", r.Module+"/internal/"+r.Pkg),
+		}},
 		{filepath.Join("internal", "web", "routes.go"), "// scaffold:routes", []string{
 			fmt.Sprintf("r.Get(%q, s.%sPage)", r.Path, lowerFirst(r.Types)),
 			fmt.Sprintf("r.Post(%q, s.create%s)", r.Path, r.Type),
@@ -355,7 +364,10 @@ func remove(root, name string, out io.Writer) error {
 		fmt.Fprintln(out, "removed", rel, "(a database it was applied to keeps its table: migrate down first)")
 		removed++
 	}
-	for _, p := range []string{filepath.Join("internal", "app", "app.go"), filepath.Join("internal", "web", "routes.go"), filepath.Join("internal", "jobs", "tasks.go")} {
+	for _, p := range []string{
+		filepath.Join("internal", "app", "app.go"), filepath.Join("internal", "web", "server.go"),
+		filepath.Join("internal", "web", "routes.go"), filepath.Join("internal", "jobs", "tasks.go"),
+	} {
 		b, err := os.ReadFile(filepath.Join(root, p))
 		if os.IsNotExist(err) {
 			continue

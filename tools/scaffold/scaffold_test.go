@@ -215,6 +215,7 @@ func fakeRoot(t *testing.T) string {
 		"go.mod":                  "module example.com/app\n\ngo 1.22\n",
 		"internal/app/app.go":     "package app\n\nimport (\n\t\"fmt\"\n)\n\ntype App struct {\n\t// scaffold:services\n}\n\nfunc New() {\n\t// scaffold:wire\n\tfmt.Println()\n}\n",
 		"internal/web/routes.go":  "package web\n\nfunc routes() {\n\t// scaffold:routes\n}\n",
+		"internal/web/server.go":  "package web\n\nimport (\n\t\"fmt\"\n)\n\ntype Server struct {\n\t// scaffold:server\n}\n\nfunc New() {\n\t// scaffold:serverwire\n\tfmt.Println()\n}\n",
 		"migrations/sqlite/x.sql": "",
 	}
 	for path, content := range files {
