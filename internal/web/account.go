@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/launchkit/launchkit/internal/session"
 	"github.com/launchkit/launchkit/internal/users"
 )
 
@@ -75,16 +74,14 @@ func (s *Server) afterRegister(w http.ResponseWriter, r *http.Request, u *users.
 	if err := s.startSession(r, u); err != nil {
 		return err
 	}
-	session.AddFlash(r.Context(), s.sessions, "success", "Welcome! Your account is ready.")
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	s.flashAndGo(w, r, "Welcome! Your account is ready.", "/")
 	return nil
 }
 
 // askToConfirm answers a registration when addresses must be confirmed
 // first, for a new address and a taken one alike.
 func (s *Server) askToConfirm(w http.ResponseWriter, r *http.Request) {
-	session.AddFlash(r.Context(), s.sessions, "success", "Welcome! We sent you an email: follow its link to confirm your address, then sign in.")
-	http.Redirect(w, r, "/user/sign-in", http.StatusSeeOther)
+	s.flashAndGo(w, r, "Welcome! We sent you an email: follow its link to confirm your address, then sign in.", "/user/sign-in")
 }
 
 // passwordReason is what the form says of a password the policy refused.
@@ -210,8 +207,7 @@ func (s *Server) updateProfile(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	session.AddFlash(r.Context(), s.sessions, "success", "Your profile is saved.")
-	http.Redirect(w, r, "/user/profile", http.StatusSeeOther)
+	s.flashAndGo(w, r, "Your profile is saved.", "/user/profile")
 }
 
 func (s *Server) changePasswordPage(w http.ResponseWriter, r *http.Request) {
@@ -254,8 +250,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 		s.serverError(w, r, err)
 		return
 	}
-	session.AddFlash(r.Context(), s.sessions, "success", "Your password is changed, and every other session of yours is signed out.")
-	http.Redirect(w, r, "/user/profile", http.StatusSeeOther)
+	s.flashAndGo(w, r, "Your password is changed, and every other session of yours is signed out.", "/user/profile")
 }
 
 // signOutOthers ends every session of the signed-in user but this one,
@@ -292,6 +287,5 @@ func (s *Server) signOutOthers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logger.InfoContext(r.Context(), "user signed out of other sessions", "user_id", u.ID)
-	session.AddFlash(r.Context(), s.sessions, "success", "Signed out of every other session.")
-	http.Redirect(w, r, "/user/profile", http.StatusSeeOther)
+	s.flashAndGo(w, r, "Signed out of every other session.", "/user/profile")
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/hibiken/asynqmon"
 
 	"github.com/launchkit/launchkit/internal/jobs"
-	"github.com/launchkit/launchkit/internal/session"
 	"github.com/launchkit/launchkit/internal/users"
 )
 
@@ -115,8 +114,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logger.InfoContext(r.Context(), "admin created user", "admin_id", currentUser(r).ID, "user_id", u.ID)
-	session.AddFlash(r.Context(), s.sessions, "success", "Created "+u.Email+".")
-	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
+	s.flashAndGo(w, r, "Created "+u.Email+".", "/admin/users")
 }
 
 // targetUser loads the user named by the {id} in the path, or renders 404.
@@ -180,8 +178,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.logger.InfoContext(r.Context(), "admin updated user", "admin_id", currentUser(r).ID, "user_id", u.ID)
-	session.AddFlash(r.Context(), s.sessions, "success", "Saved "+f.get("email")+".")
-	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
+	s.flashAndGo(w, r, "Saved "+f.get("email")+".", "/admin/users")
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
@@ -200,8 +197,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logger.InfoContext(r.Context(), "admin deleted user", "admin_id", currentUser(r).ID, "user_id", u.ID)
-	session.AddFlash(r.Context(), s.sessions, "success", "Deleted "+u.Email+".")
-	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
+	s.flashAndGo(w, r, "Deleted "+u.Email+".", "/admin/users")
 }
 
 // signOutUser ends every session of a user, the admin's own other
@@ -220,8 +216,7 @@ func (s *Server) signOutUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logger.InfoContext(r.Context(), "admin signed user out everywhere", "admin_id", currentUser(r).ID, "user_id", u.ID)
-	session.AddFlash(r.Context(), s.sessions, "success", "Signed "+u.Email+" out everywhere.")
-	http.Redirect(w, r, "/admin/users", http.StatusSeeOther)
+	s.flashAndGo(w, r, "Signed "+u.Email+" out everywhere.", "/admin/users")
 }
 
 func selectedSet(names []string) map[string]bool {

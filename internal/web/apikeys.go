@@ -8,7 +8,6 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
-	"github.com/launchkit/launchkit/internal/session"
 	"github.com/launchkit/launchkit/internal/users"
 )
 
@@ -87,6 +86,5 @@ func (s *Server) deleteAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logger.InfoContext(r.Context(), "API key revoked", "user_id", u.ID, "key_id", id)
-	session.AddFlash(r.Context(), s.sessions, "success", "The API key is revoked: it no longer works.")
-	http.Redirect(w, r, "/user/apikeys", http.StatusSeeOther)
+	s.flashAndGo(w, r, "The API key is revoked: it no longer works.", "/user/apikeys")
 }

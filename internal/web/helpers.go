@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/launchkit/launchkit/internal/session"
 )
 
 // maxFormBytes bounds a form post; more is answered with 413.
@@ -83,4 +85,11 @@ func (s *Server) passwordFormFailed(w http.ResponseWriter, r *http.Request, page
 	}
 	s.render(w, r, http.StatusUnprocessableEntity, page, &form{Values: map[string]string{}, Errors: f.Errors})
 	return true
+}
+
+// flashAndGo ends a post that worked: message shows on the next page, and
+// the browser is sent to path (303, so a reload does not post again).
+func (s *Server) flashAndGo(w http.ResponseWriter, r *http.Request, message, path string) {
+	session.AddFlash(r.Context(), s.sessions, "success", message)
+	http.Redirect(w, r, path, http.StatusSeeOther)
 }

@@ -116,8 +116,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 	// longer hold the account back.
 	s.limits.Reset(r.Context(), accountKey(u.Email))
 	s.logger.InfoContext(r.Context(), "password reset", "user_id", u.ID)
-	session.AddFlash(r.Context(), s.sessions, "success", "Your new password is set, and you are signed in.")
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	s.flashAndGo(w, r, "Your new password is set, and you are signed in.", "/")
 }
 
 func (s *Server) confirmEmail(w http.ResponseWriter, r *http.Request) {
