@@ -8,6 +8,16 @@ import (
 	"github.com/launchkit/launchkit/internal/users"
 )
 
+// sessionStarted starts a session for u (startSession) and reports
+// whether it did; when not, it has answered 500.
+func (s *Server) sessionStarted(w http.ResponseWriter, r *http.Request, u *users.User) bool {
+	if err := s.startSession(r, u); err != nil {
+		s.serverError(w, r, err)
+		return false
+	}
+	return true
+}
+
 // startSession starts a session for u: a new session token (against fixation)
 // carrying the user's ID.
 func (s *Server) startSession(r *http.Request, u *users.User) error {
@@ -97,27 +107,36 @@ func passwordReason(err error) string {
 // and reports whether the handler should go on (false: a 500 was
 // rendered). Registration and the admin panel share it.
 func (s *Server) userProblem(w http.ResponseWriter, r *http.Request, f *form, err error) bool {
-	switch {
-	case err == nil:
-	case errors.Is(err, users.ErrInvalidEmail):
-		f.fail("email", "Enter an email address like ada@example.com.")
-	case errors.Is(err, users.ErrEmailTaken):
-		f.fail("email", "This email address is already registered.")
-	case errors.Is(err, users.ErrInvalidName):
-		f.fail("name", "Use at most 200 characters.")
-	case errors.Is(err, users.ErrInvalidPassword):
-		f.fail("password", passwordReason(err))
-	case errors.Is(err, users.ErrUnknownRole):
-		f.fail("roles", "Choose roles from the list.")
-	case errors.Is(err, users.ErrLastAdmin):
-		f.fail("", "The site must keep at least one active admin: make someone else an admin first.")
-	case errors.Is(err, users.ErrOwnAccount):
-		f.fail("", "You cannot take admin away from, or deactivate, your own account.")
-	default:
-		s.serverError(w, r, err)
-		return false
+	if err == nil {
+		return true
 	}
-	return true
+	if errors.Is(err, users.ErrInvalidPassword) {
+		f.fail("password", passwordReason(err))
+		return true
+	}
+	for _, p := range userProblems {
+		if errors.Is(err, p.err) {
+			f.fail(p.field, p.message)
+			return true
+		}
+	}
+	s.serverError(w, r, err)
+	return false
+}
+
+// userProblems are the users service's refusals, as problems of a form
+// field ("" for the form as a whole).
+var userProblems = []struct {
+	err            error
+	field, message string
+}{
+	{users.ErrInvalidEmail, "email", "Enter an email address like ada@example.com."},
+	{users.ErrEmailTaken, "email", "This email address is already registered."},
+	{users.ErrInvalidName, "name", "Use at most 200 characters."},
+	{users.ErrUnknownRole, "roles", "Choose roles from the list."},
+	{users.ErrLastAdmin, "", "The site must keep at least one active admin: make someone else an admin first."},
+	{users.ErrOwnAccount, "", "You cannot take admin away from, or deactivate, your own account."},
+	{users.ErrInvalidCredentials, "old_password", "This is not your current password."},
 }
 
 // checkNewPassword checks the password and retype_password fields: the
@@ -167,8 +186,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusUnprocessableEntity, "pages/sign-in.html", f)
 		return
 	}
-	if err := s.startSession(r, u); err != nil {
-		s.serverError(w, r, err)
+	if !s.sessionStarted(w, r, u) {
 		return
 	}
 	s.logger.InfoContext(r.Context(), "user signed in", "user_id", u.ID)
@@ -231,13 +249,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			s.rightGuess(r.Context(), email)
 		}
-		switch {
-		case errors.Is(err, users.ErrInvalidCredentials):
-			f.fail("old_password", "This is not your current password.")
-		case errors.Is(err, users.ErrInvalidPassword):
-			f.fail("password", passwordReason(err))
-		case err != nil:
-			s.serverError(w, r, err)
+		if !s.userProblem(w, r, f, err) {
 			return
 		}
 	}
@@ -246,8 +258,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 	}
 	// The change ended every session of the user; this one goes on, with
 	// a new token, at the new session version.
-	if err := s.startSession(r, u); err != nil {
-		s.serverError(w, r, err)
+	if !s.sessionStarted(w, r, u) {
 		return
 	}
 	s.flashAndGo(w, r, "Your password is changed, and every other session of yours is signed out.", "/user/profile")

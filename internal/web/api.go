@@ -113,18 +113,7 @@ func (s *Server) createCredentials(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		k, raw, err = s.users.CreateAPIKey(r.Context(), u.ID, credentialsKeyName)
 	}
-	switch {
-	case errors.Is(err, users.ErrInvalidCredentials):
-		s.renderError(w, r, http.StatusUnauthorized, "The email address or password is not right.")
-		return
-	case errors.Is(err, users.ErrEmailUnconfirmed):
-		s.renderError(w, r, http.StatusForbidden, "Confirm your email address first: follow the link in the email we sent you, or have a new one sent at /user/resend-confirmation.")
-		return
-	case errors.Is(err, users.ErrAPIKeysNotAllowed):
-		s.renderError(w, r, http.StatusForbidden, "API keys need the "+users.APIKeyRole+" role.")
-		return
-	case err != nil:
-		s.serverError(w, r, err)
+	if s.refused(w, r, err) {
 		return
 	}
 	s.logger.InfoContext(r.Context(), "API key created", "user_id", u.ID, "key_id", k.ID, "prefix", k.Prefix, "via", "api")
@@ -145,16 +134,7 @@ func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 			return
 		}
 		u, err := s.users.AuthenticateAPIKey(r.Context(), raw)
-		switch {
-		case errors.Is(err, users.ErrInvalidAPIKey):
-			w.Header().Set("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)
-			s.renderError(w, r, http.StatusUnauthorized, "The API key is not valid: it is unknown or revoked.")
-			return
-		case errors.Is(err, users.ErrAPIKeysNotAllowed):
-			s.renderError(w, r, http.StatusForbidden, "API access needs the "+users.APIKeyRole+" role.")
-			return
-		case err != nil:
-			s.serverError(w, r, err)
+		if s.refused(w, r, err) {
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
@@ -187,4 +167,35 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, apiUser{
 		ID: u.ID, Email: u.Email, Name: u.Name, Roles: u.RoleNames(), EmailConfirmed: u.EmailConfirmedAt != nil,
 	})
+}
+
+// apiRefusals are the API's answers to the users service's refusals.
+var apiRefusals = []struct {
+	err     error
+	status  int
+	message string
+}{
+	{users.ErrInvalidCredentials, http.StatusUnauthorized, "The email address or password is not right."},
+	{users.ErrInvalidAPIKey, http.StatusUnauthorized, "The API key is not valid: it is unknown or revoked."},
+	{users.ErrEmailUnconfirmed, http.StatusForbidden, "Confirm your email address first: follow the link in the email we sent you, or have a new one sent at /user/resend-confirmation."},
+	{users.ErrAPIKeysNotAllowed, http.StatusForbidden, "API keys and API access need the " + users.APIKeyRole + " role."},
+}
+
+// refused answers err, when there is one, with its refusal (a 500 for
+// any other error) and reports whether it did.
+func (s *Server) refused(w http.ResponseWriter, r *http.Request, err error) bool {
+	if err == nil {
+		return false
+	}
+	for _, a := range apiRefusals {
+		if errors.Is(err, a.err) {
+			if a.err == users.ErrInvalidAPIKey {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)
+			}
+			s.renderError(w, r, a.status, a.message)
+			return true
+		}
+	}
+	s.serverError(w, r, err)
+	return true
 }

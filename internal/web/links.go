@@ -108,8 +108,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 	if s.passwordFormFailed(w, r, "pages/reset-password.html", f) {
 		return
 	}
-	if err := s.startSession(r, u); err != nil {
-		s.serverError(w, r, err)
+	if !s.sessionStarted(w, r, u) {
 		return
 	}
 	// The owner has proved the mailbox: wrong guesses by others no
