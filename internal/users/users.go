@@ -358,17 +358,25 @@ func (s *Service) EndOtherSessions(ctx context.Context, id uint, version int64, 
 	if err := s.checkOwnPassword(ctx, u, password); err != nil {
 		return nil, fmt.Errorf("end the other sessions of user %d: %w", id, err)
 	}
-	res := g.Model(&User{}).Where("id = ? AND session_version = ?", id, version).Update("session_version", endSessions)
-	if res.Error != nil {
-		return nil, fmt.Errorf("end the other sessions of user %d: %w", id, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return nil, fmt.Errorf("end the other sessions of user %d: %w", id, ErrSessionEnded)
-	}
-	if u, err = s.byID(g, id); err != nil {
+	u, err = s.updateIf(g, id, "session_version = ?", version, map[string]any{"session_version": endSessions}, ErrSessionEnded)
+	if err != nil {
 		return nil, fmt.Errorf("end the other sessions of user %d: %w", id, err)
 	}
 	return u, nil
+}
+
+// updateIf applies changes to user id if the row still matches cond
+// (with arg), failing with stale when it no longer does (another request
+// changed it first), and returns the user as it now is.
+func (s *Service) updateIf(g *gorm.DB, id uint, cond string, arg any, changes map[string]any, stale error) (*User, error) {
+	res := g.Model(&User{}).Where("id = ? AND "+cond, id, arg).Updates(changes)
+	if res.Error != nil {
+		return nil, res.Error
+	}
+	if res.RowsAffected == 0 {
+		return nil, stale
+	}
+	return s.byID(g, id)
 }
 
 // SetPassword replaces the password of the user with that email and ends
@@ -440,15 +448,9 @@ func (s *Service) ChangePassword(ctx context.Context, id uint, oldPassword, newP
 	}
 	// The stored hash must still be the one just checked: two concurrent
 	// changes with the same old password cannot both win.
-	res := g.Model(&User{}).Where("id = ? AND password_hash = ?", id, u.PasswordHash).
-		Updates(map[string]any{"password_hash": hash, "updated_at": time.Now().UTC(), "session_version": endSessions})
-	if res.Error != nil {
-		return nil, fmt.Errorf("change password of user %d: %w", id, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return nil, fmt.Errorf("change password of user %d: %w", id, ErrInvalidCredentials)
-	}
-	if u, err = s.byID(g, id); err != nil {
+	u, err = s.updateIf(g, id, "password_hash = ?", u.PasswordHash,
+		map[string]any{"password_hash": hash, "updated_at": time.Now().UTC(), "session_version": endSessions}, ErrInvalidCredentials)
+	if err != nil {
 		return nil, fmt.Errorf("change password of user %d: %w", id, err)
 	}
 	return u, nil
