@@ -335,6 +335,20 @@ func TestManageUsers(t *testing.T) {
 	}
 
 	fails(t, "", "email address already registered", "user", "create", "--email", "ADA@example.com")
+
+	// ensure: the deploy's seeding step, run on every deploy.
+	code, out, errOut = run(t, "seed-password-1\n", "user", "ensure", "--email", "Admin@example.com", "--role", "admin", "--password-stdin")
+	if code != 0 || !strings.Contains(out, "created user") || !strings.Contains(out, "admin@example.com (roles: admin, user; address confirmed)") {
+		t.Errorf("user ensure of a new address = %d, want it created:\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = run(t, "another-password\n", "user", "ensure", "--email", "admin@example.com", "--role", "dev", "--password-stdin")
+	if code != 0 || !strings.Contains(out, "admin@example.com exists: left as it is (roles: admin, user)") || errOut != "" {
+		t.Errorf("user ensure of an existing address = %d, want it left as it is:\n%s%s", code, out, errOut)
+	}
+	code, out, _ = run(t, "", "user", "ensure", "--email", "ada@example.com")
+	if code != 0 || strings.Contains(out, "password:") {
+		t.Errorf("user ensure of an existing address printed a password or failed (%d):\n%s", code, out)
+	}
 	if code, out, errOut = run(t, "", "role", "add", "editors"); code != 0 || !strings.Contains(out, "added role editors") {
 		t.Errorf("role add editors = %d:\n%s%s", code, out, errOut)
 	}
@@ -384,6 +398,8 @@ func TestManageUsers(t *testing.T) {
 		{"grace@example.com", "grace-password-1", true},
 		{"linus@example.com", "linus-password", true},
 		{"weak@example.com", "short", false},
+		{"admin@example.com", "seed-password-1", true},   // made by user ensure…
+		{"admin@example.com", "another-password", false}, // …and left as it was
 	} {
 		u, err := svc.Authenticate(t.Context(), tc.email, tc.password)
 		if (err == nil) != tc.ok {

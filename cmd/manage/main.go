@@ -3,6 +3,7 @@
 //
 //	manage [-config FILE] migrate up|down|status|create NAME
 //	manage [-config FILE] user create --email E [--role R]... [--password-stdin]
+//	manage [-config FILE] user ensure --email E [--role R]... [--password-stdin]
 //	manage [-config FILE] user reset-password --email E [--password-stdin]
 //	manage [-config FILE] role add NAME
 //	manage [-config FILE] config [--check]
@@ -60,6 +61,8 @@ const usage = `usage:
   manage [-config FILE] migrate up|down|status
   manage migrate create NAME      (writes migrations/<dialect>/NNNNN_NAME.sql)
   manage [-config FILE] user create --email E [--role R]... [--password-stdin]
+  manage [-config FILE] user ensure --email E [--role R]... [--password-stdin]
+                                  (creates the user unless the address has one; exit 0 both ways)
   manage [-config FILE] user reset-password --email E [--password-stdin]
                                   (password: stdin's first line, else generated and shown once)
   manage [-config FILE] role add NAME

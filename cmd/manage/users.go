@@ -14,22 +14,32 @@ import (
 	"github.com/launchkit/launchkit/internal/users"
 )
 
-// userCommand runs `manage user create|reset-password`.
+// userCommand runs `manage user create|ensure|reset-password`.
 func userCommand(ctx context.Context, flags app.Flags, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"user needs create or reset-password"}
+		return usageError{"user needs create, ensure or reset-password"}
 	}
 	switch args[0] {
 	case "create":
-		return createUser(ctx, flags, args[1:], getenv, stdin, stdout)
+		return createUser(ctx, flags, args[1:], getenv, stdin, stdout, false)
+	case "ensure":
+		return createUser(ctx, flags, args[1:], getenv, stdin, stdout, true)
 	case "reset-password":
 		return resetPassword(ctx, flags, args[1:], getenv, stdin, stdout)
 	}
 	return usageError{fmt.Sprintf("unknown user command %q", args[0])}
 }
 
-func createUser(ctx context.Context, flags app.Flags, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
-	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
+// createUser runs `user create`, or with ensure `user ensure`: for a
+// deploy's seeding, which creates the user unless the address has an
+// account already, and then leaves it as it is (its roles and password
+// too); both end with exit 0 and say which.
+func createUser(ctx context.Context, flags app.Flags, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer, ensure bool) error {
+	name := "user create"
+	if ensure {
+		name = "user ensure"
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	var roles []string
 	fs.Func("role", "grant this role besides user (repeatable)", func(r string) error {
 		roles = append(roles, r)
@@ -46,7 +56,22 @@ func createUser(ctx context.Context, flags app.Flags, args []string, getenv func
 	if *unconfirmed {
 		create = svc.Create
 	}
+	if ensure {
+		u, err := svc.ByEmail(ctx, in.email)
+		if err == nil {
+			fmt.Fprintf(stdout, "user %d: %s exists: left as it is (roles: %s)\n", u.ID, u.Email, strings.Join(u.RoleNames(), ", "))
+			return nil
+		}
+		if !errors.Is(err, users.ErrNotFound) {
+			return err
+		}
+	}
 	u, err := create(ctx, in.email, in.password, roles...)
+	if ensure && errors.Is(err, users.ErrEmailTaken) {
+		// Another deploy step made it a moment ago.
+		fmt.Fprintf(stdout, "user %s exists: left as it is\n", in.email)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
