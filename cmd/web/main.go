@@ -65,7 +65,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		defer w.Shutdown()
 	}
 
-	h, err := web.New(a, opts...)
+	drain := &web.Drain{}
+	h, err := web.New(a, append(opts, web.WithDrain(drain))...)
 	if err != nil {
 		return err
 	}
@@ -75,7 +76,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	} else if cfg.IsProduction() && cfg.MetricsToken == "" {
 		logger.Info("/metrics is not served: set METRICS_TOKEN to serve it on ADDR behind a token, or METRICS_ADDR for a private listener")
 	}
-	if err := serve(ctx, servers, cfg.ShutdownTimeout, logger); err != nil {
+	serving, stop := drainFirst(ctx, drain, cfg.ShutdownDrainDelay, logger)
+	defer stop()
+	if err := serve(serving, servers, cfg.ShutdownTimeout, logger); err != nil {
 		return err
 	}
 	logger.Info("web stopped")
@@ -121,4 +124,31 @@ func serve(ctx context.Context, servers []server, shutdownTimeout time.Duration,
 		}
 	}
 	return first
+}
+
+// drainFirst returns a context that ends delay after ctx does: between
+// the two, drain is started, so /readyz answers 503 while requests are
+// still served, and the load balancer has time to take this process out
+// of rotation before it stops accepting (SHUTDOWN_DRAIN_DELAY). Calling
+// stop ends it at once.
+func drainFirst(ctx context.Context, drain *web.Drain, delay time.Duration, logger *slog.Logger) (serving context.Context, stop func()) {
+	serving, stop = context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		defer stop()
+		select {
+		case <-ctx.Done():
+		case <-serving.Done():
+			return
+		}
+		if delay <= 0 {
+			return
+		}
+		drain.Start()
+		logger.Info("shutting down: /readyz answers 503 while the load balancer takes this process out", "delay", delay)
+		select {
+		case <-time.After(delay):
+		case <-serving.Done():
+		}
+	}()
+	return serving, stop
 }

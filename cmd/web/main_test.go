@@ -94,6 +94,40 @@ func TestSIGTERMLetsASlowRequestFinishThenExits0(t *testing.T) {
 	}
 }
 
+// TestSIGTERMTurnsReadinessOffBeforeClosing: on SIGTERM, with a drain
+// delay, /readyz answers 503 at once while pages are still served, so a
+// load balancer stops sending traffic before the listener closes; then
+// the process exits 0.
+func TestSIGTERMTurnsReadinessOffBeforeClosing(t *testing.T) {
+	p := testenv.Start(t, child(t, "SHUTDOWN_DRAIN_DELAY=3s"))
+	base := p.WaitListening()
+	status := func(path string) int {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			return 0
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status("/readyz"); got != http.StatusOK {
+		t.Fatalf("/readyz before SIGTERM = %d", got)
+	}
+	p.Terminate()
+	p.WaitForOutput(regexp.MustCompile("readyz answers 503"), 10*time.Second)
+	if got := status("/readyz"); got != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while draining = %d, want 503", got)
+	}
+	if got := status("/healthz"); got != http.StatusOK {
+		t.Errorf("/healthz while draining = %d, want 200: the process still serves", got)
+	}
+	if got := status("/"); got != http.StatusOK {
+		t.Errorf("GET / while draining = %d, want 200", got)
+	}
+	if code := p.Wait(30 * time.Second); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM, want 0", code)
+	}
+}
+
 func TestBadConfigExitsWithOneMessageNamingTheKey(t *testing.T) {
 	dir := t.TempDir()
 	badYAML := filepath.Join(dir, "bad.yaml")

@@ -71,7 +71,11 @@ type Config struct {
 	MetricsAddr  string `key:"METRICS_ADDR" help:"host:port of a separate listener serving only /metrics, without a token (keep it private); ADDR then does not serve /metrics"`
 
 	ShutdownTimeout time.Duration `key:"SHUTDOWN_TIMEOUT" default:"15s" help:"how long SIGTERM waits for in-flight requests and tasks"`
-	RequestTimeout  time.Duration `key:"REQUEST_TIMEOUT" default:"15s" help:"deadline of a request's work (database, Redis): past it the request is answered 503"`
+	// ShutdownDrainDelay is how long a web process, on SIGTERM, keeps
+	// serving while /readyz answers 503, so that the load balancer takes
+	// it out of rotation before it stops accepting.
+	ShutdownDrainDelay time.Duration `key:"SHUTDOWN_DRAIN_DELAY" default:"0s" production:"5s" help:"on SIGTERM, how long the web process keeps serving with /readyz at 503 before it stops accepting (let the load balancer notice)"`
+	RequestTimeout     time.Duration `key:"REQUEST_TIMEOUT" default:"15s" help:"deadline of a request's work (database, Redis): past it the request is answered 503"`
 
 	AWSSecretsManagerConfig string        `key:"AWS_SECRETS_MANAGER_CONFIG" help:"name or ARN of an AWS Secrets Manager secret holding config keys"`
 	AWSSecretsRegion        string        `key:"AWS_SECRETS_REGION" help:"region of that secret; empty uses the AWS SDK's chain"`

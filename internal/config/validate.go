@@ -145,6 +145,9 @@ func validate(c *Config) Problems {
 	if c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT", "must be positive")
 	}
+	if c.ShutdownDrainDelay < 0 {
+		bad("SHUTDOWN_DRAIN_DELAY", "must not be negative")
+	}
 	if c.AWSSecretsTimeout <= 0 {
 		bad("AWS_SECRETS_TIMEOUT", "must be positive")
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -65,6 +66,13 @@ const readyTimeout = 2 * time.Second
 // deadline even when a check is still waiting (a client that does not
 // honour its context, a connection that never opens).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.drain.Draining() {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": "draining"})
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
 	type result struct {
@@ -113,4 +121,21 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"status": overall, "checks": checks})
+}
+
+// Drain is a web process's shutdown state, shared by its signal handling
+// and its /readyz: once Start is called, /readyz answers 503 (status
+// "draining") while requests are still served, so that a load balancer
+// stops sending new ones before the listener closes.
+type Drain struct{ on atomic.Bool }
+
+// Start marks the process as draining.
+func (d *Drain) Start() { d.on.Store(true) }
+
+// Draining reports whether Start was called.
+func (d *Drain) Draining() bool { return d != nil && d.on.Load() }
+
+// WithDrain has /readyz answer 503 once d is started.
+func WithDrain(d *Drain) Option {
+	return func(s *Server) { s.drain = d }
 }

@@ -54,6 +54,7 @@ type Server struct {
 
 	templates *templateSet
 	extra     func(chi.Router)
+	drain     *Drain // nil: never draining
 	// proxies are TRUSTED_PROXIES: peers whose forwarding headers give
 	// the client's address.
 	proxies []netip.Prefix
