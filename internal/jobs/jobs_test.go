@@ -375,6 +375,9 @@ func TestEveryTaskIsRegisteredOnce(t *testing.T) {
 			t.Errorf("task %q: want a unique type, a handler and queue options", task.Type)
 		}
 		seen[task.Type] = true
+		if _, err := jobs.PeriodicOptions(task); task.Schedule != "" && err != nil {
+			t.Errorf("task %s: %v", task.Type, err)
+		}
 		if len(jobs.TaskOptions(task.Type)) != len(task.Options) {
 			t.Errorf("TaskOptions(%s) are not the task's own", task.Type)
 		}
@@ -405,5 +408,54 @@ func TestEveryTaskIsRegisteredOnce(t *testing.T) {
 	tasks, err := asynq.NewInspectorFromRedisClient(rdb).ListPendingTasks(jobs.QueueCritical)
 	if err != nil || len(tasks) != 1 || tasks[0].Type != jobs.TypeMailSend || tasks[0].MaxRetry != 10 {
 		t.Errorf("after Enqueue of mail:send, critical holds %+v (%v), want the task with 10 retries", tasks, err)
+	}
+}
+
+// TestSeveralSchedulersRunAPeriodOnce: what two schedulers do when they
+// fire in the same period — each enqueues the task with PeriodicOptions —
+// gives one run: the second enqueue is refused, also after the first run
+// has finished (a lock that only lasted while the task was queued let a
+// slower scheduler's enqueue through). A period later it runs again.
+func TestSeveralSchedulersRunAPeriodOnce(t *testing.T) {
+	for _, backend := range redisBackends {
+		t.Run(backend.name, func(t *testing.T) {
+			rdb := openRedis(t, backend.url(t))
+			task := jobs.Task{Type: "test:periodic", Options: []asynq.Option{asynq.Queue(jobs.QueueLow)}, Schedule: "@every 2s"}
+			opts, err := jobs.PeriodicOptions(task)
+			if err != nil {
+				t.Fatal(err)
+			}
+			client := asynq.NewClientFromRedisClient(rdb)
+			first, err := client.EnqueueContext(t.Context(), asynq.NewTask(task.Type, nil), opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The first scheduler's run is processed and done.
+			mux := asynq.NewServeMux()
+			mux.HandleFunc(task.Type, func(context.Context, *asynq.Task) error { return nil })
+			srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
+				Concurrency: 1, Queues: map[string]int{jobs.QueueLow: 1}, LogLevel: asynq.FatalLevel,
+				JanitorInterval: 100 * time.Millisecond, // drops finished runs past their retention
+			})
+			if err := srv.Start(mux); err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Shutdown()
+			inspector := asynq.NewInspectorFromRedisClient(rdb)
+			waitFor(t, 10*time.Second, "the first run to complete", func() bool {
+				info, err := inspector.GetTaskInfo(jobs.QueueLow, first.ID)
+				return err == nil && info.State == asynq.TaskStateCompleted
+			})
+			// The second scheduler fires in the same period.
+			if _, err := client.EnqueueContext(t.Context(), asynq.NewTask(task.Type, nil), opts...); !errors.Is(err, asynq.ErrTaskIDConflict) {
+				t.Errorf("a second enqueue in the same period: %v, want a task-ID conflict", err)
+			}
+			// A period later (the completed run kept for half of one), it
+			// runs again.
+			waitFor(t, 10*time.Second, "the next period's enqueue to be taken", func() bool {
+				_, err := client.EnqueueContext(t.Context(), asynq.NewTask(task.Type, nil), opts...)
+				return err == nil
+			})
+		})
 	}
 }

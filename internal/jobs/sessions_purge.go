@@ -14,7 +14,7 @@ const TypeSessionsPurge = "sessions:purge"
 
 var sessionsPurgeTask = Task{
 	Type: TypeSessionsPurge, Options: []asynq.Option{asynq.Queue(QueueLow)},
-	Handle: (*Handlers).purgeSessions, Schedule: "@every 1h",
+	Handle: (*Handlers).purgeSessions, Schedule: "@hourly",
 }
 
 func (h *Handlers) purgeSessions(ctx context.Context, _ *asynq.Task) error {

@@ -20,8 +20,9 @@ type Task struct {
 	Options []asynq.Option
 	// Handle does the work, with the worker's dependencies.
 	Handle func(h *Handlers, ctx context.Context, t *asynq.Task) error
-	// Schedule, when set, runs the task periodically on the scheduler
-	// (a cron line, or "@every 1h"); it then takes no payload.
+	// Schedule, when set, runs the task periodically on the scheduler: a
+	// cron line or "@hourly"/"@daily" (on the clock, so that several
+	// schedulers agree; see PeriodicOptions). It then takes no payload.
 	Schedule string
 }
 

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+	"github.com/robfig/cron/v3"
 )
 
 // WorkerOptions configure a Worker.
@@ -60,10 +62,11 @@ func NewWorker(rdb *redis.Client, h *Handlers, opts WorkerOptions) (*Worker, err
 			if t.Schedule == "" {
 				continue
 			}
-			// Unique keeps a second scheduler, started by mistake, from
-			// doubling the work.
-			opts := append(slices.Clone(t.Options), asynq.Unique(30*time.Minute))
-			if _, err := w.scheduler.Register(t.Schedule, asynq.NewTask(t.Type, nil), opts...); err != nil {
+			opts, err := PeriodicOptions(t)
+			if err == nil {
+				_, err = w.scheduler.Register(t.Schedule, asynq.NewTask(t.Type, nil), opts...)
+			}
+			if err != nil {
 				return nil, fmt.Errorf("schedule %s: %w", t.Type, err)
 			}
 		}
@@ -109,7 +112,16 @@ type asynqLogger struct{ l *slog.Logger }
 func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
 func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
 func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
-func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
+func (a asynqLogger) Error(args ...any) {
+	msg := fmt.Sprint(args...)
+	if strings.Contains(msg, asynq.ErrTaskIDConflict.Error()) {
+		// Another scheduler enqueued this period's run first: the point
+		// of PeriodicOptions, not a fault.
+		a.l.Debug(msg)
+		return
+	}
+	a.l.Error(msg)
+}
 
 // Fatal is called by asynq only on unrecoverable start-up errors; it logs
 // instead of exiting so the caller's error path and shutdown still run.
@@ -125,3 +137,21 @@ type sharedClient struct{ rdb *redis.Client }
 
 // MakeRedisClient implements asynq.RedisConnOpt.
 func (s sharedClient) MakeRedisClient() any { return s.rdb }
+
+// PeriodicOptions are the queue options a scheduler enqueues periodic
+// task t with. Each period's run has the same task ID, kept for half a
+// period after it ends: a second scheduler (several workers started
+// without DISABLE_SCHEDULER) that fires in the same period is refused
+// with a task-ID conflict, so the task runs once per period however many
+// schedulers there are — given schedules on the clock ("@hourly",
+// "0 7 * * *"), which every scheduler fires at the same moment; "@every"
+// counts from each scheduler's start.
+func PeriodicOptions(t Task) ([]asynq.Option, error) {
+	schedule, err := cron.ParseStandard(t.Schedule)
+	if err != nil {
+		return nil, fmt.Errorf("schedule %q of %s: %w", t.Schedule, t.Type, err)
+	}
+	next := schedule.Next(time.Now())
+	period := schedule.Next(next).Sub(next)
+	return append(slices.Clone(t.Options), asynq.TaskID("periodic:"+t.Type), asynq.Retention(period/2)), nil
+}
