@@ -241,12 +241,20 @@ func (a *App) StartOutbox(ctx context.Context) (stop func()) {
 
 // NewWorker builds the background worker on this container.
 func (a *App) NewWorker() (*jobs.Worker, error) {
-	return jobs.NewWorker(a.Redis, a.Handlers(), jobs.WorkerOptions{
+	opts := jobs.WorkerOptions{
 		Concurrency:     a.Config.WorkerConcurrency,
 		Scheduler:       !a.Config.DisableScheduler,
 		ShutdownTimeout: a.Config.ShutdownTimeout,
 		Logger:          a.Logger,
-	})
+	}
+	if a.Config.RedisURL != "" {
+		target, err := jobs.ParseRedisURL(a.Config.RedisURL)
+		if err != nil {
+			return nil, err
+		}
+		opts.SchedulerRedis = target.ConnOpt()
+	}
+	return jobs.NewWorker(a.Redis, a.Handlers(), opts)
 }
 
 // Close releases everything New opened, in reverse order.

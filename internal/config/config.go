@@ -40,7 +40,7 @@ type Config struct {
 	DatabaseConnectTimeout   time.Duration `key:"DATABASE_CONNECT_TIMEOUT" default:"5s" help:"how long opening a connection to PostgreSQL or MySQL may take"`
 	DatabaseStatementTimeout time.Duration `key:"DATABASE_STATEMENT_TIMEOUT" default:"30s" help:"longest a PostgreSQL statement may run (statement_timeout), or a MySQL connection wait for an answer; 0 for no limit"`
 	AutoMigrate              bool          `key:"AUTO_MIGRATE" default:"true" production:"false" help:"apply pending migrations when the web process starts"`
-	RedisURL                 string        `key:"REDIS_URL" help:"redis://… for jobs (and redis sessions); empty in development runs an embedded in-memory Redis"`
+	RedisURL                 string        `key:"REDIS_URL" help:"redis://… (or redis+sentinel://host:26379,…/master/db) for jobs, sessions and limits; empty in development runs an embedded in-memory Redis"`
 
 	SessionStore       string        `key:"SESSION_STORE" default:"database" help:"memory, database, redis, or cookie (the whole session in an encrypted, signed cookie)"`
 	SessionLifetime    time.Duration `key:"SESSION_LIFETIME" default:"24h" help:"absolute session lifetime"`

@@ -90,8 +90,8 @@ func validate(c *Config) Problems {
 		bad("REQUEST_TIMEOUT", "must be positive")
 	}
 	if c.RedisURL != "" {
-		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-			bad("REDIS_URL", "not a redis:// or rediss:// URL")
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "redis+sentinel") {
+			bad("REDIS_URL", "not a redis://, rediss:// or redis+sentinel:// URL")
 		}
 	}
 

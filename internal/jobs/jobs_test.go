@@ -459,3 +459,62 @@ func TestSeveralSchedulersRunAPeriodOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestJobsFollowASentinelFailover: behind Sentinel (a primary, a replica,
+// three Sentinels on loopback), the primary is killed; the same client,
+// without a restart, reaches the promoted replica, and a task enqueued
+// before the kill (and acknowledged by the replica: Redis replicates
+// asynchronously, so only WAIT makes a write survive a failover) and one
+// enqueued after both run.
+func TestJobsFollowASentinelFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Sentinel set and waits out a failover: not in -short")
+	}
+	url, killPrimary := testenv.Sentinels(t)
+	ctx := t.Context()
+	rdb, err := jobs.OpenRedis(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	client := asynq.NewClientFromRedisClient(rdb)
+	if _, err := client.EnqueueContext(ctx, asynq.NewTask("test:failover", []byte("before")), asynq.Queue(jobs.QueueDefault)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := rdb.Do(ctx, "WAIT", 1, 5000).Int(); err != nil || n != 1 {
+		t.Fatalf("WAIT = %d, %v: the replica did not acknowledge the task", n, err)
+	}
+
+	killPrimary()
+	waitFor(t, 60*time.Second, "the client to reach the promoted replica", func() bool {
+		info, err := rdb.Info(ctx, "replication").Result()
+		return err == nil && strings.Contains(info, "role:master")
+	})
+	if _, err := client.EnqueueContext(ctx, asynq.NewTask("test:failover", []byte("after")), asynq.Queue(jobs.QueueDefault)); err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan string, 4)
+	mux := asynq.NewServeMux()
+	mux.HandleFunc("test:failover", func(_ context.Context, task *asynq.Task) error {
+		ran <- string(task.Payload())
+		return nil
+	})
+	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: 1, Queues: map[string]int{jobs.QueueDefault: 1}, LogLevel: asynq.FatalLevel})
+	if err := srv.Start(mux); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	var got []string
+	for len(got) < 2 {
+		select {
+		case p := <-ran:
+			got = append(got, p)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("ran %v after the failover, want the tasks from before and after it", got)
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"after", "before"}) {
+		t.Errorf("ran %v, want after and before once each", got)
+	}
+}

@@ -16,9 +16,13 @@ import (
 // WorkerOptions configure a Worker.
 type WorkerOptions struct {
 	Concurrency int
-	// Scheduler also runs the periodic-task scheduler. Exactly one
-	// process of a deployment should.
+	// Scheduler also runs the periodic-task scheduler (several may: see
+	// PeriodicOptions).
 	Scheduler bool
+	// SchedulerRedis is where the scheduler opens its own connection
+	// (RedisTarget.ConnOpt; behind Sentinel it must follow the primary
+	// too); nil: the server rdb talks to.
+	SchedulerRedis asynq.RedisConnOpt
 	// ShutdownTimeout is how long Shutdown waits for running tasks
 	// before handing them back to the queue.
 	ShutdownTimeout time.Duration
@@ -54,7 +58,11 @@ func NewWorker(rdb *redis.Client, h *Handlers, opts WorkerOptions) (*Worker, err
 		// The scheduler gets a connection of its own: asynq closes the
 		// scheduler's connection at shutdown and refuses (with an error
 		// in the log) to close a shared one.
-		w.scheduler = asynq.NewScheduler(ConnOpt(rdb), &asynq.SchedulerOpts{
+		conn := opts.SchedulerRedis
+		if conn == nil {
+			conn = ConnOpt(rdb)
+		}
+		w.scheduler = asynq.NewScheduler(conn, &asynq.SchedulerOpts{
 			Logger:   asynqLogger{opts.Logger.With("component", "scheduler")},
 			LogLevel: asynq.WarnLevel,
 		})
