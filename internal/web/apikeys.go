@@ -70,7 +70,7 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 // deleteAPIKey revokes one of the user's keys. Someone else's key, a
 // revoked one or a malformed id are all "not found".
 func (s *Server) deleteAPIKey(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseUint(chi.URLParam(r, "id"), 10, 0)
+	id, err := strconv.ParseUint(chi.URLParam(r, "id"), 10, 63) // what BIGINT holds
 	if err != nil || id == 0 {
 		s.notFound(w, r)
 		return

@@ -180,3 +180,19 @@ func TestMetricsArePrivateInProduction(t *testing.T) {
 	// In development it stays open, as before.
 	newSite(t, nil).get("/metrics").status(200)
 }
+
+// TestOutOfRangeIDsAreNotFound: an ID past what the databases' BIGINT
+// holds is a 404, not a 500 (PostgreSQL refused to encode it).
+func TestOutOfRangeIDsAreNotFound(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range testenv.Dialects {
+		t.Run(dialect.Name, func(t *testing.T) {
+			s := newSite(t, map[string]string{"DATABASE_URL": dialect.URL(t)})
+			dev := s.signedIn("dev@example.com", "admin")
+			for _, id := range []string{"9223372036854775808", "18446744073709551615"} {
+				dev.post("/user/apikeys/" + id + "/delete").status(http.StatusNotFound)
+				dev.get("/admin/users/" + id + "/edit").status(http.StatusNotFound)
+			}
+		})
+	}
+}
