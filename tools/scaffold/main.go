@@ -38,21 +38,34 @@ func run(args []string, root string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	del := fs.Bool("delete", false, "remove a resource the generator made (its files and tagged lines)")
 	job := fs.Bool("job", false, "also a background task run for each new one (written to the outbox with it)")
+	pluralName := fs.String("plural", "", "the plural, when the English rule gets it wrong (news, data)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: go run ./tools/scaffold [--job] NAME FIELD:TYPE...   (types: string, text, int, bool, date)")
 		fmt.Fprintln(stderr, "       go run ./tools/scaffold --delete NAME")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	// Flags may come after NAME and the fields too.
+	var rest []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if err := fs.Parse(rest); err != nil {
 		return 2
 	}
 	var err error
 	switch {
 	case *del && fs.NArg() == 1:
-		err = remove(root, fs.Arg(0), stdout)
+		err = remove(root, fs.Arg(0), *pluralName, stdout)
 	case !*del && fs.NArg() >= 2:
 		var r *resource
-		if r, err = parse(root, fs.Arg(0), fs.Args()[1:]); err == nil {
+		if r, err = parse(root, fs.Arg(0), *pluralName, fs.Args()[1:]); err == nil {
 			r.Job = *job
 			err = generate(root, r, stdout)
 		}

@@ -5,7 +5,9 @@ import (
 	"cmp"
 	"embed"
 	"fmt"
+	"go/ast"
 	"go/format"
+	"go/parser"
 	"go/token"
 	"io"
 	"os"
@@ -53,17 +55,33 @@ var nameRE = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
 // with what the site has, or with what each resource gets.
 var reserved = map[string]bool{
 	"user": true, "users": true, "role": true, "session": true, "admin": true, "api": true,
-	"api_key": true, "static": true, "job": true, "mail": true, "config": true, "db": true,
-	"web": true, "app": true, "metric": true, "outbox": true, "migration": true, "template": true,
-	"id": true, "user_id": true, "created_at": true, "updated_at": true,
+	"api_key": true, "static": true, "job": true, "jobs": true, "mail": true, "config": true, "db": true,
+	"web": true, "app": true, "metric": true, "metrics": true, "outbox": true, "migration": true,
+	"migrations": true, "template": true, "templates": true, "testenv": true, "logging": true,
+	"ratelimit": true, "awssecret": true, "awssecrets": true, "scaffold": true, "scaffolded": true,
+	"service": true, "services": true, "wire": true, "route": true, "routes": true, "server": true,
+	"serverwire": true, "task": true, "tasks": true, "input": true, "problem": true, "form": true,
 }
 
-// parse checks NAME and the FIELD:TYPE arguments.
-func parse(root, name string, specs []string) (*resource, error) {
+// parse checks NAME, its plural (empty: the English rule) and the
+// FIELD:TYPE arguments, against each other and against the tree at root.
+func parse(root, name, pluralName string, specs []string) (*resource, error) {
 	if !nameRE.MatchString(name) || len(name) > 40 {
-		return nil, badInput("name %q: use a singular noun in lower case, words joined by _ (e.g. widget, blog_post)", name)
+		return nil, badInput("name %q: use a singular noun in lower case letters and digits, starting with a letter, words joined by _ (e.g. widget, blog_post)", name)
 	}
-	if reserved[name] || token.Lookup(name).IsKeyword() || token.Lookup(pkgName(plural(name))).IsKeyword() {
+	if len(name) < 3 {
+		return nil, badInput("name %q: use a word of three letters or more", name)
+	}
+	if pluralName == "" {
+		if strings.HasSuffix(name, "s") && !strings.HasSuffix(name, "ss") && !strings.HasSuffix(name, "us") && !strings.HasSuffix(name, "is") {
+			return nil, badInput("name %q looks plural: give the singular (widget for widgets), or, when it is one, its plural with --plural", name)
+		}
+		pluralName = plural(name)
+	}
+	if !nameRE.MatchString(pluralName) || pluralName == name {
+		return nil, badInput("plural %q: use lower case, words joined by _, and not the same as the singular", pluralName)
+	}
+	if reserved[name] || reserved[pluralName] || token.Lookup(name).IsKeyword() || token.Lookup(pkgName(pluralName)).IsKeyword() {
 		return nil, badInput("name %q is taken: the site or Go uses it already", name)
 	}
 	mod, err := os.ReadFile(filepath.Join(root, "go.mod"))
@@ -71,9 +89,9 @@ func parse(root, name string, specs []string) (*resource, error) {
 		return nil, fmt.Errorf("read go.mod (run it from the repository root): %w", err)
 	}
 	r := &resource{
-		Module: modfile.ModulePath(mod), Name: name, Plural: plural(name),
-		Type: camel(name), Types: camel(plural(name)),
-		Label: strings.ReplaceAll(name, "_", " "), Labels: strings.ReplaceAll(plural(name), "_", " "),
+		Module: modfile.ModulePath(mod), Name: name, Plural: pluralName,
+		Type: camel(name), Types: camel(pluralName),
+		Label: strings.ReplaceAll(name, "_", " "), Labels: strings.ReplaceAll(pluralName, "_", " "),
 	}
 	r.Pkg = pkgName(r.Plural)
 	r.Page = strings.ReplaceAll(r.Plural, "_", "-")
@@ -86,8 +104,10 @@ func parse(root, name string, specs []string) (*resource, error) {
 			return nil, badInput("field %q: write NAME:TYPE, e.g. title:string", spec)
 		case !nameRE.MatchString(fname) || len(fname) > 40:
 			return nil, badInput("field %q: use lower case, words joined by _", fname)
-		case reserved[fname] || token.Lookup(fname).IsKeyword():
-			return nil, badInput("field %q is taken: every resource has id, user_id, created_at and updated_at", fname)
+		case fieldTaken[fname] || slices.Contains([]string{"ID", "UserID", "CreatedAt", "UpdatedAt", "TableName"}, camel(fname)):
+			return nil, badInput("field %q is taken: every resource has id, user_id, created_at and updated_at (and a TableName method)", fname)
+		case token.Lookup(fname).IsKeyword() || sqlReserved[fname]:
+			return nil, badInput("field %q is a reserved word in Go or in the SQL of SQLite, PostgreSQL or MySQL: choose another (e.g. sort_order for order)", fname)
 		case seen[fname]:
 			return nil, badInput("field %q is given twice", fname)
 		case !slices.Contains(kinds, kind):
@@ -100,7 +120,118 @@ func parse(root, name string, specs []string) (*resource, error) {
 	if !slices.ContainsFunc(r.Fields, func(f field) bool { return f.Kind == "string" }) {
 		return nil, badInput("give at least one string field: it names each %s in lists", r.Label)
 	}
+	if err := r.clashes(root); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// fieldTaken are the columns every resource has.
+var fieldTaken = map[string]bool{"id": true, "user_id": true, "created_at": true, "updated_at": true}
+
+// sqlReserved are words SQLite, PostgreSQL or MySQL reserve, which a
+// column cannot be called without quoting.
+var sqlReserved = map[string]bool{}
+
+func init() {
+	for w := range strings.FieldsSeq(`add all alter analyze and as asc between both by case cast check collate column
+		constraint create cross current_date current_time current_timestamp current_user database default
+		delete desc distinct drop else end except exists false fetch for foreign from full grant group
+		having in index inner insert interval intersect into is join key keys leading left like limit
+		natural not null offset on or order outer primary range read references rename replace return
+		right row rows schema select session_user set some table then to trailing true union unique
+		update usage user using values when where window with`) {
+		sqlReserved[w] = true
+	}
+}
+
+// clashes reports a resource whose names the tree has already: its
+// package or table, the App field, or a declaration of package web
+// (handlers, page data, tests) or of the identifiers each generated
+// package declares.
+func (r *resource) clashes(root string) error {
+	if slices.Contains([]string{"Input", "Problems", "Service", "Added"}, r.Type) ||
+		slices.Contains([]string{"Input", "Problems", "Service", "Added"}, r.Types) {
+		return badInput("name %q would clash with what its own package declares (Input, Problems, Service): choose another", r.Name)
+	}
+	local := lowerFirst(r.Type)
+	if slices.Contains([]string{"err", "ctx", "now", "list", "made", "added", "payload", "got", "changed", "problems", "form", "page", "status", "handle"}, local) {
+		return badInput("name %q would clash with a variable of the generated code: choose another", r.Name)
+	}
+	if _, err := os.Stat(filepath.Join(root, "internal", r.Pkg)); err == nil {
+		return badInput("internal/%s exists already: choose another name, or remove it first", r.Pkg)
+	}
+	migrations, _ := filepath.Glob(filepath.Join(root, "migrations", "*", "*.sql"))
+	table := regexp.MustCompile(`(?i)CREATE TABLE (?:IF NOT EXISTS )?(\w+)`)
+	for _, m := range migrations {
+		b, _ := os.ReadFile(m)
+		for _, t := range table.FindAllStringSubmatch(string(b), -1) {
+			if strings.EqualFold(t[1], r.Plural) {
+				return badInput("the table %s exists already (%s): choose another name", r.Plural, filepath.Base(m))
+			}
+		}
+	}
+	taken, err := declared(filepath.Join(root, "internal", "web"))
+	if err != nil {
+		return err
+	}
+	for _, id := range []string{
+		lowerFirst(r.Types) + "Page", "create" + r.Type, "edit" + r.Type + "Page", "update" + r.Type, "delete" + r.Type,
+		lowerFirst(r.Types) + "Data", "edit" + r.Type + "Data", lowerFirst(r.Type) + "Fields", lowerFirst(r.Type) + "Input",
+		lowerFirst(r.Type) + "Form", "fail" + r.Type + "Form", "render" + r.Types, lowerFirst(r.Type) + "ID",
+		lowerFirst(r.Type) + "Problem", "Test" + r.Types + "Pages", lowerFirst(r.Types),
+	} {
+		if taken[id] {
+			return badInput("name %q would declare %s in internal/web, which has one: choose another name", r.Name, id)
+		}
+	}
+	app, err := declared(filepath.Join(root, "internal", "app"))
+	if err != nil {
+		return err
+	}
+	if app[r.Types] {
+		return badInput("name %q would add the field %s to app.App, which has one: choose another name", r.Name, r.Types)
+	}
+	return nil
+}
+
+// declared lists the names declared at the top of the Go files in dir,
+// methods and struct fields included (tests too).
+func declared(dir string) (map[string]bool, error) {
+	names := map[string]bool{}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+	fset := token.NewFileSet()
+	for _, f := range files {
+		file, err := parser.ParseFile(fset, f, nil, parser.SkipObjectResolution)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range file.Decls {
+			switch d := d.(type) {
+			case *ast.FuncDecl:
+				names[d.Name.Name] = true
+			case *ast.GenDecl:
+				for _, spec := range d.Specs {
+					switch spec := spec.(type) {
+					case *ast.TypeSpec:
+						names[spec.Name.Name] = true
+						if st, ok := spec.Type.(*ast.StructType); ok {
+							for _, fld := range st.Fields.List {
+								for _, n := range fld.Names {
+									names[n.Name] = true
+								}
+							}
+						}
+					case *ast.ValueSpec:
+						for _, n := range spec.Names {
+							names[n.Name] = true
+						}
+					}
+				}
+			}
+		}
+	}
+	return names, nil
 }
 
 // plural is the English plural of a singular noun in lower case.
@@ -156,50 +287,78 @@ func (r *resource) files() []file {
 	return files
 }
 
-// insertion is a line added at a marker of an existing file.
+// insertion is a line added at a marker of an existing file. For the
+// marker "import (" the lines go after the file's last import of module
+// (its own group), else first in the block.
 type insertion struct {
 	path, marker string
 	lines        []string
+	module       string
 }
 
 func (r *resource) insertions() []insertion {
 	ins := []insertion{
 		{filepath.Join("internal", "app", "app.go"), "// scaffold:services", []string{
 			fmt.Sprintf("%s *%s.Service", r.Types, r.Pkg),
-		}},
+		}, ""},
 		{filepath.Join("internal", "app", "app.go"), "// scaffold:wire", []string{
 			fmt.Sprintf("a.%s = %s.NewService(a.DB)", r.Types, r.Pkg),
-		}},
+		}, ""},
 		{filepath.Join("internal", "app", "app.go"), "import (", []string{
 			fmt.Sprintf("%q", r.Module+"/internal/"+r.Pkg),
-		}},
+		}, r.Module},
 		{filepath.Join("internal", "web", "server.go"), "// scaffold:server", []string{
 			fmt.Sprintf("%s *%s.Service", lowerFirst(r.Types), r.Pkg),
-		}},
+		}, ""},
 		{filepath.Join("internal", "web", "server.go"), "// scaffold:serverwire", []string{
 			fmt.Sprintf("s.%s = a.%s", lowerFirst(r.Types), r.Types),
-		}},
+		}, ""},
 		{filepath.Join("internal", "web", "server.go"), "import (", []string{
 			fmt.Sprintf("%q", r.Module+"/internal/"+r.Pkg),
-		}},
+		}, r.Module},
 		{filepath.Join("internal", "web", "routes.go"), "// scaffold:routes", []string{
 			fmt.Sprintf("r.Get(%q, s.%sPage)", r.Path, lowerFirst(r.Types)),
 			fmt.Sprintf("r.Post(%q, s.create%s)", r.Path, r.Type),
 			fmt.Sprintf("r.Get(%q, s.edit%sPage)", r.Path+"/{id}/edit", r.Type),
 			fmt.Sprintf("r.Post(%q, s.update%s)", r.Path+"/{id}/edit", r.Type),
 			fmt.Sprintf("r.Post(%q, s.delete%s)", r.Path+"/{id}/delete", r.Type),
-		}},
+		}, ""},
 	}
 	if r.Job {
-		ins = append(ins, insertion{filepath.Join("internal", "jobs", "tasks.go"), "// scaffold:tasks", []string{lowerFirst(r.Type) + "AddedTask,"}})
+		ins = append(ins, insertion{path: filepath.Join("internal", "jobs", "tasks.go"), marker: "// scaffold:tasks", lines: []string{lowerFirst(r.Type) + "AddedTask,"}})
 	}
 	return ins
 }
 
 func lowerFirst(s string) string { return strings.ToLower(s[:1]) + s[1:] }
 
-// tag marks the lines a resource added to existing files.
-func tag(name string) string { return "// scaffold:" + name }
+// tag marks the lines a resource added to existing files (distinct from
+// the markers, "// scaffold:…", they are added at).
+func tag(name string) string { return "// scaffolded:" + name }
+
+// header is the first line of every file made for name, in the comment
+// syntax of the file's kind: --delete removes only files that start
+// with it.
+func header(name, path string) string {
+	text := "Made by tools/scaffold for " + name + ": yours to change."
+	switch filepath.Ext(path) {
+	case ".html":
+		return "{{/* " + text + " */}}"
+	case ".sql":
+		return "-- " + text
+	}
+	return "// " + text
+}
+
+// madeFor reports whether the file at path starts with name's header.
+func madeFor(name, path string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	return first == header(name, path)
+}
 
 // generate writes r's files and lines, refusing before writing anything
 // when one of its files exists.
@@ -214,7 +373,7 @@ func generate(root string, r *resource, out io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if !bytes.Contains(b, []byte(in.marker)) {
+		if !slices.ContainsFunc(strings.Split(string(b), "\n"), func(l string) bool { return strings.TrimSpace(l) == in.marker }) {
 			return fmt.Errorf("%s has no %q line: put it back where the generator should add %s's lines", in.path, in.marker, r.Name)
 		}
 		if bytes.Contains(b, []byte(tag(r.Name)+"\n")) {
@@ -248,10 +407,10 @@ func generate(root string, r *resource, out io.Writer) error {
 		if err := tmpls.ExecuteTemplate(&b, f.tmpl, r); err != nil {
 			return fmt.Errorf("render %s: %w", f.path, err)
 		}
-		out := b.Bytes()
+		out := append([]byte(header(r.Name, f.path)+"\n\n"), b.Bytes()...)
 		if strings.HasSuffix(f.path, ".go") {
 			if out, err = format.Source(out); err != nil {
-				return fmt.Errorf("generated %s does not parse: %w\n%s", f.path, err, b.Bytes())
+				return fmt.Errorf("generated %s does not parse: %w\n%s", f.path, err, out)
 			}
 		}
 		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(f.path)), 0o755); err != nil {
@@ -282,7 +441,11 @@ func generate(root string, r *resource, out io.Writer) error {
 		}
 	}
 	fmt.Fprintf(out, "added %s's lines to %s (each ends with %q)\n", r.Name, strings.Join(edited, ", "), tag(r.Name))
-	fmt.Fprintf(out, "next: go run ./cmd/manage migrate up; go test ./internal/%s ./internal/web; then open %s\n", r.Pkg, r.Path)
+	tests := "./internal/" + r.Pkg + " ./internal/web"
+	if r.Job {
+		tests += " ./internal/jobs"
+	}
+	fmt.Fprintf(out, "next: go run ./cmd/manage migrate up; go test %s; then open %s\n", tests, r.Path)
 	return nil
 }
 
@@ -298,6 +461,7 @@ func writeMigrations(root string, r *resource, tmpls *template.Template) ([]stri
 	for _, p := range paths {
 		dialect := filepath.Base(filepath.Dir(p))
 		var b bytes.Buffer
+		b.WriteString(header(r.Name, p) + "\n")
 		if err := tmpls.ExecuteTemplate(&b, "migration.sql.tmpl", map[string]any{"R": r, "Dialect": dialect}); err != nil {
 			return nil, err
 		}
@@ -318,19 +482,34 @@ func insert(root string, in insertion, tag string) error {
 	if err != nil {
 		return err
 	}
-	var out []string
-	for line := range strings.Lines(string(b)) {
-		out = append(out, line)
+	lines := slices.Collect(strings.Lines(string(b)))
+	at := -1 // insert after lines[at]
+	for i, line := range lines {
 		if strings.TrimSpace(line) == in.marker {
-			indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
-			if in.marker == "import (" {
-				indent += "\t"
-			}
-			for _, l := range in.lines {
-				out = append(out, indent+l+" "+tag+"\n")
+			at = i
+			break
+		}
+	}
+	indent := ""
+	if at >= 0 {
+		indent = lines[at][:len(lines[at])-len(strings.TrimLeft(lines[at], " \t"))]
+	}
+	if in.marker == "import (" && at >= 0 {
+		indent += "\t"
+		for i := at + 1; i < len(lines) && strings.TrimSpace(lines[i]) != ")"; i++ {
+			if in.module != "" && strings.HasPrefix(strings.TrimSpace(lines[i]), `"`+in.module+`/`) {
+				at = i
 			}
 		}
 	}
+	if at < 0 {
+		return fmt.Errorf("%s has no %q line", in.path, in.marker)
+	}
+	var added []string
+	for _, l := range in.lines {
+		added = append(added, indent+l+" "+tag+"\n")
+	}
+	out := slices.Concat(lines[:at+1], added, lines[at+1:])
 	src, err := format.Source([]byte(strings.Join(out, "")))
 	if err != nil {
 		return fmt.Errorf("%s after adding lines: %w", in.path, err)
@@ -340,29 +519,43 @@ func insert(root string, in insertion, tag string) error {
 
 // remove deletes what generate made for name: its files, its migrations
 // and its tagged lines.
-func remove(root, name string, out io.Writer) error {
+func remove(root, name, pluralName string, out io.Writer) error {
 	if !nameRE.MatchString(name) {
 		return badInput("name %q: use the name the resource was made with", name)
 	}
-	r := &resource{Name: name, Plural: plural(name), Pkg: pkgName(plural(name)), Page: strings.ReplaceAll(plural(name), "_", "-"), Job: true}
+	pluralName = cmp.Or(pluralName, plural(name))
+	r := &resource{Name: name, Plural: pluralName, Pkg: pkgName(pluralName), Page: strings.ReplaceAll(pluralName, "_", "-"), Job: true}
 	removed := 0
 	for _, f := range r.files() {
-		if err := os.Remove(filepath.Join(root, f.path)); err == nil {
-			fmt.Fprintln(out, "removed", f.path)
-			removed++
-		} else if !os.IsNotExist(err) {
+		path := filepath.Join(root, f.path)
+		if _, err := os.Stat(path); err != nil {
+			continue
+		}
+		if !madeFor(name, path) {
+			fmt.Fprintf(out, "left %s: the generator did not make it for %s\n", f.path, name)
+			continue
+		}
+		if err := os.Remove(path); err != nil {
 			return err
 		}
+		fmt.Fprintln(out, "removed", f.path)
+		removed++
 	}
 	_ = os.Remove(filepath.Join(root, "internal", r.Pkg)) // only if empty: your own files stay
 	migrations, _ := filepath.Glob(filepath.Join(root, "migrations", "*", "*_create_"+r.Plural+".sql"))
 	for _, p := range migrations {
+		if !madeFor(name, p) {
+			continue
+		}
 		if err := os.Remove(p); err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(root, p)
-		fmt.Fprintln(out, "removed", rel, "(a database it was applied to keeps its table: migrate down first)")
+		fmt.Fprintln(out, "removed", rel)
 		removed++
+	}
+	if len(migrations) > 0 {
+		fmt.Fprintln(out, "A database the migration was applied to keeps its table and its version: if it was applied anywhere that matters, put the migration back and write one that drops the table instead.")
 	}
 	for _, p := range []string{
 		filepath.Join("internal", "app", "app.go"), filepath.Join("internal", "web", "server.go"),
@@ -392,7 +585,7 @@ func remove(root, name string, out io.Writer) error {
 		}
 	}
 	if removed == 0 {
-		return badInput("nothing of a %s was found to remove", name)
+		return badInput("nothing the generator made for %q was found to remove (run it from the repository root, with the name the resource was made with)", name)
 	}
 	return nil
 }
@@ -437,7 +630,7 @@ func input(f field, form string) string {
 	case "bool":
 		return fmt.Sprintf(`  <label><input type="checkbox" id="%s" name="%s"{{if index .Data.Form.Values %q}} checked{{end}}> %s</label>`, id, f.Name, f.Name, f.Label) + "\n" + problem
 	case "text":
-		return fmt.Sprintf(`  <label for="%s">%s</label>`+"\n"+`  <textarea id="%s" name="%s" rows="4" maxlength="10000">%s</textarea>`, id, f.Label, id, f.Name, value) + "\n" + problem
+		return fmt.Sprintf(`  <label for="%s">%s</label>`+"\n"+`  <textarea id="%s" name="%s" rows="4" maxlength="5000">%s</textarea>`, id, f.Label, id, f.Name, value) + "\n" + problem
 	}
 	attrs := map[string]string{"string": `maxlength="200" required`, "int": `inputmode="numeric" required`, "date": `type="date" required`}[f.Kind]
 	return fmt.Sprintf(`  <label for="%s">%s</label>`+"\n"+`  <input id="%s" name="%s" value="%s" %s>`, id, f.Label, id, f.Name, value, attrs) + "\n" + problem

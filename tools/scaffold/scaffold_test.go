@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"go/format"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -133,7 +134,11 @@ func TestTheGuideAndTheGeneratorAgree(t *testing.T) {
 			if _, err := os.Stat(path); err == nil {
 				t.Errorf("guide block %d writes %s, which exists", i, m[1])
 			}
-			if err := os.WriteFile(path, []byte(b.body[len(m[0]):]), 0o644); err != nil {
+			src := []byte(b.body[len(m[0]):])
+			if formatted, err := format.Source(src); err == nil && !bytes.Equal(formatted, src) {
+				t.Errorf("guide block %d (%s) is not gofmt-clean: make lint would fail after following it", i, m[1])
+			}
+			if err := os.WriteFile(path, src, 0o644); err != nil {
 				t.Fatal(err)
 			}
 			handWritten = append(handWritten, m[1])
@@ -212,11 +217,14 @@ func fakeRoot(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
 	files := map[string]string{
-		"go.mod":                  "module example.com/app\n\ngo 1.22\n",
-		"internal/app/app.go":     "package app\n\nimport (\n\t\"fmt\"\n)\n\ntype App struct {\n\t// scaffold:services\n}\n\nfunc New() {\n\t// scaffold:wire\n\tfmt.Println()\n}\n",
-		"internal/web/routes.go":  "package web\n\nfunc routes() {\n\t// scaffold:routes\n}\n",
-		"internal/web/server.go":  "package web\n\nimport (\n\t\"fmt\"\n)\n\ntype Server struct {\n\t// scaffold:server\n}\n\nfunc New() {\n\t// scaffold:serverwire\n\tfmt.Println()\n}\n",
-		"migrations/sqlite/x.sql": "",
+		"go.mod":                        "module example.com/app\n\ngo 1.22\n",
+		"internal/app/app.go":           "package app\n\nimport (\n\t\"fmt\"\n)\n\ntype App struct {\n\t// scaffold:services\n}\n\nfunc New() {\n\t// scaffold:wire\n\tfmt.Println()\n}\n",
+		"internal/web/routes.go":        "package web\n\nfunc routes() {\n\t// scaffold:routes\n}\n",
+		"internal/web/server.go":        "package web\n\nimport (\n\t\"fmt\"\n)\n\ntype Server struct {\n\t// scaffold:server\n}\n\nfunc New() {\n\t// scaffold:serverwire\n\tfmt.Println()\n}\n",
+		"migrations/sqlite/00001_x.sql": "-- +goose Up\nCREATE TABLE user_roles (id INTEGER);\n",
+		"internal/web/account.go":       "package web\n\n// updateProfile is the site's own.\nfunc (s *Server) updateProfile() {}\n",
+		"internal/web/apikeys.go":       "package web\n",
+		"internal/jobs/tasks.go":        "package jobs\n\nvar Tasks = []int{\n\t// scaffold:tasks\n}\n",
 	}
 	for path, content := range files {
 		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(path)), 0o755); err != nil {
@@ -248,7 +256,17 @@ func TestRefusals(t *testing.T) {
 		{[]string{"widget", "id:string"}, 2, "taken"},
 		{[]string{"widget", "title:string", "title:text"}, 2, "twice"},
 		{[]string{"widget", "done:bool"}, 2, "at least one string field"},
-		{[]string{"--delete", "gizmo"}, 2, "nothing of a gizmo"},
+		{[]string{"--delete", "gizmo"}, 2, `nothing the generator made for "gizmo"`},
+		{[]string{"--delete", "apikey"}, 2, `nothing the generator made for "apikey"`}, // its files are the site's
+		{[]string{"ab", "title:string"}, 2, "three letters"},
+		{[]string{"widgets", "title:string"}, 2, "looks plural"},
+		{[]string{"--plural", "news", "news", "title:string"}, 2, "not the same as the singular"},
+		{[]string{"profile", "title:string"}, 2, "updateProfile"},
+		{[]string{"user_role", "title:string"}, 2, "table user_roles exists"},
+		{[]string{"widget", "title:string", "order:int"}, 2, "reserved word"},
+		{[]string{"widget", "title:string", "type:string"}, 2, "reserved word"},
+		{[]string{"widget", "title:string", "table_name:string"}, 2, "taken"},
+		{[]string{"server", "title:string"}, 2, "taken"},
 	} {
 		root := fakeRoot(t)
 		before := snapshot(t, root)
@@ -263,6 +281,16 @@ func TestRefusals(t *testing.T) {
 
 	root := fakeRoot(t)
 	var out, errs bytes.Buffer
+	// Flags may follow the fields; the import goes with the module's own.
+	if code := run([]string{"gadget", "name:string", "--job"}, root, &out, &errs); code != 0 {
+		t.Fatalf("scaffold gadget … --job: exit %d, %s", code, errs.String())
+	}
+	if _, err := os.Stat(filepath.Join(root, "internal/jobs/gadget_added.go")); err != nil {
+		t.Error("--job after the fields made no task")
+	}
+	if code := run([]string{"--delete", "gadget"}, root, &out, &errs); code != 0 {
+		t.Fatalf("scaffold --delete gadget: exit %d, %s", code, errs.String())
+	}
 	if code := run([]string{"widget", "title:string"}, root, &out, &errs); code != 0 {
 		t.Fatalf("first scaffold: exit %d, %s", code, errs.String())
 	}
