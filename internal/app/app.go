@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/launchkit/launchkit/internal/cache"
 	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/jobs"
@@ -60,10 +61,14 @@ type App struct {
 	// REDIS_URL is set, so every web process spends from the same ones;
 	// in this process's memory otherwise.
 	Limits *ratelimit.Limiter
+	// Cache keeps computed values for a while (CACHE_TYPE): in this
+	// process, or in Redis for every process.
+	Cache *cache.Cache
 	// (go run ./tools/scaffold adds its resources' services here.)
 	// scaffold:services
 
-	embedded *jobs.EmbeddedRedis
+	embedded   *jobs.EmbeddedRedis
+	cacheRedis *redis.Client // CACHE_URL's own server, when not REDIS_URL's
 }
 
 // Options say what kind of process is being built.
@@ -73,6 +78,32 @@ type Options struct {
 	// EmbeddedRedis allows an in-memory Redis when REDIS_URL is empty
 	// (the development web process).
 	EmbeddedRedis bool
+}
+
+// openCache builds the Cache CACHE_TYPE names: redis (on CACHE_URL's
+// server, else the app's Redis) or memory. Left empty, it is redis when
+// REDIS_URL is set in production, so every process shares it.
+func (a *App) openCache(ctx context.Context) (*cache.Cache, error) {
+	kind := a.Config.CacheType
+	if kind == "" {
+		kind = "memory"
+		if a.Config.IsProduction() && a.Config.RedisURL != "" {
+			kind = "redis"
+		}
+	}
+	store := cache.Memory(100_000)
+	if kind == "redis" {
+		rdb := a.Redis
+		if url := a.Config.CacheURL; url != "" && url != a.Config.RedisURL {
+			own, err := jobs.OpenRedis(ctx, url)
+			if err != nil {
+				return nil, fmt.Errorf("CACHE_URL: %w", err)
+			}
+			a.cacheRedis, rdb = own, own
+		}
+		store = cache.Redis(rdb)
+	}
+	return cache.New(store, a.Config.CacheExpire, a.Logger, a.Metrics.ObserveCacheError), nil
 }
 
 // ErrNoRedis is returned when a process needs Redis and REDIS_URL is empty.
@@ -125,6 +156,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		a.Limits = ratelimit.New(a.Redis, logger)
 	} else {
 		a.Limits = ratelimit.New(nil, logger)
+	}
+	if a.Cache, err = a.openCache(ctx); err != nil {
+		return nil, err
 	}
 	a.Users = users.NewService(a.DB)
 	a.Users.RequireConfirmedEmail = cfg.UserRequireConfirmedEmail
@@ -259,6 +293,9 @@ func (a *App) NewWorker() (*jobs.Worker, error) {
 
 // Close releases everything New opened, in reverse order.
 func (a *App) Close() {
+	if a.cacheRedis != nil {
+		_ = a.cacheRedis.Close()
+	}
 	if a.Redis != nil {
 		_ = a.Redis.Close()
 	}

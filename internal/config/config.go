@@ -41,6 +41,9 @@ type Config struct {
 	DatabaseStatementTimeout time.Duration `key:"DATABASE_STATEMENT_TIMEOUT" default:"30s" help:"longest a PostgreSQL statement may run (statement_timeout), or a MySQL connection wait for an answer; 0 for no limit"`
 	AutoMigrate              bool          `key:"AUTO_MIGRATE" default:"true" production:"false" help:"apply pending migrations when the web process starts"`
 	RedisURL                 string        `key:"REDIS_URL" help:"redis://… (or redis+sentinel://host:26379,…/master/db) for jobs, sessions and limits; empty in development runs an embedded in-memory Redis"`
+	CacheType                string        `key:"CACHE_TYPE" help:"memory (this process) or redis (shared by every process); empty: redis when REDIS_URL is set in production, memory otherwise"`
+	CacheURL                 string        `key:"CACHE_URL" help:"redis://… for CACHE_TYPE=redis, when not REDIS_URL's server"`
+	CacheExpire              time.Duration `key:"CACHE_EXPIRE" default:"5m" help:"how long a cached value is kept unless its use says otherwise"`
 
 	SessionStore       string        `key:"SESSION_STORE" default:"database" help:"memory, database, redis, or cookie (the whole session in an encrypted, signed cookie)"`
 	SessionLifetime    time.Duration `key:"SESSION_LIFETIME" default:"24h" help:"absolute session lifetime"`

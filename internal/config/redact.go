@@ -33,7 +33,7 @@ func (c *Config) display(k Key, src Source) string {
 		return ""
 	case k.Sensitive || src.IsSecret():
 		return Redacted
-	case k.Name == "DATABASE_URL" || k.Name == "REDIS_URL":
+	case k.Name == "DATABASE_URL" || k.Name == "REDIS_URL" || k.Name == "CACHE_URL":
 		return RedactURL(v)
 	}
 	return v

@@ -145,6 +145,17 @@ func validate(c *Config) Problems {
 	if c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT", "must be positive")
 	}
+	if c.CacheType != "" {
+		oneOf("CACHE_TYPE", c.CacheType, "memory", "redis")
+	}
+	if c.CacheURL != "" {
+		if u, err := url.Parse(c.CacheURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "redis+sentinel") {
+			bad("CACHE_URL", "not a redis://, rediss:// or redis+sentinel:// URL")
+		}
+	}
+	if c.CacheExpire <= 0 {
+		bad("CACHE_EXPIRE", "must be positive")
+	}
 	if c.ShutdownDrainDelay < 0 {
 		bad("SHUTDOWN_DRAIN_DELAY", "must not be negative")
 	}

@@ -33,6 +33,9 @@ func TestLoadRefusesInvalidValues(t *testing.T) {
 		{env{"LOG_LEVEL": "loud"}, "LOG_LEVEL", []string{`"loud"`}},
 		{env{"LOG_FORMAT": "xml"}, "LOG_FORMAT", []string{`"xml"`}},
 		{env{"AWS_SECRETS_TIMEOUT": "-1s"}, "AWS_SECRETS_TIMEOUT", []string{"positive"}},
+		{env{"CACHE_TYPE": "disk"}, "CACHE_TYPE", []string{`"disk" is not one of memory, redis`}},
+		{env{"CACHE_URL": "http://cache"}, "CACHE_URL", []string{"redis://"}},
+		{env{"CACHE_EXPIRE": "0s"}, "CACHE_EXPIRE", []string{"positive"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.key, func(t *testing.T) {

@@ -22,6 +22,7 @@ type Metrics struct {
 	tasks        *prometheus.CounterVec
 	taskDuration *prometheus.HistogramVec
 	sessionWrite *prometheus.CounterVec
+	cacheErrors  *prometheus.CounterVec
 }
 
 // New builds the registry.
@@ -50,11 +51,15 @@ func New() (*Metrics, error) {
 			Name: "launchkit_session_store_writes_total",
 			Help: "Writes to the session store, by operation (commit or delete). A steady signed-in visitor causes about one a minute.",
 		}, []string{"op"}),
+		cacheErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "launchkit_cache_errors_total",
+			Help: "Failures of the cache's store, by operation (get, set, delete); each was answered by computing the value.",
+		}, []string{"op"}),
 	}
 	for _, c := range []prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.httpRequests, m.httpDuration, m.tasks, m.taskDuration, m.sessionWrite,
+		m.httpRequests, m.httpDuration, m.tasks, m.taskDuration, m.sessionWrite, m.cacheErrors,
 	} {
 		if err := m.Registry.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
@@ -83,6 +88,11 @@ func (m *Metrics) ObserveTask(taskType string, err error, d time.Duration) {
 // ObserveSessionWrite counts one write to the session store.
 func (m *Metrics) ObserveSessionWrite(op string) {
 	m.sessionWrite.WithLabelValues(op).Inc()
+}
+
+// ObserveCacheError counts one failure of the cache's store.
+func (m *Metrics) ObserveCacheError(op string) {
+	m.cacheErrors.WithLabelValues(op).Inc()
 }
 
 // WatchPasswordHashing publishes how many password hashes run and wait

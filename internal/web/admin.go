@@ -4,10 +4,12 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/hibiken/asynqmon"
 
+	"github.com/launchkit/launchkit/internal/cache"
 	"github.com/launchkit/launchkit/internal/jobs"
 	"github.com/launchkit/launchkit/internal/users"
 )
@@ -15,8 +17,16 @@ import (
 // usersPerPage is the length of a page of /admin/users.
 const usersPerPage = 50
 
+// adminStatsKey is the cache key of the dashboard's counts; a change to
+// the accounts made here forgets it, and it expires after adminStatsTTL
+// for changes made elsewhere (registrations, manage).
+const (
+	adminStatsKey = "admin:stats"
+	adminStatsTTL = time.Minute
+)
+
 func (s *Server) adminHomePage(w http.ResponseWriter, r *http.Request) {
-	stats, err := s.users.Stats(r.Context())
+	stats, err := cache.Fetch(r.Context(), s.cache, adminStatsKey, adminStatsTTL, s.users.Stats)
 	if err != nil {
 		s.serverError(w, r, err)
 		return
@@ -114,6 +124,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logger.InfoContext(r.Context(), "admin created user", "admin_id", currentUser(r).ID, "user_id", u.ID)
+	_ = s.cache.Forget(r.Context(), adminStatsKey)
 	s.flashAndGo(w, r, "Created "+u.Email+".", "/admin/users")
 }
 
@@ -178,6 +189,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.logger.InfoContext(r.Context(), "admin updated user", "admin_id", currentUser(r).ID, "user_id", u.ID)
+	_ = s.cache.Forget(r.Context(), adminStatsKey)
 	s.flashAndGo(w, r, "Saved "+f.get("email")+".", "/admin/users")
 }
 
@@ -197,6 +209,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logger.InfoContext(r.Context(), "admin deleted user", "admin_id", currentUser(r).ID, "user_id", u.ID)
+	_ = s.cache.Forget(r.Context(), adminStatsKey)
 	s.flashAndGo(w, r, "Deleted "+u.Email+".", "/admin/users")
 }
 

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -91,4 +92,26 @@ func TestJobsDashboardForAdmins(t *testing.T) {
 	if csp := admin.get("/").rec.Header().Get("Content-Security-Policy"); strings.Contains(csp, "unsafe-inline") {
 		t.Errorf("the site's own pages must keep the strict CSP, got %q", csp)
 	}
+}
+
+// TestAdminDashboardCountsAreCached: the dashboard's counts are computed
+// once and then served from the cache (the second visit runs fewer SQL
+// statements); a change made in the admin panel shows at once, one made
+// elsewhere once the cached counts expire.
+func TestAdminDashboardCountsAreCached(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, nil)
+	admin := s.signedIn("root@example.com", "admin")
+	admin.get("/admin").status(200).contains("<td>All</td><td>1</td>")
+	first, _ := strconv.Atoi(s.queriesOf("/admin"))
+	admin.get("/admin").status(200).contains("<td>All</td><td>1</td>")
+	if second, _ := strconv.Atoi(s.queriesOf("/admin")); second >= first {
+		t.Errorf("the second visit ran %d statements, the first %d: the counts were not cached", second, first)
+	}
+	if _, err := s.app.Users.Create(t.Context(), "elsewhere@example.com", "a long new password"); err != nil {
+		t.Fatal(err)
+	}
+	admin.get("/admin").status(200).contains("<td>All</td><td>1</td>") // made elsewhere: cached for a while
+	admin.post("/admin/users/new", "email", "new@example.com", "password", "a long new password", "retype_password", "a long new password").redirectsTo("/admin/users")
+	admin.get("/admin").status(200).contains("<td>All</td><td>3</td>")
 }

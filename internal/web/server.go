@@ -25,6 +25,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/launchkit/launchkit/internal/app"
+	"github.com/launchkit/launchkit/internal/cache"
 	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/jobs"
@@ -49,6 +50,7 @@ type Server struct {
 	outbox   *outbox.Relay
 	users    *users.Service
 	jobs     *jobs.Client // to queue tasks a request asks for
+	cache    *cache.Cache
 	// (go run ./tools/scaffold adds its resources' services here.)
 	// scaffold:server
 
@@ -74,7 +76,7 @@ func WithExtraRoutes(f func(chi.Router)) Option {
 func New(a *app.App, opts ...Option) (http.Handler, error) {
 	s := &Server{
 		cfg: a.Config, logger: a.Logger, db: a.DB, redis: a.Redis, metrics: a.Metrics,
-		sessions: a.Sessions, limits: a.Limits, outbox: a.Outbox, users: a.Users, jobs: a.Jobs,
+		sessions: a.Sessions, limits: a.Limits, outbox: a.Outbox, users: a.Users, jobs: a.Jobs, cache: a.Cache,
 		proxies: trustedProxies(a.Config),
 	}
 	// scaffold:serverwire

@@ -1,0 +1,158 @@
+package cache_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/launchkit/launchkit/internal/cache"
+	"github.com/launchkit/launchkit/internal/testenv"
+)
+
+// backend is a store under test, with a way to let time pass for it.
+type backend struct {
+	name string
+	open func(t *testing.T) (store cache.Store, pass func(time.Duration))
+}
+
+func redisClient(t *testing.T, url string) *redis.Client {
+	t.Helper()
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// backends run the same conformance suite: memory; Redis, the embedded
+// one and the real one TEST_REDIS_URL names.
+var backends = []backend{
+	{"memory", func(*testing.T) (cache.Store, func(time.Duration)) { return cache.Memory(1000), time.Sleep }},
+	{"redis/embedded", func(t *testing.T) (cache.Store, func(time.Duration)) {
+		m := miniredis.RunT(t)
+		return cache.Redis(redisClient(t, "redis://"+m.Addr())), m.FastForward // its clock moves when told
+	}},
+	{"redis", func(t *testing.T) (cache.Store, func(time.Duration)) {
+		return cache.Redis(redisClient(t, testenv.RedisURL(t))), time.Sleep
+	}},
+}
+
+var discard = slog.New(slog.DiscardHandler)
+
+type stats struct {
+	Users int            `json:"users"`
+	Roles map[string]int `json:"roles"`
+}
+
+// TestConformance: every store keeps, returns, expires and forgets
+// values; Fetch computes a value once, however many ask for it at once,
+// then serves it until it expires; a failing computation is returned and
+// nothing is kept.
+func TestConformance(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			store, pass := b.open(t)
+			ctx := t.Context()
+			if _, found, err := store.Get(ctx, "absent"); err != nil || found {
+				t.Fatalf("Get of an absent key = %v, %v", found, err)
+			}
+			if err := store.Set(ctx, "k", []byte("v"), time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			if v, found, err := store.Get(ctx, "k"); err != nil || !found || string(v) != "v" {
+				t.Fatalf("Get = %q, %v, %v", v, found, err)
+			}
+			if err := store.Delete(ctx, "k"); err != nil {
+				t.Fatal(err)
+			}
+			if _, found, _ := store.Get(ctx, "k"); found {
+				t.Error("a deleted key is still there")
+			}
+			if err := store.Set(ctx, "short", []byte("v"), 200*time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+			pass(400 * time.Millisecond)
+			if _, found, _ := store.Get(ctx, "short"); found {
+				t.Error("a value outlived its time to live")
+			}
+			if err := store.Set(ctx, "forever", []byte("v"), 0); err == nil {
+				t.Error("a value without a time to live was kept")
+			}
+
+			c := cache.New(store, time.Hour, discard, nil)
+			var computed atomic.Int32
+			compute := func(context.Context) (stats, error) {
+				computed.Add(1)
+				time.Sleep(50 * time.Millisecond) // long enough for the others to arrive
+				return stats{Users: 3, Roles: map[string]int{"admin": 1}}, nil
+			}
+			var wg sync.WaitGroup
+			results := make([]stats, 20)
+			for i := range results {
+				wg.Go(func() {
+					v, err := cache.Fetch(ctx, c, "stats", 0, compute)
+					if err != nil {
+						t.Error(err)
+					}
+					results[i] = v
+				})
+			}
+			wg.Wait()
+			if computed.Load() != 1 {
+				t.Errorf("20 Fetches at once computed %d times, want 1", computed.Load())
+			}
+			for _, r := range results {
+				if r.Users != 3 || r.Roles["admin"] != 1 {
+					t.Fatalf("a Fetch got %+v", r)
+				}
+			}
+			if v, _ := cache.Fetch(ctx, c, "stats", 0, compute); v.Users != 3 || computed.Load() != 1 {
+				t.Errorf("a later Fetch = %+v after %d computations, want the kept value", v, computed.Load())
+			}
+			if err := c.Forget(ctx, "stats"); err != nil {
+				t.Fatal(err)
+			}
+			if _, _ = cache.Fetch(ctx, c, "stats", 0, compute); computed.Load() != 2 {
+				t.Errorf("after Forget, Fetch computed %d times in all, want 2", computed.Load())
+			}
+
+			boom := errors.New("boom")
+			if _, err := cache.Fetch(ctx, c, "fails", 0, func(context.Context) (int, error) { return 0, boom }); !errors.Is(err, boom) {
+				t.Errorf("a failing computation: %v", err)
+			}
+			if _, found, _ := store.Get(ctx, "fails"); found {
+				t.Error("a failed computation was kept")
+			}
+		})
+	}
+}
+
+// TestAnOutageDegradesToComputing: with Redis gone, Fetch computes every
+// time and returns the value (never an error), and counts each failure.
+func TestAnOutageDegradesToComputing(t *testing.T) {
+	m := miniredis.RunT(t)
+	rdb := redisClient(t, "redis://"+m.Addr())
+	var failures atomic.Int32
+	c := cache.New(cache.Redis(rdb), time.Hour, discard, func(string) { failures.Add(1) })
+	m.Close()
+	for i := range 3 {
+		v, err := cache.Fetch(t.Context(), c, "k", 0, func(context.Context) (string, error) { return fmt.Sprint("computed ", i), nil })
+		if err != nil || v != fmt.Sprint("computed ", i) {
+			t.Errorf("Fetch with Redis down = %q, %v", v, err)
+		}
+	}
+	if failures.Load() != 6 { // a get and a set each time
+		t.Errorf("%d failures counted, want 6", failures.Load())
+	}
+}
