@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/launchkit/launchkit/internal/alerts"
 	"github.com/launchkit/launchkit/internal/cache"
 	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/db"
@@ -64,6 +65,9 @@ type App struct {
 	// Cache keeps computed values for a while (CACHE_TYPE): in this
 	// process, or in Redis for every process.
 	Cache *cache.Cache
+	// Alerts mails ADMINS about 500s, panics and tasks out of retries
+	// (EMAIL_ERRORS); nil when off.
+	Alerts *alerts.Mailer
 	// (go run ./tools/scaffold adds its resources' services here.)
 	// scaffold:services
 
@@ -159,6 +163,12 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	}
 	if a.Cache, err = a.openCache(ctx); err != nil {
 		return nil, err
+	}
+	if cfg.EmailErrors && len(cfg.Admins) > 0 {
+		a.Alerts = &alerts.Mailer{
+			Admins: cfg.Admins, AppName: cfg.AppName, Scrub: cfg.Scrub,
+			DB: a.DB.Gorm, Relay: a.Outbox, Limits: a.Limits, Logger: logger,
+		}
 	}
 	a.Users = users.NewService(a.DB)
 	a.Users.RequireConfirmedEmail = cfg.UserRequireConfirmedEmail
@@ -280,6 +290,9 @@ func (a *App) NewWorker() (*jobs.Worker, error) {
 		Scheduler:       !a.Config.DisableScheduler,
 		ShutdownTimeout: a.Config.ShutdownTimeout,
 		Logger:          a.Logger,
+		OnTaskFailed: func(ctx context.Context, taskType, taskID string, err error) {
+			a.Alerts.Report(ctx, alerts.Alert{Kind: "task", ID: taskID, Where: taskType, Err: err.Error()})
+		},
 	}
 	if a.Config.RedisURL != "" {
 		target, err := jobs.ParseRedisURL(a.Config.RedisURL)

@@ -53,12 +53,14 @@ type Config struct {
 	WorkerConcurrency int  `key:"WORKER_CONCURRENCY" default:"10" help:"tasks a worker runs at once"`
 	DisableScheduler  bool `key:"DISABLE_SCHEDULER" default:"false" help:"do not run the periodic-task scheduler in this process"`
 
-	MailServer        string `key:"MAIL_SERVER" help:"SMTP host; empty writes mail as .eml files to MAIL_OUTBOX_DIR"`
-	MailPort          int    `key:"MAIL_PORT" default:"587" help:"SMTP port"`
-	MailUsername      string `key:"MAIL_USERNAME" help:"SMTP user name"`
-	MailPassword      string `key:"MAIL_PASSWORD" sensitive:"true" help:"SMTP password"`
-	MailDefaultSender string `key:"MAIL_DEFAULT_SENDER" default:"Launchkit <noreply@localhost>" help:"From address of outgoing mail"`
-	MailOutboxDir     string `key:"MAIL_OUTBOX_DIR" default:"data/outbox" help:"where the development mailer writes .eml files"`
+	MailServer        string   `key:"MAIL_SERVER" help:"SMTP host; empty writes mail as .eml files to MAIL_OUTBOX_DIR"`
+	MailPort          int      `key:"MAIL_PORT" default:"587" help:"SMTP port"`
+	MailUsername      string   `key:"MAIL_USERNAME" help:"SMTP user name"`
+	MailPassword      string   `key:"MAIL_PASSWORD" sensitive:"true" help:"SMTP password"`
+	MailDefaultSender string   `key:"MAIL_DEFAULT_SENDER" default:"Launchkit <noreply@localhost>" help:"From address of outgoing mail"`
+	MailOutboxDir     string   `key:"MAIL_OUTBOX_DIR" default:"data/outbox" help:"where the development mailer writes .eml files"`
+	Admins            []string `key:"ADMINS" help:"comma list of addresses that get error mail (EMAIL_ERRORS)"`
+	EmailErrors       bool     `key:"EMAIL_ERRORS" default:"false" production:"true" help:"mail ADMINS every 500, panic and task that ran out of retries (identical ones at most every 10 minutes)"`
 
 	UserEnableRegister        bool `key:"USER_ENABLE_REGISTER" default:"true" help:"allow visitors to register"`
 	UserRequireConfirmedEmail bool `key:"USER_REQUIRE_CONFIRMED_EMAIL" default:"false" help:"require a confirmed address before sign-in"`

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"regexp"
@@ -144,6 +145,11 @@ func validate(c *Config) Problems {
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT", "must be positive")
+	}
+	for _, a := range c.Admins {
+		if addr, err := mail.ParseAddress(a); err != nil || addr.Name != "" {
+			bad("ADMINS", "%s is not an email address like ops@example.com", c.show("ADMINS", a))
+		}
 	}
 	if c.CacheType != "" {
 		oneOf("CACHE_TYPE", c.CacheType, "memory", "redis")

@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -516,5 +517,56 @@ func TestJobsFollowASentinelFailover(t *testing.T) {
 	slices.Sort(got)
 	if !slices.Equal(got, []string{"after", "before"}) {
 		t.Errorf("ran %v, want after and before once each", got)
+	}
+}
+
+// TestATaskThatFailsForGoodIsReported: a task out of retries reaches
+// OnTaskFailed (which mails the admins in the app) with its type and ID;
+// a task that will be retried does not.
+func TestATaskThatFailsForGoodIsReported(t *testing.T) {
+	rdb := openRedis(t, redisBackends[0].url(t))
+	failed := make(chan string, 4)
+	h := &jobs.Handlers{Mailer: failingMailer{errors.New("smtp down")}, Logger: discard}
+	w, err := jobs.NewWorker(rdb, h, jobs.WorkerOptions{
+		Concurrency: 1, ShutdownTimeout: time.Second, Logger: discard,
+		OnTaskFailed: func(_ context.Context, taskType, taskID string, err error) {
+			failed <- taskType + " " + taskID + ": " + err.Error()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Shutdown)
+	client := asynq.NewClientFromRedisClient(rdb)
+	msg := mail.Message{To: []string{"a@example.com"}, Subject: "s", Text: "t"}
+	payload, _ := json.Marshal(msg)
+	retried, err := client.Enqueue(asynq.NewTask(jobs.TypeMailSend, payload), asynq.Queue(jobs.QueueCritical), asynq.MaxRetry(5), asynq.TaskID("will-retry"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	final, err := client.Enqueue(asynq.NewTask(jobs.TypeMailSend, payload), asynq.Queue(jobs.QueueCritical), asynq.MaxRetry(0), asynq.TaskID("out-of-retries"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-failed:
+		if got != "mail:send "+final.ID+": smtp down" {
+			t.Errorf("reported %q, want the task out of retries", got)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a task out of retries was not reported")
+	}
+	inspector := asynq.NewInspectorFromRedisClient(rdb)
+	waitFor(t, 20*time.Second, "the other task's first failure", func() bool {
+		info, err := inspector.GetTaskInfo(jobs.QueueCritical, retried.ID)
+		return err == nil && info.Retried >= 1
+	})
+	select {
+	case got := <-failed:
+		t.Errorf("a task that will be retried was reported: %q", got)
+	default:
 	}
 }

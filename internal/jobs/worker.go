@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -23,6 +24,9 @@ type WorkerOptions struct {
 	// (RedisTarget.ConnOpt; behind Sentinel it must follow the primary
 	// too); nil: the server rdb talks to.
 	SchedulerRedis asynq.RedisConnOpt
+	// OnTaskFailed, when set, hears of each task that failed for good:
+	// out of retries, or refused without retry.
+	OnTaskFailed func(ctx context.Context, taskType, taskID string, err error)
 	// ShutdownTimeout is how long Shutdown waits for running tasks
 	// before handing them back to the queue.
 	ShutdownTimeout time.Duration
@@ -51,6 +55,9 @@ func NewWorker(rdb *redis.Client, h *Handlers, opts WorkerOptions) (*Worker, err
 			retried, _ := asynq.GetRetryCount(ctx)
 			maxRetry, _ := asynq.GetMaxRetry(ctx)
 			logger.ErrorContext(ctx, "task failed", "type", t.Type(), "task_id", taskID(ctx), "retry", retried, "max_retry", maxRetry, "err", err)
+			if opts.OnTaskFailed != nil && (retried >= maxRetry || errors.Is(err, asynq.SkipRetry)) {
+				opts.OnTaskFailed(ctx, t.Type(), taskID(ctx), err)
+			}
 		}),
 	})
 	w := &Worker{server: server, handler: h.Mux(), logger: logger}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/launchkit/launchkit/internal/alerts"
+
 	"github.com/launchkit/launchkit/internal/logging"
 )
 
@@ -89,7 +91,17 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 		return
 	}
 	s.logger.ErrorContext(r.Context(), "server error", "method", r.Method, "path", r.URL.Path, "err", err)
+	s.alert(r, err.Error())
 	s.renderError(w, r, http.StatusInternalServerError, "")
+}
+
+// alert mails the admins about a request that failed (EMAIL_ERRORS).
+func (s *Server) alert(r *http.Request, err string) {
+	where := r.Method + " " + r.URL.Path
+	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+		where = r.Method + " " + rc.RoutePattern()
+	}
+	s.alerts.Report(r.Context(), alerts.Alert{Kind: "request", ID: logging.RequestID(r.Context()), Where: where, Err: err})
 }
 
 // wantsJSON decides the error format: JSON for the API and for clients

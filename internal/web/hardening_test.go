@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -194,5 +195,35 @@ func TestOutOfRangeIDsAreNotFound(t *testing.T) {
 				dev.get("/admin/users/" + id + "/edit").status(http.StatusNotFound)
 			}
 		})
+	}
+}
+
+// TestErrorsAreMailedToAdmins: with EMAIL_ERRORS and ADMINS, a panic in
+// a request is mailed to the admins through the outbox and the mail task
+// — the route, the request ID, the error, never a secret — and three of
+// the same are one mail; without EMAIL_ERRORS nothing is mailed.
+func TestErrorsAreMailedToAdmins(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, map[string]string{"EMAIL_ERRORS": "true", "ADMINS": "ops@example.com"}, web.WithExtraRoutes(panicRoute))
+	for i := range 3 {
+		s.get("/boom", "X-Request-ID", fmt.Sprintf("req-%08d", i)).status(500)
+	}
+	got := s.subjects("ops@example.com")
+	if len(got) != 1 || !strings.Contains(got[0], "error in GET /boom") {
+		t.Fatalf("mail to the admins: %q, want one about GET /boom", got)
+	}
+	for _, m := range s.mails() {
+		if !strings.Contains(m.Text, "req-00000000") || !strings.Contains(m.Text, "panic:") {
+			t.Errorf("the mail lacks the request ID or the error:\n%s", m.Text)
+		}
+		if key := s.app.Config.SecretKey; strings.Contains(m.Text, key) {
+			t.Error("the mail holds the SECRET_KEY")
+		}
+	}
+
+	quiet := newSite(t, map[string]string{"ADMINS": "ops@example.com"}, web.WithExtraRoutes(panicRoute))
+	quiet.get("/boom").status(500)
+	if got := quiet.subjects("ops@example.com"); len(got) != 0 {
+		t.Errorf("with EMAIL_ERRORS off the admins got %q", got)
 	}
 }

@@ -80,6 +80,7 @@ func (s *Server) recoverPanic(next http.Handler) http.Handler {
 			}
 			stack := debug.Stack()
 			s.logger.ErrorContext(r.Context(), "panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(stack))
+			s.alert(r, fmt.Sprintf("panic: %v\n\n%s", v, stack))
 			w.Header().Set("Connection", "close")
 			page := errorPage{Status: http.StatusInternalServerError}
 			if s.cfg.Env == config.EnvDevelopment {

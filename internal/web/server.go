@@ -24,6 +24,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/launchkit/launchkit/internal/alerts"
 	"github.com/launchkit/launchkit/internal/app"
 	"github.com/launchkit/launchkit/internal/cache"
 	"github.com/launchkit/launchkit/internal/config"
@@ -51,6 +52,7 @@ type Server struct {
 	users    *users.Service
 	jobs     *jobs.Client // to queue tasks a request asks for
 	cache    *cache.Cache
+	alerts   *alerts.Mailer // nil: EMAIL_ERRORS off
 	// (go run ./tools/scaffold adds its resources' services here.)
 	// scaffold:server
 
@@ -76,7 +78,7 @@ func WithExtraRoutes(f func(chi.Router)) Option {
 func New(a *app.App, opts ...Option) (http.Handler, error) {
 	s := &Server{
 		cfg: a.Config, logger: a.Logger, db: a.DB, redis: a.Redis, metrics: a.Metrics,
-		sessions: a.Sessions, limits: a.Limits, outbox: a.Outbox, users: a.Users, jobs: a.Jobs, cache: a.Cache,
+		sessions: a.Sessions, limits: a.Limits, outbox: a.Outbox, users: a.Users, jobs: a.Jobs, cache: a.Cache, alerts: a.Alerts,
 		proxies: trustedProxies(a.Config),
 	}
 	// scaffold:serverwire

@@ -1,0 +1,84 @@
+package alerts_test
+
+import (
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/launchkit/launchkit/internal/alerts"
+	"github.com/launchkit/launchkit/internal/jobs"
+	"github.com/launchkit/launchkit/internal/mail"
+	"github.com/launchkit/launchkit/internal/outbox"
+	"github.com/launchkit/launchkit/internal/ratelimit"
+	"github.com/launchkit/launchkit/internal/testenv"
+)
+
+// TestIdenticalErrorsAreMailedOncePerWindow: the first error is mailed
+// (through the outbox to the mail:send queue), identical ones within the
+// window are only counted, and the next mail after it says how many there
+// were; a different error is mailed at once. Secrets never reach a mail.
+func TestIdenticalErrorsAreMailedOncePerWindow(t *testing.T) {
+	d := testenv.MigratedDB(t, testenv.SQLiteURL(t))
+	rdb := redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	logger := slog.New(slog.DiscardHandler)
+	m := &alerts.Mailer{
+		Admins: []string{"ops@example.com"}, AppName: "Launchkit",
+		Scrub:  func(s string) string { return strings.ReplaceAll(s, "hunter2", "[redacted]") },
+		DB:     d.Gorm, Relay: outbox.NewRelay(d.Gorm, rdb, jobs.TaskOptions, logger),
+		Limits: ratelimit.New(nil, logger), Logger: logger, Window: 300 * time.Millisecond,
+	}
+	mails := func() []mail.Message {
+		t.Helper()
+		tasks, err := asynq.NewInspectorFromRedisClient(rdb).ListPendingTasks(jobs.QueueCritical)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []mail.Message
+		for _, task := range tasks {
+			var msg mail.Message
+			if err := json.Unmarshal(task.Payload, &msg); err != nil || task.Type != jobs.TypeMailSend {
+				t.Fatalf("queued %s %s: %v", task.Type, task.Payload, err)
+			}
+			out = append(out, msg)
+		}
+		return out
+	}
+	boom := alerts.Alert{Kind: "request", ID: "req-1", Where: "GET /things/{id}", Err: "database said no (password hunter2)"}
+	for range 3 {
+		m.Report(t.Context(), boom)
+	}
+	got := mails()
+	if len(got) != 1 {
+		t.Fatalf("3 identical errors made %d mails, want 1", len(got))
+	}
+	if got[0].To[0] != "ops@example.com" || !strings.Contains(got[0].Subject, "GET /things/{id}") || !strings.Contains(got[0].Text, "req-1") {
+		t.Errorf("the mail lacks its recipient, route or request ID: %+v", got[0])
+	}
+	if strings.Contains(got[0].Subject+got[0].Text, "hunter2") {
+		t.Error("a secret reached the mail")
+	}
+	m.Report(t.Context(), alerts.Alert{Kind: "task", ID: "task-9", Where: "mail:send", Err: "smtp down"})
+	if got := mails(); len(got) != 2 || !strings.Contains(got[1].Text, "task-9") {
+		t.Fatalf("a different error was not mailed at once: %d mails", len(got))
+	}
+	time.Sleep(350 * time.Millisecond) // the window passing is the behaviour under test
+	m.Report(t.Context(), boom)
+	got = mails()
+	if len(got) != 3 || !strings.Contains(got[2].Text, "happened 2 more time(s)") {
+		t.Fatalf("after the window: %d mails, the last saying %q; want a third counting the 2 in between", len(got), got[len(got)-1].Text)
+	}
+}
+
+// TestANilMailerSendsNothing: with EMAIL_ERRORS off there is no Mailer,
+// and reporting to it is a no-op.
+func TestANilMailerSendsNothing(t *testing.T) {
+	var m *alerts.Mailer
+	m.Report(t.Context(), alerts.Alert{Kind: "request", Err: "x"})
+}
