@@ -30,8 +30,8 @@ func TestIdenticalErrorsAreMailedOncePerWindow(t *testing.T) {
 	logger := slog.New(slog.DiscardHandler)
 	m := &alerts.Mailer{
 		Admins: []string{"ops@example.com"}, AppName: "Launchkit",
-		Scrub:  func(s string) string { return strings.ReplaceAll(s, "hunter2", "[redacted]") },
-		DB:     d.Gorm, Relay: outbox.NewRelay(d.Gorm, rdb, jobs.TaskOptions, logger),
+		Scrub: func(s string) string { return strings.ReplaceAll(s, "hunter2", "[redacted]") },
+		DB:    d.Gorm, Relay: outbox.NewRelay(d.Gorm, rdb, jobs.TaskOptions, logger),
 		Limits: ratelimit.New(nil, logger), Logger: logger, Window: 300 * time.Millisecond,
 	}
 	mails := func() []mail.Message {
