@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/launchkit/launchkit/internal/cache"
 	"github.com/launchkit/launchkit/internal/testenv"
@@ -23,27 +22,16 @@ type backend struct {
 	open func(t *testing.T) (store cache.Store, pass func(time.Duration))
 }
 
-func redisClient(t *testing.T, url string) *redis.Client {
-	t.Helper()
-	opts, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(opts)
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 // backends run the same conformance suite: memory; Redis, the embedded
 // one and the real one TEST_REDIS_URL names.
 var backends = []backend{
 	{"memory", func(*testing.T) (cache.Store, func(time.Duration)) { return cache.Memory(1000), time.Sleep }},
 	{"redis/embedded", func(t *testing.T) (cache.Store, func(time.Duration)) {
 		m := miniredis.RunT(t)
-		return cache.Redis(redisClient(t, "redis://"+m.Addr())), m.FastForward // its clock moves when told
+		return cache.Redis(testenv.RedisClient(t, "redis://"+m.Addr())), m.FastForward // its clock moves when told
 	}},
 	{"redis", func(t *testing.T) (cache.Store, func(time.Duration)) {
-		return cache.Redis(redisClient(t, testenv.RedisURL(t))), time.Sleep
+		return cache.Redis(testenv.RedisClient(t, testenv.RedisURL(t))), time.Sleep
 	}},
 }
 
@@ -142,7 +130,7 @@ func TestConformance(t *testing.T) {
 // time and returns the value (never an error), and counts each failure.
 func TestAnOutageDegradesToComputing(t *testing.T) {
 	m := miniredis.RunT(t)
-	rdb := redisClient(t, "redis://"+m.Addr())
+	rdb := testenv.RedisClient(t, "redis://"+m.Addr())
 	var failures atomic.Int32
 	c := cache.New(cache.Redis(rdb), time.Hour, discard, func(string) { failures.Add(1) })
 	m.Close()

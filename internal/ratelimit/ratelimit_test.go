@@ -16,15 +16,7 @@ import (
 // limiters are the places budgets can be kept, each run through the
 // same tests.
 func limiters(t *testing.T) map[string]func(t *testing.T) *ratelimit.Limiter {
-	client := func(t *testing.T, url string) *redis.Client {
-		opts, err := redis.ParseURL(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := redis.NewClient(opts)
-		t.Cleanup(func() { _ = c.Close() })
-		return c
-	}
+	client := testenv.RedisClient
 	return map[string]func(t *testing.T) *ratelimit.Limiter{
 		"memory": func(*testing.T) *ratelimit.Limiter { return ratelimit.New(nil, slog.New(slog.DiscardHandler)) },
 		"redis/embedded": func(t *testing.T) *ratelimit.Limiter {

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/session"
@@ -56,7 +55,7 @@ func backends() []backend {
 	}
 	redisBackend := func(url func(t *testing.T) string) func(t *testing.T) (session.Store, func() int) {
 		return func(t *testing.T) (session.Store, func() int) {
-			client := redisClient(t, url(t))
+			client := testenv.RedisClient(t, url(t))
 			return session.NewRedisStore(client), func() int {
 				keys, err := client.Keys(t.Context(), "scs:session:*").Result()
 				if err != nil {
@@ -83,17 +82,6 @@ func countRows(t *testing.T, d *db.DB) int {
 		t.Fatalf("count sessions: %v", err)
 	}
 	return n
-}
-
-func redisClient(t *testing.T, rawURL string) *redis.Client {
-	t.Helper()
-	opts, err := redis.ParseURL(rawURL)
-	if err != nil {
-		t.Fatalf("parse redis URL: %v", err)
-	}
-	client := redis.NewClient(opts)
-	t.Cleanup(func() { _ = client.Close() })
-	return client
 }
 
 // newApp is a tiny web app using the session the way handlers do.

@@ -249,3 +249,16 @@ func MigratedDB(t testing.TB, rawURL string) *db.DB {
 	}
 	return d
 }
+
+// RedisClient opens a client on the Redis at url, closed when the test
+// ends.
+func RedisClient(t testing.TB, url string) *redis.Client {
+	t.Helper()
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatalf("parse redis URL: %v", err)
+	}
+	client := redis.NewClient(opts)
+	t.Cleanup(func() { _ = client.Close() })
+	return client
+}
