@@ -123,44 +123,61 @@ func (s *Service) PeekToken(ctx context.Context, raw string, purpose TokenPurpos
 // user with roles loaded. Of any number of concurrent calls with one
 // token, exactly one succeeds; the others fail with ErrTokenUsed.
 func (s *Service) ConsumeToken(ctx context.Context, raw string, purpose TokenPurpose) (*User, error) {
-	g := s.db.WithContext(ctx)
-	now := dbNow()
-	t, u, err := s.checkToken(g, raw, purpose, now)
-	if err == nil {
-		err = g.Transaction(func(tx *gorm.DB) error { return useToken(tx, t, now) })
-	}
+	u, err := s.consume(ctx, raw, purpose, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("consume %s token: %w", purpose, err)
 	}
 	return u, nil
 }
 
-// ResetPassword sets a new password for the user of the password-reset
-// token raw and uses the token up, both or neither, ending the user's
-// sessions and confirming their address (the link came by mail); the user's other reset links stop working.
-// A new password the policy refuses (CheckPassword) fails with
-// ErrInvalidPassword and leaves the token usable. It returns the user,
-// with roles loaded.
-func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) (*User, error) {
-	const purpose = PurposeResetPassword
+// consume is what every use of a link does: check the token raw for
+// purpose (before anything costly), run prepare with its user (outside
+// the transaction: hashing, say), then in one transaction use the token
+// up and run also. It returns the user as it was found.
+func (s *Service) consume(ctx context.Context, raw string, purpose TokenPurpose, prepare func(u *User) error, also func(tx *gorm.DB, u *User, now time.Time) error) (*User, error) {
 	g := s.db.WithContext(ctx)
 	now := dbNow()
-	// Check the token before hashing, so bad links cost no argon2 time.
 	t, u, err := s.checkToken(g, raw, purpose, now)
 	if err != nil {
-		return nil, fmt.Errorf("reset password: %w", err)
+		return nil, err
 	}
-	if err := CheckPassword(newPassword, u.Email); err != nil {
-		return nil, fmt.Errorf("reset password: %w", err)
-	}
-	hash, err := s.hash(ctx, newPassword)
-	if err != nil {
-		return nil, fmt.Errorf("reset password of user %d: %w", u.ID, err)
+	if prepare != nil {
+		if err := prepare(u); err != nil {
+			return nil, err
+		}
 	}
 	err = g.Transaction(func(tx *gorm.DB) error {
 		if err := useToken(tx, t, now); err != nil {
 			return err
 		}
+		if also != nil {
+			return also(tx, u, now)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("user %d: %w", u.ID, err)
+	}
+	return u, nil
+}
+
+// ResetPassword sets a new password for the user of the password-reset
+// token raw and uses the token up, both or neither, ending the user's
+// sessions and confirming their address (the link came by mail); the
+// user's other reset links stop working. A new password the policy
+// refuses (CheckPassword) fails with ErrInvalidPassword and leaves the
+// token usable; the token is checked before any hashing, so bad links
+// cost no argon2 time. It returns the user, with roles loaded.
+func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) (*User, error) {
+	var hash string
+	prepare := func(u *User) (err error) {
+		if err := CheckPassword(newPassword, u.Email); err != nil {
+			return err
+		}
+		hash, err = s.hash(ctx, newPassword)
+		return err
+	}
+	u, err := s.consume(ctx, raw, PurposeResetPassword, prepare, func(tx *gorm.DB, u *User, now time.Time) error {
 		if err := tx.Model(&User{}).Where("id = ?", u.ID).
 			Updates(map[string]any{"password_hash": hash, "updated_at": now, "session_version": endSessions}).Error; err != nil {
 			return err
@@ -168,10 +185,10 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) (*
 		// The link came by mail: the address is the user's.
 		return tx.Model(&User{}).Where("id = ? AND email_confirmed_at IS NULL", u.ID).Update("email_confirmed_at", now).Error
 	})
-	if err != nil {
-		return nil, fmt.Errorf("reset password of user %d: %w", u.ID, err)
+	if err == nil {
+		u, err = s.byID(s.db.WithContext(ctx), u.ID)
 	}
-	if u, err = s.byID(g, u.ID); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("reset password: %w", err)
 	}
 	return u, nil
@@ -182,25 +199,17 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) (*
 // Confirming an already confirmed address keeps the first confirmation
 // time.
 func (s *Service) ConfirmEmail(ctx context.Context, raw string) (*User, error) {
-	const purpose = PurposeConfirmEmail
-	g := s.db.WithContext(ctx)
-	now := dbNow()
-	t, u, err := s.checkToken(g, raw, purpose, now)
-	if err != nil {
-		return nil, fmt.Errorf("confirm email: %w", err)
-	}
-	err = g.Transaction(func(tx *gorm.DB) error {
-		if err := useToken(tx, t, now); err != nil {
-			return err
-		}
+	var confirmedAt time.Time
+	u, err := s.consume(ctx, raw, PurposeConfirmEmail, nil, func(tx *gorm.DB, u *User, now time.Time) error {
+		confirmedAt = now
 		return tx.Model(&User{}).Where("id = ? AND email_confirmed_at IS NULL", u.ID).
 			Updates(map[string]any{"email_confirmed_at": now, "updated_at": now}).Error
 	})
 	if err != nil {
-		return nil, fmt.Errorf("confirm email of user %d: %w", u.ID, err)
+		return nil, fmt.Errorf("confirm email: %w", err)
 	}
 	if u.EmailConfirmedAt == nil {
-		u.EmailConfirmedAt, u.UpdatedAt = &now, now
+		u.EmailConfirmedAt, u.UpdatedAt = &confirmedAt, confirmedAt
 	}
 	return u, nil
 }
