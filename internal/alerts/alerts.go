@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -67,18 +68,26 @@ func (m *Mailer) Report(ctx context.Context, a Alert) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	msg := m.Scrub(a.Err)
-	sum := sha256.Sum256([]byte(a.Kind + "\x00" + a.Where + "\x00" + firstLine(msg)))
-	fp := hex.EncodeToString(sum[:12])
+	// Numbers (ports, IDs, addresses) vary between errors that are the
+	// same error: they do not count.
+	place := hashed(a.Kind + "\x00" + a.Where)
+	fp := hashed(place + "\x00" + numbers.ReplaceAllString(firstLine(msg), "#"))
 	window := m.Window
 	if window <= 0 {
 		window = Window
 	}
+	// One mail per error a window, and at most placeCap per place,
+	// whatever the errors say.
+	allowed := m.Limits.Take(ctx, "alert:"+fp, ratelimit.Limit{Burst: 1, Period: window}).Allowed &&
+		m.Limits.Take(ctx, "alert:place:"+place, ratelimit.Limit{Burst: placeCap, Period: window}).Allowed
 	m.mu.Lock()
 	if m.suppressed == nil {
 		m.suppressed = map[string]int{}
 	}
-	if !m.Limits.Take(ctx, "alert:"+fp, ratelimit.Limit{Burst: 1, Period: window}).Allowed {
-		m.suppressed[fp]++
+	if !allowed {
+		if len(m.suppressed) < 10_000 {
+			m.suppressed[fp]++
+		}
 		m.mu.Unlock()
 		return
 	}
@@ -109,13 +118,25 @@ func (m *Mailer) Report(ctx context.Context, a Alert) {
 func (m *Mailer) send(ctx context.Context, msg mail.Message) {
 	payload, err := json.Marshal(msg)
 	if err == nil {
-		err = outbox.Add(m.DB.WithContext(ctx), jobs.TypeMailSend, payload)
+		err = outbox.Add(m.DB.WithContext(ctx), jobs.TypeAlertMail, payload)
 	}
 	if err != nil {
 		m.Logger.WarnContext(ctx, "alerts: could not write the error mail", "err", err)
 		return
 	}
 	m.Relay.Send(ctx)
+}
+
+// placeCap is how many mails one place (a route, a task type) may cause a
+// window, however different its errors.
+const placeCap = 5
+
+// numbers are runs of digits or hex digits (ports, IDs, addresses).
+var numbers = regexp.MustCompile(`[0-9a-fA-F]*[0-9][0-9a-fA-F]*`)
+
+func hashed(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:12])
 }
 
 func firstLine(s string) string {

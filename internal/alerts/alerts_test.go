@@ -2,6 +2,7 @@ package alerts_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -43,7 +44,7 @@ func TestIdenticalErrorsAreMailedOncePerWindow(t *testing.T) {
 		var out []mail.Message
 		for _, task := range tasks {
 			var msg mail.Message
-			if err := json.Unmarshal(task.Payload, &msg); err != nil || task.Type != jobs.TypeMailSend {
+			if err := json.Unmarshal(task.Payload, &msg); err != nil || task.Type != jobs.TypeAlertMail {
 				t.Fatalf("queued %s %s: %v", task.Type, task.Payload, err)
 			}
 			out = append(out, msg)
@@ -73,6 +74,37 @@ func TestIdenticalErrorsAreMailedOncePerWindow(t *testing.T) {
 	got = mails()
 	if len(got) != 3 || !strings.Contains(got[2].Text, "happened 2 more time(s)") {
 		t.Fatalf("after the window: %d mails, the last saying %q; want a third counting the 2 in between", len(got), got[len(got)-1].Text)
+	}
+}
+
+// TestErrorsThatDifferOnlyInNumbersAreOne: the same timeout from another
+// port is the same error; and one place cannot send more than 5 mails a
+// window however different its errors.
+func TestErrorsThatDifferOnlyInNumbersAreOne(t *testing.T) {
+	d := testenv.MigratedDB(t, testenv.SQLiteURL(t))
+	rdb := redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	logger := slog.New(slog.DiscardHandler)
+	m := &alerts.Mailer{
+		Admins: []string{"ops@example.com"}, AppName: "Launchkit", Scrub: func(s string) string { return s },
+		DB: d.Gorm, Relay: outbox.NewRelay(d.Gorm, rdb, jobs.TaskOptions, logger),
+		Limits: ratelimit.New(nil, logger), Logger: logger,
+	}
+	queued := func() int {
+		tasks, _ := asynq.NewInspectorFromRedisClient(rdb).ListPendingTasks(jobs.QueueCritical)
+		return len(tasks)
+	}
+	for port := range 5 {
+		m.Report(t.Context(), alerts.Alert{Kind: "request", Where: "GET /", Err: fmt.Sprintf("read tcp 10.0.0.2:%d->10.0.0.9:5432: i/o timeout", 50000+port)})
+	}
+	if n := queued(); n != 1 {
+		t.Errorf("5 timeouts from different ports made %d mails, want 1", n)
+	}
+	for _, what := range []string{"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta"} {
+		m.Report(t.Context(), alerts.Alert{Kind: "request", Where: "GET /", Err: "failed: " + what})
+	}
+	if n := queued(); n != 5 {
+		t.Errorf("one place made %d mails in a window, want the cap of 5", n)
 	}
 }
 

@@ -291,6 +291,9 @@ func (a *App) NewWorker() (*jobs.Worker, error) {
 		ShutdownTimeout: a.Config.ShutdownTimeout,
 		Logger:          a.Logger,
 		OnTaskFailed: func(ctx context.Context, taskType, taskID string, err error) {
+			if taskType == jobs.TypeAlertMail {
+				return // an alert about an alert would only start a chain
+			}
 			a.Alerts.Report(ctx, alerts.Alert{Kind: "task", ID: taskID, Where: taskType, Err: err.Error()})
 		},
 	}

@@ -74,8 +74,14 @@ func Fetch[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, 
 		}
 		// Written by a version of the code whose T differed: recompute.
 	}
-	v, err, _ := c.flight.Do(key, func() (any, error) {
-		v, err := compute(ctx)
+	// The computation serves every caller waiting on the key, so it runs
+	// on its own context (within computeTimeout), not the first caller's:
+	// one caller giving up must not fail the others. Each caller still
+	// stops waiting when its own context ends.
+	results := c.flight.DoChan(key, func() (any, error) {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), computeTimeout)
+		defer cancel()
+		v, err := compute(cctx)
 		if err != nil {
 			return nil, err
 		}
@@ -83,16 +89,29 @@ func Fetch[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, 
 		if err != nil {
 			return nil, fmt.Errorf("cache %s: %w", key, err)
 		}
-		if err := c.store.Set(ctx, key, b, cmpTTL(ttl, c.ttl)); err != nil {
-			c.failed(ctx, "set", key, err)
+		if err := c.store.Set(cctx, key, b, cmpTTL(ttl, c.ttl)); err != nil {
+			c.failed(cctx, "set", key, err)
 		}
 		return v, nil
 	})
-	if err != nil {
-		return zero, err
+	select {
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	case r := <-results:
+		if r.Err != nil {
+			return zero, r.Err
+		}
+		if v, ok := r.Val.(T); ok {
+			return v, nil
+		}
+		// Another caller fetched the key as a different type at the same
+		// moment: compute this one's own.
+		return compute(ctx)
 	}
-	return v.(T), nil
 }
+
+// computeTimeout bounds a computation Fetch runs for its callers.
+const computeTimeout = 30 * time.Second
 
 // Forget drops key, so that the next Fetch computes it afresh (after a
 // change the cached value would hide). It reports a failure of the store,

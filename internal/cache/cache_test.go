@@ -144,3 +144,42 @@ func TestAnOutageDegradesToComputing(t *testing.T) {
 		t.Errorf("%d failures counted, want 6", failures.Load())
 	}
 }
+
+// TestACallerGivingUpFailsNobodyElse: the computation that serves every
+// caller waiting on a key runs on its own; the first caller's context
+// ending stops only that caller's wait.
+func TestACallerGivingUpFailsNobodyElse(t *testing.T) {
+	c := cache.New(cache.Memory(100), time.Hour, discard, nil)
+	release := make(chan struct{})
+	compute := func(ctx context.Context) (string, error) {
+		select {
+		case <-release:
+			return "value", nil
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	first, cancel := context.WithCancel(t.Context())
+	firstErr := make(chan error, 1)
+	go func() {
+		_, err := cache.Fetch(first, c, "k", 0, compute)
+		firstErr <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // the first caller starts the computation
+	second := make(chan string, 1)
+	go func() {
+		v, err := cache.Fetch(t.Context(), c, "k", 0, compute)
+		if err != nil {
+			t.Error(err)
+		}
+		second <- v
+	}()
+	cancel()
+	if err := <-firstErr; !errors.Is(err, context.Canceled) {
+		t.Errorf("the caller that gave up got %v", err)
+	}
+	close(release)
+	if v := <-second; v != "value" {
+		t.Errorf("the caller still waiting got %q, want the value", v)
+	}
+}

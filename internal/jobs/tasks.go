@@ -32,6 +32,7 @@ var Tasks = []Task{
 	mailSendTask,
 	accountMailTask,
 	sessionsPurgeTask,
+	alertMailTask,
 	// scaffold:tasks
 }
 
