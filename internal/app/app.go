@@ -96,6 +96,9 @@ func (a *App) openCache(ctx context.Context) (*cache.Cache, error) {
 		}
 	}
 	store := cache.Memory(100_000)
+	if kind == "memory" && a.Config.CacheURL != "" {
+		a.Logger.Info("CACHE_URL is set but the cache is in this process's memory: set CACHE_TYPE=redis to use it")
+	}
 	if kind == "redis" {
 		rdb := a.Redis
 		if url := a.Config.CacheURL; url != "" && url != a.Config.RedisURL {
@@ -164,11 +167,14 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	if a.Cache, err = a.openCache(ctx); err != nil {
 		return nil, err
 	}
-	if cfg.EmailErrors && len(cfg.Admins) > 0 {
+	switch {
+	case cfg.EmailErrors && len(cfg.Admins) > 0:
 		a.Alerts = &alerts.Mailer{
 			Admins: cfg.Admins, AppName: cfg.AppName, Scrub: cfg.Scrub,
 			DB: a.DB.Gorm, Relay: a.Outbox, Limits: a.Limits, Logger: logger,
 		}
+	case cfg.EmailErrors:
+		logger.Info("EMAIL_ERRORS is on but ADMINS is empty: errors are logged, not mailed (set ADMINS to the addresses that should get them)")
 	}
 	a.Users = users.NewService(a.DB)
 	a.Users.RequireConfirmedEmail = cfg.UserRequireConfirmedEmail

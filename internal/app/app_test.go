@@ -55,3 +55,22 @@ func TestProcessesWithoutEmbeddedRedisNeedRedisURL(t *testing.T) {
 		t.Fatalf("err = %v, want ErrNoRedis", err)
 	}
 }
+
+// TestSettingsThatDoNothingSaySo: EMAIL_ERRORS without ADMINS, and a
+// CACHE_URL with the cache in memory, are said at start rather than
+// silently doing nothing; with ADMINS the alerts are on.
+func TestSettingsThatDoNothingSaySo(t *testing.T) {
+	a, logs := testenv.NewApp(t, map[string]string{"EMAIL_ERRORS": "true", "CACHE_TYPE": "memory", "CACHE_URL": "redis://127.0.0.1:1/0"})
+	for _, want := range []string{"ADMINS is empty", "CACHE_URL is set but the cache is in this process's memory"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the start-up log does not say %q:\n%s", want, logs.String())
+		}
+	}
+	if a.Alerts != nil {
+		t.Error("alerts are on with no ADMINS")
+	}
+	on, _ := testenv.NewApp(t, map[string]string{"EMAIL_ERRORS": "true", "ADMINS": "ops@example.com"})
+	if on.Alerts == nil {
+		t.Error("alerts are off with EMAIL_ERRORS and ADMINS set")
+	}
+}
