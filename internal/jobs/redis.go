@@ -104,8 +104,7 @@ func (t *RedisTarget) ConnOpt() asynq.RedisConnOpt {
 			Username: f.Username, Password: f.Password, DB: f.DB,
 		}
 	}
-	o := t.single
-	return asynq.RedisClientOpt{Network: o.Network, Addr: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig}
+	return clientOpt(t.single)
 }
 
 // String names the target without its password.

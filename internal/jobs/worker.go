@@ -116,8 +116,10 @@ func (w *Worker) Shutdown() {
 
 // ConnOpt describes rdb's server for asynq parts that open their own
 // connection (the scheduler, which closes its own at shutdown).
-func ConnOpt(rdb *redis.Client) asynq.RedisClientOpt {
-	o := rdb.Options()
+func ConnOpt(rdb *redis.Client) asynq.RedisClientOpt { return clientOpt(rdb.Options()) }
+
+// clientOpt describes the one server of o to asynq.
+func clientOpt(o *redis.Options) asynq.RedisClientOpt {
 	return asynq.RedisClientOpt{Network: o.Network, Addr: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig}
 }
 
