@@ -10,7 +10,6 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/launchkit/launchkit/internal/alerts"
 	"github.com/launchkit/launchkit/internal/jobs"
@@ -20,20 +19,18 @@ import (
 	"github.com/launchkit/launchkit/internal/testenv"
 )
 
-// TestIdenticalErrorsAreMailedOncePerWindow: the first error is mailed
-// (through the outbox to the mail:send queue), identical ones within the
-// window are only counted, and the next mail after it says how many there
-// were; a different error is mailed at once. Secrets never reach a mail.
-func TestIdenticalErrorsAreMailedOncePerWindow(t *testing.T) {
+// newMailer is a Mailer on a new SQLite outbox and an embedded Redis,
+// with the Scrub and Window given, and a function listing the mails it
+// has queued so far.
+func newMailer(t *testing.T, scrub func(string) string, window time.Duration) (*alerts.Mailer, func() []mail.Message) {
+	t.Helper()
 	d := testenv.MigratedDB(t, testenv.SQLiteURL(t))
-	rdb := redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
+	rdb := testenv.RedisClient(t, "redis://"+miniredis.RunT(t).Addr())
 	logger := slog.New(slog.DiscardHandler)
 	m := &alerts.Mailer{
-		Admins: []string{"ops@example.com"}, AppName: "Launchkit",
-		Scrub: func(s string) string { return strings.ReplaceAll(s, "hunter2", "[redacted]") },
-		DB:    d.Gorm, Relay: outbox.NewRelay(d.Gorm, rdb, jobs.TaskOptions, logger),
-		Limits: ratelimit.New(nil, logger), Logger: logger, Window: 300 * time.Millisecond,
+		Admins: []string{"ops@example.com"}, AppName: "Launchkit", Scrub: scrub,
+		DB: d.Gorm, Relay: outbox.NewRelay(d.Gorm, rdb, jobs.TaskOptions, logger),
+		Limits: ratelimit.New(nil, logger), Logger: logger, Window: window,
 	}
 	mails := func() []mail.Message {
 		t.Helper()
@@ -51,6 +48,15 @@ func TestIdenticalErrorsAreMailedOncePerWindow(t *testing.T) {
 		}
 		return out
 	}
+	return m, mails
+}
+
+// TestIdenticalErrorsAreMailedOncePerWindow: the first error is mailed
+// (through the outbox to the alert:mail queue), identical ones within the
+// window are only counted, and the next mail after it says how many there
+// were; a different error is mailed at once. Secrets never reach a mail.
+func TestIdenticalErrorsAreMailedOncePerWindow(t *testing.T) {
+	m, mails := newMailer(t, func(s string) string { return strings.ReplaceAll(s, "hunter2", "[redacted]") }, 300*time.Millisecond)
 	boom := alerts.Alert{Kind: "request", ID: "req-1", Where: "GET /things/{id}", Err: "database said no (password hunter2)"}
 	for range 3 {
 		m.Report(t.Context(), boom)
@@ -81,19 +87,8 @@ func TestIdenticalErrorsAreMailedOncePerWindow(t *testing.T) {
 // port is the same error; and one place cannot send more than 5 mails a
 // window however different its errors.
 func TestErrorsThatDifferOnlyInNumbersAreOne(t *testing.T) {
-	d := testenv.MigratedDB(t, testenv.SQLiteURL(t))
-	rdb := redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
-	logger := slog.New(slog.DiscardHandler)
-	m := &alerts.Mailer{
-		Admins: []string{"ops@example.com"}, AppName: "Launchkit", Scrub: func(s string) string { return s },
-		DB: d.Gorm, Relay: outbox.NewRelay(d.Gorm, rdb, jobs.TaskOptions, logger),
-		Limits: ratelimit.New(nil, logger), Logger: logger,
-	}
-	queued := func() int {
-		tasks, _ := asynq.NewInspectorFromRedisClient(rdb).ListPendingTasks(jobs.QueueCritical)
-		return len(tasks)
-	}
+	m, mails := newMailer(t, func(s string) string { return s }, 0)
+	queued := func() int { return len(mails()) }
 	for port := range 5 {
 		m.Report(t.Context(), alerts.Alert{Kind: "request", Where: "GET /", Err: fmt.Sprintf("read tcp 10.0.0.2:%d->10.0.0.9:5432: i/o timeout", 50000+port)})
 	}
