@@ -65,6 +65,26 @@ type Config struct {
 	UserEnableRegister        bool `key:"USER_ENABLE_REGISTER" default:"true" help:"allow visitors to register"`
 	UserRequireConfirmedEmail bool `key:"USER_REQUIRE_CONFIRMED_EMAIL" default:"false" help:"require a confirmed address before sign-in"`
 
+	// Directory sign-in (docs/directory-sign-in.md).
+	UserLDAP              bool          `key:"USER_LDAP" default:"false" help:"sign users in against an LDAP directory or Active Directory (the LDAP_* keys); see docs/directory-sign-in.md"`
+	UserLDAPAllowLocal    bool          `key:"USER_LDAP_ALLOW_LOCAL" default:"false" help:"with USER_LDAP, let local accounts (not from the directory, e.g. a break-glass admin made with manage) sign in too"`
+	LDAPHost              string        `key:"LDAP_HOST" help:"ldap://host:389, ldaps://host:636 or a bare host (ldap://, port 389)"`
+	LDAPStartTLS          bool          `key:"LDAP_START_TLS" default:"false" help:"upgrade an ldap:// connection with StartTLS before binding"`
+	LDAPCAFile            string        `key:"LDAP_CA_FILE" help:"PEM file of CA certificates trusted for ldaps:// and StartTLS, besides the system's"`
+	LDAPTimeout           time.Duration `key:"LDAP_TIMEOUT" default:"5s" help:"how long connecting to the directory, and each request to it, may take"`
+	LDAPBindDN            string        `key:"LDAP_BIND_DN" help:"DN of the service account that searches users and groups (empty: anonymous search)"`
+	LDAPBindPassword      string        `key:"LDAP_BIND_PASSWORD" sensitive:"true" help:"password of LDAP_BIND_DN"`
+	LDAPUsernameAttribute string        `key:"LDAP_USERNAME_ATTRIBUTE" default:"uid" help:"attribute users sign in with: uid (OpenLDAP) or sAMAccountName (Active Directory)"`
+	LDAPUserBase          string        `key:"LDAP_USER_BASE" help:"DN under which users are searched, e.g. ou=people,dc=example,dc=org"`
+	LDAPUserObjectClass   string        `key:"LDAP_USER_OBJECT_CLASS" default:"person" help:"object class of user entries"`
+	LDAPEmailAttribute    string        `key:"LDAP_EMAIL_ATTRIBUTE" default:"mail" help:"attribute holding a user's email address"`
+	LDAPGroupBase         string        `key:"LDAP_GROUP_BASE" help:"DN under which groups are searched (with memberOf: only groups under it count)"`
+	LDAPGroupObjectClass  string        `key:"LDAP_GROUP_OBJECT_CLASS" default:"groupOfNames" help:"object class of group entries: groupOfNames, posixGroup, group (AD)"`
+	LDAPGroupAttribute    string        `key:"LDAP_GROUP_ATTRIBUTE" default:"member" help:"group attribute naming members: member or uniqueMember (user DNs), memberUid (usernames), or memberOf to read the user's own memberOf"`
+	LDAPGroupToRoleAdmin  []string      `key:"LDAP_GROUP_TO_ROLE_ADMIN" help:"comma list of group names (cn) whose members get the admin role"`
+	LDAPGroupToRoleDev    []string      `key:"LDAP_GROUP_TO_ROLE_DEV" help:"comma list of group names (cn) whose members get the dev role"`
+	LDAPGroupToRoleUser   []string      `key:"LDAP_GROUP_TO_ROLE_USER" help:"comma list of group names (cn) whose members may sign in; empty: every directory user may"`
+
 	LogLevel  string `key:"LOG_LEVEL" default:"info" help:"debug, info, warn or error"`
 	LogFormat string `key:"LOG_FORMAT" default:"text" production:"json" help:"text or json"`
 

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-ldap/ldap/v3"
 )
 
 // Problem is one invalid value: which key, from which layer, and why.
@@ -165,6 +167,9 @@ func validate(c *Config) Problems {
 	if c.ShutdownDrainDelay < 0 {
 		bad("SHUTDOWN_DRAIN_DELAY", "must not be negative")
 	}
+	if c.UserLDAP {
+		validateLDAP(c, bad)
+	}
 	if c.AWSSecretsTimeout <= 0 {
 		bad("AWS_SECRETS_TIMEOUT", "must be positive")
 	}
@@ -232,4 +237,72 @@ func checkAddr(addr string) error {
 		return errors.New("the port is not a number from 0 to 65535")
 	}
 	return nil
+}
+
+// ldapName is an LDAP attribute or object class name, optionally with a
+// matching rule (member:1.2.840.113556.1.4.1941: asks Active Directory
+// for nested groups): never filter syntax.
+var ldapName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]*(:[0-9.]+:)?$`)
+
+func validateLDAP(c *Config, bad func(key, msg string, args ...any)) {
+	if strings.TrimSpace(c.LDAPHost) == "" {
+		bad("LDAP_HOST", "must be set with USER_LDAP=true")
+	} else if _, err := LDAPURL(c.LDAPHost); err != nil {
+		bad("LDAP_HOST", "%s: %v", c.show("LDAP_HOST", c.LDAPHost), err)
+	} else if c.LDAPStartTLS && strings.HasPrefix(strings.TrimSpace(c.LDAPHost), "ldaps://") {
+		bad("LDAP_START_TLS", "StartTLS is for ldap:// hosts; an ldaps:// connection is encrypted from the start")
+	}
+	if c.LDAPTimeout <= 0 {
+		bad("LDAP_TIMEOUT", "must be positive")
+	}
+	for _, kv := range [][2]string{{"LDAP_BIND_DN", c.LDAPBindDN}, {"LDAP_USER_BASE", c.LDAPUserBase}, {"LDAP_GROUP_BASE", c.LDAPGroupBase}} {
+		key, dn := kv[0], kv[1]
+		if dn == "" {
+			if key != "LDAP_BIND_DN" {
+				bad(key, "must be set with USER_LDAP=true")
+			}
+			continue
+		}
+		if _, err := ldap.ParseDN(dn); err != nil {
+			bad(key, "%s is not a DN like ou=people,dc=example,dc=org", c.show(key, dn))
+		}
+	}
+	if c.LDAPBindDN != "" && c.LDAPBindPassword == "" {
+		bad("LDAP_BIND_PASSWORD", "must be set with LDAP_BIND_DN")
+	}
+	for _, kv := range [][2]string{
+		{"LDAP_USERNAME_ATTRIBUTE", c.LDAPUsernameAttribute}, {"LDAP_USER_OBJECT_CLASS", c.LDAPUserObjectClass},
+		{"LDAP_EMAIL_ATTRIBUTE", c.LDAPEmailAttribute}, {"LDAP_GROUP_OBJECT_CLASS", c.LDAPGroupObjectClass},
+		{"LDAP_GROUP_ATTRIBUTE", c.LDAPGroupAttribute},
+	} {
+		key, name := kv[0], kv[1]
+		if !ldapName.MatchString(name) {
+			bad(key, "%s is not an LDAP attribute or object class name", c.show(key, name))
+		}
+	}
+}
+
+// LDAPURL reads LDAP_HOST: ldap://host[:port], ldaps://host[:port], or
+// a bare host[:port], which means ldap://; a missing port is 389 (ldap)
+// or 636 (ldaps). Its errors do not repeat the value.
+func LDAPURL(host string) (string, error) {
+	host = strings.TrimSpace(host)
+	if !strings.Contains(host, "://") {
+		host = "ldap://" + host
+	}
+	u, err := url.Parse(host)
+	if err != nil || u.Hostname() == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		return "", errors.New("not ldap://host[:port], ldaps://host[:port] or a bare host")
+	}
+	port := map[string]string{"ldap": "389", "ldaps": "636"}[u.Scheme]
+	if port == "" {
+		return "", errors.New("the scheme must be ldap:// or ldaps://")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", errors.New("the port is not a number from 1 to 65535")
+		}
+		port = p
+	}
+	return u.Scheme + "://" + net.JoinHostPort(u.Hostname(), port), nil
 }

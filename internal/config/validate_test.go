@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
@@ -36,6 +37,13 @@ func TestLoadRefusesInvalidValues(t *testing.T) {
 		{env{"CACHE_TYPE": "disk"}, "CACHE_TYPE", []string{`"disk" is not one of memory, redis`}},
 		{env{"CACHE_URL": "http://cache"}, "CACHE_URL", []string{"redis://"}},
 		{env{"CACHE_EXPIRE": "0s"}, "CACHE_EXPIRE", []string{"positive"}},
+		{ldapEnv("LDAP_HOST", "http://dir.example.org"), "LDAP_HOST", []string{"ldap:// or ldaps://"}},
+		{ldapEnv("LDAP_HOST", "ldap://dir.example.org:99999"), "LDAP_HOST", []string{"port"}},
+		{ldapEnv("LDAP_START_TLS", "true", "LDAP_HOST", "ldaps://dir.example.org"), "LDAP_START_TLS", []string{"ldap:// hosts"}},
+		{ldapEnv("LDAP_USER_BASE", "people"), "LDAP_USER_BASE", []string{`"people" is not a DN`}},
+		{ldapEnv("LDAP_USERNAME_ATTRIBUTE", "uid)(cn=*"), "LDAP_USERNAME_ATTRIBUTE", []string{"not an LDAP attribute"}},
+		{ldapEnv("LDAP_GROUP_OBJECT_CLASS", "group*"), "LDAP_GROUP_OBJECT_CLASS", []string{"not an LDAP attribute"}},
+		{ldapEnv("LDAP_TIMEOUT", "0s"), "LDAP_TIMEOUT", []string{"positive"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.key, func(t *testing.T) {
@@ -174,4 +182,62 @@ func TestLoadProduction(t *testing.T) {
 		}
 		assertNotContains(t, "short-key error", loadError(t, Options{Getenv: production(env{"SECRET_KEY": "tooshort-but-secret"}).get}).Error(), "tooshort-but-secret")
 	})
+}
+
+// ldapEnv is a valid directory sign-in configuration with the pairs of
+// keys and values kv changed.
+func ldapEnv(kv ...string) env {
+	e := env{
+		"USER_LDAP": "true", "LDAP_HOST": "ldap.example.org",
+		"LDAP_BIND_DN": "cn=reader,dc=example,dc=org", "LDAP_BIND_PASSWORD": "reader-secret",
+		"LDAP_USER_BASE": "ou=people,dc=example,dc=org", "LDAP_GROUP_BASE": "ou=groups,dc=example,dc=org",
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		e[kv[i]] = kv[i+1]
+		if kv[i+1] == "" {
+			delete(e, kv[i])
+		}
+	}
+	return e
+}
+
+func TestAValidDirectoryConfigurationLoads(t *testing.T) {
+	t.Parallel()
+	for _, host := range []string{"ldap.example.org", "ldap.example.org:10389", "ldap://ldap.example.org", "ldaps://ldap.example.org:636"} {
+		if _, err := Load(context.Background(), Options{Getenv: ldapEnv("LDAP_HOST", host).get}); err != nil {
+			t.Errorf("LDAP_HOST=%s: %v", host, err)
+		}
+	}
+	for host, want := range map[string]string{
+		"ldap.example.org":             "ldap://ldap.example.org:389",
+		"ldap.example.org:10389":       "ldap://ldap.example.org:10389",
+		"ldaps://ldap.example.org":     "ldaps://ldap.example.org:636",
+		" ldap://[::1]:1389/ ":         "ldap://[::1]:1389",
+		"ldaps://ldap.example.org:636": "ldaps://ldap.example.org:636",
+	} {
+		if got, err := LDAPURL(host); err != nil || got != want {
+			t.Errorf("LDAPURL(%q) = %q, %v; want %q", host, got, err, want)
+		}
+	}
+	// Active Directory's nested-group matching rule is an attribute too.
+	if _, err := Load(context.Background(), Options{Getenv: ldapEnv("LDAP_GROUP_ATTRIBUTE", "member:1.2.840.113556.1.4.1941:").get}); err != nil {
+		t.Error(err)
+	}
+	// The LDAP keys are checked only with USER_LDAP on.
+	if _, err := Load(context.Background(), Options{Getenv: env{"LDAP_HOST": "http://nowhere"}.get}); err != nil {
+		t.Errorf("USER_LDAP off: %v", err)
+	}
+}
+
+func TestDirectorySignInNeedsItsKeys(t *testing.T) {
+	t.Parallel()
+	for key, message := range map[string]string{
+		"LDAP_HOST":          "must be set with USER_LDAP=true",
+		"LDAP_USER_BASE":     "must be set with USER_LDAP=true",
+		"LDAP_GROUP_BASE":    "must be set with USER_LDAP=true",
+		"LDAP_BIND_PASSWORD": "must be set with LDAP_BIND_DN",
+	} {
+		err := loadError(t, Options{Getenv: ldapEnv(key, "").get})
+		assertContains(t, key, err.problem(t, key).Message, message)
+	}
 }
