@@ -85,7 +85,9 @@ func (h *Handlers) sendAccountMail(ctx context.Context, t *asynq.Task) error {
 		if err != nil {
 			return err
 		}
-		if !u.Active || (m.Kind == users.MailConfirmEmail && u.EmailConfirmedAt != nil) || !h.mayMail(ctx, m.Kind, u.Email) {
+		// A directory-managed account's password is the directory's,
+		// and its address came confirmed.
+		if !u.Active || u.Directory() || (m.Kind == users.MailConfirmEmail && u.EmailConfirmedAt != nil) || !h.mayMail(ctx, m.Kind, u.Email) {
 			return nil
 		}
 		purpose, path, ttl := users.PurposeConfirmEmail, confirmEmailPath, users.ConfirmLinkTTL

@@ -133,6 +133,9 @@ func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error)
 		if c.By == id && u.HasRole(RoleAdmin) && (!c.Active || !slices.Contains(names, RoleAdmin)) {
 			return ErrOwnAccount
 		}
+		if err := checkDirectoryChanges(u, email, names); err != nil {
+			return err
+		}
 		changes := map[string]any{"email": email, "name": name, "active": c.Active, "updated_at": time.Now().UTC()}
 		switch {
 		case c.Confirmed && u.EmailConfirmedAt == nil:

@@ -171,6 +171,9 @@ func (s *Service) consume(ctx context.Context, raw string, purpose TokenPurpose,
 func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) (*User, error) {
 	var hash string
 	prepare := func(u *User) (err error) {
+		if u.Directory() {
+			return ErrDirectoryManaged
+		}
 		if err := CheckPassword(newPassword, u.Email); err != nil {
 			return err
 		}

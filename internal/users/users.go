@@ -83,6 +83,10 @@ type User struct {
 	// session remembers the version it was signed in at and is over once
 	// that no longer matches (see EndSessions).
 	SessionVersion int64
+	// DirectoryName is the directory username of an account made by
+	// directory sign-in (USER_LDAP), lower-cased; nil for a local
+	// account. A directory-managed account has no local password.
+	DirectoryName *string
 	// Roles are the roles granted to the user, sorted by name.
 	Roles     []Role `gorm:"many2many:user_roles"`
 	CreatedAt time.Time
@@ -140,6 +144,9 @@ type Service struct {
 	// whose address is not confirmed from signing in or getting API keys
 	// (Authenticate fails with ErrEmailUnconfirmed), for every caller.
 	RequireConfirmedEmail bool
+	// Directory checks the passwords of directory-managed accounts
+	// (USER_LDAP); nil when directory sign-in is off.
+	Directory Directory
 }
 
 // NewService returns a Service storing users in d, which must have the
@@ -258,7 +265,7 @@ func (s *Service) byID(g *gorm.DB, id uint) (*User, error) {
 // sorts the roles: an ORDER BY would make SQLite sort through a temporary
 // table on every signed-in request.)
 const (
-	userColumns = "users.id, users.email, users.name, users.password_hash, users.email_confirmed_at, users.active, users.session_version, users.created_at, users.updated_at, roles.id, roles.name"
+	userColumns = "users.id, users.email, users.name, users.password_hash, users.email_confirmed_at, users.active, users.session_version, users.directory_name, users.created_at, users.updated_at, roles.id, roles.name"
 	roleJoins   = " LEFT JOIN user_roles ON user_roles.user_id = users.id LEFT JOIN roles ON roles.id = user_roles.role_id"
 
 	userByIDQuery    = "SELECT " + userColumns + " FROM users" + roleJoins + " WHERE users.id = ?"
@@ -284,7 +291,7 @@ func scanUser(rows *sql.Rows, err error, extra ...any) (*User, error) {
 		var r User
 		var roleID sql.NullInt64
 		var roleName sql.NullString
-		dest := append([]any{&r.ID, &r.Email, &r.Name, &r.PasswordHash, &r.EmailConfirmedAt, &r.Active, &r.SessionVersion, &r.CreatedAt, &r.UpdatedAt, &roleID, &roleName}, extra...)
+		dest := append([]any{&r.ID, &r.Email, &r.Name, &r.PasswordHash, &r.EmailConfirmedAt, &r.Active, &r.SessionVersion, &r.DirectoryName, &r.CreatedAt, &r.UpdatedAt, &roleID, &roleName}, extra...)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
@@ -329,8 +336,11 @@ func (s *Service) EndSessions(ctx context.Context, id uint) (*User, error) {
 // account's owner proves themselves before a sensitive change; anything
 // else is ErrInvalidCredentials.
 func (s *Service) checkOwnPassword(ctx context.Context, u *User, password string) error {
-	if len(password) > MaxPasswordLen {
+	if len(password) > MaxPasswordLen || password == "" {
 		return ErrInvalidCredentials
+	}
+	if u.Directory() {
+		return s.checkDirectoryPassword(ctx, u, password)
 	}
 	match, err := s.matches(ctx, password, u.PasswordHash)
 	if err != nil {
@@ -383,6 +393,9 @@ func (s *Service) updateIf(g *gorm.DB, id uint, cond string, arg any, changes ma
 // their sessions.
 func (s *Service) SetPassword(ctx context.Context, email, password string) error {
 	key := strings.ToLower(strings.TrimSpace(email))
+	if u, err := s.byEmail(s.db.WithContext(ctx), key); err == nil && u.Directory() {
+		return fmt.Errorf("set password of %s: %w", key, ErrDirectoryManaged)
+	}
 	if err := CheckPassword(password, key); err != nil {
 		return fmt.Errorf("set password of %s: %w", key, err)
 	}
@@ -436,6 +449,9 @@ func (s *Service) ChangePassword(ctx context.Context, id uint, oldPassword, newP
 	if err != nil {
 		return nil, fmt.Errorf("change password of user %d: %w", id, err)
 	}
+	if u.Directory() {
+		return nil, fmt.Errorf("change password of user %d: %w", id, ErrDirectoryManaged)
+	}
 	if err := CheckPassword(newPassword, u.Email); err != nil {
 		return nil, fmt.Errorf("change password of user %d: %w", id, err)
 	}
@@ -467,6 +483,10 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*Us
 		return nil, fmt.Errorf("authenticate %s: %w", key, ErrInvalidCredentials)
 	}
 	u, err := s.ByEmail(ctx, key)
+	if err == nil && u.Directory() {
+		// Its password is the directory's: SignInWithDirectory checks it.
+		err = ErrNotFound
+	}
 	if errors.Is(err, ErrNotFound) {
 		dummy, err := s.dummyHash(ctx)
 		if err == nil {

@@ -1,0 +1,384 @@
+// Package directory signs users in against a company directory over LDAP
+// (OpenLDAP, Active Directory, FreeIPA…): it finds the user with the
+// service account, binds as them to check the password, and reads their
+// email address and groups, which it maps to roles (USER_LDAP and the
+// LDAP_* keys). It knows nothing about local accounts; internal/users
+// turns an Account into one.
+package directory
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/launchkit/launchkit/internal/config"
+)
+
+// Errors of Authenticate and Lookup, wrapped with context; test for them
+// with errors.Is. None carries a password.
+var (
+	// ErrNoSuchUser: no entry of the user object class has that username
+	// under the user base (or more than one has: the directory is
+	// ambiguous and nobody signs in as either).
+	ErrNoSuchUser = errors.New("no such directory user")
+	// ErrWrongPassword: the directory refused the user's bind, or the
+	// password was empty (never sent: an empty password is an anonymous
+	// bind, which many directories accept).
+	ErrWrongPassword = errors.New("wrong directory password")
+	// ErrUnavailable: the directory could not be reached or answered
+	// with an error, or refused the service account.
+	ErrUnavailable = errors.New("the directory is unavailable")
+	// ErrNoEmail: the user's entry has no email address
+	// (LDAP_EMAIL_ATTRIBUTE), which every account needs.
+	ErrNoEmail = errors.New("the directory entry has no email address")
+	// ErrNoRole: LDAP_GROUP_TO_ROLE_USER is set and the user is in none
+	// of the groups that give a role.
+	ErrNoRole = errors.New("the directory user is in no group allowed to sign in")
+)
+
+// maxUsernameLen bounds what is sent to the directory.
+const maxUsernameLen = 256
+
+// Roles the group mapping gives, as internal/users names them.
+const (
+	roleAdmin = "admin"
+	roleDev   = "dev"
+	roleUser  = "user"
+)
+
+// Account is what the directory says of a user.
+type Account struct {
+	// Username is the value of LDAP_USERNAME_ATTRIBUTE, as stored in
+	// the directory.
+	Username string
+	DN       string
+	Email    string
+	// Name is the display name (displayName, else cn); may be empty.
+	Name string
+	// Groups are the names (cn) of the user's groups, sorted.
+	Groups []string
+	// Roles are the roles the groups map to, sorted: admin, dev, user.
+	// "user" is always among them (the user could not sign in otherwise).
+	Roles []string
+}
+
+// Client talks to one directory. Each call opens its own connection:
+// sign-ins are rare next to page views, and a connection held open is one
+// a directory or firewall may drop without telling.
+type Client struct {
+	url        string
+	startTLS   bool
+	timeout    time.Duration
+	tls        *tls.Config
+	bindDN     string
+	bindPass   string
+	userAttr   string
+	userBase   string
+	userClass  string
+	emailAttr  string
+	groupBase  string
+	groupClass string
+	groupAttr  string
+	roleGroups map[string][]string // role → group names, lower-cased
+}
+
+// New returns a client for the LDAP_* keys of cfg (nil, nil when
+// USER_LDAP is off). It does not connect: Ping does.
+func New(cfg *config.Config) (*Client, error) {
+	if !cfg.UserLDAP {
+		return nil, nil
+	}
+	u, err := config.LDAPURL(cfg.LDAPHost)
+	if err != nil {
+		return nil, fmt.Errorf("LDAP_HOST: %w", err)
+	}
+	parsed, _ := url.Parse(u)
+	tc := &tls.Config{ServerName: parsed.Hostname(), MinVersion: tls.VersionTLS12}
+	if cfg.LDAPCAFile != "" {
+		pem, err := os.ReadFile(cfg.LDAPCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("LDAP_CA_FILE: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("LDAP_CA_FILE: %s holds no PEM certificate", cfg.LDAPCAFile)
+		}
+		tc.RootCAs = pool
+	}
+	c := &Client{
+		url: u, startTLS: cfg.LDAPStartTLS, timeout: cfg.LDAPTimeout, tls: tc,
+		bindDN: cfg.LDAPBindDN, bindPass: cfg.LDAPBindPassword,
+		userAttr: cfg.LDAPUsernameAttribute, userBase: cfg.LDAPUserBase, userClass: cfg.LDAPUserObjectClass,
+		emailAttr: cfg.LDAPEmailAttribute,
+		groupBase: cfg.LDAPGroupBase, groupClass: cfg.LDAPGroupObjectClass, groupAttr: cfg.LDAPGroupAttribute,
+		roleGroups: map[string][]string{
+			roleAdmin: lower(cfg.LDAPGroupToRoleAdmin),
+			roleDev:   lower(cfg.LDAPGroupToRoleDev),
+			roleUser:  lower(cfg.LDAPGroupToRoleUser),
+		},
+	}
+	return c, nil
+}
+
+func lower(names []string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if n = strings.ToLower(strings.TrimSpace(n)); n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Authenticate checks username's password with the directory and returns
+// what it says of the user. A wrong password is ErrWrongPassword and an
+// unknown user ErrNoSuchUser; the caller should not tell the two apart to
+// the person signing in.
+func (c *Client) Authenticate(ctx context.Context, username, password string) (*Account, error) {
+	if password == "" {
+		return nil, fmt.Errorf("directory sign-in: %w", ErrWrongPassword)
+	}
+	if !validUsername(username) {
+		return nil, fmt.Errorf("directory sign-in: %w", ErrNoSuchUser)
+	}
+	conn, done, err := c.serviceConn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	entry, err := c.findUser(conn, username)
+	if err != nil {
+		return nil, err
+	}
+	if err := conn.Bind(entry.DN, password); err != nil {
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
+			return nil, fmt.Errorf("directory sign-in of %s: %w", username, ErrWrongPassword)
+		}
+		return nil, fmt.Errorf("directory sign-in of %s: bind as the user: %w: %w", username, ErrUnavailable, err)
+	}
+	// Back to the service account: the user may not be allowed to read
+	// the groups.
+	if err := c.serviceBind(conn); err != nil {
+		return nil, err
+	}
+	return c.account(conn, entry)
+}
+
+// Lookup finds username with the service account and returns what the
+// directory says of them, without their password: what `manage ldap
+// check` shows an operator.
+func (c *Client) Lookup(ctx context.Context, username string) (*Account, error) {
+	if !validUsername(username) {
+		return nil, fmt.Errorf("directory lookup: %w", ErrNoSuchUser)
+	}
+	conn, done, err := c.serviceConn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	entry, err := c.findUser(conn, username)
+	if err != nil {
+		return nil, err
+	}
+	return c.account(conn, entry)
+}
+
+// Ping connects and binds with the service account: whether sign-ins can
+// work at all.
+func (c *Client) Ping(ctx context.Context) error {
+	_, done, err := c.serviceConn(ctx)
+	if err != nil {
+		return err
+	}
+	done()
+	return nil
+}
+
+// Address is the directory's URL, for logs and `manage ldap check`.
+func (c *Client) Address() string { return c.url }
+
+func validUsername(s string) bool {
+	return s != "" && len(s) <= maxUsernameLen && utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
+// serviceConn connects (with StartTLS when asked) and binds as the
+// service account, all within the timeout and ctx; done closes the
+// connection.
+func (c *Client) serviceConn(ctx context.Context) (conn *ldap.Conn, done func(), err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, fmt.Errorf("connect to the directory: %w", err)
+	}
+	timeout := c.timeout
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < timeout {
+		timeout = time.Until(d)
+	}
+	dialer := &net.Dialer{Timeout: timeout}
+	conn, err = ldap.DialURL(c.url, ldap.DialWithDialer(dialer), ldap.DialWithTLSConfig(c.tls))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to the directory at %s: %w: %w", c.url, ErrUnavailable, err)
+	}
+	conn.SetTimeout(timeout)
+	// Closing the connection ends whatever waits on it when ctx ends.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	done = func() {
+		stop()
+		conn.Close()
+	}
+	if c.startTLS {
+		if err := conn.StartTLS(c.tls); err != nil {
+			done()
+			return nil, nil, fmt.Errorf("StartTLS with the directory at %s: %w: %w", c.url, ErrUnavailable, err)
+		}
+	}
+	if err := c.serviceBind(conn); err != nil {
+		done()
+		return nil, nil, err
+	}
+	return conn, done, nil
+}
+
+// serviceBind binds as LDAP_BIND_DN; with none, the connection stays
+// anonymous (directories that allow anonymous searches).
+func (c *Client) serviceBind(conn *ldap.Conn) error {
+	if c.bindDN == "" {
+		return nil
+	}
+	if err := conn.Bind(c.bindDN, c.bindPass); err != nil {
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
+			return fmt.Errorf("bind as LDAP_BIND_DN: the directory refused the service account's password: %w", ErrUnavailable)
+		}
+		return fmt.Errorf("bind as LDAP_BIND_DN: %w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// findUser searches the one entry of the user object class whose
+// username attribute is username (escaped: a username is never filter
+// syntax).
+func (c *Client) findUser(conn *ldap.Conn, username string) (*ldap.Entry, error) {
+	filter := fmt.Sprintf("(&(objectClass=%s)(%s=%s))", c.userClass, c.userAttr, ldap.EscapeFilter(username))
+	attrs := []string{c.userAttr, c.emailAttr, "displayName", "cn"}
+	if c.memberOf() {
+		attrs = append(attrs, c.groupAttr)
+	}
+	req := ldap.NewSearchRequest(c.userBase, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 2, 0, false, filter, attrs, nil)
+	res, err := conn.Search(req)
+	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+			return nil, fmt.Errorf("find directory user: LDAP_USER_BASE %q does not exist: %w", c.userBase, ErrUnavailable)
+		}
+		return nil, fmt.Errorf("find directory user: %w: %w", ErrUnavailable, err)
+	}
+	if res == nil || len(res.Entries) != 1 {
+		return nil, fmt.Errorf("find directory user %s: %w", username, ErrNoSuchUser)
+	}
+	return res.Entries[0], nil
+}
+
+// memberOf reports whether groups are read from the user's entry (Active
+// Directory's memberOf) rather than searched.
+func (c *Client) memberOf() bool { return strings.EqualFold(c.groupAttr, "memberOf") }
+
+// account reads entry's details and groups and maps the groups to roles.
+func (c *Client) account(conn *ldap.Conn, entry *ldap.Entry) (*Account, error) {
+	a := &Account{
+		Username: entry.GetAttributeValue(c.userAttr),
+		DN:       entry.DN,
+		Email:    strings.TrimSpace(entry.GetAttributeValue(c.emailAttr)),
+		Name:     entry.GetAttributeValue("displayName"),
+	}
+	if a.Name == "" {
+		a.Name = entry.GetAttributeValue("cn")
+	}
+	groups, err := c.groups(conn, entry, a.Username)
+	if err != nil {
+		return nil, err
+	}
+	a.Groups = groups
+	a.Roles = c.roles(groups)
+	if a.Email == "" {
+		return a, fmt.Errorf("directory user %s: %w (%s)", a.Username, ErrNoEmail, c.emailAttr)
+	}
+	if a.Roles == nil {
+		return a, fmt.Errorf("directory user %s: %w", a.Username, ErrNoRole)
+	}
+	return a, nil
+}
+
+// groups returns the names (cn) of the user's groups, lower-cased and
+// sorted: from memberOf, or by searching groups whose group attribute
+// holds the user's username (memberUid, posixGroup) or DN (member,
+// uniqueMember, …).
+func (c *Client) groups(conn *ldap.Conn, entry *ldap.Entry, username string) ([]string, error) {
+	var names []string
+	if c.memberOf() {
+		for _, dn := range entry.GetAttributeValues(c.groupAttr) {
+			parsed, err := ldap.ParseDN(dn)
+			if err != nil || len(parsed.RDNs) == 0 || len(parsed.RDNs[0].Attributes) == 0 {
+				continue
+			}
+			if c.groupBase != "" && !underBase(parsed, c.groupBase) {
+				continue
+			}
+			names = append(names, parsed.RDNs[0].Attributes[0].Value)
+		}
+	} else {
+		value := entry.DN
+		if strings.EqualFold(c.groupAttr, "memberUid") {
+			value = username
+		}
+		filter := fmt.Sprintf("(&(objectClass=%s)(%s=%s))", c.groupClass, c.groupAttr, ldap.EscapeFilter(value))
+		req := ldap.NewSearchRequest(c.groupBase, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, filter, []string{"cn"}, nil)
+		res, err := conn.Search(req)
+		if err != nil {
+			return nil, fmt.Errorf("find the groups of %s: %w: %w", username, ErrUnavailable, err)
+		}
+		for _, e := range res.Entries {
+			names = append(names, e.GetAttributeValues("cn")...)
+		}
+	}
+	names = lower(names)
+	slices.Sort(names)
+	return slices.Compact(names), nil
+}
+
+func underBase(dn *ldap.DN, base string) bool {
+	b, err := ldap.ParseDN(base)
+	return err == nil && b.AncestorOfFold(dn)
+}
+
+// roles maps group names to roles. Without LDAP_GROUP_TO_ROLE_USER every
+// directory user gets the user role; with it, only members of one of its
+// groups (or of an admin or dev group) do, and others get none (nil).
+func (c *Client) roles(groups []string) []string {
+	var roles []string
+	for _, role := range []string{roleAdmin, roleDev, roleUser} {
+		for _, g := range c.roleGroups[role] {
+			if slices.Contains(groups, g) {
+				roles = append(roles, role)
+				break
+			}
+		}
+	}
+	if len(roles) > 0 || len(c.roleGroups[roleUser]) == 0 {
+		if !slices.Contains(roles, roleUser) {
+			roles = append(roles, roleUser)
+		}
+	}
+	slices.Sort(roles)
+	return roles
+}

@@ -1,0 +1,211 @@
+package users
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/launchkit/launchkit/internal/directory"
+)
+
+// Directory checks passwords against the company directory:
+// *directory.Client (USER_LDAP).
+type Directory interface {
+	Authenticate(ctx context.Context, username, password string) (*directory.Account, error)
+}
+
+// Errors of directory sign-in, wrapped with context; test for them with
+// errors.Is. The directory's own errors (directory.ErrUnavailable,
+// ErrNoEmail, ErrNoRole) come through as they are.
+var (
+	// ErrDirectoryManaged: the account's password, address and
+	// directory roles belong to the directory; they are not changed here.
+	ErrDirectoryManaged = errors.New("the account is managed by the company directory")
+	// ErrDirectoryEmailTaken: a local account already has the directory
+	// user's address. It is not taken over: an admin decides (delete or
+	// change the local account).
+	ErrDirectoryEmailTaken = errors.New("a local account already has the directory user's email address")
+)
+
+// DirectoryRoles are the roles the directory's groups decide for a
+// directory-managed account (LDAP_GROUP_TO_ROLE_*); other roles are
+// granted here as for any account.
+var DirectoryRoles = []string{RoleAdmin, RoleDev, RoleUser}
+
+// Directory reports whether the account is managed by the directory.
+func (u *User) Directory() bool { return u.DirectoryName != nil }
+
+// SignInWithDirectory checks username and password with s.Directory and
+// returns the local account of that directory user, created at their
+// first sign-in (address confirmed, no local password) and brought up to
+// date at every one: address, and the roles of DirectoryRoles as the
+// user's groups now give them. A wrong password or unknown user is
+// ErrInvalidCredentials, as is an account deactivated here.
+//
+// With allowLocal, a username the directory does not know, or any
+// username while the directory is unavailable, is tried as the email
+// address of a local account: the break-glass admin still signs in when
+// the directory is down. Directory-managed accounts never sign in with a
+// local password.
+func (s *Service) SignInWithDirectory(ctx context.Context, username, password string, allowLocal bool) (*User, error) {
+	if password == "" || len(password) > MaxPasswordLen {
+		return nil, fmt.Errorf("directory sign-in: %w", ErrInvalidCredentials)
+	}
+	a, err := s.Directory.Authenticate(ctx, username, password)
+	switch {
+	case err == nil:
+		return s.syncDirectoryUser(ctx, a)
+	case allowLocal && (errors.Is(err, directory.ErrNoSuchUser) || errors.Is(err, directory.ErrUnavailable)):
+		u, lerr := s.Authenticate(ctx, username, password)
+		if lerr == nil || !errors.Is(err, directory.ErrUnavailable) || !errors.Is(lerr, ErrInvalidCredentials) {
+			return u, lerr
+		}
+		return nil, err
+	case errors.Is(err, directory.ErrNoSuchUser) || errors.Is(err, directory.ErrWrongPassword):
+		return nil, fmt.Errorf("directory sign-in: %w", ErrInvalidCredentials)
+	}
+	return nil, err
+}
+
+// syncDirectoryUser creates or updates the local account of a, in one
+// transaction; two first sign-ins at once make one account.
+func (s *Service) syncDirectoryUser(ctx context.Context, a *directory.Account) (*User, error) {
+	name := strings.ToLower(a.Username)
+	email, err := normalizeEmail(a.Email)
+	if err != nil {
+		return nil, fmt.Errorf("directory user %s: %w: %w", name, directory.ErrNoEmail, err)
+	}
+	var u *User
+	for attempt := 0; ; attempt++ {
+		err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			var err error
+			u, err = s.syncInTx(tx, name, email, a)
+			return err
+		})
+		if !errors.Is(err, gorm.ErrDuplicatedKey) || attempt > 0 {
+			break
+		}
+		// Another sign-in made the account first, or a local account has
+		// the address: look again.
+	}
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		err = ErrDirectoryEmailTaken
+	}
+	if err != nil {
+		return nil, fmt.Errorf("directory user %s: %w", name, err)
+	}
+	return u, nil
+}
+
+func (s *Service) syncInTx(tx *gorm.DB, name, email string, a *directory.Account) (*User, error) {
+	var id uint
+	err := tx.Model(&User{}).Where("directory_name = ?", name).Select("id").Row().Scan(&id)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		if other, err := s.byEmail(tx, email); err == nil && !other.Directory() {
+			return nil, ErrDirectoryEmailTaken
+		}
+		display := strings.TrimSpace(a.Name)
+		if utf8.RuneCountInString(display) > MaxNameLen || !plainText(display) {
+			display = ""
+		}
+		now := dbNow()
+		u := &User{Email: email, Name: display, DirectoryName: &name, Active: true, EmailConfirmedAt: &now}
+		if err := tx.Omit("Roles").Create(u).Error; err != nil {
+			return nil, err
+		}
+		id = u.ID
+	case err != nil:
+		return nil, err
+	default:
+		if err := lockUser(tx, id); err != nil {
+			return nil, err
+		}
+		res := tx.Model(&User{}).Where("id = ? AND email <> ?", id, email).
+			Updates(map[string]any{"email": email, "updated_at": time.Now().UTC()})
+		if res.Error != nil {
+			return nil, res.Error
+		}
+	}
+	if err := setDirectoryRoles(tx, id, a.Roles); err != nil {
+		return nil, err
+	}
+	u, err := s.byID(tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !u.Active {
+		return nil, ErrInvalidCredentials
+	}
+	return u, nil
+}
+
+// setDirectoryRoles makes user id hold exactly the roles of roles among
+// DirectoryRoles, leaving their other roles alone.
+func setDirectoryRoles(tx *gorm.DB, id uint, roles []string) error {
+	all, err := findRoles(tx, DirectoryRoles)
+	if err != nil {
+		return err
+	}
+	var drop []uint
+	var add []userRole
+	for _, r := range all {
+		if slices.Contains(roles, r.Name) {
+			add = append(add, userRole{UserID: id, RoleID: r.ID})
+		} else {
+			drop = append(drop, r.ID)
+		}
+	}
+	if len(drop) > 0 {
+		if err := tx.Where("user_id = ? AND role_id IN ?", id, drop).Delete(&userRole{}).Error; err != nil {
+			return err
+		}
+	}
+	if len(add) > 0 {
+		return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&add).Error
+	}
+	return nil
+}
+
+// checkDirectoryPassword checks the password of directory-managed u with
+// the directory, as checkOwnPassword does a local one.
+func (s *Service) checkDirectoryPassword(ctx context.Context, u *User, password string) error {
+	if s.Directory == nil || !u.Active {
+		return ErrInvalidCredentials
+	}
+	a, err := s.Directory.Authenticate(ctx, *u.DirectoryName, password)
+	switch {
+	case err == nil && strings.EqualFold(a.Username, *u.DirectoryName):
+		return nil
+	case err == nil, errors.Is(err, directory.ErrNoSuchUser), errors.Is(err, directory.ErrWrongPassword), errors.Is(err, directory.ErrNoRole):
+		return ErrInvalidCredentials
+	case errors.Is(err, directory.ErrNoEmail):
+		return nil // the password was right
+	}
+	return err
+}
+
+// checkDirectoryChanges refuses an admin's changes to what the directory
+// decides of directory-managed u: its address and DirectoryRoles.
+func checkDirectoryChanges(u *User, email string, roles []string) error {
+	if !u.Directory() {
+		return nil
+	}
+	if email != u.Email {
+		return ErrDirectoryManaged
+	}
+	for _, r := range DirectoryRoles {
+		if slices.Contains(roles, r) != slices.ContainsFunc(u.Roles, func(h Role) bool { return h.Name == r }) {
+			return ErrDirectoryManaged
+		}
+	}
+	return nil
+}
