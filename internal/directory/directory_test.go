@@ -1,0 +1,227 @@
+package directory_test
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/launchkit/launchkit/internal/config"
+	"github.com/launchkit/launchkit/internal/directory"
+	"github.com/launchkit/launchkit/internal/testenv"
+)
+
+// client returns a Client for dir configured as docs/directory-sign-in.md
+// says for OpenLDAP with groupOfNames groups, with the keys in over
+// changed.
+func client(t *testing.T, dir *testenv.Directory, over map[string]string) *directory.Client {
+	t.Helper()
+	env := map[string]string{
+		"USER_LDAP":                "true",
+		"LDAP_HOST":                dir.URL,
+		"LDAP_BIND_DN":             dir.BindDN,
+		"LDAP_BIND_PASSWORD":       dir.BindPassword,
+		"LDAP_USER_BASE":           "ou=people," + dir.BaseDN,
+		"LDAP_GROUP_BASE":          "ou=groups," + dir.BaseDN,
+		"LDAP_GROUP_TO_ROLE_ADMIN": "admins",
+		"LDAP_GROUP_TO_ROLE_DEV":   "developers",
+		"LDAP_TIMEOUT":             "2s",
+	}
+	maps.Copy(env, over)
+	cfg, err := config.Load(t.Context(), config.Options{Getenv: func(k string) string { return env[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := directory.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestSignInReadsTheUserAndMapsGroupsToRoles(t *testing.T) {
+	dir := testenv.Slapd(t)
+	posix := map[string]string{
+		"LDAP_GROUP_OBJECT_CLASS": "posixGroup", "LDAP_GROUP_ATTRIBUTE": "memberUid",
+		"LDAP_GROUP_TO_ROLE_ADMIN": "posix-admins", "LDAP_GROUP_TO_ROLE_DEV": "posix-developers",
+	}
+	for name, over := range map[string]map[string]string{"groupOfNames": nil, "posixGroup": posix} {
+		t.Run(name, func(t *testing.T) {
+			c := client(t, dir, over)
+			prefix := map[string]string{"groupOfNames": "", "posixGroup": "posix-"}[name]
+			for _, tc := range []struct {
+				uid   string
+				roles []string
+			}{
+				{"alice", []string{"admin", "user"}},
+				{"bob", []string{"user"}},
+				{"carol", []string{"dev", "user"}},
+				{"erin", []string{"user"}},
+			} {
+				a, err := c.Authenticate(t.Context(), tc.uid, testenv.DirectoryUsers[tc.uid])
+				if err != nil {
+					t.Fatalf("%s: %v", tc.uid, err)
+				}
+				if a.Username != tc.uid || a.DN != dir.UserDN(tc.uid) || a.Email != tc.uid+"@example.org" || a.Name == "" {
+					t.Errorf("%s: account %+v", tc.uid, a)
+				}
+				if !slices.Equal(a.Roles, tc.roles) {
+					t.Errorf("%s: roles %v, want %v (groups %v)", tc.uid, a.Roles, tc.roles, a.Groups)
+				}
+				var want []string
+				for g, members := range testenv.DirectoryGroups {
+					if strings.HasPrefix(g, "posix-") == (prefix != "") && slices.Contains(members, tc.uid) {
+						want = append(want, g)
+					}
+				}
+				slices.Sort(want)
+				if !slices.Equal(a.Groups, want) {
+					t.Errorf("%s: groups %v, want %v", tc.uid, a.Groups, want)
+				}
+			}
+		})
+	}
+}
+
+func TestWrongPasswordsUnknownUsersAndInjections(t *testing.T) {
+	dir := testenv.Slapd(t)
+	c := client(t, dir, nil)
+	for _, tc := range []struct {
+		username, password string
+		want               error
+	}{
+		{"alice", "wrong", directory.ErrWrongPassword},
+		{"alice", "", directory.ErrWrongPassword}, // never an anonymous bind
+		{"alice", " ", directory.ErrWrongPassword},
+		{"mallory", "anything", directory.ErrNoSuchUser},
+		{"", "x", directory.ErrNoSuchUser},
+		// Filter syntax in a username is matched as text, never parsed.
+		{"*", testenv.DirectoryUsers["alice"], directory.ErrNoSuchUser},
+		{"*)(uid=*", testenv.DirectoryUsers["alice"], directory.ErrNoSuchUser},
+		{"alice)(|(uid=*", testenv.DirectoryUsers["alice"], directory.ErrNoSuchUser},
+		{"a*", testenv.DirectoryUsers["alice"], directory.ErrNoSuchUser},
+		{"alice\x00", testenv.DirectoryUsers["alice"], directory.ErrNoSuchUser},
+		{`alice\2a`, testenv.DirectoryUsers["alice"], directory.ErrNoSuchUser},
+		{strings.Repeat("a", 10_000), "x", directory.ErrNoSuchUser},
+	} {
+		if _, err := c.Authenticate(t.Context(), tc.username, tc.password); !errors.Is(err, tc.want) {
+			t.Errorf("Authenticate(%.40q, %q) = %v, want %v", tc.username, tc.password, err, tc.want)
+		}
+	}
+	// The username attribute matches as the directory says (uid ignores case).
+	if a, err := c.Authenticate(t.Context(), "ALICE", testenv.DirectoryUsers["alice"]); err != nil || a.Username != "alice" {
+		t.Errorf("ALICE: %v, %v", a, err)
+	}
+}
+
+func TestAccountsTheSiteCannotUse(t *testing.T) {
+	dir := testenv.Slapd(t)
+	// dave has no mail: the password was right, but no account can be made.
+	if _, err := client(t, dir, nil).Authenticate(t.Context(), "dave", testenv.DirectoryUsers["dave"]); !errors.Is(err, directory.ErrNoEmail) {
+		t.Errorf("dave: %v, want ErrNoEmail", err)
+	}
+	// With LDAP_GROUP_TO_ROLE_USER only its groups' members (and admins,
+	// devs) may sign in.
+	c := client(t, dir, map[string]string{"LDAP_GROUP_TO_ROLE_USER": "staff"})
+	if _, err := c.Authenticate(t.Context(), "erin", testenv.DirectoryUsers["erin"]); !errors.Is(err, directory.ErrNoRole) {
+		t.Errorf("erin, in no group: %v, want ErrNoRole", err)
+	}
+	if a, err := c.Authenticate(t.Context(), "bob", testenv.DirectoryUsers["bob"]); err != nil || !slices.Equal(a.Roles, []string{"user"}) {
+		t.Errorf("bob, in staff: %v, %v", a, err)
+	}
+}
+
+func TestAGroupChangeShowsAtTheNextSignIn(t *testing.T) {
+	dir := testenv.Slapd(t)
+	c := client(t, dir, nil)
+	dir.Modify(t, "dn: "+dir.GroupDN("admins")+"\nchangetype: modify\nadd: member\nmember: "+dir.UserDN("bob")+"\n")
+	a, err := c.Authenticate(t.Context(), "bob", testenv.DirectoryUsers["bob"])
+	if err != nil || !slices.Contains(a.Roles, "admin") {
+		t.Fatalf("bob added to admins: %v, %v", a, err)
+	}
+	dir.Modify(t, "dn: "+dir.GroupDN("admins")+"\nchangetype: modify\ndelete: member\nmember: "+dir.UserDN("bob")+"\n")
+	a, err = c.Authenticate(t.Context(), "bob", testenv.DirectoryUsers["bob"])
+	if err != nil || slices.Contains(a.Roles, "admin") {
+		t.Fatalf("bob taken out of admins: %v, %v", a, err)
+	}
+}
+
+func TestEncryptedConnections(t *testing.T) {
+	dir := testenv.Slapd(t)
+	for name, over := range map[string]map[string]string{
+		"ldaps":    {"LDAP_HOST": dir.LDAPSURL, "LDAP_CA_FILE": dir.CAFile},
+		"StartTLS": {"LDAP_START_TLS": "true", "LDAP_CA_FILE": dir.CAFile},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := client(t, dir, over).Authenticate(t.Context(), "alice", testenv.DirectoryUsers["alice"]); err != nil {
+				t.Fatal(err)
+			}
+			// Without the CA the server's certificate is not trusted.
+			delete(over, "LDAP_CA_FILE")
+			_, err := client(t, dir, over).Authenticate(t.Context(), "alice", testenv.DirectoryUsers["alice"])
+			if !errors.Is(err, directory.ErrUnavailable) || !strings.Contains(err.Error(), "certificate") {
+				t.Errorf("without the CA: %v, want a certificate error", err)
+			}
+		})
+	}
+}
+
+func TestADirectoryDownOrMisconfiguredIsUnavailable(t *testing.T) {
+	dir := testenv.Slapd(t)
+	if err := client(t, dir, nil).Ping(t.Context()); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	wrongBind := client(t, dir, map[string]string{"LDAP_BIND_PASSWORD": "not-it"})
+	for name, check := range map[string]func() error{
+		"Authenticate": func() error {
+			_, err := wrongBind.Authenticate(t.Context(), "alice", testenv.DirectoryUsers["alice"])
+			return err
+		},
+		"Ping": func() error { return wrongBind.Ping(t.Context()) },
+	} {
+		if err := check(); !errors.Is(err, directory.ErrUnavailable) || strings.Contains(err.Error(), "not-it") {
+			t.Errorf("%s with a wrong service password: %v, want ErrUnavailable not naming the password", name, err)
+		}
+	}
+	anonymous := client(t, dir, map[string]string{"LDAP_BIND_DN": "", "LDAP_BIND_PASSWORD": ""})
+	if _, err := anonymous.Authenticate(t.Context(), "alice", testenv.DirectoryUsers["alice"]); !errors.Is(err, directory.ErrUnavailable) {
+		t.Errorf("anonymous search where the directory forbids it: %v, want ErrUnavailable", err)
+	}
+
+	c := client(t, dir, nil)
+	dir.Stop(t)
+	if _, err := c.Authenticate(t.Context(), "alice", testenv.DirectoryUsers["alice"]); !errors.Is(err, directory.ErrUnavailable) {
+		t.Errorf("directory stopped: %v, want ErrUnavailable", err)
+	}
+	if err := c.Ping(t.Context()); !errors.Is(err, directory.ErrUnavailable) {
+		t.Errorf("Ping with the directory stopped: %v", err)
+	}
+	dir.Start(t)
+	if _, err := c.Authenticate(t.Context(), "alice", testenv.DirectoryUsers["alice"]); err != nil {
+		t.Errorf("directory back: %v", err)
+	}
+}
+
+func TestASilentDirectoryTimesOut(t *testing.T) {
+	// A server that accepts connections and never answers: the timeout,
+	// not the caller, ends the wait.
+	addr := testenv.SilentListener(t)
+	c := client(t, &testenv.Directory{URL: "ldap://" + addr, BaseDN: "dc=example,dc=org", BindDN: "cn=reader,dc=example,dc=org", BindPassword: "x"},
+		map[string]string{"LDAP_TIMEOUT": "300ms"})
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Authenticate(context.Background(), "alice", "secret")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, directory.ErrUnavailable) {
+			t.Errorf("silent directory: %v, want ErrUnavailable", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Authenticate against a silent directory did not return")
+	}
+}
