@@ -17,6 +17,7 @@ import (
 	"github.com/launchkit/launchkit/internal/cache"
 	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/db"
+	"github.com/launchkit/launchkit/internal/directory"
 	"github.com/launchkit/launchkit/internal/jobs"
 	"github.com/launchkit/launchkit/internal/logging"
 	"github.com/launchkit/launchkit/internal/mail"
@@ -68,6 +69,8 @@ type App struct {
 	// Alerts mails ADMINS about 500s, panics and tasks out of retries
 	// (EMAIL_ERRORS); nil when off.
 	Alerts *alerts.Mailer
+	// Directory signs users in against LDAP (USER_LDAP); nil when off.
+	Directory *directory.Client
 	// (go run ./tools/scaffold adds its resources' services here.)
 	// scaffold:services
 
@@ -178,6 +181,12 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	}
 	a.Users = users.NewService(a.DB)
 	a.Users.RequireConfirmedEmail = cfg.UserRequireConfirmedEmail
+	if a.Directory, err = directory.New(cfg); err != nil {
+		return nil, err
+	}
+	if a.Directory != nil {
+		a.Users.Directory = a.Directory
+	}
 	// scaffold:wire
 	if err := a.Metrics.WatchPasswordHashing(func() (int, int) {
 		st := a.Users.HashStats()

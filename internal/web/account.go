@@ -1,10 +1,12 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
 
+	"github.com/launchkit/launchkit/internal/directory"
 	"github.com/launchkit/launchkit/internal/users"
 )
 
@@ -29,17 +31,29 @@ func (s *Server) startSession(r *http.Request, u *users.User) error {
 	return nil
 }
 
-func (s *Server) registerPage(w http.ResponseWriter, r *http.Request) {
-	if !s.cfg.UserEnableRegister {
+// registrationClosed answers for the registration pages when nobody may
+// register here, and reports whether it did.
+func (s *Server) registrationClosed(w http.ResponseWriter, r *http.Request) bool {
+	switch {
+	case s.cfg.UserLDAP:
+		s.renderError(w, r, http.StatusForbidden, "Accounts here come from the company directory: sign in with your directory username and password.")
+	case !s.cfg.UserEnableRegister:
 		s.renderError(w, r, http.StatusNotFound, "Registration is closed.")
+	default:
+		return false
+	}
+	return true
+}
+
+func (s *Server) registerPage(w http.ResponseWriter, r *http.Request) {
+	if s.registrationClosed(w, r) {
 		return
 	}
 	s.render(w, r, http.StatusOK, "pages/register.html", newForm())
 }
 
 func (s *Server) register(w http.ResponseWriter, r *http.Request) {
-	if !s.cfg.UserEnableRegister {
-		s.renderError(w, r, http.StatusNotFound, "Registration is closed.")
+	if s.registrationClosed(w, r) {
 		return
 	}
 	f, ok := s.parseForm(w, r, "email", "password", "retype_password")
@@ -137,6 +151,7 @@ var userProblems = []struct {
 	{users.ErrLastAdmin, "", "The site must keep at least one active admin: make someone else an admin first."},
 	{users.ErrOwnAccount, "", "You cannot take admin away from, or deactivate, your own account."},
 	{users.ErrInvalidCredentials, "old_password", "This is not your current password."},
+	{users.ErrDirectoryManaged, "", "This account comes from the company directory: its address and its admin, dev and user roles follow the directory."},
 }
 
 // checkNewPassword checks the password and retype_password fields: the
@@ -162,28 +177,39 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "pages/sign-in.html", f)
 }
 
+// signIn checks an email address (or, with USER_LDAP, a directory
+// username) and password and starts the session. Guesses count against
+// the name given, whichever it is.
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
-	f, ok := s.parseForm(w, r, "email", "password", "next")
-	if !ok || !s.spendGuess(w, r, f.get("email")) {
+	field := "email"
+	if s.cfg.UserLDAP {
+		field = "username"
+	}
+	f, ok := s.parseForm(w, r, field, "password", "next")
+	if !ok || !s.spendGuess(w, r, f.get(field)) {
 		return
 	}
-	u, err := s.users.Authenticate(r.Context(), f.get("email"), f.get("password"))
-	if err == nil || errors.Is(err, users.ErrEmailUnconfirmed) {
-		s.rightGuess(r.Context(), f.get("email"))
-	}
-	switch {
+	u, err := s.checkPassword(r.Context(), f.get(field), f.get("password"))
+	status := http.StatusUnprocessableEntity
+	switch refusal := directoryRefusalOf(err); {
+	case errors.Is(err, users.ErrInvalidCredentials) && s.cfg.UserLDAP:
+		f.fail("", "The username or password is not right.")
 	case errors.Is(err, users.ErrInvalidCredentials):
 		f.fail("", "The email address or password is not right.")
 	case errors.Is(err, users.ErrEmailUnconfirmed):
 		f.fail("", "Confirm your email address first: follow the link in the email we sent you.")
 		f.Values["unconfirmed"] = "yes"
+	case refusal != nil:
+		s.logger.WarnContext(r.Context(), "directory sign-in refused", "err", err)
+		status = refusal.status
+		f.fail("", refusal.message)
 	case err != nil:
 		s.serverError(w, r, err)
 		return
 	}
 	if !f.ok() {
 		f.Values["password"] = ""
-		s.render(w, r, http.StatusUnprocessableEntity, "pages/sign-in.html", f)
+		s.render(w, r, status, "pages/sign-in.html", f)
 		return
 	}
 	if !s.sessionStarted(w, r, u) {
@@ -228,11 +254,76 @@ func (s *Server) updateProfile(w http.ResponseWriter, r *http.Request) {
 	s.flashAndGo(w, r, "Your profile is saved.", "/user/profile")
 }
 
+// checkPassword returns the user whose name (an email address, or with
+// USER_LDAP a directory username) and password these are, for the
+// sign-in form and the API alike; a right password gives the name its
+// guessing budget back.
+func (s *Server) checkPassword(ctx context.Context, name, password string) (*users.User, error) {
+	var u *users.User
+	var err error
+	if s.cfg.UserLDAP {
+		u, err = s.users.SignInWithDirectory(ctx, name, password, s.cfg.UserLDAPAllowLocal)
+	} else {
+		u, err = s.users.Authenticate(ctx, name, password)
+	}
+	if err == nil || errors.Is(err, users.ErrEmailUnconfirmed) {
+		s.rightGuess(ctx, name)
+	}
+	return u, err
+}
+
+// refusal is how a page or the API answers one error of the services.
+type refusal struct {
+	err     error
+	status  int
+	message string
+}
+
+// directoryRefusals are the answers to a directory sign-in that cannot
+// go on: the directory is down, or the password was right but the user
+// may not have an account here.
+var directoryRefusals = []refusal{
+	{directory.ErrUnavailable, http.StatusServiceUnavailable, "The company directory is not answering, so your password cannot be checked right now. Try again in a few minutes."},
+	{directory.ErrNoEmail, http.StatusForbidden, "Your directory account has no email address, which every account here needs: ask your directory administrator to add one."},
+	{directory.ErrNoRole, http.StatusForbidden, "Your directory account is not in a group allowed to use this site: ask your directory administrator."},
+	{users.ErrDirectoryEmailTaken, http.StatusForbidden, "A local account already has the email address of your directory account: ask an admin of this site to change or remove it."},
+}
+
+// directoryRefusalOf returns the directory refusal err is, or nil.
+func directoryRefusalOf(err error) *refusal {
+	for i := range directoryRefusals {
+		if err != nil && errors.Is(err, directoryRefusals[i].err) {
+			return &directoryRefusals[i]
+		}
+	}
+	return nil
+}
+
+// directoryPassword answers, for a directory-managed account, the pages
+// that change a password, and reports whether it did: the password is the
+// directory's.
+func (s *Server) directoryPassword(w http.ResponseWriter, r *http.Request) bool {
+	if !currentUser(r).Directory() {
+		return false
+	}
+	s.renderError(w, r, http.StatusForbidden, directoryPasswordMessage)
+	return true
+}
+
+// directoryPasswordMessage says where a directory user's password is changed.
+const directoryPasswordMessage = "Your password is the company directory's: change or reset it there (your IT helpdesk can help)."
+
 func (s *Server) changePasswordPage(w http.ResponseWriter, r *http.Request) {
+	if s.directoryPassword(w, r) {
+		return
+	}
 	s.render(w, r, http.StatusOK, "pages/change-password.html", newForm())
 }
 
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
+	if s.directoryPassword(w, r) {
+		return
+	}
 	f, ok := s.parseForm(w, r, "old_password", "password", "retype_password")
 	if !ok {
 		return

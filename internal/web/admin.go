@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -70,6 +71,20 @@ type userForm struct {
 	Selected  map[string]bool
 	Active    bool
 	Confirmed bool
+	// Directory is the directory username of a directory-managed
+	// account, "" for a local one.
+	Directory string
+}
+
+// DirectoryRole reports whether the directory decides role name.
+func (*userForm) DirectoryRole(name string) bool { return slices.Contains(users.DirectoryRoles, name) }
+
+// directoryName is u's directory username, "" for a local account.
+func directoryName(u *users.User) string {
+	if u.Directory() {
+		return *u.DirectoryName
+	}
+	return ""
 }
 
 func (s *Server) userForm(r *http.Request, f *form, id uint, selected map[string]bool, active, confirmed bool) (*userForm, error) {
@@ -155,6 +170,9 @@ func (s *Server) editUserPage(w http.ResponseWriter, r *http.Request) {
 	f := newForm()
 	f.Values["email"], f.Values["name"] = u.Email, u.Name
 	uf, err := s.userForm(r, f, u.ID, selectedSet(u.RoleNames()), u.Active, u.EmailConfirmedAt != nil)
+	if uf != nil {
+		uf.Directory = directoryName(u)
+	}
 	s.renderUserForm(w, r, http.StatusOK, uf, err)
 }
 
@@ -168,6 +186,16 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	roles := r.PostForm["roles"]
+	if u.Directory() {
+		// The form does not offer what the directory decides: those stay
+		// as they are (the users service refuses any change to them).
+		roles = slices.DeleteFunc(roles, func(name string) bool { return slices.Contains(users.DirectoryRoles, name) })
+		for _, name := range u.RoleNames() {
+			if slices.Contains(users.DirectoryRoles, name) {
+				roles = append(roles, name)
+			}
+		}
+	}
 	active, confirmed := f.get("active") == "on", f.get("confirmed") == "on"
 	self := u.ID == currentUser(r).ID
 	_, err := s.users.Update(r.Context(), u.ID, users.Changes{
@@ -178,6 +206,9 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 	}
 	if !f.ok() {
 		uf, err := s.userForm(r, f, u.ID, selectedSet(roles), active, confirmed)
+		if uf != nil {
+			uf.Directory = directoryName(u)
+		}
 		s.renderUserForm(w, r, http.StatusUnprocessableEntity, uf, err)
 		return
 	}

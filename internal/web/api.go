@@ -92,22 +92,24 @@ func plainStrings(v reflect.Value) bool {
 func (s *Server) createCredentials(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Email    string `json:"email"`
+		Username string `json:"username"` // with USER_LDAP, instead of email
 		Password string `json:"password"`
 	}
 	if !s.decodeJSON(w, r, &in) {
 		return
 	}
-	if in.Email == "" || in.Password == "" {
-		s.renderError(w, r, http.StatusBadRequest, `Send "email" and "password".`)
+	name := in.Email
+	if s.cfg.UserLDAP && in.Username != "" {
+		name = in.Username
+	}
+	if name == "" || in.Password == "" {
+		s.renderError(w, r, http.StatusBadRequest, map[bool]string{false: `Send "email" and "password".`, true: `Send "username" and "password".`}[s.cfg.UserLDAP])
 		return
 	}
-	if !s.spendGuess(w, r, in.Email) {
+	if !s.spendGuess(w, r, name) {
 		return
 	}
-	u, err := s.users.Authenticate(r.Context(), in.Email, in.Password)
-	if err == nil || errors.Is(err, users.ErrEmailUnconfirmed) {
-		s.rightGuess(r.Context(), in.Email)
-	}
+	u, err := s.checkPassword(r.Context(), name, in.Password)
 	var k *users.APIKey
 	var raw string
 	if err == nil {
@@ -170,16 +172,12 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request) {
 }
 
 // apiRefusals are the API's answers to the users service's refusals.
-var apiRefusals = []struct {
-	err     error
-	status  int
-	message string
-}{
+var apiRefusals = append([]refusal{
 	{users.ErrInvalidCredentials, http.StatusUnauthorized, "The email address or password is not right."},
 	{users.ErrInvalidAPIKey, http.StatusUnauthorized, "The API key is not valid: it is unknown or revoked."},
 	{users.ErrEmailUnconfirmed, http.StatusForbidden, "Confirm your email address first: follow the link in the email we sent you, or have a new one sent at /user/resend-confirmation."},
 	{users.ErrAPIKeysNotAllowed, http.StatusForbidden, "API keys and API access need the " + users.APIKeyRole + " role."},
-}
+}, directoryRefusals...)
 
 // refused answers err, when there is one, with its refusal (a 500 for
 // any other error) and reports whether it did.

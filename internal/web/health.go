@@ -57,6 +57,10 @@ type check struct {
 	LatencyMS int64  `json:"latency_ms"`
 }
 
+// advisoryCheck is the readiness check reported without making /readyz
+// answer 503.
+const advisoryCheck = "directory"
+
 // readyTimeout is how long readyz waits for the database and Redis.
 const readyTimeout = 2 * time.Second
 
@@ -64,7 +68,10 @@ const readyTimeout = 2 * time.Second
 // within two seconds, else 503. The JSON says which one failed; the cause
 // goes to the log, not to the (public) response. It answers at the
 // deadline even when a check is still waiting (a client that does not
-// honour its context, a connection that never opens).
+// honour its context, a connection that never opens). With USER_LDAP it
+// also reports the directory (a service bind), without answering 503 for
+// it: a directory outage stops only directory sign-ins, and taking every
+// web process out of rotation for it would stop everything else too.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.drain.Draining() {
 		w.Header().Set("Content-Type", "application/json")
@@ -82,6 +89,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	pings := map[string]func(context.Context) error{
 		"database": s.db.Ping,
 		"redis":    func(ctx context.Context) error { return s.redis.Ping(ctx).Err() },
+	}
+	if s.directory != nil {
+		pings[advisoryCheck] = s.directory.Ping
 	}
 	results := make(chan result, len(pings))
 	for name, ping := range pings {
@@ -112,8 +122,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 
 	status, overall := http.StatusOK, "ok"
-	for _, c := range checks {
-		if c.Status != "ok" {
+	for name, c := range checks {
+		if c.Status != "ok" && name != advisoryCheck {
 			status, overall = http.StatusServiceUnavailable, "unavailable"
 		}
 	}

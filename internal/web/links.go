@@ -45,13 +45,30 @@ func (s *Server) linkRequest(w http.ResponseWriter, r *http.Request, request fun
 	http.Redirect(w, r, r.URL.Path+"?sent=1", http.StatusSeeOther)
 }
 
+// noLocalPasswords answers the password-reset pages when every password
+// is the directory's (USER_LDAP without USER_LDAP_ALLOW_LOCAL), and
+// reports whether it did.
+func (s *Server) noLocalPasswords(w http.ResponseWriter, r *http.Request) bool {
+	if !s.cfg.UserLDAP || s.cfg.UserLDAPAllowLocal {
+		return false
+	}
+	s.renderError(w, r, http.StatusForbidden, directoryPasswordMessage)
+	return true
+}
+
 func (s *Server) forgotPasswordPage(w http.ResponseWriter, r *http.Request) {
+	if s.noLocalPasswords(w, r) {
+		return
+	}
 	s.linkRequestPage(w, r, "pages/forgot-password.html")
 }
 
 // forgotPassword has a reset link mailed if the address has an active
-// account.
+// local account (not a directory-managed one).
 func (s *Server) forgotPassword(w http.ResponseWriter, r *http.Request) {
+	if s.noLocalPasswords(w, r) {
+		return
+	}
 	s.linkRequest(w, r, s.users.RequestPasswordReset)
 }
 
@@ -100,6 +117,9 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.Is(err, users.ErrInvalidPassword): // the account's own address, say
 			f.fail("password", passwordReason(err))
+		case errors.Is(err, users.ErrDirectoryManaged):
+			s.renderError(w, r, http.StatusForbidden, directoryPasswordMessage)
+			return
 		case err != nil:
 			s.badLink(w, r, err)
 			return

@@ -79,6 +79,9 @@ func isDir(p string) bool {
 type viewData struct {
 	AppName         string
 	RegisterEnabled bool
+	// Directory is USER_LDAP: users sign in with a directory username;
+	// LocalAccounts whether local accounts may sign in too.
+	Directory, LocalAccounts bool
 	// User is the signed-in user, nil for visitors.
 	User    *users.User
 	Flashes []session.Flash
@@ -98,7 +101,11 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, status int, page 
 	if err != nil {
 		return err
 	}
-	v := viewData{AppName: s.cfg.AppName, RegisterEnabled: s.cfg.UserEnableRegister, User: currentUser(r), Data: data}
+	v := viewData{
+		AppName: s.cfg.AppName, RegisterEnabled: s.cfg.UserEnableRegister && !s.cfg.UserLDAP,
+		Directory: s.cfg.UserLDAP, LocalAccounts: !s.cfg.UserLDAP || s.cfg.UserLDAPAllowLocal,
+		User: currentUser(r), Data: data,
+	}
 	if hasSession(r.Context()) {
 		v.Flashes = session.PopFlashes(r.Context(), s.sessions)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/launchkit/launchkit/internal/cache"
 	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/db"
+	"github.com/launchkit/launchkit/internal/directory"
 	"github.com/launchkit/launchkit/internal/jobs"
 	"github.com/launchkit/launchkit/internal/metrics"
 	"github.com/launchkit/launchkit/internal/outbox"
@@ -53,6 +54,9 @@ type Server struct {
 	jobs     *jobs.Client // to queue tasks a request asks for
 	cache    *cache.Cache
 	alerts   *alerts.Mailer // nil: EMAIL_ERRORS off
+	// directory is the LDAP directory users sign in with (USER_LDAP);
+	// nil when off.
+	directory *directory.Client
 	// (go run ./tools/scaffold adds its resources' services here.)
 	// scaffold:server
 
@@ -79,7 +83,7 @@ func New(a *app.App, opts ...Option) (http.Handler, error) {
 	s := &Server{
 		cfg: a.Config, logger: a.Logger, db: a.DB, redis: a.Redis, metrics: a.Metrics,
 		sessions: a.Sessions, limits: a.Limits, outbox: a.Outbox, users: a.Users, jobs: a.Jobs, cache: a.Cache, alerts: a.Alerts,
-		proxies: trustedProxies(a.Config),
+		directory: a.Directory, proxies: trustedProxies(a.Config),
 	}
 	// scaffold:serverwire
 	for _, o := range opts {
