@@ -7,6 +7,7 @@
 //	manage [-config FILE] user reset-password --email E [--password-stdin]
 //	manage [-config FILE] role add NAME
 //	manage [-config FILE] config [--check]
+//	manage [-config FILE] ldap check --username U [--password-stdin]
 //
 // Exit codes: 0 ok, 1 failure, 2 bad usage.
 package main
@@ -67,6 +68,8 @@ const usage = `usage:
                                   (password: stdin's first line, else generated and shown once)
   manage [-config FILE] role add NAME
   manage [-config FILE] config [--check]
+  manage [-config FILE] ldap check --username U [--password-stdin]
+                                  (directory sign-in: finds the user, shows their groups and roles)
 `
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -84,6 +87,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return userCommand(ctx, flags, rest[1:], getenv, stdin, stdout)
 	case "role":
 		return roleCommand(ctx, flags, rest[1:], getenv, stdout)
+	case "ldap":
+		return ldapCommand(ctx, flags, rest[1:], getenv, stdin, stdout)
 	case "config":
 		return showConfig(ctx, flags, rest[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
