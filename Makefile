@@ -4,7 +4,7 @@ GO ?= go
 STATICCHECK := $(GO) tool staticcheck
 BIN := bin
 
-.PHONY: run test test-short build worker migrate lint bench e2e redteam fmt scaffold rename clean help
+.PHONY: run test test-short build worker migrate lint bench e2e redteam fmt scaffold rename ldap clean help
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ redteam: ## replay the security review's attacks against the built web binary (a
 
 bench: ## load, jobs, start-up and memory of the built binaries as ratios to baselines; writes docs/benchmarks.md
 	$(GO) run ./tools/bench
+
+ldap: ## a development LDAP directory (slapd: apt-get install slapd ldap-utils) to try directory sign-in; docs/directory-sign-in.md
+	$(GO) run ./tools/devldap
 
 scaffold: ## generate a resource owned by signed-in users: make scaffold NAME=widget FIELDS="title:string done:bool due:date"
 	@[ -n "$(NAME)" ] && [ -n "$(FIELDS)" ] || { echo 'usage: make scaffold NAME=widget FIELDS="title:string done:bool due:date"'; exit 2; }

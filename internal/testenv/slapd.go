@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	_ "embed"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -103,6 +104,32 @@ func (d *Directory) TLSConfig() *tls.Config {
 // AdminDN (the rootdn) may write.
 func Slapd(t testing.TB) *Directory {
 	t.Helper()
+	d, err := NewDirectory(t.TempDir(), freePort(t), freePort(t))
+	if errors.Is(err, ErrNoSlapd) {
+		t.Skip(err.Error() + ": skipping the LDAP directory test")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		d.Stop(t)
+		if out := d.out.String()[d.shown:]; t.Failed() && out != "" {
+			t.Logf("output of slapd (%s):\n%s", d.URL, clip(out))
+		}
+	})
+	d.Start(t)
+	return d
+}
+
+// ErrNoSlapd: OpenLDAP's server or tools are not installed.
+var ErrNoSlapd = errors.New("slapd and ldap-utils are needed (apt-get install slapd ldap-utils)")
+
+// NewDirectory prepares in dir (an empty directory it keeps using) the
+// directory Slapd serves: configuration, certificates and the loaded
+// LDIF, to listen on 127.0.0.1 at ldapPort (ldap://) and ldapsPort
+// (ldaps://). Run starts it. `make ldap` (tools/devldap) runs one for a
+// developer to sign in against.
+func NewDirectory(dir string, ldapPort, ldapsPort int) (*Directory, error) {
 	slapd, slapadd := sbin("slapd"), sbin("slapadd")
 	var missing []string
 	if slapd == "" {
@@ -115,20 +142,19 @@ func Slapd(t testing.TB) *Directory {
 		missing = append(missing, "ldapmodify")
 	}
 	if len(missing) > 0 {
-		t.Skipf("%s not installed: skipping the LDAP directory test (apt-get install slapd ldap-utils)", strings.Join(missing, ", "))
+		return nil, fmt.Errorf("%s not installed: %w", strings.Join(missing, ", "), ErrNoSlapd)
 	}
 	schema, err := schemaDir()
 	if err != nil {
-		t.Skip(err.Error() + ": skipping the LDAP directory test (apt-get install slapd ldap-utils)")
+		return nil, fmt.Errorf("%v: %w", err, ErrNoSlapd)
 	}
-	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	if err := os.Mkdir(data, 0o700); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	d := &Directory{
-		URL:           fmt.Sprintf("ldap://127.0.0.1:%d", freePort(t)),
-		LDAPSURL:      fmt.Sprintf("ldaps://127.0.0.1:%d", freePort(t)),
+		URL:           fmt.Sprintf("ldap://127.0.0.1:%d", ldapPort),
+		LDAPSURL:      fmt.Sprintf("ldaps://127.0.0.1:%d", ldapsPort),
 		CAFile:        filepath.Join(dir, "ca.pem"),
 		BaseDN:        "dc=example,dc=org",
 		BindDN:        "cn=reader,dc=example,dc=org",
@@ -141,13 +167,13 @@ func Slapd(t testing.TB) *Directory {
 	}
 	caPEM, certPEM, keyPEM, err := testCertificates()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	d.CAPEM = caPEM
 	certFile, keyFile := filepath.Join(dir, "server.pem"), filepath.Join(dir, "server.key")
 	for name, body := range map[string][]byte{d.CAFile: caPEM, certFile: certPEM, keyFile: keyPEM} {
 		if err := os.WriteFile(name, body, 0o600); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 	}
 	var conf strings.Builder
@@ -183,38 +209,39 @@ access to *
 		d.CAFile, certFile, keyFile,
 		d.BaseDN, d.AdminDN, d.AdminPassword, data, d.BindDN)
 	if err := os.WriteFile(d.conf, []byte(conf.String()), 0o600); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	ldif := filepath.Join(dir, "directory.ldif")
 	if err := os.WriteFile(ldif, directoryLDIF, 0o600); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	load := exec.Command(slapadd, "-q", "-f", d.conf, "-l", ldif)
 	load.Env = ldapEnv()
 	if out, err := load.CombinedOutput(); err != nil {
-		t.Fatalf("slapadd: %v\n%s", err, out)
+		return nil, fmt.Errorf("slapadd: %v\n%s", err, out)
 	}
-	t.Cleanup(func() {
-		d.Stop(t)
-		if out := d.out.String()[d.shown:]; t.Failed() && out != "" {
-			t.Logf("output of slapd (%s):\n%s", d.URL, clip(out))
-		}
-	})
-	d.Start(t)
-	return d
+	return d, nil
 }
 
 // Start starts the server again after Stop, on the same ports, and waits
 // until it answers. It does nothing when the server is running.
 func (d *Directory) Start(t testing.TB) {
 	t.Helper()
+	if err := d.Run(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Run starts the server, unless it is running, and waits until it
+// answers (10 s at most).
+func (d *Directory) Run() error {
 	if d.running() {
-		return
+		return nil
 	}
 	cmd := exec.Command(d.slapd, "-f", d.conf, "-h", d.URL+"/ "+d.LDAPSURL+"/", "-d", "stats")
 	cmd.Stdout, cmd.Stderr, cmd.Env = d.out, d.out, ldapEnv()
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start slapd: %v", err)
+		return fmt.Errorf("start slapd: %w", err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
@@ -224,19 +251,19 @@ func (d *Directory) Start(t testing.TB) {
 	for {
 		err := d.ping()
 		if err == nil {
-			return
+			return nil
 		}
 		select {
 		case <-done:
 			out := d.out.String()
 			d.shown = len(out)
-			t.Fatalf("slapd exited (%v) before answering on %s:\n%s", cmd.ProcessState, d.URL, clip(out))
+			return fmt.Errorf("slapd exited (%v) before answering on %s:\n%s", cmd.ProcessState, d.URL, clip(out))
 		default:
 		}
 		if time.Now().After(deadline) {
 			out := d.out.String()
 			d.shown = len(out)
-			t.Fatalf("slapd did not answer on %s within 10s (%v):\n%s", d.URL, err, clip(out))
+			return fmt.Errorf("slapd did not answer on %s within 10s (%v):\n%s", d.URL, err, clip(out))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -283,16 +310,24 @@ func (d *Directory) ping() error {
 // nothing when the server is not running.
 func (d *Directory) Stop(t testing.TB) {
 	t.Helper()
+	if err := d.Close(); err != nil {
+		t.Error(err)
+	}
+}
+
+// Close stops the server as Stop does.
+func (d *Directory) Close() error {
 	if !d.running() {
-		return
+		return nil
 	}
 	_ = d.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-d.done:
+		return nil
 	case <-time.After(10 * time.Second):
 		_ = d.cmd.Process.Kill()
 		<-d.done
-		t.Errorf("slapd did not stop within 10s of SIGTERM; killed it")
+		return errors.New("slapd did not stop within 10s of SIGTERM; killed it")
 	}
 }
 
