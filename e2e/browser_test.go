@@ -255,3 +255,34 @@ func TestAdminSeesTheJobsDashboard(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectorySignInInTheBrowser: a directory user (alice, in the admins
+// group of the bundled slapd) signs in with her directory username and
+// lands in the admin panel she asked for.
+func TestDirectorySignInInTheBrowser(t *testing.T) {
+	dir := testenv.Slapd(t)
+	b := newBrowser(t)
+	base, _ := site(t, map[string]string{
+		"APPLICATION_SETTINGS": "../tools/devldap/launchkit.yaml",
+		"LDAP_HOST":            dir.URL,
+	})
+
+	b.do(t,
+		chromedp.Navigate(base+"/admin/users"),
+		chromedp.WaitVisible(chromedp.CSS("#username")),
+		chromedp.SendKeys(chromedp.CSS("#username"), "alice"),
+		chromedp.SendKeys(chromedp.CSS("#password"), testenv.DirectoryUsers["alice"]),
+		chromedp.Click(chromedp.CSS("main button[type=submit]")),
+		chromedp.WaitVisible(chromedp.Search(`//td[contains(text(), "directory: alice")]`)),
+	)
+	if loc := get(t, b, chromedp.Location()); loc != base+"/admin/users" {
+		t.Errorf("after signing in the browser is at %s, want the admin page it asked for", loc)
+	}
+	if got := get(t, b, chromedp.Text(chromedp.CSS(`header a[href="/user/profile"]`))); got != "alice@example.org" {
+		t.Errorf("nav shows %q after the directory sign-in", got)
+	}
+	b.screenshot(t, "directory-sign-in")
+	for _, p := range b.reported("") {
+		t.Errorf("the browser reported: %s", p)
+	}
+}
