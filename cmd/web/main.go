@@ -52,6 +52,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer a.Close()
 	logger.Info("starting web", "app", cfg.AppName, "detail", a.Describe())
+	if a.Directory != nil {
+		// Said once at start, so a wrong LDAP_HOST or service password
+		// shows before the first person tries to sign in.
+		go func() {
+			if err := a.Directory.Ping(ctx); err != nil {
+				logger.Warn("directory sign-in: the directory does not answer; directory users cannot sign in until it does", "err", err)
+			}
+		}()
+	}
 	defer a.StartOutbox(ctx)()
 
 	if a.RunsJobsInProcess() {

@@ -186,6 +186,8 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	}
 	if a.Directory != nil {
 		a.Users.Directory = a.Directory
+	} else if cfg.LDAPHost != "" || cfg.UserLDAPAllowLocal {
+		logger.Info("LDAP settings are present but USER_LDAP is off: directory sign-in stays off (set USER_LDAP=true to use it)")
 	}
 	// scaffold:wire
 	if err := a.Metrics.WatchPasswordHashing(func() (int, int) {
@@ -347,5 +349,9 @@ func (a *App) Describe() string {
 	if a.embedded == nil {
 		redisDesc = config.RedactURL(a.Config.RedisURL)
 	}
-	return fmt.Sprintf("env=%s database=%s redis=%s sessions=%s", a.Config.Env, config.RedactURL(a.Config.DatabaseURL), redisDesc, a.Config.SessionStore)
+	desc := fmt.Sprintf("env=%s database=%s redis=%s sessions=%s", a.Config.Env, config.RedactURL(a.Config.DatabaseURL), redisDesc, a.Config.SessionStore)
+	if a.Directory != nil {
+		desc += " directory=" + a.Directory.Address()
+	}
+	return desc
 }

@@ -69,6 +69,10 @@ func TestSettingsThatDoNothingSaySo(t *testing.T) {
 	if a.Alerts != nil {
 		t.Error("alerts are on with no ADMINS")
 	}
+	_, logs = testenv.NewApp(t, map[string]string{"LDAP_HOST": "ldap.example.org"})
+	if !strings.Contains(logs.String(), "USER_LDAP is off") {
+		t.Errorf("LDAP_HOST without USER_LDAP is not mentioned:\n%s", logs.String())
+	}
 	on, _ := testenv.NewApp(t, map[string]string{"EMAIL_ERRORS": "true", "ADMINS": "ops@example.com"})
 	if on.Alerts == nil {
 		t.Error("alerts are off with EMAIL_ERRORS and ADMINS set")
