@@ -286,3 +286,26 @@ func TestTwoFirstSignInsAtOnceMakeOneAccount(t *testing.T) {
 		}
 	})
 }
+
+// TestDirectoryUsersWhoseNamesDifferOnlyByAccentAreTwoAccounts: the
+// directory tells josé from jose, so the accounts here must too — on
+// MySQL as well, whose default collation would match them.
+func TestDirectoryUsersWhoseNamesDifferOnlyByAccentAreTwoAccounts(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, _ *db.DB) {
+		dir := withDirectory(s)
+		for i, pair := range [][2]string{{"jose", "josé"}, {"strasse", "straße"}, {"rene", "RENÉ"}} {
+			ids := map[uint]string{}
+			for j, name := range pair {
+				dir.add(name, fmt.Sprintf("u%d-%d@example.org", i, j), "pw-"+name)
+				u, err := s.SignInWithDirectory(t.Context(), name, "pw-"+name, false)
+				if err != nil {
+					t.Fatalf("%q: %v", name, err)
+				}
+				if other, taken := ids[u.ID]; taken {
+					t.Fatalf("directory users %q and %q got the same account %d", other, name, u.ID)
+				}
+				ids[u.ID] = name
+			}
+		}
+	})
+}
