@@ -18,9 +18,11 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/go-ldap/ldap/v3"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/launchkit/launchkit/internal/config"
 )
@@ -210,6 +212,25 @@ func (c *Client) Ping(ctx context.Context) error {
 
 // Address is the directory's URL, for logs and `manage ldap check`.
 func (c *Client) Address() string { return c.url }
+
+// Key is a username as the directory compares it (the string
+// preparation of RFC 4518, near enough): compatibility characters
+// unified (NFKC: fullwidth, circled and other forms of a letter are the
+// letter), format characters dropped, lower case, spaces trimmed and runs
+// of them made one. Names with the same Key are one directory user: one
+// account here, one guessing budget.
+func Key(username string) string {
+	s := strings.Map(func(r rune) rune {
+		switch {
+		case unicode.Is(unicode.Cf, r):
+			return -1
+		case unicode.IsSpace(r):
+			return ' '
+		}
+		return r
+	}, norm.NFKC.String(username))
+	return strings.ToLower(strings.Join(strings.Fields(s), " "))
+}
 
 func validUsername(s string) bool {
 	return s != "" && len(s) <= maxUsernameLen && utf8.ValidString(s) && !strings.ContainsRune(s, 0)

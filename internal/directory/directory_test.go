@@ -225,3 +225,14 @@ func TestASilentDirectoryTimesOut(t *testing.T) {
 		t.Fatal("Authenticate against a silent directory did not return")
 	}
 }
+
+func TestKeyIsTheNameAsTheDirectoryComparesIt(t *testing.T) {
+	for in, want := range map[string]string{
+		"alice": "alice", "ALICE": "alice", " Alice ": "alice", "ａｌｉｃｅ": "alice", "ⓐlice": "alice",
+		"al\u00adice": "alice", "alice\u00a0": "alice", "Mary  Ann": "mary ann", "josé": "josé", "jose": "jose",
+	} {
+		if got := directory.Key(in); got != want {
+			t.Errorf("Key(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -78,7 +78,7 @@ func (s *Service) SignInWithDirectory(ctx context.Context, username, password st
 // syncDirectoryUser creates or updates the local account of a, in one
 // transaction; two first sign-ins at once make one account.
 func (s *Service) syncDirectoryUser(ctx context.Context, a *directory.Account) (*User, error) {
-	name := strings.ToLower(a.Username)
+	name := directory.Key(a.Username)
 	email, err := normalizeEmail(a.Email)
 	if err != nil {
 		return nil, fmt.Errorf("directory user %s: %w: %w", name, directory.ErrNoEmail, err)
@@ -183,7 +183,7 @@ func (s *Service) checkDirectoryPassword(ctx context.Context, u *User, password 
 	}
 	a, err := s.Directory.Authenticate(ctx, *u.DirectoryName, password)
 	switch {
-	case err == nil && strings.EqualFold(a.Username, *u.DirectoryName):
+	case err == nil && directory.Key(a.Username) == *u.DirectoryName:
 		return nil
 	case err == nil, errors.Is(err, directory.ErrNoSuchUser), errors.Is(err, directory.ErrWrongPassword), errors.Is(err, directory.ErrNoRole):
 		return ErrInvalidCredentials

@@ -186,7 +186,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		field = "username"
 	}
 	f, ok := s.parseForm(w, r, field, "password", "next")
-	if !ok || !s.spendGuess(w, r, f.get(field)) {
+	if !ok || !s.spendGuess(w, r, s.guessKey(f.get(field))) {
 		return
 	}
 	u, err := s.checkPassword(r.Context(), f.get(field), f.get("password"))
@@ -267,9 +267,20 @@ func (s *Server) checkPassword(ctx context.Context, name, password string) (*use
 		u, err = s.users.Authenticate(ctx, name, password)
 	}
 	if err == nil || errors.Is(err, users.ErrEmailUnconfirmed) {
-		s.rightGuess(ctx, name)
+		s.rightGuess(ctx, s.guessKey(name))
 	}
 	return u, err
+}
+
+// guessKey is the name whose budget a password check for name spends:
+// with USER_LDAP, the directory's form of it (directory.Key), so that
+// spellings the directory takes for one user share one budget. (For an
+// email address that is the address lower-cased, as without USER_LDAP.)
+func (s *Server) guessKey(name string) string {
+	if s.cfg.UserLDAP {
+		return directory.Key(name)
+	}
+	return name
 }
 
 // refusal is how a page or the API answers one error of the services.

@@ -106,7 +106,7 @@ func (s *Server) createCredentials(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusBadRequest, map[bool]string{false: `Send "email" and "password".`, true: `Send "username" and "password".`}[s.cfg.UserLDAP])
 		return
 	}
-	if !s.spendGuess(w, r, name) {
+	if !s.spendGuess(w, r, s.guessKey(name)) {
 		return
 	}
 	u, err := s.checkPassword(r.Context(), name, in.Password)

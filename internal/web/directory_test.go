@@ -156,6 +156,11 @@ func TestDirectoryGuessesAreLimitedLikePasswords(t *testing.T) {
 		s.from(i).post("/user/sign-in", "username", "bob", "password", fmt.Sprint("guess ", i)).status(422)
 	}
 	s.from(20).directorySignIn("bob").status(429).contains("Too many wrong passwords")
+	// The directory matches names as LDAP does (width, case, spaces):
+	// each spelling of bob is bob's budget, not a fresh one.
+	for i, spelling := range []string{"ＢＯＢ", "ⓑⓞⓑ", "bob\u00a0", " Bob"} {
+		s.from(30+i).post("/user/sign-in", "username", spelling, "password", testenv.DirectoryUsers["bob"]).status(429)
+	}
 	// The API's credentials take the directory username too, and the same budget.
 	s.from(21).credentials("bob", testenv.DirectoryUsers["bob"]).status(429)
 }
