@@ -307,6 +307,11 @@ func (c *Client) findUser(conn *ldap.Conn, username string) (*ldap.Entry, error)
 	if res == nil || len(res.Entries) != 1 {
 		return nil, fmt.Errorf("find directory user %s: %w", username, ErrNoSuchUser)
 	}
+	// An entry with two usernames is nobody: the account here, and posix
+	// group membership, are keyed on the one name.
+	if names := res.Entries[0].GetAttributeValues(c.userAttr); len(names) != 1 {
+		return nil, fmt.Errorf("find directory user %s: the entry has %d values of %s: %w", username, len(names), c.userAttr, ErrNoSuchUser)
+	}
 	return res.Entries[0], nil
 }
 

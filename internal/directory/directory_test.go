@@ -236,3 +236,17 @@ func TestKeyIsTheNameAsTheDirectoryComparesIt(t *testing.T) {
 		}
 	}
 }
+
+// TestAnEntryWithTwoUsernamesIsRefused: an entry holding a second uid
+// (someone wrote alice's name into mallory's entry) signs in as nobody:
+// neither name is safe to key an account or posix groups on.
+func TestAnEntryWithTwoUsernamesIsRefused(t *testing.T) {
+	dir := testenv.Slapd(t)
+	dir.Modify(t, "dn: "+dir.UserDN("bob")+"\nchangetype: modify\nadd: uid\nuid: alice-admin\n")
+	c := client(t, dir, nil)
+	for _, name := range []string{"bob", "alice-admin"} {
+		if a, err := c.Authenticate(t.Context(), name, testenv.DirectoryUsers["bob"]); !errors.Is(err, directory.ErrNoSuchUser) {
+			t.Errorf("%s: %+v, %v; want ErrNoSuchUser", name, a, err)
+		}
+	}
+}
