@@ -60,6 +60,15 @@ func (s *Service) SignInWithDirectory(ctx context.Context, username, password st
 		return nil, fmt.Errorf("directory sign-in: %w", ErrInvalidCredentials)
 	}
 	a, err := s.Directory.Authenticate(ctx, username, password)
+	if errors.Is(err, directory.ErrNoSuchUser) || errors.Is(err, directory.ErrNoRole) {
+		name := username
+		if a != nil {
+			name = a.Username
+		}
+		if rerr := s.revokeDirectoryUser(ctx, directory.Key(name)); rerr != nil {
+			return nil, fmt.Errorf("directory sign-in: %w", rerr)
+		}
+	}
 	switch {
 	case err == nil:
 		return s.syncDirectoryUser(ctx, a)
@@ -146,6 +155,41 @@ func (s *Service) syncInTx(tx *gorm.DB, name, email string, a *directory.Account
 		return nil, ErrInvalidCredentials
 	}
 	return u, nil
+}
+
+// revokeDirectoryUser takes the directory's roles, and every session,
+// from the account of directory user name, who the directory no longer
+// lets in (gone, or out of every allowed group): an open session or an
+// API key must not keep admin or dev until someone notices. Roles granted
+// here stay. An account without such roles is left as it is.
+func (s *Service) revokeDirectoryUser(ctx context.Context, name string) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var id uint
+		err := tx.Model(&User{}).Where("directory_name = ?", name).Select("id").Row().Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := lockUser(tx, id); err != nil {
+			return err
+		}
+		roles, err := findRoles(tx, DirectoryRoles)
+		if err != nil {
+			return err
+		}
+		ids := make([]uint, len(roles))
+		for i, r := range roles {
+			ids[i] = r.ID
+		}
+		res := tx.Where("user_id = ? AND role_id IN ?", id, ids).Delete(&userRole{})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		return tx.Model(&User{}).Where("id = ?", id).
+			Updates(map[string]any{"session_version": endSessions, "updated_at": time.Now().UTC()}).Error
+	})
 }
 
 // setDirectoryRoles makes user id hold exactly the roles of roles among

@@ -22,10 +22,13 @@ type fakeDirectory struct {
 	password map[string]string
 	down     bool
 	calls    int
+	// refuse makes a right password answer with the account and this
+	// error (directory.ErrNoRole, say).
+	refuse map[string]error
 }
 
 func newFakeDirectory() *fakeDirectory {
-	return &fakeDirectory{accounts: map[string]directory.Account{}, password: map[string]string{}}
+	return &fakeDirectory{accounts: map[string]directory.Account{}, password: map[string]string{}, refuse: map[string]error{}}
 }
 
 func (f *fakeDirectory) add(username, email, password string, roles ...string) {
@@ -49,7 +52,7 @@ func (f *fakeDirectory) Authenticate(_ context.Context, username, password strin
 	if password == "" || f.password[username] != password {
 		return nil, directory.ErrWrongPassword
 	}
-	return &a, nil
+	return &a, f.refuse[username]
 }
 
 func withDirectory(s *users.Service) *fakeDirectory {
@@ -305,6 +308,48 @@ func TestDirectoryUsersWhoseNamesDifferOnlyByAccentAreTwoAccounts(t *testing.T) 
 					t.Fatalf("directory users %q and %q got the same account %d", other, name, u.ID)
 				}
 				ids[u.ID] = name
+			}
+		}
+	})
+}
+
+// TestLeavingTheDirectoryOrItsGroupsTakesTheRolesAway: a directory user
+// no longer allowed to sign in (out of every allowed group), or gone from
+// the directory, loses the directory's roles and every session at the
+// first sign-in attempt, so neither an open session nor an API key keeps
+// admin or dev; roles granted here stay.
+func TestLeavingTheDirectoryOrItsGroupsTakesTheRolesAway(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, _ *db.DB) {
+		ctx := t.Context()
+		dir := withDirectory(s)
+		if _, err := s.AddRole(ctx, "billing"); err != nil {
+			t.Fatal(err)
+		}
+		for name, leave := range map[string]func(){
+			"gina": func() { dir.refuse["gina"] = directory.ErrNoRole },
+			"hank": func() { delete(dir.accounts, "hank") },
+		} {
+			dir.add(name, name+"@example.org", name+"-pw", "admin", "dev")
+			before, err := s.SignInWithDirectory(ctx, name, name+"-pw", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Grant(ctx, before.Email, "billing"); err != nil {
+				t.Fatal(err)
+			}
+			leave()
+			if _, err := s.SignInWithDirectory(ctx, name, name+"-pw", false); err == nil {
+				t.Fatalf("%s signed in after leaving", name)
+			}
+			after, err := s.ByID(ctx, before.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := after.RoleNames(); !slices.Equal(got, []string{"billing"}) {
+				t.Errorf("%s: roles after leaving = %v, want only billing", name, got)
+			}
+			if after.SessionVersion == before.SessionVersion {
+				t.Errorf("%s: sessions were not ended", name)
 			}
 		}
 	})
