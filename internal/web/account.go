@@ -283,6 +283,15 @@ func (s *Server) guessKey(name string) string {
 	return name
 }
 
+// ownGuessKey is the budget a signed-in user's password checks spend:
+// the one their sign-ins spend.
+func ownGuessKey(u *users.User) string {
+	if u.Directory() {
+		return *u.DirectoryName
+	}
+	return u.Email
+}
+
 // refusal is how a page or the API answers one error of the services.
 type refusal struct {
 	err     error
@@ -375,16 +384,20 @@ func (s *Server) signOutOthers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	me := currentUser(r)
-	if !s.spendGuess(w, r, me.Email) {
+	if !s.spendGuess(w, r, ownGuessKey(me)) {
 		return
 	}
 	version := s.sessions.GetInt64(r.Context(), sessionUserVersion)
 	u, err := s.users.EndOtherSessions(r.Context(), me.ID, version, f.get("password"))
 	if err == nil {
-		s.rightGuess(r.Context(), me.Email)
+		s.rightGuess(r.Context(), ownGuessKey(me))
 		err = s.startSession(r, u)
 	}
-	switch {
+	switch refusal := directoryRefusalOf(err); {
+	case refusal != nil:
+		s.logger.WarnContext(r.Context(), "directory password check failed", "err", err)
+		s.renderError(w, r, refusal.status, refusal.message)
+		return
 	case errors.Is(err, users.ErrInvalidCredentials):
 		f.fail("password", "This is not your password.")
 		page := newForm()

@@ -127,9 +127,14 @@ func TestDirectoryDown(t *testing.T) {
 	// With local accounts allowed, the forgot-password page is for them.
 	s.visitor().get("/user/forgot-password").status(200).contains("local accounts only")
 
+	// Signing out of other sessions checks the directory password: with
+	// the directory down, that is said, not a 500.
+	signedIn.post("/user/sign-out-others", "password", testenv.DirectoryUsers["bob"]).status(503).contains("The company directory is not answering")
+
 	dir.Start(t)
 	s.visitor().directorySignIn("carol").redirectsTo("/")
 	readyz(t, s, "ok")
+	signedIn.post("/user/sign-out-others", "password", testenv.DirectoryUsers["bob"]).redirectsTo("/user/profile")
 }
 
 // readyz checks that /readyz answers 200 with the directory check at
