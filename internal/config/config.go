@@ -69,7 +69,7 @@ type Config struct {
 	UserLDAP              bool          `key:"USER_LDAP" default:"false" help:"sign users in against an LDAP directory or Active Directory (the LDAP_* keys); see docs/directory-sign-in.md"`
 	UserLDAPAllowLocal    bool          `key:"USER_LDAP_ALLOW_LOCAL" default:"false" help:"with USER_LDAP, let local accounts (not from the directory, e.g. a break-glass admin made with manage) sign in too"`
 	LDAPHost              string        `key:"LDAP_HOST" help:"ldap://host:389, ldaps://host:636 or a bare host (ldap://, port 389)"`
-	LDAPStartTLS          bool          `key:"LDAP_START_TLS" default:"false" help:"upgrade an ldap:// connection with StartTLS before binding"`
+	LDAPStartTLS          bool          `key:"LDAP_START_TLS" default:"false" help:"upgrade an ldap:// connection with StartTLS before binding; production needs it or ldaps:// (unless the host is loopback)"`
 	LDAPCAFile            string        `key:"LDAP_CA_FILE" help:"PEM file of CA certificates trusted for ldaps:// and StartTLS, besides the system's"`
 	LDAPTimeout           time.Duration `key:"LDAP_TIMEOUT" default:"5s" help:"how long connecting to the directory, and each request to it, may take"`
 	LDAPBindDN            string        `key:"LDAP_BIND_DN" help:"DN of the service account that searches users and groups (empty: anonymous search)"`

@@ -249,8 +249,11 @@ func validateLDAP(c *Config, bad func(key, msg string, args ...any)) {
 		bad("LDAP_HOST", "must be set with USER_LDAP=true")
 	} else if _, err := LDAPURL(c.LDAPHost); err != nil {
 		bad("LDAP_HOST", "%s: %v", c.show("LDAP_HOST", c.LDAPHost), err)
-	} else if c.LDAPStartTLS && strings.HasPrefix(strings.TrimSpace(c.LDAPHost), "ldaps://") {
+	} else if u, _ := LDAPURL(c.LDAPHost); c.LDAPStartTLS && strings.HasPrefix(u, "ldaps://") {
 		bad("LDAP_START_TLS", "StartTLS is for ldap:// hosts; an ldaps:// connection is encrypted from the start")
+	} else if c.IsProduction() && !c.LDAPStartTLS && strings.HasPrefix(u, "ldap://") && !loopbackURL(u) {
+		// Every sign-in sends a password to the directory.
+		bad("LDAP_HOST", "ENV=production sends passwords to the directory: use ldaps:// or LDAP_START_TLS=true (plain ldap:// only to a loopback address)")
 	}
 	if c.LDAPTimeout <= 0 {
 		bad("LDAP_TIMEOUT", "must be positive")
@@ -305,4 +308,18 @@ func LDAPURL(host string) (string, error) {
 		port = p
 	}
 	return u.Scheme + "://" + net.JoinHostPort(u.Hostname(), port), nil
+}
+
+// loopbackURL reports whether the URL's host is a loopback address or
+// localhost: traffic that never leaves the machine.
+func loopbackURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	if u.Hostname() == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(u.Hostname())
+	return err == nil && a.IsLoopback()
 }

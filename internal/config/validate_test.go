@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -239,5 +240,32 @@ func TestDirectorySignInNeedsItsKeys(t *testing.T) {
 	} {
 		err := loadError(t, Options{Getenv: ldapEnv(key, "").get})
 		assertContains(t, key, err.problem(t, key).Message, message)
+	}
+}
+
+func TestProductionRefusesDirectoryPasswordsInClear(t *testing.T) {
+	t.Parallel()
+	production := func(kv ...string) env {
+		e := ldapEnv(kv...)
+		e["ENV"] = "production"
+		return e
+	}
+	err := loadError(t, Options{Getenv: production("LDAP_HOST", "ldap.example.org").get})
+	assertContains(t, "plain ldap:// in production", err.problem(t, "LDAP_HOST").Message, "ldaps:// or LDAP_START_TLS=true")
+	for _, e := range []env{
+		production("LDAP_HOST", "ldaps://ldap.example.org"),
+		production("LDAP_START_TLS", "true"),
+		production("LDAP_HOST", "ldap://127.0.0.1:3389"),
+		ldapEnv("LDAP_HOST", "ldap.example.org"), // development
+	} {
+		_, err := Load(context.Background(), Options{Getenv: e.get})
+		var cerr *Error
+		if errors.As(err, &cerr) {
+			for _, p := range cerr.Problems {
+				if strings.HasPrefix(p.Key, "LDAP_") {
+					t.Errorf("LDAP_HOST=%s START_TLS=%s ENV=%s: %v", e["LDAP_HOST"], e["LDAP_START_TLS"], e["ENV"], p)
+				}
+			}
+		}
 	}
 }
