@@ -68,7 +68,8 @@ type Account struct {
 	Email    string
 	// Name is the display name (displayName, else cn); may be empty.
 	Name string
-	// Groups are the names (cn) of the user's groups, sorted.
+	// Groups are the names (cn) of the user's groups that give a role
+	// (LDAP_GROUP_TO_ROLE_*), lower-cased and sorted.
 	Groups []string
 	// Roles are the roles the groups map to, sorted: admin, dev, user.
 	// "user" is always among them (the user could not sign in otherwise).
@@ -345,11 +346,17 @@ func (c *Client) account(conn *ldap.Conn, entry *ldap.Entry) (*Account, error) {
 	return a, nil
 }
 
-// groups returns the names (cn) of the user's groups, lower-cased and
-// sorted: from memberOf, or by searching groups whose group attribute
-// holds the user's username (memberUid, posixGroup) or DN (member,
-// uniqueMember, …).
+// groups returns the names (cn, lower-cased, sorted) of the user's
+// groups that give a role: from memberOf, or by searching, among the
+// mapped groups, those whose group attribute holds the user's username
+// (memberUid, posixGroup) or DN (member, uniqueMember, …). Asking only for
+// mapped groups keeps a member of hundreds of groups under the
+// directory's size limit.
 func (c *Client) groups(conn *ldap.Conn, entry *ldap.Entry, username string) ([]string, error) {
+	mapped := slices.Concat(c.roleGroups[roleAdmin], c.roleGroups[roleDev], c.roleGroups[roleUser])
+	if len(mapped) == 0 {
+		return nil, nil
+	}
 	var names []string
 	if c.memberOf() {
 		for _, dn := range entry.GetAttributeValues(c.groupAttr) {
@@ -367,7 +374,11 @@ func (c *Client) groups(conn *ldap.Conn, entry *ldap.Entry, username string) ([]
 		if strings.EqualFold(c.groupAttr, "memberUid") {
 			value = username
 		}
-		filter := fmt.Sprintf("(&(objectClass=%s)(%s=%s))", c.groupClass, c.groupAttr, ldap.EscapeFilter(value))
+		var any strings.Builder
+		for _, g := range mapped {
+			fmt.Fprintf(&any, "(cn=%s)", ldap.EscapeFilter(g))
+		}
+		filter := fmt.Sprintf("(&(objectClass=%s)(%s=%s)(|%s))", c.groupClass, c.groupAttr, ldap.EscapeFilter(value), any.String())
 		req := ldap.NewSearchRequest(c.groupBase, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, filter, []string{"cn"}, nil)
 		res, err := conn.Search(req)
 		if err != nil {
@@ -377,7 +388,7 @@ func (c *Client) groups(conn *ldap.Conn, entry *ldap.Entry, username string) ([]
 			names = append(names, e.GetAttributeValues("cn")...)
 		}
 	}
-	names = lower(names)
+	names = slices.DeleteFunc(lower(names), func(n string) bool { return !slices.Contains(mapped, n) })
 	slices.Sort(names)
 	return slices.Compact(names), nil
 }
