@@ -263,6 +263,12 @@ func (s *Server) checkPassword(ctx context.Context, name, password string) (*use
 	var err error
 	if s.cfg.UserLDAP {
 		u, err = s.users.SignInWithDirectory(ctx, name, password, s.cfg.UserLDAPAllowLocal)
+		switch {
+		case errors.Is(err, directory.ErrUnavailable):
+			s.directoryCheck.set(err)
+		case err == nil && u.Directory():
+			s.directoryCheck.set(nil)
+		}
 	} else {
 		u, err = s.users.Authenticate(ctx, name, password)
 	}

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/launchkit/launchkit/internal/testenv"
@@ -168,4 +170,33 @@ func TestDirectoryGuessesAreLimitedLikePasswords(t *testing.T) {
 	}
 	// The API's credentials take the directory username too, and the same budget.
 	s.from(21).credentials("bob", testenv.DirectoryUsers["bob"]).status(429)
+}
+
+// TestReadyzAsksTheDirectoryAtMostEveryFewSeconds: /readyz is public, so
+// its directory check is remembered for a while rather than costing the
+// directory a connection and a bind on every probe.
+func TestReadyzAsksTheDirectoryAtMostEveryFewSeconds(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close() // a directory that hangs up: the check fails at once
+		}
+	}()
+	t.Cleanup(func() { ln.Close() })
+	s := directorySite(t, &testenv.Directory{URL: "ldap://" + ln.Addr().String(), BaseDN: "dc=example,dc=org", BindDN: "cn=reader,dc=example,dc=org", BindPassword: "x"}, nil)
+	for range 20 {
+		readyz(t, s, "down")
+	}
+	if n := accepted.Load(); n != 1 {
+		t.Errorf("20 probes opened %d connections to the directory, want 1", n)
+	}
 }

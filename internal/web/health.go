@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -61,6 +62,42 @@ type check struct {
 // answer 503.
 const advisoryCheck = "directory"
 
+// remembered keeps the result of a check for a while: /readyz is public,
+// and each directory check costs the directory a connection and a bind.
+// Directory sign-ins record what they found too, so /readyz shows an
+// outage a sign-in met at once.
+type remembered struct {
+	mu  sync.Mutex
+	at  time.Time
+	err error
+}
+
+// set records a result seen elsewhere (a sign-in) as the check's latest.
+func (m *remembered) set(err error) {
+	m.mu.Lock()
+	m.at, m.err = time.Now(), err
+	m.mu.Unlock()
+}
+
+// rememberFor is how long a directory check's result stands.
+const rememberFor = 5 * time.Second
+
+// ping returns check, answered from the last result while it stands.
+func (m *remembered) ping(check func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		m.mu.Lock()
+		if !m.at.IsZero() && time.Since(m.at) < rememberFor {
+			err := m.err
+			m.mu.Unlock()
+			return err
+		}
+		m.mu.Unlock()
+		err := check(ctx)
+		m.set(err)
+		return err
+	}
+}
+
 // readyTimeout is how long readyz waits for the database and Redis.
 const readyTimeout = 2 * time.Second
 
@@ -91,7 +128,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		"redis":    func(ctx context.Context) error { return s.redis.Ping(ctx).Err() },
 	}
 	if s.directory != nil {
-		pings[advisoryCheck] = s.directory.Ping
+		pings[advisoryCheck] = s.directoryCheck.ping(s.directory.Ping)
 	}
 	results := make(chan result, len(pings))
 	for name, ping := range pings {
