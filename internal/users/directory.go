@@ -78,6 +78,13 @@ func (s *Service) SignInWithDirectory(ctx context.Context, username, password st
 			return u, lerr
 		}
 		return nil, err
+	case allowLocal && errors.Is(err, directory.ErrWrongPassword):
+		// An unknown name costs a local check (above): a wrong directory
+		// password costs as much, so timing does not tell them apart.
+		if herr := s.checkNothing(ctx, password); herr != nil {
+			return nil, fmt.Errorf("directory sign-in: %w", herr)
+		}
+		return nil, fmt.Errorf("directory sign-in: %w", ErrInvalidCredentials)
 	case errors.Is(err, directory.ErrNoSuchUser) || errors.Is(err, directory.ErrWrongPassword):
 		return nil, fmt.Errorf("directory sign-in: %w", ErrInvalidCredentials)
 	}

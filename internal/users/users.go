@@ -488,11 +488,7 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*Us
 		err = ErrNotFound
 	}
 	if errors.Is(err, ErrNotFound) {
-		dummy, err := s.dummyHash(ctx)
-		if err == nil {
-			_, err = s.matches(ctx, password, dummy)
-		}
-		if err != nil {
+		if err := s.checkNothing(ctx, password); err != nil {
 			return nil, fmt.Errorf("authenticate %s: %w", key, err)
 		}
 		return nil, fmt.Errorf("authenticate %s: %w", key, ErrInvalidCredentials)
@@ -516,6 +512,17 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*Us
 		return nil, fmt.Errorf("authenticate %s: %w", key, ErrEmailUnconfirmed)
 	}
 	return u, nil
+}
+
+// checkNothing spends what checking password against an account would
+// (a hash of nothing anyone knows), so that a refusal takes as long
+// whether or not the account exists.
+func (s *Service) checkNothing(ctx context.Context, password string) error {
+	dummy, err := s.dummyHash(ctx)
+	if err == nil {
+		_, err = s.matches(ctx, password, dummy)
+	}
+	return err
 }
 
 // ErrEmailUnconfirmed: the password is right, but RequireConfirmedEmail
