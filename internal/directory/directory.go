@@ -49,6 +49,10 @@ var (
 	ErrNoRole = errors.New("the directory user is in no group allowed to sign in")
 )
 
+// connectionTimeouts is how many LDAP_TIMEOUTs one connection may last in
+// all: dial, StartTLS, binds and searches.
+const connectionTimeouts = 6
+
 // maxUsernameLen bounds what is sent to the directory.
 const maxUsernameLen = 256
 
@@ -248,9 +252,14 @@ func (c *Client) serviceConn(ctx context.Context) (conn *ldap.Conn, done func(),
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < timeout {
 		timeout = time.Until(d)
 	}
+	// A sign-in is a handful of requests: together they get a few
+	// timeouts, which also bounds what has no timeout of its own (the
+	// StartTLS handshake).
+	ctx, cancel := context.WithTimeout(ctx, connectionTimeouts*c.timeout)
 	dialer := &net.Dialer{Timeout: timeout}
 	conn, err = ldap.DialURL(c.url, ldap.DialWithDialer(dialer), ldap.DialWithTLSConfig(c.tls))
 	if err != nil {
+		cancel()
 		return nil, nil, fmt.Errorf("connect to the directory at %s: %w: %w", c.url, ErrUnavailable, err)
 	}
 	conn.SetTimeout(timeout)
@@ -258,6 +267,7 @@ func (c *Client) serviceConn(ctx context.Context) (conn *ldap.Conn, done func(),
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	done = func() {
 		stop()
+		cancel()
 		conn.Close()
 	}
 	if c.startTLS {
@@ -301,7 +311,7 @@ func (c *Client) findUser(conn *ldap.Conn, username string) (*ldap.Entry, error)
 	res, err := conn.Search(req)
 	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
-			return nil, fmt.Errorf("find directory user: LDAP_USER_BASE %q does not exist: %w", c.userBase, ErrUnavailable)
+			return nil, fmt.Errorf("find directory user: LDAP_USER_BASE %q does not exist, or the service account may not search it: %w", c.userBase, ErrUnavailable)
 		}
 		return nil, fmt.Errorf("find directory user: %w: %w", ErrUnavailable, err)
 	}

@@ -123,6 +123,11 @@ func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error)
 		if err != nil {
 			return err
 		}
+		// The row is read and rewritten whole: a directory sign-in
+		// changing its roles meanwhile waits, rather than being undone.
+		if err := lockUser(tx, id); err != nil {
+			return err
+		}
 		roles, err := findRoles(tx, names)
 		if err != nil {
 			return err

@@ -29,10 +29,10 @@ var (
 	// ErrDirectoryManaged: the account's password, address and
 	// directory roles belong to the directory; they are not changed here.
 	ErrDirectoryManaged = errors.New("the account is managed by the company directory")
-	// ErrDirectoryEmailTaken: a local account already has the directory
-	// user's address. It is not taken over: an admin decides (delete or
-	// change the local account).
-	ErrDirectoryEmailTaken = errors.New("a local account already has the directory user's email address")
+	// ErrDirectoryEmailTaken: another account (a local one, or another
+	// directory user's) already has the directory user's address. It is
+	// not taken over: an admin decides (delete or change that account).
+	ErrDirectoryEmailTaken = errors.New("another account already has the directory user's email address")
 )
 
 // DirectoryRoles are the roles the directory's groups decide for a

@@ -312,7 +312,7 @@ var directoryRefusals = []refusal{
 	{directory.ErrUnavailable, http.StatusServiceUnavailable, "The company directory is not answering, so your password cannot be checked right now. Try again in a few minutes."},
 	{directory.ErrNoEmail, http.StatusForbidden, "Your directory account has no email address, which every account here needs: ask your directory administrator to add one."},
 	{directory.ErrNoRole, http.StatusForbidden, "Your directory account is not in a group allowed to use this site: ask your directory administrator."},
-	{users.ErrDirectoryEmailTaken, http.StatusForbidden, "A local account already has the email address of your directory account: ask an admin of this site to change or remove it."},
+	{users.ErrDirectoryEmailTaken, http.StatusForbidden, "Another account here already has the email address of your directory account: ask an admin of this site to change or remove it."},
 }
 
 // directoryRefusalOf returns the directory refusal err is, or nil.

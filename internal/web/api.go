@@ -110,6 +110,10 @@ func (s *Server) createCredentials(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := s.checkPassword(r.Context(), name, in.Password)
+	if errors.Is(err, users.ErrInvalidCredentials) && s.cfg.UserLDAP {
+		s.renderError(w, r, http.StatusUnauthorized, "The username or password is not right.")
+		return
+	}
 	var k *users.APIKey
 	var raw string
 	if err == nil {

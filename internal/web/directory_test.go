@@ -169,7 +169,9 @@ func TestDirectoryGuessesAreLimitedLikePasswords(t *testing.T) {
 		s.from(30+i).post("/user/sign-in", "username", spelling, "password", testenv.DirectoryUsers["bob"]).status(429)
 	}
 	// The API's credentials take the directory username too, and the same budget.
-	s.from(21).credentials("bob", testenv.DirectoryUsers["bob"]).status(429)
+	s.from(21).credentials("bob", testenv.DirectoryUsers["bob"]).status(429).contains("reset your password with the company directory")
+	s.from(22).credentials("carol", "wrong").status(401).contains("The username or password is not right.")
+	s.from(23).credentials("carol", testenv.DirectoryUsers["carol"]).status(201)
 }
 
 // TestReadyzAsksTheDirectoryAtMostEveryFewSeconds: /readyz is public, so

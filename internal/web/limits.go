@@ -69,9 +69,13 @@ func (s *Server) spendGuess(w http.ResponseWriter, r *http.Request, email string
 		return true
 	}
 	minutes := int(math.Ceil(d.RetryAfter.Minutes()))
+	reset := "choose a new password with a link by mail: /user/forgot-password"
+	if s.cfg.UserLDAP {
+		reset = "reset your password with the company directory"
+	}
 	s.tooMany(w, r, d.RetryAfter, fmt.Sprintf(
-		"Too many wrong passwords for this account. Try again in %d minute%s, or choose a new password with a link by mail: /user/forgot-password.",
-		minutes, map[bool]string{true: "", false: "s"}[minutes == 1]))
+		"Too many wrong passwords for this account. Try again in %d minute%s, or %s.",
+		minutes, map[bool]string{true: "", false: "s"}[minutes == 1], reset))
 	return false
 }
 
