@@ -3,14 +3,9 @@ package web_test
 import (
 	"context"
 	"errors"
-	"io"
-	"mime"
-	"mime/quotedprintable"
 	"net/http"
 	"net/http/httptest"
-	netmail "net/mail"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -21,6 +16,7 @@ import (
 
 	"github.com/launchkit/launchkit/internal/jobs"
 	"github.com/launchkit/launchkit/internal/mail"
+	"github.com/launchkit/launchkit/internal/testenv"
 )
 
 // visitor is a browser on the site: it keeps its cookies between requests
@@ -110,41 +106,9 @@ func (s *site) mails() []mail.Message {
 	slices.Sort(files) // named by the time they were written
 	var out []mail.Message
 	for _, f := range files {
-		out = append(out, readEML(s.t, f))
+		out = append(out, testenv.ReadEML(s.t, f))
 	}
 	return out
-}
-
-// readEML reads back a plain-text message the outbox mailer wrote.
-func readEML(t *testing.T, path string) mail.Message {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	msg, err := netmail.ReadMessage(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	var body io.Reader = msg.Body
-	if strings.EqualFold(msg.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
-		body = quotedprintable.NewReader(body)
-	}
-	text, err := io.ReadAll(body)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	subject, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
-	to, err := msg.Header.AddressList("To")
-	if err != nil {
-		t.Fatalf("%s: To: %v", path, err)
-	}
-	var addrs []string
-	for _, a := range to {
-		addrs = append(addrs, a.Address)
-	}
-	return mail.Message{To: addrs, Subject: subject, Text: string(text)}
 }
 
 var linkPath = regexp.MustCompile(`http://localhost:8000(/user/[a-z-]+/[A-Za-z0-9_-]+)`)
