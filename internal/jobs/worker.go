@@ -51,6 +51,7 @@ func NewWorker(rdb *redis.Client, h *Handlers, opts WorkerOptions) (*Worker, err
 		ShutdownTimeout: opts.ShutdownTimeout,
 		Logger:          asynqLogger{logger},
 		LogLevel:        asynq.WarnLevel,
+		RetryDelayFunc:  retryDelay,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			retried, _ := asynq.GetRetryCount(ctx)
 			maxRetry, _ := asynq.GetMaxRetry(ctx)
@@ -171,4 +172,15 @@ func PeriodicOptions(t Task) ([]asynq.Option, error) {
 	next := schedule.Next(time.Now())
 	period := schedule.Next(next).Sub(next)
 	return append(slices.Clone(t.Options), asynq.TaskID("periodic:"+t.Type), asynq.Retention(period/2)), nil
+}
+
+// retryDelay is asynq's backoff, but for a task whose worker died under
+// it (killed, cut off: its lease expired). asynq finds such a task only a
+// minute or so after the death, so it runs again at once rather than
+// waiting a further backoff as if it had failed.
+func retryDelay(n int, err error, t *asynq.Task) time.Duration {
+	if errors.Is(err, asynq.ErrLeaseExpired) {
+		return time.Second
+	}
+	return asynq.DefaultRetryDelayFunc(n, err, t)
 }
