@@ -178,18 +178,22 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // signIn checks an email address (or, with USER_LDAP, a directory
-// username) and password and starts the session. Guesses count against
-// the name given, whichever it is.
+// username: field username, or email as without it) and password and
+// starts the session. Guesses count against the name given, whichever it
+// is.
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
-	field := "email"
-	if s.cfg.UserLDAP {
-		field = "username"
-	}
-	f, ok := s.parseForm(w, r, field, "password", "next")
-	if !ok || !s.spendGuess(w, r, s.guessKey(f.get(field))) {
+	f, ok := s.parseForm(w, r, "email", "username", "password", "next")
+	if !ok {
 		return
 	}
-	u, err := s.checkPassword(r.Context(), f.get(field), f.get("password"))
+	name := f.get("email")
+	if s.cfg.UserLDAP && f.get("username") != "" {
+		name = f.get("username")
+	}
+	if !s.spendGuess(w, r, s.guessKey(name)) {
+		return
+	}
+	u, err := s.checkPassword(r.Context(), name, f.get("password"))
 	status := http.StatusUnprocessableEntity
 	switch refusal := directoryRefusalOf(err); {
 	case errors.Is(err, users.ErrInvalidCredentials) && s.cfg.UserLDAP:

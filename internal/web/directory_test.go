@@ -126,6 +126,8 @@ func TestDirectoryDown(t *testing.T) {
 	root := s.visitor()
 	root.post("/user/sign-in", "username", "root@example.org", "password", "break glass password").redirectsTo("/")
 	root.get("/admin").status(200)
+	// The form's field of SPEC, email, still names the account.
+	s.visitor().post("/user/sign-in", "email", "root@example.org", "password", "break glass password").redirectsTo("/")
 	// With local accounts allowed, the forgot-password page is for them.
 	s.visitor().get("/user/forgot-password").status(200).contains("local accounts only")
 
