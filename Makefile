@@ -16,6 +16,7 @@ test: ## run the whole test suite (real services when TEST_* URLs are set)
 	@[ -n "$$TEST_DATABASE_URL" ] || echo "note: TEST_DATABASE_URL is not set: PostgreSQL tests will skip"
 	@[ -n "$$TEST_MYSQL_URL" ] || echo "note: TEST_MYSQL_URL is not set: MySQL/MariaDB tests will skip"
 	@[ -n "$$TEST_REDIS_URL" ] || echo "note: TEST_REDIS_URL is not set: real-Redis tests will skip (the embedded Redis still runs)"
+	@command -v ldapmodify >/dev/null || echo "note: slapd and ldap-utils are not installed: the directory sign-in tests will skip (apt-get install slapd ldap-utils)"
 	$(GO) test -count=1 -timeout 15m ./...
 
 test-short: ## the fast inner loop: every package's quick tests (-short skips built binaries, browsers, long waits)

@@ -5,16 +5,19 @@
 // data. See docs/directory-sign-in.md.
 //
 //	make ldap
-//	go run ./tools/devldap [-ldap-port 3389] [-ldaps-port 3636] [-dir data/devldap]
+//	go run ./tools/devldap [-ldap-port 10389] [-ldaps-port 10636] [-dir data/devldap]
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -32,11 +35,14 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("devldap", flag.ContinueOnError)
-	ldapPort := fs.Int("ldap-port", 3389, "port of ldap:// (StartTLS too) on 127.0.0.1")
-	ldapsPort := fs.Int("ldaps-port", 3636, "port of ldaps:// on 127.0.0.1")
-	dir := fs.String("dir", "data/devldap", "where the directory's data lives while it runs (emptied first, deleted at the end)")
-	if err := fs.Parse(args); err != nil {
+	flags := flag.NewFlagSet("devldap", flag.ContinueOnError)
+	ldapPort := flags.Int("ldap-port", 10389, "port of ldap:// (StartTLS too) on 127.0.0.1")
+	ldapsPort := flags.Int("ldaps-port", 10636, "port of ldaps:// on 127.0.0.1")
+	dir := flags.String("dir", "data/devldap", "where the directory's data lives while it runs (emptied first, deleted at the end)")
+	if err := flags.Parse(args); err != nil {
+		return err
+	}
+	if err := mayEmpty(*dir); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(*dir); err != nil {
@@ -65,6 +71,23 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		"then sign in at http://localhost:8000/user/sign-in as alice (an admin) or bob.\n"+
 		"Ctrl-C here stops the directory and deletes its data.\n")
 	<-ctx.Done()
+	return nil
+}
+
+// mayEmpty refuses to empty dir unless it is missing, empty, or an
+// earlier run's (it holds the slapd.conf written there): -dir must never
+// delete someone's files.
+func mayEmpty(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && len(entries) == 0) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "slapd.conf")); err != nil {
+		return fmt.Errorf("-dir %s holds files that are not an earlier devldap run's: give an empty or new directory", dir)
+	}
 	return nil
 }
 
