@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -197,7 +198,13 @@ func TestReadyzAsksTheDirectoryAtMostEveryFewSeconds(t *testing.T) {
 	}()
 	t.Cleanup(func() { ln.Close() })
 	s := directorySite(t, &testenv.Directory{URL: "ldap://" + ln.Addr().String(), BaseDN: "dc=example,dc=org", BindDN: "cn=reader,dc=example,dc=org", BindPassword: "x"}, nil)
-	for range 20 {
+	// At once, and one after the other.
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() { s.get("/readyz") })
+	}
+	wg.Wait()
+	for range 10 {
 		readyz(t, s, "down")
 	}
 	if n := accepted.Load(); n != 1 {

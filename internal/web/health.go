@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/launchkit/launchkit/internal/app"
 )
@@ -64,12 +65,15 @@ const advisoryCheck = "directory"
 
 // remembered keeps the result of a check for a while: /readyz is public,
 // and each directory check costs the directory a connection and a bind.
-// Directory sign-ins record what they found too, so /readyz shows an
-// outage a sign-in met at once.
+// One check runs at a time, whoever asks, on its own context: a probe
+// that gives up does not fail it, and its result stands for the next
+// probes. Directory sign-ins record what they found too, so /readyz shows
+// an outage a sign-in met at once.
 type remembered struct {
-	mu  sync.Mutex
-	at  time.Time
-	err error
+	mu     sync.Mutex
+	at     time.Time
+	err    error
+	flight singleflight.Group
 }
 
 // set records a result seen elsewhere (a sign-in) as the check's latest.
@@ -78,9 +82,6 @@ func (m *remembered) set(err error) {
 	m.at, m.err = time.Now(), err
 	m.mu.Unlock()
 }
-
-// rememberFor is how long a directory check's result stands.
-const rememberFor = 5 * time.Second
 
 // ping returns check, answered from the last result while it stands.
 func (m *remembered) ping(check func(context.Context) error) func(context.Context) error {
@@ -92,11 +93,22 @@ func (m *remembered) ping(check func(context.Context) error) func(context.Contex
 			return err
 		}
 		m.mu.Unlock()
-		err := check(ctx)
-		m.set(err)
-		return err
+		ch := m.flight.DoChan("check", func() (any, error) {
+			err := check(context.WithoutCancel(ctx))
+			m.set(err)
+			return nil, err
+		})
+		select {
+		case res := <-ch:
+			return res.Err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }
+
+// rememberFor is how long a directory check's result stands.
+const rememberFor = 5 * time.Second
 
 // readyTimeout is how long readyz waits for the database and Redis.
 const readyTimeout = 2 * time.Second
