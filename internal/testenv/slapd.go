@@ -104,21 +104,31 @@ func (d *Directory) TLSConfig() *tls.Config {
 // AdminDN (the rootdn) may write.
 func Slapd(t testing.TB) *Directory {
 	t.Helper()
-	d, err := NewDirectory(t.TempDir(), freePort(t), freePort(t))
-	if errors.Is(err, ErrNoSlapd) {
-		t.Skip(err.Error() + ": skipping the LDAP directory test")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		d.Stop(t)
-		if out := d.out.String()[d.shown:]; t.Failed() && out != "" {
-			t.Logf("output of slapd (%s):\n%s", d.URL, clip(out))
+	// The free ports are free when asked for, not promised: another test
+	// may take one before slapd binds it. Then slapd exits, and another
+	// pair is tried.
+	for attempt := 1; ; attempt++ {
+		d, err := NewDirectory(t.TempDir(), freePort(t), freePort(t))
+		if errors.Is(err, ErrNoSlapd) {
+			t.Skip(err.Error() + ": skipping the LDAP directory test")
 		}
-	})
-	d.Start(t)
-	return d
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			d.Stop(t)
+			if out := d.out.String()[d.shown:]; t.Failed() && out != "" {
+				t.Logf("output of slapd (%s):\n%s", d.URL, clip(out))
+			}
+		})
+		err = d.Run()
+		if err == nil {
+			return d
+		}
+		if attempt == 3 {
+			t.Fatal(err)
+		}
+	}
 }
 
 // ErrNoSlapd: OpenLDAP's server or tools are not installed.
@@ -238,6 +248,7 @@ func (d *Directory) Run() error {
 	if d.running() {
 		return nil
 	}
+	from := len(d.out.String())
 	cmd := exec.Command(d.slapd, "-f", d.conf, "-h", d.URL+"/ "+d.LDAPSURL+"/", "-d", "stats")
 	cmd.Stdout, cmd.Stderr, cmd.Env = d.out, d.out, ldapEnv()
 	if err := cmd.Start(); err != nil {
@@ -250,7 +261,10 @@ func (d *Directory) Run() error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		err := d.ping()
-		if err == nil {
+		if err == nil && strings.Contains(d.out.String()[from:], "slapd starting") {
+			// (slapd says so once it listens: a ping that came before
+			// may have reached another test's slapd on a port this one
+			// could not bind.)
 			return nil
 		}
 		select {
