@@ -67,7 +67,7 @@ func TestManageLDAPCheck(t *testing.T) {
 		t.Errorf("ldap check of a user without mail = %d, want 1 showing why:\n%s", code, out)
 	}
 	bad := append(slicesClone(env), "LDAP_BIND_PASSWORD=not-the-password")
-	if code, out := run("", bad, "ldap", "check", "--username", "alice"); code != 1 || !strings.Contains(out, "refused the service account's password") || strings.Contains(out, "not-the-password") {
+	if code, out := run("", bad, "ldap", "check", "--username", "alice"); code != 1 || !strings.Contains(out, "refused the service account (LDAP_BIND_DN, LDAP_BIND_PASSWORD)") || strings.Contains(out, "not-the-password") {
 		t.Errorf("ldap check with a wrong service password = %d, want 1 without the password:\n%s", code, out)
 	}
 	if code, out := run("", nil, "ldap", "check", "--username", "alice"); code != 1 || !strings.Contains(out, "USER_LDAP is off") {

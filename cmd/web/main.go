@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// Said once at start, so a wrong LDAP_HOST or service password
 		// shows before the first person tries to sign in.
 		go func() {
-			if err := a.Directory.Ping(ctx); err != nil {
+			if err := a.Directory.Ping(ctx); err != nil && ctx.Err() == nil {
 				logger.Warn("directory sign-in: the directory does not answer; directory users cannot sign in until it does", "err", err)
 			}
 		}()

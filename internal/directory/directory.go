@@ -76,7 +76,8 @@ type Account struct {
 	// (LDAP_GROUP_TO_ROLE_*), lower-cased and sorted.
 	Groups []string
 	// Roles are the roles the groups map to, sorted: admin, dev, user.
-	// "user" is always among them (the user could not sign in otherwise).
+	// "user" is among them whenever the user may sign in; with ErrNoRole
+	// they are empty.
 	Roles []string
 }
 
@@ -291,7 +292,7 @@ func (c *Client) serviceBind(conn *ldap.Conn) error {
 	}
 	if err := conn.Bind(c.bindDN, c.bindPass); err != nil {
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
-			return fmt.Errorf("bind as LDAP_BIND_DN: the directory refused the service account's password: %w", ErrUnavailable)
+			return fmt.Errorf("the directory refused the service account (LDAP_BIND_DN, LDAP_BIND_PASSWORD): wrong DN or password, so %w", ErrUnavailable)
 		}
 		return fmt.Errorf("bind as LDAP_BIND_DN: %w: %w", ErrUnavailable, err)
 	}
@@ -384,11 +385,11 @@ func (c *Client) groups(conn *ldap.Conn, entry *ldap.Entry, username string) ([]
 		if strings.EqualFold(c.groupAttr, "memberUid") {
 			value = username
 		}
-		var any strings.Builder
+		var oneOf strings.Builder
 		for _, g := range mapped {
-			fmt.Fprintf(&any, "(cn=%s)", ldap.EscapeFilter(g))
+			fmt.Fprintf(&oneOf, "(cn=%s)", ldap.EscapeFilter(g))
 		}
-		filter := fmt.Sprintf("(&(objectClass=%s)(%s=%s)(|%s))", c.groupClass, c.groupAttr, ldap.EscapeFilter(value), any.String())
+		filter := fmt.Sprintf("(&(objectClass=%s)(%s=%s)(|%s))", c.groupClass, c.groupAttr, ldap.EscapeFilter(value), oneOf.String())
 		req := ldap.NewSearchRequest(c.groupBase, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, filter, []string{"cn"}, nil)
 		res, err := conn.Search(req)
 		if err != nil {

@@ -35,6 +35,10 @@ var (
 	ErrDirectoryEmailTaken = errors.New("another account already has the directory user's email address")
 )
 
+// maxDirectoryNameLen is the longest directory username the
+// users.directory_name column holds, in bytes.
+const maxDirectoryNameLen = 255
+
 // DirectoryRoles are the roles the directory's groups decide for a
 // directory-managed account (LDAP_GROUP_TO_ROLE_*); other roles are
 // granted here as for any account.
@@ -95,6 +99,10 @@ func (s *Service) SignInWithDirectory(ctx context.Context, username, password st
 // transaction; two first sign-ins at once make one account.
 func (s *Service) syncDirectoryUser(ctx context.Context, a *directory.Account) (*User, error) {
 	name := directory.Key(a.Username)
+	if len(name) > maxDirectoryNameLen || !plainText(name) {
+		// No such name fits the column: nobody signs in with it.
+		return nil, fmt.Errorf("directory user: the username is longer than %d bytes: %w", maxDirectoryNameLen, ErrInvalidCredentials)
+	}
 	email, err := normalizeEmail(a.Email)
 	if err != nil {
 		return nil, fmt.Errorf("directory user %s: %w: %w", name, directory.ErrNoEmail, err)

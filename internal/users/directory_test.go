@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -351,6 +352,17 @@ func TestLeavingTheDirectoryOrItsGroupsTakesTheRolesAway(t *testing.T) {
 			if after.SessionVersion == before.SessionVersion {
 				t.Errorf("%s: sessions were not ended", name)
 			}
+		}
+	})
+}
+
+func TestADirectoryUsernameTooLongForTheColumnIsRefused(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, _ *db.DB) {
+		dir := withDirectory(s)
+		long := strings.Repeat("a", 300)
+		dir.add(long, "long@example.org", "long-pw")
+		if _, err := s.SignInWithDirectory(t.Context(), long, "long-pw", false); !errors.Is(err, users.ErrInvalidCredentials) {
+			t.Errorf("a 300-byte username: %v, want ErrInvalidCredentials", err)
 		}
 	})
 }

@@ -84,8 +84,9 @@ type User struct {
 	// that no longer matches (see EndSessions).
 	SessionVersion int64
 	// DirectoryName is the directory username of an account made by
-	// directory sign-in (USER_LDAP), lower-cased; nil for a local
-	// account. A directory-managed account has no local password.
+	// directory sign-in (USER_LDAP), in the form the directory compares
+	// (directory.Key); nil for a local account. A directory-managed
+	// account has no local password.
 	DirectoryName *string
 	// Roles are the roles granted to the user, sorted by name.
 	Roles     []Role `gorm:"many2many:user_roles"`

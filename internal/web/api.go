@@ -103,7 +103,11 @@ func (s *Server) createCredentials(w http.ResponseWriter, r *http.Request) {
 		name = in.Username
 	}
 	if name == "" || in.Password == "" {
-		s.renderError(w, r, http.StatusBadRequest, map[bool]string{false: `Send "email" and "password".`, true: `Send "username" and "password".`}[s.cfg.UserLDAP])
+		fields := `Send "email" and "password".`
+		if s.cfg.UserLDAP {
+			fields = `Send "username" and "password".`
+		}
+		s.renderError(w, r, http.StatusBadRequest, fields)
 		return
 	}
 	if !s.spendGuess(w, r, s.guessKey(name)) {

@@ -53,9 +53,10 @@ func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, retryAfter time
 	s.renderError(w, r, http.StatusTooManyRequests, message)
 }
 
-// accountKey is the budget key of the account with that email address:
-// hashed, so the addresses are not kept in Redis.
-func accountKey(email string) string { return ratelimit.EmailKey("guess:account:", email) }
+// accountKey is the budget key of the account with that name (an email
+// address, or a directory username): hashed, so the names are not kept
+// in Redis.
+func accountKey(name string) string { return ratelimit.EmailKey("guess:account:", name) }
 
 // spendGuess spends one of the account's guesses before its password is
 // checked, and reports whether there was one; when not, it has answered
@@ -63,8 +64,8 @@ func accountKey(email string) string { return ratelimit.EmailKey("guess:account:
 // many guesses sent at once cannot all be checked before any is counted;
 // a right password gives the budget back (rightGuess). Unknown addresses
 // have a budget too, so the answer tells nobody which accounts exist.
-func (s *Server) spendGuess(w http.ResponseWriter, r *http.Request, email string) bool {
-	d := s.limits.Take(r.Context(), accountKey(email), guessesPerAccount)
+func (s *Server) spendGuess(w http.ResponseWriter, r *http.Request, name string) bool {
+	d := s.limits.Take(r.Context(), accountKey(name), guessesPerAccount)
 	if d.Allowed {
 		return true
 	}
@@ -81,8 +82,8 @@ func (s *Server) spendGuess(w http.ResponseWriter, r *http.Request, email string
 
 // rightGuess gives the account its whole budget back: its owner, who
 // knows the password, is not held back by their own sign-ins.
-func (s *Server) rightGuess(ctx context.Context, email string) {
-	s.limits.Reset(ctx, accountKey(email))
+func (s *Server) rightGuess(ctx context.Context, name string) {
+	s.limits.Reset(ctx, accountKey(name))
 }
 
 // clientAddress is the address of the client that sent r: the TCP peer,
