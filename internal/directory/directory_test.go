@@ -212,7 +212,7 @@ func TestASilentDirectoryTimesOut(t *testing.T) {
 	// not the caller, ends the wait — StartTLS's included.
 	addr := testenv.SilentListener(t)
 	for _, startTLS := range []string{"false", "true"} {
-		c := client(t, &testenv.Directory{URL: "ldap://" + addr, BaseDN: "dc=example,dc=org", BindDN: "cn=reader,dc=example,dc=org", BindPassword: "x"},
+		c := client(t, testenv.DirectoryAt("ldap://"+addr),
 			map[string]string{"LDAP_TIMEOUT": "300ms", "LDAP_START_TLS": startTLS})
 		done := make(chan error, 1)
 		go func() {

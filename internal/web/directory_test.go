@@ -197,7 +197,7 @@ func TestReadyzAsksTheDirectoryAtMostEveryFewSeconds(t *testing.T) {
 		}
 	}()
 	t.Cleanup(func() { ln.Close() })
-	s := directorySite(t, &testenv.Directory{URL: "ldap://" + ln.Addr().String(), BaseDN: "dc=example,dc=org", BindDN: "cn=reader,dc=example,dc=org", BindPassword: "x"}, nil)
+	s := directorySite(t, testenv.DirectoryAt("ldap://"+ln.Addr().String()), nil)
 	// At once, and one after the other.
 	var wg sync.WaitGroup
 	for range 10 {

@@ -22,7 +22,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/launchkit/launchkit/internal/testenv"
+	"github.com/launchkit/launchkit/internal/devdirectory"
 )
 
 func main() {
@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(*dir)
-	d, err := testenv.NewDirectory(*dir, *ldapPort, *ldapsPort)
+	d, err := devdirectory.NewDirectory(*dir, *ldapPort, *ldapsPort)
 	if err != nil {
 		return err
 	}
@@ -63,8 +63,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 
 	fmt.Fprintf(stdout, "A directory is up on %s and %s (its test CA: %s).\n", d.URL, d.LDAPSURL, d.CAFile)
 	fmt.Fprintf(stdout, "Service account: %s, password %s.\n\nPeople (username, password, groups):\n", d.BindDN, d.BindPassword)
-	for _, uid := range sortedKeys(testenv.DirectoryUsers) {
-		fmt.Fprintf(stdout, "  %-6s %-15s %s\n", uid, testenv.DirectoryUsers[uid], strings.Join(groupsOf(uid), ", "))
+	for _, uid := range sortedKeys(devdirectory.Users) {
+		fmt.Fprintf(stdout, "  %-6s %-15s %s\n", uid, devdirectory.Users[uid], strings.Join(groupsOf(uid), ", "))
 	}
 	fmt.Fprintf(stdout, "\nSign in against it: in another terminal, from the repository root,\n\n"+
 		"  APPLICATION_SETTINGS=tools/devldap/launchkit.yaml make run\n\n"+
@@ -102,7 +102,7 @@ func sortedKeys(m map[string]string) []string {
 
 func groupsOf(uid string) []string {
 	var groups []string
-	for g, members := range testenv.DirectoryGroups {
+	for g, members := range devdirectory.Groups {
 		if slices.Contains(members, uid) {
 			groups = append(groups, g)
 		}
