@@ -73,33 +73,6 @@ func TestOversizedHeadersAre431(t *testing.T) {
 	}
 }
 
-// hungServer accepts connections and never answers: a Redis or database
-// that has stopped responding without closing its port.
-func hungServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
-
 // TestReadyzAnswersWithinTwoSecondsWhenRedisHangs: the readiness probe
 // keeps its documented deadline when Redis accepts connections but never
 // answers (a probe that hangs makes the orchestrator's own timeout, not
@@ -112,8 +85,8 @@ func TestReadyzAnswersWithinTwoSecondsWhenRedisHangs(t *testing.T) {
 	s := newSite(t, nil)
 	live := s.app.Redis
 	t.Cleanup(func() { _ = live.Close() })
-	s.app.Redis = redis.NewClient(&redis.Options{Addr: hungServer(t)})
-	h, err := web.New(s.app) // the site as built on the hung Redis
+	s.app.Redis = redis.NewClient(&redis.Options{Addr: testenv.SilentListener(t)}) // a Redis that stopped answering
+	h, err := web.New(s.app)                                                       // the site as built on the hung Redis
 	if err != nil {
 		t.Fatal(err)
 	}
