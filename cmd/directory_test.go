@@ -11,19 +11,13 @@ import (
 	"github.com/launchkit/launchkit/internal/testenv"
 )
 
-// directoryEnv configures directory sign-in against dir, as
-// docs/directory-sign-in.md shows.
+// directoryEnv is dir's Settings as a process environment.
 func directoryEnv(dir *testenv.Directory) []string {
-	return []string{
-		"USER_LDAP=true",
-		"LDAP_HOST=" + dir.URL,
-		"LDAP_BIND_DN=" + dir.BindDN,
-		"LDAP_BIND_PASSWORD=" + dir.BindPassword,
-		"LDAP_USER_BASE=ou=people," + dir.BaseDN,
-		"LDAP_GROUP_BASE=ou=groups," + dir.BaseDN,
-		"LDAP_GROUP_TO_ROLE_ADMIN=admins",
-		"LDAP_GROUP_TO_ROLE_DEV=developers",
+	var env []string
+	for k, v := range dir.Settings() {
+		env = append(env, k+"="+v)
 	}
+	return env
 }
 
 func TestManageLDAPCheck(t *testing.T) {

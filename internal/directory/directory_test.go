@@ -15,22 +15,11 @@ import (
 	"github.com/launchkit/launchkit/internal/testenv"
 )
 
-// client returns a Client for dir configured as docs/directory-sign-in.md
-// says for OpenLDAP with groupOfNames groups, with the keys in over
+// client returns a Client for dir's Settings with the keys in over
 // changed.
 func client(t *testing.T, dir *testenv.Directory, over map[string]string) *directory.Client {
 	t.Helper()
-	env := map[string]string{
-		"USER_LDAP":                "true",
-		"LDAP_HOST":                dir.URL,
-		"LDAP_BIND_DN":             dir.BindDN,
-		"LDAP_BIND_PASSWORD":       dir.BindPassword,
-		"LDAP_USER_BASE":           "ou=people," + dir.BaseDN,
-		"LDAP_GROUP_BASE":          "ou=groups," + dir.BaseDN,
-		"LDAP_GROUP_TO_ROLE_ADMIN": "admins",
-		"LDAP_GROUP_TO_ROLE_DEV":   "developers",
-		"LDAP_TIMEOUT":             "2s",
-	}
+	env := dir.Settings()
 	maps.Copy(env, over)
 	cfg, err := config.Load(t.Context(), config.Options{Getenv: func(k string) string { return env[k] }})
 	if err != nil {

@@ -71,6 +71,24 @@ func DirectoryAt(url string) *Directory {
 	}}
 }
 
+// Settings are the configuration keys that sign users in against d, as
+// docs/directory-sign-in.md shows for OpenLDAP with groupOfNames groups:
+// admins are admins, developers devs. LDAP_TIMEOUT is short, so a test
+// of the directory down does not wait long.
+func (d *Directory) Settings() map[string]string {
+	return map[string]string{
+		"USER_LDAP":                "true",
+		"LDAP_HOST":                d.URL,
+		"LDAP_BIND_DN":             d.BindDN,
+		"LDAP_BIND_PASSWORD":       d.BindPassword,
+		"LDAP_USER_BASE":           "ou=people," + d.BaseDN,
+		"LDAP_GROUP_BASE":          "ou=groups," + d.BaseDN,
+		"LDAP_GROUP_TO_ROLE_ADMIN": "admins",
+		"LDAP_GROUP_TO_ROLE_DEV":   "developers",
+		"LDAP_TIMEOUT":             "2s",
+	}
+}
+
 // Start starts the server again after Stop, on the same ports, and waits
 // until it answers. It does nothing when the server is running.
 func (d *Directory) Start(t testing.TB) {

@@ -13,23 +13,13 @@ import (
 	"github.com/launchkit/launchkit/internal/testenv"
 )
 
-// directorySite is a site signing users in against dir (USER_LDAP), its
-// groups mapped as docs/directory-sign-in.md shows, with env on top.
+// directorySite is a site signing users in against dir (its Settings),
+// with env on top.
 func directorySite(t *testing.T, dir *testenv.Directory, env map[string]string) *site {
 	t.Helper()
-	base := map[string]string{
-		"USER_LDAP":                "true",
-		"LDAP_HOST":                dir.URL,
-		"LDAP_BIND_DN":             dir.BindDN,
-		"LDAP_BIND_PASSWORD":       dir.BindPassword,
-		"LDAP_USER_BASE":           "ou=people," + dir.BaseDN,
-		"LDAP_GROUP_BASE":          "ou=groups," + dir.BaseDN,
-		"LDAP_GROUP_TO_ROLE_ADMIN": "admins",
-		"LDAP_GROUP_TO_ROLE_DEV":   "developers",
-		"LDAP_TIMEOUT":             "2s",
-	}
-	maps.Copy(base, env)
-	return newSite(t, base)
+	settings := dir.Settings()
+	maps.Copy(settings, env)
+	return newSite(t, settings)
 }
 
 // directorySignIn signs uid in with their directory password.
