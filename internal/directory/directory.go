@@ -160,38 +160,31 @@ func (c *Client) Authenticate(ctx context.Context, username, password string) (*
 	if password == "" {
 		return nil, fmt.Errorf("directory sign-in: %w", ErrWrongPassword)
 	}
-	if !validUsername(username) {
-		return nil, fmt.Errorf("directory sign-in: %w", ErrNoSuchUser)
-	}
-	conn, done, err := c.serviceConn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	entry, err := c.findUser(conn, username)
-	if err != nil {
-		return nil, err
-	}
-	if err := conn.Bind(entry.DN, password); err != nil {
-		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
-			return nil, fmt.Errorf("directory sign-in of %s: %w", username, ErrWrongPassword)
+	return c.lookup(ctx, username, func(conn *ldap.Conn, entry *ldap.Entry) error {
+		if err := conn.Bind(entry.DN, password); err != nil {
+			if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
+				return fmt.Errorf("directory sign-in of %s: %w", username, ErrWrongPassword)
+			}
+			return fmt.Errorf("directory sign-in of %s: bind as the user: %w: %w", username, ErrUnavailable, err)
 		}
-		return nil, fmt.Errorf("directory sign-in of %s: bind as the user: %w: %w", username, ErrUnavailable, err)
-	}
-	// Back to the service account: the user may not be allowed to read
-	// the groups.
-	if err := c.serviceBind(conn); err != nil {
-		return nil, err
-	}
-	return c.account(conn, entry)
+		// Back to the service account: the user may not be allowed to
+		// read the groups.
+		return c.serviceBind(conn)
+	})
 }
 
 // Lookup finds username with the service account and returns what the
 // directory says of them, without their password: what `manage ldap
 // check` shows an operator.
 func (c *Client) Lookup(ctx context.Context, username string) (*Account, error) {
+	return c.lookup(ctx, username, nil)
+}
+
+// lookup finds username's entry with the service account, runs check on
+// it (when set) and reads the account.
+func (c *Client) lookup(ctx context.Context, username string, check func(*ldap.Conn, *ldap.Entry) error) (*Account, error) {
 	if !validUsername(username) {
-		return nil, fmt.Errorf("directory lookup: %w", ErrNoSuchUser)
+		return nil, fmt.Errorf("find directory user: %w", ErrNoSuchUser)
 	}
 	conn, done, err := c.serviceConn(ctx)
 	if err != nil {
@@ -201,6 +194,11 @@ func (c *Client) Lookup(ctx context.Context, username string) (*Account, error) 
 	entry, err := c.findUser(conn, username)
 	if err != nil {
 		return nil, err
+	}
+	if check != nil {
+		if err := check(conn, entry); err != nil {
+			return nil, err
+		}
 	}
 	return c.account(conn, entry)
 }
