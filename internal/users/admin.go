@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -110,7 +109,7 @@ func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error)
 		return nil, fmt.Errorf("update user %d: %w", id, err)
 	}
 	name := strings.TrimSpace(c.Name)
-	if utf8.RuneCountInString(name) > MaxNameLen || !plainText(name) {
+	if !validName(name) {
 		return nil, fmt.Errorf("update user %d: %w", id, ErrInvalidName)
 	}
 	names := append([]string{RoleUser}, c.Roles...)

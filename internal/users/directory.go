@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -130,15 +129,14 @@ func (s *Service) syncDirectoryUser(ctx context.Context, a *directory.Account) (
 }
 
 func (s *Service) syncInTx(tx *gorm.DB, name, email string, a *directory.Account) (*User, error) {
-	var id uint
-	err := tx.Model(&User{}).Where("directory_name = ?", name).Select("id").Row().Scan(&id)
+	id, err := lockDirectoryUser(tx, name)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		if other, err := s.byEmail(tx, email); err == nil && !other.Directory() {
 			return nil, ErrDirectoryEmailTaken
 		}
 		display := strings.TrimSpace(a.Name)
-		if utf8.RuneCountInString(display) > MaxNameLen || !plainText(display) {
+		if !validName(display) {
 			display = ""
 		}
 		now := dbNow()
@@ -150,16 +148,13 @@ func (s *Service) syncInTx(tx *gorm.DB, name, email string, a *directory.Account
 	case err != nil:
 		return nil, err
 	default:
-		if err := lockUser(tx, id); err != nil {
-			return nil, err
-		}
 		res := tx.Model(&User{}).Where("id = ? AND email <> ?", id, email).
 			Updates(map[string]any{"email": email, "updated_at": time.Now().UTC()})
 		if res.Error != nil {
 			return nil, res.Error
 		}
 	}
-	if err := setDirectoryRoles(tx, id, a.Roles); err != nil {
+	if _, err := setDirectoryRoles(tx, id, a.Roles); err != nil {
 		return nil, err
 	}
 	u, err := s.byID(tx, id)
@@ -179,40 +174,39 @@ func (s *Service) syncInTx(tx *gorm.DB, name, email string, a *directory.Account
 // here stay. An account without such roles is left as it is.
 func (s *Service) revokeDirectoryUser(ctx context.Context, name string) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var id uint
-		err := tx.Model(&User{}).Where("directory_name = ?", name).Select("id").Row().Scan(&id)
+		id, err := lockDirectoryUser(tx, name)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		if err := lockUser(tx, id); err != nil {
+		removed, err := setDirectoryRoles(tx, id, nil)
+		if err != nil || removed == 0 {
 			return err
-		}
-		roles, err := findRoles(tx, DirectoryRoles)
-		if err != nil {
-			return err
-		}
-		ids := make([]uint, len(roles))
-		for i, r := range roles {
-			ids[i] = r.ID
-		}
-		res := tx.Where("user_id = ? AND role_id IN ?", id, ids).Delete(&userRole{})
-		if res.Error != nil || res.RowsAffected == 0 {
-			return res.Error
 		}
 		return tx.Model(&User{}).Where("id = ?", id).
 			Updates(map[string]any{"session_version": endSessions, "updated_at": time.Now().UTC()}).Error
 	})
 }
 
+// lockDirectoryUser finds the account of directory user name and takes
+// its turn (lockUser); no such account is sql.ErrNoRows.
+func lockDirectoryUser(tx *gorm.DB, name string) (uint, error) {
+	var id uint
+	if err := tx.Model(&User{}).Where("directory_name = ?", name).Select("id").Row().Scan(&id); err != nil {
+		return 0, err
+	}
+	return id, lockUser(tx, id)
+}
+
 // setDirectoryRoles makes user id hold exactly the roles of roles among
-// DirectoryRoles, leaving their other roles alone.
-func setDirectoryRoles(tx *gorm.DB, id uint, roles []string) error {
+// DirectoryRoles, leaving their other roles alone, and says how many it
+// took away.
+func setDirectoryRoles(tx *gorm.DB, id uint, roles []string) (removed int64, err error) {
 	all, err := findRoles(tx, DirectoryRoles)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var drop []uint
 	var add []userRole
@@ -224,14 +218,16 @@ func setDirectoryRoles(tx *gorm.DB, id uint, roles []string) error {
 		}
 	}
 	if len(drop) > 0 {
-		if err := tx.Where("user_id = ? AND role_id IN ?", id, drop).Delete(&userRole{}).Error; err != nil {
-			return err
+		res := tx.Where("user_id = ? AND role_id IN ?", id, drop).Delete(&userRole{})
+		if res.Error != nil {
+			return 0, res.Error
 		}
+		removed = res.RowsAffected
 	}
 	if len(add) > 0 {
-		return tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&add).Error
+		return removed, tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&add).Error
 	}
-	return nil
+	return removed, nil
 }
 
 // checkDirectoryPassword checks the password of directory-managed u with

@@ -420,7 +420,7 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) error
 // characters fails with ErrInvalidName.
 func (s *Service) SetName(ctx context.Context, id uint, name string) error {
 	name = strings.TrimSpace(name)
-	if utf8.RuneCountInString(name) > MaxNameLen || !plainText(name) {
+	if !validName(name) {
 		return fmt.Errorf("set name of user %d: %w", id, ErrInvalidName)
 	}
 	g := s.db.WithContext(ctx)
@@ -544,6 +544,12 @@ func (s *Service) rehash(ctx context.Context, u *User, password string) {
 	if res.Error == nil && res.RowsAffected == 1 {
 		u.PasswordHash = hash
 	}
+}
+
+// validName reports whether name (trimmed) fits the users.name column:
+// at most MaxNameLen characters of plain text.
+func validName(name string) bool {
+	return utf8.RuneCountInString(name) <= MaxNameLen && plainText(name)
 }
 
 // plainText reports whether s is valid UTF-8 without NUL bytes: text every
