@@ -87,12 +87,17 @@ func directoryName(u *users.User) string {
 	return ""
 }
 
-func (s *Server) userForm(r *http.Request, f *form, id uint, selected map[string]bool, active, confirmed bool) (*userForm, error) {
+// userForm builds the form's data for account u (nil for a new one).
+func (s *Server) userForm(r *http.Request, f *form, u *users.User, selected map[string]bool, active, confirmed bool) (*userForm, error) {
 	roles, err := s.users.Roles(r.Context())
 	if err != nil {
 		return nil, err
 	}
-	return &userForm{form: f, ID: id, Roles: roles, Selected: selected, Active: active, Confirmed: confirmed}, nil
+	uf := &userForm{form: f, Roles: roles, Selected: selected, Active: active, Confirmed: confirmed}
+	if u != nil {
+		uf.ID, uf.Directory = u.ID, directoryName(u)
+	}
+	return uf, nil
 }
 
 func (s *Server) renderUserForm(w http.ResponseWriter, r *http.Request, status int, uf *userForm, err error) {
@@ -105,7 +110,7 @@ func (s *Server) renderUserForm(w http.ResponseWriter, r *http.Request, status i
 
 func (s *Server) newUserPage(w http.ResponseWriter, r *http.Request) {
 	// An account an admin makes is vouched for: confirmed unless unticked.
-	uf, err := s.userForm(r, newForm(), 0, map[string]bool{users.RoleUser: true}, true, true)
+	uf, err := s.userForm(r, newForm(), nil, map[string]bool{users.RoleUser: true}, true, true)
 	s.renderUserForm(w, r, http.StatusOK, uf, err)
 }
 
@@ -134,7 +139,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	}
 	if !f.ok() {
 		f.Values["password"], f.Values["retype_password"] = "", ""
-		uf, err := s.userForm(r, f, 0, selectedSet(roles), true, confirmed)
+		uf, err := s.userForm(r, f, nil, selectedSet(roles), true, confirmed)
 		s.renderUserForm(w, r, http.StatusUnprocessableEntity, uf, err)
 		return
 	}
@@ -169,10 +174,7 @@ func (s *Server) editUserPage(w http.ResponseWriter, r *http.Request) {
 	}
 	f := newForm()
 	f.Values["email"], f.Values["name"] = u.Email, u.Name
-	uf, err := s.userForm(r, f, u.ID, selectedSet(u.RoleNames()), u.Active, u.EmailConfirmedAt != nil)
-	if uf != nil {
-		uf.Directory = directoryName(u)
-	}
+	uf, err := s.userForm(r, f, u, selectedSet(u.RoleNames()), u.Active, u.EmailConfirmedAt != nil)
 	s.renderUserForm(w, r, http.StatusOK, uf, err)
 }
 
@@ -205,10 +207,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !f.ok() {
-		uf, err := s.userForm(r, f, u.ID, selectedSet(roles), active, confirmed)
-		if uf != nil {
-			uf.Directory = directoryName(u)
-		}
+		uf, err := s.userForm(r, f, u, selectedSet(roles), active, confirmed)
 		s.renderUserForm(w, r, http.StatusUnprocessableEntity, uf, err)
 		return
 	}
