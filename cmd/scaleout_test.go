@@ -277,19 +277,6 @@ func (m *mailbox) linkTo(t *testing.T, address string, timeout time.Duration) st
 	}
 }
 
-// waitUntil polls cond every interval until it holds, and fails the test
-// after timeout.
-func waitUntil(t *testing.T, what string, timeout, interval time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, timeout)
-		}
-		time.Sleep(interval)
-	}
-}
-
 // bulkAddress is the address of the i-th account the mail test mails.
 func bulkAddress(i int) string { return fmt.Sprintf("bulk-%03d@example.com", i) }
 
@@ -339,7 +326,7 @@ func TestTwoWebsAndTwoWorkersActAsOneSystem(t *testing.T) {
 	// The task servers in Redis are the two workers' (each registers at
 	// its first heartbeat), none a web's.
 	var servers []*asynq.ServerInfo
-	waitUntil(t, "both workers registered in Redis", 10*time.Second, 20*time.Millisecond, func() bool {
+	testenv.WaitUntil(t, "both workers registered in Redis", 10*time.Second, 20*time.Millisecond, func() bool {
 		servers, _ = inspector.Servers()
 		pids := map[int]bool{}
 		for _, s := range servers {
@@ -417,7 +404,7 @@ func TestTwoWebsAndTwoWorkersActAsOneSystem(t *testing.T) {
 		if after[base1]-before[base1] < bulk/4 || after[base2]-before[base2] < bulk/4 {
 			t.Errorf("the balancer did not spread the posts: %v then %v", before, after)
 		}
-		waitUntil(t, "all 500 tasks queued in Redis", 20*time.Second, 50*time.Millisecond, func() bool {
+		testenv.WaitUntil(t, "all 500 tasks queued in Redis", 20*time.Second, 50*time.Millisecond, func() bool {
 			info, err := inspector.GetQueueInfo(jobs.QueueCritical)
 			return err == nil && info.Pending == bulk
 		})
@@ -426,7 +413,7 @@ func TestTwoWebsAndTwoWorkersActAsOneSystem(t *testing.T) {
 		baseline := d.outbox.count()
 		workerA.Signal(t, syscall.SIGCONT)
 		workerB.Signal(t, syscall.SIGCONT)
-		waitUntil(t, "the workers sending half the mails", 30*time.Second, 2*time.Millisecond, func() bool {
+		testenv.WaitUntil(t, "the workers sending half the mails", 30*time.Second, 2*time.Millisecond, func() bool {
 			return d.outbox.count()-baseline >= bulk/2
 		})
 		workerA.Signal(t, syscall.SIGKILL)
@@ -586,7 +573,7 @@ func TestTwoWebsAndTwoWorkersActAsOneSystem(t *testing.T) {
 			})
 		}
 		defer stopTraffic()
-		waitUntil(t, "traffic flowing", 10*time.Second, 10*time.Millisecond, func() bool { return total.Load() >= 50 })
+		testenv.WaitUntil(t, "traffic flowing", 10*time.Second, 10*time.Millisecond, func() bool { return total.Load() >= 50 })
 
 		for _, old := range []string{base1, base2} {
 			p := webs[old]
@@ -605,11 +592,11 @@ func TestTwoWebsAndTwoWorkersActAsOneSystem(t *testing.T) {
 			webs[base] = fresh
 			d.lb.Add(base)
 			d.lb.WaitRotation(t, base, true, 30*time.Second)
-			waitUntil(t, "the new web serving", 10*time.Second, 10*time.Millisecond, func() bool { return d.lb.Served()[base] >= 20 })
+			testenv.WaitUntil(t, "the new web serving", 10*time.Second, 10*time.Millisecond, func() bool { return d.lb.Served()[base] >= 20 })
 			step("web %s replaced by %s (%d requests so far, %d failed)", old, base, total.Load(), failed.Load())
 		}
 		n := total.Load()
-		waitUntil(t, "traffic after the restart", 10*time.Second, 10*time.Millisecond, func() bool { return total.Load() >= n+50 })
+		testenv.WaitUntil(t, "traffic after the restart", 10*time.Second, 10*time.Millisecond, func() bool { return total.Load() >= n+50 })
 		stopTraffic()
 		mu.Lock()
 		defer mu.Unlock()
@@ -737,7 +724,7 @@ func TestSentinelFailoverWithWebAndWorker(t *testing.T) {
 		}
 	}
 	want(t, "forgot-password before the kill", ada.post(t, "/user/forgot-password", "email", email), http.StatusSeeOther)
-	waitUntil(t, "11 tasks queued", 10*time.Second, 20*time.Millisecond, func() bool {
+	testenv.WaitUntil(t, "11 tasks queued", 10*time.Second, 20*time.Millisecond, func() bool {
 		info, err := inspector.GetQueueInfo(jobs.QueueCritical)
 		return err == nil && info.Pending == n+1
 	})
@@ -827,7 +814,7 @@ func TestSentinelFailoverWithWebAndWorker(t *testing.T) {
 	want(t, "forgot-password after the failover", ada.post(t, "/user/forgot-password", "email", email), http.StatusSeeOther)
 
 	var got map[string]int
-	waitUntil(t, "every mail, queued before the kill and after", 60*time.Second, 100*time.Millisecond, func() bool {
+	testenv.WaitUntil(t, "every mail, queued before the kill and after", 60*time.Second, 100*time.Millisecond, func() bool {
 		got = d.outbox.to(t)
 		for i := range n {
 			if got[fmt.Sprintf("before-%d@example.com", i)] == 0 || got[fmt.Sprintf("after-%d@example.com", i)] == 0 {

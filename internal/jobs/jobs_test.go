@@ -54,18 +54,6 @@ func openRedis(t *testing.T, url string) *redis.Client {
 	return rdb
 }
 
-// waitFor polls cond every 50ms until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func emlFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(dir, "*.eml"))
@@ -99,7 +87,7 @@ func TestMailSendTaskDeliversThroughAWorker(t *testing.T) {
 			if err := jobs.NewClient(rdb).EnqueueMail(context.Background(), msg); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, 15*time.Second, "an .eml in the outbox", func() bool { return len(emlFiles(t, outbox)) == 1 })
+			testenv.WaitUntil(t, "an .eml in the outbox", 15*time.Second, 50*time.Millisecond, func() bool { return len(emlFiles(t, outbox)) == 1 })
 
 			f, err := os.Open(emlFiles(t, outbox)[0])
 			if err != nil {
@@ -187,7 +175,7 @@ func TestSchedulerRegistersThePeriodicTasks(t *testing.T) {
 
 	inspector := asynq.NewInspectorFromRedisClient(rdb)
 	var types []string
-	waitFor(t, 25*time.Second, "scheduler entries in Redis (written at the first 10s heartbeat)", func() bool {
+	testenv.WaitUntil(t, "scheduler entries in Redis (written at the first 10s heartbeat)", 25*time.Second, 50*time.Millisecond, func() bool {
 		entries, err := inspector.SchedulerEntries()
 		if err != nil {
 			return false
@@ -443,7 +431,7 @@ func TestSeveralSchedulersRunAPeriodOnce(t *testing.T) {
 			}
 			defer srv.Shutdown()
 			inspector := asynq.NewInspectorFromRedisClient(rdb)
-			waitFor(t, 10*time.Second, "the first run to complete", func() bool {
+			testenv.WaitUntil(t, "the first run to complete", 10*time.Second, 50*time.Millisecond, func() bool {
 				info, err := inspector.GetTaskInfo(jobs.QueueLow, first.ID)
 				return err == nil && info.State == asynq.TaskStateCompleted
 			})
@@ -453,7 +441,7 @@ func TestSeveralSchedulersRunAPeriodOnce(t *testing.T) {
 			}
 			// A period later (the completed run kept for half of one), it
 			// runs again.
-			waitFor(t, 10*time.Second, "the next period's enqueue to be taken", func() bool {
+			testenv.WaitUntil(t, "the next period's enqueue to be taken", 10*time.Second, 50*time.Millisecond, func() bool {
 				_, err := client.EnqueueContext(t.Context(), asynq.NewTask(task.Type, nil), opts...)
 				return err == nil
 			})
@@ -487,7 +475,7 @@ func TestJobsFollowASentinelFailover(t *testing.T) {
 	}
 
 	killPrimary()
-	waitFor(t, 60*time.Second, "the client to reach the promoted replica", func() bool {
+	testenv.WaitUntil(t, "the client to reach the promoted replica", 60*time.Second, 50*time.Millisecond, func() bool {
 		info, err := rdb.Info(ctx, "replication").Result()
 		return err == nil && strings.Contains(info, "role:master")
 	})
@@ -560,7 +548,7 @@ func TestATaskThatFailsForGoodIsReported(t *testing.T) {
 		t.Fatal("a task out of retries was not reported")
 	}
 	inspector := asynq.NewInspectorFromRedisClient(rdb)
-	waitFor(t, 20*time.Second, "the other task's first failure", func() bool {
+	testenv.WaitUntil(t, "the other task's first failure", 20*time.Second, 50*time.Millisecond, func() bool {
 		info, err := inspector.GetTaskInfo(jobs.QueueCritical, retried.ID)
 		return err == nil && info.Retried >= 1
 	})
