@@ -260,21 +260,18 @@ func (m *mailbox) to(t *testing.T) map[string]int {
 // returns the link's path.
 func (m *mailbox) linkTo(t *testing.T, address string, timeout time.Duration) string {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	var link string
+	testenv.WaitUntil(t, "a mail with a link to "+address, timeout, 50*time.Millisecond, func() bool {
 		msgs := m.messages(t)
 		for i := len(msgs) - 1; i >= 0; i-- {
-			if slices.Contains(msgs[i].To, address) {
-				if match := m.link.FindStringSubmatch(msgs[i].Text); match != nil {
-					return match[1]
-				}
+			if match := m.link.FindStringSubmatch(msgs[i].Text); match != nil && slices.Contains(msgs[i].To, address) {
+				link = match[1]
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no mail with a link reached %s within %s", address, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return false
+	})
+	return link
 }
 
 // bulkAddress is the address of the i-th account the mail test mails.

@@ -230,13 +230,9 @@ func (rr *RoundRobin) InRotation() []string {
 // the test after timeout.
 func (rr *RoundRobin) WaitRotation(t testing.TB, base string, in bool, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for slices.Contains(rr.InRotation(), base) != in {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s is not %s the rotation after %s (in rotation: %v)", base, map[bool]string{true: "in", false: "out of"}[in], timeout, rr.InRotation())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	WaitUntil(t, fmt.Sprintf("%s %s the rotation", base, map[bool]string{true: "in", false: "out of"}[in]), timeout, 10*time.Millisecond, func() bool {
+		return slices.Contains(rr.InRotation(), base) == in
+	})
 }
 
 // Served counts the requests sent to each backend so far.
