@@ -98,11 +98,9 @@ func (a *App) openCache(ctx context.Context) (*cache.Cache, error) {
 			kind = "redis"
 		}
 	}
-	store := cache.Memory(100_000)
-	if kind == "memory" && a.Config.CacheURL != "" {
-		a.Logger.Info("CACHE_URL is set but the cache is in this process's memory: set CACHE_TYPE=redis to use it")
-	}
-	if kind == "redis" {
+	var store cache.Store
+	switch {
+	case kind == "redis":
 		rdb := a.Redis
 		if url := a.Config.CacheURL; url != "" && url != a.Config.RedisURL {
 			own, err := jobs.OpenRedis(ctx, url)
@@ -112,6 +110,11 @@ func (a *App) openCache(ctx context.Context) (*cache.Cache, error) {
 			a.cacheRedis, rdb = own, own
 		}
 		store = cache.Redis(rdb)
+	default:
+		if a.Config.CacheURL != "" {
+			a.Logger.Info("CACHE_URL is set but the cache is in this process's memory: set CACHE_TYPE=redis to use it")
+		}
+		store = cache.Memory(100_000)
 	}
 	return cache.New(store, a.Config.CacheExpire, a.Logger, a.Metrics.ObserveCacheError), nil
 }
