@@ -267,11 +267,9 @@ func (s *Server) checkPassword(ctx context.Context, name, password string) (*use
 	var err error
 	if s.cfg.UserLDAP {
 		u, err = s.users.SignInWithDirectory(ctx, name, password, s.cfg.UserLDAPAllowLocal)
-		switch {
-		case errors.Is(err, directory.ErrUnavailable):
-			s.directoryCheck.set(err)
-		case err == nil && u.Directory():
-			s.directoryCheck.set(nil)
+		if errors.Is(err, directory.ErrUnavailable) || (err == nil && u.Directory()) {
+			// What /readyz last saw of the directory may no longer hold.
+			_ = s.cache.Forget(ctx, directoryCheckKey)
 		}
 	} else {
 		u, err = s.users.Authenticate(ctx, name, password)

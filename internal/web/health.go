@@ -4,16 +4,16 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/launchkit/launchkit/internal/app"
+	"github.com/launchkit/launchkit/internal/cache"
 )
 
 // healthz is the liveness probe: the process is up and serving.
@@ -63,52 +63,30 @@ type check struct {
 // answer 503.
 const advisoryCheck = "directory"
 
-// remembered keeps the result of a check for a while: /readyz is public,
-// and each directory check costs the directory a connection and a bind.
-// One check runs at a time, whoever asks, on its own context: a probe
-// that gives up does not fail it, and its result stands for the next
-// probes. Directory sign-ins record what they found too, so /readyz shows
-// an outage a sign-in met at once.
-type remembered struct {
-	mu     sync.Mutex
-	at     time.Time
-	err    error
-	flight singleflight.Group
-}
+// directoryCheckKey names the cached result of /readyz's directory
+// check, kept for directoryCheckTTL: /readyz is public, and each check
+// costs the directory a connection and a bind. The cache computes it once
+// for every probe waiting, on its own context (a probe that gives up does
+// not fail it). A directory sign-in forgets it, so /readyz shows an outage
+// a sign-in met, or its end, at the next probe.
+const (
+	directoryCheckKey = "readyz:directory"
+	directoryCheckTTL = 5 * time.Second
+)
 
-// set records a result seen elsewhere (a sign-in) as the check's latest.
-func (m *remembered) set(err error) {
-	m.mu.Lock()
-	m.at, m.err = time.Now(), err
-	m.mu.Unlock()
-}
-
-// ping returns check, answered from the last result while it stands.
-func (m *remembered) ping(check func(context.Context) error) func(context.Context) error {
-	return func(ctx context.Context) error {
-		m.mu.Lock()
-		if !m.at.IsZero() && time.Since(m.at) < rememberFor {
-			err := m.err
-			m.mu.Unlock()
-			return err
+// checkDirectory is /readyz's directory check, through the cache.
+func (s *Server) checkDirectory(ctx context.Context) error {
+	problem, err := cache.Fetch(ctx, s.cache, directoryCheckKey, directoryCheckTTL, func(ctx context.Context) (string, error) {
+		if err := s.directory.Ping(ctx); err != nil {
+			return err.Error(), nil // a result to keep, not a failure to retry
 		}
-		m.mu.Unlock()
-		ch := m.flight.DoChan("check", func() (any, error) {
-			err := check(context.WithoutCancel(ctx))
-			m.set(err)
-			return nil, err
-		})
-		select {
-		case res := <-ch:
-			return res.Err
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return "", nil
+	})
+	if err == nil && problem != "" {
+		err = errors.New(problem)
 	}
+	return err
 }
-
-// rememberFor is how long a directory check's result stands.
-const rememberFor = 5 * time.Second
 
 // readyTimeout is how long readyz waits for the database and Redis.
 const readyTimeout = 2 * time.Second
@@ -140,7 +118,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		"redis":    func(ctx context.Context) error { return s.redis.Ping(ctx).Err() },
 	}
 	if s.directory != nil {
-		pings[advisoryCheck] = s.directoryCheck.ping(s.directory.Ping)
+		pings[advisoryCheck] = s.checkDirectory
 	}
 	results := make(chan result, len(pings))
 	for name, ping := range pings {

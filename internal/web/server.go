@@ -56,8 +56,7 @@ type Server struct {
 	alerts   *alerts.Mailer // nil: EMAIL_ERRORS off
 	// directory is the LDAP directory users sign in with (USER_LDAP);
 	// nil when off.
-	directory      *directory.Client
-	directoryCheck remembered // /readyz's last directory check
+	directory *directory.Client
 	// (go run ./tools/scaffold adds its resources' services here.)
 	// scaffold:server
 
