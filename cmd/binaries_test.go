@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -582,7 +581,7 @@ func TestLogsStayJSONWhenRedisGoesAway(t *testing.T) {
 // TestMetricsOnTheirOwnAddress: with METRICS_ADDR the web process serves
 // /metrics there, without a token, and not on ADDR.
 func TestMetricsOnTheirOwnAddress(t *testing.T) {
-	metricsAddr := freeLoopbackAddr(t)
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	dir := t.TempDir()
 	cmd, _ := binary(t, "web", nil,
 		"ENV=production", "SECRET_KEY="+strings.Repeat("k", 40), "ALLOW_SQLITE_IN_PRODUCTION=true", "AUTO_MIGRATE=true",
@@ -600,17 +599,6 @@ func TestMetricsOnTheirOwnAddress(t *testing.T) {
 	if code := p.Wait(30 * time.Second); code != 0 {
 		t.Errorf("exit code %d after SIGTERM:\n%s", code, p.Output())
 	}
-}
-
-// freeLoopbackAddr is a loopback address nobody listens on right now.
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // TestNoBuildOutputIsTracked: no file git tracks is a compiled program

@@ -33,7 +33,7 @@ func Sentinels(t testing.TB) (redisURL string, killPrimary func()) {
 	dir := t.TempDir()
 	start := func(name, conf string, args ...string) (*exec.Cmd, int) {
 		t.Helper()
-		port := freePort(t)
+		port := FreePort(t)
 		path := filepath.Join(dir, name+".conf")
 		body := fmt.Sprintf("port %d\nbind 127.0.0.1\nsave \"\"\nappendonly no\ndir %s\n%s", port, dir, conf)
 		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
@@ -86,8 +86,8 @@ func Sentinels(t testing.TB) (redisURL string, killPrimary func()) {
 	}
 }
 
-// freePort returns a loopback port nothing listens on now.
-func freePort(t testing.TB) int {
+// FreePort returns a loopback port nothing listens on now.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

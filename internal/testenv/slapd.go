@@ -37,7 +37,7 @@ func Slapd(t testing.TB) *Directory {
 	// may take one before slapd binds it. Then slapd exits, and another
 	// pair is tried.
 	for attempt := 1; ; attempt++ {
-		d, err := devdirectory.NewDirectory(t.TempDir(), freePort(t), freePort(t))
+		d, err := devdirectory.NewDirectory(t.TempDir(), FreePort(t), FreePort(t))
 		if errors.Is(err, devdirectory.ErrNoSlapd) {
 			t.Skip(err.Error() + ": skipping the LDAP directory test")
 		}
