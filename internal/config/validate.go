@@ -92,10 +92,8 @@ func validate(c *Config) Problems {
 	if c.RequestTimeout <= 0 {
 		bad("REQUEST_TIMEOUT", "must be positive")
 	}
-	if c.RedisURL != "" {
-		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "redis+sentinel") {
-			bad("REDIS_URL", "not a redis://, rediss:// or redis+sentinel:// URL")
-		}
+	if c.RedisURL != "" && !isRedisURL(c.RedisURL) {
+		bad("REDIS_URL", "not a redis://, rediss:// or redis+sentinel:// URL")
 	}
 
 	oneOf("SESSION_STORE", c.SessionStore, "memory", "database", "redis", "cookie")
@@ -156,10 +154,8 @@ func validate(c *Config) Problems {
 	if c.CacheType != "" {
 		oneOf("CACHE_TYPE", c.CacheType, "memory", "redis")
 	}
-	if c.CacheURL != "" {
-		if u, err := url.Parse(c.CacheURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "redis+sentinel") {
-			bad("CACHE_URL", "not a redis://, rediss:// or redis+sentinel:// URL")
-		}
+	if c.CacheURL != "" && !isRedisURL(c.CacheURL) {
+		bad("CACHE_URL", "not a redis://, rediss:// or redis+sentinel:// URL")
 	}
 	if c.CacheExpire <= 0 {
 		bad("CACHE_EXPIRE", "must be positive")
@@ -283,6 +279,13 @@ func validateLDAP(c *Config, bad func(key, msg string, args ...any)) {
 			bad(key, "%s is not an LDAP attribute or object class name", c.show(key, name))
 		}
 	}
+}
+
+// isRedisURL reports whether s is a redis://, rediss:// or
+// redis+sentinel:// URL (REDIS_URL, CACHE_URL).
+func isRedisURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "redis" || u.Scheme == "rediss" || u.Scheme == "redis+sentinel")
 }
 
 // LDAPURL reads LDAP_HOST: ldap://host[:port], ldaps://host[:port], or
