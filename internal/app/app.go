@@ -19,6 +19,7 @@ import (
 	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/directory"
 	"github.com/launchkit/launchkit/internal/jobs"
+	"github.com/launchkit/launchkit/internal/keyring"
 	"github.com/launchkit/launchkit/internal/logging"
 	"github.com/launchkit/launchkit/internal/mail"
 	"github.com/launchkit/launchkit/internal/metrics"
@@ -43,6 +44,10 @@ type App struct {
 	// Redis is the connection the job queue (and the redis session store)
 	// use: REDIS_URL, or the embedded in-memory Redis in development.
 	Redis *redis.Client
+	// Keys derives the keys that sign and encrypt values sent to browsers
+	// (cookies) from SECRET_KEY and its fallbacks, each bound to its
+	// purpose and to this deployment.
+	Keys *keyring.Keyring
 	// Sessions is the session manager the web layer uses.
 	Sessions session.Manager
 	// Mailer delivers mail; only job handlers call it.
@@ -138,6 +143,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	if a.Metrics, err = metrics.New(); err != nil {
 		return nil, err
 	}
+	if a.Keys, err = keyring.New(cfg.SecretKey, cfg.SecretKeyFallbacks, cfg.BaseURL); err != nil {
+		return nil, err
+	}
 
 	if a.DB, err = OpenDB(ctx, cfg, logger); err != nil {
 		return nil, err
@@ -210,9 +218,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	var store session.Store
 	switch cfg.SessionStore {
 	case "cookie":
-		if a.Sessions, err = session.NewCookie(cfg.SecretKey, cfg.SecretKeyFallbacks, sessionOpts); err != nil {
-			return nil, err
-		}
+		a.Sessions = session.NewCookie(a.Keys, sessionOpts)
 	case "memory":
 		store = session.NewMemoryStore()
 	case "redis":

@@ -2,23 +2,22 @@ package session
 
 import (
 	"context"
-	"crypto/hkdf"
-	"crypto/sha256"
-	"errors"
 	"fmt"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/gorilla/securecookie"
+
+	"github.com/launchkit/launchkit/internal/keyring"
 )
 
 // Cookie is the Manager that keeps the whole session in the visitor's
 // cookie (SESSION_STORE=cookie), as the Flask original does by default:
 // nothing on the server at all. The cookie is encrypted (AES-256) and
 // signed (HMAC-SHA256) by gorilla/securecookie with keys derived from
-// SECRET_KEY; a cookie made with a key in SECRET_KEY_FALLBACKS still
-// reads, and is made again with the current key when it is next saved,
+// SECRET_KEY for session cookies of this deployment (internal/keyring); a
+// cookie made with a key in SECRET_KEY_FALLBACKS still reads, and is made again with the current key when it is next saved,
 // so a key can be rotated without signing everyone out.
 //
 // What a cookie session cannot do: end a copy of itself. Sign-out clears
@@ -36,31 +35,16 @@ type Cookie struct {
 
 var _ Manager = (*Cookie)(nil)
 
-// ErrNoKey is returned by NewCookie without a secret key.
-var ErrNoKey = errors.New("SESSION_STORE=cookie needs a SECRET_KEY")
-
-// NewCookie returns the cookie Manager with secret as the current key and
-// fallbacks, older keys, still accepted.
-func NewCookie(secret string, fallbacks []string, opts Options) (*Cookie, error) {
-	if secret == "" {
-		return nil, ErrNoKey
+// NewCookie returns the cookie Manager, with keys derived for session
+// cookies from the deployment's keyring: the current SECRET_KEY's for new
+// cookies, and every key's, fallbacks included, for reading.
+func NewCookie(keys *keyring.Keyring, opts Options) *Cookie {
+	return &Cookie{
+		codecs:  keys.Codecs(keyring.SessionCookie, opts.Lifetime),
+		opts:    opts,
+		refresh: refreshInterval(opts.IdleTimeout),
+		key:     new(int),
 	}
-	c := &Cookie{opts: opts, refresh: refreshInterval(opts.IdleTimeout), key: new(int)}
-	for _, k := range append([]string{secret}, fallbacks...) {
-		hashKey, err := hkdf.Key(sha256.New, []byte(k), nil, "launchkit session cookie: HMAC-SHA256", 32)
-		if err != nil {
-			return nil, err
-		}
-		blockKey, err := hkdf.Key(sha256.New, []byte(k), nil, "launchkit session cookie: AES-256", 32)
-		if err != nil {
-			return nil, err
-		}
-		sc := securecookie.New(hashKey, blockKey)
-		sc.SetSerializer(securecookie.NopEncoder{})
-		sc.MaxAge(int(opts.Lifetime.Seconds()) + 1)
-		c.codecs = append(c.codecs, sc)
-	}
-	return c, nil
 }
 
 // cookieState is one request's session.

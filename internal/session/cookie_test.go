@@ -8,16 +8,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/launchkit/launchkit/internal/keyring"
 	"github.com/launchkit/launchkit/internal/session"
 )
 
 func cookieManager(t *testing.T, opts session.Options, key string, fallbacks ...string) *session.Cookie {
 	t.Helper()
-	m, err := session.NewCookie(key, fallbacks, opts)
+	keys, err := keyring.New(key, fallbacks, "http://localhost:8000")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m
+	return session.NewCookie(keys, opts)
 }
 
 // secretValue is what the tests keep in a session; secretMarker is the

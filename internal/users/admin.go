@@ -150,7 +150,7 @@ func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error)
 		if u.Active && !c.Active {
 			// Deactivation ends the sessions: reactivating the account
 			// must not bring them back.
-			changes["session_version"] = endSessions
+			changes["session_key"] = newSessionKey()
 		}
 		err = tx.Model(&User{}).Where("id = ?", id).Updates(changes).Error
 		if err != nil {

@@ -140,7 +140,7 @@ func (s *Service) syncInTx(tx *gorm.DB, name, email string, a *directory.Account
 			display = ""
 		}
 		now := dbNow()
-		u := &User{Email: email, Name: display, DirectoryName: &name, Active: true, EmailConfirmedAt: &now}
+		u := &User{Email: email, Name: display, DirectoryName: &name, Active: true, EmailConfirmedAt: &now, SessionKey: newSessionKey()}
 		if err := tx.Omit("Roles").Create(u).Error; err != nil {
 			return nil, err
 		}
@@ -186,7 +186,7 @@ func (s *Service) revokeDirectoryUser(ctx context.Context, name string) error {
 			return err
 		}
 		return tx.Model(&User{}).Where("id = ?", id).
-			Updates(map[string]any{"session_version": endSessions, "updated_at": time.Now().UTC()}).Error
+			Updates(map[string]any{"session_key": newSessionKey(), "updated_at": time.Now().UTC()}).Error
 	})
 }
 

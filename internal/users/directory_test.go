@@ -244,10 +244,10 @@ func TestADirectoryAccountsPasswordAndDirectoryRolesAreNotChangedHere(t *testing
 		}
 
 		// Signing out of other sessions asks for the directory password.
-		if _, err := s.EndOtherSessions(ctx, u.ID, got.SessionVersion, "wrong"); !errors.Is(err, users.ErrInvalidCredentials) {
+		if _, err := s.EndOtherSessions(ctx, u.ID, got.SessionKey, "wrong"); !errors.Is(err, users.ErrInvalidCredentials) {
 			t.Errorf("EndOtherSessions with a wrong password: %v", err)
 		}
-		if _, err := s.EndOtherSessions(ctx, u.ID, got.SessionVersion, "erin-pw"); err != nil {
+		if _, err := s.EndOtherSessions(ctx, u.ID, got.SessionKey, "erin-pw"); err != nil {
 			t.Errorf("EndOtherSessions with the directory password: %v", err)
 		}
 	})
@@ -349,7 +349,7 @@ func TestLeavingTheDirectoryOrItsGroupsTakesTheRolesAway(t *testing.T) {
 			if got := after.RoleNames(); !slices.Equal(got, []string{"billing"}) {
 				t.Errorf("%s: roles after leaving = %v, want only billing", name, got)
 			}
-			if after.SessionVersion == before.SessionVersion {
+			if after.SessionKey == before.SessionKey {
 				t.Errorf("%s: sessions were not ended", name)
 			}
 		}

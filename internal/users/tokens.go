@@ -182,7 +182,7 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) (*
 	}
 	u, err := s.consume(ctx, raw, PurposeResetPassword, prepare, func(tx *gorm.DB, u *User, now time.Time) error {
 		if err := tx.Model(&User{}).Where("id = ?", u.ID).
-			Updates(map[string]any{"password_hash": hash, "updated_at": now, "session_version": endSessions}).Error; err != nil {
+			Updates(map[string]any{"password_hash": hash, "updated_at": now, "session_key": newSessionKey()}).Error; err != nil {
 			return err
 		}
 		// The link came by mail: the address is the user's.

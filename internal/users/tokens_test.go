@@ -453,16 +453,16 @@ func TestChangePassword(t *testing.T) {
 		if _, err := s.Authenticate(ctx, "ada@example.com", password); err != nil {
 			t.Fatalf("a rejected ChangePassword changed the password: %v", err)
 		}
-		if u, _ := s.ByID(ctx, ada.ID); u.SessionVersion != ada.SessionVersion {
-			t.Errorf("a rejected ChangePassword ended the sessions (version %d → %d)", ada.SessionVersion, u.SessionVersion)
+		if u, _ := s.ByID(ctx, ada.ID); u.SessionKey != ada.SessionKey {
+			t.Error("a rejected ChangePassword ended the sessions (a new session key)")
 		}
 
 		changed, err := s.ChangePassword(ctx, ada.ID, password, newPassword)
 		if err != nil {
 			t.Fatalf("ChangePassword: %v", err)
 		}
-		if changed.SessionVersion != ada.SessionVersion+1 {
-			t.Errorf("after ChangePassword the session version is %d, want %d", changed.SessionVersion, ada.SessionVersion+1)
+		if changed.SessionKey == ada.SessionKey || changed.SessionKey == "" {
+			t.Errorf("after ChangePassword the session key is %q, want a new one", changed.SessionKey)
 		}
 		if _, err := s.Authenticate(ctx, "ada@example.com", newPassword); err != nil {
 			t.Errorf("Authenticate with the new password: %v", err)
@@ -478,47 +478,91 @@ func TestChangePassword(t *testing.T) {
 	})
 }
 
-// TestEndSessions: every way the service ends a user's sessions raises
-// their session version — and only those.
+// TestEndSessions: every way the service ends a user's sessions gives
+// them a new session key — and only those. Every account has one from
+// its creation, and no two accounts share one.
 func TestEndSessions(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
 		ctx := t.Context()
 		ada := mustCreate(t, s, "ada@example.com", "dev")
-		version := func() int64 {
+		grace := mustCreate(t, s, "grace@example.com")
+		if ada.SessionKey == "" || len(ada.SessionKey) < 26 || ada.SessionKey == grace.SessionKey {
+			t.Fatalf("new accounts' session keys: %q and %q", ada.SessionKey, grace.SessionKey)
+		}
+		last := ada.SessionKey
+		// ended reports whether the user's sessions were ended since the
+		// last call.
+		ended := func() bool {
 			u, err := s.ByID(ctx, ada.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return u.SessionVersion
+			changed := u.SessionKey != last
+			last = u.SessionKey
+			return changed
 		}
-		v := version()
 		u, err := s.EndSessions(ctx, ada.ID)
-		if err != nil || u.SessionVersion != v+1 || version() != v+1 {
-			t.Fatalf("EndSessions = %+v, %v; version %d, want %d", u, err, version(), v+1)
+		if err != nil || u.SessionKey == ada.SessionKey || !ended() {
+			t.Fatalf("EndSessions = %+v, %v: no new session key", u, err)
 		}
 		if _, err := s.EndSessions(ctx, ada.ID+1000); !errors.Is(err, users.ErrNotFound) {
 			t.Errorf("EndSessions of an unknown user: %v", err)
 		}
-		if err := s.SetPassword(ctx, "ada@example.com", "set by an operator"); err != nil || version() != v+2 {
-			t.Errorf("SetPassword: %v; version %d, want %d", err, version(), v+2)
+		if err := s.SetPassword(ctx, "ada@example.com", "set by an operator"); err != nil || !ended() {
+			t.Errorf("SetPassword: %v; ended the sessions: false", err)
 		}
-		if _, err := s.Update(ctx, ada.ID, users.Changes{Email: "ada@example.com", Active: true, Roles: []string{"dev"}}); err != nil || version() != v+2 {
-			t.Errorf("an edit that keeps the account active ended its sessions: %v; version %d", err, version())
+		if _, err := s.Update(ctx, ada.ID, users.Changes{Email: "ada@example.com", Active: true, Roles: []string{"dev"}}); err != nil || ended() {
+			t.Errorf("an edit that keeps the account active ended its sessions: %v", err)
 		}
-		if _, err := s.Update(ctx, ada.ID, users.Changes{Email: "ada@example.com", Active: false}); err != nil || version() != v+3 {
-			t.Errorf("deactivation: %v; version %d, want %d", err, version(), v+3)
+		if _, err := s.Update(ctx, ada.ID, users.Changes{Email: "ada@example.com", Active: false}); err != nil || !ended() {
+			t.Errorf("deactivation: %v; ended the sessions: false", err)
+		}
+	})
+}
+
+// TestEnsureSessionKey: an account from before session keys (an empty
+// key) gets one, once: sign-ins racing to give it one all get the same.
+func TestEnsureSessionKey(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		ada := mustCreate(t, s, "ada@example.com")
+		if got, err := s.EnsureSessionKey(ctx, ada); err != nil || got.SessionKey != ada.SessionKey {
+			t.Fatalf("EnsureSessionKey of an account with a key: %v, %v", got, err)
+		}
+		if err := d.Gorm.Model(&users.User{}).Where("id = ?", ada.ID).Update("session_key", "").Error; err != nil {
+			t.Fatal(err)
+		}
+		old, err := s.ByID(ctx, ada.ID)
+		if err != nil || old.SessionKey != "" {
+			t.Fatalf("ByID = %v, %v", old, err)
+		}
+		keys := make([]string, 4)
+		var wg sync.WaitGroup
+		for i := range keys {
+			wg.Go(func() {
+				u, err := s.EnsureSessionKey(ctx, old)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				keys[i] = u.SessionKey
+			})
+		}
+		wg.Wait()
+		if keys[0] == "" || slices.ContainsFunc(keys, func(k string) bool { return k != keys[0] }) {
+			t.Errorf("racing EnsureSessionKeys gave %q", keys)
 		}
 	})
 }
 
 // TestEndOtherSessions: ending the other sessions takes the user's
-// password, and of two requests from sessions at the same version only
-// one wins: the other's session was among those it ended.
+// password, and of two requests from sessions with the same key only one
+// wins: the other's session was among those it ended.
 func TestEndOtherSessions(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
 		ctx := t.Context()
 		ada := mustCreate(t, s, "ada@example.com")
-		v := ada.SessionVersion
+		v := ada.SessionKey
 		_, err := s.EndOtherSessions(ctx, ada.ID, v, "a guess")
 		wantErr(t, "EndOtherSessions with a wrong password", err, users.ErrInvalidCredentials, "a guess")
 		_, err = s.EndOtherSessions(ctx, ada.ID, v, strings.Repeat("x", users.MaxPasswordLen+1))
@@ -535,11 +579,13 @@ func TestEndOtherSessions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if won != 1 || u.SessionVersion != v+1 {
-			t.Errorf("%d of %d concurrent requests won, version %d; want one, version %d", won, len(errs), u.SessionVersion, v+1)
+		if won != 1 || u.SessionKey == v {
+			t.Errorf("%d of %d concurrent requests won, session key changed: %v; want one, and a new key", won, len(errs), u.SessionKey != v)
 		}
 		_, err = s.EndOtherSessions(ctx, ada.ID, v, password)
 		wantErr(t, "EndOtherSessions from an ended session", err, users.ErrSessionEnded, password)
+		_, err = s.EndOtherSessions(ctx, ada.ID, "", password)
+		wantErr(t, "EndOtherSessions from a session without a key", err, users.ErrSessionEnded, password)
 	})
 }
 

@@ -10,6 +10,7 @@ package users
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -47,7 +48,7 @@ var (
 	// characters or is not valid UTF-8.
 	ErrInvalidName = fmt.Errorf("name must be at most %d characters of plain text", MaxNameLen)
 	// ErrSessionEnded: the caller's own session was ended (the user's
-	// session version moved on) before its request could act.
+	// session key changed) before its request could act.
 	ErrSessionEnded = errors.New("session already ended")
 )
 
@@ -79,10 +80,16 @@ type User struct {
 	EmailConfirmedAt *time.Time
 	// Active false disables the account: it can no longer sign in.
 	Active bool
-	// SessionVersion is raised to end every session of the user: a
-	// session remembers the version it was signed in at and is over once
-	// that no longer matches (see EndSessions).
-	SessionVersion int64
+	// SessionKey is a random secret (128 bits, as crypto/rand.Text gives
+	// them) that every session of
+	// the user carries; a session is over once it no longer matches.
+	// Ending the user's sessions (EndSessions, a password change or reset,
+	// deactivation) makes a new one. Kept only in this database and in
+	// the sessions, it makes a session impossible to forge elsewhere, even
+	// by a deployment that shares SECRET_KEY. Empty for an account that
+	// has not signed in since the key was introduced (EnsureSessionKey):
+	// no session matches an empty key.
+	SessionKey string
 	// DirectoryName is the directory username of an account made by
 	// directory sign-in (USER_LDAP), in the form the directory compares
 	// (directory.Key); nil for a local account. A directory-managed
@@ -201,7 +208,7 @@ func (s *Service) create(ctx context.Context, email, password string, roles []st
 	if err != nil {
 		return nil, fmt.Errorf("create user %s: %w", email, err)
 	}
-	u := &User{Email: email, PasswordHash: hash, Active: true, Roles: found}
+	u := &User{Email: email, PasswordHash: hash, Active: true, SessionKey: newSessionKey(), Roles: found}
 	if confirmed {
 		now := dbNow()
 		u.EmailConfirmedAt = &now
@@ -266,7 +273,7 @@ func (s *Service) byID(g *gorm.DB, id uint) (*User, error) {
 // sorts the roles: an ORDER BY would make SQLite sort through a temporary
 // table on every signed-in request.)
 const (
-	userColumns = "users.id, users.email, users.name, users.password_hash, users.email_confirmed_at, users.active, users.session_version, users.directory_name, users.created_at, users.updated_at, roles.id, roles.name"
+	userColumns = "users.id, users.email, users.name, users.password_hash, users.email_confirmed_at, users.active, users.session_key, users.directory_name, users.created_at, users.updated_at, roles.id, roles.name"
 	roleJoins   = " LEFT JOIN user_roles ON user_roles.user_id = users.id LEFT JOIN roles ON roles.id = user_roles.role_id"
 
 	userByIDQuery    = "SELECT " + userColumns + " FROM users" + roleJoins + " WHERE users.id = ?"
@@ -292,7 +299,7 @@ func scanUser(rows *sql.Rows, err error, extra ...any) (*User, error) {
 		var r User
 		var roleID sql.NullInt64
 		var roleName sql.NullString
-		dest := append([]any{&r.ID, &r.Email, &r.Name, &r.PasswordHash, &r.EmailConfirmedAt, &r.Active, &r.SessionVersion, &r.DirectoryName, &r.CreatedAt, &r.UpdatedAt, &roleID, &roleName}, extra...)
+		dest := append([]any{&r.ID, &r.Email, &r.Name, &r.PasswordHash, &r.EmailConfirmedAt, &r.Active, &r.SessionKey, &r.DirectoryName, &r.CreatedAt, &r.UpdatedAt, &roleID, &roleName}, extra...)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
@@ -314,15 +321,16 @@ func scanUser(rows *sql.Rows, err error, extra ...any) (*User, error) {
 	return u, nil
 }
 
-// endSessions is the column update that ends every session of a user.
-var endSessions = gorm.Expr("session_version + 1")
+// newSessionKey returns a fresh User.SessionKey: setting it ends every
+// session of the user.
+func newSessionKey() string { return rand.Text() }
 
 // EndSessions ends every session of user id, on every store and process:
 // each is refused at its next request. It returns the user as it is now,
-// so the caller's own session can be signed in again at the new version.
+// so the caller's own session can be signed in again with the new key.
 func (s *Service) EndSessions(ctx context.Context, id uint) (*User, error) {
 	g := s.db.WithContext(ctx)
-	res := g.Model(&User{}).Where("id = ?", id).Update("session_version", endSessions)
+	res := g.Model(&User{}).Where("id = ?", id).Update("session_key", newSessionKey())
 	if res.Error != nil {
 		return nil, fmt.Errorf("end the sessions of user %d: %w", id, res.Error)
 	}
@@ -353,14 +361,33 @@ func (s *Service) checkOwnPassword(ctx context.Context, u *User, password string
 	return nil
 }
 
+// EnsureSessionKey returns u with a session key: u itself when it has
+// one, else the user after one was given to it. Only accounts that have
+// not signed in since session keys were introduced have none; two
+// sign-ins racing to give one agree on the key that won.
+func (s *Service) EnsureSessionKey(ctx context.Context, u *User) (*User, error) {
+	if u.SessionKey != "" {
+		return u, nil
+	}
+	g := s.db.WithContext(ctx)
+	if err := g.Model(&User{}).Where("id = ? AND session_key = ?", u.ID, "").Update("session_key", newSessionKey()).Error; err != nil {
+		return nil, fmt.Errorf("give user %d a session key: %w", u.ID, err)
+	}
+	got, err := s.byID(g, u.ID)
+	if err != nil {
+		return nil, fmt.Errorf("give user %d a session key: %w", u.ID, err)
+	}
+	return got, nil
+}
+
 // EndOtherSessions ends every session of user id but the caller's, which
-// runs at session version version, once password is shown to be theirs:
+// carries the session key sessionKey, once password is shown to be theirs:
 // someone holding only a stolen session cannot sign its owner out. When
 // the user's sessions were ended in the meantime (another such request,
 // a password change), the caller's is among them: it fails with
 // ErrSessionEnded and changes nothing. A wrong password, or an inactive
 // user, is ErrInvalidCredentials.
-func (s *Service) EndOtherSessions(ctx context.Context, id uint, version int64, password string) (*User, error) {
+func (s *Service) EndOtherSessions(ctx context.Context, id uint, sessionKey, password string) (*User, error) {
 	g := s.db.WithContext(ctx)
 	u, err := s.byID(g, id)
 	if err != nil {
@@ -369,7 +396,10 @@ func (s *Service) EndOtherSessions(ctx context.Context, id uint, version int64, 
 	if err := s.checkOwnPassword(ctx, u, password); err != nil {
 		return nil, fmt.Errorf("end the other sessions of user %d: %w", id, err)
 	}
-	u, err = s.updateIf(g, id, "session_version = ?", version, map[string]any{"session_version": endSessions}, ErrSessionEnded)
+	if sessionKey == "" {
+		return nil, fmt.Errorf("end the other sessions of user %d: %w", id, ErrSessionEnded)
+	}
+	u, err = s.updateIf(g, id, "session_key = ?", sessionKey, map[string]any{"session_key": newSessionKey()}, ErrSessionEnded)
 	if err != nil {
 		return nil, fmt.Errorf("end the other sessions of user %d: %w", id, err)
 	}
@@ -405,7 +435,7 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) error
 		return fmt.Errorf("set password of %s: %w", key, err)
 	}
 	res := s.db.WithContext(ctx).Model(&User{}).Where("email = ?", key).
-		Updates(map[string]any{"password_hash": hash, "updated_at": time.Now(), "session_version": endSessions})
+		Updates(map[string]any{"password_hash": hash, "updated_at": time.Now(), "session_key": newSessionKey()})
 	if res.Error != nil {
 		return fmt.Errorf("set password of %s: %w", key, res.Error)
 	}
@@ -466,7 +496,7 @@ func (s *Service) ChangePassword(ctx context.Context, id uint, oldPassword, newP
 	// The stored hash must still be the one just checked: two concurrent
 	// changes with the same old password cannot both win.
 	u, err = s.updateIf(g, id, "password_hash = ?", u.PasswordHash,
-		map[string]any{"password_hash": hash, "updated_at": time.Now().UTC(), "session_version": endSessions}, ErrInvalidCredentials)
+		map[string]any{"password_hash": hash, "updated_at": time.Now().UTC(), "session_key": newSessionKey()}, ErrInvalidCredentials)
 	if err != nil {
 		return nil, fmt.Errorf("change password of user %d: %w", id, err)
 	}

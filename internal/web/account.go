@@ -20,14 +20,18 @@ func (s *Server) sessionStarted(w http.ResponseWriter, r *http.Request, u *users
 	return true
 }
 
-// startSession starts a session for u: a new session token (against fixation)
-// carrying the user's ID.
+// startSession starts a session for u: a new session token (against
+// fixation) carrying the user's ID and session key.
 func (s *Server) startSession(r *http.Request, u *users.User) error {
+	u, err := s.users.EnsureSessionKey(r.Context(), u)
+	if err != nil {
+		return err
+	}
 	if err := s.sessions.RenewToken(r.Context()); err != nil {
 		return err
 	}
 	s.sessions.Put(r.Context(), sessionUserID, int64(u.ID))
-	s.sessions.Put(r.Context(), sessionUserVersion, u.SessionVersion)
+	s.sessions.Put(r.Context(), sessionUserKey, u.SessionKey)
 	return nil
 }
 
@@ -376,7 +380,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The change ended every session of the user; this one goes on, with
-	// a new token, at the new session version.
+	// a new token and the new session key.
 	if !s.sessionStarted(w, r, u) {
 		return
 	}
@@ -395,8 +399,8 @@ func (s *Server) signOutOthers(w http.ResponseWriter, r *http.Request) {
 	if !s.spendGuess(w, r, ownGuessKey(me)) {
 		return
 	}
-	version := s.sessions.GetInt64(r.Context(), sessionUserVersion)
-	u, err := s.users.EndOtherSessions(r.Context(), me.ID, version, f.get("password"))
+	key := s.sessions.GetString(r.Context(), sessionUserKey)
+	u, err := s.users.EndOtherSessions(r.Context(), me.ID, key, f.get("password"))
 	if err == nil {
 		s.rightGuess(r.Context(), ownGuessKey(me))
 		err = s.startSession(r, u)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"net/http"
 	"net/url"
@@ -10,12 +11,13 @@ import (
 	"github.com/launchkit/launchkit/internal/users"
 )
 
-// The session keys of the signed-in user: their ID, and their session
-// version when they signed in (users.User.SessionVersion): once the user's
-// version has moved on, the session is over.
+// The session keys of the signed-in user: their ID, and their session key
+// when they signed in (users.User.SessionKey). Once the user's key has
+// changed, the session is over. A session made anywhere else, even with
+// this SECRET_KEY, cannot know the key.
 const (
-	sessionUserID      = "user_id"
-	sessionUserVersion = "user_version"
+	sessionUserID  = "user_id"
+	sessionUserKey = "user_key"
 )
 
 type userKey struct{}
@@ -27,9 +29,10 @@ func currentUser(r *http.Request) *users.User {
 }
 
 // loadUser puts the signed-in user, if any, into the request context. A
-// session pointing at a deleted or deactivated account, or signed in
-// before the user's sessions were ended (a password change, "sign out
-// everywhere"), is over: it is destroyed.
+// session pointing at a deleted or deactivated account, or one that does
+// not carry the user's session key (signed in before the user's sessions
+// were ended by a password change or "sign out everywhere", or made by
+// another deployment), is over: it is destroyed.
 func (s *Server) loadUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -40,7 +43,7 @@ func (s *Server) loadUser(next http.Handler) http.Handler {
 		}
 		u, err := s.users.ByID(ctx, uint(id))
 		switch {
-		case errors.Is(err, users.ErrNotFound) || (err == nil && (!u.Active || u.SessionVersion != s.sessions.GetInt64(ctx, sessionUserVersion))):
+		case errors.Is(err, users.ErrNotFound) || (err == nil && (!u.Active || !sameSessionKey(u, s.sessions.GetString(ctx, sessionUserKey)))):
 			if err := s.sessions.Destroy(ctx); err != nil {
 				s.serverError(w, r, err)
 				return
@@ -52,6 +55,12 @@ func (s *Server) loadUser(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, userKey{}, u)))
 		}
 	})
+}
+
+// sameSessionKey reports whether a session's key is u's (an empty key is
+// nobody's), in constant time.
+func sameSessionKey(u *users.User, key string) bool {
+	return u.SessionKey != "" && subtle.ConstantTimeCompare([]byte(u.SessionKey), []byte(key)) == 1
 }
 
 // requireUser sends signed-out visitors to the sign-in page, remembering

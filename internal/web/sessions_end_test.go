@@ -114,3 +114,24 @@ func TestSecretKeyRotationKeepsVisitorsSignedIn(t *testing.T) {
 	stale.cookies = awayCookies // a cookie still made with k1
 	stale.get("/user/profile").redirectsTo("/user/sign-in?next=%2Fuser%2Fprofile")
 }
+
+// TestAnAccountFromBeforeSessionKeysSignsIn: an account whose row has no
+// session key yet (made before they were introduced) gets one at its
+// next sign-in and stays signed in; until then no session is its, not
+// even one that names its ID.
+func TestAnAccountFromBeforeSessionKeysSignsIn(t *testing.T) {
+	t.Parallel()
+	for _, store := range []string{"database", "cookie"} {
+		t.Run(store, func(t *testing.T) {
+			s := newSite(t, map[string]string{"SESSION_STORE": store})
+			before := s.signedIn("ada@example.com", "dev")
+			if err := s.app.DB.Gorm.Exec("UPDATE users SET session_key = ''").Error; err != nil {
+				t.Fatal(err)
+			}
+			before.get("/user/profile").redirectsTo("/user/sign-in?next=%2Fuser%2Fprofile")
+			me := s.visitorAs("ada@example.com", "password for ada@example.com")
+			me.get("/user/profile").status(200).contains("ada@example.com")
+			me.get("/user/apikeys").status(200)
+		})
+	}
+}

@@ -1,0 +1,117 @@
+// Package keyring derives every key Launchkit signs or encrypts with from
+// SECRET_KEY, and from the older keys in SECRET_KEY_FALLBACKS, so that
+// they can still be read during a rotation.
+//
+// No value is ever signed with SECRET_KEY itself. Each key is derived
+// (HKDF-SHA256) for one purpose, such as the session cookie or the device
+// cookie, and for this deployment, named by its BASE_URL. A value made
+// for one purpose is refused for any other. A value made by another
+// deployment that shares the SECRET_KEY (staging beside production, two
+// apps of one team) is refused too.
+//
+// What the keys protect still has to be checked against this deployment's
+// own records. For example, a session names its user's session key (see
+// users.User.SessionKey), which exists only in this database, so a
+// session cannot be forged even with SECRET_KEY.
+package keyring
+
+import (
+	"crypto/hkdf"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gorilla/securecookie"
+)
+
+// Purpose names what a key is for. Each purpose gets keys of its own.
+type Purpose string
+
+// The purposes of keys. Add a new one for each new kind of signed or
+// encrypted value; never reuse one.
+const (
+	// SessionCookie encrypts and signs the whole session, with
+	// SESSION_STORE=cookie.
+	SessionCookie Purpose = "session cookie"
+	// DeviceCookie signs the cookie that marks a browser where an account
+	// has signed in before, which gives it a guessing budget of its own.
+	DeviceCookie Purpose = "device cookie"
+)
+
+// ErrNoKey is returned by New without a secret key.
+var ErrNoKey = errors.New("no SECRET_KEY to derive keys from")
+
+// Keyring holds the secret keys of this deployment, the current one
+// first. It is safe for concurrent use.
+type Keyring struct {
+	secrets  [][]byte
+	identity string
+}
+
+// New returns the keyring of the deployment at baseURL (BASE_URL) with
+// secret as its current key (SECRET_KEY) and fallbacks as older keys
+// that are still read (SECRET_KEY_FALLBACKS).
+func New(secret string, fallbacks []string, baseURL string) (*Keyring, error) {
+	if secret == "" {
+		return nil, ErrNoKey
+	}
+	k := &Keyring{identity: Identity(baseURL)}
+	for _, s := range append([]string{secret}, fallbacks...) {
+		if s != "" {
+			k.secrets = append(k.secrets, []byte(s))
+		}
+	}
+	return k, nil
+}
+
+// Identity is the name a deployment's keys are bound to: its BASE_URL,
+// with the scheme and host lower-cased and without a trailing slash.
+// Moving a site to another address ends what was signed for the old one,
+// which its browsers would no longer send anyway.
+func Identity(baseURL string) string {
+	u, err := url.Parse(strings.TrimSpace(baseURL))
+	if err != nil || u.Host == "" {
+		return strings.TrimSpace(baseURL)
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host) + strings.TrimRight(u.EscapedPath(), "/")
+}
+
+// Keys returns the size-byte key for purpose and use (what the key does
+// within the purpose, such as "HMAC-SHA256"), derived from each secret
+// key: the current key's first, then the fallbacks' keys, in order.
+func (k *Keyring) Keys(p Purpose, use string, size int) [][]byte {
+	// The info string is unambiguous: neither part can contain NUL, and
+	// each part is prefixed with its length.
+	info := fmt.Sprintf("launchkit keyring v1\x00%d:%s\x00%d:%s\x00%d:%s", len(p), p, len(use), use, len(k.identity), k.identity)
+	out := make([][]byte, len(k.secrets))
+	for i, s := range k.secrets {
+		key, err := hkdf.Key(sha256.New, s, nil, info, size)
+		if err != nil {
+			// Only a size past HKDF-SHA256's 8160 bytes fails.
+			panic(fmt.Sprintf("keyring: derive a %d-byte key: %v", size, err))
+		}
+		out[i] = key
+	}
+	return out
+}
+
+// Codecs returns securecookie codecs for purpose. Each codec encrypts with
+// AES-256 and signs with HMAC-SHA256, and refuses values older than
+// maxAge. The current key's codec comes first: encode with it, and decode
+// with all of them (securecookie.DecodeMulti). Values are stored as they
+// are given ([]byte): the codecs add no serializer.
+func (k *Keyring) Codecs(p Purpose, maxAge time.Duration) []securecookie.Codec {
+	hashKeys := k.Keys(p, "HMAC-SHA256", 32)
+	blockKeys := k.Keys(p, "AES-256", 32)
+	codecs := make([]securecookie.Codec, len(hashKeys))
+	for i := range hashKeys {
+		sc := securecookie.New(hashKeys[i], blockKeys[i])
+		sc.SetSerializer(securecookie.NopEncoder{})
+		sc.MaxAge(int(maxAge.Seconds()) + 1)
+		codecs[i] = sc
+	}
+	return codecs
+}
