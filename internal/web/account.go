@@ -13,7 +13,7 @@ import (
 // sessionStarted starts a session for u (startSession) and reports
 // whether it did; when not, it has answered 500.
 func (s *Server) sessionStarted(w http.ResponseWriter, r *http.Request, u *users.User) bool {
-	if err := s.startSession(r, u); err != nil {
+	if err := s.startSession(w, r, u); err != nil {
 		s.serverError(w, r, err)
 		return false
 	}
@@ -21,8 +21,10 @@ func (s *Server) sessionStarted(w http.ResponseWriter, r *http.Request, u *users
 }
 
 // startSession starts a session for u: a new session token (against
-// fixation) carrying the user's ID and session key.
-func (s *Server) startSession(r *http.Request, u *users.User) error {
+// fixation) carrying the user's ID and session key. Every caller has just
+// seen the visitor prove they are u (a password, a link by mail, a
+// session of theirs), so the browser is remembered as one of u's devices.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *users.User) error {
 	u, err := s.users.EnsureSessionKey(r.Context(), u)
 	if err != nil {
 		return err
@@ -32,7 +34,7 @@ func (s *Server) startSession(r *http.Request, u *users.User) error {
 	}
 	s.sessions.Put(r.Context(), sessionUserID, int64(u.ID))
 	s.sessions.Put(r.Context(), sessionUserKey, u.SessionKey)
-	return nil
+	return s.devices.remember(w, r, u)
 }
 
 // registrationClosed answers for the registration pages when nobody may
@@ -99,7 +101,7 @@ func (s *Server) afterRegister(w http.ResponseWriter, r *http.Request, u *users.
 		s.askToConfirm(w, r)
 		return nil
 	}
-	if err := s.startSession(r, u); err != nil {
+	if err := s.startSession(w, r, u); err != nil {
 		return err
 	}
 	s.flashAndGo(w, r, "Welcome! Your account is ready.", "/")
@@ -194,10 +196,11 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.UserLDAP && f.get("username") != "" {
 		name = f.get("username")
 	}
-	if !s.spendGuess(w, r, s.guessKey(name)) {
+	budget := s.browserBudget(r, s.guessKey(name))
+	if !s.spendGuess(w, r, budget) {
 		return
 	}
-	u, err := s.checkPassword(r.Context(), name, f.get("password"))
+	u, err := s.checkPassword(r.Context(), name, f.get("password"), budget)
 	status := http.StatusUnprocessableEntity
 	switch refusal := directoryRefusalOf(err); {
 	case errors.Is(err, users.ErrInvalidCredentials) && s.cfg.UserLDAP:
@@ -264,9 +267,9 @@ func (s *Server) updateProfile(w http.ResponseWriter, r *http.Request) {
 
 // checkPassword returns the user whose name (an email address, or with
 // USER_LDAP a directory username) and password these are, for the
-// sign-in form and the API alike; a right password gives the name its
-// guessing budget back.
-func (s *Server) checkPassword(ctx context.Context, name, password string) (*users.User, error) {
+// sign-in form and the API alike; a right password gives the guessing
+// budget the check spent back.
+func (s *Server) checkPassword(ctx context.Context, name, password string, budget guessBudget) (*users.User, error) {
 	var u *users.User
 	var err error
 	if s.cfg.UserLDAP {
@@ -279,7 +282,7 @@ func (s *Server) checkPassword(ctx context.Context, name, password string) (*use
 		u, err = s.users.Authenticate(ctx, name, password)
 	}
 	if err == nil || errors.Is(err, users.ErrEmailUnconfirmed) {
-		s.rightGuess(ctx, s.guessKey(name))
+		s.rightGuess(ctx, budget)
 	}
 	return u, err
 }
@@ -295,8 +298,8 @@ func (s *Server) guessKey(name string) string {
 	return name
 }
 
-// ownGuessKey is the budget a signed-in user's password checks spend:
-// the one their sign-ins spend.
+// ownGuessKey is the name whose budget a signed-in user's password checks
+// spend: the one their sign-ins spend.
 func ownGuessKey(u *users.User) string {
 	if u.Directory() {
 		return *u.DirectoryName
@@ -360,17 +363,18 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	email := currentUser(r).Email
-	checkNewPassword(f, email)
+	me := currentUser(r)
+	checkNewPassword(f, me.Email)
 	var u *users.User
 	if f.ok() {
-		if !s.spendGuess(w, r, email) {
+		budget := s.browserBudget(r, ownGuessKey(me))
+		if !s.spendGuess(w, r, budget) {
 			return
 		}
 		var err error
-		u, err = s.users.ChangePassword(r.Context(), currentUser(r).ID, f.get("old_password"), f.get("password"))
+		u, err = s.users.ChangePassword(r.Context(), me.ID, f.get("old_password"), f.get("password"))
 		if err == nil {
-			s.rightGuess(r.Context(), email)
+			s.rightGuess(r.Context(), budget)
 		}
 		if !s.userProblem(w, r, f, err) {
 			return
@@ -396,14 +400,15 @@ func (s *Server) signOutOthers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	me := currentUser(r)
-	if !s.spendGuess(w, r, ownGuessKey(me)) {
+	budget := s.browserBudget(r, ownGuessKey(me))
+	if !s.spendGuess(w, r, budget) {
 		return
 	}
 	key := s.sessions.GetString(r.Context(), sessionUserKey)
 	u, err := s.users.EndOtherSessions(r.Context(), me.ID, key, f.get("password"))
 	if err == nil {
-		s.rightGuess(r.Context(), ownGuessKey(me))
-		err = s.startSession(r, u)
+		s.rightGuess(r.Context(), budget)
+		err = s.startSession(w, r, u)
 	}
 	switch refusal := directoryRefusalOf(err); {
 	case refusal != nil:

@@ -252,7 +252,7 @@ func (s *Server) signOutUser(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := s.users.EndSessions(r.Context(), u.ID)
 	if err == nil && u.ID == currentUser(r).ID {
-		err = s.startSession(r, u)
+		err = s.startSession(w, r, u)
 	}
 	if err != nil {
 		s.serverError(w, r, err)

@@ -110,10 +110,11 @@ func (s *Server) createCredentials(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusBadRequest, fields)
 		return
 	}
-	if !s.spendGuess(w, r, s.guessKey(name)) {
+	budget := sharedBudget(s.guessKey(name)) // no cookies: no device budget
+	if !s.spendGuess(w, r, budget) {
 		return
 	}
-	u, err := s.checkPassword(r.Context(), name, in.Password)
+	u, err := s.checkPassword(r.Context(), name, in.Password, budget)
 	if errors.Is(err, users.ErrInvalidCredentials) && s.cfg.UserLDAP {
 		s.renderError(w, r, http.StatusUnauthorized, "The username or password is not right.")
 		return

@@ -58,32 +58,64 @@ func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, retryAfter time
 // in Redis.
 func accountKey(name string) string { return ratelimit.EmailKey("guess:account:", name) }
 
-// spendGuess spends one of the account's guesses before its password is
-// checked, and reports whether there was one; when not, it has answered
-// 429. The guess is spent first, not when it turns out wrong, so that
-// many guesses sent at once cannot all be checked before any is counted;
-// a right password gives the budget back (rightGuess). Unknown addresses
+// guessBudget is the budget a password check from a browser for the
+// account named name spends: the account's shared one (accountKey), or,
+// from a browser where that account has signed in before, that browser's
+// own (devices.go), which strangers' wrong guesses never spend.
+type guessBudget struct {
+	key    string
+	device bool
+}
+
+// browserBudget is the guessBudget of r's browser for the account named
+// name. A device cookie counts only for the account it names, and only
+// while it holds that account's current session key (devices.go). Only a
+// browser that carries an entry for the name costs a lookup of the
+// account.
+func (s *Server) browserBudget(r *http.Request, name string) guessBudget {
+	account := accountKey(name)
+	if e, ok := s.devices.entry(r, account); ok {
+		u, err := s.users.ByID(r.Context(), e.User)
+		if err == nil && u.Active && accountKey(ownGuessKey(u)) == account && e.proves(u) {
+			return guessBudget{key: "guess:device:" + e.Device, device: true}
+		}
+	}
+	return guessBudget{key: account}
+}
+
+// sharedBudget is the account's shared guessBudget, which the API, which
+// takes no cookies, always spends.
+func sharedBudget(name string) guessBudget { return guessBudget{key: accountKey(name)} }
+
+// spendGuess spends one guess of budget before a password is checked, and
+// reports whether there was one; when not, it has answered 429. The
+// guess is spent first, not when it turns out wrong, so that many
+// guesses sent at once cannot all be checked before any is counted; a
+// right password gives the budget back (rightGuess). Unknown addresses
 // have a budget too, so the answer tells nobody which accounts exist.
-func (s *Server) spendGuess(w http.ResponseWriter, r *http.Request, name string) bool {
-	d := s.limits.Take(r.Context(), accountKey(name), guessesPerAccount)
+func (s *Server) spendGuess(w http.ResponseWriter, r *http.Request, budget guessBudget) bool {
+	d := s.limits.Take(r.Context(), budget.key, guessesPerAccount)
 	if d.Allowed {
 		return true
 	}
 	minutes := int(math.Ceil(d.RetryAfter.Minutes()))
+	wait := fmt.Sprintf("Try again in %d minute%s", minutes, map[bool]string{true: "", false: "s"}[minutes == 1])
 	reset := "choose a new password with a link by mail: /user/forgot-password"
 	if s.cfg.UserLDAP {
 		reset = "reset your password with the company directory"
 	}
-	s.tooMany(w, r, d.RetryAfter, fmt.Sprintf(
-		"Too many wrong passwords for this account. Try again in %d minute%s, or %s.",
-		minutes, map[bool]string{true: "", false: "s"}[minutes == 1], reset))
+	message := fmt.Sprintf("Too many wrong passwords for this account. %s, or %s. A browser you have signed in with before is not held back.", wait, reset)
+	if budget.device {
+		message = fmt.Sprintf("Too many wrong passwords for this account from this browser. %s, or %s.", wait, reset)
+	}
+	s.tooMany(w, r, d.RetryAfter, message)
 	return false
 }
 
-// rightGuess gives the account its whole budget back: its owner, who
-// knows the password, is not held back by their own sign-ins.
-func (s *Server) rightGuess(ctx context.Context, name string) {
-	s.limits.Reset(ctx, accountKey(name))
+// rightGuess gives budget its whole allowance back: the owner, who knows
+// the password, is not held back by their own sign-ins.
+func (s *Server) rightGuess(ctx context.Context, budget guessBudget) {
+	s.limits.Reset(ctx, budget.key)
 }
 
 // clientAddress is the address of the client that sent r: the TCP peer,

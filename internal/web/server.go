@@ -49,11 +49,15 @@ type Server struct {
 	metrics  *metrics.Metrics
 	sessions session.Manager
 	limits   *ratelimit.Limiter
-	outbox   *outbox.Relay
-	users    *users.Service
-	jobs     *jobs.Client // to queue tasks a request asks for
-	cache    *cache.Cache
-	alerts   *alerts.Mailer // nil: EMAIL_ERRORS off
+	// devices reads and sets the cookies of browsers where an account
+	// has signed in before, whose password checks have budgets of their
+	// own (devices.go).
+	devices *deviceCookies
+	outbox  *outbox.Relay
+	users   *users.Service
+	jobs    *jobs.Client // to queue tasks a request asks for
+	cache   *cache.Cache
+	alerts  *alerts.Mailer // nil: EMAIL_ERRORS off
 	// directory is the LDAP directory users sign in with (USER_LDAP);
 	// nil when off.
 	directory *directory.Client
@@ -83,7 +87,7 @@ func New(a *app.App, opts ...Option) (http.Handler, error) {
 	s := &Server{
 		cfg: a.Config, logger: a.Logger, db: a.DB, redis: a.Redis, metrics: a.Metrics,
 		sessions: a.Sessions, limits: a.Limits, outbox: a.Outbox, users: a.Users, jobs: a.Jobs, cache: a.Cache, alerts: a.Alerts,
-		directory: a.Directory, proxies: trustedProxies(a.Config),
+		directory: a.Directory, proxies: trustedProxies(a.Config), devices: newDeviceCookies(a.Config, a.Keys),
 	}
 	// scaffold:serverwire
 	for _, o := range opts {
