@@ -31,8 +31,8 @@ type Config struct {
 	Addr    string `key:"ADDR" default:":8000" help:"host:port the web server listens on"`
 	BaseURL string `key:"BASE_URL" default:"http://localhost:8000" help:"public URL of the site, used in links in mail"`
 
-	SecretKey          string   `key:"SECRET_KEY" sensitive:"true" help:"key of the encrypted, signed session cookie (SESSION_STORE=cookie), at least 32 bytes in production; random per start in development"`
-	SecretKeyFallbacks []string `key:"SECRET_KEY_FALLBACKS" sensitive:"true" help:"comma list of older SECRET_KEYs whose session cookies still read (and are re-made with SECRET_KEY): rotation without signing everyone out"`
+	SecretKey          string   `key:"SECRET_KEY" sensitive:"true" help:"the key the cookies are signed and encrypted with (the session with SESSION_STORE=cookie, the device cookie), each through a key derived for its purpose and this BASE_URL; at least 32 bytes in production; random per start in development"`
+	SecretKeyFallbacks []string `key:"SECRET_KEY_FALLBACKS" sensitive:"true" help:"comma list of older SECRET_KEYs whose cookies still read (a session cookie is re-made with SECRET_KEY at its next request): rotation without signing everyone out"`
 
 	DatabaseURL              string        `key:"DATABASE_URL" default:"sqlite://data/app.db" help:"sqlite://PATH, postgres://… or mysql://…"`
 	AllowSQLiteInProduction  bool          `key:"ALLOW_SQLITE_IN_PRODUCTION" default:"false" help:"permit a SQLite DATABASE_URL when ENV=production"`
