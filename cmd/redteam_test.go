@@ -40,8 +40,8 @@ type target struct {
 
 // attackTarget starts bin/web in the production shape (SQLite, the given
 // Redis) with extra settings, after migrating its database and making
-// ada@example.com (dev), the admins root@ and second@ and victim@ with
-// manage.
+// ada@example.com (dev), the admins root@ and second@, victim@ and owner@
+// with manage.
 func attackTarget(t *testing.T, redisURL string, extra ...string) *target {
 	t.Helper()
 	dir := t.TempDir()
@@ -56,6 +56,7 @@ func attackTarget(t *testing.T, redisURL string, extra ...string) *target {
 		{"user", "create", "--email", "root@example.com", "--role", "admin", "--password-stdin"},
 		{"user", "create", "--email", "second@example.com", "--role", "admin", "--password-stdin"},
 		{"user", "create", "--email", "victim@example.com", "--password-stdin"},
+		{"user", "create", "--email", "owner@example.com", "--password-stdin"},
 	} {
 		cmd, _ := binary(t, "manage", args, env...)
 		cmd.Stdin = strings.NewReader("the right password\n")
@@ -212,6 +213,19 @@ func TestRedTeam(t *testing.T) {
 		expect(t, "the 11th guess, from yet another address, even a right one", tg.from(70).post("/user/sign-in", "email", "victim@example.com", "password", "the right password"),
 			http.StatusTooManyRequests, "/user/forgot-password")
 		expect(t, "the owner asking for a reset link", tg.from(71).post("/user/forgot-password", "email", "victim@example.com"), http.StatusSeeOther)
+	})
+
+	t.Run("20 strangers locking an account out do not lock out its owner", func(t *testing.T) {
+		owner := tg.from(40)
+		owner.signIn("owner@example.com", "the right password")
+		expect(t, "signing out", owner.post("/user/sign-out"), http.StatusSeeOther)
+		for i := range 10 {
+			tg.from(60+i).post("/user/sign-in", "email", "owner@example.com", "password", fmt.Sprintf("guess %d", i))
+		}
+		expect(t, "the right password from a new browser", tg.from(41).post("/user/sign-in", "email", "owner@example.com", "password", "the right password"),
+			http.StatusTooManyRequests)
+		owner.signIn("owner@example.com", "the right password")
+		expect(t, "the owner's profile", owner.get("/user/profile"), http.StatusOK, "owner@example.com")
 	})
 
 	t.Run("07 NUL bytes in input", func(t *testing.T) {
@@ -425,6 +439,22 @@ func TestRedTeamStartUp(t *testing.T) {
 		p := testenv.Start(t, cmd)
 		tg.base = p.WaitListening()
 		expect(t, "a session from before the rotation", a.get("/user/profile"), http.StatusOK, "ada@example.com")
+	})
+}
+
+// TestRedTeamAcrossDeployments: two deployments that share SECRET_KEY,
+// each with its own database, as staging and production often do.
+func TestRedTeamAcrossDeployments(t *testing.T) {
+	t.Run("21 a cookie session carried to another deployment", func(t *testing.T) {
+		staging := attackTarget(t, "redis://"+miniredis.RunT(t).Addr()+"/0", "SESSION_STORE=cookie")
+		production := attackTarget(t, "redis://"+miniredis.RunT(t).Addr()+"/0", "SESSION_STORE=cookie")
+		a := staging.from(180)
+		a.signIn("root@example.com", "the right password")
+		expect(t, "the admin page of the attacker's own deployment", a.get("/admin"), http.StatusOK)
+		a.tg = production
+		if r := a.get("/admin"); r.status != http.StatusSeeOther || !strings.HasPrefix(r.location, "/user/sign-in") {
+			t.Errorf("the carried cookie at the other deployment's /admin: %d %q, want sent to sign in", r.status, r.location)
+		}
 	})
 }
 
