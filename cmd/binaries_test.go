@@ -370,7 +370,45 @@ func TestManageUsers(t *testing.T) {
 	fails(t, "another-password\n", "user not found", "user", "reset-password", "--email", "nobody@example.com", "--password-stdin")
 	fails(t, "short\n", "password not allowed", "user", "reset-password", "--email", "grace@example.com", "--password-stdin")
 
+	// user roles: what gives an existing account the dev role its API
+	// keys need, and takes roles away.
+	code, out, errOut = run(t, "", "user", "roles", "--email", "Grace@example.com")
+	if code != 0 || !regexp.MustCompile(`^user \d+: grace@example.com \(roles: user\)\n$`).MatchString(out) || errOut != "" {
+		t.Errorf("user roles without a change = %d, want the roles shown:\n%s%s", code, out, errOut)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--add", "dev", "--add", "editors"}, "grace@example.com (roles: dev, editors, user; granted dev, editors)"},
+		{[]string{"--add", "dev"}, "grace@example.com (roles: dev, editors, user; no change)"},
+		{[]string{"--remove", "editors, dev"}, "grace@example.com (roles: user; took away dev, editors)"},
+		{[]string{"--add", "dev,editors", "--remove", "admin"}, "grace@example.com (roles: dev, editors, user; granted dev, editors)"},
+		{[]string{"--remove", "admin"}, "admin@example.com (roles: user; took away admin)"},
+	} {
+		email := "grace@example.com"
+		if strings.HasPrefix(tc.want, "admin@") {
+			email = "admin@example.com"
+		}
+		args := append([]string{"user", "roles", "--email", email}, tc.args...)
+		if code, out, errOut := run(t, "", args...); code != 0 || !strings.Contains(out, tc.want) || errOut != "" {
+			t.Errorf("manage %v = %d, want %q:\n%s%s", args, code, tc.want, out, errOut)
+		}
+	}
+	fails(t, "", "unknown role wizard (the roles are admin, dev, editors, user; `manage role add NAME` makes another)", "user", "roles", "--email", "grace@example.com", "--add", "wizard")
+	fails(t, "", "unknown role wizard", "user", "roles", "--email", "grace@example.com", "--remove", "wizard")
+	fails(t, "", "user not found", "user", "roles", "--email", "nobody@example.com", "--add", "dev")
+	fails(t, "", "user not found", "user", "roles", "--email", "nobody@example.com")
+	fails(t, "", "every account keeps the user role", "user", "roles", "--email", "grace@example.com", "--remove", "user")
+	// ada is the last admin now.
+	fails(t, "", "the site must keep at least one active admin", "user", "roles", "--email", "ada@example.com", "--remove", "admin")
+
 	for _, args := range [][]string{
+		{"user", "roles"}, {"user", "roles", "--email", "ada@example.com", "extra"},
+		{"user", "roles", "--email", "ada@example.com", "--add"}, {"user", "roles", "--email", "ada@example.com", "--add", ""},
+		{"user", "roles", "--email", "ada@example.com", "--remove", "dev,,editors"},
+		{"user", "roles", "--email", "ada@example.com", "--add", "dev", "--remove", "editors,dev"},
+		{"user", "roles", "--email", "ada@example.com", "--role", "dev"},
 		{"user"}, {"user", "frob"}, {"role"}, {"role", "delete", "editors"}, {"role", "add"}, {"role", "add", "a", "b"},
 		{"user", "create"}, {"user", "create", "--email"}, {"user", "create", "--email", "x@example.com", "extra"},
 		{"user", "create", "--email", "x@example.com", "--no-such-flag"}, {"user", "reset-password"},
@@ -413,6 +451,15 @@ func TestManageUsers(t *testing.T) {
 	}
 	if linus, err := svc.ByEmail(t.Context(), "linus@example.com"); err != nil || !linus.HasRole("editors") || linus.HasRole(users.RoleAdmin) {
 		t.Errorf("linus should hold editors but not admin: %+v, %v", linus, err)
+	}
+	// The dev role granted by user roles is the one API keys need.
+	if grace, err := svc.ByEmail(t.Context(), "grace@example.com"); err != nil {
+		t.Error(err)
+	} else if _, _, err := svc.CreateAPIKey(t.Context(), grace.ID, "script"); err != nil {
+		t.Errorf("an API key for grace after user roles --add dev: %v", err)
+	}
+	if admin, err := svc.ByEmail(t.Context(), "admin@example.com"); err != nil || admin.HasRole(users.RoleAdmin) {
+		t.Errorf("admin@example.com should have lost admin: %+v, %v", admin, err)
 	}
 }
 

@@ -1,14 +1,20 @@
 package cmd_test
 
 import (
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/launchkit/launchkit/internal/config"
+	"github.com/launchkit/launchkit/internal/db"
+	"github.com/launchkit/launchkit/internal/directory"
 	"github.com/launchkit/launchkit/internal/testenv"
+	"github.com/launchkit/launchkit/internal/users"
 )
 
 // directoryEnv is dir's Settings as a process environment.
@@ -83,5 +89,79 @@ func TestManageLDAPCheck(t *testing.T) {
 	}
 	if strings.Contains(out, dir.BindPassword) {
 		t.Errorf("manage config printed LDAP_BIND_PASSWORD:\n%s", out)
+	}
+}
+
+// TestManageUserRolesOfADirectoryAccount: `manage user roles` refuses to
+// change the roles a directory account's groups give it, saying so in one
+// line, and grants it other roles.
+func TestManageUserRolesOfADirectoryAccount(t *testing.T) {
+	needBinaries(t)
+	dir := testenv.Slapd(t)
+	work := t.TempDir()
+	dbURL := "sqlite://" + filepath.Join(work, "app.db")
+	run := func(args ...string) (int, string, string) {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(binDir, "manage"), args...)
+		cmd.Dir = work
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + dbURL}, directoryEnv(dir)...)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		_ = cmd.Run()
+		return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
+	}
+	if code, out, errOut := run("migrate", "up"); code != 0 {
+		t.Fatalf("migrate up = %d:\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := run("role", "add", "support"); code != 0 {
+		t.Fatalf("role add = %d:\n%s%s", code, out, errOut)
+	}
+
+	// carol signs in once, as the web process would: her account is made
+	// with the roles her groups give (dev, user).
+	settings := dir.Settings()
+	settings["DATABASE_URL"] = dbURL
+	cfg, err := config.Load(t.Context(), config.Options{Getenv: func(k string) string { return settings[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := directory.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := db.Open(t.Context(), dbURL, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	svc := users.NewService(d)
+	svc.Directory = client
+	if _, err := svc.SignInWithDirectory(t.Context(), "carol", testenv.DirectoryUsers["carol"], false); err != nil {
+		t.Fatal(err)
+	}
+
+	code, out, errOut := run("user", "roles", "--email", "carol@example.org")
+	if code != 0 || !strings.Contains(out, "carol@example.org (roles: dev, user; directory user carol: admin, dev, user follow the directory's groups)") {
+		t.Errorf("user roles of carol = %d:\n%s%s", code, out, errOut)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--add", "admin"}, "its admin role follows its directory groups (LDAP_GROUP_TO_ROLE_ADMIN), so change it there"},
+		{[]string{"--remove", "dev"}, "its dev role follows its directory groups (LDAP_GROUP_TO_ROLE_DEV), so change it there"},
+	} {
+		args := append([]string{"user", "roles", "--email", "carol@example.org"}, tc.args...)
+		code, out, errOut := run(args...)
+		if code != 1 || !strings.Contains(errOut, tc.want) || strings.Count(errOut, "\n") != 1 || out != "" {
+			t.Errorf("manage %v = %d, want 1 and one line saying %q:\n%s%s", args, code, tc.want, out, errOut)
+		}
+	}
+	code, out, errOut = run("user", "roles", "--email", "carol@example.org", "--add", "support")
+	if code != 0 || !strings.Contains(out, "carol@example.org (roles: dev, support, user; granted support)") {
+		t.Errorf("granting carol another role = %d:\n%s%s", code, out, errOut)
+	}
+	if u, err := svc.ByEmail(t.Context(), "carol@example.org"); err != nil || !slices.Equal(u.RoleNames(), []string{"dev", "support", "user"}) {
+		t.Errorf("carol's roles: %+v, %v", u, err)
 	}
 }

@@ -5,6 +5,7 @@
 //	manage [-config FILE] user create --email E [--role R]... [--password-stdin]
 //	manage [-config FILE] user ensure --email E [--role R]... [--password-stdin]
 //	manage [-config FILE] user reset-password --email E [--password-stdin]
+//	manage [-config FILE] user roles --email E [--add R]... [--remove R]...
 //	manage [-config FILE] role add NAME
 //	manage [-config FILE] config [--check]
 //	manage [-config FILE] ldap check --username U [--password-stdin]
@@ -66,6 +67,9 @@ const usage = `usage:
                                   (creates the user unless the address has one; exit 0 both ways)
   manage [-config FILE] user reset-password --email E [--password-stdin]
                                   (password: stdin's first line, else generated and shown once)
+  manage [-config FILE] user roles --email E [--add R]... [--remove R]...
+                                  (grants or takes away roles, each flag repeatable or a comma list;
+                                   with neither, shows the account's roles)
   manage [-config FILE] role add NAME
   manage [-config FILE] config [--check]
   manage [-config FILE] ldap check --username U [--password-stdin]

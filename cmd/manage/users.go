@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/launchkit/launchkit/internal/app"
@@ -14,10 +15,10 @@ import (
 	"github.com/launchkit/launchkit/internal/users"
 )
 
-// userCommand runs `manage user create|ensure|reset-password`.
+// userCommand runs `manage user create|ensure|reset-password|roles`.
 func userCommand(ctx context.Context, flags app.Flags, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"user needs create, ensure or reset-password"}
+		return usageError{"user needs create, ensure, reset-password or roles"}
 	}
 	switch args[0] {
 	case "create":
@@ -26,6 +27,8 @@ func userCommand(ctx context.Context, flags app.Flags, args []string, getenv fun
 		return createUser(ctx, flags, args[1:], getenv, stdin, stdout, true)
 	case "reset-password":
 		return resetPassword(ctx, flags, args[1:], getenv, stdin, stdout)
+	case "roles":
+		return userRoles(ctx, flags, args[1:], getenv, stdout)
 	}
 	return usageError{fmt.Sprintf("unknown user command %q", args[0])}
 }
@@ -96,6 +99,105 @@ func resetPassword(ctx context.Context, flags app.Flags, args []string, getenv f
 	fmt.Fprintf(stdout, "password reset for %s\n", in.email)
 	in.printGenerated(stdout)
 	return nil
+}
+
+// userRoles runs `user roles --email E [--add R]... [--remove R]...`:
+// it grants and takes away roles of an existing account, under the users
+// service's rules (users.Service.ChangeRoles), and prints the roles the
+// account ends with; with neither flag, only prints them. Each flag may be
+// repeated and may hold a comma list.
+func userRoles(ctx context.Context, flags app.Flags, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("user roles", flag.ContinueOnError)
+	email := fs.String("email", "", "the user's email address")
+	var c users.RoleChange
+	fs.Func("add", "grant these roles (repeatable, or a comma list)", roleList(&c.Add))
+	fs.Func("remove", "take these roles away (repeatable, or a comma list)", roleList(&c.Remove))
+	if err := parseCommandFlags(fs, args); err != nil {
+		return err
+	}
+	if *email == "" {
+		return usageError{"user roles needs --email"}
+	}
+	for _, r := range c.Remove {
+		if slices.Contains(c.Add, r) {
+			return usageError{fmt.Sprintf("user roles: %s is both in --add and in --remove", r)}
+		}
+	}
+	d, err := openUsersDB(ctx, flags, getenv)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	svc := users.NewService(d)
+	u, err := svc.ByEmail(ctx, *email)
+	if err != nil {
+		return err
+	}
+	if len(c.Add) == 0 && len(c.Remove) == 0 {
+		fmt.Fprintf(stdout, "user %d: %s (roles: %s%s)\n", u.ID, u.Email, strings.Join(u.RoleNames(), ", "), directoryNote(u))
+		return nil
+	}
+	after, err := svc.ChangeRoles(ctx, u.ID, c)
+	if errors.Is(err, users.ErrUnknownRole) {
+		// Say which names would do.
+		if roles, rerr := svc.Roles(ctx); rerr == nil {
+			names := make([]string, len(roles))
+			for i, r := range roles {
+				names[i] = r.Name
+			}
+			err = fmt.Errorf("%w (the roles are %s; `manage role add NAME` makes another)", err, strings.Join(names, ", "))
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", u.Email, err)
+	}
+	var what []string
+	if granted := missingFrom(after.RoleNames(), u.RoleNames()); len(granted) > 0 {
+		what = append(what, "granted "+strings.Join(granted, ", "))
+	}
+	if removed := missingFrom(u.RoleNames(), after.RoleNames()); len(removed) > 0 {
+		what = append(what, "took away "+strings.Join(removed, ", "))
+	}
+	if len(what) == 0 {
+		what = append(what, "no change")
+	}
+	fmt.Fprintf(stdout, "user %d: %s (roles: %s; %s)\n", after.ID, after.Email, strings.Join(after.RoleNames(), ", "), strings.Join(what, "; "))
+	return nil
+}
+
+// roleList is the flag.Func of --add and --remove: it appends each name
+// of a comma list to list.
+func roleList(list *[]string) func(string) error {
+	return func(value string) error {
+		for name := range strings.SplitSeq(value, ",") {
+			name = strings.TrimSpace(name)
+			if name == "" {
+				return errors.New("needs a role name (or a comma list of them)")
+			}
+			*list = append(*list, name)
+		}
+		return nil
+	}
+}
+
+// missingFrom lists the names of a that b lacks.
+func missingFrom(a, b []string) []string {
+	var out []string
+	for _, n := range a {
+		if !slices.Contains(b, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// directoryNote says, for a directory-managed account, which of its roles
+// are the directory's to change.
+func directoryNote(u *users.User) string {
+	if !u.Directory() {
+		return ""
+	}
+	return fmt.Sprintf("; directory user %s: %s follow the directory's groups", *u.DirectoryName, strings.Join(users.DirectoryRoles, ", "))
 }
 
 // userInput is what `user create` and `user reset-password` share: the

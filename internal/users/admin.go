@@ -116,29 +116,12 @@ func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error)
 	slices.Sort(names)
 	names = slices.Compact(names)
 
-	var u *User
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		admins, err := lockAdmins(tx)
-		if err != nil {
-			return err
-		}
-		// The row is read and rewritten whole: a directory sign-in
-		// changing its roles meanwhile waits, rather than being undone.
-		if err := lockUser(tx, id); err != nil {
-			return err
-		}
-		roles, err := findRoles(tx, names)
-		if err != nil {
-			return err
-		}
-		if u, err = s.byID(tx, id); err != nil {
-			return err
-		}
-		if c.By == id && u.HasRole(RoleAdmin) && (!c.Active || !slices.Contains(names, RoleAdmin)) {
+	u, err := s.editUser(ctx, id, func(tx *gorm.DB, u *User) error {
+		if c.By == id && u.HasRole(RoleAdmin) && !c.Active {
 			return ErrOwnAccount
 		}
-		if err := checkDirectoryChanges(u, email, names); err != nil {
-			return err
+		if u.Directory() && email != u.Email {
+			return fmt.Errorf("%w: its address follows the directory", ErrDirectoryManaged)
 		}
 		changes := map[string]any{"email": email, "name": name, "active": c.Active, "updated_at": time.Now().UTC()}
 		switch {
@@ -152,25 +135,10 @@ func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error)
 			// must not bring them back.
 			changes["session_key"] = newSessionKey()
 		}
-		err = tx.Model(&User{}).Where("id = ?", id).Updates(changes).Error
-		if err != nil {
+		if err := tx.Model(&User{}).Where("id = ?", id).Updates(changes).Error; err != nil {
 			return err
 		}
-		if err := tx.Where("user_id = ?", id).Delete(&userRole{}).Error; err != nil {
-			return err
-		}
-		links := make([]userRole, len(roles))
-		for i, r := range roles {
-			links[i] = userRole{UserID: id, RoleID: r.ID}
-		}
-		if err := tx.Create(&links).Error; err != nil {
-			return err
-		}
-		if err := anAdminRemains(tx, admins); err != nil {
-			return err
-		}
-		u, err = s.byID(tx, id)
-		return err
+		return setRoles(tx, u, names, c.By)
 	})
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		err = ErrEmailTaken
@@ -179,6 +147,67 @@ func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error)
 		return nil, fmt.Errorf("update user %d: %w", id, err)
 	}
 	return u, nil
+}
+
+// editUser runs edit on user id, locked and loaded, in one transaction
+// that keeps the rule every change of an account keeps: a site with an
+// active admin keeps one (ErrLastAdmin). It returns the user as the
+// transaction left them. Update and ChangeRoles share it, so the admin
+// panel and manage answer alike.
+func (s *Service) editUser(ctx context.Context, id uint, edit func(tx *gorm.DB, u *User) error) (*User, error) {
+	var u *User
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		admins, err := lockAdmins(tx)
+		if err != nil {
+			return err
+		}
+		// The row is read and rewritten whole: a directory sign-in
+		// changing its roles meanwhile waits, rather than being undone.
+		if err := lockUser(tx, id); err != nil {
+			return err
+		}
+		if u, err = s.byID(tx, id); err != nil {
+			return err
+		}
+		if err := edit(tx, u); err != nil {
+			return err
+		}
+		if err := anAdminRemains(tx, admins); err != nil {
+			return err
+		}
+		u, err = s.byID(tx, id)
+		return err
+	})
+	return u, err
+}
+
+// setRoles makes u, locked by editUser, hold exactly the roles names
+// (sorted, no repeats), changed by by (as Changes.By): an admin does not
+// take admin from their own account (ErrOwnAccount), and a
+// directory-managed account's DirectoryRoles stay as the directory gave
+// them (ErrDirectoryManaged).
+func setRoles(tx *gorm.DB, u *User, names []string, by uint) error {
+	if by == u.ID && u.HasRole(RoleAdmin) && !slices.Contains(names, RoleAdmin) {
+		return ErrOwnAccount
+	}
+	if err := checkDirectoryRoles(u, names); err != nil {
+		return err
+	}
+	roles, err := findRoles(tx, names)
+	if err != nil {
+		return err
+	}
+	if err := tx.Where("user_id = ?", u.ID).Delete(&userRole{}).Error; err != nil {
+		return err
+	}
+	if len(roles) == 0 {
+		return nil
+	}
+	links := make([]userRole, len(roles))
+	for i, r := range roles {
+		links[i] = userRole{UserID: u.ID, RoleID: r.ID}
+	}
+	return tx.Create(&links).Error
 }
 
 // Delete removes user id for by (the admin deleting, or 0 for an

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/launchkit/launchkit/internal/db"
@@ -228,6 +229,125 @@ func TestAccountRulesHoldForEveryCaller(t *testing.T) {
 		}
 		if _, err := s.Authenticate(ctx, confirmed.Email, password); err != nil {
 			t.Errorf("a confirmed account: %v", err)
+		}
+	})
+}
+
+// TestChangeRoles: roles are granted and taken away one by one (what
+// `manage user roles` does), a change of the API key role reaching the
+// user's keys at once, and every name is checked.
+func TestChangeRoles(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, _ *db.DB) {
+		ctx := t.Context()
+		if _, err := s.AddRole(ctx, "editors"); err != nil {
+			t.Fatal(err)
+		}
+		ada := mustCreate(t, s, "ada@example.com")
+		if _, _, err := s.CreateAPIKey(ctx, ada.ID, "script"); !errors.Is(err, users.ErrAPIKeysNotAllowed) {
+			t.Fatalf("an API key before the grant: %v", err)
+		}
+		steps := []struct {
+			c    users.RoleChange
+			want []string
+		}{
+			{users.RoleChange{Add: []string{users.APIKeyRole, "editors", "editors"}}, []string{"dev", "editors", "user"}},
+			{users.RoleChange{Add: []string{users.APIKeyRole}}, []string{"dev", "editors", "user"}},   // held already
+			{users.RoleChange{Remove: []string{users.RoleAdmin}}, []string{"dev", "editors", "user"}}, // not held
+			{users.RoleChange{Add: []string{users.RoleUser}, Remove: []string{"editors"}}, []string{"dev", "user"}},
+		}
+		for _, step := range steps {
+			got, err := s.ChangeRoles(ctx, ada.ID, step.c)
+			if err != nil || !slices.Equal(got.RoleNames(), step.want) {
+				t.Fatalf("ChangeRoles(%+v) = %v, %v; want %v", step.c, got.RoleNames(), err, step.want)
+			}
+		}
+		_, raw := mustCreateKey(t, s, ada.ID, "script")
+		if _, err := s.ChangeRoles(ctx, ada.ID, users.RoleChange{Remove: []string{users.APIKeyRole}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AuthenticateAPIKey(ctx, raw); !errors.Is(err, users.ErrAPIKeysNotAllowed) {
+			t.Errorf("a key after its user lost the %s role: %v, want ErrAPIKeysNotAllowed", users.APIKeyRole, err)
+		}
+
+		for _, tc := range []struct {
+			name string
+			c    users.RoleChange
+			want error
+		}{
+			{"an unknown role", users.RoleChange{Add: []string{"dev", "wizard"}}, users.ErrUnknownRole},
+			{"an unknown role taken away", users.RoleChange{Remove: []string{"wizard"}}, users.ErrUnknownRole},
+			{"a name no role can have", users.RoleChange{Add: []string{"dev\x00"}}, users.ErrUnknownRole},
+			{"the user role taken away", users.RoleChange{Remove: []string{users.RoleUser}}, users.ErrUserRoleKept},
+		} {
+			if _, err := s.ChangeRoles(ctx, ada.ID, tc.c); !errors.Is(err, tc.want) {
+				t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+			}
+		}
+		if _, err := s.ChangeRoles(ctx, ada.ID, users.RoleChange{Add: []string{"editors"}, Remove: []string{"editors"}}); err == nil || !strings.Contains(err.Error(), "both added and removed") {
+			t.Errorf("a role both added and removed: %v", err)
+		}
+		if u, _ := s.ByID(ctx, ada.ID); !slices.Equal(u.RoleNames(), []string{"user"}) {
+			t.Errorf("refused changes changed the roles: %v", u.RoleNames())
+		}
+		if _, err := s.ChangeRoles(ctx, 9999, users.RoleChange{Add: []string{"dev"}}); !errors.Is(err, users.ErrNotFound) {
+			t.Errorf("an unknown id: %v, want ErrNotFound", err)
+		}
+	})
+}
+
+// TestChangeRolesKeepsTheAdminRules: the last active admin stays one, an
+// admin keeps admin on their own account, and of two admins taking admin
+// from each other at the same moment one is refused.
+func TestChangeRolesKeepsTheAdminRules(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, _ *db.DB) {
+		ctx := t.Context()
+		demote := users.RoleChange{Remove: []string{users.RoleAdmin}}
+		root := mustCreate(t, s, "root@example.com", users.RoleAdmin)
+		if _, err := s.ChangeRoles(ctx, root.ID, demote); !errors.Is(err, users.ErrLastAdmin) {
+			t.Errorf("demoting the only admin: %v, want ErrLastAdmin", err)
+		}
+		other := mustCreate(t, s, "other@example.com", users.RoleAdmin)
+		if _, err := s.ChangeRoles(ctx, root.ID, users.RoleChange{Remove: demote.Remove, By: root.ID}); !errors.Is(err, users.ErrOwnAccount) {
+			t.Errorf("an admin demoting themselves: %v, want ErrOwnAccount", err)
+		}
+		if got, err := s.ChangeRoles(ctx, other.ID, users.RoleChange{Remove: demote.Remove, By: root.ID}); err != nil || got.HasRole(users.RoleAdmin) {
+			t.Errorf("an admin demoting another admin: %v, %v", got, err)
+		}
+
+		for round := range 4 {
+			b := mustCreate(t, s, fmt.Sprintf("b%d@example.com", round), users.RoleAdmin)
+			errs := make(chan error, 2)
+			gate := make(chan struct{})
+			for _, target := range []*users.User{root, b} {
+				go func() {
+					<-gate
+					_, err := s.ChangeRoles(ctx, target.ID, demote)
+					errs <- err
+				}()
+			}
+			close(gate)
+			refused := 0
+			for range 2 {
+				if err := <-errs; errors.Is(err, users.ErrLastAdmin) {
+					refused++
+				} else if err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+			}
+			st, err := s.Stats(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if refused != 1 || st.ByRole[users.RoleAdmin] != 1 {
+				t.Fatalf("round %d: %d refused, %d admins left; want 1 and 1", round, refused, st.ByRole[users.RoleAdmin])
+			}
+			// root is the only admin again for the next round.
+			if _, err := s.ChangeRoles(ctx, root.ID, users.RoleChange{Add: []string{users.RoleAdmin}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Delete(ctx, 0, b.ID); err != nil {
+				t.Fatal(err)
+			}
 		}
 	})
 }

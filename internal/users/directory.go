@@ -248,18 +248,16 @@ func (s *Service) checkDirectoryPassword(ctx context.Context, u *User, password 
 	return err
 }
 
-// checkDirectoryChanges refuses an admin's changes to what the directory
-// decides of directory-managed u: its address and DirectoryRoles.
-func checkDirectoryChanges(u *User, email string, roles []string) error {
+// checkDirectoryRoles refuses a change of directory-managed u's roles to
+// names that would change any of DirectoryRoles, naming the first such:
+// they follow the directory's groups (LDAP_GROUP_TO_ROLE_*).
+func checkDirectoryRoles(u *User, names []string) error {
 	if !u.Directory() {
 		return nil
 	}
-	if email != u.Email {
-		return ErrDirectoryManaged
-	}
 	for _, r := range DirectoryRoles {
-		if slices.Contains(roles, r) != slices.ContainsFunc(u.Roles, func(h Role) bool { return h.Name == r }) {
-			return ErrDirectoryManaged
+		if slices.Contains(names, r) != slices.ContainsFunc(u.Roles, func(h Role) bool { return h.Name == r }) {
+			return fmt.Errorf("%w: its %s role follows its directory groups (LDAP_GROUP_TO_ROLE_%s), so change it there", ErrDirectoryManaged, r, strings.ToUpper(r))
 		}
 	}
 	return nil

@@ -366,3 +366,39 @@ func TestADirectoryUsernameTooLongForTheColumnIsRefused(t *testing.T) {
 		}
 	})
 }
+
+// TestChangeRolesOfADirectoryAccount: the roles the directory decides are
+// not changed here, by name in the refusal; other roles are granted and
+// taken away as for any account.
+func TestChangeRolesOfADirectoryAccount(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, _ *db.DB) {
+		ctx := t.Context()
+		withDirectory(s).add("erin", "erin@example.org", "erin-pw", "dev")
+		u, err := s.SignInWithDirectory(ctx, "erin", "erin-pw", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AddRole(ctx, "support"); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			c    users.RoleChange
+			want string
+		}{
+			{users.RoleChange{Add: []string{users.RoleAdmin}}, "its admin role follows its directory groups (LDAP_GROUP_TO_ROLE_ADMIN)"},
+			{users.RoleChange{Add: []string{"support"}, Remove: []string{users.RoleDev}}, "its dev role follows its directory groups (LDAP_GROUP_TO_ROLE_DEV)"},
+		} {
+			if _, err := s.ChangeRoles(ctx, u.ID, tc.c); !errors.Is(err, users.ErrDirectoryManaged) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("ChangeRoles(%+v) = %v, want ErrDirectoryManaged saying %q", tc.c, err, tc.want)
+			}
+		}
+		got, err := s.ChangeRoles(ctx, u.ID, users.RoleChange{Add: []string{"support", users.RoleDev}})
+		if err != nil || !slices.Equal(got.RoleNames(), []string{"dev", "support", "user"}) {
+			t.Errorf("granting another role (and the directory's dev, held already): %v, %v", got.RoleNames(), err)
+		}
+		got, err = s.ChangeRoles(ctx, u.ID, users.RoleChange{Remove: []string{"support"}})
+		if err != nil || !slices.Equal(got.RoleNames(), []string{"dev", "user"}) {
+			t.Errorf("taking another role away: %v, %v", got.RoleNames(), err)
+		}
+	})
+}

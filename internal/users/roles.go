@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // The roles migration 00002_users creates. Admins hold every role.
@@ -62,32 +61,82 @@ func (s *Service) AddRole(ctx context.Context, name string) (*Role, error) {
 }
 
 // Grant gives the user with that email the role; granting a role the
-// user already holds is not an error.
+// user already holds is not an error. It keeps the rules of ChangeRoles.
 func (s *Service) Grant(ctx context.Context, email, role string) error {
 	key := strings.ToLower(strings.TrimSpace(email))
-	g := s.db.WithContext(ctx)
-	u, err := s.byEmail(g, key)
-	if err != nil {
-		return fmt.Errorf("grant %s to %s: %w", role, key, err)
+	u, err := s.byEmail(s.db.WithContext(ctx), key)
+	if err == nil {
+		_, err = s.ChangeRoles(ctx, u.ID, RoleChange{Add: []string{role}})
 	}
-	roles, err := findRoles(g, []string{role})
 	if err != nil {
-		return fmt.Errorf("grant %s to %s: %w", role, key, err)
-	}
-	// ON CONFLICT DO NOTHING: granting a role the user holds is a no-op.
-	link := userRole{UserID: u.ID, RoleID: roles[0].ID}
-	if err := g.Clauses(clause.OnConflict{DoNothing: true}).Create(&link).Error; err != nil {
 		return fmt.Errorf("grant %s to %s: %w", role, key, err)
 	}
 	return nil
 }
 
+// ErrUserRoleKept: every account holds the user role (SPEC: registered
+// users get it); it is not taken away.
+var ErrUserRoleKept = errors.New("every account keeps the " + RoleUser + " role")
+
+// RoleChange grants and takes away roles of one account.
+type RoleChange struct {
+	// Add are the roles to grant; one the user holds already is left as
+	// it is.
+	Add []string
+	// Remove are the roles to take away; one the user does not hold is
+	// left as it is.
+	Remove []string
+	// By is the user making the change, as in Changes: an admin in the
+	// admin panel, or 0 for an operator (manage).
+	By uint
+}
+
+// ChangeRoles grants and takes away roles of user id in one transaction,
+// under the rules Update keeps: the site keeps an active admin
+// (ErrLastAdmin), an admin does not take admin from their own account
+// (ErrOwnAccount), and the roles the directory decides for a
+// directory-managed account (DirectoryRoles) are not changed here
+// (ErrDirectoryManaged), though other roles are granted to it as to any.
+// Every role named must exist (ErrUnknownRole); the user role stays
+// (ErrUserRoleKept); a role both added and removed is refused. The user's
+// sessions and API keys go on, with the new roles from their next request.
+func (s *Service) ChangeRoles(ctx context.Context, id uint, c RoleChange) (*User, error) {
+	for _, r := range c.Remove {
+		if r == RoleUser {
+			return nil, fmt.Errorf("change roles of user %d: %w", id, ErrUserRoleKept)
+		}
+		if slices.Contains(c.Add, r) {
+			return nil, fmt.Errorf("change roles of user %d: the %s role is both added and removed", id, r)
+		}
+	}
+	u, err := s.editUser(ctx, id, func(tx *gorm.DB, u *User) error {
+		// Every name is checked, the removed ones too: a mistyped role
+		// must not pass for one the user does not hold.
+		if _, err := findRoles(tx, slices.Concat(c.Add, c.Remove)); err != nil {
+			return err
+		}
+		names := slices.DeleteFunc(slices.Concat(u.RoleNames(), c.Add), func(r string) bool { return slices.Contains(c.Remove, r) })
+		slices.Sort(names)
+		return setRoles(tx, u, slices.Compact(names), c.By)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("change roles of user %d: %w", id, err)
+	}
+	return u, nil
+}
+
 // findRoles loads the roles named names, or fails with ErrUnknownRole
 // naming the ones that do not exist.
 func findRoles(g *gorm.DB, names []string) ([]Role, error) {
+	names = slices.Compact(slices.Sorted(slices.Values(names)))
 	var roles []Role
-	if err := g.Where("name IN ?", names).Order("name").Find(&roles).Error; err != nil {
-		return nil, err
+	// A name no role can have (PostgreSQL refuses a NUL byte in a query)
+	// is not looked for.
+	valid := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return !roleName.MatchString(n) })
+	if len(valid) > 0 {
+		if err := g.Where("name IN ?", valid).Order("name").Find(&roles).Error; err != nil {
+			return nil, err
+		}
 	}
 	if len(roles) == len(names) {
 		return roles, nil

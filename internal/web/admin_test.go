@@ -14,7 +14,7 @@ func TestAdminNeedsTheAdminRole(t *testing.T) {
 	s.visitor().get("/admin").redirectsTo("/user/sign-in?next=%2Fadmin")
 	user := s.signedIn("user@example.com")
 	for _, path := range []string{"/admin", "/admin/users", "/admin/users/new", "/admin/jobs"} {
-		user.get(path).status(403).contains("403", "You do not have permission")
+		user.get(path).status(403).contains("403", "This page needs the admin role")
 	}
 	user.post("/admin/users/1/delete").status(403)
 	user.get("/").lacks(`href="/admin"`)

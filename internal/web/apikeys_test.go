@@ -127,8 +127,15 @@ func TestAPIKeyPagesNeedTheDevRole(t *testing.T) {
 
 	user := s.signedIn("user@example.com")
 	user.get("/user/profile").status(200).lacks(`href="/user/apikeys"`)
-	user.get("/user/apikeys").status(403).contains("You do not have permission")
+	// The page says which role it needs and who grants it, so a new
+	// account is not left guessing.
+	user.get("/user/apikeys").status(403).contains("API keys need the dev role", "ask an admin")
 	user.post("/user/apikeys", "name", "x").status(403).lacks("lk_")
+	user.header = http.Header{"Accept": {"application/json"}}
+	if status, msg := user.get("/user/apikeys").status(403).jsonError(); status != 403 || !strings.Contains(msg, "API keys need the dev role") {
+		t.Errorf("JSON 403 = %d %q, want the role named", status, msg)
+	}
+	user.header = nil
 	user.post("/user/apikeys/1/delete").status(403)
 
 	admin := s.signedIn("admin@example.com", users.RoleAdmin)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/launchkit/launchkit/internal/users"
@@ -80,17 +82,33 @@ func (s *Server) requireUser(next http.Handler) http.Handler {
 }
 
 // requireRole sends signed-out visitors to sign in and answers 403 to
-// users without role (admins hold every role).
+// users without role (admins hold every role), saying which role it is.
 func (s *Server) requireRole(role string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return s.requireUser(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if !currentUser(r).HasRole(role) {
-				s.renderError(w, r, http.StatusForbidden, "")
+			if u := currentUser(r); !u.HasRole(role) {
+				s.renderError(w, r, http.StatusForbidden, missingRole(u, role))
 				return
 			}
 			next.ServeHTTP(w, r)
 		}))
 	}
+}
+
+// missingRole tells signed-in u which role a page needs and who can
+// grant it: without that, a new account meets a bare 403 and cannot tell
+// what to ask for. It names only the role (the SPEC lists which pages
+// need which), nothing of who holds it.
+func missingRole(u *users.User, role string) string {
+	what := "This page needs"
+	if role == users.APIKeyRole {
+		what = "API keys need"
+	}
+	who := "ask an admin to grant it"
+	if u.Directory() && slices.Contains(users.DirectoryRoles, role) {
+		who = "it comes from your groups in the company directory, so ask whoever manages them"
+	}
+	return fmt.Sprintf("%s the %s role, which your account does not have: %s.", what, role, who)
 }
 
 // localPath returns next when it is a path on this site, else "/": the

@@ -50,6 +50,9 @@ func TestDirectorySignIn(t *testing.T) {
 	bob := s.visitor()
 	bob.directorySignIn("bob").redirectsTo("/")
 	bob.get("/admin").status(403)
+	// A directory role is not an admin's to grant: the 403 says where it
+	// comes from.
+	bob.get("/user/apikeys").status(403).contains("API keys need the dev role", "your groups in the company directory").lacks("ask an admin")
 	u, err := s.app.Users.ByEmail(t.Context(), "bob@example.org")
 	if err != nil || !u.Directory() {
 		t.Fatalf("bob's account: %+v, %v", u, err)
