@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
+	"github.com/robfig/cron/v3"
 
 	"github.com/launchkit/launchkit/internal/jobs"
 	"github.com/launchkit/launchkit/internal/testenv"
@@ -152,4 +154,42 @@ func TestAPeriodicTaskThatCannotBeQueuedIsLoggedAsAnError(t *testing.T) {
 	testenv.WaitUntil(t, "an error saying the periodic task was not queued", 20*time.Second, 50*time.Millisecond, func() bool {
 		return notQueued.MatchString(logs.String())
 	})
+}
+
+// TestPeriodicTasksRetryWithinTheirPeriod: every try of a periodic run,
+// with asynq's longest backoff between them, ends before the next period
+// begins, so that runs do not pile up behind a failing one (asynq's
+// defaults, 25 retries over about three weeks, would for an hourly task).
+func TestPeriodicTasksRetryWithinTheirPeriod(t *testing.T) {
+	for _, task := range jobs.Tasks {
+		if task.Schedule == "" {
+			continue
+		}
+		maxRetry, timeout := 25, 30*time.Minute // asynq's defaults
+		for _, o := range task.Options {
+			switch o.Type() {
+			case asynq.MaxRetryOpt:
+				maxRetry = o.Value().(int)
+			case asynq.TimeoutOpt:
+				timeout = o.Value().(time.Duration)
+			}
+		}
+		worst := time.Duration(maxRetry+1) * timeout
+		for n := range maxRetry { // asynq.DefaultRetryDelayFunc at its longest
+			worst += time.Duration(int(math.Pow(float64(n), 4))+15+29*(n+1)) * time.Second
+		}
+		schedule, err := cron.ParseStandard(task.Schedule)
+		if err != nil {
+			t.Fatalf("%s: %v", task.Type, err)
+		}
+		period := time.Duration(math.MaxInt64)
+		at := schedule.Next(time.Now().UTC())
+		for range 1000 { // the shortest gap between two runs, over many
+			next := schedule.Next(at)
+			period, at = min(period, next.Sub(at)), next
+		}
+		if worst > period {
+			t.Errorf("%s: %d retries of at most %s each may take %s, longer than its period (%s)", task.Type, maxRetry, timeout, worst, period)
+		}
+	}
 }
