@@ -323,13 +323,6 @@ func (a *App) NewWorker() (*jobs.Worker, error) {
 			a.Alerts.Report(ctx, alerts.Alert{Kind: "task", ID: taskID, Where: taskType, Err: err.Error()})
 		},
 	}
-	if a.Config.RedisURL != "" {
-		target, err := jobs.ParseRedisURL(a.Config.RedisURL)
-		if err != nil {
-			return nil, err
-		}
-		opts.SchedulerRedis = target.ConnOpt()
-	}
 	return jobs.NewWorker(a.Redis, a.Handlers(), opts)
 }
 

@@ -31,13 +31,16 @@ type Handlers struct {
 	Limits *ratelimit.Limiter
 }
 
-// Mux routes each task type to its handler.
-func (h *Handlers) Mux() *asynq.ServeMux {
+// Mux routes each task type of Tasks to its handler.
+func (h *Handlers) Mux() *asynq.ServeMux { return h.mux(Tasks) }
+
+// mux routes each task type of tasks to its handler.
+func (h *Handlers) mux(tasks []Task) *asynq.ServeMux {
 	mux := asynq.NewServeMux()
 	if h.Metrics != nil {
 		mux.Use(h.observe)
 	}
-	for _, t := range Tasks {
+	for _, t := range tasks {
 		handle := t.Handle
 		mux.HandleFunc(t.Type, func(ctx context.Context, task *asynq.Task) error { return handle(h, ctx, task) })
 	}

@@ -158,41 +158,6 @@ func TestMailSendFailureIsRetried(t *testing.T) {
 	}
 }
 
-func TestSchedulerRegistersThePeriodicTasks(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits for asynq's scheduler to register (about 10 s): not in -short")
-	}
-	rdb := openRedis(t, redisBackends[0].url(t))
-	h := &jobs.Handlers{Mailer: failingMailer{}, Logger: discard}
-	w, err := jobs.NewWorker(rdb, h, jobs.WorkerOptions{Concurrency: 1, Scheduler: true, ShutdownTimeout: time.Second, Logger: discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Shutdown)
-
-	inspector := asynq.NewInspectorFromRedisClient(rdb)
-	var types []string
-	testenv.WaitUntil(t, "scheduler entries in Redis (written at the first 10s heartbeat)", 25*time.Second, 50*time.Millisecond, func() bool {
-		entries, err := inspector.SchedulerEntries()
-		if err != nil {
-			return false
-		}
-		types = types[:0]
-		for _, e := range entries {
-			types = append(types, e.Task.Type())
-		}
-		return len(types) > 0
-	})
-	for _, task := range jobs.Tasks {
-		if task.Schedule != "" && !slices.Contains(types, task.Type) {
-			t.Errorf("scheduler entries %v lack %s", types, task.Type)
-		}
-	}
-}
-
 func TestSessionsPurgeTaskDeletesExpiredSessions(t *testing.T) {
 	d := testenv.MigratedDB(t, testenv.SQLiteURL(t))
 	if _, err := d.SQL.Exec(`INSERT INTO sessions (token, data, expiry) VALUES ('old', x'00', julianday('now') - 1), ('live', x'00', julianday('now') + 1)`); err != nil {
@@ -364,7 +329,7 @@ func TestEveryTaskIsRegisteredOnce(t *testing.T) {
 			t.Errorf("task %q: want a unique type, a handler and queue options", task.Type)
 		}
 		seen[task.Type] = true
-		if _, err := jobs.PeriodicOptions(task); task.Schedule != "" && err != nil {
+		if _, err := jobs.PeriodicOptions(task, time.Now()); task.Schedule != "" && err != nil {
 			t.Errorf("task %s: %v", task.Type, err)
 		}
 		if len(jobs.TaskOptions(task.Type)) != len(task.Options) {
@@ -401,50 +366,61 @@ func TestEveryTaskIsRegisteredOnce(t *testing.T) {
 }
 
 // TestSeveralSchedulersRunAPeriodOnce: what two schedulers do when they
-// fire in the same period — each enqueues the task with PeriodicOptions —
-// gives one run: the second enqueue is refused, also after the first run
-// has finished (a lock that only lasted while the task was queued let a
-// slower scheduler's enqueue through). A period later it runs again.
+// fire in the same period — each enqueues the task with PeriodicOptions
+// for that period — gives one run: the second enqueue is refused, also
+// after the first run has finished (a lock that only lasted while the
+// task was queued let a slower scheduler's enqueue through), and also
+// after it failed for good. The next period's run is taken all the same.
 func TestSeveralSchedulersRunAPeriodOnce(t *testing.T) {
 	for _, backend := range redisBackends {
 		t.Run(backend.name, func(t *testing.T) {
 			rdb := openRedis(t, backend.url(t))
-			task := jobs.Task{Type: "test:periodic", Options: []asynq.Option{asynq.Queue(jobs.QueueLow)}, Schedule: "@every 2s"}
-			opts, err := jobs.PeriodicOptions(task)
-			if err != nil {
-				t.Fatal(err)
-			}
+			task := jobs.Task{Type: "test:periodic", Options: []asynq.Option{asynq.Queue(jobs.QueueLow), asynq.MaxRetry(0)}, Schedule: "@hourly"}
 			client := asynq.NewClientFromRedisClient(rdb)
-			first, err := client.EnqueueContext(t.Context(), asynq.NewTask(task.Type, nil), opts...)
-			if err != nil {
-				t.Fatal(err)
+			enqueue := func(period time.Time) (*asynq.TaskInfo, error) {
+				t.Helper()
+				opts, err := jobs.PeriodicOptions(task, period)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return client.EnqueueContext(t.Context(), asynq.NewTask(task.Type, nil), opts...)
 			}
-			// The first scheduler's run is processed and done.
+			ten := time.Date(2025, 6, 1, 10, 0, 0, 0, time.UTC)
+			eleven, noon := ten.Add(time.Hour), ten.Add(2*time.Hour)
 			mux := asynq.NewServeMux()
-			mux.HandleFunc(task.Type, func(context.Context, *asynq.Task) error { return nil })
-			srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
-				Concurrency: 1, Queues: map[string]int{jobs.QueueLow: 1}, LogLevel: asynq.FatalLevel,
-				JanitorInterval: 100 * time.Millisecond, // drops finished runs past their retention
+			mux.HandleFunc(task.Type, func(ctx context.Context, _ *asynq.Task) error {
+				if id, _ := asynq.GetTaskID(ctx); strings.HasSuffix(id, eleven.Format(time.RFC3339)) {
+					return errors.New("the 11:00 run fails")
+				}
+				return nil
 			})
+			srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: 1, Queues: map[string]int{jobs.QueueLow: 1}, LogLevel: asynq.FatalLevel})
 			if err := srv.Start(mux); err != nil {
 				t.Fatal(err)
 			}
 			defer srv.Shutdown()
 			inspector := asynq.NewInspectorFromRedisClient(rdb)
-			testenv.WaitUntil(t, "the first run to complete", 10*time.Second, 50*time.Millisecond, func() bool {
-				info, err := inspector.GetTaskInfo(jobs.QueueLow, first.ID)
-				return err == nil && info.State == asynq.TaskStateCompleted
-			})
-			// The second scheduler fires in the same period.
-			if _, err := client.EnqueueContext(t.Context(), asynq.NewTask(task.Type, nil), opts...); !errors.Is(err, asynq.ErrTaskIDConflict) {
-				t.Errorf("a second enqueue in the same period: %v, want a task-ID conflict", err)
+			runs := func(period time.Time, state asynq.TaskState) {
+				t.Helper()
+				info, err := enqueue(period)
+				if err != nil {
+					t.Fatalf("the first enqueue of the %s run: %v", period.Format(time.Kitchen), err)
+				}
+				testenv.WaitUntil(t, "the "+period.Format(time.Kitchen)+" run to end "+state.String(), 10*time.Second, 50*time.Millisecond, func() bool {
+					info, err = inspector.GetTaskInfo(jobs.QueueLow, info.ID)
+					return err == nil && info.State == state
+				})
+				if state == asynq.TaskStateCompleted && info.Retention != time.Hour {
+					t.Errorf("the finished run is kept %s, want one period (1h)", info.Retention)
+				}
+				// The second scheduler fires in the same period.
+				if _, err := enqueue(period); !errors.Is(err, asynq.ErrTaskIDConflict) {
+					t.Errorf("a second enqueue of the %s run after it ended %s: %v, want a task-ID conflict", period.Format(time.Kitchen), state, err)
+				}
 			}
-			// A period later (the completed run kept for half of one), it
-			// runs again.
-			testenv.WaitUntil(t, "the next period's enqueue to be taken", 10*time.Second, 50*time.Millisecond, func() bool {
-				_, err := client.EnqueueContext(t.Context(), asynq.NewTask(task.Type, nil), opts...)
-				return err == nil
-			})
+			runs(ten, asynq.TaskStateCompleted)
+			runs(eleven, asynq.TaskStateArchived)
+			runs(noon, asynq.TaskStateCompleted)
 		})
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -93,18 +92,6 @@ func (t *RedisTarget) Client() *redis.Client {
 		return redis.NewFailoverClient(t.failover)
 	}
 	return redis.NewClient(t.single)
-}
-
-// ConnOpt describes the target to asynq parts that open a connection of
-// their own (the scheduler).
-func (t *RedisTarget) ConnOpt() asynq.RedisConnOpt {
-	if f := t.failover; f != nil {
-		return asynq.RedisFailoverClientOpt{
-			MasterName: f.MasterName, SentinelAddrs: f.SentinelAddrs, SentinelPassword: f.SentinelPassword,
-			Username: f.Username, Password: f.Password, DB: f.DB,
-		}
-	}
-	return clientOpt(t.single)
 }
 
 // String names the target without its password.

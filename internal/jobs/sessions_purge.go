@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -12,9 +13,14 @@ import (
 // store, every hour.
 const TypeSessionsPurge = "sessions:purge"
 
+// sessionsPurgeTask is tried a few times within its hour, each try
+// within five minutes (a DELETE by the indexed expiry): about 25 minutes
+// at worst, rather than asynq's 25 retries over some weeks. What a
+// failed hour leaves is purged the next hour.
 var sessionsPurgeTask = Task{
-	Type: TypeSessionsPurge, Options: []asynq.Option{asynq.Queue(QueueLow)},
-	Handle: (*Handlers).purgeSessions, Schedule: "@hourly",
+	Type:    TypeSessionsPurge,
+	Options: []asynq.Option{asynq.Queue(QueueLow), asynq.MaxRetry(3), asynq.Timeout(5 * time.Minute)},
+	Handle:  (*Handlers).purgeSessions, Schedule: "@hourly",
 }
 
 func (h *Handlers) purgeSessions(ctx context.Context, _ *asynq.Task) error {

@@ -21,8 +21,10 @@ type Task struct {
 	// Handle does the work, with the worker's dependencies.
 	Handle func(h *Handlers, ctx context.Context, t *asynq.Task) error
 	// Schedule, when set, runs the task periodically on the scheduler: a
-	// cron line or "@hourly"/"@daily" (on the clock, so that several
-	// schedulers agree; see PeriodicOptions). It then takes no payload.
+	// cron line in UTC, "@hourly"/"@daily", or "@every 10m" (all on the
+	// clock, so that several schedulers agree; see PeriodicOptions). It
+	// then takes no payload, and its Options should give retries that end
+	// within one period: a failed period is left to the next one.
 	Schedule string
 }
 

@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
-	"github.com/robfig/cron/v3"
 )
 
 // WorkerOptions configure a Worker.
@@ -20,10 +17,6 @@ type WorkerOptions struct {
 	// Scheduler also runs the periodic-task scheduler (several may: see
 	// PeriodicOptions).
 	Scheduler bool
-	// SchedulerRedis is where the scheduler opens its own connection
-	// (RedisTarget.ConnOpt; behind Sentinel it must follow the primary
-	// too); nil: the server rdb talks to.
-	SchedulerRedis asynq.RedisConnOpt
 	// OnTaskFailed, when set, hears of each task that failed for good:
 	// out of retries, or refused without retry.
 	OnTaskFailed func(ctx context.Context, taskType, taskID string, err error)
@@ -31,13 +24,16 @@ type WorkerOptions struct {
 	// before handing them back to the queue.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
+	// Tasks are the tasks the worker handles and, with Scheduler, queues
+	// periodically; nil: Tasks (a test gives tasks of its own).
+	Tasks []Task
 }
 
 // Worker processes tasks from Redis and, optionally, enqueues the
 // periodic ones.
 type Worker struct {
 	server    *asynq.Server
-	scheduler *asynq.Scheduler
+	scheduler *scheduler
 	handler   asynq.Handler
 	logger    *slog.Logger
 }
@@ -61,31 +57,17 @@ func NewWorker(rdb *redis.Client, h *Handlers, opts WorkerOptions) (*Worker, err
 			}
 		}),
 	})
-	w := &Worker{server: server, handler: h.Mux(), logger: logger}
+	tasks := opts.Tasks
+	if tasks == nil {
+		tasks = Tasks
+	}
+	w := &Worker{server: server, handler: h.mux(tasks), logger: logger}
 	if opts.Scheduler {
-		// The scheduler gets a connection of its own: asynq closes the
-		// scheduler's connection at shutdown and refuses (with an error
-		// in the log) to close a shared one.
-		conn := opts.SchedulerRedis
-		if conn == nil {
-			conn = ConnOpt(rdb)
+		s, err := newScheduler(rdb, tasks, opts.Logger.With("component", "scheduler"))
+		if err != nil {
+			return nil, err
 		}
-		w.scheduler = asynq.NewScheduler(conn, &asynq.SchedulerOpts{
-			Logger:   asynqLogger{opts.Logger.With("component", "scheduler")},
-			LogLevel: asynq.WarnLevel,
-		})
-		for _, t := range Tasks {
-			if t.Schedule == "" {
-				continue
-			}
-			opts, err := PeriodicOptions(t)
-			if err == nil {
-				_, err = w.scheduler.Register(t.Schedule, asynq.NewTask(t.Type, nil), opts...)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("schedule %s: %w", t.Type, err)
-			}
-		}
+		w.scheduler = s
 	}
 	return w, nil
 }
@@ -96,10 +78,7 @@ func (w *Worker) Start() error {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	if w.scheduler != nil {
-		if err := w.scheduler.Start(); err != nil {
-			w.server.Shutdown()
-			return fmt.Errorf("start scheduler: %w", err)
-		}
+		w.scheduler.start()
 	}
 	w.logger.Info("worker started", "scheduler", w.scheduler != nil)
 	return nil
@@ -109,19 +88,10 @@ func (w *Worker) Start() error {
 // timeout and hands the rest back to the queue.
 func (w *Worker) Shutdown() {
 	if w.scheduler != nil {
-		w.scheduler.Shutdown()
+		w.scheduler.shutdown()
 	}
 	w.server.Shutdown()
 	w.logger.Info("worker stopped")
-}
-
-// ConnOpt describes rdb's server for asynq parts that open their own
-// connection (the scheduler, which closes its own at shutdown).
-func ConnOpt(rdb *redis.Client) asynq.RedisClientOpt { return clientOpt(rdb.Options()) }
-
-// clientOpt describes the one server of o to asynq.
-func clientOpt(o *redis.Options) asynq.RedisClientOpt {
-	return asynq.RedisClientOpt{Network: o.Network, Addr: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig}
 }
 
 // asynqLogger adapts slog to asynq's logger.
@@ -130,16 +100,7 @@ type asynqLogger struct{ l *slog.Logger }
 func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
 func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
 func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
-func (a asynqLogger) Error(args ...any) {
-	msg := fmt.Sprint(args...)
-	if strings.Contains(msg, asynq.ErrTaskIDConflict.Error()) {
-		// Another scheduler enqueued this period's run first: the point
-		// of PeriodicOptions, not a fault.
-		a.l.Debug(msg)
-		return
-	}
-	a.l.Error(msg)
-}
+func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
 
 // Fatal is called by asynq only on unrecoverable start-up errors; it logs
 // instead of exiting so the caller's error path and shutdown still run.
@@ -155,24 +116,6 @@ type sharedClient struct{ rdb *redis.Client }
 
 // MakeRedisClient implements asynq.RedisConnOpt.
 func (s sharedClient) MakeRedisClient() any { return s.rdb }
-
-// PeriodicOptions are the queue options a scheduler enqueues periodic
-// task t with. Each period's run has the same task ID, kept for half a
-// period after it ends: a second scheduler (several workers started
-// without DISABLE_SCHEDULER) that fires in the same period is refused
-// with a task-ID conflict, so the task runs once per period however many
-// schedulers there are — given schedules on the clock ("@hourly",
-// "0 7 * * *"), which every scheduler fires at the same moment; "@every"
-// counts from each scheduler's start.
-func PeriodicOptions(t Task) ([]asynq.Option, error) {
-	schedule, err := cron.ParseStandard(t.Schedule)
-	if err != nil {
-		return nil, fmt.Errorf("schedule %q of %s: %w", t.Schedule, t.Type, err)
-	}
-	next := schedule.Next(time.Now())
-	period := schedule.Next(next).Sub(next)
-	return append(slices.Clone(t.Options), asynq.TaskID("periodic:"+t.Type), asynq.Retention(period/2)), nil
-}
 
 // retryDelay is asynq's backoff, but for a task whose worker died under
 // it (killed, cut off: its lease expired). asynq finds such a task only a
