@@ -9,6 +9,7 @@ package e2e_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -21,6 +22,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/launchkit/launchkit/internal/app"
+	"github.com/launchkit/launchkit/internal/mail"
 	"github.com/launchkit/launchkit/internal/testenv"
 	"github.com/launchkit/launchkit/internal/web"
 )
@@ -284,5 +286,80 @@ func TestDirectorySignInInTheBrowser(t *testing.T) {
 	b.screenshot(t, "directory-sign-in")
 	for _, p := range b.reported("") {
 		t.Errorf("the browser reported: %s", p)
+	}
+}
+
+// TestDevMailViewerInTheBrowser: the development mail viewer shows a
+// mail's HTML in a frame where scripting is off — the mail's <noscript>
+// image is what loads, there and when its address is opened on its own —
+// and its text with the link whole and working.
+func TestDevMailViewerInTheBrowser(t *testing.T) {
+	b := newBrowser(t)
+	a, _ := testenv.NewApp(t, map[string]string{"ENV": "development"})
+	h, err := web.New(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// /probe/… records what the mail's page asked for.
+	var mu sync.Mutex
+	probes := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if name, ok := strings.CutPrefix(r.URL.Path, "/probe/"); ok {
+			mu.Lock()
+			probes[name]++
+			mu.Unlock()
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	probed := func(name string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		return probes[name]
+	}
+	base := srv.URL
+	err = a.Mailer.Send(context.Background(), mail.Message{
+		To: []string{"ada@example.com"}, Subject: "A mail with a script",
+		Text: "Home: " + base + "/?from=mail\n",
+		HTML: `<!doctype html><h1 style="color: rgb(200, 0, 0)">Hello from the mail</h1>` +
+			`<script>new Image().src = "` + base + `/probe/script"; parent.document.title = "owned"</script>` +
+			`<noscript><img src="` + base + `/probe/noscript" alt=""></noscript>`,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b.do(t,
+		chromedp.Navigate(base+"/dev/mail"),
+		chromedp.Click(chromedp.Search(`//a[text()="A mail with a script"]`)),
+		chromedp.WaitVisible(chromedp.CSS("iframe.mail-html")),
+		chromedp.ScrollIntoView(chromedp.CSS("iframe.mail-html")), // a frame out of view is not painted
+	)
+	testenv.WaitUntil(t, "the framed mail to load its <noscript> image", 20*time.Second, 50*time.Millisecond, func() bool { return probed("noscript") == 1 })
+	if title := get(t, b, chromedp.Title()); title != "A mail with a script · Mail · Development · Launchkit" {
+		t.Errorf("page title %q: the mail's script reached the page", title)
+	}
+	b.screenshot(t, "dev-mail")
+	frame := get(t, b, chromedp.AttributeValue(chromedp.CSS("iframe.mail-html"), "src"))
+	b.do(t, chromedp.Navigate(base+frame.Value))
+	testenv.WaitUntil(t, "the mail's HTML opened on its own to load its <noscript> image", 20*time.Second, 50*time.Millisecond, func() bool { return probed("noscript") == 2 })
+	if n := probed("script"); n != 0 {
+		t.Errorf("the mail's script ran %d times", n)
+	}
+	// Opened on its own, the page says it refused the mail's script.
+	for _, p := range b.reported("Blocked script execution") {
+		t.Errorf("the browser reported: %s", p)
+	}
+
+	b.do(t,
+		chromedp.Navigate(base+"/dev/mail"),
+		chromedp.Click(chromedp.Search(`//a[text()="A mail with a script"]`)),
+		chromedp.Click(chromedp.CSS(`pre.mail-text a`)),
+		chromedp.WaitVisible(chromedp.Search(`//h1[text()="Launchkit"]`)), // the home page
+	)
+	if loc := get(t, b, chromedp.Location()); loc != base+"/?from=mail" {
+		t.Errorf("the mail's link led to %s", loc)
 	}
 }

@@ -236,7 +236,13 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		return nil, err
 	}
 	if cfg.MailServer == "" {
-		a.Mailer = &mail.Outbox{Dir: cfg.MailOutboxDir, Sender: cfg.MailDefaultSender}
+		outbox := &mail.Outbox{Dir: cfg.MailOutboxDir, Sender: cfg.MailDefaultSender}
+		if cfg.Env == config.EnvDevelopment {
+			// LOG_LEVEL=debug shows each mailed link in the terminal.
+			// Only here: anywhere else those links are secrets.
+			outbox.LinkLog = logger
+		}
+		a.Mailer = outbox
 	} else {
 		a.Mailer = &mail.SMTP{Host: cfg.MailServer, Port: cfg.MailPort, Username: cfg.MailUsername, Password: cfg.MailPassword, Sender: cfg.MailDefaultSender}
 	}

@@ -11,8 +11,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -73,14 +75,20 @@ func build(sender string, m Message) (*gomail.Msg, error) {
 }
 
 // Outbox writes each message as an .eml file in Dir, for development and
-// tests: open the file in any mail client to see what would have been sent.
+// tests: open the file in any mail client, or the development mail viewer
+// (/dev/mail), to see what would have been sent.
 type Outbox struct {
 	Dir    string
 	Sender string
+	// LinkLog, when set, gets a debug line for each link a message
+	// carries, so that a confirmation or reset link can be taken from the
+	// terminal. Set it in development only: elsewhere such links are
+	// secrets, and logs are read by more people than mail is.
+	LinkLog *slog.Logger
 }
 
 // Send implements Mailer. The file appears whole or not at all.
-func (o *Outbox) Send(_ context.Context, m Message) error {
+func (o *Outbox) Send(ctx context.Context, m Message) error {
 	msg, err := build(o.Sender, m)
 	if err != nil {
 		return err
@@ -98,6 +106,11 @@ func (o *Outbox) Send(_ context.Context, m Message) error {
 	if err := os.Rename(tmp, filepath.Join(o.Dir, name)); err != nil {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("outbox: %w", err)
+	}
+	if o.LinkLog != nil {
+		for _, link := range m.Links() {
+			o.LinkLog.DebugContext(ctx, "mailed link", "to", strings.Join(m.To, ", "), "subject", m.Subject, "link", link, "file", name)
+		}
 	}
 	return nil
 }

@@ -177,3 +177,34 @@ func TestConfirmationLocksNobodyOut(t *testing.T) {
 	admin.post(edit, "email", "doubted@example.com", "active", "on", "confirmed", "on").redirectsTo("/admin/users")
 	s.visitor().post("/user/sign-in", "email", "doubted@example.com", "password", "a long new password").redirectsTo("/")
 }
+
+// TestMailedLinksAreLoggedOnlyInDevelopment: with LOG_LEVEL=debug the
+// development server logs the links of the mail it writes, so they can be
+// taken from the terminal; production, where they are secrets, never
+// logs them, though its mail goes to the outbox too.
+func TestMailedLinksAreLoggedOnlyInDevelopment(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		site   func(*testing.T) *site
+		logged bool
+	}{
+		{"development", func(t *testing.T) *site { return devSite(t, nil) }, true},
+		{"production", prodSite, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := tc.site(t)
+			s.visitor().register("ada@example.com", "correct horse battery").redirectsTo("/")
+			link := "http://localhost:8000" + s.lastLink("ada@example.com")
+			logs := s.logs.String()
+			line := `level=DEBUG msg="mailed link" to=ada@example.com subject="Confirm your email address for Launchkit" link=` + link
+			if tc.logged && !strings.Contains(logs, line) {
+				t.Errorf("the log lacks %q:\n%s", line, logs)
+			}
+			token := link[strings.LastIndex(link, "/")+1:]
+			if !tc.logged && (strings.Contains(logs, token) || strings.Contains(logs, "mailed link")) {
+				t.Errorf("production logged the link:\n%s", logs)
+			}
+		})
+	}
+}

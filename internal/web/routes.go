@@ -6,6 +6,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/users"
 )
 
@@ -87,6 +88,21 @@ func (s *Server) routes() http.Handler {
 			r.Handle("/jobs", jobs)
 			r.Handle("/jobs/*", jobs)
 		})
+		// Development tools (dev.go): in development only, so a 404
+		// everywhere else; GET /dev lists them.
+		if s.cfg.Env == config.EnvDevelopment {
+			r.Route("/dev", func(r chi.Router) {
+				dev := s.devIndex(r)
+				if s.devMail != nil {
+					dev.add("/mail", "Mail", "The mail the app wrote to MAIL_OUTBOX_DIR, decoded, links clickable.", s.devMailPage)
+					r.Get("/mail/{id}", s.devMessagePage)
+					r.Get("/mail/{id}/html", s.devMessageHTML)
+					r.Get("/mail/{id}/source", s.devMessageSource)
+				} else {
+					dev.off("Mail", "The mail the app sent.", "MAIL_SERVER is set: mail goes to that server.")
+				}
+			})
+		}
 		if s.extra != nil {
 			s.extra(r)
 		}

@@ -31,6 +31,7 @@ import (
 	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/directory"
 	"github.com/launchkit/launchkit/internal/jobs"
+	"github.com/launchkit/launchkit/internal/mail"
 	"github.com/launchkit/launchkit/internal/metrics"
 	"github.com/launchkit/launchkit/internal/outbox"
 	"github.com/launchkit/launchkit/internal/ratelimit"
@@ -61,6 +62,9 @@ type Server struct {
 	// directory is the LDAP directory users sign in with (USER_LDAP);
 	// nil when off.
 	directory *directory.Client
+	// devMail is the outbox the development mail viewer reads: set in
+	// development when mail goes to MAIL_OUTBOX_DIR, nil otherwise.
+	devMail *mail.Outbox
 	// (go run ./tools/scaffold adds its resources' services here.)
 	// scaffold:server
 
@@ -88,6 +92,9 @@ func New(a *app.App, opts ...Option) (http.Handler, error) {
 		cfg: a.Config, logger: a.Logger, db: a.DB, redis: a.Redis, metrics: a.Metrics,
 		sessions: a.Sessions, limits: a.Limits, outbox: a.Outbox, users: a.Users, jobs: a.Jobs, cache: a.Cache, alerts: a.Alerts,
 		directory: a.Directory, proxies: trustedProxies(a.Config), devices: newDeviceCookies(a.Config, a.Keys),
+	}
+	if outbox, ok := a.Mailer.(*mail.Outbox); ok && a.Config.Env == config.EnvDevelopment {
+		s.devMail = outbox
 	}
 	// scaffold:serverwire
 	for _, o := range opts {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/go-chi/chi/v5"
 
 	"github.com/launchkit/launchkit/internal/app"
@@ -36,6 +37,27 @@ func newSite(t *testing.T, env map[string]string, opts ...web.Option) *site {
 		t.Fatal(err)
 	}
 	return &site{t: t, app: a, handler: h, logs: logs}
+}
+
+// devSite is the site as `make run` serves it: ENV=development, mail to
+// the outbox directory.
+func devSite(t *testing.T, env map[string]string) *site {
+	t.Helper()
+	vars := map[string]string{"ENV": "development"}
+	for k, v := range env {
+		vars[k] = v
+	}
+	return newSite(t, vars)
+}
+
+// prodSite is the site in production, its mail still going to the
+// outbox directory (MAIL_SERVER empty) and LOG_LEVEL=debug.
+func prodSite(t *testing.T) *site {
+	t.Helper()
+	return newSite(t, map[string]string{
+		"ENV": "production", "SECRET_KEY": strings.Repeat("k", 40), "ALLOW_SQLITE_IN_PRODUCTION": "true",
+		"AUTO_MIGRATE": "true", "REDIS_URL": "redis://" + miniredis.RunT(t).Addr(),
+	})
 }
 
 // response is one answer of the site, with fluent assertions.
