@@ -28,6 +28,7 @@ func (s *Server) startSession(r *http.Request, u *users.User) error {
 	}
 	s.sessions.Put(r.Context(), sessionUserID, int64(u.ID))
 	s.sessions.Put(r.Context(), sessionUserVersion, u.SessionVersion)
+	markSignedIn(r)
 	return nil
 }
 

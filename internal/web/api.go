@@ -130,7 +130,7 @@ func (s *Server) createCredentials(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logger.InfoContext(r.Context(), "API key created", "user_id", u.ID, "key_id", k.ID, "prefix", k.Prefix, "via", "api")
-	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Cache-Control", privateNoStore)
 	writeJSON(w, http.StatusCreated, map[string]any{"id": k.ID, "key": raw})
 }
 
@@ -150,6 +150,8 @@ func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 		if s.refused(w, r, err) {
 			return
 		}
+		// What a key's user is sent is theirs alone, like a signed-in page.
+		w.Header().Set("Cache-Control", privateNoStore)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
 	})
 }

@@ -35,10 +35,6 @@ func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, status in
 		return
 	}
 	p.Keys, p.BaseURL, p.MaxKeys = keys, s.cfg.BaseURL, users.MaxAPIKeys
-	if p.NewKey != "" {
-		// The page holds a secret: no browser or proxy may keep a copy.
-		w.Header().Set("Cache-Control", "no-store")
-	}
 	s.render(w, r, status, "pages/apikeys.html", p)
 }
 

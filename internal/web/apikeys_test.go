@@ -20,7 +20,7 @@ var rawAPIKey = regexp.MustCompile(`lk_[A-Za-z0-9_-]{43}`)
 func (v *visitor) newKey(name string) string {
 	v.s.t.Helper()
 	page := v.post("/user/apikeys", "name", name).status(200).
-		header("Cache-Control", "no-store").
+		header("Cache-Control", "private, no-store").
 		contains("Copy it now: it will not be shown again.")
 	raw := rawAPIKey.FindString(page.body)
 	if raw == "" {
@@ -165,7 +165,7 @@ func TestAPICredentialsAndMe(t *testing.T) {
 	}
 
 	r := s.postJSON("/api/v1/credentials", `{"email": "ADA@example.com", "password": "analytical engine"}`).
-		status(201).header("Cache-Control", "no-store")
+		status(201).header("Cache-Control", "private, no-store")
 	created := r.decode()
 	key, _ := created["key"].(string)
 	if len(created) != 2 || !rawAPIKey.MatchString(key) || len(key) != 46 {

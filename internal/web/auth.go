@@ -26,7 +26,8 @@ func currentUser(r *http.Request) *users.User {
 	return u
 }
 
-// loadUser puts the signed-in user, if any, into the request context. A
+// loadUser puts the signed-in user, if any, into the request context
+// (and so keeps the response out of caches: noStoreWhenSignedIn). A
 // session pointing at a deleted or deactivated account, or signed in
 // before the user's sessions were ended (a password change, "sign out
 // everywhere"), is over: it is destroyed.
@@ -49,6 +50,7 @@ func (s *Server) loadUser(next http.Handler) http.Handler {
 		case err != nil:
 			s.serverError(w, r, err)
 		default:
+			markSignedIn(r)
 			next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, userKey{}, u)))
 		}
 	})
