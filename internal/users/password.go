@@ -36,10 +36,11 @@ func (p *PasswordProblem) Is(target error) bool { return target == ErrInvalidPas
 //   - not one of the most common passwords (common-passwords.txt), in any
 //     case;
 //   - not the account's email address, nor the part before its @ (email
-//     may be empty when there is no account yet).
+//     may be empty when there is no account yet);
+//   - not the site's name, appName (APP_NAME), in any case.
 //
-// Every way a password is set goes through it.
-func CheckPassword(password, email string) error {
+// Every way a password is set goes through it (Service.CheckPassword).
+func CheckPassword(password, email, appName string) error {
 	switch {
 	case utf8.RuneCountInString(password) < MinPasswordLen:
 		return &PasswordProblem{fmt.Sprintf("use at least %d characters", MinPasswordLen)}
@@ -56,7 +57,16 @@ func CheckPassword(password, email string) error {
 			return &PasswordProblem{"your password must not be your email address"}
 		}
 	}
+	if app := strings.ToLower(strings.TrimSpace(appName)); app != "" && strings.ToLower(password) == app {
+		return &PasswordProblem{"your password must not be the site's name"}
+	}
 	return nil
+}
+
+// CheckPassword applies the password policy with the service's AppName:
+// the check every password the service sets goes through.
+func (s *Service) CheckPassword(password, email string) error {
+	return CheckPassword(password, email, s.AppName)
 }
 
 //go:embed common-passwords.txt

@@ -198,7 +198,8 @@ func TestHashingIsBounded(t *testing.T) {
 // TestPasswordPolicy: NIST SP 800-63B's rules, each refusal with a reason
 // a person can act on: at least 8 characters (counted as characters, not
 // bytes), not only white space, not one of the most common passwords, not
-// the account's own address; long passphrases and any character welcome.
+// the account's own address nor the site's name; long passphrases and any
+// character welcome.
 func TestPasswordPolicy(t *testing.T) {
 	for _, tt := range []struct {
 		password, email string
@@ -222,17 +223,33 @@ func TestPasswordPolicy(t *testing.T) {
 		{"éééééééé", "", ""},
 		{strings.Repeat("x", 256), "", ""},
 	} {
-		err := users.CheckPassword(tt.password, tt.email)
-		if tt.reason == "" {
-			if err != nil {
-				t.Errorf("CheckPassword(%q, %q) = %v, want allowed", tt.password, tt.email, err)
-			}
-			continue
+		wantPasswordProblem(t, tt.password, tt.email, "Launchkit", tt.reason)
+	}
+	// The site's name, in any case.
+	for _, tt := range []struct{ password, app string }{
+		{"launchkit", "Launchkit"},
+		{"Acme Widgets", "Acme Widgets"},
+		{"ACME WIDGETS", "Acme Widgets"},
+	} {
+		wantPasswordProblem(t, tt.password, "ada@example.com", tt.app, "the site's name")
+	}
+}
+
+// wantPasswordProblem checks CheckPassword(password, email, app): allowed
+// when reason is "", else refused with a PasswordProblem whose reason
+// says so.
+func wantPasswordProblem(t *testing.T, password, email, app, reason string) {
+	t.Helper()
+	err := users.CheckPassword(password, email, app)
+	if reason == "" {
+		if err != nil {
+			t.Errorf("CheckPassword(%q, %q, %q) = %v, want allowed", password, email, app, err)
 		}
-		var problem *users.PasswordProblem
-		if !errors.Is(err, users.ErrInvalidPassword) || !errors.As(err, &problem) || !strings.Contains(problem.Reason, tt.reason) {
-			t.Errorf("CheckPassword(%q, %q) = %v, want a PasswordProblem about %q", tt.password, tt.email, err, tt.reason)
-		}
+		return
+	}
+	var problem *users.PasswordProblem
+	if !errors.Is(err, users.ErrInvalidPassword) || !errors.As(err, &problem) || !strings.Contains(problem.Reason, reason) {
+		t.Errorf("CheckPassword(%q, %q, %q) = %v, want a PasswordProblem about %q", password, email, app, err, reason)
 	}
 }
 
@@ -260,6 +277,14 @@ func TestEveryWayToSetAPasswordHasThePolicy(t *testing.T) {
 		}
 		if _, err := s.Authenticate(ctx, "ada@example.com", password); err != nil {
 			t.Errorf("a refused password replaced the old one: %v", err)
+		}
+		// The service refuses its site's name (APP_NAME) too.
+		s.AppName = "Acme Widgets"
+		if _, err := s.Create(ctx, "grace@example.com", "acme widgets"); !errors.Is(err, users.ErrInvalidPassword) {
+			t.Errorf("Create with the site's name: %v", err)
+		}
+		if err := s.CheckPassword("ACME WIDGETS", "grace@example.com"); !errors.Is(err, users.ErrInvalidPassword) {
+			t.Errorf("Service.CheckPassword with the site's name: %v", err)
 		}
 	})
 }

@@ -61,7 +61,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	checkNewPassword(f, f.get("email"))
+	s.checkNewPassword(f, f.get("email"))
 	if !f.ok() {
 		s.render(w, r, http.StatusUnprocessableEntity, "pages/register.html", f)
 		return
@@ -156,11 +156,11 @@ var userProblems = []struct {
 }
 
 // checkNewPassword checks the password and retype_password fields: the
-// password policy, for the account of email ("" if not known here; the
-// users service checks again with it).
-func checkNewPassword(f *form, email string) {
+// users service's password policy, for the account of email ("" if not
+// known here; the service checks again with it).
+func (s *Server) checkNewPassword(f *form, email string) {
 	p := f.get("password")
-	if err := users.CheckPassword(p, email); err != nil {
+	if err := s.users.CheckPassword(p, email); err != nil {
 		f.fail("password", passwordReason(err))
 	}
 	if f.get("retype_password") != p {
@@ -358,7 +358,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email := currentUser(r).Email
-	checkNewPassword(f, email)
+	s.checkNewPassword(f, email)
 	var u *users.User
 	if f.ok() {
 		if !s.spendGuess(w, r, email) {

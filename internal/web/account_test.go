@@ -187,6 +187,17 @@ func TestRegisterRefusesBadInput(t *testing.T) {
 	}
 }
 
+// TestPasswordsMustNotBeTheSiteName: the policy knows APP_NAME, on every
+// form that sets a password.
+func TestPasswordsMustNotBeTheSiteName(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, map[string]string{"APP_NAME": "Acme Widgets"})
+	s.visitor().register("new@example.com", "acme widgets").status(422).contains("Your password must not be the site&#39;s name.")
+	ada := s.signedIn("ada@example.com")
+	ada.post("/user/change-password", "old_password", "password for ada@example.com", "password", "ACME WIDGETS", "retype_password", "ACME WIDGETS").
+		status(422).contains("Your password must not be the site&#39;s name.")
+}
+
 func TestRegistrationCanBeClosed(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, map[string]string{"USER_ENABLE_REGISTER": "false"})
