@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/alexedwards/argon2id"
 
@@ -198,8 +199,9 @@ func TestHashingIsBounded(t *testing.T) {
 // TestPasswordPolicy: NIST SP 800-63B's rules, each refusal with a reason
 // a person can act on: at least 8 characters (counted as characters, not
 // bytes), not only white space, not one of the most common passwords, not
-// the account's own address nor the site's name; long passphrases and any
-// character welcome.
+// the account's own address nor the site's name, and not easy to guess by
+// zxcvbn's estimate (with the address and the site's name as words it
+// knows); long passphrases and any character welcome.
 func TestPasswordPolicy(t *testing.T) {
 	for _, tt := range []struct {
 		password, email string
@@ -217,11 +219,31 @@ func TestPasswordPolicy(t *testing.T) {
 		{"ada@example.com", "ada@example.com", "email address"},
 		{"ADA@Example.com", "ada@example.com", "email address"},
 		{"lovelace", "lovelace@example.com", "email address"},
+		// Long enough, common enough to refuse, but easy to guess: the
+		// issue's four examples and their kin, each with a hint.
+		{"aaaaaaaa", "", "too easy to guess: repeated characters"},
+		{"abcdefgh", "", "too easy to guess: sequences"},
+		{"12341234", "", "too easy to guess: repeated characters"},
+		{"asdfghjkl;'", "", "too easy to guess: keyboard patterns"},
+		{"éééééééé", "", "too easy to guess"}, // 8 characters: long enough
+		{"Launchkit2024", "", "too easy to guess: it is built on the site's name"},
+		{"lovelace1815", "ada.lovelace@example.com", "too easy to guess: it is built on your email address"},
+		{"example.com!", "ada@example.com", "too easy to guess: it is built on your email address"},
+		{"Xk9#mQ2p", "", "too easy to guess: it is short"}, // random, but 8 characters are few
+		// Only the first 64 bytes are read: what follows a weak start
+		// does not save it.
+		{strings.Repeat("a", 64) + " correct horse battery staple", "", "too easy to guess"},
+		{"not valid \xff UTF-8 at all", "", "not valid UTF-8"},
+
 		{"correct horse battery staple", "ada@example.com", ""},
 		{"  leading and trailing spaces  ", "", ""},
 		{"ünïcödé pässwörd", "", ""},
-		{"éééééééé", "", ""},
-		{strings.Repeat("x", 256), "", ""},
+		{"plum river otter 42", "", ""},
+		{"Tr0ub4dor&3", "", ""},
+		{"kettle harbour violin", "ada@example.com", ""},
+		{"Xk9#mQ2pL", "", ""}, // random and 9 characters
+		{strings.Repeat("quiet kettle harbour violin plum river otter ", 6)[:256], "", ""},
+		{strings.Repeat("4@8(6310!|7+5$2%", 16), "", ""}, // l33t characters, which cost zxcvbn most
 	} {
 		wantPasswordProblem(t, tt.password, tt.email, "Launchkit", tt.reason)
 	}
@@ -309,4 +331,27 @@ func TestABigHashCollectsTheLastOnesMemoryFirst(t *testing.T) {
 	if after.NumForcedGC == before.NumForcedGC {
 		t.Error("the second hash ran without collecting the first one's memory")
 	}
+}
+
+// FuzzCheckPassword: any password, address and site name get an answer,
+// never a panic, and a password allowed keeps the length rules.
+func FuzzCheckPassword(f *testing.F) {
+	for _, seed := range [][3]string{
+		{"correct horse battery staple", "ada@example.com", "Launchkit"},
+		{"aaaaaaaa", "", ""},
+		{strings.Repeat("é€ø™", 70), "@", "  "},
+		{strings.Repeat("4@8(6310!|7+5$2%", 4) + "\xff", "a.b+c@d.e", "Acme Widgets"},
+		{"Launchkit-1999-12-31", "launchkit@launchkit.dev", "Launchkit"},
+	} {
+		f.Add(seed[0], seed[1], seed[2])
+	}
+	f.Fuzz(func(t *testing.T, password, email, app string) {
+		err := users.CheckPassword(password, email, app)
+		if err == nil && (!utf8.ValidString(password) || utf8.RuneCountInString(password) < users.MinPasswordLen || len(password) > users.MaxPasswordLen) {
+			t.Errorf("CheckPassword(%q, %q, %q) allowed a password outside the length rules", password, email, app)
+		}
+		if err != nil && !errors.Is(err, users.ErrInvalidPassword) {
+			t.Errorf("CheckPassword(%q, %q, %q) = %v, want a PasswordProblem", password, email, app, err)
+		}
+	})
 }
