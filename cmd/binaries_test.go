@@ -361,6 +361,7 @@ func TestManageUsers(t *testing.T) {
 	fails(t, "", "not a valid email address", "user", "create", "--email", "not-an-email")
 	fails(t, "short\n", "password not allowed: use at least 8 characters", "user", "create", "--email", "weak@example.com", "--password-stdin")
 	fails(t, "password\n", "password not allowed: this is one of the most common passwords", "user", "create", "--email", "weak@example.com", "--password-stdin")
+	fails(t, "LAUNCHKIT\n", "password not allowed: your password must not be the site's name", "user", "create", "--email", "weak@example.com", "--password-stdin")
 	fails(t, "", "stdin holds no password", "user", "create", "--email", "empty@example.com", "--password-stdin")
 
 	code, out, errOut = run(t, "ada-new-password\r\n", "user", "reset-password", "--email", "ada@example.com", "--password-stdin")

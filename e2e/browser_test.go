@@ -236,14 +236,14 @@ func TestRegisterSignOutSignInInTheBrowser(t *testing.T) {
 func TestAdminSeesTheJobsDashboard(t *testing.T) {
 	b := newBrowser(t)
 	base, a := site(t, nil)
-	if _, err := a.Users.Create(context.Background(), "root@example.com", "root password", "admin"); err != nil {
+	if _, err := a.Users.Create(context.Background(), "root@example.com", "root keeps the keys 1969", "admin"); err != nil {
 		t.Fatal(err)
 	}
 
 	b.do(t,
 		chromedp.Navigate(base+"/user/sign-in?next=%2Fadmin%2Fjobs"),
 		chromedp.SendKeys(chromedp.CSS("#email"), "root@example.com"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "root password"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "root keeps the keys 1969"),
 		chromedp.Click(chromedp.CSS("main button[type=submit]")),
 		// asynqmon's React app renders its queue table from its JSON API.
 		chromedp.WaitVisible(chromedp.Search(`//*[contains(text(), "Queue Size")]`)),

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/launchkit/launchkit/internal/app"
+	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/users"
 )
@@ -54,7 +55,7 @@ func createUser(ctx context.Context, flags app.Flags, args []string, getenv func
 		return err
 	}
 	defer in.db.Close()
-	svc := users.NewService(in.db)
+	svc := in.users
 	create := svc.CreateConfirmed
 	if *unconfirmed {
 		create = svc.Create
@@ -93,7 +94,7 @@ func resetPassword(ctx context.Context, flags app.Flags, args []string, getenv f
 		return err
 	}
 	defer in.db.Close()
-	if err := users.NewService(in.db).SetPassword(ctx, in.email, in.password); err != nil {
+	if err := in.users.SetPassword(ctx, in.email, in.password); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "password reset for %s\n", in.email)
@@ -201,12 +202,15 @@ func directoryNote(u *users.User) string {
 }
 
 // userInput is what `user create` and `user reset-password` share: the
-// --email, the password (from stdin or generated) and the open database.
+// --email, the password (from stdin or generated), the open database and
+// the users service on it, configured as the app's is (its password
+// policy knows APP_NAME).
 type userInput struct {
 	email     string // as typed, trimmed and lower-cased
 	password  string
 	generated bool
 	db        *db.DB
+	users     *users.Service
 }
 
 // readUserInput adds --email and --password-stdin to fs (which may hold
@@ -221,11 +225,15 @@ func readUserInput(ctx context.Context, fs *flag.FlagSet, flags app.Flags, args 
 	if *email == "" {
 		return nil, usageError{fs.Name() + " needs --email"}
 	}
-	d, err := openUsersDB(ctx, flags, getenv)
+	cfg, err := app.LoadConfig(ctx, flags, getenv)
 	if err != nil {
 		return nil, err
 	}
-	in := &userInput{email: strings.ToLower(strings.TrimSpace(*email)), db: d}
+	d, err := openConfiguredUsersDB(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	in := &userInput{email: strings.ToLower(strings.TrimSpace(*email)), db: d, users: app.NewUsers(cfg, d)}
 	if *fromStdin {
 		in.password, err = readPassword(ctx, stdin)
 	} else {
@@ -296,6 +304,11 @@ func openUsersDB(ctx context.Context, flags app.Flags, getenv func(string) strin
 	if err != nil {
 		return nil, err
 	}
+	return openConfiguredUsersDB(ctx, cfg)
+}
+
+// openConfiguredUsersDB is openUsersDB with the configuration loaded.
+func openConfiguredUsersDB(ctx context.Context, cfg *config.Config) (*db.DB, error) {
 	d, err := app.OpenDB(ctx, cfg, app.NewLogger(cfg, io.Discard))
 	if err != nil {
 		return nil, err

@@ -190,8 +190,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	case cfg.EmailErrors:
 		logger.Info("EMAIL_ERRORS is on but ADMINS is empty: errors are logged, not mailed (set ADMINS to the addresses that should get them)")
 	}
-	a.Users = users.NewService(a.DB)
-	a.Users.RequireConfirmedEmail = cfg.UserRequireConfirmedEmail
+	a.Users = NewUsers(cfg, a.DB)
 	if a.Directory, err = directory.New(cfg); err != nil {
 		return nil, err
 	}
@@ -247,6 +246,15 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		a.Mailer = &mail.SMTP{Host: cfg.MailServer, Port: cfg.MailPort, Username: cfg.MailUsername, Password: cfg.MailPassword, Sender: cfg.MailDefaultSender}
 	}
 	return a, nil
+}
+
+// NewUsers returns the users service on d with its settings from cfg:
+// the one place they are read, for the app and for manage alike.
+func NewUsers(cfg *config.Config, d *db.DB) *users.Service {
+	s := users.NewService(d)
+	s.RequireConfirmedEmail = cfg.UserRequireConfirmedEmail
+	s.AppName = cfg.AppName
+	return s
 }
 
 // OpenDB opens DATABASE_URL with the configured timeouts and pool.

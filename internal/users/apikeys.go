@@ -26,7 +26,16 @@ var (
 	// ErrInvalidAPIKeyName: the key's name is longer than
 	// MaxAPIKeyNameLen characters or is not valid UTF-8.
 	ErrInvalidAPIKeyName = fmt.Errorf("API key names must be at most %d characters of plain text", MaxAPIKeyNameLen)
+	// ErrTooManyAPIKeys: the user already holds MaxAPIKeys unrevoked
+	// keys; one must be revoked before another is made.
+	ErrTooManyAPIKeys = fmt.Errorf("at most %d API keys may work at once", MaxAPIKeys)
 )
+
+// MaxAPIKeys is how many unrevoked API keys one user may hold: plenty
+// for a key per script, machine and colleague's tool, while a runaway
+// script (or a stolen session) cannot fill the table with credentials
+// nobody will ever revoke. Revoked keys do not count.
+const MaxAPIKeys = 20
 
 // MaxAPIKeyNameLen is the longest API key name, in characters (runes),
 // that the api_keys.name column holds.
@@ -93,17 +102,11 @@ func (u *User) MayUseAPIKeys() bool { return u.HasRole(APIKeyRole) }
 // (trimmed; at most MaxAPIKeyNameLen characters, may be empty). It returns
 // the key's record and the raw key, "lk_" and 43 URL-safe characters,
 // which is never stored and cannot be recovered: show it to the user once.
+// A user holding MaxAPIKeys unrevoked keys already gets ErrTooManyAPIKeys.
 func (s *Service) CreateAPIKey(ctx context.Context, userID uint, name string) (*APIKey, string, error) {
 	name = strings.TrimSpace(name)
 	if utf8.RuneCountInString(name) > MaxAPIKeyNameLen || !plainText(name) {
 		return nil, "", fmt.Errorf("create API key for user %d: %w", userID, ErrInvalidAPIKeyName)
-	}
-	u, err := s.byID(s.db.WithContext(ctx), userID)
-	if err != nil {
-		return nil, "", fmt.Errorf("create API key for user %d: %w", userID, err)
-	}
-	if !u.MayUseAPIKeys() {
-		return nil, "", fmt.Errorf("create API key for user %d: %w", userID, ErrAPIKeysNotAllowed)
 	}
 	b := make([]byte, tokenBytes)
 	if _, err := rand.Read(b); err != nil {
@@ -114,7 +117,28 @@ func (s *Service) CreateAPIKey(ctx context.Context, userID uint, name string) (*
 		APIKey:  APIKey{UserID: userID, Name: name, Prefix: raw[:APIKeyPrefixLen], CreatedAt: dbNow()},
 		KeyHash: hashToken(raw),
 	}
-	err = s.db.WithContext(ctx).Create(row).Error
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// The user's creations take turns, so that two at once cannot
+		// both see room for one more key.
+		if err := lockUser(tx, userID); err != nil {
+			return err
+		}
+		u, err := s.byID(tx, userID)
+		if err != nil {
+			return err
+		}
+		if !u.MayUseAPIKeys() {
+			return ErrAPIKeysNotAllowed
+		}
+		var live int64
+		if err := tx.Model(&apiKeyRow{}).Where("user_id = ? AND revoked_at IS NULL", userID).Count(&live).Error; err != nil {
+			return err
+		}
+		if live >= MaxAPIKeys {
+			return ErrTooManyAPIKeys
+		}
+		return tx.Create(row).Error
+	})
 	if errors.Is(err, gorm.ErrForeignKeyViolated) {
 		err = ErrNotFound
 	}

@@ -1,9 +1,11 @@
 package users_test
 
 import (
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -284,5 +286,64 @@ func TestAPIKeysOfInactiveOrDeletedUsers(t *testing.T) {
 		}
 		_, err = s.AuthenticateAPIKey(ctx, raw)
 		wantErr(t, "AuthenticateAPIKey of a deleted user", err, users.ErrInvalidAPIKey, raw)
+	})
+}
+
+// TestAPIKeyCap: a user holds at most users.MaxAPIKeys working keys;
+// revoked ones do not count, and creations racing for the last places
+// cannot pass the cap together.
+func TestAPIKeyCap(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		ada := mustCreate(t, s, "ada@example.com", users.APIKeyRole)
+		bob := mustCreate(t, s, "bob@example.com", users.APIKeyRole)
+		var first *users.APIKey
+		for i := range users.MaxAPIKeys {
+			k, _ := mustCreateKey(t, s, ada.ID, fmt.Sprintf("key %d", i))
+			if i == 0 {
+				first = k
+			}
+		}
+		k, raw, err := s.CreateAPIKey(ctx, ada.ID, "one too many")
+		wantErr(t, "CreateAPIKey past the cap", err, users.ErrTooManyAPIKeys, "")
+		if k != nil || raw != "" {
+			t.Errorf("a refused CreateAPIKey returned %+v, %q", k, raw)
+		}
+		if keys, err := s.ListAPIKeys(ctx, ada.ID); err != nil || len(keys) != users.MaxAPIKeys {
+			t.Errorf("ada holds %d keys (%v), want the cap, %d", len(keys), err, users.MaxAPIKeys)
+		}
+		// The cap is each user's own.
+		mustCreateKey(t, s, bob.ID, "bob's")
+
+		// A revoked key frees its place, for one key.
+		if err := s.RevokeAPIKey(ctx, ada.ID, first.ID); err != nil {
+			t.Fatal(err)
+		}
+		mustCreateKey(t, s, ada.ID, "in the freed place")
+		_, _, err = s.CreateAPIKey(ctx, ada.ID, "one too many again")
+		wantErr(t, "CreateAPIKey past the cap after a revocation", err, users.ErrTooManyAPIKeys, "")
+
+		// Two places left, eight creations at once: two get them.
+		keys, err := s.ListAPIKeys(ctx, ada.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys[:2] {
+			if err := s.RevokeAPIKey(ctx, ada.ID, k.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		errs := make([]error, 8)
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Go(func() { _, _, errs[i] = s.CreateAPIKey(ctx, ada.ID, "racing") })
+		}
+		wg.Wait()
+		if won := winners(t, "concurrent CreateAPIKey", errs, users.ErrTooManyAPIKeys); won != 2 {
+			t.Errorf("%d of 8 concurrent creations for 2 free places succeeded, want 2", won)
+		}
+		if keys, err := s.ListAPIKeys(ctx, ada.ID); err != nil || len(keys) != users.MaxAPIKeys {
+			t.Errorf("ada holds %d keys (%v) after the race, want the cap, %d", len(keys), err, users.MaxAPIKeys)
+		}
 	})
 }

@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/alexedwards/argon2id"
+	"github.com/trustelem/zxcvbn"
+	"github.com/trustelem/zxcvbn/match"
 	"golang.org/x/sync/semaphore"
 )
 
@@ -29,18 +31,24 @@ func (p *PasswordProblem) Error() string { return "password not allowed: " + p.R
 func (p *PasswordProblem) Is(target error) bool { return target == ErrInvalidPassword }
 
 // CheckPassword applies the password policy, after NIST SP 800-63B:
-//   - at least MinPasswordLen characters (not bytes) and at most
-//     MaxPasswordLen bytes (what hashing costs depends on bytes); nothing
-//     is trimmed, and every character is welcome;
+//   - text (valid UTF-8) of at least MinPasswordLen characters (not
+//     bytes) and at most MaxPasswordLen bytes (what hashing costs depends
+//     on bytes); nothing is trimmed, and every character is welcome;
 //   - not only white space;
 //   - not one of the most common passwords (common-passwords.txt), in any
 //     case;
 //   - not the account's email address, nor the part before its @ (email
-//     may be empty when there is no account yet).
+//     may be empty when there is no account yet);
+//   - not the site's name, appName (APP_NAME), in any case;
+//   - not easy to guess: zxcvbn's estimate reaches MinPasswordScore, with
+//     the address, its parts and the site's name among the words it tries
+//     first.
 //
-// Every way a password is set goes through it.
-func CheckPassword(password, email string) error {
+// Every way a password is set goes through it (Service.CheckPassword).
+func CheckPassword(password, email, appName string) error {
 	switch {
+	case !utf8.ValidString(password):
+		return &PasswordProblem{"this is not valid UTF-8 text: use characters a keyboard can type"}
 	case utf8.RuneCountInString(password) < MinPasswordLen:
 		return &PasswordProblem{fmt.Sprintf("use at least %d characters", MinPasswordLen)}
 	case len(password) > MaxPasswordLen:
@@ -56,7 +64,122 @@ func CheckPassword(password, email string) error {
 			return &PasswordProblem{"your password must not be your email address"}
 		}
 	}
+	if app := strings.ToLower(strings.TrimSpace(appName)); app != "" && strings.ToLower(password) == app {
+		return &PasswordProblem{"your password must not be the site's name"}
+	}
+	if result := zxcvbn.PasswordStrength(strengthInput(password), contextWords(email, appName)); result.Score < MinPasswordScore {
+		return &PasswordProblem{"too easy to guess: " + guessHint(result.Sequence, contextWords("", appName)) +
+			". Add a few more words, ones not often seen together"}
+	}
 	return nil
+}
+
+// MinPasswordScore is the zxcvbn score (0 to 4) a new password must
+// reach: 3, at least 10^8 guesses by zxcvbn's estimate, what it calls
+// "safely unguessable" where the stored hash is slow, as argon2id is.
+// Guessing online is held back by the sign-in budgets already, so a
+// lower score would do there; this one is for the day a copy of the
+// database leaks, when every guess costs a hash. zxcvbn counts any 8
+// characters as at most 10^8 guesses, so in practice a password needs 9
+// characters or more, or a few words (NIST SP 800-63B's revision 4 asks
+// for 15 where the password is the only factor).
+const MinPasswordScore = 3
+
+// strengthInputLen is how many bytes of a password zxcvbn reads. Its
+// cost grows faster than the length (with l33t characters, hundreds of
+// milliseconds at 100 bytes and seconds at 256), while a password whose
+// first 64 bytes are hard to guess is hard to guess: the rest is not
+// read.
+const strengthInputLen = 64
+
+// strengthInput is the start of password that zxcvbn reads: at most
+// strengthInputLen bytes, cut at a character boundary (zxcvbn rates any
+// invalid UTF-8 as weakest).
+func strengthInput(password string) string {
+	if len(password) <= strengthInputLen {
+		return password
+	}
+	cut := strengthInputLen
+	for cut > 0 && !utf8.RuneStart(password[cut]) {
+		cut--
+	}
+	return password[:cut]
+}
+
+// contextWords are the words zxcvbn should take as known to an attacker
+// of this account: the email address, its local part and the pieces of
+// both (ada, lovelace, example from ada.lovelace@example.com), and the
+// site's name with its words.
+func contextWords(email, appName string) []string {
+	var words []string
+	add := func(s string) {
+		if s = strings.ToLower(strings.TrimSpace(s)); len(s) >= 3 && !slices.Contains(words, s) {
+			words = append(words, s)
+		}
+	}
+	split := func(s string) []string {
+		return strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	}
+	email = strings.TrimSpace(email)
+	add(email)
+	local, domain, _ := strings.Cut(email, "@")
+	add(local)
+	add(domain)
+	for _, w := range slices.Concat(split(local), split(domain)) {
+		add(w)
+	}
+	add(appName)
+	add(strings.Join(split(appName), ""))
+	for _, w := range split(appName) {
+		add(w)
+	}
+	return words
+}
+
+// guessHint says, for a person, what made a password easy to guess: the
+// longest part of zxcvbn's cheapest way to guess it (zxcvbn's own
+// feedback is not in its Go port). appWords are the context words that
+// come from the site's name.
+func guessHint(sequence []*match.Match, appWords []string) string {
+	var longest *match.Match
+	for _, m := range sequence {
+		if longest == nil || m.J-m.I > longest.J-longest.I {
+			longest = m
+		}
+	}
+	if longest == nil {
+		return "it is too simple"
+	}
+	switch longest.Pattern {
+	case "dictionary":
+		switch longest.DictionaryName {
+		case "user_inputs":
+			if slices.Contains(appWords, longest.MatchedWord) {
+				return "it is built on the site's name"
+			}
+			return "it is built on your email address"
+		case "passwords":
+			return "it is built on a commonly used password"
+		case "male_names", "female_names", "surnames":
+			return "names are among the first words tried"
+		}
+		return "common words on their own are among the first things tried"
+	case "spatial":
+		return "keyboard patterns like qwerty or zxcvbn are among the first things tried"
+	case "repeat":
+		return "repeated characters like aaaa or 1212 are among the first things tried"
+	case "sequence":
+		return "sequences like abcd or 9876 are among the first things tried"
+	case "date", "regex":
+		return "dates and years are among the first things tried"
+	}
+	return "it is short, and short passwords can be tried one by one"
+}
+
+// CheckPassword applies the password policy with the service's AppName:
+// the check every password the service sets goes through.
+func (s *Service) CheckPassword(password, email string) error {
+	return CheckPassword(password, email, s.AppName)
 }
 
 //go:embed common-passwords.txt

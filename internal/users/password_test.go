@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/alexedwards/argon2id"
 
@@ -198,7 +199,9 @@ func TestHashingIsBounded(t *testing.T) {
 // TestPasswordPolicy: NIST SP 800-63B's rules, each refusal with a reason
 // a person can act on: at least 8 characters (counted as characters, not
 // bytes), not only white space, not one of the most common passwords, not
-// the account's own address; long passphrases and any character welcome.
+// the account's own address nor the site's name, and not easy to guess by
+// zxcvbn's estimate (with the address and the site's name as words it
+// knows); long passphrases and any character welcome.
 func TestPasswordPolicy(t *testing.T) {
 	for _, tt := range []struct {
 		password, email string
@@ -216,23 +219,59 @@ func TestPasswordPolicy(t *testing.T) {
 		{"ada@example.com", "ada@example.com", "email address"},
 		{"ADA@Example.com", "ada@example.com", "email address"},
 		{"lovelace", "lovelace@example.com", "email address"},
+		// Long enough, common enough to refuse, but easy to guess: the
+		// issue's four examples and their kin, each with a hint.
+		{"aaaaaaaa", "", "too easy to guess: repeated characters"},
+		{"abcdefgh", "", "too easy to guess: sequences"},
+		{"12341234", "", "too easy to guess: repeated characters"},
+		{"asdfghjkl;'", "", "too easy to guess: keyboard patterns"},
+		{"éééééééé", "", "too easy to guess"}, // 8 characters: long enough
+		{"Launchkit2024", "", "too easy to guess: it is built on the site's name"},
+		{"lovelace1815", "ada.lovelace@example.com", "too easy to guess: it is built on your email address"},
+		{"example.com!", "ada@example.com", "too easy to guess: it is built on your email address"},
+		{"Xk9#mQ2p", "", "too easy to guess: it is short"}, // random, but 8 characters are few
+		// Only the first 64 bytes are read: what follows a weak start
+		// does not save it.
+		{strings.Repeat("a", 64) + " correct horse battery staple", "", "too easy to guess"},
+		{"not valid \xff UTF-8 at all", "", "not valid UTF-8"},
+
 		{"correct horse battery staple", "ada@example.com", ""},
 		{"  leading and trailing spaces  ", "", ""},
 		{"ünïcödé pässwörd", "", ""},
-		{"éééééééé", "", ""},
-		{strings.Repeat("x", 256), "", ""},
+		{"plum river otter 42", "", ""},
+		{"Tr0ub4dor&3", "", ""},
+		{"kettle harbour violin", "ada@example.com", ""},
+		{"Xk9#mQ2pL", "", ""}, // random and 9 characters
+		{strings.Repeat("quiet kettle harbour violin plum river otter ", 6)[:256], "", ""},
+		{strings.Repeat("4@8(6310!|7+5$2%", 16), "", ""}, // l33t characters, which cost zxcvbn most
 	} {
-		err := users.CheckPassword(tt.password, tt.email)
-		if tt.reason == "" {
-			if err != nil {
-				t.Errorf("CheckPassword(%q, %q) = %v, want allowed", tt.password, tt.email, err)
-			}
-			continue
+		wantPasswordProblem(t, tt.password, tt.email, "Launchkit", tt.reason)
+	}
+	// The site's name, in any case.
+	for _, tt := range []struct{ password, app string }{
+		{"launchkit", "Launchkit"},
+		{"Acme Widgets", "Acme Widgets"},
+		{"ACME WIDGETS", "Acme Widgets"},
+	} {
+		wantPasswordProblem(t, tt.password, "ada@example.com", tt.app, "the site's name")
+	}
+}
+
+// wantPasswordProblem checks CheckPassword(password, email, app): allowed
+// when reason is "", else refused with a PasswordProblem whose reason
+// says so.
+func wantPasswordProblem(t *testing.T, password, email, app, reason string) {
+	t.Helper()
+	err := users.CheckPassword(password, email, app)
+	if reason == "" {
+		if err != nil {
+			t.Errorf("CheckPassword(%q, %q, %q) = %v, want allowed", password, email, app, err)
 		}
-		var problem *users.PasswordProblem
-		if !errors.Is(err, users.ErrInvalidPassword) || !errors.As(err, &problem) || !strings.Contains(problem.Reason, tt.reason) {
-			t.Errorf("CheckPassword(%q, %q) = %v, want a PasswordProblem about %q", tt.password, tt.email, err, tt.reason)
-		}
+		return
+	}
+	var problem *users.PasswordProblem
+	if !errors.Is(err, users.ErrInvalidPassword) || !errors.As(err, &problem) || !strings.Contains(problem.Reason, reason) {
+		t.Errorf("CheckPassword(%q, %q, %q) = %v, want a PasswordProblem about %q", password, email, app, err, reason)
 	}
 }
 
@@ -261,6 +300,14 @@ func TestEveryWayToSetAPasswordHasThePolicy(t *testing.T) {
 		if _, err := s.Authenticate(ctx, "ada@example.com", password); err != nil {
 			t.Errorf("a refused password replaced the old one: %v", err)
 		}
+		// The service refuses its site's name (APP_NAME) too.
+		s.AppName = "Acme Widgets"
+		if _, err := s.Create(ctx, "grace@example.com", "acme widgets"); !errors.Is(err, users.ErrInvalidPassword) {
+			t.Errorf("Create with the site's name: %v", err)
+		}
+		if err := s.CheckPassword("ACME WIDGETS", "grace@example.com"); !errors.Is(err, users.ErrInvalidPassword) {
+			t.Errorf("Service.CheckPassword with the site's name: %v", err)
+		}
 	})
 }
 
@@ -284,4 +331,27 @@ func TestABigHashCollectsTheLastOnesMemoryFirst(t *testing.T) {
 	if after.NumForcedGC == before.NumForcedGC {
 		t.Error("the second hash ran without collecting the first one's memory")
 	}
+}
+
+// FuzzCheckPassword: any password, address and site name get an answer,
+// never a panic, and a password allowed keeps the length rules.
+func FuzzCheckPassword(f *testing.F) {
+	for _, seed := range [][3]string{
+		{"correct horse battery staple", "ada@example.com", "Launchkit"},
+		{"aaaaaaaa", "", ""},
+		{strings.Repeat("é€ø™", 70), "@", "  "},
+		{strings.Repeat("4@8(6310!|7+5$2%", 4) + "\xff", "a.b+c@d.e", "Acme Widgets"},
+		{"Launchkit-1999-12-31", "launchkit@launchkit.dev", "Launchkit"},
+	} {
+		f.Add(seed[0], seed[1], seed[2])
+	}
+	f.Fuzz(func(t *testing.T, password, email, app string) {
+		err := users.CheckPassword(password, email, app)
+		if err == nil && (!utf8.ValidString(password) || utf8.RuneCountInString(password) < users.MinPasswordLen || len(password) > users.MaxPasswordLen) {
+			t.Errorf("CheckPassword(%q, %q, %q) allowed a password outside the length rules", password, email, app)
+		}
+		if err != nil && !errors.Is(err, users.ErrInvalidPassword) {
+			t.Errorf("CheckPassword(%q, %q, %q) = %v, want a PasswordProblem", password, email, app, err)
+		}
+	})
 }

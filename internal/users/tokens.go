@@ -174,7 +174,7 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) (*
 		if u.Directory() {
 			return ErrDirectoryManaged
 		}
-		if err := CheckPassword(newPassword, u.Email); err != nil {
+		if err := s.CheckPassword(newPassword, u.Email); err != nil {
 			return err
 		}
 		hash, err = s.hash(ctx, newPassword)

@@ -155,6 +155,9 @@ type Service struct {
 	// Directory checks the passwords of directory-managed accounts
 	// (USER_LDAP); nil when directory sign-in is off.
 	Directory Directory
+	// AppName is the site's name (APP_NAME): a password built on it is
+	// easy to guess, so CheckPassword refuses it.
+	AppName string
 }
 
 // NewService returns a Service storing users in d, which must have the
@@ -192,7 +195,7 @@ func (s *Service) create(ctx context.Context, email, password string, roles []st
 	if err != nil {
 		return nil, fmt.Errorf("create user: %w", err)
 	}
-	if err := CheckPassword(password, email); err != nil {
+	if err := s.CheckPassword(password, email); err != nil {
 		return nil, fmt.Errorf("create user %s: %w", email, err)
 	}
 	hash, err := s.hash(ctx, password)
@@ -427,7 +430,7 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) error
 	if u, err := s.byEmail(s.db.WithContext(ctx), key); err == nil && u.Directory() {
 		return fmt.Errorf("set password of %s: %w", key, ErrDirectoryManaged)
 	}
-	if err := CheckPassword(password, key); err != nil {
+	if err := s.CheckPassword(password, key); err != nil {
 		return fmt.Errorf("set password of %s: %w", key, err)
 	}
 	hash, err := s.hash(ctx, password)
@@ -483,7 +486,7 @@ func (s *Service) ChangePassword(ctx context.Context, id uint, oldPassword, newP
 	if u.Directory() {
 		return nil, fmt.Errorf("change password of user %d: %w", id, ErrDirectoryManaged)
 	}
-	if err := CheckPassword(newPassword, u.Email); err != nil {
+	if err := s.CheckPassword(newPassword, u.Email); err != nil {
 		return nil, fmt.Errorf("change password of user %d: %w", id, err)
 	}
 	if err := s.checkOwnPassword(ctx, u, oldPassword); err != nil {

@@ -34,6 +34,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *users.U
 	}
 	s.sessions.Put(r.Context(), sessionUserID, int64(u.ID))
 	s.sessions.Put(r.Context(), sessionUserKey, u.SessionKey)
+	markSignedIn(r)
 	return s.devices.remember(w, r, u)
 }
 
@@ -66,7 +67,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	checkNewPassword(f, f.get("email"))
+	s.checkNewPassword(f, f.get("email"))
 	if !f.ok() {
 		s.render(w, r, http.StatusUnprocessableEntity, "pages/register.html", f)
 		return
@@ -161,11 +162,11 @@ var userProblems = []struct {
 }
 
 // checkNewPassword checks the password and retype_password fields: the
-// password policy, for the account of email ("" if not known here; the
-// users service checks again with it).
-func checkNewPassword(f *form, email string) {
+// users service's password policy, for the account of email ("" if not
+// known here; the service checks again with it).
+func (s *Server) checkNewPassword(f *form, email string) {
 	p := f.get("password")
-	if err := users.CheckPassword(p, email); err != nil {
+	if err := s.users.CheckPassword(p, email); err != nil {
 		f.fail("password", passwordReason(err))
 	}
 	if f.get("retype_password") != p {
@@ -364,7 +365,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	me := currentUser(r)
-	checkNewPassword(f, me.Email)
+	s.checkNewPassword(f, me.Email)
 	var u *users.User
 	if f.ok() {
 		budget := s.browserBudget(r, ownGuessKey(me))

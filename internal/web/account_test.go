@@ -187,6 +187,35 @@ func TestRegisterRefusesBadInput(t *testing.T) {
 	}
 }
 
+// TestRegisterRefusesEasyPasswords: the four examples, and the
+// site's name, are refused with a reason that helps choose better.
+func TestRegisterRefusesEasyPasswords(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, nil)
+	for i, tc := range []struct{ password, want string }{
+		{"aaaaaaaa", "Too easy to guess: repeated characters like aaaa or 1212 are among the first things tried. Add a few more words, ones not often seen together."},
+		{"abcdefgh", "Too easy to guess: sequences like abcd or 9876 are among the first things tried."},
+		{"12341234", "Too easy to guess: repeated characters like aaaa or 1212"},
+		{"Launchkit", "Your password must not be the site&#39;s name."},
+		{"launchkit 2026", "Too easy to guess: it is built on the site&#39;s name."},
+		{"new.user.2026", "Too easy to guess: it is built on your email address."},
+	} {
+		s.from(i).register("new.user@example.com", tc.password).status(422).contains(tc.want)
+	}
+	s.from(20).register("new.user@example.com", "plum river otter 42").redirectsTo("/")
+}
+
+// TestPasswordsMustNotBeTheSiteName: the policy knows APP_NAME, on every
+// form that sets a password.
+func TestPasswordsMustNotBeTheSiteName(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, map[string]string{"APP_NAME": "Acme Widgets"})
+	s.visitor().register("new@example.com", "acme widgets").status(422).contains("Your password must not be the site&#39;s name.")
+	ada := s.signedIn("ada@example.com")
+	ada.post("/user/change-password", "old_password", "password for ada@example.com", "password", "ACME WIDGETS", "retype_password", "ACME WIDGETS").
+		status(422).contains("Your password must not be the site&#39;s name.")
+}
+
 func TestRegistrationCanBeClosed(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, map[string]string{"USER_ENABLE_REGISTER": "false"})

@@ -121,7 +121,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	}
 	roles := r.PostForm["roles"]
 	confirmed := f.get("confirmed") == "on"
-	checkNewPassword(f, f.get("email"))
+	s.checkNewPassword(f, f.get("email"))
 	var u *users.User
 	if f.ok() {
 		var err error

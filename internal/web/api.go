@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"reflect"
@@ -119,16 +120,18 @@ func (s *Server) createCredentials(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, http.StatusUnauthorized, "The username or password is not right.")
 		return
 	}
-	var k *users.APIKey
-	var raw string
-	if err == nil {
-		k, raw, err = s.users.CreateAPIKey(r.Context(), u.ID, credentialsKeyName)
+	if s.refused(w, r, err) {
+		return
 	}
+	if !s.spendKeyCreation(w, r, u.ID) {
+		return
+	}
+	k, raw, err := s.users.CreateAPIKey(r.Context(), u.ID, credentialsKeyName)
 	if s.refused(w, r, err) {
 		return
 	}
 	s.logger.InfoContext(r.Context(), "API key created", "user_id", u.ID, "key_id", k.ID, "prefix", k.Prefix, "via", "api")
-	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Cache-Control", privateNoStore)
 	writeJSON(w, http.StatusCreated, map[string]any{"id": k.ID, "key": raw})
 }
 
@@ -148,6 +151,8 @@ func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 		if s.refused(w, r, err) {
 			return
 		}
+		// What a key's user is sent is theirs alone, like a signed-in page.
+		w.Header().Set("Cache-Control", privateNoStore)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
 	})
 }
@@ -186,6 +191,9 @@ var apiRefusals = append([]refusal{
 	{users.ErrInvalidAPIKey, http.StatusUnauthorized, "The API key is not valid: it is unknown or revoked."},
 	{users.ErrEmailUnconfirmed, http.StatusForbidden, "Confirm your email address first: follow the link in the email we sent you, or have a new one sent at /user/resend-confirmation."},
 	{users.ErrAPIKeysNotAllowed, http.StatusForbidden, "API keys and API access need the " + users.APIKeyRole + " role."},
+	// 409, not 429: the account's state refuses a new key, and no
+	// amount of waiting changes that; revoking one does.
+	{users.ErrTooManyAPIKeys, http.StatusConflict, fmt.Sprintf("This account has %d working API keys, the most it may hold: revoke one at /user/apikeys, then ask again.", users.MaxAPIKeys)},
 }, directoryRefusals...)
 
 // refused answers err, when there is one, with its refusal (a 500 for

@@ -23,6 +23,8 @@ type apiKeysData struct {
 	Form *form
 	// BaseURL is the site's address, for the usage example.
 	BaseURL string
+	// MaxKeys is how many working keys an account may hold.
+	MaxKeys int
 }
 
 // renderAPIKeys renders the API keys page with the user's current keys.
@@ -32,11 +34,7 @@ func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, status in
 		s.serverError(w, r, err)
 		return
 	}
-	p.Keys, p.BaseURL = keys, s.cfg.BaseURL
-	if p.NewKey != "" {
-		// The page holds a secret: no browser or proxy may keep a copy.
-		w.Header().Set("Cache-Control", "no-store")
-	}
+	p.Keys, p.BaseURL, p.MaxKeys = keys, s.cfg.BaseURL, users.MaxAPIKeys
 	s.render(w, r, status, "pages/apikeys.html", p)
 }
 
@@ -53,10 +51,19 @@ func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := currentUser(r)
+	if !s.spendKeyCreation(w, r, u.ID) {
+		return
+	}
 	k, raw, err := s.users.CreateAPIKey(r.Context(), u.ID, f.get("name"))
-	if errors.Is(err, users.ErrInvalidAPIKeyName) {
+	switch {
+	case errors.Is(err, users.ErrInvalidAPIKeyName):
 		f.fail("name", fmt.Sprintf("Use at most %d characters.", users.MaxAPIKeyNameLen))
 		s.renderAPIKeys(w, r, http.StatusUnprocessableEntity, apiKeysData{Form: f})
+		return
+	case errors.Is(err, users.ErrTooManyAPIKeys):
+		// 409: waiting will not help, revoking a key will.
+		f.fail("", fmt.Sprintf("You have %d working API keys, the most an account may hold: revoke one you no longer use, then create another.", users.MaxAPIKeys))
+		s.renderAPIKeys(w, r, http.StatusConflict, apiKeysData{Form: f})
 		return
 	}
 	if err != nil {

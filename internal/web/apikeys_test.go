@@ -20,7 +20,7 @@ var rawAPIKey = regexp.MustCompile(`lk_[A-Za-z0-9_-]{43}`)
 func (v *visitor) newKey(name string) string {
 	v.s.t.Helper()
 	page := v.post("/user/apikeys", "name", name).status(200).
-		header("Cache-Control", "no-store").
+		header("Cache-Control", "private, no-store").
 		contains("Copy it now: it will not be shown again.")
 	raw := rawAPIKey.FindString(page.body)
 	if raw == "" {
@@ -172,7 +172,7 @@ func TestAPICredentialsAndMe(t *testing.T) {
 	}
 
 	r := s.postJSON("/api/v1/credentials", `{"email": "ADA@example.com", "password": "analytical engine"}`).
-		status(201).header("Cache-Control", "no-store")
+		status(201).header("Cache-Control", "private, no-store")
 	created := r.decode()
 	key, _ := created["key"].(string)
 	if len(created) != 2 || !rawAPIKey.MatchString(key) || len(key) != 46 {
@@ -314,4 +314,91 @@ func TestAPIRoutesAnswerJSONErrors(t *testing.T) {
 	s := newSite(t, nil)
 	s.get("/api/v1/credentials").wantJSONError(405).header("Allow", "POST")
 	s.postJSON("/api/v1/me", `{}`).wantJSONError(405)
+}
+
+// fillAPIKeys gives the account of email n more working API keys, made
+// through the users service (so no web budget is spent).
+func (s *site) fillAPIKeys(email string, n int) {
+	s.t.Helper()
+	u, err := s.app.Users.ByEmail(s.t.Context(), email)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for i := range n {
+		if _, _, err := s.app.Users.CreateAPIKey(s.t.Context(), u.ID, fmt.Sprintf("filler %d", i)); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+}
+
+// TestAPIKeysAreCappedPerAccount: an account holding users.MaxAPIKeys
+// working keys gets no more, on the page (409, the reason by the form) or
+// through /api/v1/credentials (409 JSON), until it revokes one.
+func TestAPIKeysAreCappedPerAccount(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, nil)
+	dev := s.signedIn("dev@example.com", users.RoleDev)
+	dev.get("/user/apikeys").contains(fmt.Sprintf("An account may hold up to %d working keys", users.MaxAPIKeys))
+	s.fillAPIKeys("dev@example.com", users.MaxAPIKeys)
+
+	full := fmt.Sprintf("You have %d working API keys, the most an account may hold: revoke one you no longer use, then create another.", users.MaxAPIKeys)
+	if page := dev.post("/user/apikeys", "name", "one too many").status(409).contains(full, "filler 0").lacks("Copy it now"); rawAPIKey.MatchString(page.body) {
+		t.Errorf("a refused creation shows a key:\n%s", page.body)
+	}
+	_, msg := s.from(1).credentials("dev@example.com", "password for dev@example.com").wantJSONError(409).lacks("lk_").jsonError()
+	if want := fmt.Sprintf("This account has %d working API keys, the most it may hold: revoke one at /user/apikeys, then ask again.", users.MaxAPIKeys); msg != want {
+		t.Errorf("message = %q, want %q", msg, want)
+	}
+
+	// A revoked key frees its place.
+	dev.post(fmt.Sprintf("/user/apikeys/%d/delete", s.apiKeys("dev@example.com")[0].ID)).redirectsTo("/user/apikeys")
+	dev.newKey("in the freed place")
+	dev.post("/user/apikeys", "name", "one too many").status(409).contains(full)
+}
+
+// TestAPIKeyCreationIsBudgetedPerAccount: an account makes at most ten
+// keys an hour, on the page and through the API together; then it is
+// told when to try again, and other accounts are not held back.
+func TestAPIKeyCreationIsBudgetedPerAccount(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, nil)
+	dev := s.signedIn("dev@example.com", users.RoleDev)
+	// Wrong passwords spend nothing of it: only the owner can.
+	for i := range 3 {
+		s.from(30+i).credentials("dev@example.com", "a wrong guess").status(401)
+	}
+	for i := range 10 {
+		if i%2 == 0 {
+			dev.newKey(fmt.Sprintf("key %d", i))
+		} else {
+			s.from(i).credentials("dev@example.com", "password for dev@example.com").status(201)
+		}
+	}
+	r := dev.post("/user/apikeys", "name", "eleventh").status(429).
+		contains("You have created too many API keys lately. Try again in").lacks("Copy it now", "lk_")
+	if r.rec.Header().Get("Retry-After") == "" {
+		t.Error("a 429 without Retry-After")
+	}
+	_, msg := s.from(20).credentials("dev@example.com", "password for dev@example.com").wantJSONError(429).lacks("lk_").jsonError()
+	if !strings.Contains(msg, "You have created too many API keys lately.") {
+		t.Errorf("message = %q", msg)
+	}
+	if keys := len(s.apiKeys("dev@example.com")); keys != 10 {
+		t.Errorf("dev holds %d keys, want 10", keys)
+	}
+	s.signedIn("other@example.com", users.RoleDev).newKey("not held back")
+}
+
+// apiKeys lists the working API keys of the account of email.
+func (s *site) apiKeys(email string) []users.APIKey {
+	s.t.Helper()
+	u, err := s.app.Users.ByEmail(s.t.Context(), email)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	keys, err := s.app.Users.ListAPIKeys(s.t.Context(), u.ID)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return keys
 }

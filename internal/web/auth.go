@@ -30,7 +30,8 @@ func currentUser(r *http.Request) *users.User {
 	return u
 }
 
-// loadUser puts the signed-in user, if any, into the request context. A
+// loadUser puts the signed-in user, if any, into the request context
+// (and so keeps the response out of caches: noStoreWhenSignedIn). A
 // session pointing at a deleted or deactivated account, or one that does
 // not carry the user's session key (signed in before the user's sessions
 // were ended by a password change or "sign out everywhere", or made by
@@ -54,6 +55,7 @@ func (s *Server) loadUser(next http.Handler) http.Handler {
 		case err != nil:
 			s.serverError(w, r, err)
 		default:
+			markSignedIn(r)
 			next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, userKey{}, u)))
 		}
 	})

@@ -210,3 +210,24 @@ func limitKey(a netip.Addr) string {
 	}
 	return a.String()
 }
+
+// keysPerAccount: API keys one account may create, on the page and
+// through /api/v1/credentials together (spent only once the account is
+// known to be the caller's, so nobody else can use it up). It bounds how
+// fast a script gone wrong, or a stolen session, mints credentials;
+// users.MaxAPIKeys bounds how many work at once.
+var keysPerAccount = ratelimit.Limit{Burst: 10, Period: time.Hour}
+
+// spendKeyCreation spends one of user userID's key creations, and
+// reports whether there was one; when not, it has answered 429.
+func (s *Server) spendKeyCreation(w http.ResponseWriter, r *http.Request, userID uint) bool {
+	d := s.limits.Take(r.Context(), fmt.Sprintf("apikey:create:user:%d", userID), keysPerAccount)
+	if d.Allowed {
+		return true
+	}
+	minutes := int(math.Ceil(d.RetryAfter.Minutes()))
+	s.tooMany(w, r, d.RetryAfter, fmt.Sprintf(
+		"You have created too many API keys lately. Try again in %d minute%s.",
+		minutes, map[bool]string{true: "", false: "s"}[minutes == 1]))
+	return false
+}

@@ -109,7 +109,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	checkNewPassword(f, "")
+	s.checkNewPassword(f, "")
 	var u *users.User
 	if f.ok() {
 		var err error

@@ -145,3 +145,80 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 		s.serverError(w, r, fmt.Errorf("session: %w", err))
 	})
 }
+
+// privateNoStore is the Cache-Control of every response to a signed-in
+// user: no shared cache may keep it (private), and neither may the
+// browser, so the back button or the next person at a shared computer
+// does not find the account's pages on disk (no-store).
+const privateNoStore = "private, no-store"
+
+// signedInKey holds, in a page request's context, whether its response
+// is for a signed-in user (see markSignedIn).
+type signedInKey struct{}
+
+// markSignedIn records that r's response is for a signed-in user: loadUser
+// calls it when the session has one, startSession when a request signs
+// someone in.
+func markSignedIn(r *http.Request) {
+	if signedIn, ok := r.Context().Value(signedInKey{}).(*bool); ok {
+		*signedIn = true
+	}
+}
+
+// noStoreWhenSignedIn makes every page response to a signed-in user —
+// its redirects and error pages too — Cache-Control: private, no-store.
+// It wraps the session middleware so that it has the last word: when the
+// session sets a cookie it adds its own no-cache="Set-Cookie", which
+// no-store already covers, and the response gets one header, not two.
+func (s *Server) noStoreWhenSignedIn(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		signedIn := new(bool)
+		hw := &headerHookWriter{ResponseWriter: w, hook: func() {
+			if *signedIn {
+				w.Header().Set("Cache-Control", privateNoStore)
+			}
+		}}
+		next.ServeHTTP(hw, r.WithContext(context.WithValue(r.Context(), signedInKey{}, signedIn)))
+		hw.runHook() // a handler that wrote nothing: its headers are not sent yet
+	})
+}
+
+// headerHookWriter runs hook once, just before the response's headers
+// are sent.
+type headerHookWriter struct {
+	http.ResponseWriter
+	hook func()
+	done bool
+}
+
+func (hw *headerHookWriter) runHook() {
+	if !hw.done {
+		hw.done = true
+		hw.hook()
+	}
+}
+
+func (hw *headerHookWriter) WriteHeader(code int) {
+	hw.runHook()
+	hw.ResponseWriter.WriteHeader(code)
+}
+
+func (hw *headerHookWriter) Write(b []byte) (int, error) {
+	hw.runHook()
+	return hw.ResponseWriter.Write(b)
+}
+
+// Flush runs the hook, then flushes: a streamed response gets its
+// headers too.
+func (hw *headerHookWriter) Flush() {
+	_ = hw.FlushError()
+}
+
+// FlushError is Flush for http.ResponseController.
+func (hw *headerHookWriter) FlushError() error {
+	hw.runHook()
+	return http.NewResponseController(hw.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (hw *headerHookWriter) Unwrap() http.ResponseWriter { return hw.ResponseWriter }

@@ -31,10 +31,11 @@ func (s *Server) routes() http.Handler {
 	guess := s.limitAddress("guess", guessesPerAddress)
 	flood := s.limitAddress("post", postsPerAddress)
 
-	// Pages: a session (created only when written) and cross-origin
-	// protection for every unsafe method.
+	// Pages: a session (created only when written), cross-origin
+	// protection for every unsafe method, and no caching of what a
+	// signed-in user is sent.
 	r.Group(func(r chi.Router) {
-		r.Use(s.crossOriginProtection, s.withSession, s.loadUser)
+		r.Use(s.crossOriginProtection, s.noStoreWhenSignedIn, s.withSession, s.loadUser)
 		r.Get("/", s.homePage)
 
 		r.Route("/user", func(r chi.Router) {
