@@ -4,13 +4,19 @@ GO ?= go
 STATICCHECK := $(GO) tool staticcheck
 BIN := bin
 
-.PHONY: run test test-short build worker migrate lint bench e2e redteam fmt scaffold rename ldap clean help
+.PHONY: run dev test test-short build worker migrate lint bench e2e redteam fmt scaffold rename ldap clean help
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-run: ## build and start the app on http://localhost:8000 (SQLite, embedded Redis, outbox mail)
-	$(GO) run ./cmd/web
+run: ## build bin/web and start the app on http://localhost:8000 (SQLite, embedded Redis, outbox mail)
+	@echo "building $(BIN)/web (the first build compiles several hundred packages and can take a few minutes; later ones take seconds)"
+	@$(GO) build -o $(BIN)/web ./cmd/web
+	$(BIN)/web
+
+dev: ## like run, but rebuilt and restarted on every change to Go code, templates, static files or migrations (air, .air.toml)
+	@echo "starting air: it builds tmp/web (the first time, air and several hundred packages: a few minutes), then rebuilds on each change; Ctrl-C stops it"
+	$(GO) tool air
 
 test: ## run the whole test suite (real services when TEST_* URLs are set)
 	@[ -n "$$TEST_DATABASE_URL" ] || echo "note: TEST_DATABASE_URL is not set: PostgreSQL tests will skip"

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -79,9 +80,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	servers := []server{{key: "ADDR", addr: cfg.Addr, handler: h, name: "listening", attrs: []any{"url", cfg.BaseURL}}}
+	servers := []server{{key: "ADDR", addr: cfg.Addr, handler: h, name: "listening", baseURL: cfg.BaseURL}}
 	if cfg.MetricsAddr != "" {
-		servers = append(servers, server{key: "METRICS_ADDR", addr: cfg.MetricsAddr, handler: web.MetricsHandler(a), name: "metrics listening"})
+		servers = append(servers, server{key: "METRICS_ADDR", addr: cfg.MetricsAddr, handler: web.MetricsHandler(a), name: "metrics listening", path: "/metrics"})
 	} else if cfg.IsProduction() && cfg.MetricsToken == "" {
 		logger.Info("/metrics is not served: set METRICS_TOKEN to serve it on ADDR behind a token, or METRICS_ADDR for a private listener")
 	}
@@ -99,7 +100,22 @@ type server struct {
 	key, addr string // the config key naming addr, for errors
 	handler   http.Handler
 	name      string // its start-up log message
-	attrs     []any  // and what else that says
+	path      string // the path its URL shows, after the address
+	baseURL   string // the public URL, shown too when it is not the URL served
+}
+
+// servedURL is the URL a listener on addr answers at: a wildcard address
+// shows as localhost, and port 0 as the port the system picked, so the
+// start-up line is a link that works.
+func servedURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // serve answers on each server's address until ctx is cancelled or one
@@ -117,7 +133,13 @@ func serve(ctx context.Context, servers []server, shutdownTimeout time.Duration,
 			cancel()
 			break
 		}
-		logger.Info(srv.name, append([]any{"addr", ln.Addr().String()}, srv.attrs...)...)
+		url := servedURL(ln.Addr()) + srv.path
+		attrs := []any{"addr", ln.Addr().String(), "url", url}
+		if srv.baseURL != "" && strings.TrimSuffix(srv.baseURL, "/") != url {
+			// Links in mail use BASE_URL: say so when it is elsewhere.
+			attrs = append(attrs, "base_url", srv.baseURL)
+		}
+		logger.Info(srv.name, attrs...)
 		started++
 		go func() {
 			err := web.Serve(ctx, ln, srv.handler, shutdownTimeout, logger)

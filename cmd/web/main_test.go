@@ -187,6 +187,52 @@ func TestRunReturnsOnCancel(t *testing.T) {
 	}
 }
 
+// TestListeningLineShowsTheURLServed: the start-up line names the URL the
+// server answers on, whatever ADDR is (a wildcard address shows as
+// localhost, port 0 as the port picked), and BASE_URL beside it when
+// that is another URL, so a newcomer opens the right one.
+func TestListeningLineShowsTheURLServed(t *testing.T) {
+	port := testenv.FreePort(t)
+	local := fmt.Sprintf("http://localhost:%d", port)
+	for _, tc := range []struct {
+		name    string
+		env     []string
+		want    *regexp.Regexp // the url the line shows
+		baseURL bool           // whether it shows BASE_URL too
+	}{
+		{"a loopback address, port 0", []string{"ADDR=127.0.0.1:0"},
+			regexp.MustCompile(`^http://127\.0\.0\.1:[1-9][0-9]*$`), true},
+		{"every interface, a port", []string{fmt.Sprintf("ADDR=:%d", port)},
+			regexp.MustCompile("^" + regexp.QuoteMeta(local) + "$"), true},
+		{"BASE_URL the URL served", []string{fmt.Sprintf("ADDR=:%d", port), "BASE_URL=" + local},
+			regexp.MustCompile("^" + regexp.QuoteMeta(local) + "$"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := testenv.Start(t, child(t, tc.env...))
+			line := p.WaitForOutput(regexp.MustCompile(`msg=listening .*`), 60*time.Second)
+			url := regexp.MustCompile(`url=(\S+)`).FindStringSubmatch(line)
+			if url == nil || !tc.want.MatchString(url[1]) {
+				t.Fatalf("listening line %q: want url= matching %s", line, tc.want)
+			}
+			if got := strings.Contains(line, " base_url="); got != tc.baseURL {
+				t.Errorf("listening line %q: shows BASE_URL %v, want %v", line, got, tc.baseURL)
+			}
+			resp, err := http.Get(url[1] + "/healthz")
+			if err != nil {
+				t.Fatalf("the URL the line shows does not answer: %v", err)
+			}
+			_ = resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("GET %s/healthz = %d, want 200", url[1], resp.StatusCode)
+			}
+			p.Terminate()
+			if code := p.Wait(30 * time.Second); code != 0 {
+				t.Errorf("exit code %d after SIGTERM", code)
+			}
+		})
+	}
+}
+
 func TestUnknownFlagIsAUsageError(t *testing.T) {
 	p := testenv.Start(t, childWithArgs(t, []string{"-no-such-flag"}))
 	if code := p.Wait(30 * time.Second); code != 2 {

@@ -1,41 +1,95 @@
 package testenv
 
 import (
+	"bytes"
+	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
 
-// CopyRepo copies the repository at root (the working tree, without
-// .git, build output, data or dependencies) into a temp dir and returns
-// it: for tests of tools that rewrite the tree.
+// CopyRepo copies the repository at root into a temp dir and returns it:
+// for tests of tools that rewrite the tree. In a git checkout it copies
+// the files git would commit (tracked ones, and new ones not ignored, as
+// they are in the working tree), so local build output, data, settings
+// and screenshots stay behind; elsewhere (a copy of a copy) it copies the
+// tree without .git, build output, data or dependencies.
 func CopyRepo(t testing.TB, root string) string {
 	t.Helper()
-	skip := map[string]bool{".git": true, "bin": true, "data": true, "vendor": true, "node_modules": true}
 	dst := t.TempDir()
+	files, err := gitFiles(root)
+	if err != nil {
+		files, err = treeFiles(root)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rel := range files {
+		src := filepath.Join(root, rel)
+		info, err := os.Lstat(src)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted in the working tree, not yet in git
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !info.Mode().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		to := filepath.Join(dst, rel)
+		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// The mode is kept: scripts such as .ci/run stay executable.
+		if err := os.WriteFile(to, b, info.Mode().Perm()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// gitFiles lists the files under root that git would commit, relative
+// to root.
+func gitFiles(root string) ([]string, error) {
+	out, err := exec.Command("git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	for name := range bytes.SplitSeq(bytes.TrimRight(out, "\x00"), []byte{0}) {
+		if len(name) > 0 {
+			files = append(files, filepath.FromSlash(string(name)))
+		}
+	}
+	return files, nil
+}
+
+// treeFiles lists the files under root, relative to root, without .git,
+// build output, data or dependencies.
+func treeFiles(root string) ([]string, error) {
+	skip := map[string]bool{".git": true, "bin": true, "data": true, "vendor": true, "node_modules": true}
+	var files []string
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(root, path)
-		if d.IsDir() {
-			if rel != "." && skip[d.Name()] {
-				return filepath.SkipDir
+		if d.IsDir() && path != root && skip[d.Name()] {
+			return filepath.SkipDir
+		}
+		if d.Type().IsRegular() {
+			rel, err := filepath.Rel(root, path)
+			if err != nil {
+				return err
 			}
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+			files = append(files, rel)
 		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
+	return files, err
 }

@@ -1,5 +1,6 @@
 // Command rename gives a clone of Launchkit its own Go module path: it
-// rewrites go.mod and every import of the old path in the tree.
+// rewrites go.mod and every mention of the old path in the tree (Go
+// imports, the guides' code blocks, comments and examples).
 //
 //	make rename MODULE=github.com/acme/widgets
 //	go run ./tools/rename github.com/acme/widgets
@@ -13,16 +14,13 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"go/ast"
 	"go/format"
-	"go/parser"
-	"go/token"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/mod/modfile"
 	"golang.org/x/mod/module"
@@ -42,7 +40,11 @@ func main() {
 // skipDirs are never rewritten: build output, data, VCS and vendored code.
 var skipDirs = map[string]bool{".git": true, "bin": true, "data": true, "vendor": true, "node_modules": true}
 
-// rename changes the module path of the module at root to newPath.
+// rename changes the module path of the module at root to newPath: in
+// go.mod and wherever a file of the tree names the module, Go imports
+// and comments, the guides' code, configuration examples and generator
+// templates alike, so the clone's docs show its own path and its tests,
+// which compile the guide's code, still pass.
 func rename(root, newPath string, out io.Writer) error {
 	if err := module.CheckPath(newPath); err != nil {
 		return fmt.Errorf("%q is not a valid module path: %v", newPath, err)
@@ -64,35 +66,27 @@ func rename(root, newPath string, out io.Writer) error {
 		return fmt.Errorf("the module is already %s", newPath)
 	}
 
-	// Rewrite the Go files first: go.mod changes last, so a failure
-	// half-way leaves a tree that is easy to reset with git.
-	changed := 0
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if path != root && skipDirs[d.Name()] {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(path, ".go") {
-			return nil
-		}
-		did, err := rewriteImports(path, oldPath, newPath)
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		if did {
-			changed++
-		}
-		return nil
-	})
+	// Every change is made in memory first, so a Go file that does not
+	// parse stops the rename before anything is written.
+	rewritten, err := rewriteTree(root, oldPath, newPath)
 	if err != nil {
 		return err
 	}
-
+	goFiles := 0
+	var others []string
+	for _, f := range rewritten {
+		if err := os.WriteFile(f.path, f.content, 0o644); err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, f.path)
+		if strings.HasSuffix(rel, ".go") {
+			goFiles++
+		} else {
+			others = append(others, rel)
+		}
+	}
+	// go.mod changes last, so a failure half-way leaves a tree that is
+	// easy to reset with git.
 	if err := mf.AddModuleStmt(newPath); err != nil {
 		return err
 	}
@@ -103,39 +97,90 @@ func rename(root, newPath string, out io.Writer) error {
 	if err := os.WriteFile(gomod, formatted, 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "module %s → %s: go.mod and %d Go files rewritten\n", oldPath, newPath, changed)
+	which := append([]string{fmt.Sprintf("%d Go files", goFiles)}, others...)
+	fmt.Fprintf(out, "module %s → %s: go.mod and %d files rewritten (%s); review the change with git diff\n",
+		oldPath, newPath, len(rewritten), strings.Join(which, ", "))
 	return nil
 }
 
-// rewriteImports replaces oldPath with newPath in the imports of one
-// file and reports whether it changed anything.
-func rewriteImports(path, oldPath, newPath string) (bool, error) {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return false, err
-	}
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, path, src, parser.ParseComments)
-	if err != nil {
-		return false, err
-	}
-	did := false
-	for _, imp := range f.Imports {
-		p, err := strconv.Unquote(imp.Path.Value)
+// rewrittenFile is a file's new content.
+type rewrittenFile struct {
+	path    string
+	content []byte
+}
+
+// rewriteTree returns the files under root that name oldPath, with
+// newPath in its place. Files that are not text (images, databases) are
+// left alone, and so is go.mod, which rename edits as a module file.
+func rewriteTree(root, oldPath, newPath string) ([]rewrittenFile, error) {
+	var files []rewrittenFile
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			continue
+			return err
 		}
-		if p == oldPath || strings.HasPrefix(p, oldPath+"/") {
-			imp.Path = &ast.BasicLit{ValuePos: imp.Path.Pos(), Kind: token.STRING, Value: strconv.Quote(newPath + strings.TrimPrefix(p, oldPath))}
-			did = true
+		if d.IsDir() {
+			if path != root && skipDirs[d.Name()] {
+				return filepath.SkipDir
+			}
+			return nil
 		}
+		if !d.Type().IsRegular() || path == filepath.Join(root, "go.mod") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if bytes.IndexByte(src, 0) >= 0 || !utf8.Valid(src) {
+			return nil // not text
+		}
+		changed := replaceModulePath(src, oldPath, newPath)
+		if bytes.Equal(changed, src) {
+			return nil
+		}
+		if strings.HasSuffix(path, ".go") {
+			// The new path may sort elsewhere in an import group:
+			// format.Source sorts it again, so the tree stays gofmt-clean.
+			if changed, err = format.Source(changed); err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+		}
+		files = append(files, rewrittenFile{path, changed})
+		return nil
+	})
+	return files, err
+}
+
+// replaceModulePath replaces every mention of the module path oldPath in
+// src (the path itself or a package below it) with newPath. A longer
+// path that only begins the same way (oldPath+"-extras", or a domain
+// that ends like oldPath's) is another module and stays.
+func replaceModulePath(src []byte, oldPath, newPath string) []byte {
+	old := []byte(oldPath)
+	var out []byte
+	rest := src
+	for {
+		i := bytes.Index(rest, old)
+		if i < 0 {
+			return append(out, rest...)
+		}
+		end := i + len(old)
+		before := i > 0 && isPathByte(rest[i-1]) || i == 0 && len(out) > 0 && isPathByte(out[len(out)-1])
+		after := end < len(rest) && isPathByte(rest[end]) &&
+			// a full stop ends a sentence, not the path
+			!(rest[end] == '.' && (end+1 == len(rest) || !isPathByte(rest[end+1])))
+		out = append(out, rest[:i]...)
+		if before || after {
+			out = append(out, old...)
+		} else {
+			out = append(out, newPath...)
+		}
+		rest = rest[end:]
 	}
-	if !did {
-		return false, nil
-	}
-	var buf bytes.Buffer
-	if err := format.Node(&buf, fset, f); err != nil {
-		return false, err
-	}
-	return true, os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// isPathByte reports whether c may be part of a module path element.
+func isPathByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		c == '-' || c == '.' || c == '_' || c == '~'
 }
