@@ -35,7 +35,9 @@ func (s *site) visitor() *visitor { return &visitor{s: s, cookies: map[string]*h
 func (v *visitor) send(r *http.Request) *response {
 	v.s.t.Helper()
 	for _, c := range v.cookies {
-		r.AddCookie(c)
+		if pathMatches(r.URL.Path, c.Path) {
+			r.AddCookie(c)
+		}
 	}
 	if v.addr != "" {
 		r.RemoteAddr = v.addr
@@ -52,6 +54,18 @@ func (v *visitor) send(r *http.Request) *response {
 		}
 	}
 	return resp
+}
+
+// pathMatches reports whether a browser sends a cookie with path
+// cookiePath to path (RFC 6265, 5.1.4).
+func pathMatches(path, cookiePath string) bool {
+	switch {
+	case cookiePath == "" || cookiePath == path:
+		return true
+	case strings.HasPrefix(path, cookiePath):
+		return strings.HasSuffix(cookiePath, "/") || path[len(cookiePath)] == '/'
+	}
+	return false
 }
 
 func (v *visitor) get(path string) *response {

@@ -1,15 +1,52 @@
 // Development tools under /dev (SPEC §6): routes.go mounts them only when
 // ENV is development, so every /dev path is a 404 anywhere else. Like
 // Mailpit or letter_opener they need no sign-in: a development server is
-// the developer's own.
+// the developer's own. They answer only on the developer's own machine
+// (onThisMachine): the mail viewer shows every reset link, so a server
+// reachable from elsewhere (ENV left at its development default on a
+// host, or make run on a shared network) must not show it to others.
 
 package web
 
 import (
+	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 )
+
+// onThisMachine answers 404 to any request for the development tools but
+// one from this machine to a loopback name: its TCP peer must be a
+// loopback address (forwarding headers are not read: a proxy in front
+// means the request came from elsewhere), and its Host must be localhost
+// or a loopback address, so that a web page the developer visits cannot
+// read the tools through DNS rebinding.
+func (s *Server) onThisMachine(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !parseAddr(r.RemoteAddr).IsLoopback() || !loopbackHost(r.Host) {
+			s.renderError(w, r, http.StatusNotFound, "The development tools answer only on this machine, at http://localhost (or 127.0.0.1).")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// loopbackHost reports whether host (a Host header, with or without a
+// port) names this machine: localhost, a name under it, or a loopback
+// address.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
+}
 
 // devTool is one entry of the /dev index.
 type devTool struct {

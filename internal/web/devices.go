@@ -31,8 +31,10 @@ import (
 // worth one more budget of guesses, no more.
 //
 // The cookie is encrypted and signed with keys derived for device cookies
-// of this deployment (keyring.DeviceCookie). It is sent only to /user/
-// pages, and only from this site (SameSite=Strict). It remembers the
+// of this deployment (keyring.DeviceCookie). It is sent only from this
+// site (SameSite=Strict), and to every path: a sign-in that starts a
+// session elsewhere (the admin panel signing its own user out everywhere)
+// must see the browser's other accounts to keep them. It remembers the
 // last few accounts the browser signed in to (maxDeviceAccounts), each by
 // the hash its guessing budget is keyed by (accountKey), never by its
 // name. Each entry is also bound to the account's session key
@@ -151,7 +153,7 @@ func (d *deviceCookies) remember(w http.ResponseWriter, r *http.Request, u *user
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name: d.name, Value: value, Path: "/user",
+		Name: d.name, Value: value, Path: "/",
 		MaxAge:   int(deviceLifetime.Seconds()),
 		HttpOnly: true, Secure: d.secure, SameSite: http.SameSiteStrictMode,
 	})

@@ -87,7 +87,7 @@ func TestADeviceCookieOpensOnlyItsOwnAccountsBudget(t *testing.T) {
 	if cookie == nil {
 		t.Fatalf("a sign-in set no device cookie: %v", mallory.cookies)
 	}
-	if !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Path != "/user" || cookie.MaxAge <= 0 {
+	if !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Path != "/" || cookie.MaxAge <= 0 {
 		t.Errorf("device cookie = %+v", cookie)
 	}
 	if strings.Contains(cookie.Value, "mallory") {
@@ -140,4 +140,29 @@ func TestABrowserIsKnownForItsLastFewAccounts(t *testing.T) {
 		shared.post("/user/sign-in", "email", email, "password", "password of "+email).redirectsTo("/")
 		shared.post("/user/sign-out").redirectsTo("/")
 	}
+}
+
+// TestAnAdminSigningThemselvesOutKeepsTheBrowsersOtherAccounts: the admin
+// panel's "sign out everywhere" on one's own account starts this
+// browser's session again outside /user; the browser's other accounts
+// stay known (the device cookie is sent to every path).
+func TestAnAdminSigningThemselvesOutKeepsTheBrowsersOtherAccounts(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, nil)
+	if _, err := s.app.Users.Create(t.Context(), "ada@example.com", "password of ada@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	boss, err := s.app.Users.Create(t.Context(), "boss@example.com", "password of boss@example.com", "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := s.from(1)
+	browser.post("/user/sign-in", "email", "ada@example.com", "password", "password of ada@example.com").redirectsTo("/")
+	browser.post("/user/sign-out").redirectsTo("/")
+	browser.post("/user/sign-in", "email", "boss@example.com", "password", "password of boss@example.com").redirectsTo("/")
+	browser.post(fmt.Sprintf("/admin/users/%d/sign-out", boss.ID)).redirectsTo("/admin/users")
+	browser.post("/user/sign-out").redirectsTo("/")
+	s.lockOut("ada@example.com")
+	browser.addr = "203.0.113.2:4000"
+	browser.post("/user/sign-in", "email", "ada@example.com", "password", "password of ada@example.com").redirectsTo("/")
 }

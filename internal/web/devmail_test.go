@@ -223,3 +223,39 @@ func TestDevPagesAreAbsentOutsideDevelopment(t *testing.T) {
 	smtp.get("/dev").status(200).contains("Not available: MAIL_SERVER is set").lacks(`href="/dev/mail"`)
 	smtp.get("/dev/mail").status(404)
 }
+
+// TestDevPagesAnswerOnlyOnThisMachine: the development tools show every
+// reset link, so they answer only a client on this machine that asks for
+// a loopback name: not a client elsewhere (make run listens on every
+// interface), nor a page the developer visits that rebinds its own name
+// to 127.0.0.1.
+func TestDevPagesAnswerOnlyOnThisMachine(t *testing.T) {
+	t.Parallel()
+	s := devSite(t, nil)
+	s.visitor().post("/user/forgot-password", "email", "boss@example.com").redirectsTo("/user/forgot-password?sent=1")
+	for _, tc := range []struct {
+		peer, host string
+		want       int
+	}{
+		{"127.0.0.1:50000", "localhost:8000", 200},
+		{"127.0.0.1:50000", "127.0.0.1:8000", 200},
+		{"[::1]:50000", "[::1]:8000", 200},
+		{"127.0.0.1:50000", "app.localhost:8000", 200},
+		{"203.0.113.66:50000", "localhost:8000", 404},
+		{"192.168.1.20:50000", "192.168.1.10:8000", 404},
+		{"127.0.0.1:50000", "rebound.attacker.example", 404},
+		{"127.0.0.1:50000", "localhost.attacker.example:8000", 404},
+	} {
+		for _, path := range []string{"/dev", "/dev/mail"} {
+			r := httptest.NewRequest(http.MethodGet, path, nil)
+			r.RemoteAddr, r.Host = tc.peer, tc.host
+			got := s.do(r)
+			if got.rec.Code != tc.want {
+				t.Errorf("GET %s from %s for %s = %d, want %d", path, tc.peer, tc.host, got.rec.Code, tc.want)
+			}
+			if tc.want == 404 && strings.Contains(got.body, "reset-password") {
+				t.Errorf("GET %s from %s for %s shows a reset link", path, tc.peer, tc.host)
+			}
+		}
+	}
+}

@@ -90,9 +90,10 @@ func (s *Server) routes() http.Handler {
 			r.Handle("/jobs/*", jobs)
 		})
 		// Development tools (dev.go): in development only, so a 404
-		// everywhere else; GET /dev lists them.
+		// everywhere else, and only to this machine; GET /dev lists them.
 		if s.cfg.Env == config.EnvDevelopment {
 			r.Route("/dev", func(r chi.Router) {
+				r.Use(s.onThisMachine)
 				dev := s.devIndex(r)
 				if s.devMail != nil {
 					dev.add("/mail", "Mail", "The mail the app wrote to MAIL_OUTBOX_DIR, decoded, links clickable.", s.devMailPage)

@@ -26,6 +26,10 @@ type site struct {
 	app     *app.App
 	handler http.Handler
 	logs    *testenv.Buffer
+	// local, when set, sends the requests that leave httptest's example
+	// peer and host as they are from this machine to localhost, as a
+	// developer's browser does.
+	local bool
 }
 
 // newSite builds the app from env (on top of test defaults) and its routes.
@@ -40,14 +44,16 @@ func newSite(t *testing.T, env map[string]string, opts ...web.Option) *site {
 }
 
 // devSite is the site as `make run` serves it: ENV=development, mail to
-// the outbox directory.
+// the outbox directory, visited from this machine.
 func devSite(t *testing.T, env map[string]string) *site {
 	t.Helper()
 	vars := map[string]string{"ENV": "development"}
 	for k, v := range env {
 		vars[k] = v
 	}
-	return newSite(t, vars)
+	s := newSite(t, vars)
+	s.local = true
+	return s
 }
 
 // prodSite is the site in production, its mail still going to the
@@ -69,6 +75,9 @@ type response struct {
 
 func (s *site) do(r *http.Request) *response {
 	s.t.Helper()
+	if s.local && r.RemoteAddr == "192.0.2.1:1234" && r.Host == "example.com" {
+		r.RemoteAddr, r.Host = "127.0.0.1:50000", "localhost:8000"
+	}
 	rec := httptest.NewRecorder()
 	s.handler.ServeHTTP(rec, r)
 	return &response{t: s.t, rec: rec, body: rec.Body.String()}
