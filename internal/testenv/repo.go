@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -52,6 +53,30 @@ func CopyRepo(t testing.TB, root string) string {
 		}
 	}
 	return dst
+}
+
+// RenamedCopy copies the repository at root (CopyRepo) and gives the copy
+// another module path with the rename tool, as make rename does in a
+// clone: the tests that compile the whole tree run there, so that what
+// they check holds in every clone, renamed or not. It returns the copy
+// and its module path.
+func RenamedCopy(t testing.TB, root string) (dir, module string) {
+	t.Helper()
+	dir = CopyRepo(t, root)
+	gomod, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	module = "example.com/renamed/app"
+	if strings.HasPrefix(string(gomod), "module "+module+"\n") {
+		module += "2"
+	}
+	cmd := exec.Command("go", "run", "./tools/rename", module)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("rename the copy to %s: %v\n%s", module, err, out)
+	}
+	return dir, module
 }
 
 // gitFiles lists the files under root that git would commit, relative

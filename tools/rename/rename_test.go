@@ -26,27 +26,29 @@ func currentModule(t *testing.T) string {
 	return modfile.ModulePath(b)
 }
 
-// TestARenamedClonePassesItsTests renames a copy of the tree (the files
-// git would commit) and checks what a team gets from make rename: no file
-// names the old module path; the tree builds, vets (which type-checks
-// every test as well) and is gofmt-clean; and the docs' tests and the
-// guide's pass there, the guide's compiling the code that
-// docs/adding-a-feature.md shows. The guide's test runs on SQLite only:
-// the other databases it repeats itself on have nothing to do with the
-// module path, and the suite runs them on the tree as it is.
-func TestARenamedClonePassesItsTests(t *testing.T) {
-	if testing.Short() {
-		t.Skip("compiles and tests a renamed copy of the tree: not in -short")
-	}
+// TestARenamedCloneNamesOnlyItsOwnModule renames a copy of the tree (the
+// files git would commit) and checks what a team gets from make rename: no
+// file names the old module path, and the tree is gofmt-clean. That the
+// renamed tree builds, vets (every test type-checked) and passes the
+// guide's test, which compiles the code docs/adding-a-feature.md shows,
+// is TestTheGuideAndTheGeneratorAgree's in tools/scaffold: it runs in a
+// copy renamed by this tool (testenv.RenamedCopy), so the whole tree is
+// compiled once rather than here again.
+func TestARenamedCloneNamesOnlyItsOwnModule(t *testing.T) {
 	old := currentModule(t)
+	target := "github.com/acme/widgets"
+	if old == target {
+		target = "github.com/acme/gadgets"
+	}
 	root := testenv.CopyRepo(t, "../..")
-	if err := rename(root, "github.com/acme/widgets", io.Discard); err != nil {
+	if err := rename(root, target, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	gomod, _ := os.ReadFile(filepath.Join(root, "go.mod"))
-	if !strings.HasPrefix(string(gomod), "module github.com/acme/widgets\n") {
+	if !strings.HasPrefix(string(gomod), "module "+target+"\n") {
 		t.Fatalf("go.mod starts:\n%.80s", gomod)
 	}
+	mentions := 0
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -55,6 +57,7 @@ func TestARenamedClonePassesItsTests(t *testing.T) {
 		if err != nil {
 			return err
 		}
+		mentions += bytes.Count(b, []byte(target))
 		for i, line := range bytes.Split(b, []byte("\n")) {
 			if bytes.Contains(line, []byte(old)) {
 				rel, _ := filepath.Rel(root, path)
@@ -66,28 +69,12 @@ func TestARenamedClonePassesItsTests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	// Not passed on, so the guide's test runs on SQLite alone.
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "TEST_DATABASE_URL=") && !strings.HasPrefix(kv, "TEST_MYSQL_URL=") {
-			env = append(env, kv)
-		}
+	if mentions < 100 {
+		t.Errorf("the renamed tree names %s %d times: the rename missed the imports", target, mentions)
 	}
-	for _, args := range [][]string{
-		{"go", "build", "./..."},
-		{"go", "vet", "./..."},
-		{"gofmt", "-l", "."},
-		{"go", "test", "-count=1", "./docs"},
-		{"go", "test", "-count=1", "-run", "^TestTheGuideAndTheGeneratorAgree$", "./tools/scaffold"},
-	} {
-		cmd := exec.Command(args[0], args[1:]...)
-		cmd.Dir = root
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		if err != nil || (args[0] == "gofmt" && len(out) > 0) {
-			t.Errorf("%s in the renamed tree: %v\n%s", strings.Join(args, " "), err, out)
-		}
+	out, err := exec.Command("gofmt", "-l", root).CombinedOutput()
+	if err != nil || len(out) > 0 {
+		t.Errorf("gofmt -l in the renamed tree: %v\n%s", err, out)
 	}
 }
 
