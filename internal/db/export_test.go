@@ -7,3 +7,9 @@ import "io/fs"
 func NewMigratorFS(d Dialect, fsys fs.FS) (*Migrator, error) {
 	return newMigrator(&DB{Dialect: d}, fsys, nil)
 }
+
+// NewMigratorOf is NewMigrator on the migrations in fsys (a directory per
+// dialect, as migrations/ is).
+func NewMigratorOf(d *DB, fsys fs.FS) (*Migrator, error) {
+	return newMigrator(d, fsys, nil)
+}

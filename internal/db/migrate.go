@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 // Migrator applies the embedded migrations of one database's dialect.
 type Migrator struct {
 	provider *goose.Provider
+	fsys     fs.FS // the dialect's migrations
 }
 
 // NewMigrator prepares the migrations for d. logger may be nil.
@@ -57,16 +59,68 @@ func newMigrator(d *DB, all fs.FS, logger *slog.Logger) (*Migrator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load migrations: %w", err)
 	}
-	return &Migrator{provider: p}, nil
+	return &Migrator{provider: p, fsys: fsys}, nil
 }
 
-// Up applies every pending migration and returns how many it applied.
+// Up applies every pending migration and returns how many it applied. It
+// applies none while one of them has no statements in its Up section:
+// goose would record such a migration as applied, so the statements
+// written into it later (manage migrate create makes it empty, and make
+// dev starts the app as soon as the file appears) would never run.
 func (m *Migrator) Up(ctx context.Context) (int, error) {
+	if err := m.refuseEmpty(ctx); err != nil {
+		return 0, err
+	}
 	results, err := m.provider.Up(ctx)
 	if err != nil {
 		return len(results), fmt.Errorf("migrate up: %w", err)
 	}
 	return len(results), nil
+}
+
+// ErrEmptyMigration: a pending migration has no statements in its Up
+// section.
+var ErrEmptyMigration = errors.New("the migration has no statements in its Up section yet: write them, then migrate (an empty one would be recorded as applied, and what you write later would never run)")
+
+// refuseEmpty fails with ErrEmptyMigration, naming the file, when a
+// pending SQL migration's Up section holds nothing but comments.
+func (m *Migrator) refuseEmpty(ctx context.Context) error {
+	st, err := m.provider.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate up: %w", err)
+	}
+	for _, s := range st {
+		if s.State == goose.StateApplied || s.Source.Type != goose.TypeSQL {
+			continue
+		}
+		b, err := fs.ReadFile(m.fsys, filepath.Base(s.Source.Path))
+		if err != nil {
+			return fmt.Errorf("migrate up: %w", err)
+		}
+		if !hasUpStatements(string(b)) {
+			return fmt.Errorf("migrate up: %s: %w", filepath.Base(s.Source.Path), ErrEmptyMigration)
+		}
+	}
+	return nil
+}
+
+// hasUpStatements reports whether the goose SQL file src has anything
+// but comments and blank lines between "-- +goose Up" and the next
+// annotation that ends it ("-- +goose Down", or the end).
+func hasUpStatements(src string) bool {
+	up := false
+	for line := range strings.Lines(src) {
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "-- +goose Up"):
+			up = true
+		case strings.HasPrefix(line, "-- +goose Down"):
+			up = false
+		case up && line != "" && !strings.HasPrefix(line, "--"):
+			return true
+		}
+	}
+	return false
 }
 
 // HasPending reports whether some migration is not applied yet.

@@ -1,6 +1,7 @@
 package db_test
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -182,6 +183,48 @@ func TestCreateMigrationWritesNextNumberInEveryDialect(t *testing.T) {
 	}
 	if len(written) != 3 || filepath.Base(written[0]) != "00008_more.sql" {
 		t.Errorf("second CreateMigration wrote %v, want 00008_more.sql in each dialect", written)
+	}
+}
+
+// TestAnEmptyMigrationIsNotApplied: a migration as manage migrate create
+// writes it, before anything is written into it, stops migrate up (with
+// make dev the app starts as soon as the file appears) instead of being
+// recorded as applied, which would keep the statements written into it
+// later from ever running. Once written, it applies.
+func TestAnEmptyMigrationIsNotApplied(t *testing.T) {
+	dir := migrationsDir(t)
+	for _, d := range []string{"sqlite", "postgres", "mysql"} {
+		body := "-- +goose Up\nCREATE TABLE gadgets (id INTEGER PRIMARY KEY);\n-- +goose Down\nDROP TABLE gadgets;\n"
+		if err := os.WriteFile(filepath.Join(dir, d, "00001_x.sql"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	written, err := db.CreateMigration(dir, "add_widgets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := open(t, "sqlite://"+filepath.Join(t.TempDir(), "app.db"))
+	m, err := db.NewMigratorOf(d, os.DirFS(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := m.Up(t.Context())
+	if !errors.Is(err, db.ErrEmptyMigration) || !strings.Contains(err.Error(), "00002_add_widgets.sql") || n != 0 {
+		t.Fatalf("Up with an empty migration pending = %d, %v; want ErrEmptyMigration naming the file", n, err)
+	}
+	if st, _ := m.Status(t.Context()); st[0].Applied || st[1].Applied {
+		t.Errorf("after the refusal: %+v, want nothing applied", st)
+	}
+	body, _ := os.ReadFile(written[0])
+	body = []byte(strings.Replace(string(body), "-- +goose Up\n", "-- +goose Up\n-- the widgets\nCREATE TABLE widgets (id INTEGER PRIMARY KEY);\n", 1))
+	if err := os.WriteFile(written[0], body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := m.Up(t.Context()); err != nil || n != 2 {
+		t.Fatalf("Up once written = %d, %v; want both applied", n, err)
+	}
+	if !d.Gorm.Migrator().HasTable("widgets") {
+		t.Error("the written migration did not run")
 	}
 }
 
