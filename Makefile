@@ -14,7 +14,7 @@ run: ## build bin/web and start the app on http://localhost:8000 (SQLite, embedd
 	@$(GO) build -o $(BIN)/web ./cmd/web
 	$(BIN)/web
 
-dev: ## like run, but rebuilt and restarted on every change to Go code, templates, static files or migrations (air, .air.toml)
+dev: ## like run, but rebuilt and restarted on every change to Go code, templates or migrations (air, .air.toml)
 	@echo "starting air: it builds tmp/web (the first time, air and several hundred packages: a few minutes), then rebuilds on each change; Ctrl-C stops it"
 	$(GO) tool air
 

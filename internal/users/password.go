@@ -68,8 +68,8 @@ func CheckPassword(password, email, appName string) error {
 		return &PasswordProblem{"your password must not be the site's name"}
 	}
 	if result := zxcvbn.PasswordStrength(strengthInput(password), contextWords(email, appName)); result.Score < MinPasswordScore {
-		return &PasswordProblem{"too easy to guess: " + guessHint(result.Sequence, contextWords("", appName)) +
-			". Add a few more words, ones not often seen together"}
+		why, advice := guessHint(result.Sequence, contextWords("", appName))
+		return &PasswordProblem{"too easy to guess: " + why + ". " + advice}
 	}
 	return nil
 }
@@ -107,9 +107,10 @@ func strengthInput(password string) string {
 }
 
 // contextWords are the words zxcvbn should take as known to an attacker
-// of this account: the email address, its local part and the pieces of
-// both (ada, lovelace, example from ada.lovelace@example.com), and the
-// site's name with its words.
+// of this account: the email address, its local part, the pieces of both
+// and those of the local part run together (ada, lovelace, adalovelace,
+// example from ada.lovelace@example.com), and the site's name with its
+// words.
 func contextWords(email, appName string) []string {
 	var words []string
 	add := func(s string) {
@@ -125,6 +126,7 @@ func contextWords(email, appName string) []string {
 	local, domain, _ := strings.Cut(email, "@")
 	add(local)
 	add(domain)
+	add(strings.Join(split(local), ""))
 	for _, w := range slices.Concat(split(local), split(domain)) {
 		add(w)
 	}
@@ -136,11 +138,12 @@ func contextWords(email, appName string) []string {
 	return words
 }
 
-// guessHint says, for a person, what made a password easy to guess: the
-// longest part of zxcvbn's cheapest way to guess it (zxcvbn's own
-// feedback is not in its Go port). appWords are the context words that
-// come from the site's name.
-func guessHint(sequence []*match.Match, appWords []string) string {
+// guessHint says, for a person, what made a password easy to guess (the
+// longest part of zxcvbn's cheapest way to guess it: zxcvbn's own
+// feedback is not in its Go port) and what to do instead. appWords are
+// the context words that come from the site's name.
+func guessHint(sequence []*match.Match, appWords []string) (why, advice string) {
+	const addWords = "Add a few more words, ones not often seen together"
 	var longest *match.Match
 	for _, m := range sequence {
 		if longest == nil || m.J-m.I > longest.J-longest.I {
@@ -148,32 +151,32 @@ func guessHint(sequence []*match.Match, appWords []string) string {
 		}
 	}
 	if longest == nil {
-		return "it is too simple"
+		return "it is too simple", addWords
 	}
 	switch longest.Pattern {
 	case "dictionary":
 		switch longest.DictionaryName {
 		case "user_inputs":
 			if slices.Contains(appWords, longest.MatchedWord) {
-				return "it is built on the site's name"
+				return "it is built on the site's name", "Leave the site's name out, or add words of your own"
 			}
-			return "it is built on your email address"
+			return "it is built on your email address or name", "Leave your address and name out, or add words of your own"
 		case "passwords":
-			return "it is built on a commonly used password"
+			return "it is built on a commonly used password", addWords
 		case "male_names", "female_names", "surnames":
-			return "names are among the first words tried"
+			return "names are among the first words tried", addWords
 		}
-		return "common words on their own are among the first things tried"
+		return "common words on their own are among the first things tried", addWords
 	case "spatial":
-		return "keyboard patterns like qwerty or zxcvbn are among the first things tried"
+		return "keyboard patterns like qwerty or zxcvbn are among the first things tried", addWords
 	case "repeat":
-		return "repeated characters like aaaa or 1212 are among the first things tried"
+		return "repeated characters or words, like aaaa or 1212, are among the first things tried", addWords
 	case "sequence":
-		return "sequences like abcd or 9876 are among the first things tried"
+		return "sequences like abcd or 9876 are among the first things tried", addWords
 	case "date", "regex":
-		return "dates and years are among the first things tried"
+		return "dates and years are among the first things tried", addWords
 	}
-	return "it is short, and short passwords can be tried one by one"
+	return "it is short, and short passwords can be tried one by one", "Make it longer: 9 characters or more, or a few words"
 }
 
 // CheckPassword applies the password policy with the service's AppName:

@@ -229,7 +229,10 @@ func TestPasswordPolicy(t *testing.T) {
 		{"Launchkit2024", "", "too easy to guess: it is built on the site's name"},
 		{"lovelace1815", "ada.lovelace@example.com", "too easy to guess: it is built on your email address"},
 		{"example.com!", "ada@example.com", "too easy to guess: it is built on your email address"},
-		{"Xk9#mQ2p", "", "too easy to guess: it is short"}, // random, but 8 characters are few
+		{"Xk9#mQ2p", "", "too easy to guess: it is short, and short passwords can be tried one by one. Make it longer"}, // random, but 8 characters are few
+		// The address's words run together are as known as each word.
+		{"alicesmith99", "alice.smith@example.com", "too easy to guess: it is built on your email address or name. Leave your address and name out"},
+		{"AliceSmith2024", "alice.smith@example.com", "too easy to guess: it is built on your email address or name"},
 		// Only the first 64 bytes are read: what follows a weak start
 		// does not save it.
 		{strings.Repeat("a", 64) + " correct horse battery staple", "", "too easy to guess"},

@@ -207,12 +207,12 @@ func TestRegisterRefusesEasyPasswords(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, nil)
 	for i, tc := range []struct{ password, want string }{
-		{"aaaaaaaa", "Too easy to guess: repeated characters like aaaa or 1212 are among the first things tried. Add a few more words, ones not often seen together."},
+		{"aaaaaaaa", "Too easy to guess: repeated characters or words, like aaaa or 1212, are among the first things tried. Add a few more words, ones not often seen together."},
 		{"abcdefgh", "Too easy to guess: sequences like abcd or 9876 are among the first things tried."},
-		{"12341234", "Too easy to guess: repeated characters like aaaa or 1212"},
+		{"12341234", "Too easy to guess: repeated characters or words, like aaaa or 1212"},
 		{"Launchkit", "Your password must not be the site&#39;s name."},
 		{"launchkit 2026", "Too easy to guess: it is built on the site&#39;s name."},
-		{"new.user.2026", "Too easy to guess: it is built on your email address."},
+		{"new.user.2026", "Too easy to guess: it is built on your email address or name."},
 	} {
 		s.from(i).register("new.user@example.com", tc.password).status(422).contains(tc.want)
 	}
