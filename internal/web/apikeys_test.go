@@ -32,15 +32,7 @@ func (v *visitor) newKey(name string) string {
 // keyID returns the id of the API key of email whose raw form is raw.
 func (s *site) keyID(email, raw string) uint {
 	s.t.Helper()
-	u, err := s.app.Users.ByEmail(s.t.Context(), email)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	keys, err := s.app.Users.ListAPIKeys(s.t.Context(), u.ID)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	for _, k := range keys {
+	for _, k := range s.apiKeys(email) {
 		if strings.HasPrefix(raw, k.Prefix) {
 			return k.ID
 		}
