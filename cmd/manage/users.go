@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/launchkit/launchkit/internal/app"
-	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/users"
 )
@@ -124,12 +123,11 @@ func userRoles(ctx context.Context, flags app.Flags, args []string, getenv func(
 			return usageError{fmt.Sprintf("user roles: %s is both in --add and in --remove", r)}
 		}
 	}
-	d, err := openUsersDB(ctx, flags, getenv)
+	d, svc, err := openUsers(ctx, flags, getenv)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	svc := users.NewService(d)
 	u, err := svc.ByEmail(ctx, *email)
 	if err != nil {
 		return err
@@ -225,15 +223,11 @@ func readUserInput(ctx context.Context, fs *flag.FlagSet, flags app.Flags, args 
 	if *email == "" {
 		return nil, usageError{fs.Name() + " needs --email"}
 	}
-	cfg, err := app.LoadConfig(ctx, flags, getenv)
+	d, svc, err := openUsers(ctx, flags, getenv)
 	if err != nil {
 		return nil, err
 	}
-	d, err := openConfiguredUsersDB(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	in := &userInput{email: strings.ToLower(strings.TrimSpace(*email)), db: d, users: app.NewUsers(cfg, d)}
+	in := &userInput{email: strings.ToLower(strings.TrimSpace(*email)), db: d, users: svc}
 	if *fromStdin {
 		in.password, err = readPassword(ctx, stdin)
 	} else {
@@ -267,12 +261,12 @@ func roleCommand(ctx context.Context, flags app.Flags, args []string, getenv fun
 	if len(args) != 2 {
 		return usageError{"role add needs exactly one NAME"}
 	}
-	d, err := openUsersDB(ctx, flags, getenv)
+	d, svc, err := openUsers(ctx, flags, getenv)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	r, err := users.NewService(d).AddRole(ctx, args[1])
+	r, err := svc.AddRole(ctx, args[1])
 	if err != nil {
 		return err
 	}
@@ -297,27 +291,23 @@ func parseCommandFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// openUsersDB opens the configured database and checks that the users
-// migration has been applied.
-func openUsersDB(ctx context.Context, flags app.Flags, getenv func(string) string) (*db.DB, error) {
+// openUsers opens the configured database, checks that the users
+// migration has been applied, and returns it with the users service the
+// app would build on it (app.NewUsers). The caller closes the database.
+func openUsers(ctx context.Context, flags app.Flags, getenv func(string) string) (*db.DB, *users.Service, error) {
 	cfg, err := app.LoadConfig(ctx, flags, getenv)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return openConfiguredUsersDB(ctx, cfg)
-}
-
-// openConfiguredUsersDB is openUsersDB with the configuration loaded.
-func openConfiguredUsersDB(ctx context.Context, cfg *config.Config) (*db.DB, error) {
 	d, err := app.OpenDB(ctx, cfg, app.NewLogger(cfg, io.Discard))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !d.Gorm.WithContext(ctx).Migrator().HasTable("users") {
 		_ = d.Close()
-		return nil, errors.New("the database has no users table: run `manage migrate up` first")
+		return nil, nil, errors.New("the database has no users table: run `manage migrate up` first")
 	}
-	return d, nil
+	return d, app.NewUsers(cfg, d), nil
 }
 
 // readPassword reads the first line of stdin, without its line ending.

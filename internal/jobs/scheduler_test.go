@@ -24,9 +24,9 @@ func startWorker(t *testing.T, url string, tasks []jobs.Task, logs *testenv.Buff
 	t.Helper()
 	rdb := openRedis(t, url)
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	w, err := jobs.NewWorker(rdb, &jobs.Handlers{Logger: logger}, jobs.WorkerOptions{
-		Concurrency: 1, Scheduler: true, Tasks: tasks, ShutdownTimeout: time.Second, Logger: logger,
-	})
+	w, err := jobs.NewWorkerFor(rdb, &jobs.Handlers{Logger: logger}, jobs.WorkerOptions{
+		Concurrency: 1, Scheduler: true, ShutdownTimeout: time.Second, Logger: logger,
+	}, tasks)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestTwoSchedulersQueueEachPeriodOnce(t *testing.T) {
 // queues every periodic task of jobs.Tasks, and says when it first will.
 func TestTheWorkerSchedulesEveryPeriodicTask(t *testing.T) {
 	var logs testenv.Buffer
-	startWorker(t, redisBackends[0].url(t), nil, &logs)
+	startWorker(t, redisBackends[0].url(t), jobs.Tasks, &logs)
 	for _, task := range jobs.Tasks {
 		if task.Schedule != "" && !regexp.MustCompile(`msg="scheduler started" component=scheduler next="\[.*`+regexp.QuoteMeta(task.Type)+` at `).MatchString(logs.String()) {
 			t.Errorf("the scheduler's start does not name %s:\n%s", task.Type, logs.String())

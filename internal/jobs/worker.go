@@ -24,9 +24,6 @@ type WorkerOptions struct {
 	// before handing them back to the queue.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
-	// Tasks are the tasks the worker handles and, with Scheduler, queues
-	// periodically; nil: Tasks (a test gives tasks of its own).
-	Tasks []Task
 }
 
 // Worker processes tasks from Redis and, optionally, enqueues the
@@ -38,8 +35,14 @@ type Worker struct {
 	logger    *slog.Logger
 }
 
-// NewWorker builds a worker on rdb; closing rdb is the caller's job.
+// NewWorker builds a worker on rdb for Tasks; closing rdb is the caller's
+// job.
 func NewWorker(rdb *redis.Client, h *Handlers, opts WorkerOptions) (*Worker, error) {
+	return newWorker(rdb, h, opts, Tasks)
+}
+
+// newWorker is NewWorker for tasks (the tests' own).
+func newWorker(rdb *redis.Client, h *Handlers, opts WorkerOptions, tasks []Task) (*Worker, error) {
 	logger := opts.Logger.With("component", "worker")
 	server := asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency:     opts.Concurrency,
@@ -57,10 +60,6 @@ func NewWorker(rdb *redis.Client, h *Handlers, opts WorkerOptions) (*Worker, err
 			}
 		}),
 	})
-	tasks := opts.Tasks
-	if tasks == nil {
-		tasks = Tasks
-	}
 	w := &Worker{server: server, handler: h.mux(tasks), logger: logger}
 	if opts.Scheduler {
 		s, err := newScheduler(rdb, tasks, opts.Logger.With("component", "scheduler"))

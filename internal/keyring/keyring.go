@@ -58,7 +58,7 @@ func New(secret string, fallbacks []string, baseURL string) (*Keyring, error) {
 	if secret == "" {
 		return nil, ErrNoKey
 	}
-	k := &Keyring{identity: Identity(baseURL)}
+	k := &Keyring{identity: identity(baseURL)}
 	for _, s := range append([]string{secret}, fallbacks...) {
 		if s != "" {
 			k.secrets = append(k.secrets, []byte(s))
@@ -67,11 +67,11 @@ func New(secret string, fallbacks []string, baseURL string) (*Keyring, error) {
 	return k, nil
 }
 
-// Identity is the name a deployment's keys are bound to: its BASE_URL,
+// identity is the name a deployment's keys are bound to: its BASE_URL,
 // with the scheme and host lower-cased and without a trailing slash.
 // Moving a site to another address ends what was signed for the old one,
 // which its browsers would no longer send anyway.
-func Identity(baseURL string) string {
+func identity(baseURL string) string {
 	u, err := url.Parse(strings.TrimSpace(baseURL))
 	if err != nil || u.Host == "" {
 		return strings.TrimSpace(baseURL)

@@ -17,8 +17,9 @@ import (
 // nothing on the server at all. The cookie is encrypted (AES-256) and
 // signed (HMAC-SHA256) by gorilla/securecookie with keys derived from
 // SECRET_KEY for session cookies of this deployment (internal/keyring); a
-// cookie made with a key in SECRET_KEY_FALLBACKS still reads, and is made again with the current key when it is next saved,
-// so a key can be rotated without signing everyone out.
+// cookie made with a key in SECRET_KEY_FALLBACKS still reads, and is made
+// again with the current key when it is next saved, so a key can be
+// rotated without signing everyone out.
 //
 // What a cookie session cannot do: end a copy of itself. Sign-out clears
 // the browser's cookie, but a copy taken earlier stays valid until its

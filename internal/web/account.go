@@ -368,7 +368,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) {
 	s.checkNewPassword(f, me.Email)
 	var u *users.User
 	if f.ok() {
-		budget := s.browserBudget(r, ownGuessKey(me))
+		budget := s.ownBudget(r, me)
 		if !s.spendGuess(w, r, budget) {
 			return
 		}
@@ -401,7 +401,7 @@ func (s *Server) signOutOthers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	me := currentUser(r)
-	budget := s.browserBudget(r, ownGuessKey(me))
+	budget := s.ownBudget(r, me)
 	if !s.spendGuess(w, r, budget) {
 		return
 	}

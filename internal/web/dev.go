@@ -11,7 +11,6 @@ package web
 import (
 	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -37,15 +36,12 @@ func (s *Server) onThisMachine(next http.Handler) http.Handler {
 // port) names this machine: localhost, a name under it, or a loopback
 // address.
 func loopbackHost(host string) bool {
+	name := host
 	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
+		name = h
 	}
-	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.IsLoopback()
+	name = strings.ToLower(strings.TrimSuffix(name, "."))
+	return name == "localhost" || strings.HasSuffix(name, ".localhost") || parseAddr(host).IsLoopback()
 }
 
 // devTool is one entry of the /dev index.

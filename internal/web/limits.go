@@ -13,6 +13,7 @@ import (
 
 	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/ratelimit"
+	"github.com/launchkit/launchkit/internal/users"
 )
 
 // The budgets that stop password guessing and form flooding (kept by
@@ -22,10 +23,13 @@ var (
 	// routes that check a password together (sign-in, the API, change
 	// and reset password).
 	guessesPerAddress = ratelimit.Limit{Burst: 10, Period: time.Minute}
-	// guessesPerAccount: password checks for one account, from anywhere,
-	// through any of those routes; the right password gives the budget
-	// back, so in effect it counts wrong ones. Mailing a reset link is
-	// never held back by it, and a completed reset gives it back too.
+	// guessesPerAccount: password checks for one account through any of
+	// those routes, from the browsers and clients new to it (the shared
+	// budget), and, separately, from each browser where it has signed in
+	// before (that device's own: browserBudget, devices.go); the right
+	// password gives the budget back, so in effect it counts wrong ones.
+	// Mailing a reset link is never held back by it, and a completed reset
+	// gives the shared budget back too.
 	guessesPerAccount = ratelimit.Limit{Burst: 10, Period: 15 * time.Minute}
 	// postsPerAddress: forms that send mail or create accounts
 	// (register, forgot-password) from one client address.
@@ -75,10 +79,27 @@ type guessBudget struct {
 func (s *Server) browserBudget(r *http.Request, name string) guessBudget {
 	account := accountKey(name)
 	if e, ok := s.devices.entry(r, account); ok {
-		u, err := s.users.ByID(r.Context(), e.User)
-		if err == nil && u.Active && accountKey(ownGuessKey(u)) == account && e.proves(u) {
-			return guessBudget{key: "guess:device:" + e.Device, device: true}
+		if u, err := s.users.ByID(r.Context(), e.User); err == nil && u.Active {
+			return budgetOf(account, e, u)
 		}
+	}
+	return guessBudget{key: account}
+}
+
+// ownBudget is the guessBudget of r's browser for the signed-in user u's
+// own password checks (change password, sign out others): browserBudget
+// without the lookup, u being loaded already.
+func (s *Server) ownBudget(r *http.Request, u *users.User) guessBudget {
+	account := accountKey(ownGuessKey(u))
+	e, _ := s.devices.entry(r, account)
+	return budgetOf(account, e, u)
+}
+
+// budgetOf is the device budget of entry e when it is one of u's, the
+// account whose budget key is account; else the account's shared one.
+func budgetOf(account string, e deviceEntry, u *users.User) guessBudget {
+	if e.Device != "" && accountKey(ownGuessKey(u)) == account && e.proves(u) {
+		return guessBudget{key: "guess:device:" + e.Device, device: true}
 	}
 	return guessBudget{key: account}
 }
@@ -98,8 +119,7 @@ func (s *Server) spendGuess(w http.ResponseWriter, r *http.Request, budget guess
 	if d.Allowed {
 		return true
 	}
-	minutes := int(math.Ceil(d.RetryAfter.Minutes()))
-	wait := fmt.Sprintf("Try again in %d minute%s", minutes, map[bool]string{true: "", false: "s"}[minutes == 1])
+	wait := tryAgainIn(d.RetryAfter)
 	reset := "choose a new password with a link by mail: /user/forgot-password"
 	if s.cfg.UserLDAP {
 		reset = "reset your password with the company directory"
@@ -110,6 +130,16 @@ func (s *Server) spendGuess(w http.ResponseWriter, r *http.Request, budget guess
 	}
 	s.tooMany(w, r, d.RetryAfter, message)
 	return false
+}
+
+// tryAgainIn says when a spent budget has room again, in whole minutes:
+// "Try again in 3 minutes".
+func tryAgainIn(d time.Duration) string {
+	minutes := int(math.Ceil(d.Minutes()))
+	if minutes == 1 {
+		return "Try again in 1 minute"
+	}
+	return fmt.Sprintf("Try again in %d minutes", minutes)
 }
 
 // rightGuess gives budget its whole allowance back: the owner, who knows
@@ -225,9 +255,6 @@ func (s *Server) spendKeyCreation(w http.ResponseWriter, r *http.Request, userID
 	if d.Allowed {
 		return true
 	}
-	minutes := int(math.Ceil(d.RetryAfter.Minutes()))
-	s.tooMany(w, r, d.RetryAfter, fmt.Sprintf(
-		"You have created too many API keys lately. Try again in %d minute%s.",
-		minutes, map[bool]string{true: "", false: "s"}[minutes == 1]))
+	s.tooMany(w, r, d.RetryAfter, "You have created too many API keys lately. "+tryAgainIn(d.RetryAfter)+".")
 	return false
 }
