@@ -9,7 +9,7 @@
 //	key:"NAME"          the key, the same in every layer
 //	default:"..."       the built-in default (development-friendly)
 //	production:"..."    the default when ENV=production, if it differs
-//	help:"..."          one line for the README table and `manage config`
+//	help:"..."          one line for the key table (docs/configuration.md) and `manage config`
 //	sensitive:"true"    never printed (also implied by *_PASSWORD, *_KEY, *_SECRET)
 package config
 

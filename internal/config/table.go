@@ -5,8 +5,8 @@ import (
 	"strings"
 )
 
-// MarkdownTable documents every key as a Markdown table: the README's
-// configuration reference is this output, checked by a test.
+// MarkdownTable documents every key as a Markdown table: the key table of
+// docs/configuration.md is this output, checked by a test.
 func MarkdownTable() string {
 	var b strings.Builder
 	b.WriteString("| key | type | default | what it does |\n|---|---|---|---|\n")
