@@ -1,6 +1,6 @@
 package cmd_test
 
-// Scaling out (README "Scaling out"): several web and worker processes on
+// Scaling out (docs/scaling-out.md): several web and worker processes on
 // one PostgreSQL and one Redis act as one site, behind a balancer that
 // probes /readyz; and, behind Sentinel, a failover of the Redis primary
 // costs a readiness gap, not a restart.
