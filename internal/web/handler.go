@@ -13,8 +13,14 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
+	"github.com/launchkit/launchkit/internal/directory"
+	"github.com/launchkit/launchkit/internal/mail"
 	"github.com/launchkit/launchkit/internal/users"
 )
 
@@ -56,17 +62,82 @@ func errStatus(status int, message string) error {
 // the visitor's: the two answer alike).
 var errNotFound = errStatus(http.StatusNotFound, "")
 
+// errTooMany is a 429 whose Retry-After says, in whole seconds, when the
+// spent budget has room again.
+func errTooMany(retryAfter time.Duration, message string) error {
+	seconds := strconv.Itoa(int(math.Ceil(retryAfter.Seconds())))
+	return &statusError{status: http.StatusTooManyRequests, message: message, header: http.Header{"Retry-After": {seconds}}}
+}
+
 // statusFor is the table from the domain's errors to responses: the
 // errors any handler may return as they are, without translating them.
 // A handler that wants other words for one of them returns errStatus.
-var statusFor = []struct {
+// (Refusals a form shows beside a field are formProblems, in helpers.go.)
+var statusFor = []refusal{
+	{err: users.ErrNotFound, status: http.StatusNotFound},
+	{err: users.ErrAPIKeyNotFound, status: http.StatusNotFound, message: "You have no such API key."},
+
+	// Passwords and API keys.
+	{err: users.ErrInvalidCredentials, status: http.StatusUnauthorized, message: "The email address or password is not right."},
+	{err: users.ErrInvalidAPIKey, status: http.StatusUnauthorized, message: "The API key is not valid: it is unknown or revoked.",
+		header: http.Header{"Www-Authenticate": {`Bearer realm="api", error="invalid_token"`}}},
+	{err: users.ErrEmailUnconfirmed, status: http.StatusForbidden, message: "Confirm your email address first: follow the link in the email we sent you, or have a new one sent at /user/resend-confirmation."},
+	{err: users.ErrAPIKeysNotAllowed, status: http.StatusForbidden, message: "API keys and API access need the " + users.APIKeyRole + " role."},
+	// 409, not 429: the account's state refuses a new key, and no
+	// amount of waiting changes that; revoking one does.
+	{err: users.ErrTooManyAPIKeys, status: http.StatusConflict, message: fmt.Sprintf("This account has %d working API keys, the most it may hold: revoke one at /user/apikeys, then ask again.", users.MaxAPIKeys)},
+
+	// A directory sign-in that cannot go on: the directory is down, or
+	// the password was right but the user may not have an account here.
+	{err: directory.ErrUnavailable, status: http.StatusServiceUnavailable, message: "The company directory is not answering, so your password cannot be checked right now. Try again in a few minutes."},
+	{err: directory.ErrNoEmail, status: http.StatusForbidden, message: "Your directory account has no email address, which every account here needs: ask your directory administrator to add one."},
+	{err: directory.ErrNoRole, status: http.StatusForbidden, message: "Your directory account is not in a group allowed to use this site: ask your directory administrator."},
+	{err: users.ErrDirectoryEmailTaken, status: http.StatusForbidden, message: "Another account here already has the email address of your directory account: ask an admin of this site to change or remove it."},
+	{err: users.ErrDirectoryManaged, status: http.StatusForbidden, message: directoryPasswordMessage},
+
+	// Accounts.
+	{err: users.ErrLastAdmin, status: http.StatusBadRequest, message: lastAdminMessage},
+
+	// Links by mail (reset password, confirm email).
+	{err: users.ErrTokenExpired, status: http.StatusBadRequest, message: "This link has expired. Ask for a new one."},
+	{err: users.ErrTokenUsed, status: http.StatusBadRequest, message: "This link has been used already. Ask for a new one if you need it."},
+	{err: users.ErrInvalidToken, status: http.StatusBadRequest, message: "This link is not valid. Check that you copied all of it, or ask for a new one."},
+
+	// The development mail viewer.
+	{err: mail.ErrNoMessage, status: http.StatusNotFound, message: "There is no message by that name in the outbox (MAIL_OUTBOX_DIR)."},
+	{err: mail.ErrTooLarge, status: http.StatusUnprocessableEntity, message: fmt.Sprintf("The file is too large for this viewer (it reads at most %d MiB): open it in a mail client.", mail.MaxReadBytes>>20)},
+	{err: mail.ErrUnreadable, status: http.StatusUnprocessableEntity, message: "The file could not be read as a mail message", detail: true},
+}
+
+// refusal is the response to one domain error.
+type refusal struct {
 	err     error
 	status  int
 	message string
-}{
-	{users.ErrNotFound, http.StatusNotFound, ""},
-	{users.ErrAPIKeyNotFound, http.StatusNotFound, ""},
+	// detail: the error's own words follow the message (for errors
+	// whose text names only what the visitor asked for, never a secret).
+	detail bool
+	header http.Header
 }
+
+// refusalOf is the entry of statusFor that err is, or nil.
+func refusalOf(err error) *refusal {
+	if err == nil {
+		return nil
+	}
+	for i := range statusFor {
+		if errors.Is(err, statusFor[i].err) {
+			return &statusFor[i]
+		}
+	}
+	return nil
+}
+
+// directoryPasswordMessage says where a directory user's password is changed.
+const directoryPasswordMessage = "Your password is the company directory's: change or reset it there (your IT helpdesk can help)."
+
+// lastAdminMessage refuses a change that would leave no active admin.
+const lastAdminMessage = "The site must keep at least one active admin: make someone else an admin first."
 
 // respond answers a handler's error: a statusError as it says, a domain
 // error by the table above, work cut short by the request's deadline
@@ -81,11 +152,16 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, err error) {
 		s.renderError(w, r, se.status, se.message)
 		return
 	}
-	for _, e := range statusFor {
-		if errors.Is(err, e.err) {
-			s.renderError(w, r, e.status, e.message)
-			return
+	if e := refusalOf(err); e != nil {
+		for k, v := range e.header {
+			w.Header()[k] = v
 		}
+		message := e.message
+		if e.detail {
+			message += ": " + err.Error()
+		}
+		s.renderError(w, r, e.status, message)
+		return
 	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client went away: nobody reads an answer, and it is not

@@ -88,6 +88,15 @@ func WithExtraRoutes(f func(chi.Router)) Option {
 
 // New returns the site's handler.
 func New(a *app.App, opts ...Option) (http.Handler, error) {
+	s, err := newServer(a, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return s.routes(), nil
+}
+
+// newServer builds the Server the handlers of the site share.
+func newServer(a *app.App, opts ...Option) (*Server, error) {
 	s := &Server{
 		cfg: a.Config, logger: a.Logger, db: a.DB, redis: a.Redis, metrics: a.Metrics,
 		sessions: a.Sessions, limits: a.Limits, outbox: a.Outbox, users: a.Users, jobs: a.Jobs, cache: a.Cache, alerts: a.Alerts,
@@ -107,7 +116,7 @@ func New(a *app.App, opts ...Option) (http.Handler, error) {
 	if s.templates.fromDisk {
 		s.logger.Info("templates and static files are read from disk on each request (development)")
 	}
-	return s.routes(), nil
+	return s, nil
 }
 
 // MaxHeaderBytes bounds a request's headers; larger ones get a 431.
