@@ -3,8 +3,10 @@
 // every error response goes through. It depends on the app container and
 // the domain packages; nothing below it knows about HTTP.
 //
-// Handlers are Server methods in a file named after their feature
-// (account.go, apikeys.go, links.go, admin.go…). A handler that shows a
+// Handlers are Server methods in a file named after their page or act
+// (signin.go, register.go, password.go, profile.go, links.go, apikeys.go,
+// admin.go…), with the shape of handler.go: they return their failure
+// and respond answers it. A handler that shows a
 // page is named for it (signInPage, widgetsPage); one that acts on a post
 // is named for the act (signIn, createWidget, updateWidget, deleteWidget).
 // Each page gets a typed data struct; shared pieces are in helpers.go.
