@@ -138,8 +138,7 @@ func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, ok := bearerToken(r)
 		if !ok {
-			s.respond(w, r, &statusError{status: http.StatusUnauthorized, message: "Send your API key in an \"Authorization: Bearer\" header.",
-				header: http.Header{"Www-Authenticate": {`Bearer realm="api"`}}})
+			s.respond(w, r, errUnauthorized(`Bearer realm="api"`, "Send your API key in an \"Authorization: Bearer\" header."))
 			return
 		}
 		u, err := s.users.AuthenticateAPIKey(r.Context(), raw)

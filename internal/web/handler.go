@@ -69,6 +69,12 @@ func errTooMany(retryAfter time.Duration, message string) error {
 	return &statusError{status: http.StatusTooManyRequests, message: message, header: http.Header{"Retry-After": {seconds}}}
 }
 
+// errUnauthorized is a 401 with the WWW-Authenticate challenge that
+// says how to authenticate (RFC 9110 §11.6.1).
+func errUnauthorized(challenge, message string) error {
+	return &statusError{status: http.StatusUnauthorized, message: message, header: http.Header{"Www-Authenticate": {challenge}}}
+}
+
 // statusFor is the table from the domain's errors to responses: the
 // errors any handler may return as they are, without translating them.
 // A handler that wants other words for one of them returns errStatus.
