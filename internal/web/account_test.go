@@ -363,3 +363,31 @@ func TestOversizedFormIs413(t *testing.T) {
 	s := newSite(t, nil)
 	s.visitor().post("/user/sign-in", "email", strings.Repeat("a", 100<<10), "password", "x").status(413)
 }
+
+// The password inputs, one partial on every page that has them, tell
+// browsers and password managers what each is: a new password (with the
+// policy's hint tied to it) or the account's current one.
+func TestPasswordFieldsSayWhatTheyHold(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, nil)
+	const (
+		newPassword = `<input id="password" name="password" type="password" autocomplete="new-password" required minlength="8" aria-describedby="password-hint">`
+		hint        = `<p class="hint" id="password-hint">At least 8 characters`
+		retype      = `<input id="retype_password" name="retype_password" type="password" autocomplete="new-password" required>`
+	)
+	s.visitor().get("/user/register").status(200).contains(`<label for="password">Password</label>`, newPassword, hint, `<label for="retype_password">Password again</label>`, retype)
+	s.visitor().get("/user/sign-in").status(200).contains(`<input id="password" name="password" type="password" autocomplete="current-password" required>`).lacks("new-password")
+
+	user := s.signedIn("user@example.com")
+	user.get("/user/change-password").status(200).contains(
+		`<label for="old_password">Current password</label>`,
+		`<input id="old_password" name="old_password" type="password" autocomplete="current-password" required>`,
+		`<label for="password">New password</label>`, newPassword, hint, retype)
+	user.get("/user/profile").status(200).contains(
+		`<label for="sign-out-password">Your password</label>`,
+		`<input id="sign-out-password" name="password" type="password" autocomplete="current-password" required>`)
+
+	admin := s.signedIn("admin@example.com", "admin")
+	admin.get("/admin/users/new").status(200).contains(newPassword, retype)
+	admin.get("/admin/users/1/edit").status(200).lacks(`type="password"`)
+}

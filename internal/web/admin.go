@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/hibiken/asynqmon"
 
 	"github.com/launchkit/launchkit/internal/cache"
@@ -26,24 +25,22 @@ const (
 	adminStatsTTL = time.Minute
 )
 
-func (s *Server) adminHomePage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminHomePage(w http.ResponseWriter, r *http.Request) error {
 	stats, err := cache.Fetch(r.Context(), s.cache, adminStatsKey, adminStatsTTL, s.users.Stats)
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return err
 	}
-	s.render(w, r, http.StatusOK, "pages/admin-home.html", stats)
+	return s.render(w, r, http.StatusOK, "pages/admin-home.html", stats)
 }
 
-func (s *Server) adminUsersPage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) adminUsersPage(w http.ResponseWriter, r *http.Request) error {
 	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
 	page = max(page, 1)
 	p, err := s.users.List(r.Context(), (page-1)*usersPerPage, usersPerPage)
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return err
 	}
-	s.render(w, r, http.StatusOK, "pages/admin-users.html", adminUsersData{
+	return s.render(w, r, http.StatusOK, "pages/admin-users.html", adminUsersData{
 		Users: p.Users, Total: p.Total, Page: page, Prev: page - 1, Next: nextPage(page, p.Total),
 	})
 }
@@ -100,31 +97,30 @@ func (s *Server) userForm(r *http.Request, f *form, u *users.User, selected map[
 	return uf, nil
 }
 
-func (s *Server) renderUserForm(w http.ResponseWriter, r *http.Request, status int, uf *userForm, err error) {
+// renderUserForm renders the form of account u (nil for a new one).
+func (s *Server) renderUserForm(w http.ResponseWriter, r *http.Request, status int, f *form, u *users.User, selected map[string]bool, active, confirmed bool) error {
+	uf, err := s.userForm(r, f, u, selected, active, confirmed)
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return err
 	}
-	s.render(w, r, status, "pages/admin-user.html", uf)
+	return s.render(w, r, status, "pages/admin-user.html", uf)
 }
 
-func (s *Server) newUserPage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) newUserPage(w http.ResponseWriter, r *http.Request) error {
 	// An account an admin makes is vouched for: confirmed unless unticked.
-	uf, err := s.userForm(r, newForm(), nil, map[string]bool{users.RoleUser: true}, true, true)
-	s.renderUserForm(w, r, http.StatusOK, uf, err)
+	return s.renderUserForm(w, r, http.StatusOK, newForm(), nil, map[string]bool{users.RoleUser: true}, true, true)
 }
 
-func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
-	f, ok := s.parseForm(w, r, "email", "name", "password", "retype_password", "confirmed")
-	if !ok {
-		return
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
+	f, err := s.parseForm(w, r, "email", "name", "password", "retype_password", "confirmed")
+	if err != nil {
+		return err
 	}
 	roles := r.PostForm["roles"]
 	confirmed := f.get("confirmed") == "on"
 	s.checkNewPassword(f, f.get("email"))
 	var u *users.User
 	if f.ok() {
-		var err error
 		create := s.users.Create
 		if confirmed {
 			create = s.users.CreateConfirmed
@@ -133,59 +129,48 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		if err == nil && f.get("name") != "" {
 			err = s.users.SetName(r.Context(), u.ID, f.get("name"))
 		}
-		if !s.userProblem(w, r, f, err) {
-			return
+		if err := f.problem(err); err != nil {
+			return err
 		}
 	}
 	if !f.ok() {
 		f.Values["password"], f.Values["retype_password"] = "", ""
-		uf, err := s.userForm(r, f, nil, selectedSet(roles), true, confirmed)
-		s.renderUserForm(w, r, http.StatusUnprocessableEntity, uf, err)
-		return
+		return s.renderUserForm(w, r, http.StatusUnprocessableEntity, f, nil, selectedSet(roles), true, confirmed)
 	}
 	s.logger.InfoContext(r.Context(), "admin created user", "admin_id", currentUser(r).ID, "user_id", u.ID)
 	_ = s.cache.Forget(r.Context(), adminStatsKey)
 	s.flashAndGo(w, r, "Created "+u.Email+".", "/admin/users")
+	return nil
 }
 
-// targetUser loads the user named by the {id} in the path, or renders 404.
-func (s *Server) targetUser(w http.ResponseWriter, r *http.Request) (*users.User, bool) {
-	id, err := strconv.ParseUint(chi.URLParam(r, "id"), 10, 32)
+// targetUser loads the user named by the {id} in the path: errNotFound
+// for an id that names nobody.
+func (s *Server) targetUser(r *http.Request) (*users.User, error) {
+	id, err := pathID(r, "id")
 	if err != nil {
-		s.notFound(w, r)
-		return nil, false
+		return nil, err
 	}
-	u, err := s.users.ByID(r.Context(), uint(id))
-	if errors.Is(err, users.ErrNotFound) {
-		s.notFound(w, r)
-		return nil, false
-	}
-	if err != nil {
-		s.serverError(w, r, err)
-		return nil, false
-	}
-	return u, true
+	return s.users.ByID(r.Context(), id) // users.ErrNotFound: a 404
 }
 
-func (s *Server) editUserPage(w http.ResponseWriter, r *http.Request) {
-	u, ok := s.targetUser(w, r)
-	if !ok {
-		return
+func (s *Server) editUserPage(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.targetUser(r)
+	if err != nil {
+		return err
 	}
 	f := newForm()
 	f.Values["email"], f.Values["name"] = u.Email, u.Name
-	uf, err := s.userForm(r, f, u, selectedSet(u.RoleNames()), u.Active, u.EmailConfirmedAt != nil)
-	s.renderUserForm(w, r, http.StatusOK, uf, err)
+	return s.renderUserForm(w, r, http.StatusOK, f, u, selectedSet(u.RoleNames()), u.Active, u.EmailConfirmedAt != nil)
 }
 
-func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
-	u, ok := s.targetUser(w, r)
-	if !ok {
-		return
+func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.targetUser(r)
+	if err != nil {
+		return err
 	}
-	f, ok := s.parseForm(w, r, "email", "name", "active", "confirmed")
-	if !ok {
-		return
+	f, err := s.parseForm(w, r, "email", "name", "active", "confirmed")
+	if err != nil {
+		return err
 	}
 	roles := r.PostForm["roles"]
 	if u.Directory() {
@@ -200,66 +185,62 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) {
 	}
 	active, confirmed := f.get("active") == "on", f.get("confirmed") == "on"
 	self := u.ID == currentUser(r).ID
-	_, err := s.users.Update(r.Context(), u.ID, users.Changes{
+	_, err = s.users.Update(r.Context(), u.ID, users.Changes{
 		Email: f.get("email"), Name: f.get("name"), Active: active, Confirmed: confirmed, Roles: roles, By: currentUser(r).ID,
 	})
-	if !s.userProblem(w, r, f, err) {
-		return
+	if err := f.problem(err); err != nil {
+		return err
 	}
 	if !f.ok() {
-		uf, err := s.userForm(r, f, u, selectedSet(roles), active, confirmed)
-		s.renderUserForm(w, r, http.StatusUnprocessableEntity, uf, err)
-		return
+		return s.renderUserForm(w, r, http.StatusUnprocessableEntity, f, u, selectedSet(roles), active, confirmed)
 	}
 	if self {
 		// A change of one's own privileges gets a new session token.
 		if err := s.sessions.RenewToken(r.Context()); err != nil {
-			s.serverError(w, r, err)
-			return
+			return err
 		}
 	}
 	s.logger.InfoContext(r.Context(), "admin updated user", "admin_id", currentUser(r).ID, "user_id", u.ID)
 	_ = s.cache.Forget(r.Context(), adminStatsKey)
 	s.flashAndGo(w, r, "Saved "+f.get("email")+".", "/admin/users")
+	return nil
 }
 
-func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
-	u, ok := s.targetUser(w, r)
-	if !ok {
-		return
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.targetUser(r)
+	if err != nil {
+		return err
 	}
-	if err := s.users.Delete(r.Context(), currentUser(r).ID, u.ID); errors.Is(err, users.ErrOwnAccount) {
-		s.renderError(w, r, http.StatusBadRequest, "You cannot delete your own account here.")
-		return
-	} else if errors.Is(err, users.ErrLastAdmin) {
-		s.renderError(w, r, http.StatusBadRequest, "The site must keep at least one active admin: make someone else an admin first.")
-		return
-	} else if err != nil {
-		s.serverError(w, r, err)
-		return
+	err = s.users.Delete(r.Context(), currentUser(r).ID, u.ID)
+	if errors.Is(err, users.ErrOwnAccount) {
+		return errStatus(http.StatusBadRequest, "You cannot delete your own account here.")
+	}
+	if err != nil {
+		return err // users.ErrLastAdmin: a 400 that says why
 	}
 	s.logger.InfoContext(r.Context(), "admin deleted user", "admin_id", currentUser(r).ID, "user_id", u.ID)
 	_ = s.cache.Forget(r.Context(), adminStatsKey)
 	s.flashAndGo(w, r, "Deleted "+u.Email+".", "/admin/users")
+	return nil
 }
 
 // signOutUser ends every session of a user, the admin's own other
 // sessions included (the admin stays signed in here).
-func (s *Server) signOutUser(w http.ResponseWriter, r *http.Request) {
-	u, ok := s.targetUser(w, r)
-	if !ok {
-		return
+func (s *Server) signOutUser(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.targetUser(r)
+	if err != nil {
+		return err
 	}
-	u, err := s.users.EndSessions(r.Context(), u.ID)
+	u, err = s.users.EndSessions(r.Context(), u.ID)
 	if err == nil && u.ID == currentUser(r).ID {
 		err = s.startSession(w, r, u)
 	}
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return err
 	}
 	s.logger.InfoContext(r.Context(), "admin signed user out everywhere", "admin_id", currentUser(r).ID, "user_id", u.ID)
 	s.flashAndGo(w, r, "Signed "+u.Email+" out everywhere.", "/admin/users")
+	return nil
 }
 
 func selectedSet(names []string) map[string]bool {

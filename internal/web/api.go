@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"reflect"
@@ -17,8 +16,8 @@ import (
 // needs no CSRF protection: a caller proves who it is with an API key in
 // an "Authorization: Bearer" header, and gets a key by sending an email
 // and password to /api/v1/credentials. Like the /user/apikeys pages, it
-// is for users with users.APIKeyRole. Its errors come from renderError, which
-// writes the JSON shape under /api/.
+// is for users with users.APIKeyRole. Its handlers return their errors
+// like every other (handler.go): respond's answer is JSON under /api/.
 
 // maxJSONBytes bounds an API request body; more is answered with 413.
 const maxJSONBytes = 16 << 10
@@ -34,10 +33,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// decodeJSON reads the request body, one JSON value, into v. It reports
-// false after rendering the error (413 for too large, 400 for anything
-// that is not one JSON object of the expected shape).
-func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+// decodeJSON reads the request body, one JSON value, into v: a body too
+// large is a 413, anything that is not one JSON object of the expected
+// shape a 400.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBytes))
 	err := dec.Decode(v)
 	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
@@ -46,16 +45,13 @@ func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool 
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		s.renderError(w, r, http.StatusRequestEntityTooLarge, "")
-		return false
+		return errStatus(http.StatusRequestEntityTooLarge, "")
 	case err != nil:
-		s.renderError(w, r, http.StatusBadRequest, "The body must be a JSON object.")
-		return false
+		return errStatus(http.StatusBadRequest, "The body must be a JSON object.")
 	case !plainStrings(reflect.ValueOf(v)):
-		s.renderError(w, r, http.StatusBadRequest, badTextMessage)
-		return false
+		return errStatus(http.StatusBadRequest, badTextMessage)
 	}
-	return true
+	return nil
 }
 
 // plainStrings reports whether every string in v (through pointers,
@@ -90,14 +86,14 @@ func plainStrings(v reflect.Value) bool {
 
 // createCredentials trades an email and password for a new API key:
 // 201 {"id": 7, "key": "lk_…"}. The key is in this response only.
-func (s *Server) createCredentials(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createCredentials(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Email    string `json:"email"`
 		Username string `json:"username"` // with USER_LDAP, instead of email
 		Password string `json:"password"`
 	}
-	if !s.decodeJSON(w, r, &in) {
-		return
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
 	}
 	name := in.Email
 	if s.cfg.UserLDAP && in.Username != "" {
@@ -108,31 +104,30 @@ func (s *Server) createCredentials(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.UserLDAP {
 			fields = `Send "username" and "password".`
 		}
-		s.renderError(w, r, http.StatusBadRequest, fields)
-		return
+		return errStatus(http.StatusBadRequest, fields)
 	}
 	budget := sharedBudget(s.guessKey(name)) // no cookies: no device budget
-	if !s.spendGuess(w, r, budget) {
-		return
+	if err := s.spendGuess(r.Context(), budget); err != nil {
+		return err
 	}
 	u, err := s.checkPassword(r.Context(), name, in.Password, budget)
 	if errors.Is(err, users.ErrInvalidCredentials) && s.cfg.UserLDAP {
-		s.renderError(w, r, http.StatusUnauthorized, "The username or password is not right.")
-		return
+		return errStatus(http.StatusUnauthorized, "The username or password is not right.")
 	}
-	if s.refused(w, r, err) {
-		return
+	if err != nil {
+		return err
 	}
-	if !s.spendKeyCreation(w, r, u.ID) {
-		return
+	if err := s.spendKeyCreation(r.Context(), u.ID); err != nil {
+		return err
 	}
 	k, raw, err := s.users.CreateAPIKey(r.Context(), u.ID, credentialsKeyName)
-	if s.refused(w, r, err) {
-		return
+	if err != nil {
+		return err
 	}
 	s.logger.InfoContext(r.Context(), "API key created", "user_id", u.ID, "key_id", k.ID, "prefix", k.Prefix, "via", "api")
 	w.Header().Set("Cache-Control", privateNoStore)
 	writeJSON(w, http.StatusCreated, map[string]any{"id": k.ID, "key": raw})
+	return nil
 }
 
 // requireAPIKey authenticates the request by its bearer API key and puts
@@ -143,12 +138,12 @@ func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, ok := bearerToken(r)
 		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="api"`)
-			s.renderError(w, r, http.StatusUnauthorized, "Send your API key in an \"Authorization: Bearer\" header.")
+			s.respond(w, r, errUnauthorized(`Bearer realm="api"`, "Send your API key in an \"Authorization: Bearer\" header."))
 			return
 		}
 		u, err := s.users.AuthenticateAPIKey(r.Context(), raw)
-		if s.refused(w, r, err) {
+		if err != nil {
+			s.respond(w, r, err)
 			return
 		}
 		// What a key's user is sent is theirs alone, like a signed-in page.
@@ -178,39 +173,10 @@ type apiUser struct {
 }
 
 // me describes the caller.
-func (s *Server) me(w http.ResponseWriter, r *http.Request) {
+func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
 	u := currentUser(r)
 	writeJSON(w, http.StatusOK, apiUser{
 		ID: u.ID, Email: u.Email, Name: u.Name, Roles: u.RoleNames(), EmailConfirmed: u.EmailConfirmedAt != nil,
 	})
-}
-
-// apiRefusals are the API's answers to the users service's refusals.
-var apiRefusals = append([]refusal{
-	{users.ErrInvalidCredentials, http.StatusUnauthorized, "The email address or password is not right."},
-	{users.ErrInvalidAPIKey, http.StatusUnauthorized, "The API key is not valid: it is unknown or revoked."},
-	{users.ErrEmailUnconfirmed, http.StatusForbidden, "Confirm your email address first: follow the link in the email we sent you, or have a new one sent at /user/resend-confirmation."},
-	{users.ErrAPIKeysNotAllowed, http.StatusForbidden, "API keys and API access need the " + users.APIKeyRole + " role."},
-	// 409, not 429: the account's state refuses a new key, and no
-	// amount of waiting changes that; revoking one does.
-	{users.ErrTooManyAPIKeys, http.StatusConflict, fmt.Sprintf("This account has %d working API keys, the most it may hold: revoke one at /user/apikeys, then ask again.", users.MaxAPIKeys)},
-}, directoryRefusals...)
-
-// refused answers err, when there is one, with its refusal (a 500 for
-// any other error) and reports whether it did.
-func (s *Server) refused(w http.ResponseWriter, r *http.Request, err error) bool {
-	if err == nil {
-		return false
-	}
-	for _, a := range apiRefusals {
-		if errors.Is(err, a.err) {
-			if a.err == users.ErrInvalidAPIKey {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="api", error="invalid_token"`)
-			}
-			s.renderError(w, r, a.status, a.message)
-			return true
-		}
-	}
-	s.serverError(w, r, err)
-	return true
+	return nil
 }

@@ -4,9 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
-
-	"github.com/go-chi/chi/v5"
 
 	"github.com/launchkit/launchkit/internal/users"
 )
@@ -28,70 +25,59 @@ type apiKeysData struct {
 }
 
 // renderAPIKeys renders the API keys page with the user's current keys.
-func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, status int, p apiKeysData) {
+func (s *Server) renderAPIKeys(w http.ResponseWriter, r *http.Request, status int, p apiKeysData) error {
 	keys, err := s.users.ListAPIKeys(r.Context(), currentUser(r).ID)
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return err
 	}
 	p.Keys, p.BaseURL, p.MaxKeys = keys, s.cfg.BaseURL, users.MaxAPIKeys
-	s.render(w, r, status, "pages/apikeys.html", p)
+	return s.render(w, r, status, "pages/apikeys.html", p)
 }
 
-func (s *Server) apiKeysPage(w http.ResponseWriter, r *http.Request) {
-	s.renderAPIKeys(w, r, http.StatusOK, apiKeysData{Form: newForm()})
+func (s *Server) apiKeysPage(w http.ResponseWriter, r *http.Request) error {
+	return s.renderAPIKeys(w, r, http.StatusOK, apiKeysData{Form: newForm()})
 }
 
 // createAPIKey makes a key and shows it on the response itself, not
 // after a redirect: the raw key must never be stored, not even in the
 // session for a flash.
-func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) {
-	f, ok := s.parseForm(w, r, "name")
-	if !ok {
-		return
+func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request) error {
+	f, err := s.parseForm(w, r, "name")
+	if err != nil {
+		return err
 	}
 	u := currentUser(r)
-	if !s.spendKeyCreation(w, r, u.ID) {
-		return
+	if err := s.spendKeyCreation(r.Context(), u.ID); err != nil {
+		return err
 	}
 	k, raw, err := s.users.CreateAPIKey(r.Context(), u.ID, f.get("name"))
 	switch {
 	case errors.Is(err, users.ErrInvalidAPIKeyName):
 		f.fail("name", fmt.Sprintf("Use at most %d characters.", users.MaxAPIKeyNameLen))
-		s.renderAPIKeys(w, r, http.StatusUnprocessableEntity, apiKeysData{Form: f})
-		return
+		return s.renderAPIKeys(w, r, http.StatusUnprocessableEntity, apiKeysData{Form: f})
 	case errors.Is(err, users.ErrTooManyAPIKeys):
 		// 409: waiting will not help, revoking a key will.
 		f.fail("", fmt.Sprintf("You have %d working API keys, the most an account may hold: revoke one you no longer use, then create another.", users.MaxAPIKeys))
-		s.renderAPIKeys(w, r, http.StatusConflict, apiKeysData{Form: f})
-		return
-	}
-	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return s.renderAPIKeys(w, r, http.StatusConflict, apiKeysData{Form: f})
+	case err != nil:
+		return err
 	}
 	s.logger.InfoContext(r.Context(), "API key created", "user_id", u.ID, "key_id", k.ID, "prefix", k.Prefix)
-	s.renderAPIKeys(w, r, http.StatusOK, apiKeysData{Created: k, NewKey: raw, Form: newForm()})
+	return s.renderAPIKeys(w, r, http.StatusOK, apiKeysData{Created: k, NewKey: raw, Form: newForm()})
 }
 
 // deleteAPIKey revokes one of the user's keys. Someone else's key, a
 // revoked one or a malformed id are all "not found".
-func (s *Server) deleteAPIKey(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseUint(chi.URLParam(r, "id"), 10, 63) // what BIGINT holds
-	if err != nil || id == 0 {
-		s.notFound(w, r)
-		return
+func (s *Server) deleteAPIKey(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
 	}
 	u := currentUser(r)
-	err = s.users.RevokeAPIKey(r.Context(), u.ID, uint(id))
-	if errors.Is(err, users.ErrAPIKeyNotFound) {
-		s.renderError(w, r, http.StatusNotFound, "You have no such API key.")
-		return
-	}
-	if err != nil {
-		s.serverError(w, r, err)
-		return
+	if err := s.users.RevokeAPIKey(r.Context(), u.ID, id); err != nil {
+		return err // users.ErrAPIKeyNotFound: "You have no such API key."
 	}
 	s.logger.InfoContext(r.Context(), "API key revoked", "user_id", u.ID, "key_id", id)
 	s.flashAndGo(w, r, "The API key is revoked: it no longer works.", "/user/apikeys")
+	return nil
 }

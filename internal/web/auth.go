@@ -48,12 +48,12 @@ func (s *Server) loadUser(next http.Handler) http.Handler {
 		switch {
 		case errors.Is(err, users.ErrNotFound) || (err == nil && (!u.Active || !sameSessionKey(u, s.sessions.GetString(ctx, sessionUserKey)))):
 			if err := s.sessions.Destroy(ctx); err != nil {
-				s.serverError(w, r, err)
+				s.respond(w, r, err)
 				return
 			}
 			next.ServeHTTP(w, r)
 		case err != nil:
-			s.serverError(w, r, err)
+			s.respond(w, r, err)
 		default:
 			markSignedIn(r)
 			next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, userKey{}, u)))
@@ -89,7 +89,7 @@ func (s *Server) requireRole(role string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return s.requireUser(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if u := currentUser(r); !u.HasRole(role) {
-				s.renderError(w, r, http.StatusForbidden, missingRole(u, role))
+				s.respond(w, r, errStatus(http.StatusForbidden, missingRole(u, role)))
 				return
 			}
 			next.ServeHTTP(w, r)

@@ -25,7 +25,7 @@ import (
 func (s *Server) onThisMachine(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !parseAddr(r.RemoteAddr).IsLoopback() || !loopbackHost(r.Host) {
-			s.renderError(w, r, http.StatusNotFound, "The development tools answer only on this machine, at http://localhost (or 127.0.0.1).")
+			s.respond(w, r, errStatus(http.StatusNotFound, "The development tools answer only on this machine, at http://localhost (or 127.0.0.1)."))
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -54,6 +54,7 @@ type devTool struct {
 // devTools are the development tools: the router they are mounted on
 // and the list GET /dev shows.
 type devTools struct {
+	s     *Server
 	r     chi.Router
 	tools []devTool
 }
@@ -61,16 +62,16 @@ type devTools struct {
 // devIndex mounts GET /dev, the index of the development tools, on r;
 // routes.go adds each tool to the router and the index with add.
 func (s *Server) devIndex(r chi.Router) *devTools {
-	d := &devTools{r: r}
-	r.Get("/", func(w http.ResponseWriter, r *http.Request) {
-		s.render(w, r, http.StatusOK, "pages/dev.html", d.tools)
-	})
+	d := &devTools{s: s, r: r}
+	r.Get("/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return s.render(w, r, http.StatusOK, "pages/dev.html", d.tools)
+	}))
 	return d
 }
 
 // add mounts the page of a tool at path (under /dev) and lists it.
-func (d *devTools) add(path, title, about string, page http.HandlerFunc) {
-	d.r.Get(path, page)
+func (d *devTools) add(path, title, about string, page handlerFunc) {
+	d.r.Get(path, d.s.handle(page))
 	d.tools = append(d.tools, devTool{Path: "/dev" + path, Title: title, About: about})
 }
 

@@ -2,13 +2,13 @@
 // MAIL_OUTBOX_DIR, newest first, and each message decoded, its links
 // clickable (the .eml files are quoted-printable: a long link is broken
 // across lines in them). Mounted only in development with the outbox
-// mailer (dev.go, routes.go).
+// mailer (dev.go, routes.go). A message that cannot be shown is answered
+// by respond's table (handler.go): a name the outbox does not hold is a
+// 404, a file too large or not a mail a 422 that says so.
 
 package web
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -28,13 +28,12 @@ type devMailPageData struct {
 	Total    int
 }
 
-func (s *Server) devMailPage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) devMailPage(w http.ResponseWriter, r *http.Request) error {
 	messages, total, err := s.devMail.List(devMailListed)
 	if err != nil {
-		s.serverError(w, r, err)
-		return
+		return err
 	}
-	s.render(w, r, http.StatusOK, "pages/dev-mail.html", devMailPageData{Dir: s.devMail.Dir, Messages: messages, Total: total})
+	return s.render(w, r, http.StatusOK, "pages/dev-mail.html", devMailPageData{Dir: s.devMail.Dir, Messages: messages, Total: total})
 }
 
 // devMessagePageData is the data of templates/pages/dev-message.html.
@@ -69,13 +68,12 @@ func linkPieces(text string) []textPiece {
 	return pieces
 }
 
-func (s *Server) devMessagePage(w http.ResponseWriter, r *http.Request) {
+func (s *Server) devMessagePage(w http.ResponseWriter, r *http.Request) error {
 	m, err := s.devMail.Read(chi.URLParam(r, "id"))
 	if err != nil {
-		s.devMailError(w, r, err)
-		return
+		return err
 	}
-	s.render(w, r, http.StatusOK, "pages/dev-message.html", devMessagePageData{
+	return s.render(w, r, http.StatusOK, "pages/dev-message.html", devMessagePageData{
 		Decoded: m, File: filepath.Join(s.devMail.Dir, m.ID), Text: linkPieces(m.Text),
 	})
 }
@@ -94,15 +92,13 @@ var leadingDoctype = regexp.MustCompile(`(?i)^\s*<!doctype[^>]*>`)
 
 // devMessageHTML serves a mail's HTML part, for the sandboxed frame of
 // its message page.
-func (s *Server) devMessageHTML(w http.ResponseWriter, r *http.Request) {
+func (s *Server) devMessageHTML(w http.ResponseWriter, r *http.Request) error {
 	m, err := s.devMail.Read(chi.URLParam(r, "id"))
 	if err != nil {
-		s.devMailError(w, r, err)
-		return
+		return err
 	}
 	if m.HTML == "" {
-		s.renderError(w, r, http.StatusNotFound, "This message has no HTML part.")
-		return
+		return errStatus(http.StatusNotFound, "This message has no HTML part.")
 	}
 	// Links open in a new tab: in the frame they would load the site
 	// inside itself, which its frame-ancestors policy refuses.
@@ -116,32 +112,17 @@ func (s *Server) devMessageHTML(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	_, _ = w.Write([]byte(html))
+	return nil
 }
 
 // devMessageSource serves a message's file as written, as text.
-func (s *Server) devMessageSource(w http.ResponseWriter, r *http.Request) {
+func (s *Server) devMessageSource(w http.ResponseWriter, r *http.Request) error {
 	b, err := s.devMail.Source(chi.URLParam(r, "id"))
 	if err != nil {
-		s.devMailError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(b)
-}
-
-// devMailError answers a message that cannot be shown: a name the outbox
-// does not hold is a 404, a file too large or not a mail a 422 that says
-// so.
-func (s *Server) devMailError(w http.ResponseWriter, r *http.Request, err error) {
-	switch {
-	case errors.Is(err, mail.ErrNoMessage):
-		s.renderError(w, r, http.StatusNotFound, "There is no message by that name in the outbox (MAIL_OUTBOX_DIR).")
-	case errors.Is(err, mail.ErrTooLarge):
-		s.renderError(w, r, http.StatusUnprocessableEntity, fmt.Sprintf("The file is too large for this viewer (it reads at most %d MiB): open it in a mail client.", mail.MaxReadBytes>>20))
-	case errors.Is(err, mail.ErrUnreadable):
-		s.renderError(w, r, http.StatusUnprocessableEntity, "The file could not be read as a mail message: "+err.Error())
-	default:
-		s.serverError(w, r, err)
-	}
+	return nil
 }

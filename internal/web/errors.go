@@ -60,7 +60,7 @@ func (s *Server) renderErrorPage(w http.ResponseWriter, r *http.Request, p error
 		writeJSONError(w, p)
 		return
 	}
-	if err := s.write(w, r, p.Status, "errors/error.html", p); err != nil {
+	if err := s.render(w, r, p.Status, "errors/error.html", p); err != nil {
 		// The error page itself failed: fall back to plain text.
 		s.logger.ErrorContext(r.Context(), "render error page", "err", err)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -79,7 +79,8 @@ func writeJSONError(w http.ResponseWriter, p errorPage) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": body})
 }
 
-// serverError logs err once, with the request ID, and renders a 500.
+// serverError logs err once, with the request ID, and renders a 500:
+// respond's answer to an error no table knows.
 //
 // Work cut short by the request's deadline (REQUEST_TIMEOUT: a database or
 // Redis that stopped answering) is a 503, which says "try again", not a
@@ -115,7 +116,7 @@ func wantsJSON(r *http.Request) bool {
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
-	s.renderError(w, r, http.StatusNotFound, "")
+	s.respond(w, r, errNotFound)
 }
 
 // methodNotAllowed renders a 405 with the Allow header listing the
@@ -128,9 +129,10 @@ func (s *Server) methodNotAllowed(routes chi.Routes) http.HandlerFunc {
 				allowed = append(allowed, m)
 			}
 		}
+		err := &statusError{status: http.StatusMethodNotAllowed}
 		if len(allowed) > 0 {
-			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			err.header = http.Header{"Allow": {strings.Join(allowed, ", ")}}
 		}
-		s.renderError(w, r, http.StatusMethodNotAllowed, "")
+		s.respond(w, r, err)
 	}
 }

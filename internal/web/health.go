@@ -46,8 +46,7 @@ func (s *Server) metricsHandler() http.HandlerFunc {
 	want := []byte("Bearer " + s.cfg.MetricsToken)
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.MetricsToken != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
-			s.renderError(w, r, http.StatusUnauthorized, "This endpoint needs the metrics token.")
+			s.respond(w, r, errUnauthorized(`Bearer realm="metrics"`, "This endpoint needs the metrics token."))
 			return
 		}
 		h.ServeHTTP(w, r)

@@ -7,10 +7,14 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/launchkit/launchkit/internal/session"
+	"github.com/launchkit/launchkit/internal/users"
 )
 
 // maxFormBytes bounds a form post; more is answered with 413.
@@ -23,32 +27,40 @@ type form struct {
 	Errors map[string]string
 }
 
-// parseForm reads the posted fields. It reports false after rendering
-// the error (413 for too large, 400 for unreadable).
-func (s *Server) parseForm(w http.ResponseWriter, r *http.Request, fields ...string) (*form, bool) {
+// parseForm reads the posted fields: a form too large is a 413, one
+// that cannot be read, or holds text plainText refuses, a 400.
+func (s *Server) parseForm(w http.ResponseWriter, r *http.Request, fields ...string) (*form, error) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			s.renderError(w, r, http.StatusRequestEntityTooLarge, "")
-		} else {
-			s.renderError(w, r, http.StatusBadRequest, "The form could not be read.")
+			return nil, errStatus(http.StatusRequestEntityTooLarge, "")
 		}
-		return nil, false
+		return nil, errStatus(http.StatusBadRequest, "The form could not be read.")
 	}
 	for _, values := range r.PostForm {
 		for _, v := range values {
 			if !plainText(v) {
-				s.renderError(w, r, http.StatusBadRequest, badTextMessage)
-				return nil, false
+				return nil, errStatus(http.StatusBadRequest, badTextMessage)
 			}
 		}
 	}
-	f := &form{Values: map[string]string{}, Errors: map[string]string{}}
+	f := newForm()
 	for _, name := range fields {
 		f.Values[name] = r.PostForm.Get(name)
 	}
-	return f, true
+	return f, nil
+}
+
+// pathID reads the path parameter name as a record's ID: anything but a
+// positive integer that a BIGINT holds is errNotFound, as a record that
+// is not there.
+func pathID(r *http.Request, name string) (uint, error) {
+	id, err := strconv.ParseUint(chi.URLParam(r, name), 10, 63)
+	if err != nil || id == 0 {
+		return 0, errNotFound
+	}
+	return uint(id), nil
 }
 
 // badTextMessage answers input that plainText refuses.
@@ -76,15 +88,56 @@ func (f *form) ok() bool { return len(f.Errors) == 0 }
 // newForm is an empty form for a GET.
 func newForm() *form { return &form{Values: map[string]string{}, Errors: map[string]string{}} }
 
-// passwordFormFailed renders page again with f's problems, when it has
-// any, and reports whether it did. The form comes back empty: typed
-// passwords are never sent back to the browser.
-func (s *Server) passwordFormFailed(w http.ResponseWriter, r *http.Request, page string, f *form) bool {
-	if f.ok() {
-		return false
+// withoutPasswords is f to send back to the browser: typed passwords
+// never are, so only the problems come back.
+func withoutPasswords(f *form) *form {
+	return &form{Values: map[string]string{}, Errors: f.Errors}
+}
+
+// problem records err, a refusal of the users service, on the form field
+// it concerns ("" for the form as a whole) and returns nil; any other
+// error it returns as it is. Registration, the password pages and the
+// admin panel share it.
+func (f *form) problem(err error) error {
+	if err == nil {
+		return nil
 	}
-	s.render(w, r, http.StatusUnprocessableEntity, page, &form{Values: map[string]string{}, Errors: f.Errors})
-	return true
+	if errors.Is(err, users.ErrInvalidPassword) {
+		f.fail("password", passwordReason(err))
+		return nil
+	}
+	for _, p := range formProblems {
+		if errors.Is(err, p.err) {
+			f.fail(p.field, p.message)
+			return nil
+		}
+	}
+	return err
+}
+
+// formProblems are the users service's refusals, as problems of a form
+// field ("" for the form as a whole).
+var formProblems = []struct {
+	err            error
+	field, message string
+}{
+	{users.ErrInvalidEmail, "email", "Enter an email address like ada@example.com."},
+	{users.ErrEmailTaken, "email", "This email address is already registered."},
+	{users.ErrInvalidName, "name", "Use at most 200 characters."},
+	{users.ErrUnknownRole, "roles", "Choose roles from the list."},
+	{users.ErrLastAdmin, "", lastAdminMessage},
+	{users.ErrOwnAccount, "", "You cannot take admin away from, or deactivate, your own account."},
+	{users.ErrInvalidCredentials, "old_password", "This is not your current password."},
+	{users.ErrDirectoryManaged, "", "This account comes from the company directory: its address and its admin, dev and user roles follow the directory."},
+}
+
+// passwordReason is what the form says of a password the policy refused.
+func passwordReason(err error) string {
+	var p *users.PasswordProblem
+	if errors.As(err, &p) {
+		return strings.ToUpper(p.Reason[:1]) + p.Reason[1:] + "."
+	}
+	return "Choose another password."
 }
 
 // flashAndGo ends a post that worked: message shows on the next page, and

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
@@ -43,18 +42,12 @@ func (s *Server) limitAddress(kind string, limit ratelimit.Limit) func(http.Hand
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			key := kind + ":addr:" + limitKey(s.clientAddress(r))
 			if d := s.limits.Take(r.Context(), key, limit); !d.Allowed {
-				s.tooMany(w, r, d.RetryAfter, "")
+				s.respond(w, r, errTooMany(d.RetryAfter, ""))
 				return
 			}
 			next.ServeHTTP(w, r)
 		})
 	}
-}
-
-// tooMany answers 429 with a Retry-After in whole seconds.
-func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, retryAfter time.Duration, message string) {
-	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retryAfter.Seconds()))))
-	s.renderError(w, r, http.StatusTooManyRequests, message)
 }
 
 // accountKey is the budget key of the account with that name (an email
@@ -108,16 +101,16 @@ func budgetOf(account string, e deviceEntry, u *users.User) guessBudget {
 // takes no cookies, always spends.
 func sharedBudget(name string) guessBudget { return guessBudget{key: accountKey(name)} }
 
-// spendGuess spends one guess of budget before a password is checked, and
-// reports whether there was one; when not, it has answered 429. The
+// spendGuess spends one guess of budget before a password is checked;
+// when none is left it returns a 429 (errTooMany) to answer with. The
 // guess is spent first, not when it turns out wrong, so that many
 // guesses sent at once cannot all be checked before any is counted; a
 // right password gives the budget back (rightGuess). Unknown addresses
 // have a budget too, so the answer tells nobody which accounts exist.
-func (s *Server) spendGuess(w http.ResponseWriter, r *http.Request, budget guessBudget) bool {
-	d := s.limits.Take(r.Context(), budget.key, guessesPerAccount)
+func (s *Server) spendGuess(ctx context.Context, budget guessBudget) error {
+	d := s.limits.Take(ctx, budget.key, guessesPerAccount)
 	if d.Allowed {
-		return true
+		return nil
 	}
 	wait := tryAgainIn(d.RetryAfter)
 	reset := "choose a new password with a link by mail: /user/forgot-password"
@@ -128,8 +121,7 @@ func (s *Server) spendGuess(w http.ResponseWriter, r *http.Request, budget guess
 	if budget.device {
 		message = fmt.Sprintf("Too many wrong passwords for this account from this browser. %s, or %s.", wait, reset)
 	}
-	s.tooMany(w, r, d.RetryAfter, message)
-	return false
+	return errTooMany(d.RetryAfter, message)
 }
 
 // tryAgainIn says when a spent budget has room again, in whole minutes:
@@ -248,13 +240,12 @@ func limitKey(a netip.Addr) string {
 // users.MaxAPIKeys bounds how many work at once.
 var keysPerAccount = ratelimit.Limit{Burst: 10, Period: time.Hour}
 
-// spendKeyCreation spends one of user userID's key creations, and
-// reports whether there was one; when not, it has answered 429.
-func (s *Server) spendKeyCreation(w http.ResponseWriter, r *http.Request, userID uint) bool {
-	d := s.limits.Take(r.Context(), fmt.Sprintf("apikey:create:user:%d", userID), keysPerAccount)
+// spendKeyCreation spends one of user userID's key creations; when none
+// is left it returns a 429 (errTooMany) to answer with.
+func (s *Server) spendKeyCreation(ctx context.Context, userID uint) error {
+	d := s.limits.Take(ctx, fmt.Sprintf("apikey:create:user:%d", userID), keysPerAccount)
 	if d.Allowed {
-		return true
+		return nil
 	}
-	s.tooMany(w, r, d.RetryAfter, "You have created too many API keys lately. "+tryAgainIn(d.RetryAfter)+".")
-	return false
+	return errTooMany(d.RetryAfter, "You have created too many API keys lately. "+tryAgainIn(d.RetryAfter)+".")
 }

@@ -95,7 +95,7 @@ func (s *Server) recoverPanic(next http.Handler) http.Handler {
 // deadline gives each request REQUEST_TIMEOUT for its work: the database,
 // Redis and the session store are all asked with its context, so a
 // dependency that stops answering costs a 503 at the deadline (see
-// serverError), not a request that hangs and a connection held for ever.
+// respond), not a request that hangs and a connection held for ever.
 func (s *Server) deadline(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
@@ -131,7 +131,7 @@ func (s *Server) crossOriginProtection(next http.Handler) http.Handler {
 		}
 	}
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.renderError(w, r, http.StatusForbidden, "Cross-site request refused.")
+		s.respond(w, r, errStatus(http.StatusForbidden, "Cross-site request refused."))
 	}))
 	return cop.Handler(next)
 }
@@ -142,7 +142,7 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionLoadedKey{}, true)))
 	})
 	return s.sessions.LoadAndSave(marked, func(w http.ResponseWriter, r *http.Request, err error) {
-		s.serverError(w, r, fmt.Errorf("session: %w", err))
+		s.respond(w, r, fmt.Errorf("session: %w", err))
 	})
 }
 

@@ -89,14 +89,9 @@ type viewData struct {
 }
 
 // render writes page with status. The page is rendered into a buffer
-// first so a template error becomes a clean 500, not half a page.
-func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
-	if err := s.write(w, r, status, page, data); err != nil {
-		s.serverError(w, r, err)
-	}
-}
-
-func (s *Server) write(w http.ResponseWriter, r *http.Request, status int, page string, data any) error {
+// first, so that a template error writes nothing and is returned, for
+// the handler to return (a clean 500, not half a page).
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) error {
 	tmpl, err := s.templates.get(page)
 	if err != nil {
 		return err
@@ -126,7 +121,7 @@ func (s *Server) static() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(r.URL.Path, "/static/")
 		if fi, err := fs.Stat(s.templates.static, name); err != nil || fi.IsDir() || strings.HasSuffix(name, ".go") {
-			s.notFound(w, r)
+			s.respond(w, r, errNotFound)
 			return
 		}
 		if !s.templates.fromDisk {

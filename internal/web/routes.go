@@ -36,35 +36,36 @@ func (s *Server) routes() http.Handler {
 	// signed-in user is sent.
 	r.Group(func(r chi.Router) {
 		r.Use(s.crossOriginProtection, s.noStoreWhenSignedIn, s.withSession, s.loadUser)
-		r.Get("/", s.homePage)
+		r.Get("/", s.handle(s.homePage))
 
 		r.Route("/user", func(r chi.Router) {
-			r.Get("/register", s.registerPage)
-			r.Get("/sign-in", s.signInPage)
-			r.Get("/forgot-password", s.forgotPasswordPage)
-			r.Get("/reset-password/{token}", s.resetPasswordPage)
-			r.With(guess).Post("/reset-password/{token}", s.resetPassword)
-			r.Get("/confirm-email/{token}", s.confirmEmail)
-			r.Post("/sign-out", s.signOut)
-			r.With(flood).Post("/register", s.register)
-			r.With(guess).Post("/sign-in", s.signIn)
-			r.With(flood).Post("/forgot-password", s.forgotPassword)
-			r.Get("/resend-confirmation", s.resendConfirmationPage)
-			r.With(flood).Post("/resend-confirmation", s.resendConfirmation)
+			// Each page's GET beside its POST.
+			r.Get("/sign-in", s.handle(s.signInPage))
+			r.With(guess).Post("/sign-in", s.handle(s.signIn))
+			r.Post("/sign-out", s.handle(s.signOut))
+			r.Get("/register", s.handle(s.registerPage))
+			r.With(flood).Post("/register", s.handle(s.register))
+			r.Get("/confirm-email/{token}", s.handle(s.confirmEmail))
+			r.Get("/resend-confirmation", s.handle(s.resendConfirmationPage))
+			r.With(flood).Post("/resend-confirmation", s.handle(s.resendConfirmation))
+			r.Get("/forgot-password", s.handle(s.forgotPasswordPage))
+			r.With(flood).Post("/forgot-password", s.handle(s.forgotPassword))
+			r.Get("/reset-password/{token}", s.handle(s.resetPasswordPage))
+			r.With(guess).Post("/reset-password/{token}", s.handle(s.resetPassword))
+			r.Group(func(r chi.Router) {
+				r.Use(s.requireUser)
+				r.Get("/profile", s.handle(s.profilePage))
+				r.Post("/profile", s.handle(s.updateProfile))
+				r.With(guess).Post("/sign-out-others", s.handle(s.signOutOthers))
+				r.Get("/change-password", s.handle(s.changePasswordPage))
+				r.With(guess).Post("/change-password", s.handle(s.changePassword))
+			})
 			// API keys: for developers (and admins, who hold every role).
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireRole(users.APIKeyRole))
-				r.Get("/apikeys", s.apiKeysPage)
-				r.Post("/apikeys", s.createAPIKey)
-				r.Post("/apikeys/{id}/delete", s.deleteAPIKey)
-			})
-			r.Group(func(r chi.Router) {
-				r.Use(s.requireUser)
-				r.Get("/profile", s.profilePage)
-				r.Post("/profile", s.updateProfile)
-				r.Get("/change-password", s.changePasswordPage)
-				r.With(guess).Post("/change-password", s.changePassword)
-				r.With(guess).Post("/sign-out-others", s.signOutOthers)
+				r.Get("/apikeys", s.handle(s.apiKeysPage))
+				r.Post("/apikeys", s.handle(s.createAPIKey))
+				r.Post("/apikeys/{id}/delete", s.handle(s.deleteAPIKey))
 			})
 		})
 
@@ -77,14 +78,14 @@ func (s *Server) routes() http.Handler {
 
 		r.Route("/admin", func(r chi.Router) {
 			r.Use(s.requireRole(users.RoleAdmin))
-			r.Get("/", s.adminHomePage)
-			r.Get("/users", s.adminUsersPage)
-			r.Get("/users/new", s.newUserPage)
-			r.Post("/users/new", s.createUser)
-			r.Get("/users/{id}/edit", s.editUserPage)
-			r.Post("/users/{id}/edit", s.updateUser)
-			r.Post("/users/{id}/delete", s.deleteUser)
-			r.Post("/users/{id}/sign-out", s.signOutUser)
+			r.Get("/", s.handle(s.adminHomePage))
+			r.Get("/users", s.handle(s.adminUsersPage))
+			r.Get("/users/new", s.handle(s.newUserPage))
+			r.Post("/users/new", s.handle(s.createUser))
+			r.Get("/users/{id}/edit", s.handle(s.editUserPage))
+			r.Post("/users/{id}/edit", s.handle(s.updateUser))
+			r.Post("/users/{id}/delete", s.handle(s.deleteUser))
+			r.Post("/users/{id}/sign-out", s.handle(s.signOutUser))
 			jobs := s.jobsDashboard()
 			r.Handle("/jobs", jobs)
 			r.Handle("/jobs/*", jobs)
@@ -97,9 +98,9 @@ func (s *Server) routes() http.Handler {
 				dev := s.devIndex(r)
 				if s.devMail != nil {
 					dev.add("/mail", "Mail", "The mail the app wrote to MAIL_OUTBOX_DIR, decoded, links clickable.", s.devMailPage)
-					r.Get("/mail/{id}", s.devMessagePage)
-					r.Get("/mail/{id}/html", s.devMessageHTML)
-					r.Get("/mail/{id}/source", s.devMessageSource)
+					r.Get("/mail/{id}", s.handle(s.devMessagePage))
+					r.Get("/mail/{id}/html", s.handle(s.devMessageHTML))
+					r.Get("/mail/{id}/source", s.handle(s.devMessageSource))
 				} else {
 					dev.off("Mail", "The mail the app sent.", "MAIL_SERVER is set: mail goes to that server.")
 				}
@@ -113,8 +114,8 @@ func (s *Server) routes() http.Handler {
 	// JSON API. Its 404 and 405 answers come from the handlers above,
 	// which speak JSON under /api/.
 	r.Route("/api/v1", func(r chi.Router) {
-		r.With(guess).Post("/credentials", s.createCredentials)
-		r.With(s.requireAPIKey).Get("/me", s.me)
+		r.With(guess).Post("/credentials", s.handle(s.createCredentials))
+		r.With(s.requireAPIKey).Get("/me", s.handle(s.me))
 	})
 	return r
 }

@@ -3,8 +3,10 @@
 // every error response goes through. It depends on the app container and
 // the domain packages; nothing below it knows about HTTP.
 //
-// Handlers are Server methods in a file named after their feature
-// (account.go, apikeys.go, links.go, admin.go…). A handler that shows a
+// Handlers are Server methods in a file named after their page or act
+// (signin.go, register.go, password.go, profile.go, links.go, apikeys.go,
+// admin.go…), with the shape of handler.go: they return their failure
+// and respond answers it. A handler that shows a
 // page is named for it (signInPage, widgetsPage); one that acts on a post
 // is named for the act (signIn, createWidget, updateWidget, deleteWidget).
 // Each page gets a typed data struct; shared pieces are in helpers.go.
@@ -88,6 +90,15 @@ func WithExtraRoutes(f func(chi.Router)) Option {
 
 // New returns the site's handler.
 func New(a *app.App, opts ...Option) (http.Handler, error) {
+	s, err := newServer(a, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return s.routes(), nil
+}
+
+// newServer builds the Server the handlers of the site share.
+func newServer(a *app.App, opts ...Option) (*Server, error) {
 	s := &Server{
 		cfg: a.Config, logger: a.Logger, db: a.DB, redis: a.Redis, metrics: a.Metrics,
 		sessions: a.Sessions, limits: a.Limits, outbox: a.Outbox, users: a.Users, jobs: a.Jobs, cache: a.Cache, alerts: a.Alerts,
@@ -107,7 +118,7 @@ func New(a *app.App, opts ...Option) (http.Handler, error) {
 	if s.templates.fromDisk {
 		s.logger.Info("templates and static files are read from disk on each request (development)")
 	}
-	return s.routes(), nil
+	return s, nil
 }
 
 // MaxHeaderBytes bounds a request's headers; larger ones get a 431.
