@@ -97,10 +97,6 @@ type Changes struct {
 	By uint
 }
 
-// ErrOwnAccount: an admin tried to demote, deactivate or delete their own
-// account, which would lock them out of the panel they act from.
-var ErrOwnAccount = errors.New("an admin cannot take admin away from, deactivate or delete their own account")
-
 // Update applies c to user id: email (validated, unique), name, active and
 // roles, in one transaction. Deactivating the account ends its sessions.
 func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error) {
@@ -237,9 +233,6 @@ func (s *Service) Delete(ctx context.Context, by, id uint) error {
 	}
 	return nil
 }
-
-// ErrLastAdmin: the change would take away the last active admin.
-var ErrLastAdmin = errors.New("the site must keep at least one active admin")
 
 // lockAdmins serialises the transactions that may take away an admin, so
 // that two of them (two admins demoting each other at the same moment)

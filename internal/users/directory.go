@@ -21,19 +21,6 @@ type Directory interface {
 	Authenticate(ctx context.Context, username, password string) (*directory.Account, error)
 }
 
-// Errors of directory sign-in, wrapped with context; test for them with
-// errors.Is. The directory's own errors (directory.ErrUnavailable,
-// ErrNoEmail, ErrNoRole) come through as they are.
-var (
-	// ErrDirectoryManaged: the account's password, address and
-	// directory roles belong to the directory; they are not changed here.
-	ErrDirectoryManaged = errors.New("the account is managed by the company directory")
-	// ErrDirectoryEmailTaken: another account (a local one, or another
-	// directory user's) already has the directory user's address. It is
-	// not taken over: an admin decides (delete or change that account).
-	ErrDirectoryEmailTaken = errors.New("another account already has the directory user's email address")
-)
-
 // maxDirectoryNameLen is the longest directory username the
 // users.directory_name column holds, in bytes.
 const maxDirectoryNameLen = 255

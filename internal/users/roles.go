@@ -18,17 +18,6 @@ const (
 	RoleUser  = "user"
 )
 
-// Role errors, wrapped with context; test for them with errors.Is.
-var (
-	// ErrUnknownRole: no role has that name.
-	ErrUnknownRole = errors.New("unknown role")
-	// ErrRoleExists: a role with that name already exists.
-	ErrRoleExists = errors.New("role already exists")
-	// ErrInvalidRoleName: role names are 1 to 50 lower-case letters,
-	// digits, '-' or '_'.
-	ErrInvalidRoleName = errors.New("role names are 1 to 50 lower-case letters, digits, '-' or '_'")
-)
-
 // Role is a named permission; users hold any number of them.
 type Role struct {
 	ID   uint
@@ -73,10 +62,6 @@ func (s *Service) Grant(ctx context.Context, email, role string) error {
 	}
 	return nil
 }
-
-// ErrUserRoleKept: every account holds the user role (SPEC: registered
-// users get it); it is not taken away.
-var ErrUserRoleKept = errors.New("every account keeps the " + RoleUser + " role")
 
 // RoleChange grants and takes away roles of one account.
 type RoleChange struct {

@@ -26,19 +26,6 @@ const (
 	PurposeConfirmEmail TokenPurpose = "confirm-email"
 )
 
-// Token errors, wrapped with context; test for them with errors.Is. None
-// of them ever carries the token.
-var (
-	// ErrInvalidToken: the token is malformed, unknown, was issued for
-	// another purpose, was replaced by a newer one, or belongs to an
-	// inactive account.
-	ErrInvalidToken = errors.New("invalid or unknown token")
-	// ErrTokenExpired: the token was valid but its time is up.
-	ErrTokenExpired = errors.New("token expired")
-	// ErrTokenUsed: the token was already used once.
-	ErrTokenUsed = errors.New("token already used")
-)
-
 // tokenBytes is how much randomness a token carries; its raw form is
 // those bytes in unpadded base64url, rawTokenLen characters long.
 const (

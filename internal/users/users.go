@@ -28,30 +28,6 @@ import (
 	"github.com/launchkit/launchkit/internal/db"
 )
 
-// Errors the Service returns, wrapped with context; test for them with
-// errors.Is. None of them ever carries a password.
-var (
-	// ErrNotFound: no user has that email address or id.
-	ErrNotFound = errors.New("user not found")
-	// ErrEmailTaken: another user already has that email address
-	// (compared case-insensitively).
-	ErrEmailTaken = errors.New("email address already registered")
-	// ErrInvalidEmail: not a bare email address like ada@example.com.
-	ErrInvalidEmail = errors.New("not a valid email address")
-	// ErrInvalidPassword: the password breaks the policy (CheckPassword);
-	// the error is a *PasswordProblem saying how.
-	ErrInvalidPassword = errors.New("password not allowed")
-	// ErrInvalidCredentials: unknown email, wrong password or inactive
-	// account — deliberately one error, so a caller cannot tell which.
-	ErrInvalidCredentials = errors.New("invalid email or password")
-	// ErrInvalidName: the display name is longer than MaxNameLen
-	// characters or is not valid UTF-8.
-	ErrInvalidName = fmt.Errorf("name must be at most %d characters of plain text", MaxNameLen)
-	// ErrSessionEnded: the caller's own session was ended (the user's
-	// session key changed) before its request could act.
-	ErrSessionEnded = errors.New("session already ended")
-)
-
 // Password length limits: at least MinPasswordLen characters, at most
 // MaxPasswordLen bytes.
 const (
@@ -558,10 +534,6 @@ func (s *Service) checkNothing(ctx context.Context, password string) error {
 	}
 	return err
 }
-
-// ErrEmailUnconfirmed: the password is right, but RequireConfirmedEmail
-// holds the account back until its address is confirmed.
-var ErrEmailUnconfirmed = errors.New("the email address is not confirmed yet")
 
 // rehash replaces u's password hash, just checked against password, with
 // one made with s.Params. It is best effort: when it fails (the request
