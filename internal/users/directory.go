@@ -33,19 +33,21 @@ var DirectoryRoles = []string{RoleAdmin, RoleDev, RoleUser}
 // Directory reports whether the account is managed by the directory.
 func (u *User) Directory() bool { return u.DirectoryName != nil }
 
-// SignInWithDirectory checks username and password with s.Directory and
-// returns the local account of that directory user, created at their
-// first sign-in (address confirmed, no local password) and brought up to
-// date at every one: address, and the roles of DirectoryRoles as the
-// user's groups now give them. A wrong password or unknown user is
-// ErrInvalidCredentials, as is an account deactivated here.
+// signInWithDirectory is SignIn with a Directory: it checks username and
+// password with s.Directory and returns the local account of that
+// directory user, created at their first sign-in (address confirmed, no
+// local password) and brought up to date at every one: address, and the
+// roles of DirectoryRoles as the user's groups now give them. A wrong
+// password or unknown user is ErrInvalidCredentials, as is an account
+// deactivated here.
 //
-// With allowLocal, a username the directory does not know, or any
+// With s.AllowLocalSignIn, a username the directory does not know, or any
 // username while the directory is unavailable, is tried as the email
 // address of a local account: the break-glass admin still signs in when
 // the directory is down. Directory-managed accounts never sign in with a
 // local password.
-func (s *Service) SignInWithDirectory(ctx context.Context, username, password string, allowLocal bool) (*User, error) {
+func (s *Service) signInWithDirectory(ctx context.Context, username, password string) (*User, error) {
+	allowLocal := s.AllowLocalSignIn
 	if password == "" || len(password) > MaxPasswordLen {
 		return nil, fmt.Errorf("directory sign-in: %w", ErrInvalidCredentials)
 	}
@@ -63,7 +65,7 @@ func (s *Service) SignInWithDirectory(ctx context.Context, username, password st
 	case err == nil:
 		return s.syncDirectoryUser(ctx, a)
 	case allowLocal && (errors.Is(err, directory.ErrNoSuchUser) || errors.Is(err, directory.ErrUnavailable)):
-		u, lerr := s.Authenticate(ctx, username, password)
+		u, lerr := s.authenticate(ctx, username, password)
 		if lerr == nil || !errors.Is(err, directory.ErrUnavailable) || !errors.Is(lerr, ErrInvalidCredentials) {
 			return u, lerr
 		}

@@ -49,20 +49,6 @@ func (s *Service) AddRole(ctx context.Context, name string) (*Role, error) {
 	return r, nil
 }
 
-// Grant gives the user with that email the role; granting a role the
-// user already holds is not an error. It keeps the rules of ChangeRoles.
-func (s *Service) Grant(ctx context.Context, email, role string) error {
-	key := strings.ToLower(strings.TrimSpace(email))
-	u, err := s.byEmail(s.db.WithContext(ctx), key)
-	if err == nil {
-		_, err = s.ChangeRoles(ctx, u.ID, RoleChange{Add: []string{role}})
-	}
-	if err != nil {
-		return fmt.Errorf("grant %s to %s: %w", role, key, err)
-	}
-	return nil
-}
-
 // RoleChange grants and takes away roles of one account.
 type RoleChange struct {
 	// Add are the roles to grant; one the user holds already is left as

@@ -78,7 +78,7 @@ type User struct {
 }
 
 // HasRole reports whether the user holds the role name. Admins hold every
-// role. It needs Roles loaded, as Create, ByEmail, ByID and Authenticate do.
+// role. It needs Roles loaded, as Create, ByEmail, ByID and SignIn do.
 func (u *User) HasRole(name string) bool {
 	for _, r := range u.Roles {
 		if r.Name == name || r.Name == RoleAdmin {
@@ -123,14 +123,21 @@ type Service struct {
 	hashingOnce sync.Once
 	hashing     *hashing
 	dummyMu     sync.Mutex
-	dummy       string // a hash of nothing anyone knows, see Authenticate
+	dummy       string // a hash of nothing anyone knows, see authenticate
 	// RequireConfirmedEmail (USER_REQUIRE_CONFIRMED_EMAIL) keeps accounts
 	// whose address is not confirmed from signing in or getting API keys
-	// (Authenticate fails with ErrEmailUnconfirmed), for every caller.
+	// (SignIn fails with ErrEmailUnconfirmed), for every caller.
 	RequireConfirmedEmail bool
 	// Directory checks the passwords of directory-managed accounts
-	// (USER_LDAP); nil when directory sign-in is off.
+	// (USER_LDAP); nil when directory sign-in is off. With it, SignIn
+	// takes directory usernames.
 	Directory Directory
+	// AllowLocalSignIn (USER_LDAP_ALLOW_LOCAL) lets SignIn, with a
+	// Directory, try a name the directory does not know, or any name
+	// while the directory is unavailable, as the email address of a local
+	// account: the break-glass admin still signs in when the directory
+	// is down.
+	AllowLocalSignIn bool
 	// AppName is the site's name (APP_NAME): a password built on it is
 	// easy to guess, so CheckPassword refuses it.
 	AppName string
@@ -169,7 +176,7 @@ func (s *Service) CreateConfirmed(ctx context.Context, email, password string, r
 func (s *Service) create(ctx context.Context, email, password string, roles []string, confirmed bool, also func(tx *gorm.DB, u *User) error) (*User, error) {
 	email, err := normalizeEmail(email)
 	if err != nil {
-		return nil, fmt.Errorf("create user: %w", err)
+		return nil, fmt.Errorf("create user %s: %w", email, err)
 	}
 	if err := s.CheckPassword(password, email); err != nil {
 		return nil, fmt.Errorf("create user %s: %w", email, err)
@@ -482,36 +489,53 @@ func (s *Service) ChangePassword(ctx context.Context, id uint, oldPassword, newP
 	return u, nil
 }
 
-// Authenticate returns the active user whose email and password these
-// are, with roles loaded, or ErrInvalidCredentials. An unknown email costs
-// the same password hashing as a known one, so response times do not
-// reveal which addresses have accounts. A password whose stored hash was
-// made with other parameters than s.Params is hashed again with them.
-func (s *Service) Authenticate(ctx context.Context, email, password string) (*User, error) {
+// SignIn returns the user whose name and password these are, with roles
+// loaded, for every way in (the sign-in form, the API's credentials).
+// Without a Directory, name is the email address of a local account
+// (authenticate). With one (USER_LDAP), name is a directory username,
+// checked by the directory, and the account is made or brought up to
+// date from it (signInWithDirectory); with AllowLocalSignIn too, local
+// accounts sign in by email address as well. An unknown name, a wrong
+// password or an inactive account is ErrInvalidCredentials; a right
+// password on an account RequireConfirmedEmail holds back is
+// ErrEmailUnconfirmed.
+func (s *Service) SignIn(ctx context.Context, name, password string) (*User, error) {
+	if s.Directory != nil {
+		return s.signInWithDirectory(ctx, name, password)
+	}
+	return s.authenticate(ctx, name, password)
+}
+
+// authenticate returns the active local user whose email and password
+// these are, with roles loaded, or ErrInvalidCredentials. An unknown email
+// costs the same password hashing as a known one, so response times do
+// not reveal which addresses have accounts. A password whose stored hash
+// was made with other parameters than s.Params is hashed again with them.
+func (s *Service) authenticate(ctx context.Context, email, password string) (*User, error) {
 	key := strings.ToLower(strings.TrimSpace(email))
 	if len(password) > MaxPasswordLen { // no account has one; don't hash megabytes
-		return nil, fmt.Errorf("authenticate %s: %w", key, ErrInvalidCredentials)
+		return nil, fmt.Errorf("sign in: %w", ErrInvalidCredentials)
 	}
 	u, err := s.ByEmail(ctx, key)
 	if err == nil && u.Directory() {
-		// Its password is the directory's: SignInWithDirectory checks it.
+		// Its password is the directory's: signInWithDirectory checks it.
 		err = ErrNotFound
 	}
 	if errors.Is(err, ErrNotFound) {
 		if err := s.checkNothing(ctx, password); err != nil {
-			return nil, fmt.Errorf("authenticate %s: %w", key, err)
+			return nil, fmt.Errorf("sign in: %w", err)
 		}
-		return nil, fmt.Errorf("authenticate %s: %w", key, ErrInvalidCredentials)
+		return nil, fmt.Errorf("sign in: %w", ErrInvalidCredentials)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("authenticate %s: %w", key, err)
+		return nil, fmt.Errorf("sign in: %w", err)
 	}
 	match, err := s.matches(ctx, password, u.PasswordHash)
 	if err != nil {
-		return nil, fmt.Errorf("authenticate %s: check the password: %w", key, err)
+		return nil, fmt.Errorf("sign in user %d: check the password: %w", u.ID, err)
 	}
 	if !match || !u.Active {
-		return nil, fmt.Errorf("authenticate %s: %w", key, ErrInvalidCredentials)
+		return nil, fmt.Errorf("sign in: %w", ErrInvalidCredentials)
 	}
 	if s.outdated(u.PasswordHash) {
 		s.rehash(ctx, u, password)
@@ -519,7 +543,7 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*Us
 	if s.RequireConfirmedEmail && u.EmailConfirmedAt == nil {
 		// The password was right (callers may give the guess back), but
 		// the account may not be used yet.
-		return nil, fmt.Errorf("authenticate %s: %w", key, ErrEmailUnconfirmed)
+		return nil, fmt.Errorf("sign in user %d: %w", u.ID, ErrEmailUnconfirmed)
 	}
 	return u, nil
 }
