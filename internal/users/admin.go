@@ -89,7 +89,10 @@ type Changes struct {
 	// Confirmed marks the address confirmed (keeping the first time it
 	// was) or, false, not confirmed.
 	Confirmed bool
-	// Roles replace the user's roles; "user" is always kept.
+	// Roles replace the user's roles; "user" is always kept. So are the
+	// DirectoryRoles a directory-managed account holds, listed or not:
+	// its directory groups decide them, and listing one it does not hold
+	// is ErrDirectoryManaged.
 	Roles []string
 	// By is the user making the change (an admin in the admin panel), or
 	// 0 for an operator (manage): an admin cannot take admin away from,
@@ -99,6 +102,8 @@ type Changes struct {
 
 // Update applies c to user id: email (validated, unique), name, active and
 // roles, in one transaction. Deactivating the account ends its sessions.
+// A directory-managed account keeps its address and its directory roles
+// (ErrDirectoryManaged for a change to either).
 func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error) {
 	email, err := normalizeEmail(c.Email)
 	if err != nil {
@@ -134,7 +139,7 @@ func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error)
 		if err := tx.Model(&User{}).Where("id = ?", id).Updates(changes).Error; err != nil {
 			return err
 		}
-		return setRoles(tx, u, names, c.By)
+		return setRoles(tx, u, keepDirectoryRoles(u, names), c.By)
 	})
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		err = ErrEmailTaken

@@ -237,6 +237,23 @@ func (s *Service) checkDirectoryPassword(ctx context.Context, u *User, password 
 	return err
 }
 
+// keepDirectoryRoles returns names (sorted, no repeats) with the
+// DirectoryRoles that directory-managed u holds added: a change of its
+// other roles leaves those as the directory gave them.
+func keepDirectoryRoles(u *User, names []string) []string {
+	if !u.Directory() {
+		return names
+	}
+	names = slices.Clone(names)
+	for _, r := range u.RoleNames() {
+		if slices.Contains(DirectoryRoles, r) {
+			names = append(names, r)
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
 // checkDirectoryRoles refuses a change of directory-managed u's roles to
 // names that would change any of DirectoryRoles, naming the first such:
 // they follow the directory's groups (LDAP_GROUP_TO_ROLE_*).

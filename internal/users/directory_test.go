@@ -260,6 +260,40 @@ func TestADirectoryAccountsPasswordAndDirectoryRolesAreNotChangedHere(t *testing
 	})
 }
 
+// TestUpdateKeepsTheDirectoryRoles: an edit of a directory-managed
+// account that does not list the roles its groups gave it (the admin
+// panel does not offer them) keeps them; its other roles change as
+// listed.
+func TestUpdateKeepsTheDirectoryRoles(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, _ *db.DB) {
+		ctx := t.Context()
+		withDirectory(s).add("erin", "erin@example.org", "erin-pw", "admin", "dev")
+		u, err := s.SignIn(ctx, "erin", "erin-pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AddRole(ctx, "support"); err != nil {
+			t.Fatal(err)
+		}
+		base := users.Changes{Email: u.Email, Name: "Erin", Active: true, Confirmed: true}
+		for _, tc := range []struct {
+			roles []string
+			want  []string
+		}{
+			{[]string{"support"}, []string{"admin", "dev", "support", "user"}},
+			{nil, []string{"admin", "dev", "user"}},
+			{[]string{"dev", "support"}, []string{"admin", "dev", "support", "user"}},
+		} {
+			got, err := s.Update(ctx, u.ID, withRoles(base, tc.roles...))
+			if err != nil {
+				t.Errorf("Update with roles %v: %v", tc.roles, err)
+			} else if !slices.Equal(got.RoleNames(), tc.want) {
+				t.Errorf("Update with roles %v: roles %v, want %v", tc.roles, got.RoleNames(), tc.want)
+			}
+		}
+	})
+}
+
 func withRoles(c users.Changes, roles ...string) users.Changes {
 	c.Roles = roles
 	return c
