@@ -176,14 +176,14 @@ func (s *Service) CreateConfirmed(ctx context.Context, email, password string, r
 func (s *Service) create(ctx context.Context, email, password string, roles []string, confirmed bool, also func(tx *gorm.DB, u *User) error) (*User, error) {
 	email, err := normalizeEmail(email)
 	if err != nil {
-		return nil, fmt.Errorf("create user %s: %w", email, err)
+		return nil, fmt.Errorf("create user: %w", err)
 	}
 	if err := s.CheckPassword(password, email); err != nil {
-		return nil, fmt.Errorf("create user %s: %w", email, err)
+		return nil, fmt.Errorf("create user: %w", err)
 	}
 	hash, err := s.hash(ctx, password)
 	if err != nil {
-		return nil, fmt.Errorf("create user %s: %w", email, err)
+		return nil, fmt.Errorf("create user: %w", err)
 	}
 	names := append([]string{RoleUser}, roles...)
 	slices.Sort(names)
@@ -192,7 +192,7 @@ func (s *Service) create(ctx context.Context, email, password string, roles []st
 	g := s.db.WithContext(ctx)
 	found, err := findRoles(g, names)
 	if err != nil {
-		return nil, fmt.Errorf("create user %s: %w", email, err)
+		return nil, fmt.Errorf("create user: %w", err)
 	}
 	u := &User{Email: email, PasswordHash: hash, Active: true, SessionKey: newSessionKey(), Roles: found}
 	if confirmed {
@@ -214,7 +214,7 @@ func (s *Service) create(ctx context.Context, email, password string, roles []st
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
 			err = ErrEmailTaken
 		}
-		return nil, fmt.Errorf("create user %s: %w", email, err)
+		return nil, fmt.Errorf("create user: %w", err)
 	}
 	return u, nil
 }
@@ -227,7 +227,7 @@ func (s *Service) ByEmail(ctx context.Context, email string) (*User, error) {
 	key := strings.ToLower(strings.TrimSpace(email))
 	u, err := scanUser(s.userByEmail.Query(ctx, key))
 	if err != nil {
-		return nil, fmt.Errorf("find user %s: %w", key, err)
+		return nil, fmt.Errorf("find user by email: %w", err)
 	}
 	return u, nil
 }
@@ -411,22 +411,22 @@ func (s *Service) updateIf(g *gorm.DB, id uint, cond string, arg any, changes ma
 func (s *Service) SetPassword(ctx context.Context, email, password string) error {
 	key := strings.ToLower(strings.TrimSpace(email))
 	if u, err := s.byEmail(s.db.WithContext(ctx), key); err == nil && u.Directory() {
-		return fmt.Errorf("set password of %s: %w", key, ErrDirectoryManaged)
+		return fmt.Errorf("set password: %w", ErrDirectoryManaged)
 	}
 	if err := s.CheckPassword(password, key); err != nil {
-		return fmt.Errorf("set password of %s: %w", key, err)
+		return fmt.Errorf("set password: %w", err)
 	}
 	hash, err := s.hash(ctx, password)
 	if err != nil {
-		return fmt.Errorf("set password of %s: %w", key, err)
+		return fmt.Errorf("set password: %w", err)
 	}
 	res := s.db.WithContext(ctx).Model(&User{}).Where("email = ?", key).
 		Updates(map[string]any{"password_hash": hash, "updated_at": time.Now(), "session_key": newSessionKey()})
 	if res.Error != nil {
-		return fmt.Errorf("set password of %s: %w", key, res.Error)
+		return fmt.Errorf("set password: %w", res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return fmt.Errorf("set password of %s: %w", key, ErrNotFound)
+		return fmt.Errorf("set password: %w", ErrNotFound)
 	}
 	return nil
 }
@@ -595,7 +595,7 @@ func normalizeEmail(email string) (string, error) {
 	addr, err := mail.ParseAddress(lower)
 	// plainText before lower-casing: ToLower turns invalid UTF-8 into U+FFFD.
 	if err != nil || addr.Name != "" || addr.Address != lower || len(lower) > maxEmailLen || !plainText(trimmed) {
-		return "", fmt.Errorf("%q: %w", trimmed, ErrInvalidEmail)
+		return "", ErrInvalidEmail
 	}
 	return lower, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/alexedwards/argon2id"
 
 	"github.com/launchkit/launchkit/internal/db"
+	"github.com/launchkit/launchkit/internal/directory"
 	"github.com/launchkit/launchkit/internal/testenv"
 	"github.com/launchkit/launchkit/internal/users"
 )
@@ -251,6 +252,52 @@ func TestSetPassword(t *testing.T) {
 		wantErr(t, "SetPassword too short", s.SetPassword(ctx, "ada@example.com", "short"), users.ErrInvalidPassword, "short")
 		if _, err := s.SignIn(ctx, "ada@example.com", newPassword); err != nil {
 			t.Errorf("a rejected SetPassword changed the password: %v", err)
+		}
+	})
+}
+
+// TestErrorsCarryNoEmailAddress: errors end up in logs, so none names the
+// address it is about, whatever the path that failed.
+func TestErrorsCarryNoEmailAddress(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		mustCreate(t, s, "ada@example.com")
+		s.RequireConfirmedEmail = true
+		withDirectory(s).add("zed", "zed@example.com>", "zed-pw")
+		errorOf := func(_ any, err error) error { return err }
+		for _, tc := range []struct {
+			what   string
+			err    error
+			target error
+		}{
+			{"Create of a taken address", errorOf(s.Create(ctx, "Ada@Example.com", password)), users.ErrEmailTaken},
+			{"Create of a malformed address", errorOf(s.Create(ctx, "ada@example.com>", password)), users.ErrInvalidEmail},
+			{"Create with a weak password", errorOf(s.Create(ctx, "grace@example.com", "short")), users.ErrInvalidPassword},
+			{"Register of a taken address", errorOf(s.Register(ctx, "ada@example.com", password, true)), users.ErrEmailTaken},
+			{"ByEmail of an unknown address", errorOf(s.ByEmail(ctx, "nobody@example.com")), users.ErrNotFound},
+			{"SetPassword of an unknown address", s.SetPassword(ctx, "nobody@example.com", "a brand new password"), users.ErrNotFound},
+			{"SetPassword too short", s.SetPassword(ctx, "ada@example.com", "short"), users.ErrInvalidPassword},
+			{"directory sign-in with a malformed address", errorOf(s.SignIn(ctx, "zed", "zed-pw")), directory.ErrNoEmail},
+		} {
+			wantErr(t, tc.what, tc.err, tc.target, "")
+			if tc.err != nil && strings.Contains(strings.ToLower(tc.err.Error()), "example.com") {
+				t.Errorf("%s: error %q names the address", tc.what, tc.err)
+			}
+		}
+		s.Directory = nil // local sign-in
+		for _, tc := range []struct {
+			what, email, password string
+			target                error
+		}{
+			{"a wrong password", "ada@example.com", "not the password", users.ErrInvalidCredentials},
+			{"an unknown address", "nobody@example.com", password, users.ErrInvalidCredentials},
+			{"an unconfirmed address", "Ada@Example.com", password, users.ErrEmailUnconfirmed},
+		} {
+			_, err := s.SignIn(ctx, tc.email, tc.password)
+			wantErr(t, "SignIn with "+tc.what, err, tc.target, tc.password)
+			if err != nil && strings.Contains(strings.ToLower(err.Error()), "example.com") {
+				t.Errorf("SignIn with %s: error %q names the address", tc.what, err)
+			}
 		}
 	})
 }
