@@ -1,11 +1,12 @@
 // Package users owns user accounts and roles: the User and Role models
 // (tables users, roles and user_roles, created by migration 00002_users),
-// creating accounts, password hashing and checking (argon2id), role
-// membership, and the single-use tokens of password-reset and
-// email-confirmation links (table user_tokens, migration 00003; see
-// tokens.go), API keys (table api_keys, migration 00004; apikeys.go) and
-// the admin panel's listing and editing (admin.go). It knows nothing about
-// HTTP; the web layer and the manage CLI call its Service.
+// creating accounts, sign-in (SignIn: a local password, argon2id, or the
+// company directory, directory.go), role membership, and the single-use
+// tokens of password-reset and email-confirmation links (table
+// user_tokens, migration 00003; see tokens.go), API keys (table api_keys,
+// migration 00004; apikeys.go) and the admin panel's listing and editing
+// (admin.go). Its errors are in errors.go. It knows nothing about HTTP;
+// the web layer and the manage CLI call its Service.
 package users
 
 import (
