@@ -439,12 +439,12 @@ func TestManageUsers(t *testing.T) {
 		{"admin@example.com", "seed-password-1", true},   // made by user ensure…
 		{"admin@example.com", "another-password", false}, // …and left as it was
 	} {
-		u, err := svc.Authenticate(t.Context(), tc.email, tc.password)
+		u, err := svc.SignIn(t.Context(), tc.email, tc.password)
 		if (err == nil) != tc.ok {
-			t.Errorf("Authenticate(%s) = %v, want ok=%v", tc.email, err, tc.ok)
+			t.Errorf("SignIn(%s) = %v, want ok=%v", tc.email, err, tc.ok)
 		}
 		if err == nil && u.Email != tc.email {
-			t.Errorf("Authenticate(%s) returned %s", tc.email, u.Email)
+			t.Errorf("SignIn(%s) returned %s", tc.email, u.Email)
 		}
 	}
 	if ada, err := svc.ByEmail(t.Context(), "ada@example.com"); err != nil || !ada.HasRole(users.RoleAdmin) || !ada.HasRole("editors") {

@@ -136,7 +136,7 @@ func TestManageUserRolesOfADirectoryAccount(t *testing.T) {
 	defer d.Close()
 	svc := users.NewService(d)
 	svc.Directory = client
-	if _, err := svc.SignInWithDirectory(t.Context(), "carol", testenv.DirectoryUsers["carol"], false); err != nil {
+	if _, err := svc.SignIn(t.Context(), "carol", testenv.DirectoryUsers["carol"]); err != nil {
 		t.Fatal(err)
 	}
 

@@ -148,7 +148,7 @@ func userRoles(ctx context.Context, flags app.Flags, args []string, getenv func(
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", u.Email, err)
+		return fmt.Errorf("user %d: %w", u.ID, err)
 	}
 	var what []string
 	if granted := missingFrom(after.RoleNames(), u.RoleNames()); len(granted) > 0 {

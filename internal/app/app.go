@@ -253,6 +253,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 func NewUsers(cfg *config.Config, d *db.DB) *users.Service {
 	s := users.NewService(d)
 	s.RequireConfirmedEmail = cfg.UserRequireConfirmedEmail
+	s.AllowLocalSignIn = cfg.UserLDAPAllowLocal
 	s.AppName = cfg.AppName
 	return s
 }

@@ -70,7 +70,7 @@ func (s *Service) Register(ctx context.Context, email, password string, notifyOw
 	if errors.Is(err, ErrEmailTaken) && notifyOwner {
 		key := strings.ToLower(strings.TrimSpace(email))
 		if nerr := addAccountMail(s.db.WithContext(ctx), AccountMail{Kind: MailAlreadyRegistered, Email: key}); nerr != nil {
-			return nil, fmt.Errorf("register %s: notify the owner: %w", key, nerr)
+			return nil, fmt.Errorf("register: notify the owner: %w", nerr)
 		}
 	}
 	return u, err

@@ -89,7 +89,10 @@ type Changes struct {
 	// Confirmed marks the address confirmed (keeping the first time it
 	// was) or, false, not confirmed.
 	Confirmed bool
-	// Roles replace the user's roles; "user" is always kept.
+	// Roles replace the user's roles; "user" is always kept. So are the
+	// DirectoryRoles a directory-managed account holds, listed or not:
+	// its directory groups decide them, and listing one it does not hold
+	// is ErrDirectoryManaged.
 	Roles []string
 	// By is the user making the change (an admin in the admin panel), or
 	// 0 for an operator (manage): an admin cannot take admin away from,
@@ -97,12 +100,10 @@ type Changes struct {
 	By uint
 }
 
-// ErrOwnAccount: an admin tried to demote, deactivate or delete their own
-// account, which would lock them out of the panel they act from.
-var ErrOwnAccount = errors.New("an admin cannot take admin away from, deactivate or delete their own account")
-
 // Update applies c to user id: email (validated, unique), name, active and
 // roles, in one transaction. Deactivating the account ends its sessions.
+// A directory-managed account keeps its address and its directory roles
+// (ErrDirectoryManaged for a change to either).
 func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error) {
 	email, err := normalizeEmail(c.Email)
 	if err != nil {
@@ -138,7 +139,7 @@ func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error)
 		if err := tx.Model(&User{}).Where("id = ?", id).Updates(changes).Error; err != nil {
 			return err
 		}
-		return setRoles(tx, u, names, c.By)
+		return setRoles(tx, u, keepDirectoryRoles(u, names), c.By)
 	})
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		err = ErrEmailTaken
@@ -237,9 +238,6 @@ func (s *Service) Delete(ctx context.Context, by, id uint) error {
 	}
 	return nil
 }
-
-// ErrLastAdmin: the change would take away the last active admin.
-var ErrLastAdmin = errors.New("the site must keep at least one active admin")
 
 // lockAdmins serialises the transactions that may take away an admin, so
 // that two of them (two admins demoting each other at the same moment)

@@ -217,17 +217,17 @@ func TestAccountRulesHoldForEveryCaller(t *testing.T) {
 		}
 
 		s.RequireConfirmedEmail = true
-		if _, err := s.Authenticate(ctx, plain.Email, password); !errors.Is(err, users.ErrEmailUnconfirmed) {
+		if _, err := s.SignIn(ctx, plain.Email, password); !errors.Is(err, users.ErrEmailUnconfirmed) {
 			t.Errorf("an unconfirmed account's right password: %v, want ErrEmailUnconfirmed", err)
 		}
-		if _, err := s.Authenticate(ctx, plain.Email, "a wrong password"); !errors.Is(err, users.ErrInvalidCredentials) {
+		if _, err := s.SignIn(ctx, plain.Email, "a wrong password"); !errors.Is(err, users.ErrInvalidCredentials) {
 			t.Errorf("an unconfirmed account's wrong password: %v, want ErrInvalidCredentials", err)
 		}
 		confirmed, err := s.CreateConfirmed(ctx, "confirmed@example.com", password)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Authenticate(ctx, confirmed.Email, password); err != nil {
+		if _, err := s.SignIn(ctx, confirmed.Email, password); err != nil {
 			t.Errorf("a confirmed account: %v", err)
 		}
 	})

@@ -13,24 +13,6 @@ import (
 	"gorm.io/gorm"
 )
 
-// API key errors, wrapped with context; test for them with errors.Is.
-// None of them ever carries the key.
-var (
-	// ErrInvalidAPIKey: the key is malformed, unknown or revoked, or its
-	// user is inactive — deliberately one error, so a caller cannot tell
-	// which.
-	ErrInvalidAPIKey = errors.New("invalid API key")
-	// ErrAPIKeyNotFound: the user holds no unrevoked key with that id.
-	// Another user's key is reported the same way, never touched.
-	ErrAPIKeyNotFound = errors.New("API key not found")
-	// ErrInvalidAPIKeyName: the key's name is longer than
-	// MaxAPIKeyNameLen characters or is not valid UTF-8.
-	ErrInvalidAPIKeyName = fmt.Errorf("API key names must be at most %d characters of plain text", MaxAPIKeyNameLen)
-	// ErrTooManyAPIKeys: the user already holds MaxAPIKeys unrevoked
-	// keys; one must be revoked before another is made.
-	ErrTooManyAPIKeys = fmt.Errorf("at most %d API keys may work at once", MaxAPIKeys)
-)
-
 // MaxAPIKeys is how many unrevoked API keys one user may hold: plenty
 // for a key per script, machine and colleague's tool, while a runaway
 // script (or a stolen session) cannot fill the table with credentials
@@ -91,9 +73,6 @@ func (apiKeyRow) TableName() string { return "api_keys" }
 // hold every role). CreateAPIKey and AuthenticateAPIKey enforce it, so a
 // user who loses the role loses the API at their next call.
 const APIKeyRole = RoleDev
-
-// ErrAPIKeysNotAllowed: the user lacks APIKeyRole.
-var ErrAPIKeysNotAllowed = errors.New("API keys need the " + APIKeyRole + " role")
 
 // MayUseAPIKeys reports whether u may hold API keys and call the API.
 func (u *User) MayUseAPIKeys() bool { return u.HasRole(APIKeyRole) }

@@ -21,19 +21,6 @@ type Directory interface {
 	Authenticate(ctx context.Context, username, password string) (*directory.Account, error)
 }
 
-// Errors of directory sign-in, wrapped with context; test for them with
-// errors.Is. The directory's own errors (directory.ErrUnavailable,
-// ErrNoEmail, ErrNoRole) come through as they are.
-var (
-	// ErrDirectoryManaged: the account's password, address and
-	// directory roles belong to the directory; they are not changed here.
-	ErrDirectoryManaged = errors.New("the account is managed by the company directory")
-	// ErrDirectoryEmailTaken: another account (a local one, or another
-	// directory user's) already has the directory user's address. It is
-	// not taken over: an admin decides (delete or change that account).
-	ErrDirectoryEmailTaken = errors.New("another account already has the directory user's email address")
-)
-
 // maxDirectoryNameLen is the longest directory username the
 // users.directory_name column holds, in bytes.
 const maxDirectoryNameLen = 255
@@ -46,19 +33,21 @@ var DirectoryRoles = []string{RoleAdmin, RoleDev, RoleUser}
 // Directory reports whether the account is managed by the directory.
 func (u *User) Directory() bool { return u.DirectoryName != nil }
 
-// SignInWithDirectory checks username and password with s.Directory and
-// returns the local account of that directory user, created at their
-// first sign-in (address confirmed, no local password) and brought up to
-// date at every one: address, and the roles of DirectoryRoles as the
-// user's groups now give them. A wrong password or unknown user is
-// ErrInvalidCredentials, as is an account deactivated here.
+// signInWithDirectory is SignIn with a Directory: it checks username and
+// password with s.Directory and returns the local account of that
+// directory user, created at their first sign-in (address confirmed, no
+// local password) and brought up to date at every one: address, and the
+// roles of DirectoryRoles as the user's groups now give them. A wrong
+// password or unknown user is ErrInvalidCredentials, as is an account
+// deactivated here.
 //
-// With allowLocal, a username the directory does not know, or any
+// With s.AllowLocalSignIn, a username the directory does not know, or any
 // username while the directory is unavailable, is tried as the email
 // address of a local account: the break-glass admin still signs in when
 // the directory is down. Directory-managed accounts never sign in with a
 // local password.
-func (s *Service) SignInWithDirectory(ctx context.Context, username, password string, allowLocal bool) (*User, error) {
+func (s *Service) signInWithDirectory(ctx context.Context, username, password string) (*User, error) {
+	allowLocal := s.AllowLocalSignIn
 	if password == "" || len(password) > MaxPasswordLen {
 		return nil, fmt.Errorf("directory sign-in: %w", ErrInvalidCredentials)
 	}
@@ -76,7 +65,7 @@ func (s *Service) SignInWithDirectory(ctx context.Context, username, password st
 	case err == nil:
 		return s.syncDirectoryUser(ctx, a)
 	case allowLocal && (errors.Is(err, directory.ErrNoSuchUser) || errors.Is(err, directory.ErrUnavailable)):
-		u, lerr := s.Authenticate(ctx, username, password)
+		u, lerr := s.authenticate(ctx, username, password)
 		if lerr == nil || !errors.Is(err, directory.ErrUnavailable) || !errors.Is(lerr, ErrInvalidCredentials) {
 			return u, lerr
 		}
@@ -246,6 +235,23 @@ func (s *Service) checkDirectoryPassword(ctx context.Context, u *User, password 
 		return nil // the password was right
 	}
 	return err
+}
+
+// keepDirectoryRoles returns names (sorted, no repeats) with the
+// DirectoryRoles that directory-managed u holds added: a change of its
+// other roles leaves those as the directory gave them.
+func keepDirectoryRoles(u *User, names []string) []string {
+	if !u.Directory() {
+		return names
+	}
+	names = slices.Clone(names)
+	for _, r := range u.RoleNames() {
+		if slices.Contains(DirectoryRoles, r) {
+			names = append(names, r)
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 // checkDirectoryRoles refuses a change of directory-managed u's roles to

@@ -68,7 +68,7 @@ func TestDirectorySignInCreatesTheAccountAndSyncsItsRoles(t *testing.T) {
 		dir := withDirectory(s)
 		dir.add("alice", "Alice@Example.org", "alice-pw", "admin")
 
-		u, err := s.SignInWithDirectory(ctx, "alice", "alice-pw", false)
+		u, err := s.SignIn(ctx, "alice", "alice-pw")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,11 +87,11 @@ func TestDirectorySignInCreatesTheAccountAndSyncsItsRoles(t *testing.T) {
 		if _, err := s.AddRole(ctx, "billing"); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Grant(ctx, "alice@example.org", "billing"); err != nil {
+		if _, err := s.ChangeRoles(ctx, u.ID, users.RoleChange{Add: []string{"billing"}}); err != nil {
 			t.Fatal(err)
 		}
 		dir.add("alice", "alice@corp.example.org", "alice-pw", "dev")
-		again, err := s.SignInWithDirectory(ctx, "alice", "alice-pw", false)
+		again, err := s.SignIn(ctx, "alice", "alice-pw")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,8 +116,8 @@ func TestDirectorySignInRefusals(t *testing.T) {
 		for _, tc := range []struct{ username, password string }{
 			{"bob", "wrong"}, {"nobody", "bob-pw"}, {"bob", ""},
 		} {
-			if _, err := s.SignInWithDirectory(ctx, tc.username, tc.password, false); !errors.Is(err, users.ErrInvalidCredentials) {
-				t.Errorf("SignInWithDirectory(%q, %q) = %v, want ErrInvalidCredentials", tc.username, tc.password, err)
+			if _, err := s.SignIn(ctx, tc.username, tc.password); !errors.Is(err, users.ErrInvalidCredentials) {
+				t.Errorf("SignIn(%q, %q) = %v, want ErrInvalidCredentials", tc.username, tc.password, err)
 			}
 		}
 		dir.mu.Lock()
@@ -128,20 +128,20 @@ func TestDirectorySignInRefusals(t *testing.T) {
 		}
 
 		// An account deactivated here stays out, whatever the directory says.
-		u, err := s.SignInWithDirectory(ctx, "bob", "bob-pw", false)
+		u, err := s.SignIn(ctx, "bob", "bob-pw")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Update(ctx, u.ID, users.Changes{Email: u.Email, Active: false, Confirmed: true}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.SignInWithDirectory(ctx, "bob", "bob-pw", false); !errors.Is(err, users.ErrInvalidCredentials) {
+		if _, err := s.SignIn(ctx, "bob", "bob-pw"); !errors.Is(err, users.ErrInvalidCredentials) {
 			t.Errorf("deactivated account signed in: %v", err)
 		}
 
 		// The directory down is its own error, not a wrong password.
 		dir.down = true
-		if _, err := s.SignInWithDirectory(ctx, "bob", "bob-pw", false); !errors.Is(err, directory.ErrUnavailable) {
+		if _, err := s.SignIn(ctx, "bob", "bob-pw"); !errors.Is(err, directory.ErrUnavailable) {
 			t.Errorf("directory down: %v, want directory.ErrUnavailable", err)
 		}
 	})
@@ -153,7 +153,7 @@ func TestALocalAccountIsNotTakenOverByTheDirectory(t *testing.T) {
 		dir := withDirectory(s)
 		local := mustCreate(t, s, "carol@example.org", "admin")
 		dir.add("carol", "carol@example.org", "carol-pw")
-		if _, err := s.SignInWithDirectory(ctx, "carol", "carol-pw", false); !errors.Is(err, users.ErrDirectoryEmailTaken) {
+		if _, err := s.SignIn(ctx, "carol", "carol-pw"); !errors.Is(err, users.ErrDirectoryEmailTaken) {
 			t.Fatalf("sign-in with a local account's address: %v, want ErrDirectoryEmailTaken", err)
 		}
 		u, err := s.ByID(ctx, local.ID)
@@ -170,34 +170,41 @@ func TestLocalAccountsBesideTheDirectory(t *testing.T) {
 		mustCreate(t, s, "root@example.org", "admin")
 		dir.add("dave", "dave@example.org", "dave-pw")
 
-		// Without allowLocal only directory users sign in.
-		if _, err := s.SignInWithDirectory(ctx, "root@example.org", password, false); !errors.Is(err, users.ErrInvalidCredentials) {
-			t.Errorf("local account signed in without allowLocal: %v", err)
+		// Without AllowLocalSignIn only directory users sign in.
+		if _, err := s.SignIn(ctx, "root@example.org", password); !errors.Is(err, users.ErrInvalidCredentials) {
+			t.Errorf("local account signed in without AllowLocalSignIn: %v", err)
 		}
 		// With it, a username the directory does not know is tried locally…
-		if u, err := s.SignInWithDirectory(ctx, "root@example.org", password, true); err != nil || u.Email != "root@example.org" {
-			t.Errorf("local sign-in with allowLocal: %v", err)
+		s.AllowLocalSignIn = true
+		if u, err := s.SignIn(ctx, "root@example.org", password); err != nil || u.Email != "root@example.org" {
+			t.Errorf("local sign-in with AllowLocalSignIn: %v", err)
 		}
 		// …and so is any while the directory is down: the break-glass admin.
 		dir.down = true
-		if u, err := s.SignInWithDirectory(ctx, "root@example.org", password, true); err != nil || !u.HasRole("admin") {
+		if u, err := s.SignIn(ctx, "root@example.org", password); err != nil || !u.HasRole("admin") {
 			t.Errorf("break-glass sign-in with the directory down: %v", err)
 		}
-		if _, err := s.SignInWithDirectory(ctx, "dave", "dave-pw", true); !errors.Is(err, directory.ErrUnavailable) {
+		if _, err := s.SignIn(ctx, "dave", "dave-pw"); !errors.Is(err, directory.ErrUnavailable) {
 			t.Errorf("a directory user with the directory down: %v, want ErrUnavailable", err)
 		}
 		dir.down = false
 
-		// A directory-managed account never signs in with a local password.
-		d, err := s.SignInWithDirectory(ctx, "dave", "dave-pw", true)
+		// A directory-managed account never signs in with a local
+		// password: not beside the directory, nor once it is switched off.
+		d, err := s.SignIn(ctx, "dave", "dave-pw")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Authenticate(ctx, d.Email, ""); !errors.Is(err, users.ErrInvalidCredentials) {
-			t.Errorf("local sign-in of a directory account with no password: %v", err)
-		}
-		if _, err := s.Authenticate(ctx, d.Email, "dave-pw"); !errors.Is(err, users.ErrInvalidCredentials) {
-			t.Errorf("local sign-in of a directory account: %v", err)
+		for _, off := range []bool{false, true} {
+			if off {
+				s.Directory = nil
+			}
+			if _, err := s.SignIn(ctx, d.Email, ""); !errors.Is(err, users.ErrInvalidCredentials) {
+				t.Errorf("local sign-in of a directory account with no password (directory off: %t): %v", off, err)
+			}
+			if _, err := s.SignIn(ctx, d.Email, "dave-pw"); !errors.Is(err, users.ErrInvalidCredentials) {
+				t.Errorf("local sign-in of a directory account (directory off: %t): %v", off, err)
+			}
 		}
 	})
 }
@@ -207,7 +214,7 @@ func TestADirectoryAccountsPasswordAndDirectoryRolesAreNotChangedHere(t *testing
 		ctx := t.Context()
 		dir := withDirectory(s)
 		dir.add("erin", "erin@example.org", "erin-pw")
-		u, err := s.SignInWithDirectory(ctx, "erin", "erin-pw", false)
+		u, err := s.SignIn(ctx, "erin", "erin-pw")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -253,6 +260,40 @@ func TestADirectoryAccountsPasswordAndDirectoryRolesAreNotChangedHere(t *testing
 	})
 }
 
+// TestUpdateKeepsTheDirectoryRoles: an edit of a directory-managed
+// account that does not list the roles its groups gave it (the admin
+// panel does not offer them) keeps them; its other roles change as
+// listed.
+func TestUpdateKeepsTheDirectoryRoles(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, _ *db.DB) {
+		ctx := t.Context()
+		withDirectory(s).add("erin", "erin@example.org", "erin-pw", "admin", "dev")
+		u, err := s.SignIn(ctx, "erin", "erin-pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AddRole(ctx, "support"); err != nil {
+			t.Fatal(err)
+		}
+		base := users.Changes{Email: u.Email, Name: "Erin", Active: true, Confirmed: true}
+		for _, tc := range []struct {
+			roles []string
+			want  []string
+		}{
+			{[]string{"support"}, []string{"admin", "dev", "support", "user"}},
+			{nil, []string{"admin", "dev", "user"}},
+			{[]string{"dev", "support"}, []string{"admin", "dev", "support", "user"}},
+		} {
+			got, err := s.Update(ctx, u.ID, withRoles(base, tc.roles...))
+			if err != nil {
+				t.Errorf("Update with roles %v: %v", tc.roles, err)
+			} else if !slices.Equal(got.RoleNames(), tc.want) {
+				t.Errorf("Update with roles %v: roles %v, want %v", tc.roles, got.RoleNames(), tc.want)
+			}
+		}
+	})
+}
+
 func withRoles(c users.Changes, roles ...string) users.Changes {
 	c.Roles = roles
 	return c
@@ -268,7 +309,7 @@ func TestTwoFirstSignInsAtOnceMakeOneAccount(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
-				u, err := s.SignInWithDirectory(t.Context(), "frank", "frank-pw", false)
+				u, err := s.SignIn(t.Context(), "frank", "frank-pw")
 				errs[i] = err
 				if err == nil {
 					ids[i] = u.ID
@@ -301,7 +342,7 @@ func TestDirectoryUsersWhoseNamesDifferOnlyByAccentAreTwoAccounts(t *testing.T) 
 			ids := map[uint]string{}
 			for j, name := range pair {
 				dir.add(name, fmt.Sprintf("u%d-%d@example.org", i, j), "pw-"+name)
-				u, err := s.SignInWithDirectory(t.Context(), name, "pw-"+name, false)
+				u, err := s.SignIn(t.Context(), name, "pw-"+name)
 				if err != nil {
 					t.Fatalf("%q: %v", name, err)
 				}
@@ -331,15 +372,15 @@ func TestLeavingTheDirectoryOrItsGroupsTakesTheRolesAway(t *testing.T) {
 			"hank": func() { delete(dir.accounts, "hank") },
 		} {
 			dir.add(name, name+"@example.org", name+"-pw", "admin", "dev")
-			before, err := s.SignInWithDirectory(ctx, name, name+"-pw", false)
+			before, err := s.SignIn(ctx, name, name+"-pw")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := s.Grant(ctx, before.Email, "billing"); err != nil {
+			if _, err := s.ChangeRoles(ctx, before.ID, users.RoleChange{Add: []string{"billing"}}); err != nil {
 				t.Fatal(err)
 			}
 			leave()
-			if _, err := s.SignInWithDirectory(ctx, name, name+"-pw", false); err == nil {
+			if _, err := s.SignIn(ctx, name, name+"-pw"); err == nil {
 				t.Fatalf("%s signed in after leaving", name)
 			}
 			after, err := s.ByID(ctx, before.ID)
@@ -361,7 +402,7 @@ func TestADirectoryUsernameTooLongForTheColumnIsRefused(t *testing.T) {
 		dir := withDirectory(s)
 		long := strings.Repeat("a", 300)
 		dir.add(long, "long@example.org", "long-pw")
-		if _, err := s.SignInWithDirectory(t.Context(), long, "long-pw", false); !errors.Is(err, users.ErrInvalidCredentials) {
+		if _, err := s.SignIn(t.Context(), long, "long-pw"); !errors.Is(err, users.ErrInvalidCredentials) {
 			t.Errorf("a 300-byte username: %v, want ErrInvalidCredentials", err)
 		}
 	})
@@ -374,7 +415,7 @@ func TestChangeRolesOfADirectoryAccount(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, s *users.Service, _ *db.DB) {
 		ctx := t.Context()
 		withDirectory(s).add("erin", "erin@example.org", "erin-pw", "dev")
-		u, err := s.SignInWithDirectory(ctx, "erin", "erin-pw", false)
+		u, err := s.SignIn(ctx, "erin", "erin-pw")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -326,7 +326,7 @@ func (s *Service) outdated(hash string) bool {
 	return err == nil && *p != *s.Params
 }
 
-// dummyHash is a hash, made with s.Params, that Authenticate compares
+// dummyHash is a hash, made with s.Params, that authenticate compares
 // against when the email is unknown, so that case costs as much as a
 // wrong password. It is made on first need, not at start.
 func (s *Service) dummyHash(ctx context.Context) (string, error) {

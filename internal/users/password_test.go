@@ -57,20 +57,20 @@ func TestOldHashesVerifyAndAreRehashed(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		if _, err := s.Authenticate(ctx, "old@example.com", "wrong password"); !errors.Is(err, users.ErrInvalidCredentials) {
+		if _, err := s.SignIn(ctx, "old@example.com", "wrong password"); !errors.Is(err, users.ErrInvalidCredentials) {
 			t.Fatalf("a wrong password: %v", err)
 		}
 		if h := storedHash(t, d, "old@example.com"); h != old {
 			t.Fatal("a failed sign-in changed the stored hash")
 		}
-		if _, err := s.Authenticate(ctx, "old@example.com", password); err != nil {
+		if _, err := s.SignIn(ctx, "old@example.com", password); err != nil {
 			t.Fatalf("the old hash no longer verifies: %v", err)
 		}
 		rehashed := storedHash(t, d, "old@example.com")
 		if !strings.HasPrefix(rehashed, "$argon2id$v=19$m=8192,t=1,p=1$") {
 			t.Errorf("after sign-in the stored hash is %.32s…, want one with the service's parameters (m=8192,t=1,p=1)", rehashed)
 		}
-		if _, err := s.Authenticate(ctx, "old@example.com", password); err != nil {
+		if _, err := s.SignIn(ctx, "old@example.com", password); err != nil {
 			t.Fatalf("the new hash does not verify: %v", err)
 		}
 		if h := storedHash(t, d, "old@example.com"); h != rehashed {
@@ -125,7 +125,7 @@ func TestHashingIsBounded(t *testing.T) {
 			if i%2 == 1 {
 				pw = "a wrong password"
 			}
-			_, err := s.Authenticate(t.Context(), "ada@example.com", pw)
+			_, err := s.SignIn(t.Context(), "ada@example.com", pw)
 			if i%2 == 1 && errors.Is(err, users.ErrInvalidCredentials) {
 				err = nil
 			}
@@ -165,7 +165,7 @@ func TestHashingIsBounded(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := s.Authenticate(t.Context(), "big@example.com", "a wrong password"); !errors.Is(err, users.ErrInvalidCredentials) {
+			if _, err := s.SignIn(t.Context(), "big@example.com", "a wrong password"); !errors.Is(err, users.ErrInvalidCredentials) {
 				t.Error(err)
 			}
 		}()
@@ -181,13 +181,13 @@ func TestHashingIsBounded(t *testing.T) {
 	s2.MaxConcurrentHashes = 1
 	mustCreate(t, s2, "slow@example.com") // its hash takes long to check
 	hold := make(chan struct{})
-	go func() { _, _ = s2.Authenticate(context.Background(), "slow@example.com", password); close(hold) }()
+	go func() { _, _ = s2.SignIn(context.Background(), "slow@example.com", password); close(hold) }()
 	for s2.HashStats().Running == 0 {
 		time.Sleep(100 * time.Microsecond)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 	defer cancel()
-	if _, err := s2.Authenticate(ctx, "slow@example.com", password); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := s2.SignIn(ctx, "slow@example.com", password); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("a sign-in whose request timed out while waiting: %v, want context.DeadlineExceeded", err)
 	}
 	if s2.HashStats().Running != 1 {
@@ -300,7 +300,7 @@ func TestEveryWayToSetAPasswordHasThePolicy(t *testing.T) {
 		if _, err := s.ResetPassword(ctx, raw, "qwertyuiop"); !errors.Is(err, users.ErrInvalidPassword) {
 			t.Errorf("ResetPassword: %v", err)
 		}
-		if _, err := s.Authenticate(ctx, "ada@example.com", password); err != nil {
+		if _, err := s.SignIn(ctx, "ada@example.com", password); err != nil {
 			t.Errorf("a refused password replaced the old one: %v", err)
 		}
 		// The service refuses its site's name (APP_NAME) too.
@@ -327,7 +327,7 @@ func TestABigHashCollectsTheLastOnesMemoryFirst(t *testing.T) {
 
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	if _, err := s.Authenticate(t.Context(), "ada@example.com", password); err != nil {
+	if _, err := s.SignIn(t.Context(), "ada@example.com", password); err != nil {
 		t.Fatal(err)
 	}
 	runtime.ReadMemStats(&after)

@@ -18,17 +18,6 @@ const (
 	RoleUser  = "user"
 )
 
-// Role errors, wrapped with context; test for them with errors.Is.
-var (
-	// ErrUnknownRole: no role has that name.
-	ErrUnknownRole = errors.New("unknown role")
-	// ErrRoleExists: a role with that name already exists.
-	ErrRoleExists = errors.New("role already exists")
-	// ErrInvalidRoleName: role names are 1 to 50 lower-case letters,
-	// digits, '-' or '_'.
-	ErrInvalidRoleName = errors.New("role names are 1 to 50 lower-case letters, digits, '-' or '_'")
-)
-
 // Role is a named permission; users hold any number of them.
 type Role struct {
 	ID   uint
@@ -59,24 +48,6 @@ func (s *Service) AddRole(ctx context.Context, name string) (*Role, error) {
 	}
 	return r, nil
 }
-
-// Grant gives the user with that email the role; granting a role the
-// user already holds is not an error. It keeps the rules of ChangeRoles.
-func (s *Service) Grant(ctx context.Context, email, role string) error {
-	key := strings.ToLower(strings.TrimSpace(email))
-	u, err := s.byEmail(s.db.WithContext(ctx), key)
-	if err == nil {
-		_, err = s.ChangeRoles(ctx, u.ID, RoleChange{Add: []string{role}})
-	}
-	if err != nil {
-		return fmt.Errorf("grant %s to %s: %w", role, key, err)
-	}
-	return nil
-}
-
-// ErrUserRoleKept: every account holds the user role (SPEC: registered
-// users get it); it is not taken away.
-var ErrUserRoleKept = errors.New("every account keeps the " + RoleUser + " role")
 
 // RoleChange grants and takes away roles of one account.
 type RoleChange struct {

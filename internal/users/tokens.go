@@ -26,19 +26,6 @@ const (
 	PurposeConfirmEmail TokenPurpose = "confirm-email"
 )
 
-// Token errors, wrapped with context; test for them with errors.Is. None
-// of them ever carries the token.
-var (
-	// ErrInvalidToken: the token is malformed, unknown, was issued for
-	// another purpose, was replaced by a newer one, or belongs to an
-	// inactive account.
-	ErrInvalidToken = errors.New("invalid or unknown token")
-	// ErrTokenExpired: the token was valid but its time is up.
-	ErrTokenExpired = errors.New("token expired")
-	// ErrTokenUsed: the token was already used once.
-	ErrTokenUsed = errors.New("token already used")
-)
-
 // tokenBytes is how much randomness a token carries; its raw form is
 // those bytes in unpadded base64url, rawTokenLen characters long.
 const (
@@ -119,21 +106,12 @@ func (s *Service) PeekToken(ctx context.Context, raw string, purpose TokenPurpos
 	return u, nil
 }
 
-// ConsumeToken uses up the token raw, issued for purpose, and returns its
-// user with roles loaded. Of any number of concurrent calls with one
-// token, exactly one succeeds; the others fail with ErrTokenUsed.
-func (s *Service) ConsumeToken(ctx context.Context, raw string, purpose TokenPurpose) (*User, error) {
-	u, err := s.consume(ctx, raw, purpose, nil, nil)
-	if err != nil {
-		return nil, fmt.Errorf("consume %s token: %w", purpose, err)
-	}
-	return u, nil
-}
-
 // consume is what every use of a link does: check the token raw for
 // purpose (before anything costly), run prepare with its user (outside
 // the transaction: hashing, say), then in one transaction use the token
-// up and run also. It returns the user as it was found.
+// up and run also. It returns the user as it was found, with roles
+// loaded. Of any number of concurrent uses of one token, exactly one
+// succeeds; the others fail with ErrTokenUsed.
 func (s *Service) consume(ctx context.Context, raw string, purpose TokenPurpose, prepare func(u *User) error, also func(tx *gorm.DB, u *User, now time.Time) error) (*User, error) {
 	g := s.db.WithContext(ctx)
 	now := dbNow()

@@ -1,6 +1,7 @@
 package users_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -28,7 +29,16 @@ func mustIssue(t *testing.T, s *users.Service, userID uint, purpose users.TokenP
 
 var rawToken = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 
-func TestIssueAndConsumeToken(t *testing.T) {
+// useToken uses up the token raw as its link does: a password reset (to
+// a fresh password) or an address confirmation.
+func useToken(ctx context.Context, s *users.Service, raw string, purpose users.TokenPurpose) (*users.User, error) {
+	if purpose == users.PurposeResetPassword {
+		return s.ResetPassword(ctx, raw, "a brand new password")
+	}
+	return s.ConfirmEmail(ctx, raw)
+}
+
+func TestIssueAndUseToken(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
 		ctx := t.Context()
 		ada := mustCreate(t, s, "ada@example.com", users.RoleDev)
@@ -43,18 +53,18 @@ func TestIssueAndConsumeToken(t *testing.T) {
 				t.Fatalf("PeekToken = %+v, %v; want user %d", u, err, ada.ID)
 			}
 		}
-		u, err := s.ConsumeToken(ctx, raw, users.PurposeConfirmEmail)
+		u, err := s.ConfirmEmail(ctx, raw)
 		if err != nil {
-			t.Fatalf("ConsumeToken: %v", err)
+			t.Fatalf("ConfirmEmail: %v", err)
 		}
 		if u.ID != ada.ID || !slices.Equal(u.RoleNames(), []string{"dev", "user"}) {
-			t.Errorf("ConsumeToken = %+v, want user %d with roles [dev user]", u, ada.ID)
+			t.Errorf("ConfirmEmail = %+v, want user %d with roles [dev user]", u, ada.ID)
 		}
 
-		u, err = s.ConsumeToken(ctx, raw, users.PurposeConfirmEmail)
-		wantErr(t, "second ConsumeToken", err, users.ErrTokenUsed, raw)
+		u, err = s.ConfirmEmail(ctx, raw)
+		wantErr(t, "second ConfirmEmail", err, users.ErrTokenUsed, raw)
 		if u != nil {
-			t.Errorf("a failed ConsumeToken returned a user: %+v", u)
+			t.Errorf("a failed ConfirmEmail returned a user: %+v", u)
 		}
 		_, err = s.PeekToken(ctx, raw, users.PurposeConfirmEmail)
 		wantErr(t, "PeekToken of a used token", err, users.ErrTokenUsed, raw)
@@ -69,12 +79,10 @@ func TestTokenWorksOnlyForItsPurpose(t *testing.T) {
 
 		_, err := s.PeekToken(ctx, raw, users.PurposeResetPassword)
 		wantErr(t, "PeekToken for another purpose", err, users.ErrInvalidToken, raw)
-		_, err = s.ConsumeToken(ctx, raw, users.PurposeResetPassword)
-		wantErr(t, "ConsumeToken for another purpose", err, users.ErrInvalidToken, raw)
 		_, err = s.ResetPassword(ctx, raw, "a brand new password")
 		wantErr(t, "ResetPassword with a confirm-email token", err, users.ErrInvalidToken, raw)
 
-		if _, err := s.ConsumeToken(ctx, raw, users.PurposeConfirmEmail); err != nil {
+		if _, err := s.ConfirmEmail(ctx, raw); err != nil {
 			t.Errorf("tries for another purpose used the token up: %v", err)
 		}
 	})
@@ -101,10 +109,10 @@ func TestMalformedAndUnknownTokensAreInvalid(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				_, err := s.PeekToken(ctx, tc.raw, users.PurposeResetPassword)
 				wantErr(t, "PeekToken", err, users.ErrInvalidToken, tc.raw)
-				u, err := s.ConsumeToken(ctx, tc.raw, users.PurposeResetPassword)
-				wantErr(t, "ConsumeToken", err, users.ErrInvalidToken, tc.raw)
+				u, err := s.ResetPassword(ctx, tc.raw, "a brand new password")
+				wantErr(t, "ResetPassword", err, users.ErrInvalidToken, tc.raw)
 				if u != nil {
-					t.Errorf("ConsumeToken returned a user with an error: %+v", u)
+					t.Errorf("ResetPassword returned a user with an error: %+v", u)
 				}
 			})
 		}
@@ -139,11 +147,9 @@ func TestExpiredToken(t *testing.T) {
 			Update("expires_at", time.Now().UTC().Add(-time.Minute)).Error; err != nil {
 			t.Fatal(err)
 		}
-		_, err = s.ConsumeToken(ctx, raw, users.PurposeResetPassword)
-		wantErr(t, "ConsumeToken of an expired token", err, users.ErrTokenExpired, raw)
 		_, err = s.ResetPassword(ctx, raw, "a brand new password")
 		wantErr(t, "ResetPassword with an expired token", err, users.ErrTokenExpired, raw)
-		if _, err := s.Authenticate(ctx, "ada@example.com", password); err != nil {
+		if _, err := s.SignIn(ctx, "ada@example.com", password); err != nil {
 			t.Errorf("an expired token changed the password: %v", err)
 		}
 
@@ -193,15 +199,15 @@ func TestSeveralLinksWorkAtOnce(t *testing.T) {
 			{"the user's token for another purpose", confirm, users.PurposeConfirmEmail},
 			{"another user's token", graces, users.PurposeResetPassword},
 		} {
-			if _, err := s.ConsumeToken(ctx, tc.raw, tc.purpose); err != nil {
-				t.Errorf("ConsumeToken of %s: %v", tc.name, err)
+			if _, err := useToken(ctx, s, tc.raw, tc.purpose); err != nil {
+				t.Errorf("using %s: %v", tc.name, err)
 			}
 		}
 
 		// A used token stays used (not invalid) when a newer one is issued.
 		mustIssue(t, s, ada.ID, users.PurposeResetPassword)
-		_, err = s.ConsumeToken(ctx, resets[2], users.PurposeResetPassword)
-		wantErr(t, "ConsumeToken of a used token after a new issue", err, users.ErrTokenUsed, resets[2])
+		_, err = s.ResetPassword(ctx, resets[2], "a brand new password")
+		wantErr(t, "ResetPassword with a used token after a new issue", err, users.ErrTokenUsed, resets[2])
 
 		_, err = s.IssueToken(ctx, 999999, users.PurposeResetPassword, time.Hour)
 		wantErr(t, "IssueToken for an unknown user", err, users.ErrNotFound, "")
@@ -257,11 +263,7 @@ func TestConcurrentConsumersOneWins(t *testing.T) {
 			var wg sync.WaitGroup
 			for i := range n {
 				wg.Go(func() {
-					if purpose == users.PurposeResetPassword {
-						_, errs[i] = s.ResetPassword(t.Context(), raw, "a brand new password")
-					} else {
-						_, errs[i] = s.ConsumeToken(t.Context(), raw, purpose)
-					}
+					_, errs[i] = useToken(t.Context(), s, raw, purpose)
 				})
 			}
 			wg.Wait()
@@ -297,15 +299,15 @@ func TestResetPassword(t *testing.T) {
 		if u.ID != ada.ID || !u.HasRole(users.RoleAdmin) {
 			t.Errorf("ResetPassword = %+v, want user %d with roles loaded", u, ada.ID)
 		}
-		if _, err := s.Authenticate(ctx, "ada@example.com", newPassword); err != nil {
-			t.Errorf("Authenticate with the new password: %v", err)
+		if _, err := s.SignIn(ctx, "ada@example.com", newPassword); err != nil {
+			t.Errorf("SignIn with the new password: %v", err)
 		}
-		_, err = s.Authenticate(ctx, "ada@example.com", password)
-		wantErr(t, "Authenticate with the old password", err, users.ErrInvalidCredentials, "")
+		_, err = s.SignIn(ctx, "ada@example.com", password)
+		wantErr(t, "SignIn with the old password", err, users.ErrInvalidCredentials, "")
 
 		_, err = s.ResetPassword(ctx, raw, "yet another password")
 		wantErr(t, "ResetPassword with a used token", err, users.ErrTokenUsed, raw)
-		if _, err := s.Authenticate(ctx, "ada@example.com", newPassword); err != nil {
+		if _, err := s.SignIn(ctx, "ada@example.com", newPassword); err != nil {
 			t.Errorf("a used token changed the password again: %v", err)
 		}
 	})
@@ -450,7 +452,7 @@ func TestChangePassword(t *testing.T) {
 			change(ada.ID, password, "short"), users.ErrInvalidPassword, password)
 		wantErr(t, "ChangePassword of an unknown user",
 			change(ada.ID+1000, password, newPassword), users.ErrNotFound, password)
-		if _, err := s.Authenticate(ctx, "ada@example.com", password); err != nil {
+		if _, err := s.SignIn(ctx, "ada@example.com", password); err != nil {
 			t.Fatalf("a rejected ChangePassword changed the password: %v", err)
 		}
 		if u, _ := s.ByID(ctx, ada.ID); u.SessionKey != ada.SessionKey {
@@ -464,11 +466,11 @@ func TestChangePassword(t *testing.T) {
 		if changed.SessionKey == ada.SessionKey || changed.SessionKey == "" {
 			t.Errorf("after ChangePassword the session key is %q, want a new one", changed.SessionKey)
 		}
-		if _, err := s.Authenticate(ctx, "ada@example.com", newPassword); err != nil {
-			t.Errorf("Authenticate with the new password: %v", err)
+		if _, err := s.SignIn(ctx, "ada@example.com", newPassword); err != nil {
+			t.Errorf("SignIn with the new password: %v", err)
 		}
-		_, err = s.Authenticate(ctx, "ada@example.com", password)
-		wantErr(t, "Authenticate with the old password", err, users.ErrInvalidCredentials, "")
+		_, err = s.SignIn(ctx, "ada@example.com", password)
+		wantErr(t, "SignIn with the old password", err, users.ErrInvalidCredentials, "")
 
 		if err := d.Gorm.Model(&users.User{}).Where("id = ?", ada.ID).Update("active", false).Error; err != nil {
 			t.Fatal(err)
@@ -638,7 +640,7 @@ func TestLinksUsedAndIssuedAtOnce(t *testing.T) {
 			errs := make([]error, len(raws))
 			var wg sync.WaitGroup
 			for i, raw := range raws {
-				wg.Go(func() { _, errs[i] = s.ConsumeToken(t.Context(), raw, users.PurposeConfirmEmail) })
+				wg.Go(func() { _, errs[i] = s.ConfirmEmail(t.Context(), raw) })
 			}
 			wg.Wait()
 			if won := winners(t, fmt.Sprint("round ", round, ": two links used at once"), errs, users.ErrTokenUsed, users.ErrInvalidToken); won != 1 {

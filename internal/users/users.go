@@ -1,11 +1,12 @@
 // Package users owns user accounts and roles: the User and Role models
 // (tables users, roles and user_roles, created by migration 00002_users),
-// creating accounts, password hashing and checking (argon2id), role
-// membership, and the single-use tokens of password-reset and
-// email-confirmation links (table user_tokens, migration 00003; see
-// tokens.go), API keys (table api_keys, migration 00004; apikeys.go) and
-// the admin panel's listing and editing (admin.go). It knows nothing about
-// HTTP; the web layer and the manage CLI call its Service.
+// creating accounts, sign-in (SignIn: a local password, argon2id, or the
+// company directory, directory.go), role membership, and the single-use
+// tokens of password-reset and email-confirmation links (table
+// user_tokens, migration 00003; see tokens.go), API keys (table api_keys,
+// migration 00004; apikeys.go) and the admin panel's listing and editing
+// (admin.go). Its errors are in errors.go. It knows nothing about HTTP;
+// the web layer and the manage CLI call its Service.
 package users
 
 import (
@@ -26,30 +27,6 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/launchkit/launchkit/internal/db"
-)
-
-// Errors the Service returns, wrapped with context; test for them with
-// errors.Is. None of them ever carries a password.
-var (
-	// ErrNotFound: no user has that email address or id.
-	ErrNotFound = errors.New("user not found")
-	// ErrEmailTaken: another user already has that email address
-	// (compared case-insensitively).
-	ErrEmailTaken = errors.New("email address already registered")
-	// ErrInvalidEmail: not a bare email address like ada@example.com.
-	ErrInvalidEmail = errors.New("not a valid email address")
-	// ErrInvalidPassword: the password breaks the policy (CheckPassword);
-	// the error is a *PasswordProblem saying how.
-	ErrInvalidPassword = errors.New("password not allowed")
-	// ErrInvalidCredentials: unknown email, wrong password or inactive
-	// account — deliberately one error, so a caller cannot tell which.
-	ErrInvalidCredentials = errors.New("invalid email or password")
-	// ErrInvalidName: the display name is longer than MaxNameLen
-	// characters or is not valid UTF-8.
-	ErrInvalidName = fmt.Errorf("name must be at most %d characters of plain text", MaxNameLen)
-	// ErrSessionEnded: the caller's own session was ended (the user's
-	// session key changed) before its request could act.
-	ErrSessionEnded = errors.New("session already ended")
 )
 
 // Password length limits: at least MinPasswordLen characters, at most
@@ -102,7 +79,7 @@ type User struct {
 }
 
 // HasRole reports whether the user holds the role name. Admins hold every
-// role. It needs Roles loaded, as Create, ByEmail, ByID and Authenticate do.
+// role. It needs Roles loaded, as Create, ByEmail, ByID and SignIn do.
 func (u *User) HasRole(name string) bool {
 	for _, r := range u.Roles {
 		if r.Name == name || r.Name == RoleAdmin {
@@ -147,14 +124,21 @@ type Service struct {
 	hashingOnce sync.Once
 	hashing     *hashing
 	dummyMu     sync.Mutex
-	dummy       string // a hash of nothing anyone knows, see Authenticate
+	dummy       string // a hash of nothing anyone knows, see authenticate
 	// RequireConfirmedEmail (USER_REQUIRE_CONFIRMED_EMAIL) keeps accounts
 	// whose address is not confirmed from signing in or getting API keys
-	// (Authenticate fails with ErrEmailUnconfirmed), for every caller.
+	// (SignIn fails with ErrEmailUnconfirmed), for every caller.
 	RequireConfirmedEmail bool
 	// Directory checks the passwords of directory-managed accounts
-	// (USER_LDAP); nil when directory sign-in is off.
+	// (USER_LDAP); nil when directory sign-in is off. With it, SignIn
+	// takes directory usernames.
 	Directory Directory
+	// AllowLocalSignIn (USER_LDAP_ALLOW_LOCAL) lets SignIn, with a
+	// Directory, try a name the directory does not know, or any name
+	// while the directory is unavailable, as the email address of a local
+	// account: the break-glass admin still signs in when the directory
+	// is down.
+	AllowLocalSignIn bool
 	// AppName is the site's name (APP_NAME): a password built on it is
 	// easy to guess, so CheckPassword refuses it.
 	AppName string
@@ -196,11 +180,11 @@ func (s *Service) create(ctx context.Context, email, password string, roles []st
 		return nil, fmt.Errorf("create user: %w", err)
 	}
 	if err := s.CheckPassword(password, email); err != nil {
-		return nil, fmt.Errorf("create user %s: %w", email, err)
+		return nil, fmt.Errorf("create user: %w", err)
 	}
 	hash, err := s.hash(ctx, password)
 	if err != nil {
-		return nil, fmt.Errorf("create user %s: %w", email, err)
+		return nil, fmt.Errorf("create user: %w", err)
 	}
 	names := append([]string{RoleUser}, roles...)
 	slices.Sort(names)
@@ -209,7 +193,7 @@ func (s *Service) create(ctx context.Context, email, password string, roles []st
 	g := s.db.WithContext(ctx)
 	found, err := findRoles(g, names)
 	if err != nil {
-		return nil, fmt.Errorf("create user %s: %w", email, err)
+		return nil, fmt.Errorf("create user: %w", err)
 	}
 	u := &User{Email: email, PasswordHash: hash, Active: true, SessionKey: newSessionKey(), Roles: found}
 	if confirmed {
@@ -231,7 +215,7 @@ func (s *Service) create(ctx context.Context, email, password string, roles []st
 		if errors.Is(err, gorm.ErrDuplicatedKey) {
 			err = ErrEmailTaken
 		}
-		return nil, fmt.Errorf("create user %s: %w", email, err)
+		return nil, fmt.Errorf("create user: %w", err)
 	}
 	return u, nil
 }
@@ -244,7 +228,7 @@ func (s *Service) ByEmail(ctx context.Context, email string) (*User, error) {
 	key := strings.ToLower(strings.TrimSpace(email))
 	u, err := scanUser(s.userByEmail.Query(ctx, key))
 	if err != nil {
-		return nil, fmt.Errorf("find user %s: %w", key, err)
+		return nil, fmt.Errorf("find user by email: %w", err)
 	}
 	return u, nil
 }
@@ -428,22 +412,22 @@ func (s *Service) updateIf(g *gorm.DB, id uint, cond string, arg any, changes ma
 func (s *Service) SetPassword(ctx context.Context, email, password string) error {
 	key := strings.ToLower(strings.TrimSpace(email))
 	if u, err := s.byEmail(s.db.WithContext(ctx), key); err == nil && u.Directory() {
-		return fmt.Errorf("set password of %s: %w", key, ErrDirectoryManaged)
+		return fmt.Errorf("set password: %w", ErrDirectoryManaged)
 	}
 	if err := s.CheckPassword(password, key); err != nil {
-		return fmt.Errorf("set password of %s: %w", key, err)
+		return fmt.Errorf("set password: %w", err)
 	}
 	hash, err := s.hash(ctx, password)
 	if err != nil {
-		return fmt.Errorf("set password of %s: %w", key, err)
+		return fmt.Errorf("set password: %w", err)
 	}
 	res := s.db.WithContext(ctx).Model(&User{}).Where("email = ?", key).
 		Updates(map[string]any{"password_hash": hash, "updated_at": time.Now(), "session_key": newSessionKey()})
 	if res.Error != nil {
-		return fmt.Errorf("set password of %s: %w", key, res.Error)
+		return fmt.Errorf("set password: %w", res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return fmt.Errorf("set password of %s: %w", key, ErrNotFound)
+		return fmt.Errorf("set password: %w", ErrNotFound)
 	}
 	return nil
 }
@@ -506,36 +490,53 @@ func (s *Service) ChangePassword(ctx context.Context, id uint, oldPassword, newP
 	return u, nil
 }
 
-// Authenticate returns the active user whose email and password these
-// are, with roles loaded, or ErrInvalidCredentials. An unknown email costs
-// the same password hashing as a known one, so response times do not
-// reveal which addresses have accounts. A password whose stored hash was
-// made with other parameters than s.Params is hashed again with them.
-func (s *Service) Authenticate(ctx context.Context, email, password string) (*User, error) {
+// SignIn returns the user whose name and password these are, with roles
+// loaded, for every way in (the sign-in form, the API's credentials).
+// Without a Directory, name is the email address of a local account
+// (authenticate). With one (USER_LDAP), name is a directory username,
+// checked by the directory, and the account is made or brought up to
+// date from it (signInWithDirectory); with AllowLocalSignIn too, local
+// accounts sign in by email address as well. An unknown name, a wrong
+// password or an inactive account is ErrInvalidCredentials; a right
+// password on an account RequireConfirmedEmail holds back is
+// ErrEmailUnconfirmed.
+func (s *Service) SignIn(ctx context.Context, name, password string) (*User, error) {
+	if s.Directory != nil {
+		return s.signInWithDirectory(ctx, name, password)
+	}
+	return s.authenticate(ctx, name, password)
+}
+
+// authenticate returns the active local user whose email and password
+// these are, with roles loaded, or ErrInvalidCredentials. An unknown email
+// costs the same password hashing as a known one, so response times do
+// not reveal which addresses have accounts. A password whose stored hash
+// was made with other parameters than s.Params is hashed again with them.
+func (s *Service) authenticate(ctx context.Context, email, password string) (*User, error) {
 	key := strings.ToLower(strings.TrimSpace(email))
 	if len(password) > MaxPasswordLen { // no account has one; don't hash megabytes
-		return nil, fmt.Errorf("authenticate %s: %w", key, ErrInvalidCredentials)
+		return nil, fmt.Errorf("sign in: %w", ErrInvalidCredentials)
 	}
 	u, err := s.ByEmail(ctx, key)
 	if err == nil && u.Directory() {
-		// Its password is the directory's: SignInWithDirectory checks it.
+		// Its password is the directory's: signInWithDirectory checks it.
 		err = ErrNotFound
 	}
 	if errors.Is(err, ErrNotFound) {
 		if err := s.checkNothing(ctx, password); err != nil {
-			return nil, fmt.Errorf("authenticate %s: %w", key, err)
+			return nil, fmt.Errorf("sign in: %w", err)
 		}
-		return nil, fmt.Errorf("authenticate %s: %w", key, ErrInvalidCredentials)
+		return nil, fmt.Errorf("sign in: %w", ErrInvalidCredentials)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("authenticate %s: %w", key, err)
+		return nil, fmt.Errorf("sign in: %w", err)
 	}
 	match, err := s.matches(ctx, password, u.PasswordHash)
 	if err != nil {
-		return nil, fmt.Errorf("authenticate %s: check the password: %w", key, err)
+		return nil, fmt.Errorf("sign in user %d: check the password: %w", u.ID, err)
 	}
 	if !match || !u.Active {
-		return nil, fmt.Errorf("authenticate %s: %w", key, ErrInvalidCredentials)
+		return nil, fmt.Errorf("sign in: %w", ErrInvalidCredentials)
 	}
 	if s.outdated(u.PasswordHash) {
 		s.rehash(ctx, u, password)
@@ -543,7 +544,7 @@ func (s *Service) Authenticate(ctx context.Context, email, password string) (*Us
 	if s.RequireConfirmedEmail && u.EmailConfirmedAt == nil {
 		// The password was right (callers may give the guess back), but
 		// the account may not be used yet.
-		return nil, fmt.Errorf("authenticate %s: %w", key, ErrEmailUnconfirmed)
+		return nil, fmt.Errorf("sign in user %d: %w", u.ID, ErrEmailUnconfirmed)
 	}
 	return u, nil
 }
@@ -558,10 +559,6 @@ func (s *Service) checkNothing(ctx context.Context, password string) error {
 	}
 	return err
 }
-
-// ErrEmailUnconfirmed: the password is right, but RequireConfirmedEmail
-// holds the account back until its address is confirmed.
-var ErrEmailUnconfirmed = errors.New("the email address is not confirmed yet")
 
 // rehash replaces u's password hash, just checked against password, with
 // one made with s.Params. It is best effort: when it fails (the request
@@ -599,7 +596,7 @@ func normalizeEmail(email string) (string, error) {
 	addr, err := mail.ParseAddress(lower)
 	// plainText before lower-casing: ToLower turns invalid UTF-8 into U+FFFD.
 	if err != nil || addr.Name != "" || addr.Address != lower || len(lower) > maxEmailLen || !plainText(trimmed) {
-		return "", fmt.Errorf("%q: %w", trimmed, ErrInvalidEmail)
+		return "", ErrInvalidEmail
 	}
 	return lower, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/alexedwards/argon2id"
 
 	"github.com/launchkit/launchkit/internal/db"
+	"github.com/launchkit/launchkit/internal/directory"
 	"github.com/launchkit/launchkit/internal/testenv"
 	"github.com/launchkit/launchkit/internal/users"
 )
@@ -190,7 +191,7 @@ func TestByEmail(t *testing.T) {
 	})
 }
 
-func TestAuthenticate(t *testing.T) {
+func TestSignIn(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
 		ctx := t.Context()
 		ada := mustCreate(t, s, "ada@example.com", users.RoleAdmin)
@@ -199,12 +200,12 @@ func TestAuthenticate(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		u, err := s.Authenticate(ctx, "Ada@Example.com", password)
+		u, err := s.SignIn(ctx, "Ada@Example.com", password)
 		if err != nil {
-			t.Fatalf("Authenticate with the right password: %v", err)
+			t.Fatalf("SignIn with the right password: %v", err)
 		}
 		if u.ID != ada.ID || !u.HasRole(users.RoleAdmin) {
-			t.Errorf("Authenticate = %+v, want user %d with roles loaded", u, ada.ID)
+			t.Errorf("SignIn = %+v, want user %d with roles loaded", u, ada.ID)
 		}
 
 		for _, tc := range []struct{ name, email, password string }{
@@ -216,10 +217,10 @@ func TestAuthenticate(t *testing.T) {
 			{"inactive user", "gone@example.com", password},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				u, err := s.Authenticate(ctx, tc.email, tc.password)
-				wantErr(t, "Authenticate", err, users.ErrInvalidCredentials, tc.password)
+				u, err := s.SignIn(ctx, tc.email, tc.password)
+				wantErr(t, "SignIn", err, users.ErrInvalidCredentials, tc.password)
 				if u != nil {
-					t.Errorf("Authenticate returned a user with an error: %+v", u)
+					t.Errorf("SignIn returned a user with an error: %+v", u)
 				}
 			})
 		}
@@ -234,11 +235,11 @@ func TestSetPassword(t *testing.T) {
 		if err := s.SetPassword(ctx, "ADA@example.com", newPassword); err != nil {
 			t.Fatalf("SetPassword: %v", err)
 		}
-		if _, err := s.Authenticate(ctx, "ada@example.com", newPassword); err != nil {
-			t.Errorf("Authenticate with the new password: %v", err)
+		if _, err := s.SignIn(ctx, "ada@example.com", newPassword); err != nil {
+			t.Errorf("SignIn with the new password: %v", err)
 		}
-		_, err := s.Authenticate(ctx, "ada@example.com", password)
-		wantErr(t, "Authenticate with the old password", err, users.ErrInvalidCredentials, "")
+		_, err := s.SignIn(ctx, "ada@example.com", password)
+		wantErr(t, "SignIn with the old password", err, users.ErrInvalidCredentials, "")
 		after, err := s.ByEmail(ctx, "ada@example.com")
 		if err != nil {
 			t.Fatal(err)
@@ -249,8 +250,54 @@ func TestSetPassword(t *testing.T) {
 
 		wantErr(t, "SetPassword of an unknown user", s.SetPassword(ctx, "nobody@example.com", newPassword), users.ErrNotFound, newPassword)
 		wantErr(t, "SetPassword too short", s.SetPassword(ctx, "ada@example.com", "short"), users.ErrInvalidPassword, "short")
-		if _, err := s.Authenticate(ctx, "ada@example.com", newPassword); err != nil {
+		if _, err := s.SignIn(ctx, "ada@example.com", newPassword); err != nil {
 			t.Errorf("a rejected SetPassword changed the password: %v", err)
+		}
+	})
+}
+
+// TestErrorsCarryNoEmailAddress: errors end up in logs, so none names the
+// address it is about, whatever the path that failed.
+func TestErrorsCarryNoEmailAddress(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		mustCreate(t, s, "ada@example.com")
+		s.RequireConfirmedEmail = true
+		withDirectory(s).add("zed", "zed@example.com>", "zed-pw")
+		errorOf := func(_ any, err error) error { return err }
+		for _, tc := range []struct {
+			what   string
+			err    error
+			target error
+		}{
+			{"Create of a taken address", errorOf(s.Create(ctx, "Ada@Example.com", password)), users.ErrEmailTaken},
+			{"Create of a malformed address", errorOf(s.Create(ctx, "ada@example.com>", password)), users.ErrInvalidEmail},
+			{"Create with a weak password", errorOf(s.Create(ctx, "grace@example.com", "short")), users.ErrInvalidPassword},
+			{"Register of a taken address", errorOf(s.Register(ctx, "ada@example.com", password, true)), users.ErrEmailTaken},
+			{"ByEmail of an unknown address", errorOf(s.ByEmail(ctx, "nobody@example.com")), users.ErrNotFound},
+			{"SetPassword of an unknown address", s.SetPassword(ctx, "nobody@example.com", "a brand new password"), users.ErrNotFound},
+			{"SetPassword too short", s.SetPassword(ctx, "ada@example.com", "short"), users.ErrInvalidPassword},
+			{"directory sign-in with a malformed address", errorOf(s.SignIn(ctx, "zed", "zed-pw")), directory.ErrNoEmail},
+		} {
+			wantErr(t, tc.what, tc.err, tc.target, "")
+			if tc.err != nil && strings.Contains(strings.ToLower(tc.err.Error()), "example.com") {
+				t.Errorf("%s: error %q names the address", tc.what, tc.err)
+			}
+		}
+		s.Directory = nil // local sign-in
+		for _, tc := range []struct {
+			what, email, password string
+			target                error
+		}{
+			{"a wrong password", "ada@example.com", "not the password", users.ErrInvalidCredentials},
+			{"an unknown address", "nobody@example.com", password, users.ErrInvalidCredentials},
+			{"an unconfirmed address", "Ada@Example.com", password, users.ErrEmailUnconfirmed},
+		} {
+			_, err := s.SignIn(ctx, tc.email, tc.password)
+			wantErr(t, "SignIn with "+tc.what, err, tc.target, tc.password)
+			if err != nil && strings.Contains(strings.ToLower(err.Error()), "example.com") {
+				t.Errorf("SignIn with %s: error %q names the address", tc.what, err)
+			}
 		}
 	})
 }
@@ -277,10 +324,18 @@ func TestRoles(t *testing.T) {
 		}
 
 		mustCreate(t, s, "ada@example.com")
-		if err := s.Grant(ctx, "Ada@example.com", "editors"); err != nil {
+		// Granting by address, as `manage user roles --add` does.
+		grant := func(email, role string) error {
+			u, err := s.ByEmail(ctx, email)
+			if err == nil {
+				_, err = s.ChangeRoles(ctx, u.ID, users.RoleChange{Add: []string{role}})
+			}
+			return err
+		}
+		if err := grant("Ada@example.com", "editors"); err != nil {
 			t.Fatalf("Grant: %v", err)
 		}
-		if err := s.Grant(ctx, "ada@example.com", "editors"); err != nil {
+		if err := grant("ada@example.com", "editors"); err != nil {
 			t.Errorf("Grant of a role already held: %v", err)
 		}
 		u, err := s.ByEmail(ctx, "ada@example.com")
@@ -293,8 +348,8 @@ func TestRoles(t *testing.T) {
 		if u := mustCreate(t, s, "grace@example.com", "editors"); !u.HasRole("editors") {
 			t.Errorf("Create with an added role gave %v", u.RoleNames())
 		}
-		wantErr(t, "Grant of an unknown role", s.Grant(ctx, "ada@example.com", "wizard"), users.ErrUnknownRole, "")
-		wantErr(t, "Grant to an unknown user", s.Grant(ctx, "nobody@example.com", "editors"), users.ErrNotFound, "")
+		wantErr(t, "Grant of an unknown role", grant("ada@example.com", "wizard"), users.ErrUnknownRole, "")
+		wantErr(t, "Grant to an unknown user", grant("nobody@example.com", "editors"), users.ErrNotFound, "")
 	})
 }
 
@@ -457,8 +512,8 @@ func TestNULBytesAreRefusedWithoutAQuery(t *testing.T) {
 			if _, err := s.ByEmail(ctx, bad); !errors.Is(err, users.ErrNotFound) {
 				t.Errorf("ByEmail(%q): %v, want ErrNotFound", bad, err)
 			}
-			if _, err := s.Authenticate(ctx, bad, password); !errors.Is(err, users.ErrInvalidCredentials) {
-				t.Errorf("Authenticate(%q): %v, want ErrInvalidCredentials", bad, err)
+			if _, err := s.SignIn(ctx, bad, password); !errors.Is(err, users.ErrInvalidCredentials) {
+				t.Errorf("SignIn(%q): %v, want ErrInvalidCredentials", bad, err)
 			}
 			if err := s.SetName(ctx, u.ID, bad); !errors.Is(err, users.ErrInvalidName) {
 				t.Errorf("SetName(%q): %v, want ErrInvalidName", bad, err)

@@ -110,20 +110,14 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *users.U
 }
 
 // checkPassword returns the user whose name (an email address, or with
-// USER_LDAP a directory username) and password these are, for the
-// sign-in form and the API alike; a right password gives the guessing
-// budget the check spent back.
+// USER_LDAP a directory username) and password these are (users.SignIn),
+// for the sign-in form and the API alike; a right password gives the
+// guessing budget the check spent back.
 func (s *Server) checkPassword(ctx context.Context, name, password string, budget guessBudget) (*users.User, error) {
-	var u *users.User
-	var err error
-	if s.cfg.UserLDAP {
-		u, err = s.users.SignInWithDirectory(ctx, name, password, s.cfg.UserLDAPAllowLocal)
-		if errors.Is(err, directory.ErrUnavailable) || (err == nil && u.Directory()) {
-			// What /readyz last saw of the directory may no longer hold.
-			_ = s.cache.Forget(ctx, directoryCheckKey)
-		}
-	} else {
-		u, err = s.users.Authenticate(ctx, name, password)
+	u, err := s.users.SignIn(ctx, name, password)
+	if s.cfg.UserLDAP && (errors.Is(err, directory.ErrUnavailable) || (err == nil && u.Directory())) {
+		// What /readyz last saw of the directory may no longer hold.
+		_ = s.cache.Forget(ctx, directoryCheckKey)
 	}
 	if err == nil || errors.Is(err, users.ErrEmailUnconfirmed) {
 		s.rightGuess(ctx, budget)
