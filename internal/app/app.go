@@ -25,6 +25,7 @@ import (
 	"github.com/launchkit/launchkit/internal/metrics"
 	"github.com/launchkit/launchkit/internal/outbox"
 	"github.com/launchkit/launchkit/internal/ratelimit"
+	"github.com/launchkit/launchkit/internal/redisconn"
 	"github.com/launchkit/launchkit/internal/session"
 	"github.com/launchkit/launchkit/internal/users"
 	"github.com/launchkit/launchkit/templates"
@@ -79,7 +80,7 @@ type App struct {
 	// (go run ./tools/scaffold adds its resources' services here.)
 	// scaffold:services
 
-	embedded   *jobs.EmbeddedRedis
+	embedded   *redisconn.Embedded
 	cacheRedis *redis.Client // CACHE_URL's own server, when not REDIS_URL's
 }
 
@@ -108,7 +109,7 @@ func (a *App) openCache(ctx context.Context) (*cache.Cache, error) {
 	case kind == "redis":
 		rdb := a.Redis
 		if url := a.Config.CacheURL; url != "" && url != a.Config.RedisURL {
-			own, err := jobs.OpenRedis(ctx, url)
+			own, err := redisconn.Open(ctx, url)
 			if err != nil {
 				return nil, fmt.Errorf("CACHE_URL: %w", err)
 			}
@@ -156,19 +157,19 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		}
 	}
 
-	jobs.LogRedisTo(logger)
+	redisconn.LogTo(logger)
 	redisURL := cfg.RedisURL
 	if redisURL == "" {
 		if !opts.EmbeddedRedis {
 			return nil, ErrNoRedis
 		}
-		if a.embedded, err = jobs.StartEmbeddedRedis(); err != nil {
+		if a.embedded, err = redisconn.StartEmbedded(); err != nil {
 			return nil, err
 		}
 		redisURL = a.embedded.URL()
 		logger.Info("REDIS_URL is empty: using an embedded in-memory Redis; jobs run in this process and are lost on exit")
 	}
-	if a.Redis, err = jobs.OpenRedis(ctx, redisURL); err != nil {
+	if a.Redis, err = redisconn.Open(ctx, redisURL); err != nil {
 		return nil, err
 	}
 	a.Jobs = jobs.NewClient(a.Redis)

@@ -1,7 +1,8 @@
 // Package jobs runs Launchkit's background work on asynq: the tasks (one
 // file each, listed in Tasks), the queue client the web layer enqueues
-// through, the worker (asynq server plus the periodic-task scheduler) and
-// the embedded in-memory Redis used in development.
+// through, and the worker (asynq server plus the periodic-task
+// scheduler). It opens no Redis of its own: it is handed a client
+// (internal/redisconn).
 package jobs
 
 import (

@@ -22,6 +22,7 @@ import (
 	"github.com/launchkit/launchkit/internal/jobs"
 	"github.com/launchkit/launchkit/internal/mail"
 	"github.com/launchkit/launchkit/internal/metrics"
+	"github.com/launchkit/launchkit/internal/redisconn"
 	"github.com/launchkit/launchkit/internal/testenv"
 )
 
@@ -34,7 +35,7 @@ var redisBackends = []struct {
 	url  func(t *testing.T) string
 }{
 	{"embedded", func(t *testing.T) string {
-		e, err := jobs.StartEmbeddedRedis()
+		e, err := redisconn.StartEmbedded()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,7 +47,7 @@ var redisBackends = []struct {
 
 func openRedis(t *testing.T, url string) *redis.Client {
 	t.Helper()
-	rdb, err := jobs.OpenRedis(context.Background(), url)
+	rdb, err := redisconn.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -437,7 +438,7 @@ func TestJobsFollowASentinelFailover(t *testing.T) {
 	}
 	url, killPrimary := testenv.Sentinels(t)
 	ctx := t.Context()
-	rdb, err := jobs.OpenRedis(ctx, url)
+	rdb, err := redisconn.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
