@@ -157,19 +157,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		}
 	}
 
-	redisconn.LogTo(logger)
-	redisURL := cfg.RedisURL
-	if redisURL == "" {
-		if !opts.EmbeddedRedis {
-			return nil, ErrNoRedis
-		}
-		if a.embedded, err = redisconn.StartEmbedded(); err != nil {
-			return nil, err
-		}
-		redisURL = a.embedded.URL()
-		logger.Info("REDIS_URL is empty: using an embedded in-memory Redis; jobs run in this process and are lost on exit")
-	}
-	if a.Redis, err = redisconn.Open(ctx, redisURL); err != nil {
+	if err := a.openRedis(ctx, opts.EmbeddedRedis); err != nil {
 		return nil, err
 	}
 	a.Jobs = jobs.NewClient(a.Redis)
@@ -182,33 +170,82 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	if a.Cache, err = a.openCache(ctx); err != nil {
 		return nil, err
 	}
-	switch {
-	case cfg.EmailErrors && len(cfg.Admins) > 0:
-		a.Alerts = &alerts.Mailer{
-			Admins: cfg.Admins, AppName: cfg.AppName, Scrub: cfg.Scrub,
-			DB: a.DB.Gorm, Relay: a.Outbox, Limits: a.Limits, Logger: logger,
-		}
-	case cfg.EmailErrors:
-		logger.Info("EMAIL_ERRORS is on but ADMINS is empty: errors are logged, not mailed (set ADMINS to the addresses that should get them)")
+	a.Alerts = a.newAlerts()
+	if err := a.openUsers(); err != nil {
+		return nil, err
 	}
+	// scaffold:wire
+	if a.Sessions, err = a.openSessions(); err != nil {
+		return nil, err
+	}
+	if err := a.openMailer(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// openRedis opens REDIS_URL, or, when it is empty and embedded allows
+// it (the development web process), starts the embedded in-memory Redis
+// and opens that.
+func (a *App) openRedis(ctx context.Context, embedded bool) (err error) {
+	redisconn.LogTo(a.Logger)
+	url := a.Config.RedisURL
+	if url == "" {
+		if !embedded {
+			return ErrNoRedis
+		}
+		if a.embedded, err = redisconn.StartEmbedded(); err != nil {
+			return err
+		}
+		url = a.embedded.URL()
+		a.Logger.Info("REDIS_URL is empty: using an embedded in-memory Redis; jobs run in this process and are lost on exit")
+	}
+	a.Redis, err = redisconn.Open(ctx, url)
+	return err
+}
+
+// newAlerts is the admins' error mail (EMAIL_ERRORS with ADMINS), or
+// nil.
+func (a *App) newAlerts() *alerts.Mailer {
+	cfg := a.Config
+	if !cfg.EmailErrors {
+		return nil
+	}
+	if len(cfg.Admins) == 0 {
+		a.Logger.Info("EMAIL_ERRORS is on but ADMINS is empty: errors are logged, not mailed (set ADMINS to the addresses that should get them)")
+		return nil
+	}
+	return &alerts.Mailer{
+		Admins: cfg.Admins, AppName: cfg.AppName, Scrub: cfg.Scrub,
+		DB: a.DB.Gorm, Relay: a.Outbox, Limits: a.Limits, Logger: a.Logger,
+	}
+}
+
+// openUsers builds the users service, signing in against the directory
+// when USER_LDAP is on, and shows its password hashing in the metrics.
+func (a *App) openUsers() (err error) {
+	cfg := a.Config
 	a.Users = NewUsers(cfg, a.DB)
 	if a.Directory, err = directory.New(cfg); err != nil {
-		return nil, err
+		return err
 	}
 	if a.Directory != nil {
 		a.Users.Directory = a.Directory
 	} else if cfg.LDAPHost != "" || cfg.UserLDAPAllowLocal {
-		logger.Info("LDAP settings are present but USER_LDAP is off: directory sign-in stays off (set USER_LDAP=true to use it)")
+		a.Logger.Info("LDAP settings are present but USER_LDAP is off: directory sign-in stays off (set USER_LDAP=true to use it)")
 	}
-	// scaffold:wire
-	if err := a.Metrics.WatchPasswordHashing(func() (int, int) {
+	return a.Metrics.WatchPasswordHashing(func() (int, int) {
 		st := a.Users.HashStats()
 		return st.Running, st.Waiting
-	}); err != nil {
-		return nil, err
-	}
+	})
+}
 
-	sessionOpts := session.Options{
+// openSessions builds the session manager SESSION_STORE names: signed
+// and encrypted cookies, or scs on the memory, redis or (the default)
+// database store.
+func (a *App) openSessions() (session.Manager, error) {
+	cfg := a.Config
+	opts := session.Options{
 		Name:         cfg.SessionCookieName,
 		Lifetime:     cfg.SessionLifetime,
 		IdleTimeout:  cfg.SessionIdleTimeout,
@@ -218,35 +255,39 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	var store session.Store
 	switch cfg.SessionStore {
 	case "cookie":
-		a.Sessions = session.NewCookie(a.Keys, sessionOpts)
+		return session.NewCookie(a.Keys, opts), nil
 	case "memory":
 		store = session.NewMemoryStore()
 	case "redis":
 		store = session.NewRedisStore(a.Redis)
 	default:
+		var err error
 		if store, err = session.NewDatabaseStore(a.DB); err != nil {
 			return nil, err
 		}
 	}
-	if a.Sessions == nil {
-		a.Sessions = session.NewSCS(store, sessionOpts)
-	}
+	return session.NewSCS(store, opts), nil
+}
 
+// openMailer loads the mail templates and builds the Mailer: SMTP to
+// MAIL_SERVER, or, without one, .eml files in MAIL_OUTBOX_DIR.
+func (a *App) openMailer() (err error) {
+	cfg := a.Config
 	if a.MailTemplates, err = mail.NewTemplates(templates.FS); err != nil {
-		return nil, err
+		return err
 	}
-	if cfg.MailServer == "" {
-		outbox := &mail.Outbox{Dir: cfg.MailOutboxDir, Sender: cfg.MailDefaultSender}
-		if cfg.Env == config.EnvDevelopment {
-			// LOG_LEVEL=debug shows each mailed link in the terminal.
-			// Only here: anywhere else those links are secrets.
-			outbox.LinkLog = logger
-		}
-		a.Mailer = outbox
-	} else {
+	if cfg.MailServer != "" {
 		a.Mailer = &mail.SMTP{Host: cfg.MailServer, Port: cfg.MailPort, Username: cfg.MailUsername, Password: cfg.MailPassword, Sender: cfg.MailDefaultSender}
+		return nil
 	}
-	return a, nil
+	outbox := &mail.Outbox{Dir: cfg.MailOutboxDir, Sender: cfg.MailDefaultSender}
+	if cfg.Env == config.EnvDevelopment {
+		// LOG_LEVEL=debug shows each mailed link in the terminal.
+		// Only here: anywhere else those links are secrets.
+		outbox.LinkLog = a.Logger
+	}
+	a.Mailer = outbox
+	return nil
 }
 
 // NewUsers returns the users service on d with its settings from cfg:
