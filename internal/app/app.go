@@ -340,9 +340,10 @@ func (a *App) RunsJobsInProcess() bool { return a.embedded != nil }
 // Handlers are the task handlers on this container.
 func (a *App) Handlers() *jobs.Handlers {
 	return &jobs.Handlers{
-		Mailer: a.Mailer, DB: a.DB, Logger: a.Logger, Metrics: a.Metrics,
+		Mailer: a.Mailer, Logger: a.Logger, Metrics: a.Metrics,
 		Users: a.Users, Templates: a.MailTemplates, AppName: a.Config.AppName, BaseURL: a.Config.BaseURL,
-		Limits: a.Limits,
+		Limits: a.Limits, Sessions: session.NewPurger(a.DB),
+		// scaffold:handlerswire
 	}
 }
 
@@ -373,7 +374,7 @@ func (a *App) NewWorker() (*jobs.Worker, error) {
 		ShutdownTimeout: a.Config.ShutdownTimeout,
 		Logger:          a.Logger,
 		OnTaskFailed: func(ctx context.Context, taskType, taskID string, err error) {
-			if taskType == jobs.TypeAlertMail {
+			if taskType == alerts.TaskMail {
 				return // an alert about an alert would only start a chain
 			}
 			a.Alerts.Report(ctx, alerts.Alert{Kind: "task", ID: taskID, Where: taskType, Err: err.Error()})

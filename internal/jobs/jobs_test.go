@@ -23,6 +23,7 @@ import (
 	"github.com/launchkit/launchkit/internal/mail"
 	"github.com/launchkit/launchkit/internal/metrics"
 	"github.com/launchkit/launchkit/internal/redisconn"
+	"github.com/launchkit/launchkit/internal/session"
 	"github.com/launchkit/launchkit/internal/testenv"
 )
 
@@ -164,7 +165,7 @@ func TestSessionsPurgeTaskDeletesExpiredSessions(t *testing.T) {
 	if _, err := d.SQL.Exec(`INSERT INTO sessions (token, data, expiry) VALUES ('old', x'00', julianday('now') - 1), ('live', x'00', julianday('now') + 1)`); err != nil {
 		t.Fatal(err)
 	}
-	h := &jobs.Handlers{DB: d, Logger: discard}
+	h := &jobs.Handlers{Sessions: session.NewPurger(d), Logger: discard}
 	if err := h.Mux().ProcessTask(context.Background(), asynq.NewTask(jobs.TypeSessionsPurge, nil)); err != nil {
 		t.Fatal(err)
 	}
