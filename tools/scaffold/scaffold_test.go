@@ -271,6 +271,7 @@ func TestRefusals(t *testing.T) {
 		{[]string{"widget", "title:string", "type:string"}, 2, "reserved word"},
 		{[]string{"widget", "title:string", "table_name:string"}, 2, "taken"},
 		{[]string{"server", "title:string"}, 2, "taken"},
+		{[]string{"handler", "title:string"}, 2, "taken"},
 	} {
 		root := fakeRoot(t)
 		before := snapshot(t, root)
