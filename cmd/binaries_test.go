@@ -26,6 +26,7 @@ import (
 	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/jobs"
 	"github.com/launchkit/launchkit/internal/mail"
+	"github.com/launchkit/launchkit/internal/redisconn"
 	"github.com/launchkit/launchkit/internal/testenv"
 	"github.com/launchkit/launchkit/internal/users"
 )
@@ -164,7 +165,7 @@ func TestWithRedisTheWebEnqueuesAndTheWorkerProcesses(t *testing.T) {
 			web := testenv.Start(t, webCmd)
 			web.WaitListening()
 
-			rdb, err := jobs.OpenRedis(context.Background(), url)
+			rdb, err := redisconn.Open(context.Background(), url)
 			if err != nil {
 				t.Fatal(err)
 			}

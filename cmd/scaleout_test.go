@@ -31,6 +31,7 @@ import (
 	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/jobs"
 	"github.com/launchkit/launchkit/internal/mail"
+	"github.com/launchkit/launchkit/internal/redisconn"
 	"github.com/launchkit/launchkit/internal/testenv"
 	"github.com/launchkit/launchkit/internal/users"
 )
@@ -715,7 +716,7 @@ func TestSentinelFailoverWithWebAndWorker(t *testing.T) {
 	ada.signIn(t, email, password)
 	want(t, "a signed-in page", ada.get(t, "/user/profile"), http.StatusOK, email)
 
-	rdb, err := jobs.OpenRedis(t.Context(), redisURL)
+	rdb, err := redisconn.Open(t.Context(), redisURL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,10 @@
 // secret, as the logs are — and identical errors are mailed at most once
 // a Window, the next mail counting those in between, so an outage cannot
 // flood an inbox or the queue.
+//
+// The mail is a task of its own, TaskMail, which this package names and
+// writes to the outbox; internal/jobs handles it. Like every domain
+// package, alerts does not import jobs (see the jobs package comment).
 package alerts
 
 import (
@@ -23,11 +27,17 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/launchkit/launchkit/internal/jobs"
 	"github.com/launchkit/launchkit/internal/mail"
 	"github.com/launchkit/launchkit/internal/outbox"
 	"github.com/launchkit/launchkit/internal/ratelimit"
 )
+
+// TaskMail is the task that sends an alert: its payload is the
+// mail.Message. It is a mail:send of its own type, so that its failing
+// for good does not set off another alert (and that one another), and
+// with fewer retries (internal/jobs/alert_mail.go) — an alert that cannot
+// go out within minutes is worth little later.
+const TaskMail = "alert:mail"
 
 // Window is how often at most one error is mailed about: the same kind,
 // place and message count as one.
@@ -118,7 +128,7 @@ func (m *Mailer) Report(ctx context.Context, a Alert) {
 func (m *Mailer) send(ctx context.Context, msg mail.Message) {
 	payload, err := json.Marshal(msg)
 	if err == nil {
-		err = outbox.Add(m.DB.WithContext(ctx), jobs.TypeAlertMail, payload)
+		err = outbox.Add(m.DB.WithContext(ctx), TaskMail, payload)
 	}
 	if err != nil {
 		m.Logger.WarnContext(ctx, "alerts: could not write the error mail", "err", err)

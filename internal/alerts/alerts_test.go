@@ -41,7 +41,7 @@ func newMailer(t *testing.T, scrub func(string) string, window time.Duration) (*
 		var out []mail.Message
 		for _, task := range tasks {
 			var msg mail.Message
-			if err := json.Unmarshal(task.Payload, &msg); err != nil || task.Type != jobs.TypeAlertMail {
+			if err := json.Unmarshal(task.Payload, &msg); err != nil || task.Type != alerts.TaskMail {
 				t.Fatalf("queued %s %s: %v", task.Type, task.Payload, err)
 			}
 			out = append(out, msg)

@@ -25,6 +25,7 @@ import (
 	"github.com/launchkit/launchkit/internal/metrics"
 	"github.com/launchkit/launchkit/internal/outbox"
 	"github.com/launchkit/launchkit/internal/ratelimit"
+	"github.com/launchkit/launchkit/internal/redisconn"
 	"github.com/launchkit/launchkit/internal/session"
 	"github.com/launchkit/launchkit/internal/users"
 	"github.com/launchkit/launchkit/templates"
@@ -79,7 +80,7 @@ type App struct {
 	// (go run ./tools/scaffold adds its resources' services here.)
 	// scaffold:services
 
-	embedded   *jobs.EmbeddedRedis
+	embedded   *redisconn.Embedded
 	cacheRedis *redis.Client // CACHE_URL's own server, when not REDIS_URL's
 }
 
@@ -108,7 +109,7 @@ func (a *App) openCache(ctx context.Context) (*cache.Cache, error) {
 	case kind == "redis":
 		rdb := a.Redis
 		if url := a.Config.CacheURL; url != "" && url != a.Config.RedisURL {
-			own, err := jobs.OpenRedis(ctx, url)
+			own, err := redisconn.Open(ctx, url)
 			if err != nil {
 				return nil, fmt.Errorf("CACHE_URL: %w", err)
 			}
@@ -156,19 +157,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		}
 	}
 
-	jobs.LogRedisTo(logger)
-	redisURL := cfg.RedisURL
-	if redisURL == "" {
-		if !opts.EmbeddedRedis {
-			return nil, ErrNoRedis
-		}
-		if a.embedded, err = jobs.StartEmbeddedRedis(); err != nil {
-			return nil, err
-		}
-		redisURL = a.embedded.URL()
-		logger.Info("REDIS_URL is empty: using an embedded in-memory Redis; jobs run in this process and are lost on exit")
-	}
-	if a.Redis, err = jobs.OpenRedis(ctx, redisURL); err != nil {
+	if err := a.openRedis(ctx, opts.EmbeddedRedis); err != nil {
 		return nil, err
 	}
 	a.Jobs = jobs.NewClient(a.Redis)
@@ -181,33 +170,82 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	if a.Cache, err = a.openCache(ctx); err != nil {
 		return nil, err
 	}
-	switch {
-	case cfg.EmailErrors && len(cfg.Admins) > 0:
-		a.Alerts = &alerts.Mailer{
-			Admins: cfg.Admins, AppName: cfg.AppName, Scrub: cfg.Scrub,
-			DB: a.DB.Gorm, Relay: a.Outbox, Limits: a.Limits, Logger: logger,
-		}
-	case cfg.EmailErrors:
-		logger.Info("EMAIL_ERRORS is on but ADMINS is empty: errors are logged, not mailed (set ADMINS to the addresses that should get them)")
+	a.Alerts = a.newAlerts()
+	if err := a.openUsers(); err != nil {
+		return nil, err
 	}
+	// scaffold:wire
+	if a.Sessions, err = a.openSessions(); err != nil {
+		return nil, err
+	}
+	if err := a.openMailer(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// openRedis opens REDIS_URL, or, when it is empty and embedded allows
+// it (the development web process), starts the embedded in-memory Redis
+// and opens that.
+func (a *App) openRedis(ctx context.Context, embedded bool) (err error) {
+	redisconn.LogTo(a.Logger)
+	url := a.Config.RedisURL
+	if url == "" {
+		if !embedded {
+			return ErrNoRedis
+		}
+		if a.embedded, err = redisconn.StartEmbedded(); err != nil {
+			return err
+		}
+		url = a.embedded.URL()
+		a.Logger.Info("REDIS_URL is empty: using an embedded in-memory Redis; jobs run in this process and are lost on exit")
+	}
+	a.Redis, err = redisconn.Open(ctx, url)
+	return err
+}
+
+// newAlerts is the admins' error mail (EMAIL_ERRORS with ADMINS), or
+// nil.
+func (a *App) newAlerts() *alerts.Mailer {
+	cfg := a.Config
+	if !cfg.EmailErrors {
+		return nil
+	}
+	if len(cfg.Admins) == 0 {
+		a.Logger.Info("EMAIL_ERRORS is on but ADMINS is empty: errors are logged, not mailed (set ADMINS to the addresses that should get them)")
+		return nil
+	}
+	return &alerts.Mailer{
+		Admins: cfg.Admins, AppName: cfg.AppName, Scrub: cfg.Scrub,
+		DB: a.DB.Gorm, Relay: a.Outbox, Limits: a.Limits, Logger: a.Logger,
+	}
+}
+
+// openUsers builds the users service, signing in against the directory
+// when USER_LDAP is on, and shows its password hashing in the metrics.
+func (a *App) openUsers() (err error) {
+	cfg := a.Config
 	a.Users = NewUsers(cfg, a.DB)
 	if a.Directory, err = directory.New(cfg); err != nil {
-		return nil, err
+		return err
 	}
 	if a.Directory != nil {
 		a.Users.Directory = a.Directory
 	} else if cfg.LDAPHost != "" || cfg.UserLDAPAllowLocal {
-		logger.Info("LDAP settings are present but USER_LDAP is off: directory sign-in stays off (set USER_LDAP=true to use it)")
+		a.Logger.Info("LDAP settings are present but USER_LDAP is off: directory sign-in stays off (set USER_LDAP=true to use it)")
 	}
-	// scaffold:wire
-	if err := a.Metrics.WatchPasswordHashing(func() (int, int) {
+	return a.Metrics.WatchPasswordHashing(func() (int, int) {
 		st := a.Users.HashStats()
 		return st.Running, st.Waiting
-	}); err != nil {
-		return nil, err
-	}
+	})
+}
 
-	sessionOpts := session.Options{
+// openSessions builds the session manager SESSION_STORE names: signed
+// and encrypted cookies, or scs on the memory, redis or (the default)
+// database store.
+func (a *App) openSessions() (session.Manager, error) {
+	cfg := a.Config
+	opts := session.Options{
 		Name:         cfg.SessionCookieName,
 		Lifetime:     cfg.SessionLifetime,
 		IdleTimeout:  cfg.SessionIdleTimeout,
@@ -217,35 +255,39 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	var store session.Store
 	switch cfg.SessionStore {
 	case "cookie":
-		a.Sessions = session.NewCookie(a.Keys, sessionOpts)
+		return session.NewCookie(a.Keys, opts), nil
 	case "memory":
 		store = session.NewMemoryStore()
 	case "redis":
 		store = session.NewRedisStore(a.Redis)
 	default:
+		var err error
 		if store, err = session.NewDatabaseStore(a.DB); err != nil {
 			return nil, err
 		}
 	}
-	if a.Sessions == nil {
-		a.Sessions = session.NewSCS(store, sessionOpts)
-	}
+	return session.NewSCS(store, opts), nil
+}
 
+// openMailer loads the mail templates and builds the Mailer: SMTP to
+// MAIL_SERVER, or, without one, .eml files in MAIL_OUTBOX_DIR.
+func (a *App) openMailer() (err error) {
+	cfg := a.Config
 	if a.MailTemplates, err = mail.NewTemplates(templates.FS); err != nil {
-		return nil, err
+		return err
 	}
-	if cfg.MailServer == "" {
-		outbox := &mail.Outbox{Dir: cfg.MailOutboxDir, Sender: cfg.MailDefaultSender}
-		if cfg.Env == config.EnvDevelopment {
-			// LOG_LEVEL=debug shows each mailed link in the terminal.
-			// Only here: anywhere else those links are secrets.
-			outbox.LinkLog = logger
-		}
-		a.Mailer = outbox
-	} else {
+	if cfg.MailServer != "" {
 		a.Mailer = &mail.SMTP{Host: cfg.MailServer, Port: cfg.MailPort, Username: cfg.MailUsername, Password: cfg.MailPassword, Sender: cfg.MailDefaultSender}
+		return nil
 	}
-	return a, nil
+	outbox := &mail.Outbox{Dir: cfg.MailOutboxDir, Sender: cfg.MailDefaultSender}
+	if cfg.Env == config.EnvDevelopment {
+		// LOG_LEVEL=debug shows each mailed link in the terminal.
+		// Only here: anywhere else those links are secrets.
+		outbox.LinkLog = a.Logger
+	}
+	a.Mailer = outbox
+	return nil
 }
 
 // NewUsers returns the users service on d with its settings from cfg:
@@ -299,9 +341,10 @@ func (a *App) RunsJobsInProcess() bool { return a.embedded != nil }
 // Handlers are the task handlers on this container.
 func (a *App) Handlers() *jobs.Handlers {
 	return &jobs.Handlers{
-		Mailer: a.Mailer, DB: a.DB, Logger: a.Logger, Metrics: a.Metrics,
+		Mailer: a.Mailer, Logger: a.Logger, Metrics: a.Metrics,
 		Users: a.Users, Templates: a.MailTemplates, AppName: a.Config.AppName, BaseURL: a.Config.BaseURL,
-		Limits: a.Limits,
+		Limits: a.Limits, Sessions: session.NewPurger(a.DB),
+		// scaffold:handlerswire
 	}
 }
 
@@ -332,7 +375,7 @@ func (a *App) NewWorker() (*jobs.Worker, error) {
 		ShutdownTimeout: a.Config.ShutdownTimeout,
 		Logger:          a.Logger,
 		OnTaskFailed: func(ctx context.Context, taskType, taskID string, err error) {
-			if taskType == jobs.TypeAlertMail {
+			if taskType == alerts.TaskMail {
 				return // an alert about an alert would only start a chain
 			}
 			a.Alerts.Report(ctx, alerts.Alert{Kind: "task", ID: taskID, Where: taskType, Err: err.Error()})

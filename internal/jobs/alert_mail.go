@@ -1,15 +1,15 @@
 package jobs
 
-import "github.com/hibiken/asynq"
+import (
+	"github.com/hibiken/asynq"
 
-// TypeAlertMail sends an error mail to the admins (internal/alerts): a
-// mail:send of its own type, so that its failing for good does not set
-// off another alert (and that one another), and with fewer retries — an
-// alert that cannot go out within minutes is worth little later.
-const TypeAlertMail = "alert:mail"
+	"github.com/launchkit/launchkit/internal/alerts"
+)
 
+// alertMailTask sends an error mail to the admins (alerts.TaskMail,
+// written by internal/alerts): a mail:send with fewer retries.
 var alertMailTask = Task{
-	Type:    TypeAlertMail,
+	Type:    alerts.TaskMail,
 	Options: []asynq.Option{asynq.Queue(QueueCritical), asynq.MaxRetry(3)},
 	Handle:  (*Handlers).sendMail,
 }

@@ -7,17 +7,18 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/mail"
 	"github.com/launchkit/launchkit/internal/metrics"
 	"github.com/launchkit/launchkit/internal/ratelimit"
+	"github.com/launchkit/launchkit/internal/session"
 	"github.com/launchkit/launchkit/internal/users"
 )
 
-// Handlers holds what the task handlers need.
+// Handlers holds what the task handlers need: the domain packages'
+// services (a handler works through them, never on their tables), the
+// mailer and the logger. App.Handlers (internal/app) fills it in.
 type Handlers struct {
 	Mailer mail.Mailer
-	DB     *db.DB
 	Logger *slog.Logger
 	// Metrics, when set, records every task run.
 	Metrics *metrics.Metrics
@@ -29,6 +30,10 @@ type Handlers struct {
 	// Limits keeps each address's account-mail budget
 	// (mailsPerRecipient); nil keeps none.
 	Limits *ratelimit.Limiter
+	// Sessions purges the expired sessions of the database store.
+	Sessions *session.Purger
+	// (go run ./tools/scaffold adds its resources' services here.)
+	// scaffold:handlers
 }
 
 // Mux routes each task type of Tasks to its handler.

@@ -1,7 +1,19 @@
 // Package jobs runs Launchkit's background work on asynq: the tasks (one
 // file each, listed in Tasks), the queue client the web layer enqueues
-// through, the worker (asynq server plus the periodic-task scheduler) and
-// the embedded in-memory Redis used in development.
+// through, and the worker (asynq server plus the periodic-task
+// scheduler). It opens no Redis of its own: it is handed a client
+// (internal/redisconn).
+//
+// Imports run one way, from jobs to the domain packages. A task that a
+// domain package asks for — account mail (users), an alert (alerts), a
+// scaffolded resource's TaskAdded — has its name and payload type in
+// that package, which writes it to the outbox in the transaction of its
+// change without knowing jobs; jobs imports the package and registers
+// the handler. Only the tasks nobody else asks for (mail:send,
+// sessions:purge) are named here. A handler does its work through the
+// domain packages' services (Handlers), never on their tables. The Go
+// compiler keeps the rule: a domain package jobs imports cannot import
+// jobs back.
 package jobs
 
 import (

@@ -22,6 +22,8 @@ import (
 	"github.com/launchkit/launchkit/internal/jobs"
 	"github.com/launchkit/launchkit/internal/mail"
 	"github.com/launchkit/launchkit/internal/metrics"
+	"github.com/launchkit/launchkit/internal/redisconn"
+	"github.com/launchkit/launchkit/internal/session"
 	"github.com/launchkit/launchkit/internal/testenv"
 )
 
@@ -34,7 +36,7 @@ var redisBackends = []struct {
 	url  func(t *testing.T) string
 }{
 	{"embedded", func(t *testing.T) string {
-		e, err := jobs.StartEmbeddedRedis()
+		e, err := redisconn.StartEmbedded()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,7 +48,7 @@ var redisBackends = []struct {
 
 func openRedis(t *testing.T, url string) *redis.Client {
 	t.Helper()
-	rdb, err := jobs.OpenRedis(context.Background(), url)
+	rdb, err := redisconn.Open(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +165,7 @@ func TestSessionsPurgeTaskDeletesExpiredSessions(t *testing.T) {
 	if _, err := d.SQL.Exec(`INSERT INTO sessions (token, data, expiry) VALUES ('old', x'00', julianday('now') - 1), ('live', x'00', julianday('now') + 1)`); err != nil {
 		t.Fatal(err)
 	}
-	h := &jobs.Handlers{DB: d, Logger: discard}
+	h := &jobs.Handlers{Sessions: session.NewPurger(d), Logger: discard}
 	if err := h.Mux().ProcessTask(context.Background(), asynq.NewTask(jobs.TypeSessionsPurge, nil)); err != nil {
 		t.Fatal(err)
 	}
@@ -437,7 +439,7 @@ func TestJobsFollowASentinelFailover(t *testing.T) {
 	}
 	url, killPrimary := testenv.Sentinels(t)
 	ctx := t.Context()
-	rdb, err := jobs.OpenRedis(ctx, url)
+	rdb, err := redisconn.Open(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}

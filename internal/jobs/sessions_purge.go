@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-
-	"github.com/launchkit/launchkit/internal/session"
 )
 
 // TypeSessionsPurge deletes the expired rows of the database session
@@ -24,7 +22,7 @@ var sessionsPurgeTask = Task{
 }
 
 func (h *Handlers) purgeSessions(ctx context.Context, _ *asynq.Task) error {
-	n, err := session.PurgeExpired(ctx, h.DB)
+	n, err := h.Sessions.PurgeExpired(ctx)
 	if err != nil {
 		return err
 	}

@@ -105,17 +105,6 @@ func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
 // instead of exiting so the caller's error path and shutdown still run.
 func (a asynqLogger) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }
 
-// Shared hands rdb itself to asynq code that asks for a connection option
-// (asynqmon): it then uses the process's pool rather than opening its
-// own, and has nothing of its own to close. Closing rdb stays the
-// caller's job; never call Close on what was built with it.
-func Shared(rdb *redis.Client) asynq.RedisConnOpt { return sharedClient{rdb} }
-
-type sharedClient struct{ rdb *redis.Client }
-
-// MakeRedisClient implements asynq.RedisConnOpt.
-func (s sharedClient) MakeRedisClient() any { return s.rdb }
-
 // retryDelay is asynq's backoff, but for a task whose worker died under
 // it (killed, cut off: its lease expired). asynq finds such a task only a
 // minute or so after the death, so it runs again at once rather than

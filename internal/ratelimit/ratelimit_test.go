@@ -126,7 +126,7 @@ func TestRedisBudgetsAreShared(t *testing.T) {
 // hand out a fresh budget.
 func TestAStalledRedisCostsLittle(t *testing.T) {
 	proxy := testenv.NewProxy(t, miniredis.RunT(t).Addr())
-	c := redis.NewClient(&redis.Options{Addr: proxy.Addr(), ReadTimeout: -1, WriteTimeout: -1, ContextTimeoutEnabled: true}) // as jobs.OpenRedis makes it
+	c := redis.NewClient(&redis.Options{Addr: proxy.Addr(), ReadTimeout: -1, WriteTimeout: -1, ContextTimeoutEnabled: true}) // as redisconn.Open makes it
 	t.Cleanup(func() { _ = c.Close() })
 	l := ratelimit.New(c, slog.New(slog.DiscardHandler))
 	limit := ratelimit.Limit{Burst: 3, Period: time.Hour}

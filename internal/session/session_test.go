@@ -322,7 +322,7 @@ func TestPurgeExpired(t *testing.T) {
 				t.Fatalf("Commit live: %v", err)
 			}
 
-			n, err := session.PurgeExpired(t.Context(), d)
+			n, err := session.NewPurger(d).PurgeExpired(t.Context())
 			if err != nil {
 				t.Fatalf("PurgeExpired: %v", err)
 			}
@@ -336,7 +336,7 @@ func TestPurgeExpired(t *testing.T) {
 			if err != nil || !ok || string(data) != "new" {
 				t.Errorf("Find(live-token) = %q, %v, %v; want \"new\", true, nil", data, ok, err)
 			}
-			if n, err := session.PurgeExpired(t.Context(), d); err != nil || n != 0 {
+			if n, err := session.NewPurger(d).PurgeExpired(t.Context()); err != nil || n != 0 {
 				t.Errorf("second PurgeExpired = %d, %v; want 0, nil", n, err)
 			}
 		})

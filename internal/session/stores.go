@@ -240,15 +240,23 @@ func (r redisStore) UpdateCtx(ctx context.Context, token string, b []byte, expir
 	return ok, nil
 }
 
+// Purger deletes the expired rows of the database store. The hourly
+// sessions:purge task (internal/jobs) runs it whatever SESSION_STORE
+// says, so that rows left from a time the store was the database go too.
+type Purger struct{ db *db.DB }
+
+// NewPurger purges the sessions table of d.
+func NewPurger(d *db.DB) *Purger { return &Purger{db: d} }
+
 // PurgeExpired deletes expired sessions from the database store and
 // returns how many it removed.
-func PurgeExpired(ctx context.Context, d *db.DB) (int64, error) {
+func (p *Purger) PurgeExpired(ctx context.Context) (int64, error) {
 	query := map[db.Dialect]string{
 		db.SQLite:   "DELETE FROM sessions WHERE expiry < julianday('now')",
 		db.Postgres: "DELETE FROM sessions WHERE expiry < current_timestamp",
 		db.MySQL:    "DELETE FROM sessions WHERE expiry < UTC_TIMESTAMP(6)",
-	}[d.Dialect]
-	res, err := d.SQL.ExecContext(ctx, query)
+	}[p.db.Dialect]
+	res, err := p.db.SQL.ExecContext(ctx, query)
 	if err != nil {
 		return 0, fmt.Errorf("purge expired sessions: %w", err)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/hibiken/asynqmon"
 
 	"github.com/launchkit/launchkit/internal/cache"
-	"github.com/launchkit/launchkit/internal/jobs"
+	"github.com/launchkit/launchkit/internal/redisconn"
 	"github.com/launchkit/launchkit/internal/users"
 )
 
@@ -256,7 +256,7 @@ func selectedSet(names []string) map[string]bool {
 // than the rest of the site.
 func (s *Server) jobsDashboard() http.Handler {
 	// On the process's Redis pool: the dashboard opens and closes nothing.
-	dashboard := asynqmon.New(asynqmon.Options{RootPath: "/admin/jobs", RedisConnOpt: jobs.Shared(s.redis)})
+	dashboard := asynqmon.New(asynqmon.Options{RootPath: "/admin/jobs", RedisConnOpt: redisconn.Shared(s.redis)})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; frame-ancestors 'none'")
 		dashboard.ServeHTTP(w, r)

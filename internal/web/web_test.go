@@ -14,7 +14,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/launchkit/launchkit/internal/app"
-	"github.com/launchkit/launchkit/internal/jobs"
+	"github.com/launchkit/launchkit/internal/redisconn"
 	"github.com/launchkit/launchkit/internal/testenv"
 	"github.com/launchkit/launchkit/internal/web"
 )
@@ -255,7 +255,7 @@ func TestPanicDetailIsShownOnlyInDevelopment(t *testing.T) {
 	dev := newSite(t, map[string]string{"ENV": "development"}, web.WithExtraRoutes(panicRoute))
 	dev.get("/boom").status(500).contains("kaboom: the widget exploded", "goroutine")
 
-	redis, err := jobs.StartEmbeddedRedis()
+	redis, err := redisconn.StartEmbedded()
 	if err != nil {
 		t.Fatal(err)
 	}

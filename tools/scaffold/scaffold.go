@@ -60,7 +60,7 @@ var reserved = map[string]bool{
 	"migrations": true, "template": true, "templates": true, "testenv": true, "logging": true,
 	"ratelimit": true, "awssecret": true, "awssecrets": true, "scaffold": true, "scaffolded": true,
 	"service": true, "services": true, "wire": true, "route": true, "routes": true, "server": true,
-	"serverwire": true, "task": true, "tasks": true, "input": true, "problem": true, "form": true,
+	"serverwire": true, "handlers": true, "handlerswire": true, "task": true, "tasks": true, "input": true, "problem": true, "form": true,
 }
 
 // parse checks NAME, its plural (empty: the English rule) and the
@@ -307,6 +307,15 @@ func (r *resource) insertions() []insertion {
 		{filepath.Join("internal", "app", "app.go"), "import (", []string{
 			fmt.Sprintf("%q", r.Module+"/internal/"+r.Pkg),
 		}, r.Module},
+		{filepath.Join("internal", "jobs", "handlers.go"), "// scaffold:handlers", []string{
+			fmt.Sprintf("%s *%s.Service", r.Types, r.Pkg),
+		}, ""},
+		{filepath.Join("internal", "jobs", "handlers.go"), "import (", []string{
+			fmt.Sprintf("%q", r.Module+"/internal/"+r.Pkg),
+		}, r.Module},
+		{filepath.Join("internal", "app", "app.go"), "// scaffold:handlerswire", []string{
+			fmt.Sprintf("%s: a.%s,", r.Types, r.Types),
+		}, ""},
 		{filepath.Join("internal", "web", "server.go"), "// scaffold:server", []string{
 			fmt.Sprintf("%s *%s.Service", lowerFirst(r.Types), r.Pkg),
 		}, ""},
@@ -560,6 +569,7 @@ func remove(root, name, pluralName string, out io.Writer) error {
 	for _, p := range []string{
 		filepath.Join("internal", "app", "app.go"), filepath.Join("internal", "web", "server.go"),
 		filepath.Join("internal", "web", "routes.go"), filepath.Join("internal", "jobs", "tasks.go"),
+		filepath.Join("internal", "jobs", "handlers.go"),
 	} {
 		b, err := os.ReadFile(filepath.Join(root, p))
 		if os.IsNotExist(err) {

@@ -215,19 +215,20 @@ func TestTheGuideAndTheGeneratorAgree(t *testing.T) {
 }
 
 // fakeRoot is the least of a tree the generator writes into: go.mod, the
-// two files with markers, and the migration folders.
+// files with markers, and the migration folders.
 func fakeRoot(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
 	files := map[string]string{
 		"go.mod":                        "module example.com/app\n\ngo 1.22\n",
-		"internal/app/app.go":           "package app\n\nimport (\n\t\"fmt\"\n)\n\ntype App struct {\n\t// scaffold:services\n}\n\nfunc New() {\n\t// scaffold:wire\n\tfmt.Println()\n}\n",
+		"internal/app/app.go":           "package app\n\nimport (\n\t\"fmt\"\n)\n\ntype App struct {\n\t// scaffold:services\n}\n\nfunc New() {\n\t// scaffold:wire\n\tfmt.Println()\n}\n\nfunc (a *App) Handlers() any {\n\treturn struct{}{\n\t\t// scaffold:handlerswire\n\t}\n}\n",
 		"internal/web/routes.go":        "package web\n\nfunc routes() {\n\t// scaffold:routes\n}\n",
 		"internal/web/server.go":        "package web\n\nimport (\n\t\"fmt\"\n)\n\ntype Server struct {\n\t// scaffold:server\n}\n\nfunc New() {\n\t// scaffold:serverwire\n\tfmt.Println()\n}\n",
 		"migrations/sqlite/00001_x.sql": "-- +goose Up\nCREATE TABLE user_roles (id INTEGER);\n",
 		"internal/web/account.go":       "package web\n\n// updateProfile is the site's own.\nfunc (s *Server) updateProfile() {}\n",
 		"internal/web/apikeys.go":       "package web\n",
 		"internal/jobs/tasks.go":        "package jobs\n\nvar Tasks = []int{\n\t// scaffold:tasks\n}\n",
+		"internal/jobs/handlers.go":     "package jobs\n\nimport (\n\t\"fmt\"\n)\n\ntype Handlers struct {\n\t// scaffold:handlers\n}\n\nvar _ = fmt.Println\n",
 	}
 	for path, content := range files {
 		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(path)), 0o755); err != nil {
@@ -270,6 +271,7 @@ func TestRefusals(t *testing.T) {
 		{[]string{"widget", "title:string", "type:string"}, 2, "reserved word"},
 		{[]string{"widget", "title:string", "table_name:string"}, 2, "taken"},
 		{[]string{"server", "title:string"}, 2, "taken"},
+		{[]string{"handler", "title:string"}, 2, "taken"},
 	} {
 		root := fakeRoot(t)
 		before := snapshot(t, root)

@@ -1,4 +1,12 @@
-package jobs
+// Package redisconn is the one place Launchkit opens Redis: the job
+// queue, the redis session store, the shared cache and the rate limits
+// all use a client made here. It reads REDIS_URL (one server, or a
+// primary behind Sentinels), sets the go-redis options every client
+// shares, hands the client to asynq, sends the client library's own
+// logging to the process logger, and starts the embedded in-memory
+// Redis of development (embedded.go; left out of a build with -tags
+// nodev).
+package redisconn
 
 import (
 	"context"
@@ -6,19 +14,19 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 )
 
-// OpenRedis connects to the Redis REDIS_URL names (see ParseRedisURL) and
-// checks that it answers. Behind Sentinel, the client follows the
-// primary: after a failover its next commands go to the new one.
-func OpenRedis(ctx context.Context, url string) (*redis.Client, error) {
-	target, err := ParseRedisURL(url)
+// Open connects to the Redis rawURL names (see Parse) and checks that it
+// answers. Behind Sentinel, the client follows the primary: after a
+// failover its next commands go to the new one.
+func Open(ctx context.Context, rawURL string) (*redis.Client, error) {
+	target, err := Parse(rawURL)
 	if err != nil {
 		return nil, err
 	}
@@ -30,14 +38,14 @@ func OpenRedis(ctx context.Context, url string) (*redis.Client, error) {
 	return rdb, nil
 }
 
-// RedisTarget is a parsed REDIS_URL: one server, or the primary a set of
+// Target is a parsed REDIS_URL: one server, or the primary a set of
 // Sentinels names.
-type RedisTarget struct {
+type Target struct {
 	single   *redis.Options
 	failover *redis.FailoverOptions
 }
 
-// ParseRedisURL reads REDIS_URL:
+// Parse reads REDIS_URL:
 //
 //	redis://[[user]:password@]host:port[/db]     one server (rediss:// for TLS)
 //	redis+sentinel://[[user]:password@]host:port,host:port,…/master[/db]
@@ -45,21 +53,23 @@ type RedisTarget struct {
 // With redis+sentinel the hosts are Sentinels watching the primary named
 // master; the password is the primary's (and its replicas'), and
 // ?sentinel_password=… gives the Sentinels' own, when they have one.
-func ParseRedisURL(raw string) (*RedisTarget, error) {
+//
+// Its errors never quote the URL, which may hold a password.
+func Parse(raw string) (*Target, error) {
 	if !strings.HasPrefix(raw, "redis+sentinel://") {
 		opts, err := redis.ParseURL(raw)
 		if err != nil {
-			return nil, fmt.Errorf("REDIS_URL: %w", err)
+			return nil, fmt.Errorf("REDIS_URL: %w", withoutURL(err))
 		}
 		// Honour each call's context deadline (a request's, the
 		// readiness probe's) rather than only the client's own 3 s and
 		// 5 s timeouts.
 		opts.ContextTimeoutEnabled = true
-		return &RedisTarget{single: opts}, nil
+		return &Target{single: opts}, nil
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
+		return nil, fmt.Errorf("REDIS_URL: %w", withoutURL(err))
 	}
 	path := strings.Split(strings.Trim(u.Path, "/"), "/")
 	fo := &redis.FailoverOptions{MasterName: path[0], ContextTimeoutEnabled: true}
@@ -82,12 +92,28 @@ func ParseRedisURL(raw string) (*RedisTarget, error) {
 	fo.Username = u.User.Username()
 	fo.Password, _ = u.User.Password()
 	fo.SentinelPassword = u.Query().Get("sentinel_password")
-	return &RedisTarget{failover: fo}, nil
+	return &Target{failover: fo}, nil
+}
+
+// quoted is a fragment of the URL that net/url quotes in its errors (a
+// bad escape, port or host character): in a URL that does not parse, it
+// may be part of the password.
+var quoted = regexp.MustCompile(` ?"[^"]*"`)
+
+// withoutURL is err without the URL and the fragments of it that
+// net/url's parse errors quote ("parse "redis://u:pw%zz@…": invalid URL
+// escape "%zz""): what is wrong, not where.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	return fmt.Errorf("not a valid URL: %s (a password's reserved characters, such as %% / ? # @, must be %%-escaped)", quoted.ReplaceAllString(ue.Err.Error(), ""))
 }
 
 // Client is a go-redis client for the target (a failover client behind
 // Sentinel, of the same type).
-func (t *RedisTarget) Client() *redis.Client {
+func (t *Target) Client() *redis.Client {
 	if t.failover != nil {
 		return redis.NewFailoverClient(t.failover)
 	}
@@ -95,18 +121,18 @@ func (t *RedisTarget) Client() *redis.Client {
 }
 
 // String names the target without its password.
-func (t *RedisTarget) String() string {
+func (t *Target) String() string {
 	if f := t.failover; f != nil {
 		return fmt.Sprintf("the primary %q of Sentinels %s", f.MasterName, strings.Join(f.SentinelAddrs, ","))
 	}
 	return t.single.Addr
 }
 
-// LogRedisTo sends what the Redis client library has to say (a pool that
+// LogTo sends what the Redis client library has to say (a pool that
 // cannot reach its server, …) to logger as warnings, rather than as its
 // own unstructured lines on stderr. The library has one logger per
 // process: the last call wins.
-func LogRedisTo(logger *slog.Logger) {
+func LogTo(logger *slog.Logger) {
 	redis.SetLogger(redisLog{logger.With("component", "redis")})
 }
 
@@ -116,47 +142,13 @@ func (r redisLog) Printf(ctx context.Context, format string, v ...any) {
 	r.l.WarnContext(ctx, strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "))
 }
 
-// EmbeddedRedis is an in-memory Redis inside this process, for development
-// without services. Its data is gone when the process exits.
-type EmbeddedRedis struct {
-	server *miniredis.Miniredis
-	stop   chan struct{}
-	done   chan struct{}
-}
+// Shared hands rdb itself to asynq code that asks for a connection option
+// (asynqmon): it then uses the process's pool rather than opening its
+// own, and has nothing of its own to close. Closing rdb stays the
+// caller's job; never call Close on what was built with it.
+func Shared(rdb *redis.Client) asynq.RedisConnOpt { return sharedClient{rdb} }
 
-// StartEmbeddedRedis starts one on a free loopback port.
-func StartEmbeddedRedis() (*EmbeddedRedis, error) {
-	s := miniredis.NewMiniRedis()
-	if err := s.StartAddr("127.0.0.1:0"); err != nil {
-		return nil, fmt.Errorf("start embedded redis: %w", err)
-	}
-	e := &EmbeddedRedis{server: s, stop: make(chan struct{}), done: make(chan struct{})}
-	go e.tick()
-	return e, nil
-}
+type sharedClient struct{ rdb *redis.Client }
 
-// tick moves miniredis's clock for key expiry, which it does not do by
-// itself: without it asynq's heartbeats and locks would never expire.
-func (e *EmbeddedRedis) tick() {
-	defer close(e.done)
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			e.server.FastForward(time.Second)
-		case <-e.stop:
-			return
-		}
-	}
-}
-
-// URL is the redis:// URL to reach it.
-func (e *EmbeddedRedis) URL() string { return "redis://" + e.server.Addr() + "/0" }
-
-// Close stops it.
-func (e *EmbeddedRedis) Close() {
-	close(e.stop)
-	<-e.done
-	e.server.Close()
-}
+// MakeRedisClient implements asynq.RedisConnOpt.
+func (s sharedClient) MakeRedisClient() any { return s.rdb }
