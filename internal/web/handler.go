@@ -66,6 +66,7 @@ var statusFor = []struct {
 }{
 	{users.ErrNotFound, http.StatusNotFound, ""},
 	{users.ErrAPIKeyNotFound, http.StatusNotFound, ""},
+	// scaffold:errors
 }
 
 // respond answers a handler's error: a statusError as it says, a domain

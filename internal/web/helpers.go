@@ -5,7 +5,6 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -26,27 +25,10 @@ type form struct {
 // parseForm reads the posted fields. It reports false after rendering
 // the error (413 for too large, 400 for unreadable).
 func (s *Server) parseForm(w http.ResponseWriter, r *http.Request, fields ...string) (*form, bool) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			s.renderError(w, r, http.StatusRequestEntityTooLarge, "")
-		} else {
-			s.renderError(w, r, http.StatusBadRequest, "The form could not be read.")
-		}
+	f, err := parseForm(w, r, fields...)
+	if err != nil {
+		s.respond(w, r, err)
 		return nil, false
-	}
-	for _, values := range r.PostForm {
-		for _, v := range values {
-			if !plainText(v) {
-				s.renderError(w, r, http.StatusBadRequest, badTextMessage)
-				return nil, false
-			}
-		}
-	}
-	f := &form{Values: map[string]string{}, Errors: map[string]string{}}
-	for _, name := range fields {
-		f.Values[name] = r.PostForm.Get(name)
 	}
 	return f, true
 }

@@ -215,7 +215,7 @@ func TestTheGuideAndTheGeneratorAgree(t *testing.T) {
 }
 
 // fakeRoot is the least of a tree the generator writes into: go.mod, the
-// two files with markers, and the migration folders.
+// files with markers, and the migration folders.
 func fakeRoot(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
@@ -227,6 +227,7 @@ func fakeRoot(t *testing.T) string {
 		"migrations/sqlite/00001_x.sql": "-- +goose Up\nCREATE TABLE user_roles (id INTEGER);\n",
 		"internal/web/account.go":       "package web\n\n// updateProfile is the site's own.\nfunc (s *Server) updateProfile() {}\n",
 		"internal/web/apikeys.go":       "package web\n",
+		"internal/web/handler.go":       "package web\n\nimport (\n\t\"net/http\"\n)\n\nvar statusFor = []struct {\n\terr    error\n\tstatus int\n\tmsg    string\n}{\n\t// scaffold:errors\n}\n\nvar _ = http.StatusOK\n",
 		"internal/jobs/tasks.go":        "package jobs\n\nvar Tasks = []int{\n\t// scaffold:tasks\n}\n",
 	}
 	for path, content := range files {
