@@ -391,7 +391,6 @@ func generate(root string, r *resource, out io.Writer) error {
 		"hasKind": func(fs []field, kind string) bool {
 			return slices.ContainsFunc(fs, func(f field) bool { return f.Kind == kind })
 		},
-		"hasBad": func(fs []field) bool { return slices.ContainsFunc(fs, func(f field) bool { return f.Kind != "bool" }) },
 		"firstString": func(fs []field) field {
 			return fs[slices.IndexFunc(fs, func(f field) bool { return f.Kind == "string" })]
 		},
