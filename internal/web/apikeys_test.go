@@ -147,7 +147,9 @@ func TestAnotherUsersAPIKeyCannotBeRevoked(t *testing.T) {
 	bob.get("/user/apikeys").status(200).contains("You have no API keys.").lacks(raw[:10])
 	bob.post(fmt.Sprintf("/user/apikeys/%d/delete", id)).status(404).contains("404")
 	for _, bad := range []string{"abc", "0", "-1", "1.5", "99999999999999999999999"} {
-		bob.post("/user/apikeys/" + bad + "/delete").status(404)
+		t.Run(bad, func(t *testing.T) {
+			bob.in(t).post("/user/apikeys/" + bad + "/delete").status(404)
+		})
 	}
 	s.me(raw).status(200)
 }

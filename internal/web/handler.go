@@ -113,6 +113,9 @@ var statusFor = []refusal{
 	{err: mail.ErrNoMessage, status: http.StatusNotFound, message: "There is no message by that name in the outbox (MAIL_OUTBOX_DIR)."},
 	{err: mail.ErrTooLarge, status: http.StatusUnprocessableEntity, message: fmt.Sprintf("The file is too large for this viewer (it reads at most %d MiB): open it in a mail client.", mail.MaxReadBytes>>20)},
 	{err: mail.ErrUnreadable, status: http.StatusUnprocessableEntity, message: "The file could not be read as a mail message", detail: true},
+
+	// Resources added by go run ./tools/scaffold.
+	// scaffold:errors
 }
 
 // refusal is the response to one domain error.

@@ -13,8 +13,8 @@
 // each new one also gets a background task, written to the outbox in the
 // transaction that creates it (internal/jobs/NAME_added.go). It writes
 // new files only (it refuses to overwrite one) and adds its lines to
-// internal/app/app.go, internal/web/server.go and internal/web/routes.go
-// at their `scaffold:` markers, each line tagged with the resource's name so that --delete
+// internal/app/app.go, internal/web/server.go, internal/web/routes.go and
+// internal/web/handler.go at their `scaffold:` markers, each line tagged with the resource's name so that --delete
 // takes exactly them out again. Run it from the repository root.
 package main
 

@@ -155,7 +155,7 @@ func (r *resource) clashes(root string) error {
 		return badInput("name %q would clash with what its own package declares (Input, Problems, Service): choose another", r.Name)
 	}
 	local := lowerFirst(r.Type)
-	if slices.Contains([]string{"err", "ctx", "now", "list", "made", "added", "payload", "got", "changed", "problems", "form", "page", "status", "handle"}, local) {
+	if slices.Contains([]string{"err", "ctx", "list", "made", "added", "payload", "got", "changed", "problems", "form", "page", "status", "handle"}, local) {
 		return badInput("name %q would clash with a variable of the generated code: choose another", r.Name)
 	}
 	if _, err := os.Stat(filepath.Join(root, "internal", r.Pkg)); err == nil {
@@ -178,8 +178,7 @@ func (r *resource) clashes(root string) error {
 	for _, id := range []string{
 		lowerFirst(r.Types) + "Page", "create" + r.Type, "edit" + r.Type + "Page", "update" + r.Type, "delete" + r.Type,
 		lowerFirst(r.Types) + "Data", "edit" + r.Type + "Data", lowerFirst(r.Type) + "Fields", lowerFirst(r.Type) + "Input",
-		lowerFirst(r.Type) + "Form", "fail" + r.Type + "Form", "render" + r.Types, lowerFirst(r.Type) + "ID",
-		lowerFirst(r.Type) + "Problem", "Test" + r.Types + "Pages", lowerFirst(r.Types),
+		lowerFirst(r.Type) + "Form", "render" + r.Types, "Test" + r.Types + "Pages", lowerFirst(r.Types),
 	} {
 		if taken[id] {
 			return badInput("name %q would declare %s in internal/web, which has one: choose another name", r.Name, id)
@@ -326,12 +325,18 @@ func (r *resource) insertions() []insertion {
 			fmt.Sprintf("%q", r.Module+"/internal/"+r.Pkg),
 		}, r.Module},
 		{filepath.Join("internal", "web", "routes.go"), "// scaffold:routes", []string{
-			fmt.Sprintf("r.Get(%q, s.%sPage)", r.Path, lowerFirst(r.Types)),
-			fmt.Sprintf("r.Post(%q, s.create%s)", r.Path, r.Type),
-			fmt.Sprintf("r.Get(%q, s.edit%sPage)", r.Path+"/{id}/edit", r.Type),
-			fmt.Sprintf("r.Post(%q, s.update%s)", r.Path+"/{id}/edit", r.Type),
-			fmt.Sprintf("r.Post(%q, s.delete%s)", r.Path+"/{id}/delete", r.Type),
+			fmt.Sprintf("r.Get(%q, s.handle(s.%sPage))", r.Path, lowerFirst(r.Types)),
+			fmt.Sprintf("r.Post(%q, s.handle(s.create%s))", r.Path, r.Type),
+			fmt.Sprintf("r.Get(%q, s.handle(s.edit%sPage))", r.Path+"/{id}/edit", r.Type),
+			fmt.Sprintf("r.Post(%q, s.handle(s.update%s))", r.Path+"/{id}/edit", r.Type),
+			fmt.Sprintf("r.Post(%q, s.handle(s.delete%s))", r.Path+"/{id}/delete", r.Type),
 		}, ""},
+		{filepath.Join("internal", "web", "handler.go"), "// scaffold:errors", []string{
+			fmt.Sprintf("{err: %s.ErrNotFound, status: http.StatusNotFound, message: %q},", r.Pkg, "You have no such "+r.Label+"."),
+		}, ""},
+		{filepath.Join("internal", "web", "handler.go"), "import (", []string{
+			fmt.Sprintf("%q", r.Module+"/internal/"+r.Pkg),
+		}, r.Module},
 	}
 	if r.Job {
 		ins = append(ins, insertion{path: filepath.Join("internal", "jobs", "tasks.go"), marker: "// scaffold:tasks", lines: []string{lowerFirst(r.Type) + "AddedTask,"}})
@@ -390,13 +395,11 @@ func generate(root string, r *resource, out io.Writer) error {
 		}
 	}
 	funcs := template.FuncMap{
-		"lowerFirst": lowerFirst, "sample": sample, "bad": bad, "lower": strings.ToLower,
+		"lowerFirst": lowerFirst, "sample": sample, "lower": strings.ToLower,
 		"title": func(s string) string { return strings.ToUpper(s[:1]) + s[1:] },
 		"hasKind": func(fs []field, kind string) bool {
 			return slices.ContainsFunc(fs, func(f field) bool { return f.Kind == kind })
 		},
-		"hasBad":      func(fs []field) bool { return slices.ContainsFunc(fs, func(f field) bool { return bad(f.Kind) != "" }) },
-		"badOrSample": func(kind string) string { return cmp.Or(bad(kind), sample(kind, 0)) },
 		"firstString": func(fs []field) field {
 			return fs[slices.IndexFunc(fs, func(f field) bool { return f.Kind == "string" })]
 		},
@@ -568,8 +571,8 @@ func remove(root, name, pluralName string, out io.Writer) error {
 	}
 	for _, p := range []string{
 		filepath.Join("internal", "app", "app.go"), filepath.Join("internal", "web", "server.go"),
-		filepath.Join("internal", "web", "routes.go"), filepath.Join("internal", "jobs", "tasks.go"),
-		filepath.Join("internal", "jobs", "handlers.go"),
+		filepath.Join("internal", "web", "routes.go"), filepath.Join("internal", "web", "handler.go"),
+		filepath.Join("internal", "jobs", "tasks.go"), filepath.Join("internal", "jobs", "handlers.go"),
 	} {
 		b, err := os.ReadFile(filepath.Join(root, p))
 		if os.IsNotExist(err) {
@@ -664,16 +667,39 @@ func sample(kind string, n int) string {
 	return ""
 }
 
-// bad is a value of a field kind its rules refuse, or "" when every
-// value is fine (bool, text).
-func bad(kind string) string {
-	switch kind {
-	case "string":
-		return "   "
-	case "int":
-		return "many"
-	case "date":
-		return "someday"
-	}
-	return ""
+// badValue is a value a field's rules refuse, for a row of the
+// generated tests.
+type badValue struct {
+	Case    string // what is wrong, naming the field: "title blank"
+	Go      string // the value, as Go source
+	Problem string // the words of the problem the rules name
 }
+
+// Bad are the values the rules of f refuse, in a package pkg (whose
+// limits they use); none for a bool.
+func (f field) Bad(pkg string) []badValue {
+	name := strings.ReplaceAll(f.Name, "_", " ")
+	switch f.Kind {
+	case "string":
+		long := fmt.Sprintf("Use one line of at most %d characters.", maxLineLen)
+		return []badValue{
+			{name + " blank", `"   "`, "Enter the " + strings.ToLower(f.Label) + "."},
+			{name + " too long", fmt.Sprintf(`strings.Repeat("x", %s.MaxLineLen+1)`, pkg), long},
+			{name + " of two lines", `"one\ntwo"`, long},
+		}
+	case "text":
+		return []badValue{{name + " too long", fmt.Sprintf(`strings.Repeat("x", %s.MaxTextLen+1)`, pkg), fmt.Sprintf("Use at most %d characters of plain text.", maxTextLen)}}
+	case "int":
+		return []badValue{{name + " not a number", `"many"`, "Enter a whole number."}}
+	case "date":
+		return []badValue{{name + " not a date", `"someday"`, "Enter a date as YYYY-MM-DD."}}
+	}
+	return nil
+}
+
+// The limits of a generated package's fields (its MaxLineLen and
+// MaxTextLen), in the words of its problems.
+const (
+	maxLineLen = 200
+	maxTextLen = 5000
+)

@@ -227,6 +227,7 @@ func fakeRoot(t *testing.T) string {
 		"migrations/sqlite/00001_x.sql": "-- +goose Up\nCREATE TABLE user_roles (id INTEGER);\n",
 		"internal/web/account.go":       "package web\n\n// updateProfile is the site's own.\nfunc (s *Server) updateProfile() {}\n",
 		"internal/web/apikeys.go":       "package web\n",
+		"internal/web/handler.go":       "package web\n\nimport (\n\t\"net/http\"\n)\n\nvar statusFor = []struct {\n\terr     error\n\tstatus  int\n\tmessage string\n}{\n\t// scaffold:errors\n}\n\nvar _ = http.StatusOK\n",
 		"internal/jobs/tasks.go":        "package jobs\n\nvar Tasks = []int{\n\t// scaffold:tasks\n}\n",
 		"internal/jobs/handlers.go":     "package jobs\n\nimport (\n\t\"fmt\"\n)\n\ntype Handlers struct {\n\t// scaffold:handlers\n}\n\nvar _ = fmt.Println\n",
 	}
