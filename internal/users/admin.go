@@ -10,6 +10,8 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/launchkit/launchkit/internal/db"
 )
 
 // Page is one page of users, newest first, and how many there are.
@@ -127,7 +129,7 @@ func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error)
 		changes := map[string]any{"email": email, "name": name, "active": c.Active, "updated_at": time.Now().UTC()}
 		switch {
 		case c.Confirmed && u.EmailConfirmedAt == nil:
-			changes["email_confirmed_at"] = dbNow()
+			changes["email_confirmed_at"] = db.Now()
 		case !c.Confirmed:
 			changes["email_confirmed_at"] = nil
 		}

@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"gorm.io/gorm"
+
+	"github.com/launchkit/launchkit/internal/db"
 )
 
 // MaxAPIKeys is how many unrevoked API keys one user may hold: plenty
@@ -84,7 +86,7 @@ func (u *User) MayUseAPIKeys() bool { return u.HasRole(APIKeyRole) }
 // A user holding MaxAPIKeys unrevoked keys already gets ErrTooManyAPIKeys.
 func (s *Service) CreateAPIKey(ctx context.Context, userID uint, name string) (*APIKey, string, error) {
 	name = strings.TrimSpace(name)
-	if utf8.RuneCountInString(name) > MaxAPIKeyNameLen || !plainText(name) {
+	if utf8.RuneCountInString(name) > MaxAPIKeyNameLen || !db.PlainText(name) {
 		return nil, "", fmt.Errorf("create API key for user %d: %w", userID, ErrInvalidAPIKeyName)
 	}
 	b := make([]byte, tokenBytes)
@@ -93,7 +95,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, userID uint, name string) (*
 	}
 	raw := apiKeyTag + base64.RawURLEncoding.EncodeToString(b)
 	row := &apiKeyRow{
-		APIKey:  APIKey{UserID: userID, Name: name, Prefix: raw[:APIKeyPrefixLen], CreatedAt: dbNow()},
+		APIKey:  APIKey{UserID: userID, Name: name, Prefix: raw[:APIKeyPrefixLen], CreatedAt: db.Now()},
 		KeyHash: hashToken(raw),
 	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -150,7 +152,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, userID, keyID uint) error {
 	// only their own keys match.
 	res := s.db.WithContext(ctx).Model(&apiKeyRow{}).
 		Where("id = ? AND user_id = ? AND revoked_at IS NULL", keyID, userID).
-		Update("revoked_at", dbNow())
+		Update("revoked_at", db.Now())
 	if res.Error != nil {
 		return fmt.Errorf("revoke API key %d of user %d: %w", keyID, userID, res.Error)
 	}
@@ -188,7 +190,7 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, raw string) (*User, er
 	if !u.MayUseAPIKeys() {
 		return nil, fmt.Errorf("authenticate API key %d: user %d: %w", keyID, u.ID, ErrAPIKeysNotAllowed)
 	}
-	now := dbNow()
+	now := db.Now()
 	if lastUsedAt == nil || now.Sub(*lastUsedAt) >= lastUsedPrecision {
 		// Conditional, so concurrent calls write once rather than queue
 		// for the row lock.

@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/directory"
 )
 
@@ -87,7 +88,7 @@ func (s *Service) signInWithDirectory(ctx context.Context, username, password st
 // transaction; two first sign-ins at once make one account.
 func (s *Service) syncDirectoryUser(ctx context.Context, a *directory.Account) (*User, error) {
 	name := directory.Key(a.Username)
-	if len(name) > maxDirectoryNameLen || !plainText(name) {
+	if len(name) > maxDirectoryNameLen || !db.PlainText(name) {
 		// No such name fits the column: nobody signs in with it.
 		return nil, fmt.Errorf("directory user: the username is longer than %d bytes: %w", maxDirectoryNameLen, ErrInvalidCredentials)
 	}
@@ -128,7 +129,7 @@ func (s *Service) syncInTx(tx *gorm.DB, name, email string, a *directory.Account
 		if !validName(display) {
 			display = ""
 		}
-		now := dbNow()
+		now := db.Now()
 		u := &User{Email: email, Name: display, DirectoryName: &name, Active: true, EmailConfirmedAt: &now, SessionKey: newSessionKey()}
 		if err := tx.Omit("Roles").Create(u).Error; err != nil {
 			return nil, err

@@ -12,6 +12,8 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/launchkit/launchkit/internal/db"
 )
 
 // TokenPurpose says what a single-use account token is for; a token
@@ -69,7 +71,7 @@ func (s *Service) IssueToken(ctx context.Context, userID uint, purpose TokenPurp
 		return "", fmt.Errorf("issue %s token for user %d: %w", purpose, userID, err)
 	}
 	raw := base64.RawURLEncoding.EncodeToString(b)
-	now := dbNow()
+	now := db.Now()
 	t := &userToken{UserID: userID, Purpose: purpose, TokenHash: hashToken(raw), ExpiresAt: now.Add(ttl), CreatedAt: now}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := lockUser(tx, userID); err != nil {
@@ -99,7 +101,7 @@ func (s *Service) IssueToken(ctx context.Context, userID uint, purpose TokenPurp
 // token for purpose raw is, without using it up: a page can check a link
 // before showing its form and consume it when the form is sent.
 func (s *Service) PeekToken(ctx context.Context, raw string, purpose TokenPurpose) (*User, error) {
-	_, u, err := s.checkToken(s.db.WithContext(ctx), raw, purpose, dbNow())
+	_, u, err := s.checkToken(s.db.WithContext(ctx), raw, purpose, db.Now())
 	if err != nil {
 		return nil, fmt.Errorf("check %s token: %w", purpose, err)
 	}
@@ -114,7 +116,7 @@ func (s *Service) PeekToken(ctx context.Context, raw string, purpose TokenPurpos
 // succeeds; the others fail with ErrTokenUsed.
 func (s *Service) consume(ctx context.Context, raw string, purpose TokenPurpose, prepare func(u *User) error, also func(tx *gorm.DB, u *User, now time.Time) error) (*User, error) {
 	g := s.db.WithContext(ctx)
-	now := dbNow()
+	now := db.Now()
 	t, u, err := s.checkToken(g, raw, purpose, now)
 	if err != nil {
 		return nil, err
@@ -283,7 +285,3 @@ func hashToken(raw string) string {
 	sum := sha256.Sum256([]byte(raw))
 	return hex.EncodeToString(sum[:])
 }
-
-// dbNow is the current time as the token code stores and compares it: UTC,
-// to the microsecond every supported database keeps.
-func dbNow() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }

@@ -197,7 +197,7 @@ func (s *Service) create(ctx context.Context, email, password string, roles []st
 	}
 	u := &User{Email: email, PasswordHash: hash, Active: true, SessionKey: newSessionKey(), Roles: found}
 	if confirmed {
-		now := dbNow()
+		now := db.Now()
 		u.EmailConfirmedAt = &now
 	}
 	err = g.Transaction(func(tx *gorm.DB) error {
@@ -222,7 +222,7 @@ func (s *Service) create(ctx context.Context, email, password string, roles []st
 
 // ByEmail finds a user by email address (any case), with roles loaded.
 func (s *Service) ByEmail(ctx context.Context, email string) (*User, error) {
-	if !plainText(email) { // no stored address has one; PostgreSQL would refuse the query
+	if !db.PlainText(email) { // no stored address has one; PostgreSQL would refuse the query
 		return nil, fmt.Errorf("find user: %w", ErrNotFound)
 	}
 	key := strings.ToLower(strings.TrimSpace(email))
@@ -234,7 +234,7 @@ func (s *Service) ByEmail(ctx context.Context, email string) (*User, error) {
 }
 
 func (s *Service) byEmail(g *gorm.DB, email string) (*User, error) {
-	if !plainText(email) {
+	if !db.PlainText(email) {
 		return nil, ErrNotFound
 	}
 	return scanUser(g.Raw(userByEmailQuery, email).Rows())
@@ -579,13 +579,7 @@ func (s *Service) rehash(ctx context.Context, u *User, password string) {
 // validName reports whether name (trimmed) fits the users.name column:
 // at most MaxNameLen characters of plain text.
 func validName(name string) bool {
-	return utf8.RuneCountInString(name) <= MaxNameLen && plainText(name)
-}
-
-// plainText reports whether s is valid UTF-8 without NUL bytes: text every
-// database stores and compares (PostgreSQL refuses NUL outright).
-func plainText(s string) bool {
-	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+	return utf8.RuneCountInString(name) <= MaxNameLen && db.PlainText(name)
 }
 
 // normalizeEmail trims and lower-cases a bare address (no display name,
@@ -595,7 +589,7 @@ func normalizeEmail(email string) (string, error) {
 	lower := strings.ToLower(trimmed)
 	addr, err := mail.ParseAddress(lower)
 	// plainText before lower-casing: ToLower turns invalid UTF-8 into U+FFFD.
-	if err != nil || addr.Name != "" || addr.Address != lower || len(lower) > maxEmailLen || !plainText(trimmed) {
+	if err != nil || addr.Name != "" || addr.Address != lower || len(lower) > maxEmailLen || !db.PlainText(trimmed) {
 		return "", ErrInvalidEmail
 	}
 	return lower, nil

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/users"
 )
 
@@ -59,7 +60,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 func plainStrings(v reflect.Value) bool {
 	switch v.Kind() {
 	case reflect.String:
-		return plainText(v.String())
+		return db.PlainText(v.String())
 	case reflect.Pointer, reflect.Interface:
 		return v.IsNil() || plainStrings(v.Elem())
 	case reflect.Struct:

@@ -9,10 +9,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/session"
 	"github.com/launchkit/launchkit/internal/users"
 )
@@ -40,7 +40,7 @@ func (s *Server) parseForm(w http.ResponseWriter, r *http.Request, fields ...str
 	}
 	for _, values := range r.PostForm {
 		for _, v := range values {
-			if !plainText(v) {
+			if !db.PlainText(v) {
 				return nil, errStatus(http.StatusBadRequest, badTextMessage)
 			}
 		}
@@ -63,14 +63,8 @@ func pathID(r *http.Request, name string) (uint, error) {
 	return uint(id), nil
 }
 
-// badTextMessage answers input that plainText refuses.
+// badTextMessage answers input that db.PlainText refuses.
 const badTextMessage = "The request holds characters that are not allowed (a NUL byte or invalid UTF-8)."
-
-// plainText reports whether s is valid UTF-8 without NUL bytes: what every
-// database stores and compares as text (PostgreSQL refuses NUL outright).
-func plainText(s string) bool {
-	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
-}
 
 // get returns a field's value.
 func (f *form) get(name string) string { return f.Values[name] }
