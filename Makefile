@@ -56,7 +56,7 @@ e2e: ## browser tests in headless Chromium (apt-get install chromium); E2E_SCREE
 redteam: ## replay the security review's attacks against the built web binary (also part of make test)
 	$(GO) test -count=1 -run 'TestRedTeam' -v ./cmd
 
-bench: ## load, jobs, start-up and memory of the built binaries as ratios to baselines; writes docs/benchmarks.md
+bench: ## load, jobs, start-up, memory and size of the built binaries as ratios to baselines, and the cold first build; writes docs/benchmarks.md
 	$(GO) run ./tools/bench
 
 ldap: ## a development LDAP directory (slapd: apt-get install slapd ldap-utils) to try directory sign-in; docs/directory-sign-in.md
