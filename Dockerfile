@@ -3,16 +3,17 @@
 #   docker run -p 8000:8000 -e ENV=production ... launchkit            (web)
 #   docker run ... launchkit /worker                                   (worker)
 #   docker run ... launchkit /manage migrate up                        (deploy step)
-# Templates, static files and migrations are embedded: the image holds only the binaries.
+# Templates, static files and migrations are embedded: the image holds only the binaries,
+# built as make build does (-tags nodev: without the development tools).
 
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/web ./cmd/web && \
-    CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/worker ./cmd/worker && \
-    CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/manage ./cmd/manage
+RUN CGO_ENABLED=0 go build -tags nodev -trimpath -ldflags="-s -w" -o /out/web ./cmd/web && \
+    CGO_ENABLED=0 go build -tags nodev -trimpath -ldflags="-s -w" -o /out/worker ./cmd/worker && \
+    CGO_ENABLED=0 go build -tags nodev -trimpath -ldflags="-s -w" -o /out/manage ./cmd/manage
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/ /

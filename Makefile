@@ -28,10 +28,14 @@ test: ## run the whole test suite (real services when TEST_* URLs are set)
 test-short: ## the fast inner loop: every package's quick tests (-short skips built binaries, browsers, long waits)
 	$(GO) test -short -count=1 -timeout 5m ./...
 
-build: ## static binaries in bin/: web, worker, manage
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(BIN)/web ./cmd/web
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(BIN)/worker ./cmd/worker
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(BIN)/manage ./cmd/manage
+# Production binaries are tagged nodev: the development tools (/dev, the
+# embedded Redis of make run) are left out. make run builds without it.
+PRODFLAGS := -tags nodev -trimpath -ldflags="-s -w"
+
+build: ## static production binaries in bin/ (tagged nodev: no development tools): web, worker, manage
+	CGO_ENABLED=0 $(GO) build $(PRODFLAGS) -o $(BIN)/web ./cmd/web
+	CGO_ENABLED=0 $(GO) build $(PRODFLAGS) -o $(BIN)/worker ./cmd/worker
+	CGO_ENABLED=0 $(GO) build $(PRODFLAGS) -o $(BIN)/manage ./cmd/manage
 
 worker: ## run a standalone worker (needs REDIS_URL)
 	$(GO) run ./cmd/worker
@@ -43,6 +47,7 @@ lint: ## gofmt check, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags nodev ./...
 	$(STATICCHECK) ./...
 
 e2e: ## browser tests in headless Chromium (apt-get install chromium); E2E_SCREENSHOTS=1 saves PNGs
@@ -51,7 +56,7 @@ e2e: ## browser tests in headless Chromium (apt-get install chromium); E2E_SCREE
 redteam: ## replay the security review's attacks against the built web binary (also part of make test)
 	$(GO) test -count=1 -run 'TestRedTeam' -v ./cmd
 
-bench: ## load, jobs, start-up and memory of the built binaries as ratios to baselines; writes docs/benchmarks.md
+bench: ## load, jobs, start-up, memory and size of the built binaries as ratios to baselines, and the cold first build; writes docs/benchmarks.md
 	$(GO) run ./tools/bench
 
 ldap: ## a development LDAP directory (slapd: apt-get install slapd ldap-utils) to try directory sign-in; docs/directory-sign-in.md

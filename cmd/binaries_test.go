@@ -34,7 +34,8 @@ import (
 var binDir string
 
 // TestMain builds bin/web, bin/worker and bin/manage once, as `make build`
-// does (CGO_ENABLED=0), into a temp dir.
+// does (CGO_ENABLED=0) but without -tags nodev, since the tests run them
+// in development too (nodev_test.go builds a nodev web), into a temp dir.
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if testing.Short() {

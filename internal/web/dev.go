@@ -1,5 +1,9 @@
+//go:build !nodev
+
 // Development tools under /dev (SPEC §6): routes.go mounts them only when
-// ENV is development, so every /dev path is a 404 anywhere else. Like
+// ENV is development, so every /dev path is a 404 anywhere else, and
+// builds tagged nodev (the production binaries of make build) leave them
+// out (dev_nodev.go). Like
 // Mailpit or letter_opener they need no sign-in: a development server is
 // the developer's own. They answer only on the developer's own machine
 // (onThisMachine): the mail viewer shows every reset link, so a server
@@ -15,6 +19,23 @@ import (
 
 	"github.com/go-chi/chi/v5"
 )
+
+// devRoutes mounts the development tools under /dev; GET /dev lists
+// them.
+func (s *Server) devRoutes(r chi.Router) {
+	r.Route("/dev", func(r chi.Router) {
+		r.Use(s.onThisMachine)
+		dev := s.devIndex(r)
+		if s.devMail != nil {
+			dev.add("/mail", "Mail", "The mail the app wrote to MAIL_OUTBOX_DIR, decoded, links clickable.", s.devMailPage)
+			r.Get("/mail/{id}", s.handle(s.devMessagePage))
+			r.Get("/mail/{id}/html", s.handle(s.devMessageHTML))
+			r.Get("/mail/{id}/source", s.handle(s.devMessageSource))
+		} else {
+			dev.off("Mail", "The mail the app sent.", "MAIL_SERVER is set: mail goes to that server.")
+		}
+	})
+}
 
 // onThisMachine answers 404 to any request for the development tools but
 // one from this machine to a loopback name: its TCP peer must be a

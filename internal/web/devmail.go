@@ -1,3 +1,5 @@
+//go:build !nodev
+
 // The development mail viewer, /dev/mail: what the app wrote to
 // MAIL_OUTBOX_DIR, newest first, and each message decoded, its links
 // clickable (the .eml files are quoted-printable: a long link is broken

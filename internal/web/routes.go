@@ -90,21 +90,11 @@ func (s *Server) routes() http.Handler {
 			r.Handle("/jobs", jobs)
 			r.Handle("/jobs/*", jobs)
 		})
-		// Development tools (dev.go): in development only, so a 404
-		// everywhere else, and only to this machine; GET /dev lists them.
+		// Development tools under /dev (dev.go): in development only, so
+		// a 404 everywhere else, and only to this machine. Production
+		// builds (-tags nodev, make build) leave them out altogether.
 		if s.cfg.Env == config.EnvDevelopment {
-			r.Route("/dev", func(r chi.Router) {
-				r.Use(s.onThisMachine)
-				dev := s.devIndex(r)
-				if s.devMail != nil {
-					dev.add("/mail", "Mail", "The mail the app wrote to MAIL_OUTBOX_DIR, decoded, links clickable.", s.devMailPage)
-					r.Get("/mail/{id}", s.handle(s.devMessagePage))
-					r.Get("/mail/{id}/html", s.handle(s.devMessageHTML))
-					r.Get("/mail/{id}/source", s.handle(s.devMessageSource))
-				} else {
-					dev.off("Mail", "The mail the app sent.", "MAIL_SERVER is set: mail goes to that server.")
-				}
-			})
+			s.devRoutes(r)
 		}
 		if s.extra != nil {
 			s.extra(r)

@@ -11,7 +11,9 @@
 //     on the same Redis;
 //   - start → first 200 on a fresh and on a migrated database, idle and
 //     peak RSS (during the signed-in run and a burst of 20 concurrent
-//     sign-ins), binary sizes;
+//     sign-ins), binary sizes and what bin/web's code is made of;
+//   - the cold first build of make run beside that of a plain chi
+//     program (-builds=false leaves these out: they take minutes);
 //   - the in-process cost of each layer of the handler stack.
 //
 // It needs only Go. PostgreSQL and a real Redis are used when
@@ -19,7 +21,7 @@
 // otherwise); without TEST_REDIS_URL an in-process Redis stands in.
 //
 //	make bench                 (go run ./tools/bench)
-//	go run ./tools/bench -duration 3s -o -    (a quick look, to stdout)
+//	go run ./tools/bench -duration 3s -builds=false -o -    (a quick look, to stdout)
 package main
 
 import (
@@ -43,10 +45,11 @@ type options struct {
 	starts   int
 	out      string
 	micro    bool
+	builds   bool
 }
 
 func defaultOptions() options {
-	return options{conns: 32, warmup: 2 * time.Second, duration: 10 * time.Second, tasks: 2000, starts: 5, out: "docs/benchmarks.md", micro: true}
+	return options{conns: 32, warmup: 2 * time.Second, duration: 10 * time.Second, tasks: 2000, starts: 5, out: "docs/benchmarks.md", micro: true, builds: true}
 }
 
 func main() {
@@ -59,6 +62,7 @@ func main() {
 	fs.IntVar(&opts.starts, "starts", opts.starts, "start-ups timed for each start row (the median is reported)")
 	fs.StringVar(&opts.out, "o", opts.out, `markdown report to write ("-": standard output only)`)
 	fs.BoolVar(&opts.micro, "micro", opts.micro, "also measure the in-process per-request costs")
+	fs.BoolVar(&opts.builds, "builds", opts.builds, "also time cold first builds (minutes) and break bin/web down by module")
 	_ = fs.Parse(os.Args[1:])
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -112,6 +116,9 @@ func run(ctx context.Context, opts options, getenv func(string) string, progress
 	steps := []func(context.Context) error{b.loadRuns, b.jobRuns, b.startRuns, b.signInBurst}
 	if opts.micro {
 		steps = append(steps, b.microRuns)
+	}
+	if opts.builds {
+		steps = append(steps, b.webModules, b.coldBuilds)
 	}
 	for _, step := range steps {
 		if err := step(ctx); err != nil {

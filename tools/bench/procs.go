@@ -17,7 +17,7 @@ import (
 )
 
 // binaries builds what the bench runs, the way `make build` does
-// (static, trimmed, stripped), into dir, and returns their paths by name.
+// (static, trimmed, stripped, tagged nodev), into dir, and returns their paths by name.
 // "initfloor" links every package bin/web does and runs nothing: the
 // memory and time that initialising those libraries costs by itself.
 func binaries(ctx context.Context, dir string) (map[string]string, error) {
@@ -29,7 +29,7 @@ func binaries(ctx context.Context, dir string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"build", "-trimpath", "-ldflags=-s -w", "-overlay", overlay, "-o", dir + string(os.PathSeparator)}
+	args := []string{"build", "-tags", "nodev", "-trimpath", "-ldflags=-s -w", "-overlay", overlay, "-o", dir + string(os.PathSeparator)}
 	for _, p := range pkgs {
 		args = append(args, p)
 	}
@@ -64,7 +64,7 @@ func initFloorOverlay(ctx context.Context, dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	out, err := goList("-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "./cmd/web")
+	out, err := goList("-deps", "-tags", "nodev", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "./cmd/web")
 	if err != nil {
 		return "", err
 	}

@@ -446,6 +446,9 @@ func (b *bench) signInBurst(ctx context.Context) error {
 	return nil
 }
 
+// webSizeName is bin/web's row of the sizes table.
+const webSizeName = "`bin/web`"
+
 // binarySizes records the size of each built binary.
 func (b *bench) binarySizes() error {
 	for _, name := range []string{"web", "worker", "manage"} {
@@ -453,7 +456,7 @@ func (b *bench) binarySizes() error {
 		if err != nil {
 			return err
 		}
-		b.rep.sizes = append(b.rep.sizes, sizeRow{name: name, bytes: fi.Size()})
+		b.rep.sizes = append(b.rep.sizes, sizeRow{name: "`bin/" + name + "`", bytes: fi.Size()})
 	}
 	return nil
 }
