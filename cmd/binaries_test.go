@@ -33,7 +33,8 @@ import (
 var binDir string
 
 // TestMain builds bin/web, bin/worker and bin/manage once, as `make build`
-// does (CGO_ENABLED=0), into a temp dir.
+// does (CGO_ENABLED=0), into a temp dir; under go test -cover they measure
+// coverage too (testenv.BuildBinaries).
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if testing.Short() {
@@ -45,9 +46,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	cmd := exec.Command("go", "build", "-trimpath", "-o", dir+string(os.PathSeparator), "./web", "./worker", "./manage")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
+	if out, err := testenv.BuildBinaries("..", dir, "./cmd/web", "./cmd/worker", "./cmd/manage"); err != nil {
 		fmt.Fprintf(os.Stderr, "build binaries: %v\n%s", err, out)
 		os.Exit(1)
 	}
@@ -65,14 +64,15 @@ func needBinaries(t *testing.T) {
 }
 
 // binary returns a command for bin/NAME run in its own empty directory
-// with only env (plus PATH/HOME) in its environment.
+// with only env (plus PATH/HOME, and GOCOVERDIR under go test -cover) in
+// its environment.
 func binary(t *testing.T, name string, args []string, env ...string) (*exec.Cmd, string) {
 	t.Helper()
 	needBinaries(t)
 	dir := t.TempDir()
 	cmd := exec.Command(filepath.Join(binDir, name), args...)
 	cmd.Dir = dir
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...)
+	cmd.Env = testenv.BinaryEnv(append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...)...)
 	return cmd, dir
 }
 
@@ -243,7 +243,7 @@ func TestManage(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command(filepath.Join(binDir, "manage"), args...)
 		cmd.Dir = dir
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), dbURL, "APP_NAME=Manage Test"}
+		cmd.Env = testenv.BinaryEnv("PATH="+os.Getenv("PATH"), dbURL, "APP_NAME=Manage Test")
 		out, _ := cmd.CombinedOutput()
 		return cmd.ProcessState.ExitCode(), string(out)
 	}
@@ -293,7 +293,7 @@ func TestManageUsers(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command(filepath.Join(binDir, "manage"), args...)
 		cmd.Dir = dir
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + dbURL}
+		cmd.Env = testenv.BinaryEnv("PATH="+os.Getenv("PATH"), "DATABASE_URL="+dbURL)
 		cmd.Stdin = strings.NewReader(stdin)
 		var stdout, stderr strings.Builder
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -468,7 +468,7 @@ func TestManageConfigCheckFailsOnBadConfig(t *testing.T) {
 	needBinaries(t)
 	cmd := exec.Command(filepath.Join(binDir, "manage"), "config", "--check")
 	cmd.Dir = t.TempDir()
-	cmd.Env = []string{"WORKER_CONCURRENCY=lots"}
+	cmd.Env = testenv.BinaryEnv("WORKER_CONCURRENCY=lots")
 	out, _ := cmd.CombinedOutput()
 	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), "WORKER_CONCURRENCY (from env)") {
 		t.Errorf("config --check with a bad value = %d:\n%s", code, out)

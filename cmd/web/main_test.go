@@ -52,7 +52,7 @@ func childWithArgs(t *testing.T, args []string, env ...string) *exec.Cmd {
 		"DATABASE_URL=sqlite://"+filepath.Join(dir, "app.db"),
 		"MAIL_OUTBOX_DIR="+filepath.Join(dir, "outbox"),
 	)
-	cmd.Env = append(cmd.Env, env...)
+	cmd.Env = testenv.BinaryEnv(append(cmd.Env, env...)...)
 	return cmd
 }
 
