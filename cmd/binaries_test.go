@@ -283,6 +283,65 @@ func TestManage(t *testing.T) {
 	}
 }
 
+// TestManageCommandLine: help, the migration generator, and what a bad
+// command line or a bad DATABASE_URL gets: the exit codes the usage
+// promises (0 ok, 1 failure, 2 bad usage) and a line saying why.
+func TestManageCommandLine(t *testing.T) {
+	needBinaries(t)
+	dir := t.TempDir()
+	run := func(env string, args ...string) (int, string, string) {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(binDir, "manage"), args...)
+		cmd.Dir = dir
+		cmd.Env = testenv.BinaryEnv("PATH="+os.Getenv("PATH"), env)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		_ = cmd.Run()
+		return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
+	}
+	db := "DATABASE_URL=sqlite://app.db"
+
+	if code, out, _ := run(db, "help"); code != 0 || !strings.HasPrefix(out, "usage:") {
+		t.Errorf("manage help = %d, want 0 with the usage on stdout:\n%s", code, out)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"migrate", "up", "now"}, "manage: migrate up takes no arguments"},
+		{[]string{"config", "--verbose"}, "manage: flag provided but not defined: -verbose"},
+		{[]string{"config", "-h"}, "usage:"},
+	} {
+		if code, _, errOut := run(db, tc.args...); code != 2 || !strings.Contains(errOut, tc.want) || !strings.Contains(errOut, "usage:") {
+			t.Errorf("manage %v = %d, want 2 with %q and the usage:\n%s", tc.args, code, tc.want, errOut)
+		}
+	}
+	if code, _, errOut := run("DATABASE_URL=oracle://scott@db/orcl", "migrate", "up"); code != 1 || !strings.Contains(errOut, `"oracle"`) || strings.Contains(errOut, "usage:") {
+		t.Errorf("migrate up on an unknown database = %d, want 1 with the reason:\n%s", code, errOut)
+	}
+
+	// create writes the next number into each dialect directory there is.
+	if code, _, errOut := run(db, "migrate", "create", "add_widgets"); code != 1 || !strings.Contains(errOut, "run it from the repository root") {
+		t.Errorf("migrate create outside a source tree = %d:\n%s", code, errOut)
+	}
+	for _, d := range []string{"sqlite", "postgres"} {
+		if err := os.MkdirAll(filepath.Join(dir, "migrations", d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "migrations", "sqlite", "00007_users.sql"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(db, "migrate", "create", "add_widgets")
+	want := "created migrations/sqlite/00008_add_widgets.sql\ncreated migrations/postgres/00008_add_widgets.sql\n"
+	if code != 0 || out != want {
+		t.Errorf("migrate create = %d:\n%s%s\nwant:\n%s", code, out, errOut, want)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "migrations", "postgres", "00008_add_widgets.sql")); err != nil || !strings.Contains(string(b), "-- +goose Up") {
+		t.Errorf("the new postgres migration: %q, %v", b, err)
+	}
+}
+
 func TestManageUsers(t *testing.T) {
 	needBinaries(t)
 	dir := t.TempDir()
