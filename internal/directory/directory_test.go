@@ -17,9 +17,9 @@ import (
 	"github.com/launchkit/launchkit/internal/testenv"
 )
 
-// client returns a Client for dir's Settings with the keys in over
-// changed.
-func client(t *testing.T, dir *testenv.Directory, over map[string]string) *directory.Client {
+// settings loads the configuration of dir's Settings with the keys in
+// over changed.
+func settings(t *testing.T, dir *testenv.Directory, over map[string]string) *config.Config {
 	t.Helper()
 	env := dir.Settings()
 	maps.Copy(env, over)
@@ -27,7 +27,14 @@ func client(t *testing.T, dir *testenv.Directory, over map[string]string) *direc
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := directory.New(cfg)
+	return cfg
+}
+
+// client returns a Client for dir's Settings with the keys in over
+// changed.
+func client(t *testing.T, dir *testenv.Directory, over map[string]string) *directory.Client {
+	t.Helper()
+	c, err := directory.New(settings(t, dir, over))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,12 +270,7 @@ func TestAnUnusableCAFileIsRefusedAtStart(t *testing.T) {
 		filepath.Join(t.TempDir(), "missing.pem"): "LDAP_CA_FILE: open ",
 		notPEM: "LDAP_CA_FILE: " + notPEM + " holds no PEM certificate",
 	} {
-		env := testenv.DirectoryAt("ldaps://127.0.0.1:1").Settings()
-		env["LDAP_CA_FILE"] = file
-		cfg, err := config.Load(t.Context(), config.Options{Getenv: func(k string) string { return env[k] }})
-		if err != nil {
-			t.Fatal(err)
-		}
+		cfg := settings(t, testenv.DirectoryAt("ldaps://127.0.0.1:1"), map[string]string{"LDAP_CA_FILE": file})
 		if c, err := directory.New(cfg); c != nil || err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("New with LDAP_CA_FILE=%s = %v, %v; want an error containing %q", file, c, err, want)
 		}
@@ -279,15 +281,7 @@ func TestAnUnusableCAFileIsRefusedAtStart(t *testing.T) {
 // gone (the browser closed) stops before connecting, with the context's
 // error.
 func TestACancelledRequestDoesNotDial(t *testing.T) {
-	env := testenv.DirectoryAt("ldap://" + testenv.SilentListener(t)).Settings()
-	cfg, err := config.Load(t.Context(), config.Options{Getenv: func(k string) string { return env[k] }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := directory.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := client(t, testenv.DirectoryAt("ldap://"+testenv.SilentListener(t)), nil)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	start := time.Now()
