@@ -222,6 +222,19 @@ func TestWithRedisTheWebEnqueuesAndTheWorkerProcesses(t *testing.T) {
 	}
 }
 
+// TestWorkerUnknownFlagIsAUsageError: a flag the worker does not know
+// exits 2, naming the flag, before anything starts.
+func TestWorkerUnknownFlagIsAUsageError(t *testing.T) {
+	cmd, _ := binary(t, "worker", []string{"-no-such-flag"}, "REDIS_URL=redis://127.0.0.1:1/0")
+	p := testenv.Start(t, cmd)
+	if code := p.Wait(30 * time.Second); code != 2 {
+		t.Fatalf("exit code %d, want 2:\n%s", code, p.Output())
+	}
+	if out := p.Output(); !strings.Contains(out, "-no-such-flag") || strings.Contains(out, "starting worker") {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
 func TestWorkerWithoutRedisExplainsAndExits1(t *testing.T) {
 	cmd, _ := binary(t, "worker", nil)
 	p := testenv.Start(t, cmd)

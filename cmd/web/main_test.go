@@ -245,8 +245,8 @@ func TestUnknownFlagIsAUsageError(t *testing.T) {
 }
 
 // TestAnAddressInUseExitsNamingIt: when ADDR or METRICS_ADDR cannot be
-// listened on, the process exits 1 with one line naming the key and the
-// address, having closed the listener it did open.
+// listened on, the process exits 1 with a line naming the key and the
+// address.
 func TestAnAddressInUseExitsNamingIt(t *testing.T) {
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
