@@ -4,7 +4,7 @@ GO ?= go
 STATICCHECK := $(GO) tool staticcheck
 BIN := bin
 
-.PHONY: run dev test test-short build worker migrate lint bench e2e redteam fmt scaffold rename ldap clean help
+.PHONY: run dev test test-short cover build worker migrate lint bench e2e redteam fmt scaffold rename ldap clean help
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -18,12 +18,28 @@ dev: ## like run, but rebuilt and restarted on every change to Go code, template
 	@echo "starting air: it builds tmp/web (the first time, air and several hundred packages: a few minutes), then rebuilds on each change; Ctrl-C stops it"
 	$(GO) tool air
 
-test: ## run the whole test suite (real services when TEST_* URLs are set)
+# What a test run without a service skips, said before it starts.
+define skip_notes
 	@[ -n "$$TEST_DATABASE_URL" ] || echo "note: TEST_DATABASE_URL is not set: PostgreSQL tests will skip"
 	@[ -n "$$TEST_MYSQL_URL" ] || echo "note: TEST_MYSQL_URL is not set: MySQL/MariaDB tests will skip"
 	@[ -n "$$TEST_REDIS_URL" ] || echo "note: TEST_REDIS_URL is not set: real-Redis tests will skip (the embedded Redis still runs)"
 	@command -v ldapmodify >/dev/null || echo "note: slapd and ldap-utils are not installed: the directory sign-in tests will skip (apt-get install slapd ldap-utils)"
+endef
+
+test: ## run the whole test suite (real services when TEST_* URLs are set)
+	$(skip_notes)
 	$(GO) test -count=1 -timeout 15m ./...
+
+# make cover PKGS=./internal/config/... reruns only those packages' tests.
+PKGS ?= ./...
+COVER := coverage
+
+cover: ## make test measuring statement coverage, the built binaries' included: per package and total, HTML in coverage/index.html
+	$(skip_notes)
+	@rm -rf $(COVER) && mkdir -p $(COVER)/data
+	@status=0; $(GO) test -count=1 -timeout 20m -cover -coverpkg=./internal/...,./cmd/... $(PKGS) \
+	  -args -test.gocoverdir=$(abspath $(COVER))/data || status=$$?; \
+	  $(GO) run ./tools/cover $(COVER) && exit $$status
 
 test-short: ## the fast inner loop: every package's quick tests (-short skips built binaries, browsers, long waits)
 	$(GO) test -short -count=1 -timeout 5m ./...

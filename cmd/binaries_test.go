@@ -35,7 +35,8 @@ var binDir string
 
 // TestMain builds bin/web, bin/worker and bin/manage once, as `make build`
 // does (CGO_ENABLED=0) but without -tags nodev, since the tests run them
-// in development too (nodev_test.go builds a nodev web), into a temp dir.
+// in development too (nodev_test.go builds a nodev web), into a temp dir;
+// under go test -cover they measure coverage too (testenv.BuildBinaries).
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if testing.Short() {
@@ -47,9 +48,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	cmd := exec.Command("go", "build", "-trimpath", "-o", dir+string(os.PathSeparator), "./web", "./worker", "./manage")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
+	if out, err := testenv.BuildBinaries("..", dir, "./cmd/web", "./cmd/worker", "./cmd/manage"); err != nil {
 		fmt.Fprintf(os.Stderr, "build binaries: %v\n%s", err, out)
 		os.Exit(1)
 	}
@@ -67,14 +66,15 @@ func needBinaries(t *testing.T) {
 }
 
 // binary returns a command for bin/NAME run in its own empty directory
-// with only env (plus PATH/HOME) in its environment.
+// with only env (plus PATH/HOME, and GOCOVERDIR under go test -cover) in
+// its environment.
 func binary(t *testing.T, name string, args []string, env ...string) (*exec.Cmd, string) {
 	t.Helper()
 	needBinaries(t)
 	dir := t.TempDir()
 	cmd := exec.Command(filepath.Join(binDir, name), args...)
 	cmd.Dir = dir
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...)
+	cmd.Env = testenv.BinaryEnv(append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}, env...)...)
 	return cmd, dir
 }
 
@@ -224,6 +224,19 @@ func TestWithRedisTheWebEnqueuesAndTheWorkerProcesses(t *testing.T) {
 	}
 }
 
+// TestWorkerUnknownFlagIsAUsageError: a flag the worker does not know
+// exits 2, naming the flag, before anything starts.
+func TestWorkerUnknownFlagIsAUsageError(t *testing.T) {
+	cmd, _ := binary(t, "worker", []string{"-no-such-flag"}, "REDIS_URL=redis://127.0.0.1:1/0")
+	p := testenv.Start(t, cmd)
+	if code := p.Wait(30 * time.Second); code != 2 {
+		t.Fatalf("exit code %d, want 2:\n%s", code, p.Output())
+	}
+	if out := p.Output(); !strings.Contains(out, "-no-such-flag") || strings.Contains(out, "starting worker") {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
 func TestWorkerWithoutRedisExplainsAndExits1(t *testing.T) {
 	cmd, _ := binary(t, "worker", nil)
 	p := testenv.Start(t, cmd)
@@ -245,7 +258,7 @@ func TestManage(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command(filepath.Join(binDir, "manage"), args...)
 		cmd.Dir = dir
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), dbURL, "APP_NAME=Manage Test"}
+		cmd.Env = testenv.BinaryEnv("PATH="+os.Getenv("PATH"), dbURL, "APP_NAME=Manage Test")
 		out, _ := cmd.CombinedOutput()
 		return cmd.ProcessState.ExitCode(), string(out)
 	}
@@ -285,6 +298,65 @@ func TestManage(t *testing.T) {
 	}
 }
 
+// TestManageCommandLine: help, the migration generator, and what a bad
+// command line or a bad DATABASE_URL gets: the exit codes the usage
+// promises (0 ok, 1 failure, 2 bad usage) and a line saying why.
+func TestManageCommandLine(t *testing.T) {
+	needBinaries(t)
+	dir := t.TempDir()
+	run := func(env string, args ...string) (int, string, string) {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(binDir, "manage"), args...)
+		cmd.Dir = dir
+		cmd.Env = testenv.BinaryEnv("PATH="+os.Getenv("PATH"), env)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		_ = cmd.Run()
+		return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
+	}
+	db := "DATABASE_URL=sqlite://app.db"
+
+	if code, out, _ := run(db, "help"); code != 0 || !strings.HasPrefix(out, "usage:") {
+		t.Errorf("manage help = %d, want 0 with the usage on stdout:\n%s", code, out)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"migrate", "up", "now"}, "manage: migrate up takes no arguments"},
+		{[]string{"config", "--verbose"}, "manage: flag provided but not defined: -verbose"},
+		{[]string{"config", "-h"}, "usage:"},
+	} {
+		if code, _, errOut := run(db, tc.args...); code != 2 || !strings.Contains(errOut, tc.want) || !strings.Contains(errOut, "usage:") {
+			t.Errorf("manage %v = %d, want 2 with %q and the usage:\n%s", tc.args, code, tc.want, errOut)
+		}
+	}
+	if code, _, errOut := run("DATABASE_URL=oracle://scott@db/orcl", "migrate", "up"); code != 1 || !strings.Contains(errOut, `"oracle"`) || strings.Contains(errOut, "usage:") {
+		t.Errorf("migrate up on an unknown database = %d, want 1 with the reason:\n%s", code, errOut)
+	}
+
+	// create writes the next number into each dialect directory there is.
+	if code, _, errOut := run(db, "migrate", "create", "add_widgets"); code != 1 || !strings.Contains(errOut, "run it from the repository root") {
+		t.Errorf("migrate create outside a source tree = %d:\n%s", code, errOut)
+	}
+	for _, d := range []string{"sqlite", "postgres"} {
+		if err := os.MkdirAll(filepath.Join(dir, "migrations", d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "migrations", "sqlite", "00007_users.sql"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(db, "migrate", "create", "add_widgets")
+	want := "created migrations/sqlite/00008_add_widgets.sql\ncreated migrations/postgres/00008_add_widgets.sql\n"
+	if code != 0 || out != want {
+		t.Errorf("migrate create = %d:\n%s%s\nwant:\n%s", code, out, errOut, want)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "migrations", "postgres", "00008_add_widgets.sql")); err != nil || !strings.Contains(string(b), "-- +goose Up") {
+		t.Errorf("the new postgres migration: %q, %v", b, err)
+	}
+}
+
 func TestManageUsers(t *testing.T) {
 	needBinaries(t)
 	dir := t.TempDir()
@@ -295,7 +367,7 @@ func TestManageUsers(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command(filepath.Join(binDir, "manage"), args...)
 		cmd.Dir = dir
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + dbURL}
+		cmd.Env = testenv.BinaryEnv("PATH="+os.Getenv("PATH"), "DATABASE_URL="+dbURL)
 		cmd.Stdin = strings.NewReader(stdin)
 		var stdout, stderr strings.Builder
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -470,7 +542,7 @@ func TestManageConfigCheckFailsOnBadConfig(t *testing.T) {
 	needBinaries(t)
 	cmd := exec.Command(filepath.Join(binDir, "manage"), "config", "--check")
 	cmd.Dir = t.TempDir()
-	cmd.Env = []string{"WORKER_CONCURRENCY=lots"}
+	cmd.Env = testenv.BinaryEnv("WORKER_CONCURRENCY=lots")
 	out, _ := cmd.CombinedOutput()
 	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), "WORKER_CONCURRENCY (from env)") {
 		t.Errorf("config --check with a bad value = %d:\n%s", code, out)

@@ -33,7 +33,7 @@ func TestManageLDAPCheck(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command(filepath.Join(binDir, "manage"), args...)
 		cmd.Dir = t.TempDir()
-		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+		cmd.Env = testenv.BinaryEnv(append([]string{"PATH=" + os.Getenv("PATH")}, env...)...)
 		cmd.Stdin = strings.NewReader(stdin)
 		out, _ := cmd.CombinedOutput()
 		return cmd.ProcessState.ExitCode(), string(out)
@@ -104,7 +104,7 @@ func TestManageUserRolesOfADirectoryAccount(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command(filepath.Join(binDir, "manage"), args...)
 		cmd.Dir = work
-		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + dbURL}, directoryEnv(dir)...)
+		cmd.Env = testenv.BinaryEnv(append([]string{"PATH=" + os.Getenv("PATH"), "DATABASE_URL=" + dbURL}, directoryEnv(dir)...)...)
 		var stdout, stderr strings.Builder
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		_ = cmd.Run()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -52,7 +53,7 @@ func childWithArgs(t *testing.T, args []string, env ...string) *exec.Cmd {
 		"DATABASE_URL=sqlite://"+filepath.Join(dir, "app.db"),
 		"MAIL_OUTBOX_DIR="+filepath.Join(dir, "outbox"),
 	)
-	cmd.Env = append(cmd.Env, env...)
+	cmd.Env = testenv.BinaryEnv(append(cmd.Env, env...)...)
 	return cmd
 }
 
@@ -240,5 +241,54 @@ func TestUnknownFlagIsAUsageError(t *testing.T) {
 	}
 	if !strings.Contains(p.Output(), "-config") {
 		t.Errorf("usage should list the flags:\n%s", p.Output())
+	}
+}
+
+// TestAnAddressInUseExitsNamingIt: when ADDR or METRICS_ADDR cannot be
+// listened on, the process exits 1 with a line naming the key and the
+// address.
+func TestAnAddressInUseExitsNamingIt(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+	for _, tc := range []struct{ key, env string }{
+		{"ADDR", "ADDR=" + addr},
+		{"METRICS_ADDR", "METRICS_ADDR=" + addr},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			p := testenv.Start(t, child(t, tc.env))
+			if code := p.Wait(60 * time.Second); code != 1 {
+				t.Fatalf("exit code %d, want 1:\n%s", code, p.Output())
+			}
+			want := "web: " + tc.key + " " + addr + ": listen tcp " + addr + ": bind: address already in use"
+			if out := p.Output(); !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		})
+	}
+}
+
+// TestADirectoryThatDoesNotAnswerIsSaidAtStart: with directory sign-in
+// on and the directory down, the web process starts and serves, and says
+// once at start that directory users cannot sign in, before anyone tries.
+func TestADirectoryThatDoesNotAnswerIsSaidAtStart(t *testing.T) {
+	var env []string
+	for k, v := range testenv.DirectoryAt(fmt.Sprintf("ldap://127.0.0.1:%d", testenv.FreePort(t))).Settings() {
+		env = append(env, k+"="+v)
+	}
+	p := testenv.Start(t, child(t, env...))
+	base := p.WaitListening()
+	p.WaitForOutput(regexp.MustCompile(`level=WARN msg="directory sign-in: the directory does not answer; directory users cannot sign in until it does"`), 30*time.Second)
+	if resp, err := http.Get(base + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /healthz with the directory down: %v, %v", resp, err)
+	} else {
+		_ = resp.Body.Close()
+	}
+	p.Terminate()
+	if code := p.Wait(30 * time.Second); code != 0 {
+		t.Errorf("exit code %d after SIGTERM", code)
 	}
 }

@@ -248,6 +248,16 @@ func TestFetchSecretAPIErrors(t *testing.T) {
 			contains: []string{"request failed: InvalidRequestException: You can't perform this operation"},
 		},
 		{
+			name: "not found, without a message", errType: "ResourceNotFoundException",
+			want:     awssecrets.ErrNotFound,
+			contains: []string{"not found: ResourceNotFoundException"},
+		},
+		{
+			name: "other client error, without a message", errType: "InvalidParameterException",
+			want:     awssecrets.ErrRequestFailed,
+			contains: []string{"request failed: InvalidParameterException"},
+		},
+		{
 			name: "namespaced error type", errType: "com.amazonaws.secretsmanager#ResourceNotFoundException",
 			message:  "Secrets Manager can't find the specified secret value for staging label: AWSPENDING",
 			want:     awssecrets.ErrNotFound,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -142,6 +143,13 @@ func TestAnOutageDegradesToComputing(t *testing.T) {
 	}
 	if failures.Load() != 6 { // a get and a set each time
 		t.Errorf("%d failures counted, want 6", failures.Load())
+	}
+	// Forget cannot promise the old value is gone: it says so.
+	if err := c.Forget(t.Context(), "k"); err == nil || !strings.Contains(err.Error(), "cache: forget k:") {
+		t.Errorf("Forget with Redis down = %v, want an error", err)
+	}
+	if failures.Load() != 7 {
+		t.Errorf("%d failures counted after Forget, want 7", failures.Load())
 	}
 }
 

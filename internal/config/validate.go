@@ -179,7 +179,7 @@ func validate(c *Config) Problems {
 		}
 		for _, k := range c.SecretKeyFallbacks {
 			if len(k) < 32 {
-				bad("SECRET_KEY_FALLBACKS", "each older key must be at least 32 bytes, as SECRET_KEY is")
+				bad("SECRET_KEY_FALLBACKS", "ENV=production needs each older key to be at least 32 bytes, as SECRET_KEY is")
 			}
 		}
 		if c.RedisURL == "" {

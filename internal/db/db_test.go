@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -110,6 +111,10 @@ func TestOpenRejectsBadURLs(t *testing.T) {
 		{"sqlite with only a query", "sqlite://?cache=shared", "needs a file path"},
 		{"mysql without a database", "mysql://root@127.0.0.1:3306", "needs a database name"},
 		{"mysql with an empty database", "mysql://root@127.0.0.1:3306/", "needs a database name"},
+		{"sqlite with a bad query string", "sqlite://app.db?cache=%zz", "bad query string"},
+		{"sqlite in a directory that cannot be made", "sqlite:///dev/null/app.db", "create database directory"},
+		{"mysql with a bad option", "mysql://root@127.0.0.1:3306/test?timeout=soon", `DATABASE_URL: time: invalid duration "soon"`},
+		{"postgres with a bad escape", "postgres://postgres:%zz@127.0.0.1/test", "not a valid postgres:// URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,6 +127,29 @@ func TestOpenRejectsBadURLs(t *testing.T) {
 				t.Errorf("Open(%q) error = %q, want it to mention %q", tt.url, err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestSQLiteInMemoryIsOneDatabase: sqlite://:memory: is a database per
+// connection, so it gets one connection: a table made by one statement
+// is there for the next, and no file is written.
+func TestSQLiteInMemoryIsOneDatabase(t *testing.T) {
+	t.Chdir(t.TempDir())
+	d := open(t, "sqlite://:memory:")
+	if got := d.SQL.Stats().MaxOpenConnections; got != 1 {
+		t.Errorf("MaxOpenConnections = %d, want 1", got)
+	}
+	for i := range 5 {
+		if err := d.Gorm.Exec(fmt.Sprintf("CREATE TABLE t%d (x INTEGER)", i)).Error; err != nil {
+			t.Fatalf("create table %d: %v", i, err)
+		}
+	}
+	var n int
+	if err := d.SQL.QueryRowContext(t.Context(), "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").Scan(&n); err != nil || n != 5 {
+		t.Errorf("tables seen = %d, %v; want all 5 in one database", n, err)
+	}
+	if files, _ := os.ReadDir("."); len(files) != 0 {
+		t.Errorf("an in-memory database wrote %v", files)
 	}
 }
 

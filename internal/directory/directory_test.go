@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,9 +17,9 @@ import (
 	"github.com/launchkit/launchkit/internal/testenv"
 )
 
-// client returns a Client for dir's Settings with the keys in over
-// changed.
-func client(t *testing.T, dir *testenv.Directory, over map[string]string) *directory.Client {
+// settings loads the configuration of dir's Settings with the keys in
+// over changed.
+func settings(t *testing.T, dir *testenv.Directory, over map[string]string) *config.Config {
 	t.Helper()
 	env := dir.Settings()
 	maps.Copy(env, over)
@@ -25,7 +27,14 @@ func client(t *testing.T, dir *testenv.Directory, over map[string]string) *direc
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := directory.New(cfg)
+	return cfg
+}
+
+// client returns a Client for dir's Settings with the keys in over
+// changed.
+func client(t *testing.T, dir *testenv.Directory, over map[string]string) *directory.Client {
+	t.Helper()
+	c, err := directory.New(settings(t, dir, over))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,5 +255,40 @@ func TestAUserInManyGroupsSignsIn(t *testing.T) {
 	a, err := client(t, dir, nil).Authenticate(t.Context(), "bob", testenv.DirectoryUsers["bob"])
 	if err != nil || !slices.Equal(a.Roles, []string{"user"}) {
 		t.Fatalf("bob in 520 groups: %+v, %v", a, err)
+	}
+}
+
+// TestAnUnusableCAFileIsRefusedAtStart: LDAP_CA_FILE that cannot be read
+// or holds no certificate stops New, naming the key, instead of failing
+// every sign-in later with a certificate error.
+func TestAnUnusableCAFileIsRefusedAtStart(t *testing.T) {
+	notPEM := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]string{
+		filepath.Join(t.TempDir(), "missing.pem"): "LDAP_CA_FILE: open ",
+		notPEM: "LDAP_CA_FILE: " + notPEM + " holds no PEM certificate",
+	} {
+		cfg := settings(t, testenv.DirectoryAt("ldaps://127.0.0.1:1"), map[string]string{"LDAP_CA_FILE": file})
+		if c, err := directory.New(cfg); c != nil || err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("New with LDAP_CA_FILE=%s = %v, %v; want an error containing %q", file, c, err, want)
+		}
+	}
+}
+
+// TestACancelledRequestDoesNotDial: a sign-in whose request has already
+// gone (the browser closed) stops before connecting, with the context's
+// error.
+func TestACancelledRequestDoesNotDial(t *testing.T) {
+	c := client(t, testenv.DirectoryAt("ldap://"+testenv.SilentListener(t)), nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	start := time.Now()
+	if _, err := c.Authenticate(ctx, "alice", "pw"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Authenticate with a cancelled context: %v, want context.Canceled", err)
+	}
+	if elapsed := time.Since(start); elapsed > time.Second {
+		t.Errorf("took %v: it waited on the directory", elapsed)
 	}
 }

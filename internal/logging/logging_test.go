@@ -42,18 +42,19 @@ func TestRequestIDIsOnEveryLineLoggedWithTheContext(t *testing.T) {
 	ctx := logging.WithRequestID(context.Background(), "req-0001")
 	log.InfoContext(ctx, "first")
 	log.With("component", "x").WarnContext(ctx, "second")
+	log.WithGroup("job").InfoContext(ctx, "third", "attempt", 2)
 	log.Info("no context")
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if len(lines) != 3 {
+	if len(lines) != 4 {
 		t.Fatalf("got %d lines", len(lines))
 	}
-	for _, l := range lines[:2] {
+	for _, l := range lines[:3] {
 		if !strings.Contains(l, "request_id=req-0001") {
 			t.Errorf("line lacks the request ID: %s", l)
 		}
 	}
-	if strings.Contains(lines[2], "request_id") {
-		t.Errorf("a line without a request context got an ID: %s", lines[2])
+	if strings.Contains(lines[3], "request_id") {
+		t.Errorf("a line without a request context got an ID: %s", lines[3])
 	}
 	if logging.RequestID(context.Background()) != "" {
 		t.Error("RequestID of a bare context must be empty")

@@ -3,6 +3,7 @@ package mail_test
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"net"
 	"net/netip"
 	"os"
@@ -68,12 +69,20 @@ func TestUnsendableMessagesAreRefused(t *testing.T) {
 // auth. It records the DATA of the first message.
 func smtpServer(t *testing.T) (addr string, data <-chan string) {
 	t.Helper()
+	addr, data, _ = authSMTPServer(t, false)
+	return addr, data
+}
+
+// authSMTPServer is smtpServer, offering AUTH PLAIN when auth is set and
+// recording the credentials a client sends.
+func authSMTPServer(t *testing.T, auth bool) (addr string, data, creds <-chan string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ln.Close() })
-	got := make(chan string, 1)
+	got, gotCreds := make(chan string, 1), make(chan string, 1)
 	go func() {
 		conn, err := ln.Accept()
 		if err != nil {
@@ -90,8 +99,14 @@ func smtpServer(t *testing.T) (addr string, data <-chan string) {
 			}
 			cmd := strings.ToUpper(strings.TrimSpace(line))
 			switch {
+			case strings.HasPrefix(cmd, "EHLO") && auth:
+				say("250-test\r\n250-AUTH PLAIN\r\n250 8BITMIME")
 			case strings.HasPrefix(cmd, "EHLO"):
 				say("250-test\r\n250 8BITMIME")
+			case strings.HasPrefix(cmd, "AUTH PLAIN "):
+				b, _ := base64.StdEncoding.DecodeString(strings.TrimSpace(line)[len("AUTH PLAIN "):])
+				gotCreds <- string(b)
+				say("235 authenticated")
 			case strings.HasPrefix(cmd, "DATA"):
 				say("354 go on")
 				var b strings.Builder
@@ -112,7 +127,7 @@ func smtpServer(t *testing.T) (addr string, data <-chan string) {
 			}
 		}
 	}()
-	return ln.Addr().String(), got
+	return ln.Addr().String(), got, gotCreds
 }
 
 func TestSMTPDeliversTheMessage(t *testing.T) {
@@ -130,9 +145,68 @@ func TestSMTPDeliversTheMessage(t *testing.T) {
 	}
 }
 
+// TestSMTPNeverSendsCredentialsInTheClear: with MAIL_USERNAME set, a
+// server on a plain connection offering only AUTH PLAIN (which would
+// send the password as it is), or no sign-in at all, gets neither the
+// password nor the message: an error says why.
+func TestSMTPNeverSendsCredentialsInTheClear(t *testing.T) {
+	for offered, want := range map[bool]string{true: "authentication mechanism", false: "does not support SMTP AUTH"} {
+		addr, data, creds := authSMTPServer(t, offered)
+		tcp := net.TCPAddrFromAddrPort(netip.MustParseAddrPort(addr))
+		s := &mail.SMTP{Host: tcp.IP.String(), Port: tcp.Port, Sender: "noreply@example.com", Username: "mailer", Password: "pw-7d1e"}
+		if err := s.Send(context.Background(), welcome); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("AUTH PLAIN offered %v: err = %v, want %q", offered, err, want)
+		}
+		select {
+		case got := <-creds:
+			t.Errorf("the password went over a plain connection: %q", got)
+		case msg := <-data:
+			t.Errorf("the message was sent without signing in:\n%s", msg)
+		default:
+		}
+	}
+}
+
 func TestSMTPFailureIsAnError(t *testing.T) {
 	s := &mail.SMTP{Host: "127.0.0.1", Port: 1, Sender: "noreply@example.com"}
 	if err := s.Send(context.Background(), welcome); err == nil || !strings.Contains(err.Error(), "smtp 127.0.0.1:1") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// TestOutboxSendsAnHTMLOnlyMessage: a message with HTML and no text is
+// one text/html part, read back as HTML.
+func TestOutboxSendsAnHTMLOnlyMessage(t *testing.T) {
+	o := &mail.Outbox{Dir: t.TempDir(), Sender: "noreply@example.com"}
+	m := mail.Message{To: []string{"ada@example.com"}, Subject: "Report", HTML: "<p>All <b>green</b></p>"}
+	if err := o.Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	list, _, err := o.List(1)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("List = %v, %v", list, err)
+	}
+	got, err := o.Read(list[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.HTML != m.HTML || got.Text != "" || got.BodyProblem != "" {
+		t.Errorf("read back html %q, text %q, problem %q", got.HTML, got.Text, got.BodyProblem)
+	}
+}
+
+// TestOutboxThatCannotBeWrittenIsAnError: an outbox directory that
+// cannot be made (a file is in its place) fails Send, saying so.
+func TestOutboxThatCannotBeWrittenIsAnError(t *testing.T) {
+	blocked := filepath.Join(t.TempDir(), "outbox")
+	if err := os.WriteFile(blocked, []byte("a file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := &mail.Outbox{Dir: blocked, Sender: "noreply@example.com"}
+	if err := o.Send(context.Background(), welcome); err == nil || !strings.HasPrefix(err.Error(), "outbox: ") {
+		t.Errorf("Send into a file = %v, want an outbox error", err)
+	}
+	if _, _, err := o.List(10); err == nil || !strings.HasPrefix(err.Error(), "outbox: ") {
+		t.Errorf("List of a file = %v, want an outbox error", err)
 	}
 }

@@ -223,37 +223,6 @@ func TestInFlightRequestDoesNotResurrectAnEndedSession(t *testing.T) {
 	}
 }
 
-// TestFlushSavesTheSessionFirst: a handler that flushes before writing
-// (a stream) still gets its session saved and its cookie sent.
-func TestFlushSavesTheSessionFirst(t *testing.T) {
-	m := session.NewSCS(session.NewMemoryStore(), testCookie)
-	h := m.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m.Put(r.Context(), "k", "streamed")
-		if err := http.NewResponseController(w).Flush(); err != nil {
-			t.Errorf("Flush: %v", err)
-		}
-		fmt.Fprint(w, "data")
-	}), failOnError(t))
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/stream", nil))
-	if !rec.Flushed {
-		t.Error("the response was not flushed")
-	}
-	var c *http.Cookie
-	for _, rc := range rec.Result().Cookies() {
-		if rc.Name == cookieName {
-			c = rc
-		}
-	}
-	if c == nil {
-		t.Fatal("a response flushed before its body carried no session cookie")
-	}
-	b := &browser{t: t, app: newApp(m, failOnError(t)), cookie: c}
-	if got := b.get("/get").body; got != "streamed" {
-		t.Errorf("the flushed request's session reads %q", got)
-	}
-}
-
 // TestUnreadableSessionIsNoSession: stored data that cannot be decoded
 // (written by another version, damaged) is treated as no session, not
 // answered with a 500 on every page until it expires.

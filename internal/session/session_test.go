@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexedwards/scs/v2/memstore"
 	"github.com/alicebob/miniredis/v2"
 
 	"github.com/launchkit/launchkit/internal/db"
@@ -30,11 +31,11 @@ type backend struct {
 	open func(t *testing.T) (session.Store, func() int)
 }
 
-// backends lists the memory store, the database store on each SQL
+// backends lists the memory store, a plain scs store (one with no
+// conditional write and no context), the database store on each SQL
 // dialect and the Redis store.
 func backends() []backend {
-	bs := []backend{{name: "memory", open: func(t *testing.T) (session.Store, func() int) {
-		store := session.NewMemoryStore()
+	listed := func(t *testing.T, store session.Store) (session.Store, func() int) {
 		return store, func() int {
 			all, err := store.AllCtx(t.Context())
 			if err != nil {
@@ -42,7 +43,15 @@ func backends() []backend {
 			}
 			return len(all)
 		}
-	}}}
+	}
+	bs := []backend{
+		{name: "memory", open: func(t *testing.T) (session.Store, func() int) {
+			return listed(t, session.NewMemoryStore())
+		}},
+		{name: "scs-memstore", open: func(t *testing.T) (session.Store, func() int) {
+			return listed(t, session.Store{Store: memstore.NewWithCleanupInterval(0)})
+		}},
+	}
 	for _, dialect := range testenv.Dialects {
 		bs = append(bs, backend{name: "database/" + dialect.Name, open: func(t *testing.T) (session.Store, func() int) {
 			d := testenv.MigratedDB(t, dialect.URL(t))

@@ -14,6 +14,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/launchkit/launchkit/internal/config"
+	"github.com/launchkit/launchkit/internal/testenv"
 )
 
 // loadCompose loads and validates compose.yaml as docker compose would.
@@ -163,9 +164,7 @@ func TestComposeManageCommandsRun(t *testing.T) {
 	p := loadCompose(t)
 	dir := t.TempDir()
 	manage := filepath.Join(dir, "manage")
-	build := exec.Command("go", "build", "-o", manage, "./cmd/manage")
-	build.Dir = "../.."
-	if out, err := build.CombinedOutput(); err != nil {
+	if out, err := testenv.BuildBinaries("../..", dir, "./cmd/manage"); err != nil {
 		t.Fatalf("build manage: %v\n%s", err, out)
 	}
 	// In the order compose runs them: migrate before seed.
@@ -176,7 +175,7 @@ func TestComposeManageCommandsRun(t *testing.T) {
 		}
 		cmd := exec.Command(manage, s.Command[1:]...)
 		cmd.Dir = dir
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "DATABASE_URL=sqlite://" + filepath.Join(dir, "app.db")}
+		cmd.Env = testenv.BinaryEnv("PATH="+os.Getenv("PATH"), "HOME="+dir, "DATABASE_URL=sqlite://"+filepath.Join(dir, "app.db"))
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("service %s: manage %s: %v\n%s", name, strings.Join(s.Command[1:], " "), err, out)
 		}
