@@ -29,6 +29,11 @@ endef
 test: ## run the whole test suite (real services when TEST_* URLs are set)
 	$(skip_notes)
 	$(GO) test -count=1 -timeout 15m ./...
+	$(NODEV_TESTS)
+
+# The tests of what a production build (-tags nodev) leaves out: they
+# only build with the tag.
+NODEV_TESTS := $(GO) test -count=1 -tags nodev -run Nodev ./internal/web ./internal/redisconn
 
 # make cover PKGS=./internal/config/... reruns only those packages' tests.
 PKGS ?= ./...
@@ -40,6 +45,7 @@ cover: ## make test measuring statement coverage, the built binaries' included: 
 	@status=0; $(GO) test -count=1 -timeout 20m -cover -coverpkg=./internal/...,./cmd/... $(PKGS) \
 	  -args -test.gocoverdir=$(abspath $(COVER))/data || status=$$?; \
 	  $(GO) run ./tools/cover $(COVER) && exit $$status
+	$(NODEV_TESTS)
 
 test-short: ## the fast inner loop: every package's quick tests (-short skips built binaries, browsers, long waits)
 	$(GO) test -short -count=1 -timeout 5m ./...

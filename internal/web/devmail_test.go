@@ -204,14 +204,7 @@ func TestDevPagesAreAbsentOutsideDevelopment(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := newSite(t)
-			if err := s.app.Mailer.Send(context.Background(), mail.Message{To: []string{"ada@example.com"}, Subject: "Hi", Text: "https://example.com/x"}); err != nil {
-				t.Fatal(err)
-			}
-			files, _ := filepath.Glob(filepath.Join(s.app.Config.MailOutboxDir, "*.eml"))
-			if len(files) != 1 {
-				t.Fatalf("outbox files %q", files)
-			}
-			id := filepath.Base(files[0])
+			id := s.mailOne()
 			for _, path := range []string{"/dev", "/dev/", "/dev/mail", "/dev/mail/" + id, "/dev/mail/" + id + "/html", "/dev/mail/" + id + "/source", "/dev/ui"} {
 				s.get(path).status(404).lacks("Hi", "example.com/x")
 			}

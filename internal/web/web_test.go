@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/launchkit/launchkit/internal/app"
+	"github.com/launchkit/launchkit/internal/mail"
 	"github.com/launchkit/launchkit/internal/redisconn"
 	"github.com/launchkit/launchkit/internal/testenv"
 	"github.com/launchkit/launchkit/internal/web"
@@ -81,6 +83,21 @@ func (s *site) do(r *http.Request) *response {
 	rec := httptest.NewRecorder()
 	s.handler.ServeHTTP(rec, r)
 	return &response{t: s.t, rec: rec, body: rec.Body.String()}
+}
+
+// mailOne has the app write one message (subject "Hi", a link to
+// https://example.com/x) and returns its file name in the outbox, the
+// ID the mail viewer's paths take.
+func (s *site) mailOne() string {
+	s.t.Helper()
+	if err := s.app.Mailer.Send(context.Background(), mail.Message{To: []string{"ada@example.com"}, Subject: "Hi", Text: "https://example.com/x"}); err != nil {
+		s.t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(s.app.Config.MailOutboxDir, "*.eml"))
+	if len(files) != 1 {
+		s.t.Fatalf("outbox files %q", files)
+	}
+	return filepath.Base(files[0])
 }
 
 func (s *site) get(path string, headers ...string) *response {
