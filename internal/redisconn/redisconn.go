@@ -56,6 +56,13 @@ type Target struct {
 //
 // Its errors never quote the URL, which may hold a password.
 func Parse(raw string) (*Target, error) {
+	if u, err := url.Parse(raw); err == nil && strings.Contains(u.Path+u.RawQuery+u.Fragment, "@") {
+		// The '@' that ends a password is past the host: a reserved
+		// character in the password (/ ? #) ended the authority early,
+		// and the password's rest would show in any error about the
+		// path or the query.
+		return nil, errors.New("REDIS_URL: not a valid URL: an '@' follows the host (" + escapeHint + ")")
+	}
 	if !strings.HasPrefix(raw, "redis+sentinel://") {
 		opts, err := redis.ParseURL(raw)
 		if err != nil {
@@ -83,7 +90,7 @@ func Parse(raw string) (*Target, error) {
 	}
 	if len(path) > 1 {
 		if fo.DB, err = strconv.Atoi(path[1]); err != nil || fo.DB < 0 || len(path) > 2 {
-			return nil, fmt.Errorf("REDIS_URL: after the master's name the path holds only a database number: %q", u.Path)
+			return nil, errors.New("REDIS_URL: after the master's name the path holds only a database number: redis+sentinel://host1:26379,host2:26379/mymaster/0")
 		}
 	}
 	if fo.MasterName == "" || len(fo.SentinelAddrs) == 0 {
@@ -108,8 +115,11 @@ func withoutURL(err error) error {
 	if !errors.As(err, &ue) {
 		return err
 	}
-	return fmt.Errorf("not a valid URL: %s (a password's reserved characters, such as %% / ? # @, must be %%-escaped)", quoted.ReplaceAllString(ue.Err.Error(), ""))
+	return fmt.Errorf("not a valid URL: %s (%s)", quoted.ReplaceAllString(ue.Err.Error(), ""), escapeHint)
 }
+
+// escapeHint says how a password with reserved characters is written.
+const escapeHint = "a password's reserved characters, such as % / ? # @, must be %-escaped"
 
 // Client is a go-redis client for the target (a failover client behind
 // Sentinel, of the same type).

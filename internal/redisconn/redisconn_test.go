@@ -44,6 +44,15 @@ func TestParseErrorsNeverQuoteTheURL(t *testing.T) {
 		{"redis://u:s3cret@cache:6379/x", "invalid database number"},
 		{"redis+sentinel://u:s3cret@s1/mymaster/x", "only a database number"},
 		{"redis+sentinel://u:s3cret@/mymaster", "needs the Sentinels' host:port list"},
+		// A password whose first reserved character comes after what
+		// looks like a port (nothing, or digits) parses as a URL: the
+		// rest of it lands in the path, the query or the fragment.
+		{"redis://default:/Kq9s3cret+x@redis.internal:6379/0", "must be %-escaped"},
+		{"redis://:1234/s3cret@h:6379", "must be %-escaped"},
+		{"redis://:12?s3cret@h:6379", "must be %-escaped"},
+		{"redis://:12#s3cret@h:6379", "must be %-escaped"},
+		{"redis+sentinel://:/Kq9s3cret@s1:26379/mymaster/0", "must be %-escaped"},
+		{"redis+sentinel://s1:26379/mymaster/s3cret", "only a database number"},
 	} {
 		_, err := redisconn.Parse(tc.url)
 		if err == nil {
