@@ -198,3 +198,42 @@ func docOf(d ast.Decl) *ast.CommentGroup {
 	}
 	return nil
 }
+
+// TestGeneratedHandlersReturnWhatRenderReturns: render writes nothing
+// when a page's template fails and returns the error for respond to
+// answer (a logged 500), so a generated handler that calls it as a
+// statement would send an empty 200 instead.
+func TestGeneratedHandlersReturnWhatRenderReturns(t *testing.T) {
+	const name = "testdata/golden/internal/web/widgets.go.golden"
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, name, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	ast.Inspect(f, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		if sel, ok := call.Fun.(*ast.SelectorExpr); ok && strings.HasPrefix(sel.Sel.Name, "render") {
+			calls++
+		}
+		return true
+	})
+	if calls == 0 {
+		t.Fatalf("%s calls no render method: the test is out of date", name)
+	}
+	ast.Inspect(f, func(n ast.Node) bool {
+		stmt, ok := n.(*ast.ExprStmt)
+		if !ok {
+			return true
+		}
+		if call, ok := stmt.X.(*ast.CallExpr); ok {
+			if sel, ok := call.Fun.(*ast.SelectorExpr); ok && strings.HasPrefix(sel.Sel.Name, "render") {
+				t.Errorf("%s: the error of %s is dropped: return it", fset.Position(call.Pos()), sel.Sel.Name)
+			}
+		}
+		return true
+	})
+}

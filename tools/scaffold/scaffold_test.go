@@ -225,7 +225,7 @@ func fakeRoot(t *testing.T) string {
 		"internal/web/routes.go":        "package web\n\nfunc routes() {\n\t// scaffold:routes\n}\n",
 		"internal/web/server.go":        "package web\n\nimport (\n\t\"fmt\"\n)\n\ntype Server struct {\n\t// scaffold:server\n}\n\nfunc New() {\n\t// scaffold:serverwire\n\tfmt.Println()\n}\n",
 		"migrations/sqlite/00001_x.sql": "-- +goose Up\nCREATE TABLE user_roles (id INTEGER);\n",
-		"internal/web/account.go":       "package web\n\n// updateProfile is the site's own.\nfunc (s *Server) updateProfile() {}\n",
+		"internal/web/profile.go":       "package web\n\n// updateProfile is the site's own.\nfunc (s *Server) updateProfile() {}\n",
 		"internal/web/apikeys.go":       "package web\n",
 		"internal/web/handler.go":       "package web\n\nimport (\n\t\"net/http\"\n)\n\nvar statusFor = []struct {\n\terr     error\n\tstatus  int\n\tmessage string\n}{\n\t// scaffold:errors\n}\n\nvar _ = http.StatusOK\n",
 		"internal/jobs/tasks.go":        "package jobs\n\nvar Tasks = []int{\n\t// scaffold:tasks\n}\n",
