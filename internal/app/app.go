@@ -148,6 +148,11 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		return nil, err
 	}
 
+	// Redis first: a process that cannot have one (no REDIS_URL where
+	// it is needed) stops before it opens, or migrates, the database.
+	if err := a.openRedis(ctx, opts.EmbeddedRedis); err != nil {
+		return nil, err
+	}
 	if a.DB, err = OpenDB(ctx, cfg, logger); err != nil {
 		return nil, err
 	}
@@ -155,10 +160,6 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		if err := a.migrate(ctx); err != nil {
 			return nil, err
 		}
-	}
-
-	if err := a.openRedis(ctx, opts.EmbeddedRedis); err != nil {
-		return nil, err
 	}
 	a.Jobs = jobs.NewClient(a.Redis)
 	a.Outbox = outbox.NewRelay(a.DB.Gorm, a.Redis, jobs.TaskOptions, logger)

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,11 +49,18 @@ func TestMigrationsFollowAutoMigrate(t *testing.T) {
 	}
 }
 
+// TestProcessesWithoutEmbeddedRedisNeedRedisURL: a process that may not
+// start the embedded Redis (the worker) and has no REDIS_URL stops with
+// ErrNoRedis before it opens, creates or migrates the database.
 func TestProcessesWithoutEmbeddedRedisNeedRedisURL(t *testing.T) {
-	cfg := load(t, map[string]string{"ENV": "test", "DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "app.db")})
-	_, err := app.New(context.Background(), cfg, app.NewLogger(cfg, &testenv.Buffer{}), app.Options{})
+	dbFile := filepath.Join(t.TempDir(), "app.db")
+	cfg := load(t, map[string]string{"ENV": "test", "DATABASE_URL": "sqlite://" + dbFile})
+	_, err := app.New(context.Background(), cfg, app.NewLogger(cfg, &testenv.Buffer{}), app.Options{Migrate: true})
 	if err != app.ErrNoRedis {
 		t.Fatalf("err = %v, want ErrNoRedis", err)
+	}
+	if _, err := os.Stat(dbFile); !os.IsNotExist(err) {
+		t.Errorf("the database file was made before Redis was found missing (stat: %v)", err)
 	}
 }
 

@@ -10,7 +10,7 @@ import "errors"
 type Embedded struct{}
 
 // ErrNoEmbedded is StartEmbedded's answer in a -tags nodev build.
-var ErrNoEmbedded = errors.New("this binary was built without the embedded development Redis (-tags nodev): set REDIS_URL")
+var ErrNoEmbedded = errors.New("this binary was built without the embedded development Redis (-tags nodev), as make build makes them for production: set REDIS_URL, or use make run in development")
 
 // StartEmbedded returns ErrNoEmbedded.
 func StartEmbedded() (*Embedded, error) { return nil, ErrNoEmbedded }
