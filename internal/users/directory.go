@@ -94,7 +94,7 @@ func (s *Service) syncDirectoryUser(ctx context.Context, a *directory.Account) (
 	}
 	email, err := normalizeEmail(a.Email)
 	if err != nil {
-		return nil, fmt.Errorf("directory user %s: %w: %w", name, directory.ErrNoEmail, err)
+		return nil, fmt.Errorf("directory user: %w: %w", directory.ErrNoEmail, err)
 	}
 	var u *User
 	for attempt := 0; ; attempt++ {
@@ -113,7 +113,7 @@ func (s *Service) syncDirectoryUser(ctx context.Context, a *directory.Account) (
 		err = ErrDirectoryEmailTaken
 	}
 	if err != nil {
-		return nil, fmt.Errorf("directory user %s: %w", name, err)
+		return nil, fmt.Errorf("directory user: %w", err)
 	}
 	return u, nil
 }

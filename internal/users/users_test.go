@@ -263,7 +263,11 @@ func TestErrorsCarryNoEmailAddress(t *testing.T) {
 		ctx := t.Context()
 		mustCreate(t, s, "ada@example.com")
 		s.RequireConfirmedEmail = true
-		withDirectory(s).add("zed", "zed@example.com>", "zed-pw")
+		dir := withDirectory(s)
+		dir.add("zed", "zed@example.com>", "zed-pw")
+		// With LDAP_USERNAME_ATTRIBUTE=mail the username is an address.
+		dir.add("kay@example.com", "kay@example.com>", "kay-pw")
+		dir.add("ada.dir@example.com", "ada@example.com", "ada-pw")
 		errorOf := func(_ any, err error) error { return err }
 		for _, tc := range []struct {
 			what   string
@@ -278,6 +282,8 @@ func TestErrorsCarryNoEmailAddress(t *testing.T) {
 			{"SetPassword of an unknown address", s.SetPassword(ctx, "nobody@example.com", "a brand new password"), users.ErrNotFound},
 			{"SetPassword too short", s.SetPassword(ctx, "ada@example.com", "short"), users.ErrInvalidPassword},
 			{"directory sign-in with a malformed address", errorOf(s.SignIn(ctx, "zed", "zed-pw")), directory.ErrNoEmail},
+			{"directory sign-in of an address-like username with a malformed address", errorOf(s.SignIn(ctx, "kay@example.com", "kay-pw")), directory.ErrNoEmail},
+			{"directory sign-in of an address-like username whose address is taken", errorOf(s.SignIn(ctx, "ada.dir@example.com", "ada-pw")), users.ErrDirectoryEmailTaken},
 		} {
 			wantErr(t, tc.what, tc.err, tc.target, "")
 			if tc.err != nil && strings.Contains(strings.ToLower(tc.err.Error()), "example.com") {
