@@ -7,6 +7,13 @@
 // Helpers a handler calls (parseForm, targetUser, spendGuess, …) follow
 // the same rule: they return an error instead of answering, so a handler
 // stops with `if err != nil { return err }` and never checks a bool.
+//
+// Not of this shape, on purpose: the probes and /metrics (health.go),
+// which answer every outcome themselves with what a load balancer or a
+// scraper reads; static files (http.FileServer's own); the asynqmon
+// dashboard, a handler of its own library; and notFound and
+// methodNotAllowed, which chi calls as plain handlers and which answer
+// through respond.
 
 package web
 

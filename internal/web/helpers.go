@@ -28,7 +28,7 @@ type form struct {
 }
 
 // parseForm reads the posted fields: a form too large is a 413, one
-// that cannot be read, or holds text plainText refuses, a 400.
+// that cannot be read, or holds text db.PlainText refuses, a 400.
 func (s *Server) parseForm(w http.ResponseWriter, r *http.Request, fields ...string) (*form, error) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {

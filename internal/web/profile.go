@@ -26,13 +26,11 @@ func (s *Server) updateProfile(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	err = s.users.SetName(r.Context(), currentUser(r).ID, f.get("name"))
-	if errors.Is(err, users.ErrInvalidName) {
-		f.fail("name", "Use at most 200 characters.")
-		return s.render(w, r, http.StatusUnprocessableEntity, "pages/profile.html", profileData{f})
-	}
-	if err != nil {
+	if err := f.problem(s.users.SetName(r.Context(), currentUser(r).ID, f.get("name"))); err != nil {
 		return err
+	}
+	if !f.ok() {
+		return s.render(w, r, http.StatusUnprocessableEntity, "pages/profile.html", profileData{f})
 	}
 	s.flashAndGo(w, r, "Your profile is saved.", "/user/profile")
 	return nil
