@@ -106,6 +106,9 @@ func (m *Mailer) Report(ctx context.Context, a Alert) {
 	m.mu.Unlock()
 
 	idName := map[string]string{"request": "Request ID", "task": "Task ID"}[a.Kind]
+	// Text only, unlike account mail (internal/mail.Templates): it goes
+	// to the site's admins, who want the error, its place and its ID to
+	// copy into a log search, not a styled page.
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s had an error that needs a look.\n\n", m.AppName)
 	fmt.Fprintf(&b, "Time:  %s\n", time.Now().UTC().Format(time.RFC3339))

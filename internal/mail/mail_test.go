@@ -8,10 +8,12 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/launchkit/launchkit/internal/mail"
+	"github.com/launchkit/launchkit/internal/testenv"
 )
 
 var welcome = mail.Message{To: []string{"ada@example.com"}, Subject: "Welcome", Text: "Hello Ada"}
@@ -208,5 +210,34 @@ func TestOutboxThatCannotBeWrittenIsAnError(t *testing.T) {
 	}
 	if _, _, err := o.List(10); err == nil || !strings.HasPrefix(err.Error(), "outbox: ") {
 		t.Errorf("List of a file = %v, want an outbox error", err)
+	}
+}
+
+// TestOutboxWritesTextAndHTMLAsAlternatives: a message with text and HTML
+// is written as multipart/alternative, the text part first (a client
+// shows the last part it can), and both are read back whole.
+func TestOutboxWritesTextAndHTMLAsAlternatives(t *testing.T) {
+	o := &mail.Outbox{Dir: t.TempDir(), Sender: "noreply@example.com"}
+	m := mail.Message{To: []string{"ada@example.com"}, Subject: "Confirm", Text: "Open https://example.com/c/1\n", HTML: `<p><a href="https://example.com/c/1">Confirm</a></p>`}
+	if err := o.Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	list, _, err := o.List(1)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("List = %v, %v", list, err)
+	}
+	src, err := o.Source(list[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := testenv.MIMEParts(t, src); !slices.Equal(got, []string{"multipart/alternative", "text/plain", "text/html"}) {
+		t.Errorf("parts = %q, want multipart/alternative of text/plain and text/html", got)
+	}
+	got, err := o.Read(list[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Text != m.Text || got.HTML != m.HTML || len(got.Attachments) != 0 || got.BodyProblem != "" {
+		t.Errorf("read back text %q, html %q, attachments %v, problem %q", got.Text, got.HTML, got.Attachments, got.BodyProblem)
 	}
 }

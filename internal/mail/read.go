@@ -201,11 +201,25 @@ func (o *Outbox) Read(id string) (*Decoded, error) {
 	if err != nil {
 		return nil, err
 	}
+	d, err := Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", id, err)
+	}
+	d.ID = id
+	if d.Date.IsZero() {
+		d.Date = written // no Date header, or none that parses
+	}
+	return d, nil
+}
+
+// Decode decodes one message as Read does, from its bytes: ID is empty,
+// and Date is zero when the message has no Date header that parses.
+func Decode(b []byte) (*Decoded, error) {
 	msg, err := netmail.ReadMessage(bytes.NewReader(b))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w: %w", id, ErrUnreadable, err)
+		return nil, fmt.Errorf("%w: %w", ErrUnreadable, err)
 	}
-	d := &Decoded{Entry: Entry{ID: id, Date: written, Size: int64(len(b))}}
+	d := &Decoded{Entry: Entry{Size: int64(len(b))}}
 	d.fill(msg.Header)
 	d.Cc = addresses(msg.Header, "Cc")
 	d.ReplyTo = addresses(msg.Header, "Reply-To")

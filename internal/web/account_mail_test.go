@@ -2,12 +2,17 @@ package web_test
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+
+	"github.com/launchkit/launchkit/internal/mail"
+	"github.com/launchkit/launchkit/internal/testenv"
 )
 
 // subjects lists the subjects of the mail sent to address.
@@ -206,5 +211,48 @@ func TestMailedLinksAreLoggedOnlyInDevelopment(t *testing.T) {
 				t.Errorf("production logged the link:\n%s", logs)
 			}
 		})
+	}
+}
+
+// TestAccountMailsAreTextAndHTML: each account mail — a confirmation
+// link, a reset link, an already-registered notice — is written to the
+// outbox as multipart/alternative, a text/plain and a text/html part,
+// and every link of the text is a link of the HTML too.
+func TestAccountMailsAreTextAndHTML(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, map[string]string{"USER_REQUIRE_CONFIRMED_EMAIL": "true"})
+	if _, err := s.app.Users.Create(t.Context(), "ada@example.com", "the right password"); err != nil {
+		t.Fatal(err)
+	}
+	s.visitor().register("new@example.com", "a long new password").redirectsTo("/user/sign-in")
+	s.visitor().register("ada@example.com", "a long new password").redirectsTo("/user/sign-in")
+	s.visitor().post("/user/forgot-password", "email", "ada@example.com").redirectsTo("/user/forgot-password?sent=1")
+	s.mails() // runs the mail tasks
+
+	files, _ := filepath.Glob(filepath.Join(s.app.Config.MailOutboxDir, "*.eml"))
+	var subjects []string
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := testenv.ReadEML(t, f)
+		subjects = append(subjects, m.Subject)
+		if got := testenv.MIMEParts(t, src); !slices.Equal(got, []string{"multipart/alternative", "text/plain", "text/html"}) {
+			t.Errorf("%q is %q, want multipart/alternative of text/plain and text/html", m.Subject, got)
+		}
+		links := mail.Message{Text: m.Text}.Links()
+		if len(links) == 0 {
+			t.Errorf("%q: no link in the text:\n%s", m.Subject, m.Text)
+		}
+		for _, l := range links {
+			if !strings.Contains(m.HTML, `href="`+l+`"`) {
+				t.Errorf("%q: the HTML part does not link to %s:\n%s", m.Subject, l, m.HTML)
+			}
+		}
+	}
+	slices.Sort(subjects)
+	if want := []string{"Choose a new password for Launchkit", "Confirm your email address for Launchkit", "Your Launchkit account"}; !slices.Equal(subjects, want) {
+		t.Errorf("mails %q, want %q", subjects, want)
 	}
 }

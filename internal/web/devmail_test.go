@@ -35,7 +35,8 @@ func messagePaths(r *response) []string {
 // TestDevMailViewerShowsTheConfirmationMail: a visitor registers; the
 // viewer lists the confirmation mail the worker wrote and shows it with
 // the link whole and clickable (in the file, quoted-printable breaks it
-// across lines), and following that link confirms the account.
+// across lines), its HTML part in a frame, and following that link
+// confirms the account.
 func TestDevMailViewerShowsTheConfirmationMail(t *testing.T) {
 	t.Parallel()
 	s := devSite(t, nil)
@@ -68,6 +69,9 @@ func TestDevMailViewerShowsTheConfirmationMail(t *testing.T) {
 	if mails := s.mails(); link == "" || !slices.Contains(strings.Fields(mails[0].Text), link) {
 		t.Fatalf("link on the page %q; the mail says:\n%s", link, mails[0].Text)
 	}
+	// The mail's HTML part is shown too, in its frame, with the same link.
+	page.contains(`<iframe class="mail-html" src="` + paths[1] + `/html"`)
+	s.get(paths[1]+"/html").status(200).contains(`href="`+link+`"`, `<meta name="color-scheme" content="light dark">`)
 	path, ok := strings.CutPrefix(link, "http://localhost:8000/user/confirm-email/")
 	if !ok {
 		t.Fatalf("link %q is not the confirmation link", link)

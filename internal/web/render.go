@@ -39,8 +39,8 @@ func newTemplateSet(env string) (*templateSet, error) {
 	}
 	t.cache = map[string]*template.Template{}
 	for _, p := range pages {
-		if strings.HasPrefix(p, "layouts/") {
-			continue
+		if strings.HasPrefix(p, "layouts/") || strings.HasPrefix(p, "emails/") {
+			continue // not pages: emails/ is internal/mail's
 		}
 		tmpl, err := t.parse(p)
 		if err != nil {
