@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -14,25 +16,95 @@ import (
 	"github.com/launchkit/launchkit/internal/db"
 )
 
-// Page is one page of users, newest first, and how many there are.
-type Page struct {
-	Users []User
-	Total int64
+// ListQuery asks List for one page of users: those whose email or name
+// holds Search, in the order of Sort.
+type ListQuery struct {
+	// Search, when not empty, keeps the users whose email or name
+	// contains it, ignoring case; it is plain text (% and _ are
+	// themselves). At most MaxSearch characters.
+	Search string
+	// Sort is SortCreated, SortEmail or SortName, and Desc reverses it;
+	// users that tie are ordered by id, the same way. "" is newest first
+	// (SortCreated, Desc).
+	Sort string
+	Desc bool
+	// Page counts from 1; one past the last is the last page. PerPage
+	// is the page's length, 1 to MaxPerPage.
+	Page, PerPage int
 }
 
-// List returns limit users from offset, newest first, with their roles.
-func (s *Service) List(ctx context.Context, offset, limit int) (Page, error) {
+// The orders List sorts by, and the longest search it takes.
+const (
+	SortCreated = "created"
+	SortEmail   = "email"
+	SortName    = "name"
+
+	MaxSearch  = 100
+	MaxPerPage = 500
+)
+
+// sortColumns maps each order List knows to its column.
+var sortColumns = map[string]string{SortCreated: "created_at", SortEmail: "email", SortName: "name"}
+
+// ErrBadListQuery is a ListQuery List does not take: an unknown order, a
+// search too long or not plain text, a page length out of range.
+var ErrBadListQuery = errors.New("bad user list query")
+
+// Page is one page of users, with how many users match and the page's
+// number among how many (at least 1, even for no users).
+type Page struct {
+	Users       []User
+	Total       int64
+	Page, Pages int
+}
+
+// List returns one page of the users q matches, with their roles: it
+// counts them, then loads only the page's rows.
+func (s *Service) List(ctx context.Context, q ListQuery) (Page, error) {
 	var p Page
-	g := s.db.WithContext(ctx)
-	if err := g.Model(&User{}).Count(&p.Total).Error; err != nil {
+	if q.Sort == "" {
+		q.Sort, q.Desc = SortCreated, true
+	}
+	column, ok := sortColumns[q.Sort]
+	if !ok || q.PerPage < 1 || q.PerPage > MaxPerPage || !validSearch(q.Search) {
+		return p, fmt.Errorf("list users: %w", ErrBadListQuery)
+	}
+	matching := func() *gorm.DB {
+		g := s.db.WithContext(ctx).Model(&User{})
+		if q.Search == "" {
+			return g
+		}
+		pattern := "%" + likeEscaper.Replace(strings.ToLower(q.Search)) + "%"
+		return g.Where("LOWER(email) LIKE ? ESCAPE '!' OR LOWER(name) LIKE ? ESCAPE '!'", pattern, pattern)
+	}
+	if err := matching().Count(&p.Total).Error; err != nil {
 		return p, fmt.Errorf("count users: %w", err)
 	}
-	err := g.Preload("Roles", func(db *gorm.DB) *gorm.DB { return db.Order("roles.name") }).
-		Order("id DESC").Offset(offset).Limit(limit).Find(&p.Users).Error
+	p.Pages = max(1, int((p.Total+int64(q.PerPage)-1)/int64(q.PerPage)))
+	p.Page = min(max(q.Page, 1), p.Pages)
+	order := []clause.OrderByColumn{
+		{Column: clause.Column{Name: column}, Desc: q.Desc},
+		{Column: clause.Column{Name: "id"}, Desc: q.Desc},
+	}
+	err := matching().Preload("Roles", func(db *gorm.DB) *gorm.DB { return db.Order("roles.name") }).
+		Order(clause.OrderBy{Columns: order}).Offset((p.Page - 1) * q.PerPage).Limit(q.PerPage).Find(&p.Users).Error
 	if err != nil {
 		return p, fmt.Errorf("list users: %w", err)
 	}
 	return p, nil
+}
+
+// likeEscaper makes a search plain text in a LIKE pattern whose ESCAPE
+// character is "!" (the same on every database, unlike a backslash).
+var likeEscaper = strings.NewReplacer("!", "!!", "%", "!%", "_", "!_")
+
+// validSearch reports whether search is plain text List takes: valid
+// UTF-8, no control characters, at most MaxSearch characters.
+func validSearch(search string) bool {
+	if !utf8.ValidString(search) || utf8.RuneCountInString(search) > MaxSearch {
+		return false
+	}
+	return !strings.ContainsFunc(search, unicode.IsControl)
 }
 
 // Roles lists every role by name.

@@ -17,11 +17,11 @@ func TestListPagesNewestFirst(t *testing.T) {
 		for i := range 5 {
 			mustCreate(t, s, fmt.Sprintf("u%d@example.com", i))
 		}
-		p, err := s.List(context.Background(), 1, 2)
+		p, err := s.List(context.Background(), users.ListQuery{Page: 2, PerPage: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Total != 5 || len(p.Users) != 2 || p.Users[0].Email != "u3@example.com" || p.Users[1].Email != "u2@example.com" {
+		if p.Total != 5 || len(p.Users) != 2 || p.Users[0].Email != "u2@example.com" || p.Users[1].Email != "u1@example.com" {
 			t.Fatalf("page = total %d, %d users starting %+v", p.Total, len(p.Users), p.Users)
 		}
 		if len(p.Users[0].Roles) != 1 || p.Users[0].Roles[0].Name != users.RoleUser {

@@ -2,9 +2,12 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynqmon"
@@ -33,31 +36,101 @@ func (s *Server) adminHomePage(w http.ResponseWriter, r *http.Request) error {
 	return s.render(w, r, http.StatusOK, "pages/admin-home.html", stats)
 }
 
+// adminUsersPage lists the accounts a page at a time, from the query
+// parameters q (a search of email and name), sort (email, name or
+// created; a leading "-" for descending; newest first when absent or
+// unknown) and page (from 1; past the end is the last page).
 func (s *Server) adminUsersPage(w http.ResponseWriter, r *http.Request) error {
-	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-	page = max(page, 1)
-	p, err := s.users.List(r.Context(), (page-1)*usersPerPage, usersPerPage)
+	params := r.URL.Query()
+	q := users.ListQuery{Search: strings.TrimSpace(params.Get("q")), PerPage: usersPerPage}
+	sort := params.Get("sort")
+	q.Sort, q.Desc = strings.TrimPrefix(sort, "-"), strings.HasPrefix(sort, "-")
+	if q.Sort != users.SortEmail && q.Sort != users.SortName && q.Sort != users.SortCreated {
+		sort, q.Sort, q.Desc = "", "", false
+	}
+	q.Page, _ = strconv.Atoi(params.Get("page"))
+	p, err := s.users.List(r.Context(), q)
+	if errors.Is(err, users.ErrBadListQuery) {
+		return errStatus(http.StatusBadRequest, fmt.Sprintf("Search for at most %d characters of plain text.", users.MaxSearch))
+	}
 	if err != nil {
 		return err
 	}
-	return s.render(w, r, http.StatusOK, "pages/admin-users.html", adminUsersData{
-		Users: p.Users, Total: p.Total, Page: page, Prev: page - 1, Next: nextPage(page, p.Total),
-	})
+	d := adminUsersData{
+		Users: p.Users, Total: p.Total, Search: q.Search, Sort: sort, Page: p.Page, Pages: p.Pages,
+		Columns: map[string]sortLink{
+			users.SortEmail:   sortColumn("Email", users.SortEmail, q, sort),
+			users.SortName:    sortColumn("Name", users.SortName, q, sort),
+			users.SortCreated: sortColumn("Created", users.SortCreated, q, sort),
+		},
+	}
+	if p.Page > 1 {
+		d.Prev = usersURL(q.Search, sort, p.Page-1)
+	}
+	if p.Page < p.Pages {
+		d.Next = usersURL(q.Search, sort, p.Page+1)
+	}
+	return s.render(w, r, http.StatusOK, "pages/admin-users.html", d)
 }
 
 // adminUsersData is the data of templates/pages/admin-users.html: one
-// page of the accounts, and the numbers of the pages beside it (0: none).
+// page of the accounts matching Search, in the order Sort (the sort
+// parameter, "" for newest first); the sortable columns' headers; the
+// links to the pages beside it ("": none).
 type adminUsersData struct {
-	Users            []users.User
-	Total            int64
-	Page, Prev, Next int
+	Users       []users.User
+	Total       int64
+	Search      string
+	Sort        string
+	Page, Pages int
+	Columns     map[string]sortLink // by sort name
+	Prev, Next  string
 }
 
-func nextPage(page int, total int64) int {
-	if int64(page*usersPerPage) < total {
-		return page + 1
+// sortLink is the header of a sortable column: its label, the link that
+// sorts by it (keeping the search) and, for the column sorted by, its
+// aria-sort ("ascending" or "descending").
+type sortLink struct {
+	Label, Href, AriaSort string
+}
+
+// sortColumn is column's header while the page is sorted as q (sort its
+// parameter): a link to sort by it ascending, or descending when it is
+// already sorted ascending.
+func sortColumn(label, column string, q users.ListQuery, sort string) sortLink {
+	l := sortLink{Label: label, Href: usersURL(q.Search, column, 1)}
+	current := q.Sort
+	if sort == "" {
+		current = users.SortCreated // newest first
 	}
-	return 0
+	if current != column {
+		return l
+	}
+	if sort == "" || q.Desc {
+		l.AriaSort = "descending"
+		return l
+	}
+	l.AriaSort, l.Href = "ascending", usersURL(q.Search, "-"+column, 1)
+	return l
+}
+
+// usersURL is the address of page of /admin/users searched for search and
+// sorted by sort, leaving out what is the default.
+func usersURL(search, sort string, page int) string {
+	v := url.Values{}
+	if search != "" {
+		v.Set("q", search)
+	}
+	if sort != "" {
+		v.Set("sort", sort)
+	}
+	if page > 1 {
+		v.Set("page", strconv.Itoa(page))
+	}
+	if len(v) == 0 {
+		return "/admin/users"
+	}
+	return "/admin/users?" + v.Encode()
 }
 
 // userForm is the data of templates/pages/admin-user.html.

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/launchkit/launchkit/internal/users"
 )
 
 func TestAdminNeedsTheAdminRole(t *testing.T) {
@@ -114,4 +116,57 @@ func TestAdminDashboardCountsAreCached(t *testing.T) {
 	admin.get("/admin").status(200).contains("<td>All</td><td>1</td>") // made elsewhere: cached for a while
 	admin.post("/admin/users/new", "email", "new@example.com", "password", "a long new password", "retype_password", "a long new password").redirectsTo("/admin/users")
 	admin.get("/admin").status(200).contains("<td>All</td><td>3</td>")
+}
+
+// TestAdminUsersSearchSortAndPages reads the users list as a browser
+// without JavaScript does: plain GET parameters and links.
+func TestAdminUsersSearchSortAndPages(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, nil)
+	admin := s.signedIn("admin@example.com", "admin")
+	people := make([]users.User, 60)
+	for i := range people {
+		people[i] = users.User{Email: fmt.Sprintf("person%02d@example.com", i), Name: fmt.Sprintf("Person %02d", i), PasswordHash: "-", Active: true}
+	}
+	people[7].Name = "100% sure"
+	if err := s.app.DB.Gorm.CreateInBatches(people, 100).Error; err != nil {
+		t.Fatal(err)
+	}
+
+	// Newest first, one page of 50 of 61, the sort links and the next page.
+	admin.get("/admin/users").status(200).contains(
+		"61 accounts",
+		`<label for="user-search">`, `<input id="user-search" type="search" name="q" value=""`,
+		`<th scope="col"><a href="/admin/users?sort=email">Email</a></th>`,
+		`<th scope="col" aria-sort="descending"><a href="/admin/users?sort=created">Created</a></th>`,
+		`<nav aria-label="Pagination">`, "Page 1 of 2", `<a href="/admin/users?page=2" rel="next">`,
+	).lacks(`rel="prev"`, "<td>person00@example.com</td>")
+
+	// Past the end is the last page; a page that is not a number, the first.
+	admin.get("/admin/users?page=abc").status(200).contains("Page 1 of 2")
+	admin.get("/admin/users?page=999999999999999999999").status(200).contains("Page 2 of 2")
+	admin.get("/admin/users?page=99").status(200).contains(
+		"Page 2 of 2", `<a href="/admin/users" rel="prev">`, "<td>person00@example.com</td>",
+	).lacks(`rel="next"`)
+
+	// A search keeps its sort, and the headers and pages keep the search
+	// (Person 07 is now 100% sure).
+	admin.get("/admin/users?q=PERSON+0&sort=-name").status(200).contains(
+		"9 accounts match “PERSON 0”", `value="PERSON 0"`, `<input type="hidden" name="sort" value="-name">`,
+		`<th scope="col" aria-sort="descending"><a href="/admin/users?q=PERSON&#43;0&amp;sort=name">Name</a></th>`,
+		`<a href="/admin/users?q=PERSON&#43;0&amp;sort=email">Email</a>`, "Page 1 of 1",
+	)
+	admin.get("/admin/users?q=person&sort=email&page=2").status(200).contains(
+		`aria-sort="ascending"><a href="/admin/users?q=person&amp;sort=-email">Email</a>`,
+		`<a href="/admin/users?q=person&amp;sort=email" rel="prev">`, "<td>person59@example.com</td>",
+	)
+
+	// % is a plain character; a search nobody matches says so.
+	admin.get("/admin/users?q=%25").status(200).contains("1 accounts match “%”", "<td>100% sure</td>")
+	admin.get("/admin/users?q=nobody").status(200).contains("No users match “nobody”", "Page 1 of 1").lacks("<table>")
+
+	// An unknown sort is the default; a search too long or not plain text is a 400.
+	admin.get("/admin/users?sort=password_hash").status(200).contains(`aria-sort="descending"><a href="/admin/users?sort=created">`)
+	admin.get("/admin/users?q=" + strings.Repeat("a", users.MaxSearch+1)).status(400).contains("at most 100 characters")
+	admin.get("/admin/users?q=a%00b").status(400)
 }
