@@ -164,10 +164,13 @@ func acceptsGzip(header string) bool {
 // serve answers a request for the static file name, which exists. It
 // sets the caching the URL's version earns (see the constants above),
 // an ETag from the content, and serves the gzip bytes to a client that
-// accepts them when the whole file is asked for (a Range request gets
-// the plain bytes, so that its offsets mean what the client thinks).
-// Everything else — HEAD, Range, conditional requests, Content-Type —
-// is http.FileServer's (or http.ServeContent's) work.
+// accepts them when the whole file is asked for unconditionally or with
+// If-None-Match only. A Range request gets the plain bytes, so that its
+// offsets mean what the client thinks, and so does one with If-Match or
+// If-Unmodified-Since: http.ServeContent would answer a failed one with
+// an empty 412 that must not claim gzip bytes. Everything else — HEAD,
+// Range, 304s, Content-Type — is http.FileServer's (or
+// http.ServeContent's) work.
 func (a *assets) serve(w http.ResponseWriter, r *http.Request, name string, files http.Handler) {
 	f, err := a.lookup(name)
 	if err != nil {
@@ -186,12 +189,16 @@ func (a *assets) serve(w http.ResponseWriter, r *http.Request, name string, file
 	if compressible(name) {
 		h.Add("Vary", "Accept-Encoding")
 	}
-	if f.gz != nil && r.Header.Get("Range") == "" && acceptsGzip(r.Header.Get("Accept-Encoding")) {
+	whole := r.Header.Get("Range") == "" && r.Header.Get("If-Match") == "" && r.Header.Get("If-Unmodified-Since") == ""
+	if f.gz != nil && whole && acceptsGzip(r.Header.Get("Accept-Encoding")) {
 		if ctype := mime.TypeByExtension(path.Ext(name)); ctype != "" {
 			h.Set("Content-Type", ctype)
 		}
 		h.Set("Content-Encoding", "gzip")
 		h.Set("ETag", `"`+f.hash+`-gzip"`)
+		// ServeContent leaves Content-Length out when Content-Encoding
+		// is set; a 304 deletes it again.
+		h.Set("Content-Length", strconv.Itoa(len(f.gz)))
 		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(f.gz))
 		return
 	}
