@@ -6,12 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"html/template"
 	"io/fs"
 	"mime"
 	"net/http"
 	"path"
 	"strconv"
 	"strings"
+	"text/template/parse"
 	"time"
 )
 
@@ -82,6 +84,84 @@ func (a *assets) url(name string) (string, error) {
 		return "", err
 	}
 	return "/static/" + name + "?v=" + f.hash, nil
+}
+
+// inline replaces each {{asset "name"}} of tmpl's templates — the
+// function with a literal name, the one way the templates use it — by
+// its URL as plain text, when the templates are parsed: once at start
+// for the embedded files, on every request in development (where the
+// templates are parsed on each render anyway, so the hash still follows
+// the file on disk). A function call in an attribute would cost, on
+// each render, the call and html/template's three escapers, about 20
+// allocations a link; text costs nothing. An unknown name fails here,
+// at start. Any other use of asset is left to the function.
+func (a *assets) inline(tmpl *template.Template) error {
+	for _, t := range tmpl.Templates() {
+		if t.Tree == nil {
+			continue
+		}
+		if err := a.inlineList(t.Tree.Root); err != nil {
+			return fmt.Errorf("template %s: %w", t.Name(), err)
+		}
+	}
+	return nil
+}
+
+func (a *assets) inlineList(list *parse.ListNode) error {
+	if list == nil {
+		return nil
+	}
+	for i, n := range list.Nodes {
+		var err error
+		switch n := n.(type) {
+		case *parse.ActionNode:
+			name, ok := literalAsset(n)
+			if !ok {
+				continue
+			}
+			url, err := a.url(name)
+			if err != nil {
+				return err
+			}
+			list.Nodes[i] = &parse.TextNode{NodeType: parse.NodeText, Pos: n.Pos, Text: []byte(url)}
+		case *parse.ListNode:
+			err = a.inlineList(n)
+		case *parse.IfNode:
+			err = a.inlineBranch(&n.BranchNode)
+		case *parse.RangeNode:
+			err = a.inlineBranch(&n.BranchNode)
+		case *parse.WithNode:
+			err = a.inlineBranch(&n.BranchNode)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *assets) inlineBranch(b *parse.BranchNode) error {
+	if err := a.inlineList(b.List); err != nil {
+		return err
+	}
+	return a.inlineList(b.ElseList)
+}
+
+// literalAsset reports the name of an action that is exactly
+// {{asset "name"}}.
+func literalAsset(n *parse.ActionNode) (string, bool) {
+	if n.Pipe == nil || len(n.Pipe.Decl) > 0 || len(n.Pipe.Cmds) != 1 || len(n.Pipe.Cmds[0].Args) != 2 {
+		return "", false
+	}
+	fn, ok := n.Pipe.Cmds[0].Args[0].(*parse.IdentifierNode)
+	if !ok || fn.Ident != "asset" {
+		return "", false
+	}
+	name, ok := n.Pipe.Cmds[0].Args[1].(*parse.StringNode)
+	if !ok {
+		return "", false
+	}
+	return name.Text, true
 }
 
 // lookup finds a static file by name; from disk it reads it afresh.
@@ -178,7 +258,11 @@ func (a *assets) serve(w http.ResponseWriter, r *http.Request, name string, file
 		return
 	}
 	h := w.Header()
-	switch v := r.URL.Query().Get("v"); {
+	var v string
+	if r.URL.RawQuery != "" { // Query parses into a map: skip it when there is none
+		v = r.URL.Query().Get("v")
+	}
+	switch {
 	case v == f.hash:
 		h.Set("Cache-Control", cacheVersioned)
 	case v != "":

@@ -61,6 +61,9 @@ func (t *templateSet) parse(page string) (*template.Template, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse template %s: %w", page, err)
 	}
+	if err := t.assets.inline(tmpl); err != nil {
+		return nil, fmt.Errorf("parse template %s: %w", page, err)
+	}
 	return tmpl, nil
 }
 
