@@ -24,6 +24,7 @@ import (
 type templateSet struct {
 	fsys     fs.FS
 	static   fs.FS
+	assets   *assets
 	fromDisk bool
 	cache    map[string]*template.Template
 }
@@ -32,6 +33,10 @@ func newTemplateSet(env string) (*templateSet, error) {
 	t := &templateSet{fsys: templates.FS, static: static.FS}
 	if env == config.EnvDevelopment && isDir("templates/layouts") && isDir("static/css") {
 		t.fsys, t.static, t.fromDisk = os.DirFS("templates"), os.DirFS("static"), true
+	}
+	var err error
+	if t.assets, err = newAssets(t.static, t.fromDisk); err != nil {
+		return nil, err
 	}
 	pages, err := fs.Glob(t.fsys, "*/*.html")
 	if err != nil {
@@ -52,8 +57,11 @@ func newTemplateSet(env string) (*templateSet, error) {
 }
 
 func (t *templateSet) parse(page string) (*template.Template, error) {
-	tmpl, err := template.New(path.Base(page)).ParseFS(t.fsys, "layouts/*.html", page)
+	tmpl, err := template.New(path.Base(page)).Funcs(template.FuncMap{"asset": t.assets.url}).ParseFS(t.fsys, "layouts/*.html", page)
 	if err != nil {
+		return nil, fmt.Errorf("parse template %s: %w", page, err)
+	}
+	if err := t.assets.inline(tmpl); err != nil {
 		return nil, fmt.Errorf("parse template %s: %w", page, err)
 	}
 	return tmpl, nil
@@ -115,7 +123,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 }
 
 // static serves /static/ from the embedded files (or disk in
-// development); a missing file gets the site's 404 page.
+// development), with the caching and compression assets.serve gives;
+// a missing file gets the site's 404 page.
 func (s *Server) static() http.Handler {
 	files := http.StripPrefix("/static/", http.FileServerFS(s.templates.static))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -124,10 +133,7 @@ func (s *Server) static() http.Handler {
 			s.respond(w, r, errNotFound)
 			return
 		}
-		if !s.templates.fromDisk {
-			w.Header().Set("Cache-Control", "public, max-age=3600")
-		}
-		files.ServeHTTP(w, r)
+		s.templates.assets.serve(w, r, name, files)
 	})
 }
 
