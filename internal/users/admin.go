@@ -74,8 +74,12 @@ func (s *Service) List(ctx context.Context, q ListQuery) (Page, error) {
 		if q.Search == "" {
 			return g
 		}
-		pattern := "%" + likeEscaper.Replace(strings.ToLower(q.Search)) + "%"
-		return g.Where("LOWER(email) LIKE ? ESCAPE '!' OR LOWER(name) LIKE ? ESCAPE '!'", pattern, pattern)
+		// Both sides are folded by the database's own LOWER, so that
+		// they fold alike: SQLite's folds ASCII letters only (a search
+		// for "Émile" finds "Émile", not "ÉMILE"), PostgreSQL's and
+		// MySQL's every letter.
+		pattern := "%" + likeEscaper.Replace(q.Search) + "%"
+		return g.Where("LOWER(email) LIKE LOWER(?) ESCAPE '!' OR LOWER(name) LIKE LOWER(?) ESCAPE '!'", pattern, pattern)
 	}
 	if err := matching().Count(&p.Total).Error; err != nil {
 		return p, fmt.Errorf("count users: %w", err)

@@ -165,3 +165,21 @@ func TestListRefusesBadQueries(t *testing.T) {
 		}
 	})
 }
+
+// TestListFindsNamesBeyondASCII: a search spelled as the name is spelled
+// finds it on every database, whatever its letters (the search was once
+// folded in Go but the column by SQLite's ASCII-only LOWER, so "Émile"
+// missed "Émile Zola" there); ASCII letters match in any case.
+func TestListFindsNamesBeyondASCII(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		if err := d.Gorm.Create(&users.User{Email: "emile@example.com", Name: "Émile Zola", PasswordHash: "-", Active: true}).Error; err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{"Émile", "Émile Z", "zola", "ZOLA", "EMILE@"} {
+			p, err := s.List(t.Context(), users.ListQuery{Search: q, PerPage: 10})
+			if err != nil || p.Total != 1 {
+				t.Errorf("search %q found %d users (%v), want Émile Zola", q, p.Total, err)
+			}
+		}
+	})
+}
