@@ -287,5 +287,18 @@ func (a *assets) serve(w http.ResponseWriter, r *http.Request, name string, file
 		return
 	}
 	h.Set("ETag", `"`+f.hash+`"`)
-	files.ServeHTTP(w, r)
+	files.ServeHTTP(errorsUncached{w}, r)
+}
+
+// errorsUncached drops the Cache-Control set for the file from an error
+// answer (a failed precondition's 412, an unsatisfiable range's 416):
+// the file's freshness is not the error's, and a shared cache would
+// otherwise keep the empty error under the file's URL.
+type errorsUncached struct{ http.ResponseWriter }
+
+func (w errorsUncached) WriteHeader(status int) {
+	if status >= 400 {
+		w.Header().Del("Cache-Control")
+	}
+	w.ResponseWriter.WriteHeader(status)
 }

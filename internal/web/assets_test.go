@@ -121,8 +121,9 @@ func TestStaticTextIsServedGzippedWhenAccepted(t *testing.T) {
 	s.get(url, "Accept-Encoding", "gzip", "If-None-Match", gzETag).status(304)
 	s.get(url, "If-None-Match", plainETag).status(304)
 	s.get(url, "Accept-Encoding", "gzip", "If-None-Match", plainETag).status(200).header("Content-Encoding", "gzip")
-	// A failed If-Match is an empty 412 that claims no encoding.
-	s.get(url, "Accept-Encoding", "gzip", "If-Match", `"not-this"`).status(412).header("Content-Encoding", "")
+	// A failed If-Match is an empty 412 that claims no encoding, and no
+	// freshness: a shared cache must not keep it for the file's year.
+	s.get(url, "Accept-Encoding", "gzip", "If-Match", `"not-this"`).status(412).header("Content-Encoding", "").header("Cache-Control", "")
 }
 
 // TestDevelopmentVersionsStaticFilesByTheirContentOnDisk: in
