@@ -26,10 +26,14 @@ define skip_notes
 	@command -v ldapmodify >/dev/null || echo "note: slapd and ldap-utils are not installed: the directory sign-in tests will skip (apt-get install slapd ldap-utils)"
 endef
 
-test: ## run the whole test suite (real services when TEST_* URLs are set)
+test: ## run the whole test suite (real services when TEST_* URLs are set); COVER=1 measures coverage too, as make cover
+ifeq ($(COVER),1)
+	@$(MAKE) --no-print-directory cover
+else
 	$(skip_notes)
 	$(GO) test -count=1 -timeout 15m ./...
 	$(NODEV_TESTS)
+endif
 
 # The tests of what a production build (-tags nodev) leaves out: they
 # only build with the tag.
