@@ -41,14 +41,14 @@ NODEV_TESTS := $(GO) test -count=1 -tags nodev -run Nodev ./internal/web ./inter
 
 # make cover PKGS=./internal/config/... reruns only those packages' tests.
 PKGS ?= ./...
-COVER := coverage
+COVERDIR := coverage
 
 cover: ## make test measuring statement coverage, the built binaries' included: per package and total, HTML in coverage/index.html
 	$(skip_notes)
-	@rm -rf $(COVER) && mkdir -p $(COVER)/data
+	@rm -rf $(COVERDIR) && mkdir -p $(COVERDIR)/data
 	@status=0; $(GO) test -count=1 -timeout 20m -cover -coverpkg=./internal/...,./cmd/... $(PKGS) \
-	  -args -test.gocoverdir=$(abspath $(COVER))/data || status=$$?; \
-	  $(GO) run ./tools/cover $(COVER) && exit $$status
+	  -args -test.gocoverdir=$(abspath $(COVERDIR))/data || status=$$?; \
+	  $(GO) run ./tools/cover $(COVERDIR) && exit $$status
 	$(NODEV_TESTS)
 
 test-short: ## the fast inner loop: every package's quick tests (-short skips built binaries, browsers, long waits)

@@ -3,6 +3,7 @@ package ci_test
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -87,5 +88,23 @@ func TestWorkflowRunsTheSuiteOnTheServices(t *testing.T) {
 	}
 	if len(w.Jobs) == 0 {
 		t.Error("the workflow has no jobs")
+	}
+}
+
+// TestCoverageRunWritesToCoverage: make test COVER=1, what CI runs, is
+// make cover with its report in coverage/ (git-ignored), whatever the
+// COVER=1 given on the command line does to the recursive make's
+// variables (a Makefile variable named COVER once became "1": the run
+// removed and wrote ./1).
+func TestCoverageRunWritesToCoverage(t *testing.T) {
+	out, err := exec.Command("make", "-n", "-C", "../..", "test", "COVER=1").CombinedOutput()
+	if err != nil {
+		t.Fatalf("make -n test COVER=1: %v\n%s", err, out)
+	}
+	plan := string(out)
+	for _, want := range []string{"rm -rf coverage && mkdir -p coverage/data", "/coverage/data", "tools/cover coverage"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("make test COVER=1 does not run %q:\n%s", want, plan)
+		}
 	}
 }
