@@ -125,7 +125,12 @@ func (b *bench) env(addr, dbURL, store string, extra ...string) []string {
 
 // manage runs bin/manage with env and stdin, failing with its output.
 func (b *bench) manage(ctx context.Context, env []string, stdin string, args ...string) error {
-	cmd := exec.CommandContext(ctx, b.bin["manage"], args...)
+	return b.manageWith(ctx, b.bin["manage"], env, stdin, args...)
+}
+
+// manageWith runs the manage binary at bin (another version's) the same way.
+func (b *bench) manageWith(ctx context.Context, bin string, env []string, stdin string, args ...string) error {
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env, cmd.Dir = env, b.dir
 	cmd.Stdin = strings.NewReader(stdin)
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -150,16 +155,22 @@ func burstEmail(i int) string { return fmt.Sprintf("burst-%d@example.com", i) }
 // site is a running web process.
 type site struct {
 	*proc
-	base string // http://127.0.0.1:port
+	base   string       // http://127.0.0.1:port
+	cookie *http.Cookie // the bench account's session, once signed in
 }
 
 // startWeb starts bin/web in the production shape on dbURL with store.
 func (b *bench) startWeb(dbURL, store string, extra ...string) (*site, error) {
+	return b.startWebBin(b.bin["web"], dbURL, store, extra...)
+}
+
+// startWebBin starts the web binary at bin (another version's) the same way.
+func (b *bench) startWebBin(bin, dbURL, store string, extra ...string) (*site, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	p, err := startProc("web", b.bin["web"], nil, b.env(addr, dbURL, store, extra...), b.dir)
+	p, err := startProc("web", bin, nil, b.env(addr, dbURL, store, extra...), b.dir)
 	if err != nil {
 		return nil, err
 	}

@@ -31,6 +31,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -46,10 +47,13 @@ type options struct {
 	out      string
 	micro    bool
 	builds   bool
+	ui       bool
+	renders  int    // recorded first renders of each version
+	only     string // comma-separated steps to run, "" for all that are on
 }
 
 func defaultOptions() options {
-	return options{conns: 32, warmup: 2 * time.Second, duration: 10 * time.Second, tasks: 2000, starts: 5, out: "docs/benchmarks.md", micro: true, builds: true}
+	return options{conns: 32, warmup: 2 * time.Second, duration: 10 * time.Second, tasks: 2000, starts: 5, out: "docs/benchmarks.md", micro: true, builds: true, ui: true, renders: 9}
 }
 
 func main() {
@@ -63,7 +67,16 @@ func main() {
 	fs.StringVar(&opts.out, "o", opts.out, `markdown report to write ("-": standard output only)`)
 	fs.BoolVar(&opts.micro, "micro", opts.micro, "also measure the in-process per-request costs")
 	fs.BoolVar(&opts.builds, "builds", opts.builds, "also time cold first builds (minutes) and break bin/web down by module")
+	fs.BoolVar(&opts.ui, "ui", opts.ui, "also weigh the signed-in page's CSS, JS and fonts and time its first render in Chromium, beside BENCH_UI_BASE")
+	fs.IntVar(&opts.renders, "renders", opts.renders, "first renders timed for each version (the median is reported)")
+	fs.StringVar(&opts.only, "only", opts.only, "run only these steps, comma-separated: "+strings.Join(stepNames, ","))
 	_ = fs.Parse(os.Args[1:])
+	for _, name := range strings.Split(opts.only, ",") {
+		if name != "" && !slices.Contains(stepNames, name) {
+			fmt.Fprintf(os.Stderr, "bench: no step %q in -only (the steps: %s)\n", name, strings.Join(stepNames, ","))
+			os.Exit(2)
+		}
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -113,20 +126,42 @@ func run(ctx context.Context, opts options, getenv func(string) string, progress
 	if err := b.openRedis(ctx); err != nil {
 		return nil, err
 	}
-	steps := []func(context.Context) error{b.loadRuns, b.jobRuns, b.startRuns, b.signInBurst}
-	if opts.micro {
-		steps = append(steps, b.microRuns)
+	steps := map[string][]func(context.Context) error{
+		"load": {b.loadRuns}, "jobs": {b.jobRuns}, "start": {b.startRuns}, "burst": {b.signInBurst},
+		"micro": {b.microRuns}, "ui": {b.uiRuns}, "builds": {b.webModules, b.coldBuilds},
 	}
-	if opts.builds {
-		steps = append(steps, b.webModules, b.coldBuilds)
-	}
-	for _, step := range steps {
-		if err := step(ctx); err != nil {
-			return nil, err
+	for _, name := range stepNames {
+		if !opts.runs(name) {
+			continue
 		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+		for _, step := range steps[name] {
+			if err := step(ctx); err != nil {
+				return nil, err
+			}
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
 		}
 	}
 	return b.rep, nil
+}
+
+// stepNames are the parts of a run, in the order they run.
+var stepNames = []string{"load", "jobs", "start", "burst", "micro", "ui", "builds"}
+
+// runs is whether the step name is part of this run: the -only list when
+// given, else every step whose flag is on.
+func (o options) runs(name string) bool {
+	if o.only != "" {
+		return slices.Contains(strings.Split(o.only, ","), name)
+	}
+	switch name {
+	case "micro":
+		return o.micro
+	case "ui":
+		return o.ui
+	case "builds":
+		return o.builds
+	}
+	return true
 }

@@ -17,9 +17,16 @@ func TestBenchRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds every binary and starts a dozen processes: not in -short")
 	}
-	opts := options{conns: 4, warmup: 50 * time.Millisecond, duration: 300 * time.Millisecond, tasks: 20, starts: 1, out: "-"}
+	opts := options{conns: 4, warmup: 50 * time.Millisecond, duration: 300 * time.Millisecond, tasks: 20, starts: 1, out: "-", ui: true, renders: 1}
 	var progress strings.Builder
-	rep, err := run(t.Context(), opts, func(string) string { return "" }, &progress)
+	// The interface is measured alone: building another version is make bench's.
+	getenv := func(k string) string {
+		if k == "BENCH_UI_BASE" {
+			return "-"
+		}
+		return ""
+	}
+	rep, err := run(t.Context(), opts, getenv, &progress)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, progress.String())
 	}
@@ -29,7 +36,9 @@ func TestBenchRuns(t *testing.T) {
 		"signed-in home, database store on SQLite (default)", "signed-in home, memory store",
 		"redis store | skipped: TEST_REDIS_URL is not set", "PostgreSQL | skipped: TEST_DATABASE_URL is not set",
 		"/api/v1/me", "bare asynq", "mail:send", "fresh database", "migrated database", "idle RSS",
-		"20 concurrent sign-ins", "`bin/web`", "## Targets", "session-store writes during the steady run: memory store | 0 | 0 | yes",
+		"20 concurrent sign-ins", "`bin/web`", "## Targets",
+		"## Interface weight and first render", "**CSS + JS + fonts**", "baseline | skipped: BENCH_UI_BASE is -",
+		"CSS + JS + fonts of the signed-in home, compressed | ≤ 60 KiB", "session-store writes during the steady run: memory store | 0 | 0 | yes",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("the report has no %q:\n%s", want, md)

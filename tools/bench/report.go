@@ -54,6 +54,7 @@ type report struct {
 	cold          []coldBuild
 	modules       []moduleSize
 	micro         string
+	ui            []*uiVersion
 }
 
 func newReport(opts options) *report { return &report{opts: opts, when: time.Now().UTC()} }
@@ -116,6 +117,10 @@ func (r *report) targets() []target {
 		if s.name == webSizeName {
 			ts = append(ts, target{"`bin/web`, stripped (`make build`)", "≤ 36 MiB", fmt.Sprintf("%.1f MiB", float64(s.bytes)/(1<<20)), s.bytes <= 36<<20})
 		}
+	}
+	if len(r.ui) > 0 && r.ui[0].skipped == "" && len(r.ui[0].assets) > 0 {
+		_, sent := r.ui[0].weight()
+		ts = append(ts, target{"CSS + JS + fonts of the signed-in home, compressed", "≤ 60 KiB", kib(sent), sent <= weightBudget})
 	}
 	if len(r.startMigrated) > 0 {
 		d := median(r.startMigrated)
@@ -259,6 +264,7 @@ func (r *report) markdown(command string) string {
 			fmt.Fprintf(&b, "| %s | %.1f s | %.1f s | %.1f |\n", c.name, c.wall.Seconds(), c.cpu.Seconds(), c.cpu.Seconds()/base.Seconds())
 		}
 	}
+	b.WriteString(r.uiMarkdown())
 	if r.micro != "" {
 		b.WriteString("\n## In-process cost per request\n\n")
 		b.WriteString("`testing.Benchmark` through the whole handler stack with no network, against a bare\n")
