@@ -115,6 +115,21 @@ func wantsJSON(r *http.Request) bool {
 	return strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html")
 }
 
+// asPage gives h, an error answer to an address no route takes, what the
+// pages get: the session, read (a visitor's is never created, so no
+// cookie is set) and the signed-in user, so that their 404 or 405 keeps
+// the app shell and is not cached. The API's answers, JSON, need neither.
+func (s *Server) asPage(h http.HandlerFunc) http.HandlerFunc {
+	page := s.noStoreWhenSignedIn(s.withSession(s.loadUser(h)))
+	return func(w http.ResponseWriter, r *http.Request) {
+		if wantsJSON(r) {
+			h(w, r)
+			return
+		}
+		page.ServeHTTP(w, r)
+	}
+}
+
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	s.respond(w, r, errNotFound)
 }
