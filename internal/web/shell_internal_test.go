@@ -68,3 +68,34 @@ func TestConfirmAndFieldHelpers(t *testing.T) {
 		}
 	}
 }
+
+// The field-error partial, with an id (fieldError) and in its older,
+// bare form, which generated code and the guide use.
+func TestFieldErrorPartial(t *testing.T) {
+	t.Parallel()
+	ts, err := newTemplateSet("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ts.get("errors/error.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		data any
+		want string
+	}{
+		{fieldError("email", "Enter an address."), `<p class="field-error" id="email-error"><svg class="icon" aria-hidden="true" focusable="false"><use href="/static/icons.svg?v=`},
+		{fieldError("email", ""), ``},
+		{"Too long.", `<p class="field-error">Too long.</p>`},
+		{"", ``},
+	} {
+		var b strings.Builder
+		if err := p.tmpl.ExecuteTemplate(&b, "field-error", tc.data); err != nil {
+			t.Fatal(err)
+		}
+		if got := b.String(); !strings.HasPrefix(got, tc.want) || (tc.want == "" && got != "") {
+			t.Errorf("field-error %#v = %q, want %q…", tc.data, got, tc.want)
+		}
+	}
+}
