@@ -74,6 +74,9 @@ func (t *templateSet) parse(name string) (*page, error) {
 	if err := t.assets.inline(tmpl); err != nil {
 		return nil, fmt.Errorf("parse template %s: %w", name, err)
 	}
+	if err := t.inlineShell(tmpl); err != nil {
+		return nil, fmt.Errorf("parse template %s: %w", name, err)
+	}
 	p := &page{tmpl: tmpl}
 	if l := tmpl.Lookup("layout"); l != nil {
 		var b strings.Builder

@@ -10,6 +10,7 @@ import (
 	"html"
 	"html/template"
 	"strings"
+	"text/template/parse"
 	"unicode"
 	"unicode/utf8"
 
@@ -49,6 +50,92 @@ func (t *templateSet) icon(name string) (template.HTML, error) {
 	h := template.HTML(`<svg class="icon" aria-hidden="true" focusable="false"><use href="` + sprite + `#i-` + name + `"/></svg>`)
 	t.icons.Store(name, h)
 	return h, nil
+}
+
+// inlineShell replaces, when the templates are parsed, each
+// {{template "icon" "name"}} by the icon's markup and each
+// {{navCurrent "/path"}} by its marker, as plain text: the shell has some
+// twenty of them, and each call costs html/template's function call and
+// escaper, about ten allocations, on every render. (Like assets.inline;
+// other uses are left to the partial and the function.)
+func (t *templateSet) inlineShell(tmpl *template.Template) error {
+	for _, tt := range tmpl.Templates() {
+		if tt.Tree == nil {
+			continue
+		}
+		if err := t.inlineShellList(tt.Tree.Root); err != nil {
+			return fmt.Errorf("template %s: %w", tt.Name(), err)
+		}
+	}
+	return nil
+}
+
+func (t *templateSet) inlineShellList(list *parse.ListNode) error {
+	if list == nil {
+		return nil
+	}
+	for i, n := range list.Nodes {
+		var err error
+		switch n := n.(type) {
+		case *parse.TemplateNode:
+			if name, ok := literalArg(n.Pipe); ok && n.Name == "icon" {
+				var h template.HTML
+				if h, err = t.icon(name); err == nil {
+					list.Nodes[i] = &parse.TextNode{NodeType: parse.NodeText, Pos: n.Pos, Text: []byte(h)}
+				}
+			}
+		case *parse.ActionNode:
+			if fn, prefix, ok := literalCall(n.Pipe); ok && fn == "navCurrent" {
+				list.Nodes[i] = &parse.TextNode{NodeType: parse.NodeText, Pos: n.Pos, Text: []byte(navCurrent(prefix))}
+			}
+		case *parse.ListNode:
+			err = t.inlineShellList(n)
+		case *parse.IfNode:
+			err = t.inlineShellBranch(&n.BranchNode)
+		case *parse.RangeNode:
+			err = t.inlineShellBranch(&n.BranchNode)
+		case *parse.WithNode:
+			err = t.inlineShellBranch(&n.BranchNode)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *templateSet) inlineShellBranch(b *parse.BranchNode) error {
+	if err := t.inlineShellList(b.List); err != nil {
+		return err
+	}
+	return t.inlineShellList(b.ElseList)
+}
+
+// literalArg is the string of a pipeline that is exactly one string
+// literal ({{template "icon" "trash"}}'s "trash").
+func literalArg(p *parse.PipeNode) (string, bool) {
+	if p == nil || len(p.Decl) > 0 || len(p.Cmds) != 1 || len(p.Cmds[0].Args) != 1 {
+		return "", false
+	}
+	s, ok := p.Cmds[0].Args[0].(*parse.StringNode)
+	if !ok {
+		return "", false
+	}
+	return s.Text, true
+}
+
+// literalCall is the function and argument of a pipeline that is exactly
+// {{fn "literal"}}.
+func literalCall(p *parse.PipeNode) (fn, arg string, ok bool) {
+	if p == nil || len(p.Decl) > 0 || len(p.Cmds) != 1 || len(p.Cmds[0].Args) != 2 {
+		return "", "", false
+	}
+	id, ok1 := p.Cmds[0].Args[0].(*parse.IdentifierNode)
+	s, ok2 := p.Cmds[0].Args[1].(*parse.StringNode)
+	if !ok1 || !ok2 {
+		return "", "", false
+	}
+	return id.Ident, s.Text, true
 }
 
 // navMarker starts the attribute navCurrent writes and render resolves.
