@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -23,6 +24,9 @@ type errorPage struct {
 	Message   string
 	RequestID string
 	Detail    string // development only: the panic and its stack
+	// Back is the page of this site the visitor came from (the
+	// Referer's path and query), "" when unknown or elsewhere.
+	Back string
 }
 
 // messages are the default words for each status the site renders.
@@ -60,6 +64,7 @@ func (s *Server) renderErrorPage(w http.ResponseWriter, r *http.Request, p error
 		writeJSONError(w, p)
 		return
 	}
+	p.Back = backLink(r)
 	if err := s.render(w, r, p.Status, "errors/error.html", p); err != nil {
 		// The error page itself failed: fall back to plain text.
 		s.logger.ErrorContext(r.Context(), "render error page", "err", err)
@@ -67,6 +72,20 @@ func (s *Server) renderErrorPage(w http.ResponseWriter, r *http.Request, p error
 		w.WriteHeader(p.Status)
 		fmt.Fprintf(w, "%d %s\n%s\n", p.Status, p.Title, p.Message)
 	}
+}
+
+// backLink is the error page's way back: the Referer when it is a page
+// of this site other than this one and the home page, as a local path
+// (never another site's address), else "".
+func backLink(r *http.Request) string {
+	ref, err := url.Parse(r.Referer())
+	if err != nil || ref.Host != r.Host || (ref.Scheme != "http" && ref.Scheme != "https") || ref.Path == r.URL.Path {
+		return ""
+	}
+	if back := localPath(ref.RequestURI()); back != "/" {
+		return back
+	}
+	return "" // the home page has its own link
 }
 
 func writeJSONError(w http.ResponseWriter, p errorPage) {

@@ -247,3 +247,24 @@ func between(t *testing.T, s, start, end string) string {
 	}
 	return s[i : i+j+len(end)]
 }
+
+// An error page links back to the page of this site the visitor came
+// from, never to another site.
+func TestErrorPageLinksBack(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, nil)
+	for _, tc := range []struct{ referer, want string }{
+		{"http://example.com/user/sign-in?next=%2F", `href="/user/sign-in?next=%2F"`},
+		{"http://example.com/", ""}, // the home page has its own link
+		{"https://evil.example/user/sign-in", ""},
+		{"http://example.com/nowhere", ""}, // this page itself
+		{"javascript:alert(1)", ""},
+		{"", ""},
+	} {
+		page := s.get("/nowhere", "Referer", tc.referer).status(404)
+		hasBack := strings.Contains(page.body, "</svg>Back</a>")
+		if (tc.want != "") != hasBack || (tc.want != "" && !strings.Contains(page.body, `<a class="button" `+tc.want)) {
+			t.Errorf("Referer %q: back link %v, want %q", tc.referer, hasBack, tc.want)
+		}
+	}
+}
