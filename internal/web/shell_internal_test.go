@@ -99,3 +99,38 @@ func TestFieldErrorPartial(t *testing.T) {
 		}
 	}
 }
+
+func TestPaginationPartial(t *testing.T) {
+	t.Parallel()
+	ts, err := newTemplateSet("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ts.get("errors/error.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := func(n int) string { return "/widgets?page=" + string(rune('0'+n)) }
+	for _, tc := range []struct {
+		pager      Pager
+		want, lack []string
+	}{
+		{NewPager(2, 3, url), []string{`<nav class="pagination" aria-label="Pagination">`, `rel="prev" href="/widgets?page=1"`, `<span class="pagination-status">Page 2 of 3</span>`, `rel="next" href="/widgets?page=3"`}, nil},
+		{NewPager(1, 1, url), []string{"Page 1 of 1"}, []string{`rel="prev"`, `rel="next"`}},
+	} {
+		var b strings.Builder
+		if err := p.tmpl.ExecuteTemplate(&b, "pagination", tc.pager); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(b.String(), w) {
+				t.Errorf("pagination %+v lacks %s:\n%s", tc.pager, w, b.String())
+			}
+		}
+		for _, l := range tc.lack {
+			if strings.Contains(b.String(), l) {
+				t.Errorf("pagination %+v has %s", tc.pager, l)
+			}
+		}
+	}
+}
