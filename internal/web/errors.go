@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -23,6 +24,9 @@ type errorPage struct {
 	Message   string
 	RequestID string
 	Detail    string // development only: the panic and its stack
+	// Back is the page of this site the visitor came from (the
+	// Referer's path and query), "" when unknown or elsewhere.
+	Back string
 }
 
 // messages are the default words for each status the site renders.
@@ -60,6 +64,7 @@ func (s *Server) renderErrorPage(w http.ResponseWriter, r *http.Request, p error
 		writeJSONError(w, p)
 		return
 	}
+	p.Back = backLink(r)
 	if err := s.render(w, r, p.Status, "errors/error.html", p); err != nil {
 		// The error page itself failed: fall back to plain text.
 		s.logger.ErrorContext(r.Context(), "render error page", "err", err)
@@ -67,6 +72,20 @@ func (s *Server) renderErrorPage(w http.ResponseWriter, r *http.Request, p error
 		w.WriteHeader(p.Status)
 		fmt.Fprintf(w, "%d %s\n%s\n", p.Status, p.Title, p.Message)
 	}
+}
+
+// backLink is the error page's way back: the Referer when it is a page
+// of this site other than this one and the home page, as a local path
+// (never another site's address), else "".
+func backLink(r *http.Request) string {
+	ref, err := url.Parse(r.Referer())
+	if err != nil || ref.Host != r.Host || (ref.Scheme != "http" && ref.Scheme != "https") || ref.Path == r.URL.Path {
+		return ""
+	}
+	if back := localPath(ref.RequestURI()); back != "/" {
+		return back
+	}
+	return "" // the home page has its own link
 }
 
 func writeJSONError(w http.ResponseWriter, p errorPage) {
@@ -113,6 +132,21 @@ func wantsJSON(r *http.Request) bool {
 	}
 	accept := r.Header.Get("Accept")
 	return strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html")
+}
+
+// asPage gives h, an error answer to an address no route takes, what the
+// pages get: the session, read (a visitor's is never created, so no
+// cookie is set) and the signed-in user, so that their 404 or 405 keeps
+// the app shell and is not cached. The API's answers, JSON, need neither.
+func (s *Server) asPage(h http.HandlerFunc) http.HandlerFunc {
+	page := s.noStoreWhenSignedIn(s.withSession(s.loadUser(h)))
+	return func(w http.ResponseWriter, r *http.Request) {
+		if wantsJSON(r) {
+			h(w, r)
+			return
+		}
+		page.ServeHTTP(w, r)
+	}
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {

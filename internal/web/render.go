@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/session"
@@ -26,7 +28,15 @@ type templateSet struct {
 	static   fs.FS
 	assets   *assets
 	fromDisk bool
-	cache    map[string]*template.Template
+	cache    map[string]*page
+	icons    sync.Map // icon markup by name (shell.go)
+}
+
+// page is a parsed page and the layout it asks for ({{define "layout"}}
+// in the page: "auth", "app" or "public"; "" for the default).
+type page struct {
+	tmpl   *template.Template
+	layout string
 }
 
 func newTemplateSet(env string) (*templateSet, error) {
@@ -42,7 +52,7 @@ func newTemplateSet(env string) (*templateSet, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.cache = map[string]*template.Template{}
+	t.cache = map[string]*page{}
 	for _, p := range pages {
 		if strings.HasPrefix(p, "layouts/") || strings.HasPrefix(p, "emails/") {
 			continue // not pages: emails/ is internal/mail's
@@ -56,26 +66,40 @@ func newTemplateSet(env string) (*templateSet, error) {
 	return t, nil
 }
 
-func (t *templateSet) parse(page string) (*template.Template, error) {
-	tmpl, err := template.New(path.Base(page)).Funcs(template.FuncMap{"asset": t.assets.url}).ParseFS(t.fsys, "layouts/*.html", page)
+func (t *templateSet) parse(name string) (*page, error) {
+	tmpl, err := template.New(path.Base(name)).Funcs(t.funcs()).ParseFS(t.fsys, "layouts/*.html", name)
 	if err != nil {
-		return nil, fmt.Errorf("parse template %s: %w", page, err)
+		return nil, fmt.Errorf("parse template %s: %w", name, err)
 	}
 	if err := t.assets.inline(tmpl); err != nil {
-		return nil, fmt.Errorf("parse template %s: %w", page, err)
+		return nil, fmt.Errorf("parse template %s: %w", name, err)
 	}
-	return tmpl, nil
+	if err := t.inlineShell(tmpl); err != nil {
+		return nil, fmt.Errorf("parse template %s: %w", name, err)
+	}
+	p := &page{tmpl: tmpl}
+	if l := tmpl.Lookup("layout"); l != nil {
+		var b strings.Builder
+		if err := l.Execute(&b, nil); err != nil {
+			return nil, fmt.Errorf("template %s: layout: %w", name, err)
+		}
+		p.layout = strings.TrimSpace(b.String())
+		if !slices.Contains([]string{layoutApp, layoutAuth, layoutPublic}, p.layout) {
+			return nil, fmt.Errorf("template %s: layout %q is none of app, auth, public", name, p.layout)
+		}
+	}
+	return p, nil
 }
 
-func (t *templateSet) get(page string) (*template.Template, error) {
+func (t *templateSet) get(name string) (*page, error) {
 	if t.fromDisk {
-		return t.parse(page)
+		return t.parse(name)
 	}
-	tmpl, ok := t.cache[page]
+	p, ok := t.cache[name]
 	if !ok {
-		return nil, fmt.Errorf("no template %s", page)
+		return nil, fmt.Errorf("no template %s", name)
 	}
-	return tmpl, nil
+	return p, nil
 }
 
 func isDir(p string) bool {
@@ -94,31 +118,53 @@ type viewData struct {
 	User    *users.User
 	Flashes []session.Flash
 	Data    any
+	// Path is the request's path, for the navigation's current link.
+	Path string
+	// Layout is the body's layout (base.html): "app" (the shell of
+	// signed-in pages), "auth" (the centred card of signing in) or
+	// "public" (visitors). A page asks for one with
+	// {{define "layout"}}auth{{end}}; by default signed-in users get
+	// app, visitors public.
+	Layout string
 }
+
+// The layouts of base.html.
+const (
+	layoutApp    = "app"
+	layoutAuth   = "auth"
+	layoutPublic = "public"
+)
 
 // render writes page with status. The page is rendered into a buffer
 // first, so that a template error writes nothing and is returned, for
 // the handler to return (a clean 500, not half a page).
-func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) error {
-	tmpl, err := s.templates.get(page)
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) error {
+	p, err := s.templates.get(name)
 	if err != nil {
 		return err
 	}
 	v := viewData{
 		AppName: s.cfg.AppName, RegisterEnabled: s.cfg.UserEnableRegister && !s.cfg.UserLDAP,
 		Directory: s.cfg.UserLDAP, LocalAccounts: !s.cfg.UserLDAP || s.cfg.UserLDAPAllowLocal,
-		User: currentUser(r), Data: data,
+		User: currentUser(r), Data: data, Path: r.URL.Path, Layout: p.layout,
+	}
+	if v.Layout == "" || (v.Layout == layoutApp && v.User == nil) {
+		v.Layout = layoutPublic
+		if v.User != nil {
+			v.Layout = layoutApp
+		}
 	}
 	if hasSession(r.Context()) {
 		v.Flashes = session.PopFlashes(r.Context(), s.sessions)
 	}
 	var buf bytes.Buffer
-	if err := tmpl.ExecuteTemplate(&buf, "base", v); err != nil {
-		return fmt.Errorf("render %s: %w", page, err)
+	if err := p.tmpl.ExecuteTemplate(&buf, "base", v); err != nil {
+		return fmt.Errorf("render %s: %w", name, err)
 	}
+	out := markCurrent(buf.Bytes(), v.Path)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	_, _ = buf.WriteTo(w)
+	_, _ = w.Write(out)
 	return nil
 }
 

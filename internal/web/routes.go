@@ -13,8 +13,8 @@ import (
 // routes is the whole URL map of the site.
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
-	r.NotFound(s.notFound)
-	r.MethodNotAllowed(s.methodNotAllowed(r))
+	r.NotFound(s.asPage(s.notFound))
+	r.MethodNotAllowed(s.asPage(s.methodNotAllowed(r)))
 
 	r.Use(s.requestID, s.observe, s.recoverPanic, s.deadline, s.securityHeaders, middleware.GetHead)
 
