@@ -57,7 +57,7 @@ func newTemplateSet(env string) (*templateSet, error) {
 }
 
 func (t *templateSet) parse(page string) (*template.Template, error) {
-	tmpl, err := template.New(path.Base(page)).Funcs(template.FuncMap{"asset": t.assets.url}).ParseFS(t.fsys, "layouts/*.html", page)
+	tmpl, err := template.New(path.Base(page)).Funcs(template.FuncMap{"asset": t.assets.url}).Funcs(uiFuncs).ParseFS(t.fsys, "layouts/*.html", page)
 	if err != nil {
 		return nil, fmt.Errorf("parse template %s: %w", page, err)
 	}
@@ -112,6 +112,12 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 	if hasSession(r.Context()) {
 		v.Flashes = session.PopFlashes(r.Context(), s.sessions)
 	}
+	// The parsed page is never executed itself: each render runs a clone,
+	// with navCurrent bound to this request's path.
+	if tmpl, err = tmpl.Clone(); err != nil {
+		return fmt.Errorf("render %s: %w", page, err)
+	}
+	tmpl.Funcs(template.FuncMap{"navCurrent": navCurrentFor(r.URL.Path)})
 	var buf bytes.Buffer
 	if err := tmpl.ExecuteTemplate(&buf, "base", v); err != nil {
 		return fmt.Errorf("render %s: %w", page, err)
@@ -120,6 +126,42 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 	w.WriteHeader(status)
 	_, _ = buf.WriteTo(w)
 	return nil
+}
+
+// uiFuncs build the arguments of the UI partials (stand-ins of the app
+// shell's): {{template "confirm" (confirm "Delete" "/widgets/3/delete"
+// "Delete this widget?")}}, {{template "empty" (empty "No widgets yet"
+// "Widgets you create appear here." "/widgets/new" "New widget")}}, and
+// {{navCurrent "/widgets"}}, which a render binds to its request.
+var uiFuncs = template.FuncMap{
+	"confirm": func(label, action, question string) confirmData {
+		return confirmData{Label: label, Action: action, Question: question}
+	},
+	"empty": func(title, text, href, linkLabel string) emptyData {
+		return emptyData{Title: title, Text: text, Href: href, LinkLabel: linkLabel}
+	},
+	"navCurrent": navCurrentFor(""),
+}
+
+// confirmData is the data of the "confirm" partial.
+type confirmData struct{ Label, Action, Question string }
+
+// emptyData is the data of the "empty" partial.
+type emptyData struct{ Title, Text, Href, LinkLabel string }
+
+// navCurrentFor is navCurrent on a page at path: the aria-current
+// attribute of a navigation link to prefix ("page" on that page, "true"
+// below it), or nothing.
+func navCurrentFor(path string) func(prefix string) template.HTMLAttr {
+	return func(prefix string) template.HTMLAttr {
+		switch {
+		case path == prefix:
+			return `aria-current="page"`
+		case prefix != "/" && strings.HasPrefix(path, strings.TrimSuffix(prefix, "/")+"/"):
+			return `aria-current="true"`
+		}
+		return ""
+	}
 }
 
 // static serves /static/ from the embedded files (or disk in
