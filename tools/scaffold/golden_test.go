@@ -10,6 +10,7 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -236,4 +237,34 @@ func TestGeneratedHandlersReturnWhatRenderReturns(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestTheStandInPartialsGoWhenTheRealOnesCome: templates/layouts/
+// scaffold-stub.html holds stand-ins of the app shell's partials that the
+// generated pages use; a template defined twice is the one parsed last,
+// so once another layout file defines one of them the stand-ins must go,
+// or they would replace the real ones.
+func TestTheStandInPartialsGoWhenTheRealOnesCome(t *testing.T) {
+	const stub = "../../templates/layouts/scaffold-stub.html"
+	if _, err := os.Stat(stub); err != nil {
+		t.Skip("no stand-ins")
+	}
+	layouts, err := filepath.Glob("../../templates/layouts/*.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range layouts {
+		if p == stub {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"icon", "confirm", "empty", "pagination"} {
+			if regexp.MustCompile(`\{\{-?\s*define\s+"` + name + `"`).Match(b) {
+				t.Errorf("%s defines %q: delete templates/layouts/scaffold-stub.html (and the stand-in funcs of internal/web/render.go), whose stand-in would replace it", filepath.Base(p), name)
+			}
+		}
+	}
 }
