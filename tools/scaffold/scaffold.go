@@ -176,8 +176,8 @@ func (r *resource) clashes(root string) error {
 		return err
 	}
 	for _, id := range []string{
-		lowerFirst(r.Types) + "Page", "create" + r.Type, "edit" + r.Type + "Page", "update" + r.Type, "delete" + r.Type,
-		lowerFirst(r.Types) + "Data", "edit" + r.Type + "Data", lowerFirst(r.Type) + "Fields", lowerFirst(r.Type) + "Input",
+		lowerFirst(r.Types) + "Page", "new" + r.Type + "Page", "create" + r.Type, "edit" + r.Type + "Page", "update" + r.Type, "delete" + r.Type,
+		lowerFirst(r.Types) + "Data", lowerFirst(r.Type) + "FormData", lowerFirst(r.Type) + "Fields", lowerFirst(r.Type) + "Input",
 		lowerFirst(r.Type) + "Form", "render" + r.Types, "Test" + r.Types + "Pages", lowerFirst(r.Types),
 	} {
 		if taken[id] {
@@ -288,55 +288,61 @@ func (r *resource) files() []file {
 
 // insertion is a line added at a marker of an existing file. For the
 // marker "import (" the lines go after the file's last import of module
-// (its own group), else first in the block.
+// (its own group), else first in the block; with before, just before the
+// marker (so that they stay in the order they were added).
 type insertion struct {
 	path, marker string
 	lines        []string
 	module       string
+	before       bool
 }
 
 func (r *resource) insertions() []insertion {
 	ins := []insertion{
 		{filepath.Join("internal", "app", "app.go"), "// scaffold:services", []string{
 			fmt.Sprintf("%s *%s.Service", r.Types, r.Pkg),
-		}, ""},
+		}, "", false},
 		{filepath.Join("internal", "app", "app.go"), "// scaffold:wire", []string{
 			fmt.Sprintf("a.%s = %s.NewService(a.DB)", r.Types, r.Pkg),
-		}, ""},
+		}, "", false},
 		{filepath.Join("internal", "app", "app.go"), "import (", []string{
 			fmt.Sprintf("%q", r.Module+"/internal/"+r.Pkg),
-		}, r.Module},
+		}, r.Module, false},
 		{filepath.Join("internal", "jobs", "handlers.go"), "// scaffold:handlers", []string{
 			fmt.Sprintf("%s *%s.Service", r.Types, r.Pkg),
-		}, ""},
+		}, "", false},
 		{filepath.Join("internal", "jobs", "handlers.go"), "import (", []string{
 			fmt.Sprintf("%q", r.Module+"/internal/"+r.Pkg),
-		}, r.Module},
+		}, r.Module, false},
 		{filepath.Join("internal", "app", "app.go"), "// scaffold:handlerswire", []string{
 			fmt.Sprintf("%s: a.%s,", r.Types, r.Types),
-		}, ""},
+		}, "", false},
 		{filepath.Join("internal", "web", "server.go"), "// scaffold:server", []string{
 			fmt.Sprintf("%s *%s.Service", lowerFirst(r.Types), r.Pkg),
-		}, ""},
+		}, "", false},
 		{filepath.Join("internal", "web", "server.go"), "// scaffold:serverwire", []string{
 			fmt.Sprintf("s.%s = a.%s", lowerFirst(r.Types), r.Types),
-		}, ""},
+		}, "", false},
 		{filepath.Join("internal", "web", "server.go"), "import (", []string{
 			fmt.Sprintf("%q", r.Module+"/internal/"+r.Pkg),
-		}, r.Module},
+		}, r.Module, false},
 		{filepath.Join("internal", "web", "routes.go"), "// scaffold:routes", []string{
 			fmt.Sprintf("r.Get(%q, s.handle(s.%sPage))", r.Path, lowerFirst(r.Types)),
+			fmt.Sprintf("r.Get(%q, s.handle(s.new%sPage))", r.Path+"/new", r.Type),
 			fmt.Sprintf("r.Post(%q, s.handle(s.create%s))", r.Path, r.Type),
 			fmt.Sprintf("r.Get(%q, s.handle(s.edit%sPage))", r.Path+"/{id}/edit", r.Type),
 			fmt.Sprintf("r.Post(%q, s.handle(s.update%s))", r.Path+"/{id}/edit", r.Type),
 			fmt.Sprintf("r.Post(%q, s.handle(s.delete%s))", r.Path+"/{id}/delete", r.Type),
-		}, ""},
+		}, "", false},
 		{filepath.Join("internal", "web", "handler.go"), "// scaffold:errors", []string{
 			fmt.Sprintf("{err: %s.ErrNotFound, status: http.StatusNotFound, message: %q},", r.Pkg, "You have no such "+r.Label+"."),
-		}, ""},
+		}, "", false},
 		{filepath.Join("internal", "web", "handler.go"), "import (", []string{
 			fmt.Sprintf("%q", r.Module+"/internal/"+r.Pkg),
-		}, r.Module},
+		}, r.Module, false},
+		{navPath, navMarker, []string{
+			fmt.Sprintf(`<li><a class="nav-link" href="%s" {{navCurrent %q}}>{{template "icon" "inbox"}}%s</a></li>`, r.Path, r.Path, title(r.Labels)),
+		}, "", true},
 	}
 	if r.Job {
 		ins = append(ins, insertion{path: filepath.Join("internal", "jobs", "tasks.go"), marker: "// scaffold:tasks", lines: []string{lowerFirst(r.Type) + "AddedTask,"}})
@@ -344,11 +350,38 @@ func (r *resource) insertions() []insertion {
 	return ins
 }
 
+// formID is the id of the form page's form, and the prefix of its
+// fields' ids: widget-form, widget-title.
+func (r *resource) formID() string { return strings.ReplaceAll(r.Name, "_", "-") }
+
 func lowerFirst(s string) string { return strings.ToLower(s[:1]) + s[1:] }
 
+func title(s string) string { return strings.ToUpper(s[:1]) + s[1:] }
+
+// The navigation of signed-in pages, and the line each resource's link
+// goes before.
+var (
+	navPath   = filepath.Join("templates", "layouts", "nav.html")
+	navMarker = "{{/* scaffold:nav */}}"
+)
+
 // tag marks the lines a resource added to existing files (distinct from
-// the markers, "// scaffold:…", they are added at).
+// the markers, "// scaffold:…", they are added at); in a template it is
+// a template comment.
 func tag(name string) string { return "// scaffolded:" + name }
+
+// tagIn is the tag of name's lines in the file at path.
+func tagIn(name, path string) string {
+	if filepath.Ext(path) == ".html" {
+		return "{{/* scaffolded:" + name + " */}}"
+	}
+	return tag(name)
+}
+
+// tagged reports whether line ends with name's tag in the file at path.
+func tagged(line, name, path string) bool {
+	return strings.HasSuffix(strings.TrimRight(line, "\n"), tagIn(name, path))
+}
 
 // header is the first line of every file made for name, in the comment
 // syntax of the file's kind: --delete removes only files that start
@@ -390,13 +423,13 @@ func generate(root string, r *resource, out io.Writer) error {
 		if !slices.ContainsFunc(strings.Split(string(b), "\n"), func(l string) bool { return strings.TrimSpace(l) == in.marker }) {
 			return fmt.Errorf("%s has no %q line: put it back where the generator should add %s's lines", in.path, in.marker, r.Name)
 		}
-		if bytes.Contains(b, []byte(tag(r.Name)+"\n")) {
+		if slices.ContainsFunc(strings.Split(string(b), "\n"), func(l string) bool { return tagged(l, r.Name, in.path) }) {
 			return badInput("%s has lines of a %s already: remove them first (go run ./tools/scaffold --delete %s)", in.path, r.Name, r.Name)
 		}
 	}
 	funcs := template.FuncMap{
 		"lowerFirst": lowerFirst, "sample": sample, "lower": strings.ToLower,
-		"title": func(s string) string { return strings.ToUpper(s[:1]) + s[1:] },
+		"title": title, "formID": r.formID,
 		"hasKind": func(fs []field, kind string) bool {
 			return slices.ContainsFunc(fs, func(f field) bool { return f.Kind == kind })
 		},
@@ -407,7 +440,7 @@ func generate(root string, r *resource, out io.Writer) error {
 		"inputType": func(kind string) string { return map[bool]string{true: "bool", false: "string"}[kind == "bool"] },
 		"sqlType":   func(dialect, kind string) string { return sqlTypes[dialect][kind] },
 		"cell":      cell,
-		"input":     input,
+		"input":     func(f field) string { return input(f, r.formID()+"-"+f.Name) },
 	}
 	tmpls, err := template.New("").Funcs(funcs).ParseFS(templates, "templates/*.tmpl")
 	if err != nil {
@@ -439,7 +472,7 @@ func generate(root string, r *resource, out io.Writer) error {
 	}
 	written = append(written, migrations...)
 	for _, in := range r.insertions() {
-		if err := insert(root, in, tag(r.Name)); err != nil {
+		if err := insert(root, in, tagIn(r.Name, in.path)); err != nil {
 			return err
 		}
 	}
@@ -452,7 +485,7 @@ func generate(root string, r *resource, out io.Writer) error {
 			edited = append(edited, in.path)
 		}
 	}
-	fmt.Fprintf(out, "added %s's lines to %s (each ends with %q)\n", r.Name, strings.Join(edited, ", "), tag(r.Name))
+	fmt.Fprintf(out, "added %s's lines to %s (each ends with %q, in templates %q)\n", r.Name, strings.Join(edited, ", "), tag(r.Name), tagIn(r.Name, navPath))
 	tests := "./internal/" + r.Pkg + " ./internal/web"
 	if r.Job {
 		tests += " ./internal/jobs"
@@ -486,8 +519,9 @@ func writeMigrations(root string, r *resource, tmpls *template.Template) ([]stri
 	return written, nil
 }
 
-// insert adds in's lines, tagged, after its marker line, and formats the
-// file.
+// insert adds in's lines, tagged, after (or before) its marker line, and
+// formats the file when it is Go. A line the file has already, tag and
+// all, is not added again.
 func insert(root string, in insertion, tag string) error {
 	path := filepath.Join(root, in.path)
 	b, err := os.ReadFile(path)
@@ -495,6 +529,16 @@ func insert(root string, in insertion, tag string) error {
 		return err
 	}
 	lines := slices.Collect(strings.Lines(string(b)))
+	sep := " " // between a line and its tag
+	if filepath.Ext(in.path) == ".html" {
+		sep = ""
+	}
+	in.lines = slices.DeleteFunc(slices.Clone(in.lines), func(l string) bool {
+		return slices.ContainsFunc(lines, func(have string) bool { return strings.TrimSpace(have) == l+sep+tag })
+	})
+	if len(in.lines) == 0 {
+		return nil
+	}
 	at := -1 // insert after lines[at]
 	for i, line := range lines {
 		if strings.TrimSpace(line) == in.marker {
@@ -519,9 +563,15 @@ func insert(root string, in insertion, tag string) error {
 	}
 	var added []string
 	for _, l := range in.lines {
-		added = append(added, indent+l+" "+tag+"\n")
+		added = append(added, indent+l+sep+tag+"\n")
+	}
+	if in.before {
+		at--
 	}
 	out := slices.Concat(lines[:at+1], added, lines[at+1:])
+	if filepath.Ext(in.path) != ".go" {
+		return os.WriteFile(path, []byte(strings.Join(out, "")), 0o644)
+	}
 	src, err := format.Source([]byte(strings.Join(out, "")))
 	if err != nil {
 		return fmt.Errorf("%s after adding lines: %w", in.path, err)
@@ -572,7 +622,7 @@ func remove(root, name, pluralName string, out io.Writer) error {
 	for _, p := range []string{
 		filepath.Join("internal", "app", "app.go"), filepath.Join("internal", "web", "server.go"),
 		filepath.Join("internal", "web", "routes.go"), filepath.Join("internal", "web", "handler.go"),
-		filepath.Join("internal", "jobs", "tasks.go"), filepath.Join("internal", "jobs", "handlers.go"),
+		filepath.Join("internal", "jobs", "tasks.go"), filepath.Join("internal", "jobs", "handlers.go"), navPath,
 	} {
 		b, err := os.ReadFile(filepath.Join(root, p))
 		if os.IsNotExist(err) {
@@ -583,13 +633,16 @@ func remove(root, name, pluralName string, out io.Writer) error {
 		}
 		var kept []string
 		for line := range strings.Lines(string(b)) {
-			if strings.HasSuffix(strings.TrimRight(line, "\n"), tag(name)) {
+			if tagged(line, name, p) {
 				removed++
 				continue
 			}
 			kept = append(kept, line)
 		}
-		src, err := format.Source([]byte(strings.Join(kept, "")))
+		src := []byte(strings.Join(kept, ""))
+		if filepath.Ext(p) == ".go" {
+			src, err = format.Source(src)
+		}
 		if err != nil {
 			return fmt.Errorf("%s after removing lines: %w", p, err)
 		}
@@ -633,20 +686,42 @@ func cell(f field) string {
 	return "{{." + f.Go + "}}"
 }
 
-// input is the template text of a field's form control, with its label
-// and its problem, if any.
-func input(f field, form string) string {
-	value := fmt.Sprintf(`{{index .Data.Form.Values %q}}`, f.Name)
-	problem := fmt.Sprintf(`  {{template "field-error" index .Data.Form.Errors %q}}`, f.Name)
-	id := strings.ToLower(form) + "-" + f.Name
-	switch f.Kind {
-	case "bool":
-		return fmt.Sprintf(`  <label><input type="checkbox" id="%s" name="%s"{{if index .Data.Form.Values %q}} checked{{end}}> %s</label>`, id, f.Name, f.Name, f.Label) + "\n" + problem
-	case "text":
-		return fmt.Sprintf(`  <label for="%s">%s</label>`+"\n"+`  <textarea id="%s" name="%s" rows="4" maxlength="5000">%s</textarea>`, id, f.Label, id, f.Name, value) + "\n" + problem
+// input is the template text of a field's form control in the form
+// page's markup: its label, its hint, its problem, if any (tied to the
+// control by aria-describedby and marking it aria-invalid), and the
+// value typed, kept when the form comes back.
+func input(f field, id string) string {
+	if f.Kind == "bool" {
+		return fmt.Sprintf(`  <div class="field field-check">
+    <input type="checkbox" id="%s" name="%s"{{if index .Data.Form.Values %q}} checked{{end}}>
+    <label for="%s">%s</label>
+  </div>`, id, f.Name, f.Name, id, f.Label)
 	}
-	attrs := map[string]string{"string": `maxlength="200" required`, "int": `inputmode="numeric" required`, "date": `type="date" required`}[f.Kind]
-	return fmt.Sprintf(`  <label for="%s">%s</label>`+"\n"+`  <input id="%s" name="%s" value="%s" %s>`, id, f.Label, id, f.Name, value, attrs) + "\n" + problem
+	problem := fmt.Sprintf(`index .Data.Form.Errors %q`, f.Name)
+	aria := fmt.Sprintf(`aria-describedby="%s-hint{{if %s}} %s-error{{end}}"{{if %s}} aria-invalid="true"{{end}}`, id, problem, id, problem)
+	value := fmt.Sprintf(`{{index .Data.Form.Values %q}}`, f.Name)
+	var control string
+	switch f.Kind {
+	case "text":
+		control = fmt.Sprintf(`<textarea id="%s" name="%s" rows="4" maxlength="5000" %s>%s</textarea>`, id, f.Name, aria, value)
+	default:
+		attrs := map[string]string{"string": `maxlength="200" required`, "int": `inputmode="numeric" required`, "date": `type="date" required`}[f.Kind]
+		control = fmt.Sprintf(`<input id="%s" name="%s" value="%s" %s %s>`, id, f.Name, value, attrs, aria)
+	}
+	return fmt.Sprintf(`  <div class="field">
+    <label for="%s">%s</label>
+    %s
+    <p class="hint" id="%s-hint">%s</p>
+    {{with %s}}<p class="field-error" id="%s-error">{{template "icon" "alert"}}{{.}}</p>{{end}}
+  </div>`, id, f.Label, control, id, hints[f.Kind], problem, id)
+}
+
+// hints are the words under a field of each kind (the rules of check).
+var hints = map[string]string{
+	"string": fmt.Sprintf("One line, at most %d characters.", maxLineLen),
+	"text":   fmt.Sprintf("Plain text, at most %d characters.", maxTextLen),
+	"int":    "A whole number, such as 42.",
+	"date":   "A date, as YYYY-MM-DD.",
 }
 
 // sample is a valid form value of a field kind for the generated tests;

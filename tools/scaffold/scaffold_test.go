@@ -230,6 +230,7 @@ func fakeRoot(t *testing.T) string {
 		"internal/web/handler.go":       "package web\n\nimport (\n\t\"net/http\"\n)\n\nvar statusFor = []struct {\n\terr     error\n\tstatus  int\n\tmessage string\n}{\n\t// scaffold:errors\n}\n\nvar _ = http.StatusOK\n",
 		"internal/jobs/tasks.go":        "package jobs\n\nvar Tasks = []int{\n\t// scaffold:tasks\n}\n",
 		"internal/jobs/handlers.go":     "package jobs\n\nimport (\n\t\"fmt\"\n)\n\ntype Handlers struct {\n\t// scaffold:handlers\n}\n\nvar _ = fmt.Println\n",
+		"templates/layouts/nav.html":    fakeNav,
 	}
 	for path, content := range files {
 		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(path)), 0o755); err != nil {
@@ -240,6 +241,73 @@ func fakeRoot(t *testing.T) string {
 		}
 	}
 	return root
+}
+
+// fakeNav is a navigation template with its marker.
+const fakeNav = "{{define \"nav\"}}\n<ul class=\"nav-list\">\n  <li><a class=\"nav-link\" href=\"/\">Home</a></li>\n  {{/* scaffold:nav */}}\n</ul>\n{{end}}\n"
+
+// TestTheNavigationGetsEachResourceOnce: the generator adds a resource's
+// link just before the scaffold:nav marker, in the order the resources
+// are made, never twice; --delete takes it out again, and a navigation
+// without the marker is refused before anything is written.
+func TestTheNavigationGetsEachResourceOnce(t *testing.T) {
+	root := fakeRoot(t)
+	nav := filepath.Join(root, "templates", "layouts", "nav.html")
+	var out, errs bytes.Buffer
+	for _, args := range [][]string{{"widget", "title:string"}, {"blog_post", "headline:string"}} {
+		if code := run(args, root, &out, &errs); code != 0 {
+			t.Fatalf("scaffold %v: exit %d, %s", args, code, errs.String())
+		}
+	}
+	widgetLine := `  <li><a class="nav-link" href="/widgets" {{navCurrent "/widgets"}}>{{template "icon" "inbox"}}Widgets</a></li>{{/* scaffolded:widget */}}` + "\n"
+	blogLine := `  <li><a class="nav-link" href="/blog-posts" {{navCurrent "/blog-posts"}}>{{template "icon" "inbox"}}Blog posts</a></li>{{/* scaffolded:blog_post */}}` + "\n"
+	want := strings.Replace(fakeNav, "  {{/* scaffold:nav */}}\n", widgetLine+blogLine+"  {{/* scaffold:nav */}}\n", 1)
+	if b, _ := os.ReadFile(nav); string(b) != want {
+		t.Errorf("nav.html is\n%s\nwant\n%s", b, want)
+	}
+
+	// Adding the lines again changes nothing.
+	r := &resource{Name: "widget", Type: "Widget", Types: "Widgets", Path: "/widgets", Labels: "widgets", Module: "example.com/app", Pkg: "widgets"}
+	for _, in := range r.insertions() {
+		if in.path == navPath {
+			if err := insert(root, in, tagIn("widget", in.path)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if b, _ := os.ReadFile(nav); string(b) != want {
+		t.Errorf("adding the widget's link again made nav.html\n%s", b)
+	}
+	errs.Reset()
+	if code := run([]string{"widget", "title:string"}, root, &out, &errs); code != 2 {
+		t.Errorf("a second widget: exit %d, %q; want 2", code, errs.String())
+	}
+	if b, _ := os.ReadFile(nav); string(b) != want {
+		t.Errorf("a refused second widget changed nav.html:\n%s", b)
+	}
+
+	for _, name := range []string{"widget", "blog_post"} {
+		if code := run([]string{"--delete", name}, root, &out, &errs); code != 0 {
+			t.Fatalf("scaffold --delete %s: exit %d, %s", name, code, errs.String())
+		}
+	}
+	if b, _ := os.ReadFile(nav); string(b) != fakeNav {
+		t.Errorf("after --delete nav.html is\n%s\nwant it as it was", b)
+	}
+
+	root = fakeRoot(t)
+	nav = filepath.Join(root, "templates", "layouts", "nav.html")
+	if err := os.WriteFile(nav, []byte(strings.Replace(fakeNav, "  {{/* scaffold:nav */}}\n", "", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, root)
+	errs.Reset()
+	if code := run([]string{"widget", "title:string"}, root, &out, &errs); code != 1 || !strings.Contains(errs.String(), `no "{{/* scaffold:nav */}}" line`) {
+		t.Errorf("without the nav marker: exit %d, %q; want 1 naming the marker", code, errs.String())
+	}
+	if after := snapshot(t, root); len(after) != len(before) {
+		t.Error("files were written although the nav marker was missing")
+	}
 }
 
 // TestRefusals: bad names and fields, a resource made twice and a file
