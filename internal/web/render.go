@@ -117,6 +117,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 		return fmt.Errorf("render %s: %w", page, err)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	swapFormOnly(w.Header(), r, status, page, buf.Bytes()) // htmx.go
 	w.WriteHeader(status)
 	_, _ = buf.WriteTo(w)
 	return nil
