@@ -172,8 +172,8 @@ func TestHtmxConfigKeepsTheStrictCSP(t *testing.T) {
 		}
 		var cfg struct {
 			AllowEval, AllowScriptTags, IncludeIndicatorStyles, SelfRequestsOnly, RefreshOnHistoryMiss *bool
-			HistoryCacheSize                                                                        *int
-			ResponseHandling                                                                        []struct {
+			HistoryCacheSize                                                                           *int
+			ResponseHandling                                                                           []struct {
 				Code  string
 				Swap  bool
 				Error *bool
