@@ -26,9 +26,23 @@
     el.focus({ preventScroll: !!preventScroll });
   }
 
+  // The field a problem is about: the first marked aria-invalid, else the
+  // field an error message follows, else the message itself.
   function firstProblem(root) {
-    return root.querySelector('[aria-invalid="true"]') ||
-      root.querySelector('.field-error, [role="alert"]');
+    var field = root.querySelector('[aria-invalid="true"]');
+    if (field) return field;
+    var message = root.querySelector('.field-error, [role="alert"]');
+    if (!message) return null;
+    var wrapper = message.closest('.field');
+    field = wrapper && wrapper.querySelector('input:not([type=hidden]), select, textarea');
+    for (var el = message.previousElementSibling; !field && el; el = el.previousElementSibling) {
+      if (el.matches('input:not([type=hidden]), select, textarea')) field = el;
+    }
+    return field || message;
+  }
+
+  function mainElement() {
+    return doc.getElementById('main') || doc.querySelector('main');
   }
 
   doc.addEventListener('htmx:beforeSwap', function (e) {
@@ -60,7 +74,7 @@
   doc.addEventListener('htmx:afterSettle', function (e) {
     var el = e.target;
     if (el === doc.body) {
-      var main = doc.getElementById('main');
+      var main = mainElement();
       if (main) focusOn(main.querySelector('[aria-invalid="true"]') || main, true);
       return;
     }
