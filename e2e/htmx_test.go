@@ -170,11 +170,16 @@ func TestHtmxBoostsNavigationAndForms(t *testing.T) {
 		t.Errorf("after the error the address is %s", loc)
 	}
 
-	// A boosted link: new content, title and address, focus on main.
+	// A boosted link: new content, title and address, focus on main, and
+	// <body>'s class (the layout) is the new page's.
+	get(t, b, chromedp.Evaluate[bool]("document.body.className = 'stale-layout', true"))
 	b.do(t, chromedp.Click(chromedp.CSS(`main a[href="/user/sign-in"]`)))
 	waitFor(t, b, `location.pathname === "/user/sign-in" && !!document.querySelector("#email") && !document.querySelector("#retype_password")`)
 	if !notReloaded(t, b) {
 		t.Error("following a link reloaded the page")
+	}
+	if get(t, b, chromedp.Evaluate[bool]("document.body.classList.contains('stale-layout')")) {
+		t.Error("after a boosted link <body> keeps the old page's class")
 	}
 	if title := get(t, b, chromedp.Title()); !strings.HasPrefix(title, "Sign in") {
 		t.Errorf("title after the link: %q", title)
@@ -256,6 +261,18 @@ func TestHtmxBoostsNavigationAndForms(t *testing.T) {
 	get(t, b, chromedp.Evaluate[bool]("history.back(), true"))
 	waitFor(t, b, `location.search === "?page=2&sort=email" && document.querySelector(".pagination-status").textContent.trim() === "Page 2 of 2"`)
 
+	// An answer that is not HTML (here /healthz's text) is loaded by the
+	// browser, not swapped into the page.
+	get(t, b, chromedp.Evaluate[bool](`(function () {
+		var a = document.createElement("a");
+		a.href = "/healthz"; a.id = "plain-text"; a.textContent = "probe";
+		document.querySelector("main").append(a);
+		htmx.process(a);
+		a.click();
+		return true;
+	})()`))
+	waitFor(t, b, `location.pathname === "/healthz" && document.body.textContent.trim() === "ok" && typeof htmx === "undefined"`)
+
 	// asynqmon is loaded as its own page, not swapped into this one.
 	b.do(t, chromedp.Navigate(base+"/admin"))
 	waitFor(t, b, "typeof htmx === 'object'")
@@ -265,8 +282,9 @@ func TestHtmxBoostsNavigationAndForms(t *testing.T) {
 	)
 	for _, p := range b.reported(refusedForm) {
 		// asynqmon asks Google for fonts (refused: no CDN) and ships a
-		// manifest Chromium cannot parse; anything else counts.
-		if !strings.Contains(p, "fonts.googleapis.com") && !strings.Contains(p, "manifest.json") {
+		// manifest Chromium cannot parse; on /healthz's text Chromium
+		// looks for /favicon.ico; anything else counts.
+		if !strings.Contains(p, "fonts.googleapis.com") && !strings.Contains(p, "manifest.json") && !strings.Contains(p, "/favicon.ico") {
 			t.Errorf("the browser reported: %s", p)
 		}
 	}
