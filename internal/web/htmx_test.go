@@ -171,9 +171,9 @@ func TestHtmxConfigKeepsTheStrictCSP(t *testing.T) {
 			t.Fatalf("no htmx-config meta tag in %s", page.body)
 		}
 		var cfg struct {
-			AllowEval, AllowScriptTags, IncludeIndicatorStyles, SelfRequestsOnly, RefreshOnHistoryMiss *bool
-			HistoryCacheSize                                                                           *int
-			ResponseHandling                                                                           []struct {
+			AllowEval, AllowScriptTags, IncludeIndicatorStyles, SelfRequestsOnly *bool
+			HistoryCacheSize                                                     *int
+			ResponseHandling                                                     []struct {
 				Code  string
 				Swap  bool
 				Error *bool

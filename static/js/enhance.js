@@ -9,6 +9,7 @@
 //     new content, as after a page load;
 //   - after a form is swapped alone (the server's answer to a refused form,
 //     see internal/web/htmx.go), focus goes to its first invalid field;
+//   - Back and Forward load the page from the server;
 //   - an answer that is not an HTML page (a download, plain text) is loaded
 //     by the browser itself rather than swapped in.
 // No inline code, no eval: it runs under the site's strict CSP.
@@ -44,6 +45,15 @@
   function mainElement() {
     return doc.getElementById('main') || doc.querySelector('main');
   }
+
+  // Back and Forward: htmx keeps no copy of a page (historyCacheSize 0 in
+  // the htmx-config meta tag: a signed-in page is not written to the
+  // browser's storage), so every step is a miss; load the page whole, as
+  // the browser does without htmx (what htmx's refreshOnHistoryMiss does).
+  doc.addEventListener('htmx:historyCacheMiss', function (e) {
+    e.preventDefault();
+    window.location.reload();
+  });
 
   doc.addEventListener('htmx:beforeSwap', function (e) {
     var d = e.detail;
