@@ -140,13 +140,13 @@ func TestAdminUsersSearchSortAndPages(t *testing.T) {
 		`<th scope="col"><a href="/admin/users?sort=email">Email</a></th>`,
 		`<th scope="col" aria-sort="descending"><a href="/admin/users?sort=created">Created</a></th>`,
 		`<nav class="pagination" aria-label="Pagination"`, "Page 1 of 2", `<a class="button button-sm" href="/admin/users?page=2" rel="next">`,
-	).lacks(`rel="prev"`, ">person00@example.com</td>")
+	).lacks(`rel="prev"`, "<td>person00@example.com</td>")
 
 	// Past the end is the last page; a page that is not a number, the first.
 	admin.get("/admin/users?page=abc").status(200).contains("Page 1 of 2")
 	admin.get("/admin/users?page=999999999999999999999").status(200).contains("Page 2 of 2")
 	admin.get("/admin/users?page=99").status(200).contains(
-		"Page 2 of 2", `<a class="button button-sm" href="/admin/users" rel="prev">`, `<td class="wrap-anywhere">person00@example.com</td>`,
+		"Page 2 of 2", `<a class="button button-sm" href="/admin/users" rel="prev">`, "<td>person00@example.com</td>",
 	).lacks(`rel="next"`)
 
 	// A search keeps its sort, and the headers and pages keep the search
@@ -158,7 +158,7 @@ func TestAdminUsersSearchSortAndPages(t *testing.T) {
 	).lacks(`class="pagination"`)
 	admin.get("/admin/users?q=person&sort=email&page=2").status(200).contains(
 		`aria-sort="ascending"><a href="/admin/users?q=person&amp;sort=-email">Email</a>`,
-		`<a class="button button-sm" href="/admin/users?q=person&amp;sort=email" rel="prev">`, `<td class="wrap-anywhere">person59@example.com</td>`,
+		`<a class="button button-sm" href="/admin/users?q=person&amp;sort=email" rel="prev">`, "<td>person59@example.com</td>",
 	)
 
 	// % is a plain character; a search nobody matches says so.
