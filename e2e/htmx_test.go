@@ -249,6 +249,7 @@ func TestHtmxBoostsNavigationAndForms(t *testing.T) {
 	waitFor(t, b, `location.search === "?page=2&sort=email" && document.querySelector(".pagination-status").textContent.trim() === "Page 2 of 2"`)
 	b.do(t, chromedp.SendKeys(chromedp.CSS("#user-search"), "member05"))
 	waitFor(t, b, `location.search === "?q=member05&sort=email" && document.querySelectorAll("#users-results tbody tr").length === 1`)
+	waitFor(t, b, `document.querySelectorAll("#users-count").length === 1 && document.querySelector("#users-count").textContent === "1 accounts match “member05”"`)
 	if !notReloaded(t, b) {
 		t.Error("sorting, paging or searching the users reloaded the page")
 	}

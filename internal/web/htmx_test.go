@@ -236,7 +236,8 @@ func TestHtmxAdminUsersSearchInPlace(t *testing.T) {
 	}
 	hx.contains(
 		`<form class="form" id="user-search-form" method="get" action="/admin/users" role="search"`,
-		`hx-target="#users-results" hx-select="#users-results" hx-swap="outerHTML" hx-push-url="true"`,
+		`hx-target="#users-results" hx-select="#users-results" hx-swap="outerHTML" hx-push-url="true" hx-select-oob="#users-count:innerHTML">`,
+		`<p class="muted" id="users-count" aria-live="polite">56 accounts</p>`,
 		`hx-get="/admin/users" hx-trigger="input changed delay:300ms, search" hx-include="closest form"`,
 		`<span id="users-sort"><input type="hidden" name="sort" value="email"></span>`,
 		`<div id="users-results" class="stack">`,
