@@ -34,7 +34,7 @@ func TestAdminManagesUsers(t *testing.T) {
 	admin.get("/admin/users/new").status(200).contains(`name="email"`, `value="dev"`)
 	admin.post("/admin/users/new", "email", "bad", "password", "long enough pw", "retype_password", "long enough pw").status(422).contains("Enter an email address")
 	admin.post("/admin/users/new", "email", "dev@example.com", "name", "Dev One", "password", "long enough pw", "retype_password", "long enough pw", "roles", "dev").redirectsTo("/admin/users")
-	admin.get("/admin/users").status(200).contains("2 accounts", "dev@example.com", "Dev One", "dev, user")
+	admin.get("/admin/users").status(200).contains("2 accounts", "dev@example.com", "Dev One", `<span class="badge badge-neutral">dev</span><span class="badge badge-neutral">user</span>`)
 
 	dev, err := s.app.Users.ByEmail(context.Background(), "dev@example.com")
 	if err != nil {
@@ -139,14 +139,14 @@ func TestAdminUsersSearchSortAndPages(t *testing.T) {
 		`<label for="user-search">`, `<input id="user-search" type="search" name="q" value=""`,
 		`<th scope="col"><a href="/admin/users?sort=email">Email</a></th>`,
 		`<th scope="col" aria-sort="descending"><a href="/admin/users?sort=created">Created</a></th>`,
-		`<nav aria-label="Pagination">`, "Page 1 of 2", `<a href="/admin/users?page=2" rel="next">`,
+		`<nav class="pagination" aria-label="Pagination"`, "Page 1 of 2", `<a class="button button-sm" href="/admin/users?page=2" rel="next">`,
 	).lacks(`rel="prev"`, "<td>person00@example.com</td>")
 
 	// Past the end is the last page; a page that is not a number, the first.
 	admin.get("/admin/users?page=abc").status(200).contains("Page 1 of 2")
 	admin.get("/admin/users?page=999999999999999999999").status(200).contains("Page 2 of 2")
 	admin.get("/admin/users?page=99").status(200).contains(
-		"Page 2 of 2", `<a href="/admin/users" rel="prev">`, "<td>person00@example.com</td>",
+		"Page 2 of 2", `<a class="button button-sm" href="/admin/users" rel="prev">`, "<td>person00@example.com</td>",
 	).lacks(`rel="next"`)
 
 	// A search keeps its sort, and the headers and pages keep the search
@@ -154,16 +154,16 @@ func TestAdminUsersSearchSortAndPages(t *testing.T) {
 	admin.get("/admin/users?q=PERSON+0&sort=-name").status(200).contains(
 		"9 accounts match “PERSON 0”", `value="PERSON 0"`, `<input type="hidden" name="sort" value="-name">`,
 		`<th scope="col" aria-sort="descending"><a href="/admin/users?q=PERSON&#43;0&amp;sort=name">Name</a></th>`,
-		`<a href="/admin/users?q=PERSON&#43;0&amp;sort=email">Email</a>`, "Page 1 of 1",
-	)
+		`<a href="/admin/users?q=PERSON&#43;0&amp;sort=email">Email</a>`,
+	).lacks(`class="pagination"`)
 	admin.get("/admin/users?q=person&sort=email&page=2").status(200).contains(
 		`aria-sort="ascending"><a href="/admin/users?q=person&amp;sort=-email">Email</a>`,
-		`<a href="/admin/users?q=person&amp;sort=email" rel="prev">`, "<td>person59@example.com</td>",
+		`<a class="button button-sm" href="/admin/users?q=person&amp;sort=email" rel="prev">`, "<td>person59@example.com</td>",
 	)
 
 	// % is a plain character; a search nobody matches says so.
 	admin.get("/admin/users?q=%25").status(200).contains("1 accounts match “%”", "<td>100% sure</td>")
-	admin.get("/admin/users?q=nobody").status(200).contains("No users match “nobody”", "Page 1 of 1").lacks("<table>")
+	admin.get("/admin/users?q=nobody").status(200).contains(`<h2 class="empty-title">No users match “nobody”</h2>`, `href="/admin/users">Show every user</a>`).lacks("<table", `class="pagination"`)
 
 	// An unknown sort is the default; a search too long or not plain text is a 400.
 	admin.get("/admin/users?sort=password_hash").status(200).contains(`aria-sort="descending"><a href="/admin/users?sort=created">`)

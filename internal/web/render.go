@@ -163,6 +163,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 	out := markCurrent(buf.Bytes(), v.Path)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	swapFormOnly(w.Header(), r, status, name, out) // htmx.go
 	w.WriteHeader(status)
 	_, _ = w.Write(out)
 	return nil
