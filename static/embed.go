@@ -7,5 +7,5 @@ import "embed"
 
 // FS holds every file of this directory but the Go sources.
 //
-//go:embed css favicon.svg
+//go:embed css js favicon.svg icons.svg
 var FS embed.FS
