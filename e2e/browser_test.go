@@ -160,18 +160,18 @@ func TestHomePageRendersStyledWithoutBrowserErrors(t *testing.T) {
 	b.do(t, chromedp.Navigate(base+"/"))
 	title := get(t, b, chromedp.Title())
 	heading := get(t, b, chromedp.Text(chromedp.CSS("h1")))
-	// simple.css sets the body font and lays the body out as a centred
-	// grid: both show the vendored stylesheet loaded under the content
-	// security policy.
+	// app.css sets the system font stack and lays the body out as a
+	// column (header, content, footer): both show the stylesheet loaded
+	// under the content security policy.
 	font := get(t, b, chromedp.Evaluate[string](`getComputedStyle(document.body).fontFamily`))
 	display := get(t, b, chromedp.Evaluate[string](`getComputedStyle(document.body).display`))
 	if title != "Acme Widgets" || heading != "Acme Widgets" {
 		t.Errorf("title %q, h1 %q; want the APP_NAME", title, heading)
 	}
-	if !strings.Contains(font, "Avenir") {
-		t.Errorf("body font-family = %q: simple.css did not apply", font)
+	if !strings.HasPrefix(font, "system-ui") {
+		t.Errorf("body font-family = %q: app.css did not apply", font)
 	}
-	if display != "grid" {
+	if display != "flex" {
 		t.Errorf("body display = %q: the layout stylesheet did not apply", display)
 	}
 	b.screenshot(t, "home")

@@ -48,7 +48,7 @@ func TestPagesLinkStaticFilesByContentHash(t *testing.T) {
 	if bytes.Contains([]byte(page), []byte(`"/static/css/app.css"`)) {
 		t.Error("the page links the unversioned app.css")
 	}
-	for _, name := range []string{"css/app.css", "css/simple.min.css", "favicon.svg"} {
+	for _, name := range []string{"css/app.css", "js/theme.js", "js/app.js", "favicon.svg"} {
 		url := assetURL(t, page, name)
 		r := s.get(url).status(200).cacheControl("public, max-age=31536000, immutable")
 		if r.body != staticFile(t, name) {
@@ -70,7 +70,7 @@ func TestPagesLinkStaticFilesByContentHash(t *testing.T) {
 func TestStaticTextIsServedGzippedWhenAccepted(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, nil)
-	const name = "css/simple.min.css"
+	const name = "css/app.css"
 	url := assetURL(t, s.get("/").body, name)
 	file := staticFile(t, name)
 

@@ -13,8 +13,10 @@
 package web
 
 import (
+	"io/fs"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -26,6 +28,7 @@ func (s *Server) devRoutes(r chi.Router) {
 	r.Route("/dev", func(r chi.Router) {
 		r.Use(s.onThisMachine)
 		dev := s.devIndex(r)
+		dev.add("/ui", "UI", "The living style guide: every component of the design system, with its icons (docs/ui.md).", s.devUIPage)
 		if s.devMail != nil {
 			dev.add("/mail", "Mail", "The mail the app wrote to MAIL_OUTBOX_DIR, decoded, links clickable.", s.devMailPage)
 			r.Get("/mail/{id}", s.handle(s.devMessagePage))
@@ -99,4 +102,27 @@ func (d *devTools) add(path, title, about string, page handlerFunc) {
 // off lists a tool that is not available here, and why.
 func (d *devTools) off(title, about, why string) {
 	d.tools = append(d.tools, devTool{Title: title, About: about, Off: why})
+}
+
+// devUIData is the data of templates/pages/dev-ui.html.
+type devUIData struct {
+	// Icons are the names of the sprite's symbols, in its order.
+	Icons []string
+}
+
+var spriteSymbol = regexp.MustCompile(`<symbol id="i-([a-z0-9-]+)"`)
+
+// devUIPage is GET /dev/ui, the living style guide: every component in
+// the theme the browser asks for (or the toggle chose), and every icon of
+// static/icons.svg, read from the file so that a new symbol shows at once.
+func (s *Server) devUIPage(w http.ResponseWriter, r *http.Request) error {
+	sprite, err := fs.ReadFile(s.templates.static, "icons.svg")
+	if err != nil {
+		return err
+	}
+	var d devUIData
+	for _, m := range spriteSymbol.FindAllSubmatch(sprite, -1) {
+		d.Icons = append(d.Icons, string(m[1]))
+	}
+	return s.render(w, r, http.StatusOK, "pages/dev-ui.html", d)
 }

@@ -16,7 +16,7 @@ func TestNodevBuildHasNoDevPages(t *testing.T) {
 	// No embedded Redis in this build: a Redis of the test's own.
 	s := devSite(t, map[string]string{"REDIS_URL": "redis://" + miniredis.RunT(t).Addr() + "/0"})
 	id := s.mailOne()
-	for _, path := range []string{"/dev", "/dev/", "/dev/mail", "/dev/mail/" + id, "/dev/mail/" + id + "/html", "/dev/mail/" + id + "/source"} {
+	for _, path := range []string{"/dev", "/dev/", "/dev/ui", "/dev/mail", "/dev/mail/" + id, "/dev/mail/" + id + "/html", "/dev/mail/" + id + "/source"} {
 		s.get(path).status(404).lacks("Hi", "example.com/x")
 	}
 }

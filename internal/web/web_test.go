@@ -173,7 +173,7 @@ func TestHomeShowsTheAppName(t *testing.T) {
 	t.Parallel()
 	newSite(t, map[string]string{"APP_NAME": "Acme Widgets"}).get("/").
 		status(200).headerPrefix("Content-Type", "text/html").
-		contains("<title>Acme Widgets</title>", "<h1>Acme Widgets</h1>", `/static/css/simple.min.css`)
+		contains("<title>Acme Widgets</title>", "<h1>Acme Widgets</h1>", `/static/css/app.css`)
 }
 
 func TestProbes(t *testing.T) {
@@ -326,7 +326,9 @@ func TestStaticFiles(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, nil)
 	s.get("/static/css/app.css").status(200).headerPrefix("Content-Type", "text/css").contains(".flash")
-	s.get("/static/css/simple.min.css").status(200)
+	s.get("/static/icons.svg").status(200).header("Content-Type", "image/svg+xml").contains(`<symbol id="i-home"`)
+	s.get("/static/js/app.js").status(200).headerPrefix("Content-Type", "text/javascript")
+	s.get("/static/tokens.go").status(404)
 	s.get("/static/css/").status(404).contains("<!doctype html>")
 	s.get("/static/embed.go").status(404)
 	s.get("/static/nope.css").status(404)
