@@ -27,7 +27,7 @@ func TestSignedInPagesHaveTheAppShell(t *testing.T) {
 	s := newSite(t, nil)
 	dev := s.signedIn("dev@example.com", "dev")
 	page := dev.get("/user/profile").status(200).contains(
-		`<body class="app">`,
+		`<body class="app" hx-boost="true">`,
 		`<a class="skip-link" href="#main">Skip to content</a>`,
 		`<main id="main" class="content" tabindex="-1">`,
 		`<nav class="drawer-panel" aria-label="Main menu">`,
@@ -90,13 +90,13 @@ func TestVisitorAndAuthLayouts(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, nil)
 	v := s.visitor()
-	v.get("/").status(200).contains(`<body class="public">`, `<a class="skip-link" href="#main">`, `class="button button-ghost" href="/user/sign-in"`, `href="/user/register"`).
+	v.get("/").status(200).contains(`<body class="public" hx-boost="true">`, `<a class="skip-link" href="#main">`, `class="button button-ghost" href="/user/sign-in"`, `href="/user/register"`).
 		lacks("account-menu", `class="sidebar"`)
 	for _, path := range []string{"/user/sign-in", "/user/register", "/user/forgot-password", "/user/resend-confirmation", "/user/forgot-password?sent=1"} {
-		v.get(path).status(200).contains(`<body class="auth">`, `<main id="main" class="auth-main"`, `<div class="auth-card card">`, `<p class="auth-links">`).
+		v.get(path).status(200).contains(`<body class="auth" hx-boost="true">`, `<main id="main" class="auth-main"`, `<div class="auth-card card">`, `<p class="auth-links">`).
 			lacks("account-menu", `class="sidebar"`)
 	}
-	v.get("/nowhere").status(404).contains(`<body class="public">`, `class="error-code">404<`).lacks("account-menu")
+	v.get("/nowhere").status(404).contains(`<body class="public" hx-boost="true">`, `class="error-code">404<`).lacks("account-menu")
 }
 
 // A signed-in visitor's error pages keep the shell, even those of
@@ -106,9 +106,9 @@ func TestErrorPagesKeepTheShell(t *testing.T) {
 	s := newSite(t, nil)
 	user := s.signedIn("user@example.com")
 	user.get("/nowhere").status(404).header("Cache-Control", "private, no-store").
-		contains(`<body class="app">`, `<details class="menu account-menu">`, `<nav class="sidebar" aria-label="Main">`, "There is no page at this address.")
-	user.send(httptest.NewRequest(http.MethodPut, "/user/profile", nil)).status(405).contains(`<body class="app">`, `<details class="menu account-menu">`)
-	user.get("/admin").status(403).contains(`<body class="app">`, "This page needs the admin role")
+		contains(`<body class="app" hx-boost="true">`, `<details class="menu account-menu">`, `<nav class="sidebar" aria-label="Main">`, "There is no page at this address.")
+	user.send(httptest.NewRequest(http.MethodPut, "/user/profile", nil)).status(405).contains(`<body class="app" hx-boost="true">`, `<details class="menu account-menu">`)
+	user.get("/admin").status(403).contains(`<body class="app" hx-boost="true">`, "This page needs the admin role")
 
 	for _, r := range []*http.Request{httptest.NewRequest(http.MethodGet, "/nowhere", nil), httptest.NewRequest(http.MethodPut, "/user/profile", nil)} {
 		got := s.do(r)
@@ -118,7 +118,7 @@ func TestErrorPagesKeepTheShell(t *testing.T) {
 		if c := got.rec.Header().Values("Set-Cookie"); len(c) > 0 {
 			t.Errorf("%s %s set cookies %q for a visitor", r.Method, r.URL, c)
 		}
-		got.contains(`<body class="public">`).lacks("account-menu")
+		got.contains(`<body class="public" hx-boost="true">`).lacks("account-menu")
 	}
 	// The API's answers stay JSON.
 	if status, _ := s.get("/api/v1/nowhere").status(404).jsonError(); status != 404 {

@@ -214,7 +214,7 @@ func TestUnknownPageIsA404InTheLayout(t *testing.T) {
 	t.Parallel()
 	newSite(t, map[string]string{"APP_NAME": "Acme"}).get("/no-such-page").
 		status(404).headerPrefix("Content-Type", "text/html").
-		contains("<!doctype html>", `<body class="public">`, `<span class="brand-name">Acme</span>`, "404", "Not Found", "There is no page at this address.")
+		contains("<!doctype html>", `<body class="public" hx-boost="true">`, `<span class="brand-name">Acme</span>`, "404", "Not Found", "There is no page at this address.")
 }
 
 func TestAPIErrorsAreJSON(t *testing.T) {
