@@ -124,20 +124,26 @@ func clearCookies() chromedp.Action[chromedp.Void] {
 	})
 }
 
-// markPage tags the current <main> so that settled can tell when another
-// page has replaced it — by a full load or by an htmx swap.
-const markPage = `(() => { const m = document.querySelector("main"); if (m) m.__lkOld = true; return 0 })()`
+// markPage tags the current <main> and its first child so that settled
+// can tell when another page has replaced them — by a full load (a new
+// window has no marks) or by an htmx swap of the body or of <main>.
+const markPage = `(() => {
+	const m = document.querySelector("main");
+	window.__lkMarks = [m, m && m.firstElementChild].filter(Boolean);
+	return 0;
+})()`
 
-// settled waits until the page has loaded, its <main> is not the one
-// markPage tagged, no htmx request is in flight, and two frames have been
-// painted.
+// settled waits until the page has loaded, something markPage (or submit)
+// tagged has left the document, no htmx request is in flight, and two
+// frames have been painted.
 func settled(t *testing.T, b *browser) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		ok, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`(() => {
-			const m = document.querySelector("main");
-			return document.readyState === "complete" && !!m && !m.__lkOld &&
+			const marks = window.__lkMarks || [];
+			return document.readyState === "complete" && !!document.querySelector("main") &&
+				(marks.length === 0 || marks.some(e => !e.isConnected)) &&
 				!document.querySelector(".htmx-request, .htmx-settling, .htmx-swapping");
 		})()`))
 		if err == nil && ok {
@@ -145,7 +151,7 @@ func settled(t *testing.T, b *browser) {
 		}
 		if time.Now().After(deadline) {
 			url, _ := chromedp.Run(b.ctx, chromedp.Location())
-			t.Fatalf("the page at %s did not settle (last error %v)", url, err)
+			t.Fatalf("the page at %s did not change or settle within 20 s: no new page loaded, nothing swapped in (last error %v)", url, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -176,6 +182,7 @@ func submit(t *testing.T, b *browser, fields [][2]string) {
 		const first = document.querySelector("form [name='" + fields[0][0] + "']");
 		if (!first) throw new Error("no form field named " + fields[0][0]);
 		const form = first.form;
+		window.__lkMarks.push(form, form.firstElementChild); // an htmx swap of the form alone
 		for (const [name, value] of fields) {
 			const el = form.elements.namedItem(name);
 			if (!el) throw new Error("the form has no field named " + name);
