@@ -158,11 +158,20 @@ func settled(t *testing.T, b *browser) {
 	painted(t, b)
 }
 
-// painted waits for two animation frames: styles and layout are current.
+// painted waits for two animation frames, then for the page's finite
+// CSS transitions and animations to end (at most 2 s): styles and layout
+// are current — a colour being eased from the light theme to the dark
+// one would otherwise be measured halfway.
 func painted(t *testing.T, b *browser) {
 	t.Helper()
-	_, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](
-		`new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(0))))`, chromedp.EvalAwaitPromise))
+	_, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))
+		.then(() => Promise.race([
+			Promise.all(document.getAnimations()
+				.filter(a => a.effect && a.effect.getComputedTiming().iterations !== Infinity)
+				.map(a => a.finished.catch(() => 0))),
+			new Promise(r => setTimeout(r, 2000)),
+		]))
+		.then(() => 0)`, chromedp.EvalAwaitPromise))
 	if err != nil {
 		t.Fatal(err)
 	}
