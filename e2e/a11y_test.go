@@ -18,6 +18,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -102,6 +103,35 @@ func newTimedBrowser(t *testing.T, d time.Duration) *browser {
 		}
 	}()
 	return b
+}
+
+// watchCSP makes every document the tab loads record the Content
+// Security Policy violations it sees (the securitypolicyviolation event,
+// listened for by a script the DevTools protocol adds, which the policy
+// does not govern); cspViolations reads them. The console reports most of
+// them too; the event misses none.
+func watchCSP(t *testing.T, b *browser) {
+	t.Helper()
+	b.do(t, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: `
+			window.__lkCSP = [];
+			document.addEventListener("securitypolicyviolation", (e) => window.__lkCSP.push(
+				e.effectiveDirective + " refused " + (e.blockedURI || "inline code") +
+				(e.sourceFile ? " (" + e.sourceFile + ":" + e.lineNumber + ")" : "")));`})
+		return err
+	}))
+}
+
+// cspViolations returns the violations the current document recorded
+// since the last call.
+func cspViolations(t *testing.T, b *browser) []string {
+	t.Helper()
+	out := get(t, b, chromedp.Evaluate[string](`JSON.stringify((window.__lkCSP || []).splice(0))`))
+	var vs []string
+	if err := json.Unmarshal([]byte(out), &vs); err != nil {
+		t.Fatal(err)
+	}
+	return vs
 }
 
 // drain returns the problems reported since the last drain and forgets

@@ -50,6 +50,7 @@ var failedLoad = regexp.MustCompile(`Failed to load resource: the server respond
 func TestEveryPageIsAccessibleAndFits(t *testing.T) {
 	axeJS, noAxe := axeSource(t)
 	b := newTimedBrowser(t, 10*time.Minute)
+	watchCSP(t, b)
 	base, a := site(t, map[string]string{"ENV": "development"})
 	ctx := context.Background()
 	start := time.Now()
@@ -106,6 +107,9 @@ func TestEveryPageIsAccessibleAndFits(t *testing.T) {
 			}
 			t.Errorf("%s: the browser reported: %s", name, p)
 		}
+		for _, v := range cspViolations(t, b) {
+			t.Errorf("%s: Content-Security-Policy violation: %s", name, v)
+		}
 		for _, theme := range []string{"light", "dark"} {
 			b.do(t, colorScheme(theme))
 			viewport(t, b, 1280)
@@ -143,6 +147,9 @@ func TestEveryPageIsAccessibleAndFits(t *testing.T) {
 		viewport(t, b, 1280)
 		for _, p := range b.drain() {
 			t.Errorf("%s: while checked, the browser reported: %s", name, p)
+		}
+		for _, v := range cspViolations(t, b) {
+			t.Errorf("%s: while checked, Content-Security-Policy violation: %s", name, v)
 		}
 	}
 	// visit loads path and checks it; kind says what its status may be.
