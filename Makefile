@@ -4,7 +4,7 @@ GO ?= go
 STATICCHECK := $(GO) tool staticcheck
 BIN := bin
 
-.PHONY: run dev test test-short cover build worker migrate lint bench e2e redteam fmt scaffold rename ldap clean help
+.PHONY: run dev test test-short cover build worker migrate lint bench e2e axe screenshot redteam fmt scaffold rename ldap clean help
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -26,11 +26,20 @@ define skip_notes
 	@command -v ldapmodify >/dev/null || echo "note: slapd and ldap-utils are not installed: the directory sign-in tests will skip (apt-get install slapd ldap-utils)"
 endef
 
+# The browser tests' accessibility checks run axe-core, a test-only tool
+# fetched (once, into the user's cache) at the version e2e/axe.version
+# pins. Offline, the fetch is skipped and so are those checks, said here;
+# CI_REQUIRE_AXE=1 (.ci/run) makes a missing axe-core fail them.
+define fetch_axe
+	@$(GO) run ./tools/axe >/dev/null || echo "note: could not fetch axe-core (offline?): the accessibility checks in e2e/ will skip (make axe)"
+endef
+
 test: ## run the whole test suite (real services when TEST_* URLs are set); COVER=1 measures coverage too, as make cover
 ifeq ($(COVER),1)
 	@$(MAKE) --no-print-directory cover
 else
 	$(skip_notes)
+	$(fetch_axe)
 	$(GO) test -count=1 -timeout 15m ./...
 	$(NODEV_TESTS)
 endif
@@ -45,6 +54,7 @@ COVERDIR := coverage
 
 cover: ## make test measuring statement coverage, the built binaries' included: per package and total, HTML in coverage/index.html
 	$(skip_notes)
+	$(fetch_axe)
 	@rm -rf $(COVERDIR) && mkdir -p $(COVERDIR)/data
 	@status=0; $(GO) test -count=1 -timeout 20m -cover -coverpkg=./internal/...,./cmd/... $(PKGS) \
 	  -args -test.gocoverdir=$(abspath $(COVERDIR))/data || status=$$?; \
@@ -76,8 +86,15 @@ lint: ## gofmt check, go vet, staticcheck
 	$(GO) vet -tags nodev ./...
 	$(STATICCHECK) ./...
 
-e2e: ## browser tests in headless Chromium (apt-get install chromium); E2E_SCREENSHOTS=1 saves PNGs
-	$(GO) test -count=1 -v ./e2e
+e2e: ## browser tests in headless Chromium (apt-get install chromium): pages, accessibility (axe-core), layout, keyboard; E2E_SCREENSHOTS=1 saves PNGs
+	$(fetch_axe)
+	$(GO) test -count=1 -timeout 20m -v ./e2e
+
+axe: ## download the pinned axe-core the browser tests run (e2e/axe.version, sha256-checked) into the user's cache; prints its path
+	$(GO) run ./tools/axe
+
+screenshot: ## regenerate docs/screenshot.png, the README's picture: the signed-in admin home at 1280x800, light (needs Chromium)
+	SCREENSHOT_OUT=$(abspath docs/screenshot.png) $(GO) test -count=1 -run '^TestReadmeScreenshot$$' -v ./e2e
 
 redteam: ## replay the security review's attacks against the built web binary (also part of make test)
 	$(GO) test -count=1 -run 'TestRedTeam' -v ./cmd
