@@ -1,7 +1,99 @@
 package web
 
-import "net/http"
+import (
+	"context"
+	"net/http"
 
+	"github.com/launchkit/launchkit/internal/cache"
+	"github.com/launchkit/launchkit/internal/jobs"
+	"github.com/launchkit/launchkit/internal/users"
+)
+
+// homePage is the landing page for visitors and, for a signed-in user,
+// a dashboard of their account (templates/pages/home.html). For anyone
+// but an admin it costs nothing beyond loading the user: ByID counts the
+// API keys in the same statement. An admin's counts come from the cache
+// (users) and from the job client's short-lived copy (jobs).
 func (s *Server) homePage(w http.ResponseWriter, r *http.Request) error {
-	return s.render(w, r, http.StatusOK, "pages/home.html", nil)
+	u := currentUser(r)
+	if u == nil {
+		return s.render(w, r, http.StatusOK, "pages/home.html", nil)
+	}
+	d := homeData{Name: u.Name, MaxAPIKeys: users.MaxAPIKeys}
+	if d.Name == "" {
+		d.Name = u.Email
+	}
+	if u.HasRole(users.RoleAdmin) {
+		counts, err := s.adminCounts(r.Context())
+		if err != nil {
+			return err
+		}
+		d.Admin = &counts
+	}
+	d.Actions = nextActions(u, d.Admin)
+	return s.render(w, r, http.StatusOK, "pages/home.html", d)
+}
+
+// homeData is the data of the signed-in home page.
+type homeData struct {
+	// Name is how the page greets the user: their name, else their email.
+	Name string
+	// Actions are the next steps the account calls for, most pressing
+	// first; none when all is done.
+	Actions    []nextAction
+	MaxAPIKeys int
+	// Admin holds the site's counts; nil unless the user is an admin.
+	Admin *adminCounts
+}
+
+// nextAction is one step the home page suggests.
+type nextAction struct {
+	Icon, Label, Text, Href string
+}
+
+// nextActions lists what u has left to do, from the state of the
+// account (and, for an admin, of the site).
+func nextActions(u *users.User, admin *adminCounts) []nextAction {
+	var a []nextAction
+	if u.EmailConfirmedAt == nil {
+		a = append(a, nextAction{"mail", "Confirm your email address", "Follow the link we sent to " + u.Email + ", or ask for a new one.", "/user/resend-confirmation"})
+	}
+	if u.Name == "" {
+		a = append(a, nextAction{"user", "Add your name", "It is shown instead of your email address.", "/user/profile"})
+	}
+	if u.MayUseAPIKeys() && u.APIKeys == 0 {
+		a = append(a, nextAction{"key", "Create an API key", "Scripts and other services call the JSON API with one.", "/user/apikeys"})
+	}
+	if admin != nil && admin.JobsAvailable && admin.Jobs.Archived > 0 {
+		a = append(a, nextAction{"alert", "Look at the failed jobs", "They ran out of retries and wait in the archive.", "/admin/jobs"})
+	}
+	return a
+}
+
+// adminCounts are the counts the admin pages show: the accounts (cached
+// for adminStatsTTL, forgotten when an admin changes one) and the job
+// queues (read at most every jobs.StatsTTL; JobsAvailable false when
+// Redis did not answer in time, which never fails the page).
+type adminCounts struct {
+	Users         users.Stats
+	Unconfirmed   int64
+	Jobs          jobs.JobStats
+	JobsAvailable bool
+}
+
+// adminCounts gathers the admin pages' counts.
+func (s *Server) adminCounts(ctx context.Context) (adminCounts, error) {
+	var c adminCounts
+	st, err := cache.Fetch(ctx, s.cache, adminStatsKey, adminStatsTTL, s.users.Stats)
+	if err != nil {
+		return c, err
+	}
+	c.Users, c.Unconfirmed = st, st.Users-st.Confirmed
+	js, err := s.jobs.Stats(ctx)
+	if err != nil {
+		s.logger.WarnContext(ctx, "job queue counts unavailable", "err", err)
+	} else {
+		c.Jobs, c.JobsAvailable = js, true
+	}
+	return c, nil
 }
