@@ -19,7 +19,10 @@ func (s *Server) homePage(w http.ResponseWriter, r *http.Request) error {
 	if u == nil {
 		return s.render(w, r, http.StatusOK, "pages/home.html", nil)
 	}
-	d := homeData{Name: u.Name, MaxAPIKeys: users.MaxAPIKeys}
+	d := &homeData{
+		Name: u.Name, MemberSince: u.CreatedAt.UTC().Format("2 January 2006"),
+		MayUseAPIKeys: u.MayUseAPIKeys(), MaxAPIKeys: users.MaxAPIKeys,
+	}
 	if d.Name == "" {
 		d.Name = u.Email
 	}
@@ -30,7 +33,7 @@ func (s *Server) homePage(w http.ResponseWriter, r *http.Request) error {
 		}
 		d.Admin = &counts
 	}
-	d.Actions = nextActions(u, d.Admin)
+	d.Steps = newNextSteps(u, d.MayUseAPIKeys, d.Admin)
 	return s.render(w, r, http.StatusOK, "pages/home.html", d)
 }
 
@@ -38,36 +41,37 @@ func (s *Server) homePage(w http.ResponseWriter, r *http.Request) error {
 type homeData struct {
 	// Name is how the page greets the user: their name, else their email.
 	Name string
-	// Actions are the next steps the account calls for, most pressing
-	// first; none when all is done.
-	Actions    []nextAction
+	// MemberSince is the day the account was made.
+	MemberSince string
+	// MayUseAPIKeys: the user may reach /user/apikeys (its role).
+	MayUseAPIKeys bool
+	// Steps are what the account calls for next; nil when all is done.
+	Steps      *nextSteps
 	MaxAPIKeys int
 	// Admin holds the site's counts; nil unless the user is an admin.
 	Admin *adminCounts
 }
 
-// nextAction is one step the home page suggests.
-type nextAction struct {
-	Icon, Label, Text, Href string
+// nextSteps are the steps the home page suggests, as flags the template
+// turns into links (text in the template costs nothing per view, a
+// printed value several allocations).
+type nextSteps struct {
+	ConfirmEmail, AddName, CreateAPIKey, FailedJobs bool
 }
 
-// nextActions lists what u has left to do, from the state of the
-// account (and, for an admin, of the site).
-func nextActions(u *users.User, admin *adminCounts) []nextAction {
-	var a []nextAction
-	if u.EmailConfirmedAt == nil {
-		a = append(a, nextAction{"mail", "Confirm your email address", "Follow the link we sent to " + u.Email + ", or ask for a new one.", "/user/resend-confirmation"})
+// newNextSteps says what u has left to do, from the state of the account
+// (and, for an admin, of the site); nil when nothing.
+func newNextSteps(u *users.User, mayUseAPIKeys bool, admin *adminCounts) *nextSteps {
+	s := nextSteps{
+		ConfirmEmail: u.EmailConfirmedAt == nil,
+		AddName:      u.Name == "",
+		CreateAPIKey: mayUseAPIKeys && u.APIKeys == 0,
+		FailedJobs:   admin != nil && admin.JobsAvailable && admin.Jobs.Archived > 0,
 	}
-	if u.Name == "" {
-		a = append(a, nextAction{"user", "Add your name", "It is shown instead of your email address.", "/user/profile"})
+	if s == (nextSteps{}) {
+		return nil
 	}
-	if u.MayUseAPIKeys() && u.APIKeys == 0 {
-		a = append(a, nextAction{"key", "Create an API key", "Scripts and other services call the JSON API with one.", "/user/apikeys"})
-	}
-	if admin != nil && admin.JobsAvailable && admin.Jobs.Archived > 0 {
-		a = append(a, nextAction{"alert", "Look at the failed jobs", "They ran out of retries and wait in the archive.", "/admin/jobs"})
-	}
-	return a
+	return &s
 }
 
 // adminCounts are the counts the admin pages show: the accounts (cached

@@ -97,7 +97,7 @@ func TestHomeShowsRolesAndAPIKeys(t *testing.T) {
 				t.Fatal(err)
 			}
 			v.get("/").status(200).
-				contains(`id="apikey-count">2<`, "active keys of 20", "Manage keys").
+				contains(`id="apikey-count">2<`, "in use, of at most 20", "Manage keys").
 				lacks("Create an API key", "Create a key")
 			if n := s.queriesOf("/"); n != "2" {
 				t.Errorf("the signed-in home page ran %s queries, want 2", n)
