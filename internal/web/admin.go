@@ -28,9 +28,9 @@ const (
 )
 
 // adminHomePage shows the accounts and the job queues in numbers, with
-// links to their pages (adminCounts, home.go).
+// links to their pages (loadAdminCounts, home.go).
 func (s *Server) adminHomePage(w http.ResponseWriter, r *http.Request) error {
-	counts, err := s.adminCounts(r.Context())
+	counts, err := s.loadAdminCounts(r.Context())
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ func (s *Server) homePage(w http.ResponseWriter, r *http.Request) error {
 		d.Name = u.Email
 	}
 	if u.HasRole(users.RoleAdmin) {
-		counts, err := s.adminCounts(r.Context())
+		counts, err := s.loadAdminCounts(r.Context())
 		if err != nil {
 			return err
 		}
@@ -85,8 +85,8 @@ type adminCounts struct {
 	JobsAvailable bool
 }
 
-// adminCounts gathers the admin pages' counts.
-func (s *Server) adminCounts(ctx context.Context) (adminCounts, error) {
+// loadAdminCounts gathers the admin pages' counts.
+func (s *Server) loadAdminCounts(ctx context.Context) (adminCounts, error) {
 	var c adminCounts
 	st, err := cache.Fetch(ctx, s.cache, adminStatsKey, adminStatsTTL, s.users.Stats)
 	if err != nil {
