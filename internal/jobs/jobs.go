@@ -35,9 +35,12 @@ var Queues = map[string]int{QueueCritical: 6, QueueDefault: 3, QueueLow: 1}
 // Client enqueues tasks. It is safe for concurrent use.
 type Client struct {
 	asynq *asynq.Client
+	// inspector counts the queues' tasks for Stats (stats.go).
+	inspector *asynq.Inspector
+	stats     statsCache
 }
 
 // NewClient enqueues through rdb; closing rdb is the caller's job.
 func NewClient(rdb redis.UniversalClient) *Client {
-	return &Client{asynq: asynq.NewClientFromRedisClient(rdb)}
+	return &Client{asynq: asynq.NewClientFromRedisClient(rdb), inspector: asynq.NewInspectorFromRedisClient(rdb)}
 }

@@ -144,6 +144,16 @@ func (s *Service) ListAPIKeys(ctx context.Context, userID uint) ([]APIKey, error
 	return keys, nil
 }
 
+// CountAPIKeys counts the unrevoked API keys of the user userID (ByID
+// counts them too, in the user's own query).
+func (s *Service) CountAPIKeys(ctx context.Context, userID uint) (int, error) {
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&apiKeyRow{}).Where("user_id = ? AND revoked_at IS NULL", userID).Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("count API keys: %w", err)
+	}
+	return int(n), nil
+}
+
 // RevokeAPIKey stops key keyID of user userID from working. A key that
 // is not the user's, or is revoked already, fails with ErrAPIKeyNotFound
 // and is left as it was. The row is kept, with its revocation time.

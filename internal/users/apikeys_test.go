@@ -347,3 +347,47 @@ func TestAPIKeyCap(t *testing.T) {
 		}
 	})
 }
+
+// TestByIDCountsLiveAPIKeys: the user ByID loads carries the number of
+// its unrevoked keys (another user's keys and revoked ones do not
+// count), as does CountAPIKeys; a user with several roles is counted
+// once, not once per role row.
+func TestByIDCountsLiveAPIKeys(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		ada := mustCreate(t, s, "ada@example.com", users.RoleDev, users.RoleAdmin)
+		bob := mustCreate(t, s, "bob@example.com", users.RoleDev)
+		count := func(id uint) (byID, alone int) {
+			t.Helper()
+			u, err := s.ByID(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := s.CountAPIKeys(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u.APIKeys, n
+		}
+		if a, b := count(ada.ID); a != 0 || b != 0 {
+			t.Errorf("no keys yet: ByID %d, CountAPIKeys %d", a, b)
+		}
+		first, _ := mustCreateKey(t, s, ada.ID, "one")
+		mustCreateKey(t, s, ada.ID, "two")
+		mustCreateKey(t, s, ada.ID, "three")
+		mustCreateKey(t, s, bob.ID, "bob's")
+		if err := s.RevokeAPIKey(ctx, ada.ID, first.ID); err != nil {
+			t.Fatal(err)
+		}
+		if a, b := count(ada.ID); a != 2 || b != 2 {
+			t.Errorf("ada's live keys: ByID %d, CountAPIKeys %d, want 2", a, b)
+		}
+		if a, b := count(bob.ID); a != 1 || b != 1 {
+			t.Errorf("bob's live keys: ByID %d, CountAPIKeys %d, want 1", a, b)
+		}
+		u, _ := s.ByID(ctx, ada.ID)
+		if got := strings.Join(u.RoleNames(), ","); got != "admin,dev,user" {
+			t.Errorf("roles with the count = %s", got)
+		}
+	})
+}

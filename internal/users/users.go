@@ -73,7 +73,11 @@ type User struct {
 	// account has no local password.
 	DirectoryName *string
 	// Roles are the roles granted to the user, sorted by name.
-	Roles     []Role `gorm:"many2many:user_roles"`
+	Roles []Role `gorm:"many2many:user_roles"`
+	// APIKeys is how many unrevoked API keys the user holds, as ByID
+	// (every signed-in request's load) counted them in the same
+	// statement; the other lookups leave it 0 (CountAPIKeys counts).
+	APIKeys   int `gorm:"-"`
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -240,19 +244,25 @@ func (s *Service) byEmail(g *gorm.DB, email string) (*User, error) {
 	return scanUser(g.Raw(userByEmailQuery, email).Rows())
 }
 
-// ByID finds a user by id, with roles loaded, in one query: every
-// signed-in request loads its user this way.
+// ByID finds a user by id, with roles loaded and its unrevoked API keys
+// counted (User.APIKeys), in one query: every signed-in request loads
+// its user this way, and the home page shows the count without another
+// round trip.
 func (s *Service) ByID(ctx context.Context, id uint) (*User, error) {
-	u, err := scanUser(s.userByID.Query(ctx, id))
+	var keys int
+	rows, err := s.userByID.Query(ctx, id)
+	u, err := scanUser(rows, err, &keys)
 	if err != nil {
 		return nil, fmt.Errorf("find user %d: %w", id, err)
 	}
+	u.APIKeys = keys
 	return u, nil
 }
 
-// byID is ByID through g, which may be a transaction.
+// byID is ByID through g, which may be a transaction, without the count
+// of API keys.
 func (s *Service) byID(g *gorm.DB, id uint) (*User, error) {
-	return scanUser(g.Raw(userByIDQuery, id).Rows())
+	return scanUser(g.Raw(userByIDPlainQuery, id).Rows())
 }
 
 // The user queries select a user's columns and its roles, a row per role
@@ -263,8 +273,13 @@ const (
 	userColumns = "users.id, users.email, users.name, users.password_hash, users.email_confirmed_at, users.active, users.session_key, users.directory_name, users.created_at, users.updated_at, roles.id, roles.name"
 	roleJoins   = " LEFT JOIN user_roles ON user_roles.user_id = users.id LEFT JOIN roles ON roles.id = user_roles.role_id"
 
-	userByIDQuery    = "SELECT " + userColumns + " FROM users" + roleJoins + " WHERE users.id = ?"
-	userByEmailQuery = "SELECT " + userColumns + " FROM users" + roleJoins + " WHERE users.email = ?"
+	// userByIDQuery also counts the user's unrevoked API keys (an index
+	// probe on api_keys.user_id), after the roles' columns.
+	userByIDQuery = "SELECT " + userColumns +
+		", (SELECT COUNT(*) FROM api_keys WHERE api_keys.user_id = users.id AND api_keys.revoked_at IS NULL)" +
+		" FROM users" + roleJoins + " WHERE users.id = ?"
+	userByIDPlainQuery = "SELECT " + userColumns + " FROM users" + roleJoins + " WHERE users.id = ?"
+	userByEmailQuery   = "SELECT " + userColumns + " FROM users" + roleJoins + " WHERE users.email = ?"
 	// apiKeyUserQuery finds an API key by its hash, with its user and
 	// roles; the key's id, revocation and last use follow the user's
 	// columns.

@@ -12,7 +12,6 @@ import (
 
 	"github.com/hibiken/asynqmon"
 
-	"github.com/launchkit/launchkit/internal/cache"
 	"github.com/launchkit/launchkit/internal/redisconn"
 	"github.com/launchkit/launchkit/internal/users"
 )
@@ -28,12 +27,14 @@ const (
 	adminStatsTTL = time.Minute
 )
 
+// adminHomePage shows the accounts and the job queues in numbers, with
+// links to their pages (loadAdminCounts, home.go).
 func (s *Server) adminHomePage(w http.ResponseWriter, r *http.Request) error {
-	stats, err := cache.Fetch(r.Context(), s.cache, adminStatsKey, adminStatsTTL, s.users.Stats)
+	counts, err := s.loadAdminCounts(r.Context())
 	if err != nil {
 		return err
 	}
-	return s.render(w, r, http.StatusOK, "pages/admin-home.html", stats)
+	return s.render(w, r, http.StatusOK, "pages/admin-home.html", counts)
 }
 
 // adminUsersPage lists the accounts a page at a time, from the query
