@@ -187,7 +187,7 @@ func TestNotFoundPageIsInTheLayout(t *testing.T) {
 	b.do(t, chromedp.Navigate(base+"/no-such-page"))
 	code := get(t, b, chromedp.Text(chromedp.CSS(".error-code")))
 	heading := get(t, b, chromedp.Text(chromedp.CSS("h1")))
-	nav := get(t, b, chromedp.Text(chromedp.CSS("header nav a")))
+	nav := get(t, b, chromedp.Text(chromedp.CSS("header .brand-name")))
 	if code != "404" || heading != "Not Found" || nav != "Launchkit" {
 		t.Errorf("404 page: code %q, h1 %q, nav %q", code, heading, nav)
 	}
@@ -208,15 +208,16 @@ func TestRegisterSignOutSignInInTheBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery"),
 		chromedp.SendKeys(chromedp.CSS("#retype_password"), "correct horse battery"),
 		chromedp.Click(chromedp.CSS("main button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS(`header a[href="/user/profile"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.account-menu .menu-label`)),
 	)
-	if got := get(t, b, chromedp.Text(chromedp.CSS(`header a[href="/user/profile"]`))); got != "ada@example.com" {
+	if got := get(t, b, chromedp.Text(chromedp.CSS(`.account-menu .menu-label`))); got != "ada@example.com" {
 		t.Errorf("nav shows %q after registering", got)
 	}
 	b.screenshot(t, "signed-in")
 
 	b.do(t,
-		chromedp.Click(chromedp.CSS("header form button")),
+		chromedp.Click(chromedp.CSS(".account-menu summary")),
+		chromedp.Click(chromedp.CSS(`.account-menu form[action="/user/sign-out"] button`)),
 		chromedp.WaitVisible(chromedp.CSS(`header a[href="/user/sign-in"]`)),
 		chromedp.Navigate(base+"/user/profile"), // signed out: sent to sign in, then back
 		chromedp.WaitVisible(chromedp.CSS("#email")),
@@ -280,7 +281,7 @@ func TestDirectorySignInInTheBrowser(t *testing.T) {
 	if loc := get(t, b, chromedp.Location()); loc != base+"/admin/users" {
 		t.Errorf("after signing in the browser is at %s, want the admin page it asked for", loc)
 	}
-	if got := get(t, b, chromedp.Text(chromedp.CSS(`header a[href="/user/profile"]`))); got != "alice@example.org" {
+	if got := get(t, b, chromedp.Text(chromedp.CSS(`.account-menu .menu-label`))); got != "alice@example.org" {
 		t.Errorf("nav shows %q after the directory sign-in", got)
 	}
 	b.screenshot(t, "directory-sign-in")

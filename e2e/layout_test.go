@@ -42,7 +42,7 @@ func TestAdminUsersPagesFitAPhone(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#email"), "root@example.com"),
 		chromedp.SendKeys(chromedp.CSS("#password"), "root keeps the keys 1969"),
 		chromedp.Click(chromedp.CSS("main button[type=submit]")),
-		chromedp.WaitVisible(chromedp.CSS(`header a[href="/user/profile"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.account-menu .menu-label`)),
 	)
 	pages := []struct{ name, path string }{
 		{"admin-users", "/admin/users?sort=-email&page=2"},
