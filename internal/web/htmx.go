@@ -38,6 +38,13 @@ var pageForms = map[string]string{
 	"pages/admin-user.html":          "user-form",
 }
 
+// actionForms names the form of a page with more than one form by the
+// address it posts to: the profile's sign-out of the other sessions is
+// refused on the profile page, whose own form is the name's.
+var actionForms = map[string]string{
+	"/user/sign-out-others": "sign-out-others-form",
+}
+
 // isHtmx reports whether htmx made r.
 func isHtmx(r *http.Request) bool { return r.Header.Get(hxRequest) == "true" }
 
@@ -61,7 +68,10 @@ func addVary(h http.Header, name string) {
 // added. Without htmx the answer is the same page, and nothing changes.
 // It applies only when the body holds the form, by its id.
 func swapFormOnly(h http.Header, r *http.Request, status int, page string, body []byte) {
-	id := pageForms[page]
+	id := actionForms[r.URL.Path]
+	if id == "" {
+		id = pageForms[page]
+	}
 	if id == "" || r.Method != http.MethodPost || status < 400 || status > 499 {
 		return
 	}
@@ -69,6 +79,7 @@ func swapFormOnly(h http.Header, r *http.Request, status int, page string, body 
 		return
 	}
 	addVary(h, hxRequest)
+	addVary(h, hxBoosted)
 	if !isBoosted(r) {
 		return
 	}

@@ -318,3 +318,17 @@ func TestAdminUsersManyUsersOnEveryDatabase(t *testing.T) {
 		})
 	}
 }
+
+// TestHtmxRefusedFormOfAPageWithTwoForms: the profile page has two forms;
+// a refused sign-out of the other sessions (a wrong password) swaps its
+// own form, not the name form beside it, which would leave its error
+// unseen.
+func TestHtmxRefusedFormOfAPageWithTwoForms(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, nil)
+	ada := s.signedIn("ada@example.com")
+	ada.header = htmxHeaders()
+	ada.post("/user/sign-out-others", "password", "not it").status(422).
+		swapsOnly("sign-out-others-form").contains(`id="sign-out-others-form"`, `id="sign-out-password-error"`)
+	ada.post("/user/profile", "name", strings.Repeat("x", 500)).status(422).swapsOnly("profile-form")
+}
