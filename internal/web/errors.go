@@ -60,11 +60,15 @@ func (s *Server) renderErrorPage(w http.ResponseWriter, r *http.Request, p error
 	if p.Status >= 500 {
 		p.RequestID = logging.RequestID(r.Context())
 	}
+	addVary(w.Header(), "Accept") // JSON or HTML: wantsJSON
 	if wantsJSON(r) {
 		writeJSONError(w, p)
 		return
 	}
-	p.Back = backLink(r)
+	if p.Back = backLink(r); p.Back != "" {
+		// The link is this visitor's (their Referer): no cache keeps it.
+		w.Header().Set("Cache-Control", "no-store")
+	}
 	if err := s.render(w, r, p.Status, "errors/error.html", p); err != nil {
 		// The error page itself failed: fall back to plain text.
 		s.logger.ErrorContext(r.Context(), "render error page", "err", err)
@@ -76,11 +80,21 @@ func (s *Server) renderErrorPage(w http.ResponseWriter, r *http.Request, p error
 
 // backLink is the error page's way back: the Referer when it is a page
 // of this site other than this one and the home page, as a local path
-// (never another site's address), else "".
+// (never another site's address), else "". A missing static file (asked
+// for by a stylesheet or a stale page, not followed from a link) has
+// none, and neither has a page whose address holds a token.
 func backLink(r *http.Request) string {
+	if strings.HasPrefix(r.URL.Path, "/static/") {
+		return ""
+	}
 	ref, err := url.Parse(r.Referer())
 	if err != nil || ref.Host != r.Host || (ref.Scheme != "http" && ref.Scheme != "https") || ref.Path == r.URL.Path {
 		return ""
+	}
+	for _, secret := range []string{"/user/reset-password/", "/user/confirm-email/"} {
+		if strings.HasPrefix(ref.Path, secret) {
+			return ""
+		}
 	}
 	if back := localPath(ref.RequestURI()); back != "/" {
 		return back
@@ -141,7 +155,9 @@ func wantsJSON(r *http.Request) bool {
 func (s *Server) asPage(h http.HandlerFunc) http.HandlerFunc {
 	page := s.noStoreWhenSignedIn(s.withSession(s.loadUser(h)))
 	return func(w http.ResponseWriter, r *http.Request) {
-		if wantsJSON(r) {
+		// Under /user and /admin chi answers inside the routes that
+		// have loaded the session already: it is not loaded twice.
+		if wantsJSON(r) || hasSession(r.Context()) {
 			h(w, r)
 			return
 		}

@@ -268,3 +268,52 @@ func TestErrorPageLinksBack(t *testing.T) {
 		}
 	}
 }
+
+// TestSignedInErrorPageSavesTheSessionOnce: an address no route takes
+// under /user or /admin is answered inside the routes that already load
+// the session; it is not loaded (and saved) a second time, which wrote
+// two cookies, the second from a stale copy.
+func TestSignedInErrorPageSavesTheSessionOnce(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, nil)
+	ada := s.signedIn("ada@example.com")
+	for _, r := range []*http.Request{httptest.NewRequest(http.MethodGet, "/user/nowhere", nil), httptest.NewRequest(http.MethodPut, "/user/profile", nil), httptest.NewRequest(http.MethodGet, "/nowhere", nil)} {
+		ada.post("/user/profile", "name", "Ada").redirectsTo("/user/profile") // a flash waits in the session
+		got := ada.send(r)
+		if got.rec.Code != 404 && got.rec.Code != 405 {
+			t.Errorf("%s %s = %d", r.Method, r.URL, got.rec.Code)
+		}
+		if c := got.rec.Header().Values("Set-Cookie"); len(c) > 1 {
+			t.Errorf("%s %s set %d cookies: %q", r.Method, r.URL, len(c), c)
+		}
+		if n := strings.Count(strings.Join(got.rec.Header().Values("Vary"), ","), "Cookie"); n > 1 {
+			t.Errorf("%s %s: Vary %q names Cookie %d times", r.Method, r.URL, got.rec.Header().Values("Vary"), n)
+		}
+		got.contains("account-menu")
+	}
+}
+
+// TestErrorPagesAreNotCachedWithSomeoneElsesBackLink: an error page's
+// Back link comes from the visitor's Referer, so it is never stored by a
+// shared cache; it never links back to an address holding a token, and a
+// missing static file has none. The page's format follows Accept, and
+// says so (Vary).
+func TestErrorPagesAreNotCachedWithSomeoneElsesBackLink(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, nil)
+	v := s.visitor()
+	v.header = http.Header{"Referer": {"http://example.com/user/profile?tab=keys"}}
+	got := v.get("/nowhere").status(404).contains(`href="/user/profile?tab=keys"`)
+	if cc := got.rec.Header().Get("Cache-Control"); !strings.Contains(cc, "no-store") {
+		t.Errorf("a 404 with a Back link has Cache-Control %q, want no-store", cc)
+	}
+	if !got.varies("Accept") {
+		t.Errorf("the error page's Vary %q lacks Accept", got.rec.Header().Values("Vary"))
+	}
+	for _, ref := range []string{"http://example.com/user/reset-password/SECRET-TOKEN", "http://example.com/user/confirm-email/SECRET-TOKEN"} {
+		v.header = http.Header{"Referer": {ref}}
+		v.get("/nowhere").status(404).lacks("SECRET-TOKEN")
+	}
+	v.header = http.Header{"Referer": {"http://example.com/user/profile"}}
+	v.get("/static/css/gone.css?v=abc").status(404).lacks(`href="/user/profile"`)
+}
