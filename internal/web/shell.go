@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"html"
 	"html/template"
+	"io/fs"
 	"strings"
 	"text/template/parse"
 	"unicode"
@@ -46,6 +47,13 @@ func (t *templateSet) icon(name string) (template.HTML, error) {
 	sprite, err := t.assets.url("icons.svg")
 	if err != nil {
 		return "", err
+	}
+	svg, err := fs.ReadFile(t.static, "icons.svg")
+	if err != nil {
+		return "", err
+	}
+	if !bytes.Contains(svg, []byte(`<symbol id="i-`+name+`"`)) {
+		return "", fmt.Errorf("icon %q: static/icons.svg has no symbol i-%s", name, name)
 	}
 	h := template.HTML(`<svg class="icon" aria-hidden="true" focusable="false"><use href="` + sprite + `#i-` + name + `"/></svg>`)
 	t.icons.Store(name, h)
@@ -215,7 +223,8 @@ func confirm(label, action, question string, icon ...string) confirmation {
 		c.Icon = icon[0]
 	}
 	yes := label
-	if r, n := utf8.DecodeRuneInString(label); n > 0 && !(len(label) > n && unicode.IsUpper(rune(label[n]))) {
+	r, n := utf8.DecodeRuneInString(label)
+	if next, _ := utf8.DecodeRuneInString(label[n:]); n > 0 && !unicode.IsUpper(next) {
 		yes = string(unicode.ToLower(r)) + label[n:] // "Delete" → "delete", but "API key" stays
 	}
 	c.Yes = "Yes, " + yes

@@ -134,3 +134,28 @@ func TestPaginationPartial(t *testing.T) {
 		}
 	}
 }
+
+// TestIconNamesAreInTheSprite: an icon the sprite lacks is an error, so
+// a misspelt {{template "icon" "name"}} fails when the templates are
+// parsed (at start-up), not as an empty square in a browser; so does a
+// confirmation's "Yes" for a label that starts with a letter beyond ASCII.
+func TestIconNamesAreInTheSprite(t *testing.T) {
+	ts, err := newTemplateSet("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, err := ts.icon("trash"); err != nil || !strings.Contains(string(h), "#i-trash") {
+		t.Errorf("icon trash = %q, %v", h, err)
+	}
+	for _, name := range []string{"no-such-icon", "Trash", "", "x\"y"} {
+		if h, err := ts.icon(name); err == nil {
+			t.Errorf("icon %q = %q, want an error", name, h)
+		}
+	}
+	if got := confirm("Éteindre", "/x", "?").Yes; got != "Yes, éteindre" {
+		t.Errorf("confirm Éteindre: %q", got)
+	}
+	if got := confirm("API key", "/x", "?").Yes; got != "Yes, API key" {
+		t.Errorf("confirm API key: %q", got)
+	}
+}
