@@ -120,6 +120,11 @@ type viewData struct {
 	Data    any
 	// Path is the request's path, for the navigation's current link.
 	Path string
+	// Admin and Dev say whether User holds those roles, and Initials
+	// are its avatar's letters: the shell asks on every page (twice for
+	// the navigation), and a field costs less than a method call.
+	Admin, Dev bool
+	Initials   string
 	// Layout is the body's layout (base.html): "app" (the shell of
 	// signed-in pages), "auth" (the centred card of signing in) or
 	// "public" (visitors). A page asks for one with
@@ -154,11 +159,16 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 			v.Layout = layoutApp
 		}
 	}
+	if v.User != nil {
+		v.Admin, v.Dev, v.Initials = v.User.HasRole(users.RoleAdmin), v.User.HasRole(users.RoleDev), initials(v.User)
+	}
 	if hasSession(r.Context()) {
 		v.Flashes = session.PopFlashes(r.Context(), s.sessions)
 	}
-	var buf bytes.Buffer
-	if err := p.tmpl.ExecuteTemplate(&buf, "base", v); err != nil {
+	buf := renderBuffers.Get().(*bytes.Buffer)
+	defer putRenderBuffer(buf)
+	buf.Reset()
+	if err := p.tmpl.ExecuteTemplate(buf, "base", v); err != nil {
 		return fmt.Errorf("render %s: %w", name, err)
 	}
 	out := markCurrent(buf.Bytes(), v.Path)
@@ -167,6 +177,19 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	w.WriteHeader(status)
 	_, _ = w.Write(out)
 	return nil
+}
+
+// renderBuffers hold pages while they render: a page is some ten
+// kilobytes, which a new buffer would grow to by several copies on every
+// view.
+var renderBuffers = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, 32<<10)) }}
+
+// putRenderBuffer returns buf to the pool unless a rare large page grew
+// it, which the pool would otherwise keep.
+func putRenderBuffer(buf *bytes.Buffer) {
+	if buf.Cap() <= 256<<10 {
+		renderBuffers.Put(buf)
+	}
 }
 
 // static serves /static/ from the embedded files (or disk in

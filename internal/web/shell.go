@@ -66,6 +66,9 @@ func (t *templateSet) icon(name string) (template.HTML, error) {
 // twenty of them, and each call costs html/template's function call and
 // escaper, about ten allocations, on every render. (Like assets.inline;
 // other uses are left to the partial and the function.)
+//
+// Then each {{template "name" …}} whose template has become text alone
+// (the logo, the theme toggle) is replaced by that text.
 func (t *templateSet) inlineShell(tmpl *template.Template) error {
 	for _, tt := range tmpl.Templates() {
 		if tt.Tree == nil {
@@ -75,7 +78,58 @@ func (t *templateSet) inlineShell(tmpl *template.Template) error {
 			return fmt.Errorf("template %s: %w", tt.Name(), err)
 		}
 	}
+	for changed := true; changed; {
+		changed = false
+		for _, tt := range tmpl.Templates() {
+			if tt.Tree != nil && inlineStatic(tmpl, tt.Tree.Root) {
+				changed = true
+			}
+		}
+	}
 	return nil
+}
+
+// inlineStatic replaces, in list, the calls of templates that are text
+// alone by their text, and reports whether it replaced any.
+func inlineStatic(tmpl *template.Template, list *parse.ListNode) bool {
+	if list == nil {
+		return false
+	}
+	changed := false
+	for i, n := range list.Nodes {
+		switch n := n.(type) {
+		case *parse.TemplateNode:
+			if text, ok := staticText(tmpl.Lookup(n.Name)); ok {
+				list.Nodes[i] = &parse.TextNode{NodeType: parse.NodeText, Pos: n.Pos, Text: text}
+				changed = true
+			}
+		case *parse.ListNode:
+			changed = inlineStatic(tmpl, n) || changed
+		case *parse.IfNode:
+			changed = inlineStatic(tmpl, n.List) || inlineStatic(tmpl, n.ElseList) || changed
+		case *parse.RangeNode:
+			changed = inlineStatic(tmpl, n.List) || inlineStatic(tmpl, n.ElseList) || changed
+		case *parse.WithNode:
+			changed = inlineStatic(tmpl, n.List) || inlineStatic(tmpl, n.ElseList) || changed
+		}
+	}
+	return changed
+}
+
+// staticText is the text of t when t is nothing but text.
+func staticText(t *template.Template) ([]byte, bool) {
+	if t == nil || t.Tree == nil || t.Tree.Root == nil {
+		return nil, false
+	}
+	var text []byte
+	for _, n := range t.Tree.Root.Nodes {
+		tn, ok := n.(*parse.TextNode)
+		if !ok {
+			return nil, false
+		}
+		text = append(text, tn.Text...)
+	}
+	return text, true
 }
 
 func (t *templateSet) inlineShellList(list *parse.ListNode) error {
@@ -174,30 +228,52 @@ func navCurrentAttr(prefix, path string) string {
 }
 
 // markCurrent replaces each navCurrent marker of page by the link's
-// aria-current attribute for path (or nothing).
+// aria-current attribute for path (or nothing), in place: an attribute
+// is never longer than its marker, so page's own memory holds the result
+// (this runs on every page view).
 func markCurrent(page []byte, path string) []byte {
-	i := bytes.Index(page, []byte(navMarker))
-	if i < 0 {
+	marker := []byte(navMarker)
+	r := bytes.Index(page, marker) // where the next marker starts
+	if r < 0 {
 		return page
 	}
-	out := make([]byte, 0, len(page))
-	for i >= 0 {
-		out = append(out, page[:i]...)
-		rest := page[i+len(navMarker):]
+	w := r // how much of page is written
+	for {
+		rest := page[r+len(marker):]
 		end := bytes.IndexByte(rest, '"')
 		if end < 0 { // not a marker navCurrent wrote: leave it
-			out = append(out, page[i:]...)
-			return out
+			w += copy(page[w:], page[r:])
+			return page[:w]
 		}
-		attr := navCurrentAttr(html.UnescapeString(string(rest[:end])), path)
-		if attr == "" && len(out) > 0 && out[len(out)-1] == ' ' {
-			out = out[:len(out)-1] // no attribute: no space before the >
+		attr := currentAttr(rest[:end], path)
+		if attr == "" && w > 0 && page[w-1] == ' ' {
+			w-- // no attribute: no space before the >
 		}
-		out = append(out, attr...)
-		page = rest[end+1:]
-		i = bytes.Index(page, []byte(navMarker))
+		w += copy(page[w:], attr)
+		r += len(marker) + end + 1
+		next := bytes.Index(page[r:], marker)
+		if next < 0 {
+			w += copy(page[w:], page[r:])
+			return page[:w]
+		}
+		w += copy(page[w:], page[r:r+next])
+		r += next
 	}
-	return append(out, page...)
+}
+
+// currentAttr is navCurrentAttr of a marker's escaped prefix, without
+// copying it in the usual case of a path with nothing escaped.
+func currentAttr(prefix []byte, path string) string {
+	if bytes.IndexByte(prefix, '&') >= 0 {
+		return navCurrentAttr(html.UnescapeString(string(prefix)), path)
+	}
+	switch p := bytes.TrimSuffix(prefix, []byte("/")); {
+	case string(prefix) == path:
+		return `aria-current="page"`
+	case len(prefix) > 1 && len(path) > len(p) && path[len(p)] == '/' && path[:len(p)] == string(p):
+		return `aria-current="true"`
+	}
+	return ""
 }
 
 // confirmation is the data of the "confirm" partial: a destructive
