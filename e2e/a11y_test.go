@@ -348,3 +348,31 @@ func saveScreenshot(t *testing.T, b *browser, name string) {
 	}
 	b.screenshot(t, name)
 }
+
+// accessible checks the page the browser shows with axe-core in both
+// colour schemes, as TestEveryPageIsAccessibleAndFits checks the site's
+// own pages: a violation of impact serious or critical fails the test,
+// the others are logged. It is what a page of your own calls (the guide,
+// docs/adding-a-feature.md, does for a generated resource). Without
+// axe-core it logs how to get it (and fails under CI_REQUIRE_AXE=1).
+func accessible(t *testing.T, b *browser, name string) {
+	t.Helper()
+	source, why := axeSource(t)
+	if source == "" {
+		t.Log(why)
+		return
+	}
+	for _, theme := range []string{"light", "dark"} {
+		b.do(t, colorScheme(theme))
+		painted(t, b)
+		for _, v := range runAxe(t, b, source) {
+			msg := fmt.Sprintf("%s (%s): axe %s %s — %s: %d element(s), e.g. %s", name, theme, v.Impact, v.ID, v.Help, v.Nodes, strings.Join(v.Targets, " | "))
+			if v.Impact == "critical" || v.Impact == "serious" {
+				t.Error(msg)
+			} else {
+				t.Log(msg)
+			}
+		}
+	}
+	b.do(t, colorScheme("light"))
+}
