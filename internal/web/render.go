@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -173,6 +174,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 	out := markCurrent(buf.Bytes(), v.Path)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	// The length, known: without it a page over 2 KB goes out in chunks.
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
 	swapFormOnly(w.Header(), r, status, name, out) // htmx.go
 	w.WriteHeader(status)
 	_, _ = w.Write(out)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -316,4 +317,17 @@ func TestErrorPagesAreNotCachedWithSomeoneElsesBackLink(t *testing.T) {
 	}
 	v.header = http.Header{"Referer": {"http://example.com/user/profile"}}
 	v.get("/static/css/gone.css?v=abc").status(404).lacks(`href="/user/profile"`)
+}
+
+// TestPagesSayTheirLength: a rendered page carries its Content-Length
+// (without it, net/http sends a page over 2 KB in chunks, which costs
+// the fast path), and the length is the body's.
+func TestPagesSayTheirLength(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, nil)
+	for _, got := range []*response{s.get("/"), s.signedIn("ada@example.com").get("/"), s.get("/nowhere")} {
+		if cl := got.rec.Header().Get("Content-Length"); cl != strconv.Itoa(len(got.body)) {
+			t.Errorf("Content-Length %q for a body of %d bytes", cl, len(got.body))
+		}
+	}
 }
