@@ -13,6 +13,7 @@
 package web
 
 import (
+	"fmt"
 	"io/fs"
 	"net"
 	"net/http"
@@ -108,6 +109,8 @@ func (d *devTools) off(title, about, why string) {
 type devUIData struct {
 	// Icons are the names of the sprite's symbols, in its order.
 	Icons []string
+	// Pager is the pagination example's: page 2 of 9.
+	Pager Pager
 }
 
 var spriteSymbol = regexp.MustCompile(`<symbol id="i-([a-z0-9-]+)"`)
@@ -120,7 +123,7 @@ func (s *Server) devUIPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var d devUIData
+	d := devUIData{Pager: NewPager(2, 9, func(n int) string { return fmt.Sprintf("/dev/ui?page=%d#pagination", n) })}
 	for _, m := range spriteSymbol.FindAllSubmatch(sprite, -1) {
 		d.Icons = append(d.Icons, string(m[1]))
 	}
