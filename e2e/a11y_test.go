@@ -72,37 +72,7 @@ func axeSource(t *testing.T) (string, string) {
 // that walk the whole site in one tab.
 func newTimedBrowser(t *testing.T, d time.Duration) *browser {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
-		chromedp.NoSandbox, // CI runs as root
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.WindowSize(1280, 800),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelTab := chromedp.NewContext(allocCtx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, d)
-	t.Cleanup(func() { cancelTimeout(); cancelTab(); cancelAlloc() })
-
-	b := &browser{ctx: ctx}
-	messages := chromedp.Console(ctx)
-	go func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			if m.IsException() || m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning {
-				b.mu.Lock()
-				b.problems = append(b.problems, fmt.Sprintf("%s %s: %s (%s)", m.Type, m.Source, m.Text, m.URL))
-				b.mu.Unlock()
-			}
-		}
-	}()
-	return b
+	return startBrowser(t, d, chromedp.Flag("hide-scrollbars", true), chromedp.WindowSize(1280, 800))
 }
 
 // watchCSP makes every document the tab loads record the Content
