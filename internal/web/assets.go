@@ -96,72 +96,72 @@ func (a *assets) url(name string) (string, error) {
 // allocations a link; text costs nothing. An unknown name fails here,
 // at start. Any other use of asset is left to the function.
 func (a *assets) inline(tmpl *template.Template) error {
+	_, err := rewriteText(tmpl, func(n parse.Node) ([]byte, bool, error) {
+		action, ok := n.(*parse.ActionNode)
+		if !ok {
+			return nil, false, nil
+		}
+		if fn, name, ok := literalCall(action.Pipe); ok && fn == "asset" {
+			url, err := a.url(name)
+			return []byte(url), err == nil, err
+		}
+		return nil, false, nil
+	})
+	return err
+}
+
+// rewriteText replaces, in every template of tmpl, each node that text
+// turns into text by a text node holding it, and reports whether it
+// replaced any: how calls with literal arguments are done once, when the
+// templates are parsed (assets.inline, templateSet.inlineShell), rather
+// than on every render.
+func rewriteText(tmpl *template.Template, text func(parse.Node) ([]byte, bool, error)) (bool, error) {
+	changed := false
+	var walk func(list *parse.ListNode) error
+	branch := func(b *parse.BranchNode) error {
+		if err := walk(b.List); err != nil {
+			return err
+		}
+		return walk(b.ElseList)
+	}
+	walk = func(list *parse.ListNode) error {
+		if list == nil {
+			return nil
+		}
+		for i, n := range list.Nodes {
+			var err error
+			switch n := n.(type) {
+			case *parse.ListNode:
+				err = walk(n)
+			case *parse.IfNode:
+				err = branch(&n.BranchNode)
+			case *parse.RangeNode:
+				err = branch(&n.BranchNode)
+			case *parse.WithNode:
+				err = branch(&n.BranchNode)
+			default:
+				var b []byte
+				var ok bool
+				if b, ok, err = text(n); ok {
+					list.Nodes[i] = &parse.TextNode{NodeType: parse.NodeText, Pos: n.Position(), Text: b}
+					changed = true
+				}
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for _, t := range tmpl.Templates() {
 		if t.Tree == nil {
 			continue
 		}
-		if err := a.inlineList(t.Tree.Root); err != nil {
-			return fmt.Errorf("template %s: %w", t.Name(), err)
+		if err := walk(t.Tree.Root); err != nil {
+			return changed, fmt.Errorf("template %s: %w", t.Name(), err)
 		}
 	}
-	return nil
-}
-
-func (a *assets) inlineList(list *parse.ListNode) error {
-	if list == nil {
-		return nil
-	}
-	for i, n := range list.Nodes {
-		var err error
-		switch n := n.(type) {
-		case *parse.ActionNode:
-			name, ok := literalAsset(n)
-			if !ok {
-				continue
-			}
-			url, err := a.url(name)
-			if err != nil {
-				return err
-			}
-			list.Nodes[i] = &parse.TextNode{NodeType: parse.NodeText, Pos: n.Pos, Text: []byte(url)}
-		case *parse.ListNode:
-			err = a.inlineList(n)
-		case *parse.IfNode:
-			err = a.inlineBranch(&n.BranchNode)
-		case *parse.RangeNode:
-			err = a.inlineBranch(&n.BranchNode)
-		case *parse.WithNode:
-			err = a.inlineBranch(&n.BranchNode)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (a *assets) inlineBranch(b *parse.BranchNode) error {
-	if err := a.inlineList(b.List); err != nil {
-		return err
-	}
-	return a.inlineList(b.ElseList)
-}
-
-// literalAsset reports the name of an action that is exactly
-// {{asset "name"}}.
-func literalAsset(n *parse.ActionNode) (string, bool) {
-	if n.Pipe == nil || len(n.Pipe.Decl) > 0 || len(n.Pipe.Cmds) != 1 || len(n.Pipe.Cmds[0].Args) != 2 {
-		return "", false
-	}
-	fn, ok := n.Pipe.Cmds[0].Args[0].(*parse.IdentifierNode)
-	if !ok || fn.Ident != "asset" {
-		return "", false
-	}
-	name, ok := n.Pipe.Cmds[0].Args[1].(*parse.StringNode)
-	if !ok {
-		return "", false
-	}
-	return name.Text, true
+	return changed, nil
 }
 
 // lookup finds a static file by name; from disk it reads it afresh.

@@ -70,50 +70,31 @@ func (t *templateSet) icon(name string) (template.HTML, error) {
 // Then each {{template "name" …}} whose template has become text alone
 // (the logo, the theme toggle) is replaced by that text.
 func (t *templateSet) inlineShell(tmpl *template.Template) error {
-	for _, tt := range tmpl.Templates() {
-		if tt.Tree == nil {
-			continue
-		}
-		if err := t.inlineShellList(tt.Tree.Root); err != nil {
-			return fmt.Errorf("template %s: %w", tt.Name(), err)
-		}
-	}
-	for changed := true; changed; {
-		changed = false
-		for _, tt := range tmpl.Templates() {
-			if tt.Tree != nil && inlineStatic(tmpl, tt.Tree.Root) {
-				changed = true
-			}
-		}
-	}
-	return nil
-}
-
-// inlineStatic replaces, in list, the calls of templates that are text
-// alone by their text, and reports whether it replaced any.
-func inlineStatic(tmpl *template.Template, list *parse.ListNode) bool {
-	if list == nil {
-		return false
-	}
-	changed := false
-	for i, n := range list.Nodes {
+	_, err := rewriteText(tmpl, func(n parse.Node) ([]byte, bool, error) {
 		switch n := n.(type) {
 		case *parse.TemplateNode:
-			if text, ok := staticText(tmpl.Lookup(n.Name)); ok {
-				list.Nodes[i] = &parse.TextNode{NodeType: parse.NodeText, Pos: n.Pos, Text: text}
-				changed = true
+			if name, ok := literalArg(n.Pipe); ok && n.Name == "icon" {
+				h, err := t.icon(name)
+				return []byte(h), err == nil, err
 			}
-		case *parse.ListNode:
-			changed = inlineStatic(tmpl, n) || changed
-		case *parse.IfNode:
-			changed = inlineStatic(tmpl, n.List) || inlineStatic(tmpl, n.ElseList) || changed
-		case *parse.RangeNode:
-			changed = inlineStatic(tmpl, n.List) || inlineStatic(tmpl, n.ElseList) || changed
-		case *parse.WithNode:
-			changed = inlineStatic(tmpl, n.List) || inlineStatic(tmpl, n.ElseList) || changed
+		case *parse.ActionNode:
+			if fn, prefix, ok := literalCall(n.Pipe); ok && fn == "navCurrent" {
+				return []byte(navCurrent(prefix)), true, nil
+			}
 		}
+		return nil, false, nil
+	})
+	for changed := err == nil; changed; {
+		changed, err = rewriteText(tmpl, func(n parse.Node) ([]byte, bool, error) {
+			call, ok := n.(*parse.TemplateNode)
+			if !ok {
+				return nil, false, nil
+			}
+			text, ok := staticText(tmpl.Lookup(call.Name))
+			return text, ok, nil
+		})
 	}
-	return changed
+	return err
 }
 
 // staticText is the text of t when t is nothing but text.
@@ -130,47 +111,6 @@ func staticText(t *template.Template) ([]byte, bool) {
 		text = append(text, tn.Text...)
 	}
 	return text, true
-}
-
-func (t *templateSet) inlineShellList(list *parse.ListNode) error {
-	if list == nil {
-		return nil
-	}
-	for i, n := range list.Nodes {
-		var err error
-		switch n := n.(type) {
-		case *parse.TemplateNode:
-			if name, ok := literalArg(n.Pipe); ok && n.Name == "icon" {
-				var h template.HTML
-				if h, err = t.icon(name); err == nil {
-					list.Nodes[i] = &parse.TextNode{NodeType: parse.NodeText, Pos: n.Pos, Text: []byte(h)}
-				}
-			}
-		case *parse.ActionNode:
-			if fn, prefix, ok := literalCall(n.Pipe); ok && fn == "navCurrent" {
-				list.Nodes[i] = &parse.TextNode{NodeType: parse.NodeText, Pos: n.Pos, Text: []byte(navCurrent(prefix))}
-			}
-		case *parse.ListNode:
-			err = t.inlineShellList(n)
-		case *parse.IfNode:
-			err = t.inlineShellBranch(&n.BranchNode)
-		case *parse.RangeNode:
-			err = t.inlineShellBranch(&n.BranchNode)
-		case *parse.WithNode:
-			err = t.inlineShellBranch(&n.BranchNode)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (t *templateSet) inlineShellBranch(b *parse.BranchNode) error {
-	if err := t.inlineShellList(b.List); err != nil {
-		return err
-	}
-	return t.inlineShellList(b.ElseList)
 }
 
 // literalArg is the string of a pipeline that is exactly one string
