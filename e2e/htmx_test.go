@@ -142,24 +142,9 @@ func TestHtmxBoostsNavigationAndForms(t *testing.T) {
 	// in place, its field focused and keeping the value.
 	b.do(t, chromedp.Navigate(base+"/user/register"))
 	waitFor(t, b, "typeof htmx === 'object' && htmx.version.startsWith('2.0.')")
-	get(t, b, mark)
-	markAround(t, b, "register-form")
-	b.do(t,
-		chromedp.SendKeys(chromedp.CSS("#email"), "not-an-address"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery"),
-		chromedp.SendKeys(chromedp.CSS("#retype_password"), "correct horse battery"),
-		chromedp.Click(chromedp.CSS("#register-form button[type=submit]")),
-	)
-	waitFor(t, b, `!!document.querySelector("#register-form .field-error")`)
-	if !notReloaded(t, b) {
-		t.Error("a refused registration reloaded the page")
-	}
-	if !keptAround(t, b, "register-form") {
-		t.Error("a refused registration swapped more than its form")
-	}
-	if got := focusedID(t, b, "email"); got != "email" {
-		t.Errorf("after the error the focus is on %q, want the email field", got)
-	}
+	refusedInPlace(t, b, "register-form", [][2]string{
+		{"email", "not-an-address"}, {"password", "correct horse battery"}, {"retype_password", "correct horse battery"},
+	}, "email")
 	if got := get(t, b, chromedp.Value(chromedp.CSS("#email"))); got != "not-an-address" {
 		t.Errorf("the email field holds %q", got)
 	}
@@ -202,24 +187,9 @@ func TestHtmxBoostsNavigationAndForms(t *testing.T) {
 	// Change the password with a mismatched retype: only the form swaps.
 	b.do(t, chromedp.Navigate(base+"/user/change-password"))
 	waitFor(t, b, "typeof htmx === 'object'")
-	get(t, b, mark)
-	markAround(t, b, "change-password-form")
-	b.do(t,
-		chromedp.SendKeys(chromedp.CSS("#old_password"), "ada's long password"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "a brand new password"),
-		chromedp.SendKeys(chromedp.CSS("#retype_password"), "another new password"),
-		chromedp.Click(chromedp.CSS("#change-password-form button[type=submit]")),
-	)
-	waitFor(t, b, `!!document.querySelector("#change-password-form .field-error")`)
-	if !notReloaded(t, b) {
-		t.Error("a refused password change reloaded the page")
-	}
-	if !keptAround(t, b, "change-password-form") {
-		t.Error("a refused password change swapped more than its form")
-	}
-	if got := focusedID(t, b, "retype_password"); got != "retype_password" {
-		t.Errorf("after the error the focus is on %q, want retype_password", got)
-	}
+	refusedInPlace(t, b, "change-password-form", [][2]string{
+		{"old_password", "ada's long password"}, {"password", "a brand new password"}, {"retype_password", "another new password"},
+	}, "retype_password")
 
 	// Profile, then Back: the address and the page are the form's again.
 	clickJS(t, b, `a[href="/user/profile"]`) // in the account menu, maybe closed
@@ -309,13 +279,9 @@ func TestHtmxSameFlowsWithJavaScriptOff(t *testing.T) {
 
 	b.do(t, chromedp.Navigate(base+"/user/register"))
 	get(t, b, mark)
-	b.do(t,
-		chromedp.SendKeys(chromedp.CSS("#email"), "not-an-address"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery"),
-		chromedp.SendKeys(chromedp.CSS("#retype_password"), "correct horse battery"),
-		chromedp.Click(chromedp.CSS("#register-form button[type=submit]")),
-	)
-	waitFor(t, b, `!!document.querySelector("#register-form .field-error")`)
+	submitRefused(t, b, "register-form", [][2]string{
+		{"email", "not-an-address"}, {"password", "correct horse battery"}, {"retype_password", "correct horse battery"},
+	})
 	reloaded("a refused registration")
 	if got := get(t, b, chromedp.Value(chromedp.CSS("#email"))); got != "not-an-address" {
 		t.Errorf("the email field holds %q", got)
@@ -336,13 +302,9 @@ func TestHtmxSameFlowsWithJavaScriptOff(t *testing.T) {
 	reloaded("signing in")
 
 	b.do(t, chromedp.Navigate(base+"/user/change-password"))
-	b.do(t,
-		chromedp.SendKeys(chromedp.CSS("#old_password"), "root keeps the keys 1969"),
-		chromedp.SendKeys(chromedp.CSS("#password"), "a brand new password"),
-		chromedp.SendKeys(chromedp.CSS("#retype_password"), "another new password"),
-		chromedp.Click(chromedp.CSS("#change-password-form button[type=submit]")),
-	)
-	waitFor(t, b, `!!document.querySelector("#change-password-form .field-error")`)
+	submitRefused(t, b, "change-password-form", [][2]string{
+		{"old_password", "root keeps the keys 1969"}, {"password", "a brand new password"}, {"retype_password", "another new password"},
+	})
 
 	// The users list: the search form and the links are plain GETs.
 	b.do(t, chromedp.Navigate(base+"/admin/users"))
@@ -370,4 +332,35 @@ func TestHtmxSameFlowsWithJavaScriptOff(t *testing.T) {
 	for _, p := range b.reported(refusedForm) {
 		t.Errorf("the browser reported: %s", p)
 	}
+}
+
+// refusedInPlace types fields (id, text) into the form id, submits it, and
+// checks that its refusal came back in place: the page not reloaded,
+// nothing around the form swapped, the focus on the field focus.
+func refusedInPlace(t *testing.T, b *browser, form string, fields [][2]string, focus string) {
+	t.Helper()
+	get(t, b, mark)
+	markAround(t, b, form)
+	submitRefused(t, b, form, fields)
+	if !notReloaded(t, b) {
+		t.Errorf("the refused %s reloaded the page", form)
+	}
+	if !keptAround(t, b, form) {
+		t.Errorf("the refused %s swapped more than its form", form)
+	}
+	if got := focusedID(t, b, focus); got != focus {
+		t.Errorf("after the %s's error the focus is on %q, want %s", form, got, focus)
+	}
+}
+
+// submitRefused types fields (id, text) into the form id, submits it with
+// its button, and waits for the form's error to show.
+func submitRefused(t *testing.T, b *browser, form string, fields [][2]string) {
+	t.Helper()
+	var steps []chromedp.Action[chromedp.Void]
+	for _, f := range fields {
+		steps = append(steps, chromedp.SendKeys(chromedp.CSS("#"+f[0]), f[1]))
+	}
+	b.do(t, append(steps, chromedp.Click(chromedp.CSS("#"+form+" button[type=submit]")))...)
+	waitFor(t, b, `!!document.querySelector("#`+form+` .field-error")`)
 }
