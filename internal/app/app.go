@@ -26,6 +26,7 @@ import (
 	"github.com/launchkit/launchkit/internal/outbox"
 	"github.com/launchkit/launchkit/internal/ratelimit"
 	"github.com/launchkit/launchkit/internal/redisconn"
+	"github.com/launchkit/launchkit/internal/seclog"
 	"github.com/launchkit/launchkit/internal/session"
 	"github.com/launchkit/launchkit/internal/users"
 	"github.com/launchkit/launchkit/templates"
@@ -77,6 +78,10 @@ type App struct {
 	Alerts *alerts.Mailer
 	// Directory signs users in against LDAP (USER_LDAP); nil when off.
 	Directory *directory.Client
+	// Events is the security log (sign-ins, credential and role
+	// changes), which the users service writes and the security and
+	// admin pages read.
+	Events *seclog.Log
 	// (go run ./tools/scaffold adds its resources' services here.)
 	// scaffold:services
 
@@ -227,6 +232,8 @@ func (a *App) newAlerts() *alerts.Mailer {
 func (a *App) openUsers() (err error) {
 	cfg := a.Config
 	a.Users = NewUsers(cfg, a.DB)
+	a.Events = seclog.New(a.DB.Gorm, a.Logger, a.Metrics.ObserveSecurityEvent)
+	a.Users.Events = a.Events
 	if a.Directory, err = directory.New(cfg); err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ type Metrics struct {
 	taskDuration *prometheus.HistogramVec
 	sessionWrite *prometheus.CounterVec
 	cacheErrors  *prometheus.CounterVec
+	security     *prometheus.CounterVec
 }
 
 // New builds the registry.
@@ -55,11 +56,15 @@ func New() (*Metrics, error) {
 			Name: "launchkit_cache_errors_total",
 			Help: "Failures of the cache's store, by operation (get, set, delete); each was answered by computing the value.",
 		}, []string{"op"}),
+		security: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "launchkit_security_events_total",
+			Help: "Security events recorded (sign-ins, failures, credential and role changes…), by kind.",
+		}, []string{"kind"}),
 	}
 	for _, c := range []prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.httpRequests, m.httpDuration, m.tasks, m.taskDuration, m.sessionWrite, m.cacheErrors,
+		m.httpRequests, m.httpDuration, m.tasks, m.taskDuration, m.sessionWrite, m.cacheErrors, m.security,
 	} {
 		if err := m.Registry.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
@@ -73,6 +78,11 @@ func New() (*Metrics, error) {
 func (m *Metrics) ObserveRequest(method, route string, status int, d time.Duration) {
 	m.httpRequests.WithLabelValues(method, route, fmt.Sprint(status)).Inc()
 	m.httpDuration.WithLabelValues(method, route).Observe(d.Seconds())
+}
+
+// ObserveSecurityEvent counts one security event of kind (seclog.Kind).
+func (m *Metrics) ObserveSecurityEvent(kind string) {
+	m.security.WithLabelValues(kind).Inc()
 }
 
 // ObserveTask records one run of a background task.

@@ -27,6 +27,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/launchkit/launchkit/internal/db"
+	"github.com/launchkit/launchkit/internal/seclog"
 )
 
 // Password length limits: at least MinPasswordLen characters, at most
@@ -143,6 +144,10 @@ type Service struct {
 	// account: the break-glass admin still signs in when the directory
 	// is down.
 	AllowLocalSignIn bool
+	// Events is the security log the service records sign-ins and
+	// changes to accounts in, in the transaction of each change; nil
+	// records nothing.
+	Events *seclog.Log
 	// AppName is the site's name (APP_NAME): a password built on it is
 	// easy to guess, so CheckPassword refuses it.
 	AppName string

@@ -391,3 +391,10 @@ func TestPasswordFieldsSayWhatTheyHold(t *testing.T) {
 	admin.get("/admin/users/new").status(200).contains(newPassword, retype)
 	admin.get("/admin/users/1/edit").status(200).lacks(`type="password"`)
 }
+
+func TestSecurityPageNeedsASignedInUser(t *testing.T) {
+	site := newSite(t, nil)
+	site.visitor().get("/user/security").redirectsTo("/user/sign-in?next=%2Fuser%2Fsecurity")
+	ada := site.signedIn("ada@example.com")
+	ada.get("/user/security").status(200).contains("<h1>Security</h1>", `href="/user/change-password"`)
+}

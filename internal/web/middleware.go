@@ -17,6 +17,7 @@ import (
 	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/logging"
+	"github.com/launchkit/launchkit/internal/seclog"
 )
 
 // validRequestID is what a client-sent X-Request-ID must look like to be
@@ -36,6 +37,19 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-ID", id)
 		next.ServeHTTP(w, r.WithContext(logging.WithRequestID(r.Context(), id)))
+	})
+}
+
+// withClient records, in the request's context, who sent it (the address
+// after TRUSTED_PROXIES, and the user agent), for the security events
+// the request's work records (seclog.WithClient).
+func (s *Server) withClient(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := seclog.Client{UserAgent: r.UserAgent()}
+		if a := s.clientAddress(r); a.IsValid() {
+			c.Address = a.String()
+		}
+		next.ServeHTTP(w, r.WithContext(seclog.WithClient(r.Context(), c)))
 	})
 }
 

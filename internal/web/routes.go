@@ -35,7 +35,7 @@ func (s *Server) routes() http.Handler {
 	// protection for every unsafe method, and no caching of what a
 	// signed-in user is sent.
 	r.Group(func(r chi.Router) {
-		r.Use(s.crossOriginProtection, s.noStoreWhenSignedIn, s.withSession, s.loadUser)
+		r.Use(s.crossOriginProtection, s.noStoreWhenSignedIn, s.withClient, s.withSession, s.loadUser)
 		r.Get("/", s.handle(s.homePage))
 
 		r.Route("/user", func(r chi.Router) {
@@ -54,6 +54,7 @@ func (s *Server) routes() http.Handler {
 			r.With(guess).Post("/reset-password/{token}", s.handle(s.resetPassword))
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireUser)
+				r.Get("/security", s.handle(s.securityPage))
 				r.Get("/profile", s.handle(s.profilePage))
 				r.Post("/profile", s.handle(s.updateProfile))
 				r.With(guess).Post("/sign-out-others", s.handle(s.signOutOthers))
@@ -104,6 +105,7 @@ func (s *Server) routes() http.Handler {
 	// JSON API. Its 404 and 405 answers come from the handlers above,
 	// which speak JSON under /api/.
 	r.Route("/api/v1", func(r chi.Router) {
+		r.Use(s.withClient)
 		r.With(guess).Post("/credentials", s.handle(s.createCredentials))
 		r.With(s.requireAPIKey).Get("/me", s.handle(s.me))
 	})

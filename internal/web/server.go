@@ -37,6 +37,7 @@ import (
 	"github.com/launchkit/launchkit/internal/metrics"
 	"github.com/launchkit/launchkit/internal/outbox"
 	"github.com/launchkit/launchkit/internal/ratelimit"
+	"github.com/launchkit/launchkit/internal/seclog"
 	"github.com/launchkit/launchkit/internal/session"
 	"github.com/launchkit/launchkit/internal/users"
 )
@@ -64,6 +65,10 @@ type Server struct {
 	// directory is the LDAP directory users sign in with (USER_LDAP);
 	// nil when off.
 	directory *directory.Client
+	// events is the security log (internal/seclog): the security and
+	// admin pages read it, and what the web layer sees happen (a
+	// sign-out, a limit hit) is recorded in it.
+	events *seclog.Log
 	// devMail is the outbox the development mail viewer reads: set in
 	// development when mail goes to MAIL_OUTBOX_DIR, nil otherwise.
 	devMail *mail.Outbox
@@ -102,7 +107,7 @@ func newServer(a *app.App, opts ...Option) (*Server, error) {
 	s := &Server{
 		cfg: a.Config, logger: a.Logger, db: a.DB, redis: a.Redis, metrics: a.Metrics,
 		sessions: a.Sessions, limits: a.Limits, outbox: a.Outbox, users: a.Users, jobs: a.Jobs, cache: a.Cache, alerts: a.Alerts,
-		directory: a.Directory, proxies: trustedProxies(a.Config), devices: newDeviceCookies(a.Config, a.Keys),
+		directory: a.Directory, events: a.Events, proxies: trustedProxies(a.Config), devices: newDeviceCookies(a.Config, a.Keys),
 	}
 	if outbox, ok := a.Mailer.(*mail.Outbox); ok && a.Config.Env == config.EnvDevelopment {
 		s.devMail = outbox

@@ -51,7 +51,7 @@ func TestSignedInPagesHaveTheAppShell(t *testing.T) {
 	}
 	// The account menu holds the four items.
 	menu := between(t, page.body, `<details class="menu account-menu">`, `</details>`)
-	for _, item := range []string{`href="/user/profile"`, `href="/user/change-password"`, `href="/user/apikeys"`, `action="/user/sign-out"`} {
+	for _, item := range []string{`href="/user/profile"`, `href="/user/security"`, `href="/user/apikeys"`, `action="/user/sign-out"`} {
 		if !strings.Contains(menu, item) {
 			t.Errorf("account menu lacks %s:\n%s", item, menu)
 		}
