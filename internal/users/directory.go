@@ -207,6 +207,13 @@ func setDirectoryRoles(tx *gorm.DB, id uint, roles []string) (removed int64, err
 			drop = append(drop, r.ID)
 		}
 	}
+	return applyRoleRows(tx, id, drop, add)
+}
+
+// applyRoleRows takes the roles drop (ids) from user id and grants add
+// (which may be held already), and says how many it took away: the
+// writes of the roles a directory or a provider decides.
+func applyRoleRows(tx *gorm.DB, id uint, drop []uint, add []userRole) (removed int64, err error) {
 	if len(drop) > 0 {
 		res := tx.Where("user_id = ? AND role_id IN ?", id, drop).Delete(&userRole{})
 		if res.Error != nil {

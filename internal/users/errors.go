@@ -102,3 +102,39 @@ var (
 	// ErrAPIKeysNotAllowed: the user lacks APIKeyRole.
 	ErrAPIKeysNotAllowed = errors.New("API keys need the " + APIKeyRole + " role")
 )
+
+// Sign-in through an OpenID Connect provider and linked identities
+// (identities.go).
+var (
+	// ErrLinkRequired: an account already has the address the provider
+	// gives, and the identity is not linked to it. It is not linked
+	// silently: the account's owner signs in the usual way first, then
+	// links the identity from the security page.
+	ErrLinkRequired = errors.New("an account has this email address: sign in to it first, then link the identity")
+	// ErrSignupClosed: no account has the address, and the provider may
+	// not create accounts (allow_signup) or registration is closed.
+	ErrSignupClosed = errors.New("no account has this email address, and signing up through this provider is closed")
+	// ErrEmailNotVerified: the provider gave no address, or did not say
+	// it verified it, where an account would be made with it.
+	ErrEmailNotVerified = errors.New("the provider did not give a verified email address")
+	// ErrEmailDomainNotAllowed: the address's domain is not among the
+	// provider's allowed domains.
+	ErrEmailDomainNotAllowed = errors.New("email domain not allowed for this provider")
+	// ErrAccountInactive: the account was deactivated by an admin.
+	ErrAccountInactive = errors.New("the account is deactivated")
+	// ErrIdentityTaken: the identity is linked to another account.
+	ErrIdentityTaken = errors.New("the identity is linked to another account")
+	// ErrIdentityNotFound: the user has no linked identity with that id.
+	// Another user's is reported the same way, never touched.
+	ErrIdentityNotFound = errors.New("identity not found")
+	// ErrLastWayIn: unlinking the identity would leave the account with
+	// no way in (no password, no directory, no other identity).
+	ErrLastWayIn = errors.New("the identity is the account's last way in")
+	// ErrInvalidIdentity: the provider's issuer or subject is empty, not
+	// ASCII, or too long to store.
+	ErrInvalidIdentity = errors.New("the provider's issuer or subject cannot be stored")
+	// ErrNoPassword: the account has no local password to check or
+	// change (made by a sign-in through a provider); a password reset by
+	// mail sets a first one.
+	ErrNoPassword = errors.New("the account has no password yet")
+)

@@ -4,8 +4,10 @@
 // company directory, directory.go), role membership, and the single-use
 // tokens of password-reset and email-confirmation links (table
 // user_tokens, migration 00003; see tokens.go), API keys (table api_keys,
-// migration 00004; apikeys.go) and the admin panel's listing and editing
-// (admin.go). Its errors are in errors.go. It knows nothing about HTTP;
+// migration 00004; apikeys.go), identities at OpenID Connect providers
+// and the rules of signing in through them (table user_identities,
+// migration 00011; identities.go) and the admin panel's listing and
+// editing (admin.go). Its errors are in errors.go. It knows nothing about HTTP;
 // the web layer and the manage CLI call its Service.
 package users
 
@@ -358,6 +360,10 @@ func (s *Service) checkOwnPassword(ctx context.Context, u *User, password string
 	if u.Directory() {
 		return s.checkDirectoryPassword(ctx, u, password)
 	}
+	if u.PasswordHash == "" {
+		// Made by a sign-in through a provider: no password matches.
+		return ErrInvalidCredentials
+	}
 	match, err := s.matches(ctx, password, u.PasswordHash)
 	if err != nil {
 		return fmt.Errorf("check the password: %w", err)
@@ -490,6 +496,9 @@ func (s *Service) ChangePassword(ctx context.Context, id uint, oldPassword, newP
 	if u.Directory() {
 		return nil, fmt.Errorf("change password of user %d: %w", id, ErrDirectoryManaged)
 	}
+	if u.PasswordHash == "" {
+		return nil, fmt.Errorf("change password of user %d: %w", id, ErrNoPassword)
+	}
 	if err := s.CheckPassword(newPassword, u.Email); err != nil {
 		return nil, fmt.Errorf("change password of user %d: %w", id, err)
 	}
@@ -538,8 +547,10 @@ func (s *Service) authenticate(ctx context.Context, email, password string) (*Us
 		return nil, fmt.Errorf("sign in: %w", ErrInvalidCredentials)
 	}
 	u, err := s.ByEmail(ctx, key)
-	if err == nil && u.Directory() {
-		// Its password is the directory's: signInWithDirectory checks it.
+	if err == nil && (u.Directory() || u.PasswordHash == "") {
+		// Its password is the directory's (signInWithDirectory checks
+		// it), or it has none (made by a sign-in through a provider): it
+		// is refused as an unknown address is, at the same cost.
 		err = ErrNotFound
 	}
 	if errors.Is(err, ErrNotFound) {
