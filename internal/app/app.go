@@ -28,6 +28,7 @@ import (
 	"github.com/launchkit/launchkit/internal/redisconn"
 	"github.com/launchkit/launchkit/internal/seclog"
 	"github.com/launchkit/launchkit/internal/session"
+	"github.com/launchkit/launchkit/internal/sso"
 	"github.com/launchkit/launchkit/internal/users"
 	"github.com/launchkit/launchkit/templates"
 )
@@ -82,6 +83,10 @@ type App struct {
 	// changes), which the users service writes and the security and
 	// admin pages read.
 	Events *seclog.Log
+	// SSO are the OpenID Connect providers users sign in through
+	// (OIDC_PROVIDERS), empty when there are none. Nothing is fetched
+	// from a provider until a sign-in through it starts.
+	SSO *sso.Set
 	// (go run ./tools/scaffold adds its resources' services here.)
 	// scaffold:services
 
@@ -228,7 +233,8 @@ func (a *App) newAlerts() *alerts.Mailer {
 }
 
 // openUsers builds the users service, signing in against the directory
-// when USER_LDAP is on, and shows its password hashing in the metrics.
+// when USER_LDAP is on, and the OpenID Connect providers
+// (OIDC_PROVIDERS), and shows its password hashing in the metrics.
 func (a *App) openUsers() (err error) {
 	cfg := a.Config
 	a.Users = NewUsers(cfg, a.DB)
@@ -236,6 +242,9 @@ func (a *App) openUsers() (err error) {
 	a.Users.Events = a.Events
 	if a.Directory, err = directory.New(cfg); err != nil {
 		return err
+	}
+	if a.SSO, err = sso.New(cfg, nil); err != nil {
+		return fmt.Errorf("OIDC_PROVIDERS: %w", err)
 	}
 	if a.Directory != nil {
 		a.Users.Directory = a.Directory

@@ -39,6 +39,10 @@ const (
 	// DeviceCookie signs the cookie that marks a browser where an account
 	// has signed in before, which gives it a guessing budget of its own.
 	DeviceCookie Purpose = "device cookie"
+	// SSOState encrypts and signs the cookie that carries a sign-in
+	// through an OpenID Connect provider (state, nonce, PKCE verifier)
+	// from its start to the provider's redirect back.
+	SSOState Purpose = "sso state"
 )
 
 // ErrNoKey is returned by New without a secret key.

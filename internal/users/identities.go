@@ -214,7 +214,7 @@ func (s *Service) signInWithIdentityTx(ctx context.Context, tx *gorm.DB, p Provi
 		if !existing.Active {
 			return nil, ErrAccountInactive
 		}
-		if err := s.linkTx(ctx, tx, existing.ID, p, now, p.method()); err != nil {
+		if err := s.linkTx(ctx, tx, existing.ID, p, now); err != nil {
 			return nil, err
 		}
 		return s.signedInThrough(ctx, tx, existing.ID, p)
@@ -247,7 +247,7 @@ func (s *Service) signInWithIdentityTx(ctx context.Context, tx *gorm.DB, p Provi
 	if err := s.Events.Record(ctx, tx, seclog.Event{UserID: seclog.UserRef(u.ID), Kind: seclog.AccountCreated, Method: p.method()}); err != nil {
 		return nil, err
 	}
-	if err := s.linkTx(ctx, tx, u.ID, p, now, p.method()); err != nil {
+	if err := s.linkTx(ctx, tx, u.ID, p, now); err != nil {
 		return nil, err
 	}
 	return s.signedInThrough(ctx, tx, u.ID, p)
@@ -325,7 +325,7 @@ func (s *Service) Link(ctx context.Context, id uint, p ProviderIdentity) error {
 		if !u.Active {
 			return ErrAccountInactive
 		}
-		return s.linkTx(ctx, tx, id, p, db.Now(), "link")
+		return s.linkTx(ctx, tx, id, p, db.Now())
 	})
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		err = ErrIdentityTaken
@@ -336,10 +336,10 @@ func (s *Service) Link(ctx context.Context, id uint, p ProviderIdentity) error {
 	return nil
 }
 
-// linkTx links p to user id in tx and records it (method says how), or
+// linkTx links p to user id in tx and records it, or
 // finds it linked to id already (then only its address and last use
 // change). Linked to another account is ErrIdentityTaken.
-func (s *Service) linkTx(ctx context.Context, tx *gorm.DB, id uint, p ProviderIdentity, now time.Time, method string) error {
+func (s *Service) linkTx(ctx context.Context, tx *gorm.DB, id uint, p ProviderIdentity, now time.Time) error {
 	var found Identity
 	err := tx.Where("issuer = ? AND subject = ?", p.Issuer, p.Subject).Take(&found).Error
 	switch {
@@ -355,7 +355,7 @@ func (s *Service) linkTx(ctx context.Context, tx *gorm.DB, id uint, p ProviderId
 	if err := tx.Create(ident).Error; err != nil {
 		return err
 	}
-	return s.Events.Record(ctx, tx, seclog.Event{UserID: seclog.UserRef(id), Kind: seclog.IdentityLinked, Method: method,
+	return s.Events.Record(ctx, tx, seclog.Event{UserID: seclog.UserRef(id), Kind: seclog.IdentityLinked, Method: p.method(),
 		Detail: identityDetail(p.Provider, p.Email)})
 }
 

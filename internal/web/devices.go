@@ -131,7 +131,14 @@ func (e deviceEntry) proves(u *users.User) bool {
 // remember marks this browser as one where u has signed in. It keeps the
 // browser's ID for the account if it already has one, and sets the cookie
 // again with a fresh lifetime.
+//
+// A navigation from another site (an OpenID provider's redirect back)
+// does not carry the cookie, which is SameSite=Strict: written then, it
+// would forget the browser's other accounts, so it is left as it is.
 func (d *deviceCookies) remember(w http.ResponseWriter, r *http.Request, u *users.User) error {
+	if _, err := r.Cookie(d.name); err != nil && r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		return nil
+	}
 	account := accountKey(ownGuessKey(u))
 	entries := d.entries(r)
 	device := rand.Text()

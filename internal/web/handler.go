@@ -107,6 +107,7 @@ var statusFor = []refusal{
 	{err: directory.ErrNoRole, status: http.StatusForbidden, message: "Your directory account is not in a group allowed to use this site: ask your directory administrator."},
 	{err: users.ErrDirectoryEmailTaken, status: http.StatusForbidden, message: "Another account here already has the email address of your directory account: ask an admin of this site to change or remove it."},
 	{err: users.ErrDirectoryManaged, status: http.StatusForbidden, message: directoryPasswordMessage},
+	{err: users.ErrNoPassword, status: http.StatusForbidden, message: noPasswordMessage},
 
 	// Accounts.
 	{err: users.ErrLastAdmin, status: http.StatusBadRequest, message: lastAdminMessage},
@@ -151,6 +152,10 @@ func refusalOf(err error) *refusal {
 
 // directoryPasswordMessage says where a directory user's password is changed.
 const directoryPasswordMessage = "Your password is the company directory's: change or reset it there (your IT helpdesk can help)."
+
+// noPasswordMessage says how an account made by a sign-in through a
+// provider gets a password.
+const noPasswordMessage = "Your account has no password yet: you sign in through a provider. To set one, ask for a link by mail at /user/forgot-password."
 
 // lastAdminMessage refuses a change that would leave no active admin.
 const lastAdminMessage = "The site must keep at least one active admin: make someone else an admin first."

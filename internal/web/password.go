@@ -24,10 +24,15 @@ func (s *Server) checkNewPassword(f *form, email string) {
 }
 
 // mayChangePassword refuses the pages that change a password to a
-// directory-managed account: the password is the directory's.
+// directory-managed account (the password is the directory's) and to an
+// account that has none yet (made by a sign-in through a provider: a
+// reset by mail sets its first one).
 func mayChangePassword(u *users.User) error {
 	if u.Directory() {
 		return errStatus(http.StatusForbidden, directoryPasswordMessage)
+	}
+	if !u.HasPassword() {
+		return errStatus(http.StatusForbidden, noPasswordMessage)
 	}
 	return nil
 }

@@ -52,6 +52,11 @@ func (s *Server) routes() http.Handler {
 			r.With(flood).Post("/forgot-password", s.handle(s.forgotPassword))
 			r.Get("/reset-password/{token}", s.handle(s.resetPasswordPage))
 			r.With(guess).Post("/reset-password/{token}", s.handle(s.resetPassword))
+			// Sign-in through an OpenID Connect provider (sso.go): the
+			// start is a POST; the callback checks what the provider
+			// sends back, and costs a guess like a password check.
+			r.With(flood).Post("/sso/{provider}/start", s.handle(s.ssoStart))
+			r.With(guess).Get("/sso/{provider}/callback", s.handle(s.ssoCallback))
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireUser)
 				r.Get("/security", s.handle(s.securityPage))
@@ -60,6 +65,7 @@ func (s *Server) routes() http.Handler {
 				r.With(guess).Post("/sign-out-others", s.handle(s.signOutOthers))
 				r.Get("/change-password", s.handle(s.changePasswordPage))
 				r.With(guess).Post("/change-password", s.handle(s.changePassword))
+				r.Post("/sso/identities/{id}/unlink", s.handle(s.ssoUnlink))
 			})
 			// API keys: for developers (and admins, who hold every role).
 			r.Group(func(r chi.Router) {

@@ -12,8 +12,16 @@ import (
 // securityData is the data of templates/pages/security.html.
 type securityData struct {
 	*form
+	// Identities are the identities linked to the account, and Providers
+	// the providers it may link (sso.go).
+	Identities []identityRow
+	Providers  []ssoButton
 }
 
 func (s *Server) securityPage(w http.ResponseWriter, r *http.Request) error {
-	return s.render(w, r, http.StatusOK, "pages/security.html", securityData{form: newForm()})
+	data := securityData{form: newForm()}
+	if err := s.loadIdentities(r, &data); err != nil {
+		return err
+	}
+	return s.render(w, r, http.StatusOK, "pages/security.html", data)
 }

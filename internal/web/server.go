@@ -39,6 +39,7 @@ import (
 	"github.com/launchkit/launchkit/internal/ratelimit"
 	"github.com/launchkit/launchkit/internal/seclog"
 	"github.com/launchkit/launchkit/internal/session"
+	"github.com/launchkit/launchkit/internal/sso"
 	"github.com/launchkit/launchkit/internal/users"
 )
 
@@ -69,6 +70,15 @@ type Server struct {
 	// admin pages read it, and what the web layer sees happen (a
 	// sign-out, a limit hit) is recorded in it.
 	events *seclog.Log
+	// sso are the OpenID Connect providers users sign in through
+	// (OIDC_PROVIDERS; empty when none), and ssoState the cookie that
+	// carries a sign-in through one from its start to its callback
+	// (sso.go).
+	sso      *sso.Set
+	ssoState *ssoStateCookies
+	// ssoFormTargets are the providers' origins, which the
+	// Content-Security-Policy's form-action lets a start's redirect go to.
+	ssoFormTargets string
 	// devMail is the outbox the development mail viewer reads: set in
 	// development when mail goes to MAIL_OUTBOX_DIR, nil otherwise.
 	devMail *mail.Outbox
@@ -108,6 +118,7 @@ func newServer(a *app.App, opts ...Option) (*Server, error) {
 		cfg: a.Config, logger: a.Logger, db: a.DB, redis: a.Redis, metrics: a.Metrics,
 		sessions: a.Sessions, limits: a.Limits, outbox: a.Outbox, users: a.Users, jobs: a.Jobs, cache: a.Cache, alerts: a.Alerts,
 		directory: a.Directory, events: a.Events, proxies: trustedProxies(a.Config), devices: newDeviceCookies(a.Config, a.Keys),
+		sso: a.SSO, ssoState: newSSOStateCookies(a.Config, a.Keys), ssoFormTargets: ssoFormTargets(a.SSO),
 	}
 	if outbox, ok := a.Mailer.(*mail.Outbox); ok && a.Config.Env == config.EnvDevelopment {
 		s.devMail = outbox

@@ -19,6 +19,8 @@ type signInData struct {
 	// Unconfirmed: the account's address is not confirmed yet, so the
 	// page offers a new link.
 	Unconfirmed bool
+	// Providers are the OpenID Connect providers' buttons (sso.go).
+	Providers []ssoButton
 }
 
 func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) error {
@@ -28,7 +30,7 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) error {
 	}
 	f := newForm()
 	f.Values["next"] = r.URL.Query().Get("next")
-	return s.render(w, r, http.StatusOK, "pages/sign-in.html", signInData{form: f})
+	return s.render(w, r, http.StatusOK, "pages/sign-in.html", signInData{form: f, Providers: s.ssoButtons()})
 }
 
 // signIn checks an email address (or, with USER_LDAP, a directory
@@ -49,7 +51,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	u, err := s.checkPassword(r.Context(), name, f.get("password"), budget)
-	page := signInData{form: f}
+	page := signInData{form: f, Providers: s.ssoButtons()}
 	status := http.StatusUnprocessableEntity
 	switch refusal := refusalOf(err); {
 	case err == nil:
