@@ -75,6 +75,10 @@ func TestEveryPageIsAccessibleAndFits(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// An identity at a provider linked to ada, for the security page.
+	if err := a.Users.Link(ctx, ada.ID, users.ProviderIdentity{Provider: "acme", Issuer: "https://id.acme.test", Subject: "ada", Email: "ada@acme.test"}); err != nil {
+		t.Fatal(err)
+	}
 	resetToken, err := a.Users.IssueToken(ctx, ada.ID, users.PurposeResetPassword, time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -225,6 +229,7 @@ func TestEveryPageIsAccessibleAndFits(t *testing.T) {
 	signIn("ada@example.com")
 	visit("home-user", "/", mustExist)
 	visit("profile", "/user/profile", mustExist)
+	visit("security", "/user/security", mustExist)
 	visit("change-password", "/user/change-password", mustExist)
 	submit(t, b, [][2]string{{"old_password", "not my password"}, {"password", "another good passphrase"}, {"retype_password", "another good passphrase"}})
 	check("change-password-error")

@@ -236,7 +236,7 @@ func TestSSOUnlink(t *testing.T) {
 	g.throughProvider("acme").redirectsTo("/")
 	id := s.identities("grace@example.com")[0].ID
 	g.get("/user/security").status(200).contains(`<details class="confirm">`, "/user/sso/identities/", "Your account has no password")
-	g.post("/user/sso/identities/"+itoa(id)+"/unlink").status(409).contains("only way into your account")
+	g.post("/user/sso/identities/" + itoa(id) + "/unlink").status(409).contains("only way into your account")
 	if len(s.identities("grace@example.com")) != 1 {
 		t.Fatal("the last way in was unlinked")
 	}
@@ -253,9 +253,9 @@ func TestSSOUnlink(t *testing.T) {
 	adaID := s.identities("ada@example.com")[0].ID
 
 	// Someone else's identity is not theirs to unlink.
-	g.post("/user/sso/identities/"+itoa(adaID)+"/unlink").status(404)
+	g.post("/user/sso/identities/" + itoa(adaID) + "/unlink").status(404)
 
-	ada.post("/user/sso/identities/"+itoa(adaID)+"/unlink").redirectsTo("/user/security")
+	ada.post("/user/sso/identities/" + itoa(adaID) + "/unlink").redirectsTo("/user/security")
 	ada.get("/user/security").status(200).contains("The identity is unlinked", "No sign-in provider is linked")
 	elsewhere.signedOut()
 	if e := s.events(seclog.IdentityUnlinked); len(e) != 1 {
