@@ -85,6 +85,9 @@ type Config struct {
 	LDAPGroupToRoleDev    []string      `key:"LDAP_GROUP_TO_ROLE_DEV" help:"comma list of group names (cn) whose members get the dev role"`
 	LDAPGroupToRoleUser   []string      `key:"LDAP_GROUP_TO_ROLE_USER" help:"comma list of group names (cn) whose members may sign in; empty: every directory user may"`
 
+	// Single sign-on (docs/single-sign-on.md).
+	OIDCProviders []OIDCProvider `key:"OIDC_PROVIDERS" help:"OpenID Connect providers users may sign in through: a YAML list in the config file, a JSON list in the environment or the secret; each with name, label, issuer, client_id, client_secret (never printed), scopes, allowed_domains, allow_signup, trust_email, groups_claim, roles; see docs/single-sign-on.md"`
+
 	LogLevel  string `key:"LOG_LEVEL" default:"info" help:"debug, info, warn or error"`
 	LogFormat string `key:"LOG_FORMAT" default:"text" production:"json" help:"text or json"`
 

@@ -12,7 +12,7 @@ import (
 // Key describes one configuration key, read from Config's struct tags.
 type Key struct {
 	Name              string
-	Type              string // string, bool, int, duration or list
+	Type              string // string, bool, int, duration, list or json (OIDC_PROVIDERS)
 	Default           string
 	ProductionDefault string // empty when the same as Default
 	Help              string
@@ -62,6 +62,8 @@ func typeName(t reflect.Type) string {
 	switch {
 	case t == reflect.TypeFor[time.Duration]():
 		return "duration"
+	case t == reflect.TypeFor[[]OIDCProvider]():
+		return "json"
 	case t.Kind() == reflect.Bool:
 		return "bool"
 	case t.Kind() == reflect.Int:
@@ -117,6 +119,12 @@ func (k Key) set(c *Config, raw string) error {
 			}
 		}
 		v.Set(reflect.ValueOf(items))
+	case "json":
+		providers, err := parseProviders(raw)
+		if err != nil {
+			return err
+		}
+		v.Set(reflect.ValueOf(providers))
 	}
 	return nil
 }
@@ -133,6 +141,8 @@ func (k Key) get(c *Config) string {
 		return time.Duration(v.Int()).String()
 	case "list":
 		return strings.Join(v.Interface().([]string), ",")
+	case "json":
+		return providersJSON(v.Interface().([]OIDCProvider), false)
 	}
 	return v.String()
 }

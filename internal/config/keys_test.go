@@ -23,7 +23,7 @@ func TestKeys(t *testing.T) {
 		if strings.TrimSpace(k.Help) == "" {
 			t.Errorf("%s has no help", k.Name)
 		}
-		if !slices.Contains([]string{"string", "bool", "int", "duration", "list"}, k.Type) {
+		if !slices.Contains([]string{"string", "bool", "int", "duration", "list", "json"}, k.Type) {
 			t.Errorf("%s has type %q", k.Name, k.Type)
 		}
 		for _, def := range []string{k.Default, k.ProductionDefault} {

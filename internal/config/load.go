@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -125,6 +126,11 @@ func Load(ctx context.Context, opts Options) (*Config, error) {
 				}
 			}
 		}
+		if k.Type == "json" {
+			for _, p := range cfg.OIDCProviders {
+				cfg.secrets = appendSecret(cfg.secrets, p.ClientSecret)
+			}
+		}
 		if u, err := url.Parse(v.value); err == nil && u.User != nil {
 			if pw, ok := u.User.Password(); ok && pw != "" {
 				cfg.secrets = append(cfg.secrets, pw, url.QueryEscape(pw))
@@ -230,8 +236,22 @@ func prefixAll(warns []string, src Source) []string {
 	return out
 }
 
+// appendSecret adds a secret found inside a structured value, also as
+// JSON would escape it.
+func appendSecret(secrets []string, s string) []string {
+	if s == "" {
+		return secrets
+	}
+	secrets = append(secrets, s)
+	if b, err := json.Marshal(s); err == nil && string(b[1:len(b)-1]) != s {
+		secrets = append(secrets, string(b[1:len(b)-1]))
+	}
+	return secrets
+}
+
 func quoteUnlessSensitive(k Key, v sourced, err error) string {
-	if k.Sensitive || v.source.IsSecret() {
+	// A json value (OIDC_PROVIDERS) holds client secrets: never quoted.
+	if k.Sensitive || k.Type == "json" || v.source.IsSecret() {
 		return err.Error()
 	}
 	return fmt.Sprintf("%q: %v", v.value, err)

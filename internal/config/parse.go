@@ -73,7 +73,11 @@ func parseDocument(data []byte, f format) (map[string]string, []string, error) {
 			warnings = append(warnings, unknownKey(name))
 			continue
 		}
-		v, err := scalar(obj[name])
+		scalarOf := scalar
+		if keyIndex[name].Type == "json" {
+			scalarOf = jsonValue
+		}
+		v, err := scalarOf(obj[name])
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %v", name, err)
 		}

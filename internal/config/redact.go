@@ -33,6 +33,8 @@ func (c *Config) display(k Key, src Source) string {
 		return ""
 	case k.Sensitive || src.IsSecret():
 		return Redacted
+	case k.Type == "json":
+		return providersJSON(c.OIDCProviders, true)
 	case k.Name == "DATABASE_URL" || k.Name == "REDIS_URL" || k.Name == "CACHE_URL":
 		return RedactURL(v)
 	}

@@ -166,6 +166,7 @@ func validate(c *Config) Problems {
 	if c.UserLDAP {
 		validateLDAP(c, bad)
 	}
+	validateOIDC(c, bad)
 	if c.AWSSecretsTimeout <= 0 {
 		bad("AWS_SECRETS_TIMEOUT", "must be positive")
 	}
