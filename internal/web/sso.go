@@ -175,6 +175,15 @@ func (s *Server) ssoStart(w http.ResponseWriter, r *http.Request) error {
 	if err := s.ssoState.set(w, st); err != nil {
 		return err
 	}
+	if isHtmx(r) {
+		// The forms are not boosted (hx-boost="false"): a request by
+		// script would follow the redirect itself, to another origin,
+		// which the Content-Security-Policy's connect-src forbids. Should
+		// one come anyway, htmx loads the address as a whole page.
+		w.Header().Set(hxRedirect, authURL)
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
 	http.Redirect(w, r, authURL, http.StatusSeeOther)
 	return nil
 }

@@ -8,11 +8,14 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/seclog"
+	"github.com/launchkit/launchkit/internal/sso"
 	"github.com/launchkit/launchkit/internal/testenv"
 	"github.com/launchkit/launchkit/internal/users"
+	"github.com/launchkit/launchkit/internal/web"
 )
 
 // ssoSite is the site on databaseURL with the test OpenID provider op
@@ -390,6 +393,15 @@ func TestSSOStartIsAPostFromThisSite(t *testing.T) {
 		t.Error("the state cookie is not opaque")
 	}
 
+	// A start htmx sent (the forms are not boosted, but should one be):
+	// htmx is told to load the provider's page as a whole page.
+	hx := s.visitor()
+	hx.header = http.Header{"Hx-Request": {"true"}, "Hx-Boosted": {"true"}}
+	hxStart := hx.post("/user/sso/acme/start").status(204)
+	if got := hxStart.rec.Header().Get("HX-Redirect"); !strings.HasPrefix(got, op.URL+"/") {
+		t.Errorf("HX-Redirect = %q", got)
+	}
+
 	// The sign-in form's redirect to the provider is one the page's
 	// Content-Security-Policy lets the browser follow.
 	issuer, err := url.Parse(op.URL)
@@ -421,6 +433,67 @@ func TestSSOProviderFailuresAreClearPages(t *testing.T) {
 		op.Close()
 		s.visitor().post("/user/sso/acme/start").status(503).contains("Acme ID is not answering right now")
 	})
+	t.Run("provider down at the callback", func(t *testing.T) {
+		op := testenv.StartOIDCProvider(t)
+		s := ssoSite(t, "", op, nil)
+		v := s.visitor()
+		op.Next(grace)
+		back := v.toProvider("acme")
+		op.Close()
+		v.get(back).status(503).contains("Acme ID is not answering right now")
+		v.signedOut()
+	})
+	t.Run("provider slow", func(t *testing.T) {
+		op := testenv.StartOIDCProvider(t)
+		s := ssoSite(t, "", op, nil)
+		// The app's providers with a short timeout instead of 10 s.
+		set, err := sso.New(s.app.Config, sso.NewHTTPClient(300*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.app.SSO = set
+		if s.handler, err = web.New(s.app); err != nil {
+			t.Fatal(err)
+		}
+		v := s.visitor()
+		op.Next(grace)
+		back := v.toProvider("acme")
+		op.SetTokenDelay(2 * time.Second)
+		v.get(back).status(503).contains("Acme ID is not answering right now")
+		v.signedOut()
+	})
+
+	// The ID token fails a check: a clear page, nobody signed in, never a 500.
+	for _, c := range []struct {
+		name string
+		bad  testenv.Misbehaviour
+		want int
+		says string
+	}{
+		{"wrong audience", testenv.Misbehaviour{Audience: "someone-else"}, 400, "could not be verified"},
+		{"wrong issuer", testenv.Misbehaviour{Issuer: "https://evil.example"}, 400, "could not be verified"},
+		{"bad nonce", testenv.Misbehaviour{Nonce: "not-the-nonce"}, 400, "could not be verified"},
+		{"expired token", testenv.Misbehaviour{Lifetime: -time.Minute}, 400, "could not be verified"},
+		{"key not in the JWKS", testenv.Misbehaviour{UnknownKey: true}, 400, "could not be verified"},
+		{"no ID token", testenv.Misbehaviour{NoIDToken: true}, 400, "could not be verified"},
+		{"token endpoint error", testenv.Misbehaviour{TokenError: "invalid_grant"}, 502, "Acme ID could not sign you in"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			op := testenv.StartOIDCProvider(t)
+			s := ssoSite(t, "", op, nil)
+			op.Misbehave(c.bad)
+			v := s.visitor()
+			op.Next(grace)
+			v.throughProvider("acme").status(c.want).contains(c.says)
+			v.signedOut()
+			if _, err := s.app.Users.ByEmail(context.Background(), "grace@example.com"); err == nil {
+				t.Error("an account was made")
+			}
+			if e := s.events(seclog.SignInFailed); len(e) != 1 || e[0].Method != "sso:acme" {
+				t.Errorf("failure events = %+v", e)
+			}
+		})
+	}
 }
 
 func itoa(id uint) string {
