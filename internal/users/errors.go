@@ -120,6 +120,9 @@ var (
 	// ErrEmailDomainNotAllowed: the address's domain is not among the
 	// provider's allowed domains.
 	ErrEmailDomainNotAllowed = errors.New("email domain not allowed for this provider")
+	// ErrNotInAllowedGroup: the provider maps groups to the user role,
+	// and the user's groups give no role.
+	ErrNotInAllowedGroup = errors.New("the provider's groups give the user no role here")
 	// ErrAccountInactive: the account was deactivated by an admin.
 	ErrAccountInactive = errors.New("the account is deactivated")
 	// ErrIdentityTaken: the identity is linked to another account.

@@ -94,7 +94,16 @@ type ProviderIdentity struct {
 	// TrustEmail: the provider is trusted for email (trust_email), so a
 	// verified address links to the account that has it.
 	TrustEmail bool
+	// GroupsRequired: the provider maps groups to the user role (roles:
+	// user: […] with a groups claim), so, as with LDAP_GROUP_TO_ROLE_USER,
+	// a user whose groups give no role may not sign in
+	// (ErrNotInAllowedGroup): a linked account then loses the provider's
+	// roles and its sessions.
+	GroupsRequired bool
 }
+
+// refusedByGroups reports whether p's groups keep the user out.
+func (p ProviderIdentity) refusedByGroups() bool { return p.GroupsRequired && len(p.Roles) == 0 }
 
 // method is the security log's method of a sign-in through p.
 func (p ProviderIdentity) method() string { return "sso:" + p.Provider }
@@ -142,7 +151,7 @@ func (s *Service) Identities(ctx context.Context, id uint) ([]Identity, error) {
 // above, with roles loaded, bringing the provider's roles (p.Roles) up to
 // date and recording, in the same transaction, what it links or creates.
 // Refusals: ErrEmailDomainNotAllowed, ErrAccountInactive,
-// ErrLinkRequired, ErrSignupClosed, ErrEmailNotVerified,
+// ErrNotInAllowedGroup, ErrLinkRequired, ErrSignupClosed, ErrEmailNotVerified,
 // ErrEmailUnconfirmed (RequireConfirmedEmail) and ErrInvalidIdentity.
 // The sign-in itself is for the caller to record, with the session it
 // starts.
@@ -170,6 +179,10 @@ func (s *Service) SignInWithIdentity(ctx context.Context, p ProviderIdentity) (*
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		err = ErrIdentityTaken
 	}
+	if err == nil && p.refusedByGroups() {
+		// The roles taken away are committed; the sign-in is refused.
+		err = ErrNotInAllowedGroup
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sign in through %s: %w", p.Provider, err)
 	}
@@ -189,13 +202,23 @@ func (s *Service) signInWithIdentityTx(ctx context.Context, tx *gorm.DB, p Provi
 		if err := lockUser(tx, linked.UserID); err != nil {
 			return nil, err
 		}
-		if err := tx.Model(&Identity{}).Where("id = ?", linked.ID).
+		if p.refusedByGroups() {
+			// The provider no longer lets the user in: an open session or an
+			// API key must not keep admin or dev until someone notices.
+			if err := tx.Model(&User{}).Where("id = ?", linked.UserID).
+				Updates(map[string]any{"session_key": newSessionKey(), "updated_at": time.Now().UTC()}).Error; err != nil {
+				return nil, err
+			}
+		} else if err := tx.Model(&Identity{}).Where("id = ?", linked.ID).
 			Updates(map[string]any{"email": clipEmail(p.Email), "last_used_at": now}).Error; err != nil {
 			return nil, err
 		}
 		return s.signedInThrough(ctx, tx, linked.UserID, p)
 	case !errors.Is(err, gorm.ErrRecordNotFound):
 		return nil, err
+	}
+	if p.refusedByGroups() {
+		return nil, ErrNotInAllowedGroup
 	}
 
 	email, err := normalizeEmail(p.Email)

@@ -211,8 +211,9 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) error {
 		Provider: p.Name(), Issuer: claims.Issuer, Subject: claims.Subject,
 		Email: claims.Email, EmailVerified: claims.EmailVerified, Name: claims.Name,
 		Roles: p.Roles(claims), EmailAllowed: p.EmailAllowed(claims.Email),
-		MayCreate:  p.Config.AllowSignup && s.cfg.UserEnableRegister,
-		TrustEmail: p.Config.TrustEmail,
+		MayCreate:      p.Config.AllowSignup && s.cfg.UserEnableRegister,
+		TrustEmail:     p.Config.TrustEmail,
+		GroupsRequired: p.Config.GroupsClaim != "" && len(p.Config.Roles["user"]) > 0,
 	}
 	if st.Intent == intentLink {
 		return s.ssoLink(w, r, p, st, id)
@@ -302,6 +303,9 @@ func (s *Server) ssoFailed(r *http.Request, p *sso.Provider, userID uint, err er
 	case errors.Is(err, users.ErrEmailDomainNotAllowed):
 		status, detail = http.StatusForbidden, "email domain not allowed"
 		message = "The email address of your " + label + " account is not one this site takes through " + label + "."
+	case errors.Is(err, users.ErrNotInAllowedGroup):
+		status, detail = http.StatusForbidden, "not in an allowed group"
+		message = "Your " + label + " account is not in a group allowed to use this site: ask your administrator."
 	case errors.Is(err, users.ErrAccountInactive):
 		status, detail = http.StatusForbidden, "account deactivated"
 		message = "This account is deactivated. Ask an admin of this site if you think it should not be."

@@ -500,3 +500,43 @@ func itoa(id uint) string {
 	b, _ := json.Marshal(id)
 	return string(b)
 }
+
+// TestSSOGroupsDecideRolesAtEachSignIn: with a groups claim, the groups
+// grant admin and dev at every sign-in and take them away when they no
+// longer give them; with groups mapped to the user role, someone in none
+// of the groups may not sign in, and a linked account loses its sessions.
+func TestSSOGroupsDecideRolesAtEachSignIn(t *testing.T) {
+	t.Parallel()
+	op := testenv.StartOIDCProvider(t)
+	s := ssoSite(t, "", op, nil, func(p *config.OIDCProvider) {
+		p.GroupsClaim = "groups"
+		p.Roles = map[string][]string{"admin": {"it-admins"}, "user": {"staff"}}
+	})
+	grace := testenv.OIDCUser{Subject: "grace-1", Email: "grace@example.com", EmailVerified: true, Groups: []string{"staff", "it-admins"}}
+	v := s.visitor()
+	op.Next(grace)
+	v.throughProvider("acme").redirectsTo("/")
+	v.get("/admin").status(200)
+
+	// Out of the admins' group: no longer an admin, from the next sign-in on.
+	grace.Groups = []string{"staff"}
+	w := s.visitor()
+	op.Next(grace)
+	w.throughProvider("acme").redirectsTo("/")
+	w.get("/admin").status(403)
+
+	// In none of the groups: refused, and the open sessions end.
+	grace.Groups = []string{"visitors"}
+	x := s.visitor()
+	op.Next(grace)
+	x.throughProvider("acme").status(403).contains("not in a group allowed to use this site")
+	x.signedOut()
+	w.signedOut()
+
+	// Nor can someone outside the groups make an account.
+	op.Next(testenv.OIDCUser{Subject: "eve", Email: "eve@example.com", EmailVerified: true, Groups: []string{"visitors"}})
+	s.visitor().throughProvider("acme").status(403).contains("not in a group allowed")
+	if _, err := s.app.Users.ByEmail(context.Background(), "eve@example.com"); err == nil {
+		t.Error("an account was made for someone in none of the groups")
+	}
+}
