@@ -219,6 +219,15 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) error {
 		return s.ssoLink(w, r, p, st, id)
 	}
 	u, err := s.users.SignInWithIdentity(r.Context(), id)
+	if errors.Is(err, users.ErrLinkRequired) {
+		// The account's owner sees, among its events, that someone came
+		// through the provider with their address.
+		var owner uint
+		if other, oerr := s.users.ByEmail(r.Context(), id.Email); oerr == nil {
+			owner = other.ID
+		}
+		return s.ssoFailed(r, p, owner, err)
+	}
 	if err != nil {
 		return s.ssoFailed(r, p, 0, err)
 	}

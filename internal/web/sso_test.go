@@ -182,7 +182,8 @@ func TestSSOOnEveryDatabase(t *testing.T) {
 			if ids := s.identities("ada@example.com"); len(ids) != 0 {
 				t.Errorf("the attacker's identity was linked: %+v", ids)
 			}
-			if e := s.events(seclog.SignInFailed); len(e) != 1 || e[0].Detail != "link required" {
+			adaAccount, _ := s.app.Users.ByEmail(context.Background(), "ada@example.com")
+			if e := s.events(seclog.SignInFailed); len(e) != 1 || e[0].Detail != "link required" || e[0].UserID == nil || *e[0].UserID != adaAccount.ID {
 				t.Errorf("failure events = %+v", e)
 			}
 		})
@@ -577,4 +578,29 @@ func TestSSOCallbacksSpendTheAddressBudget(t *testing.T) {
 		v.get("/user/sso/acme/callback?code=guess&state=guess").status(400)
 	}
 	v.get("/user/sso/acme/callback?code=guess&state=guess").status(429)
+}
+
+// TestSSOAccountSetsAFirstPasswordByMail: an account made through a
+// provider has no password; a reset link by mail sets its first one
+// (the mailbox is the account's, its address verified by the
+// provider), after which it signs in with it and may unlink the
+// provider.
+func TestSSOAccountSetsAFirstPasswordByMail(t *testing.T) {
+	t.Parallel()
+	op := testenv.StartOIDCProvider(t)
+	s := ssoSite(t, "", op, nil)
+	g := s.visitor()
+	op.Next(grace)
+	g.throughProvider("acme").redirectsTo("/")
+	s.visitor().post("/user/sign-in", "email", "grace@example.com", "password", "a first passphrase to set").status(422)
+
+	s.visitor().post("/user/forgot-password", "email", "grace@example.com").redirectsTo("/user/forgot-password?sent=1")
+	link := s.lastLink("grace@example.com")
+	v := s.visitor()
+	v.post(link, "password", "a first passphrase to set", "retype_password", "a first passphrase to set").redirectsTo("/")
+	s.visitor().post("/user/sign-in", "email", "grace@example.com", "password", "a first passphrase to set").redirectsTo("/")
+
+	id := s.identities("grace@example.com")[0].ID
+	v.post("/user/sso/identities/" + itoa(id) + "/unlink").redirectsTo("/user/security")
+	g.signedOut() // the reset ended it already; the unlink would have
 }
