@@ -1,5 +1,5 @@
-// Command manage is Launchkit's admin CLI: migrations, users, roles and
-// configuration.
+// Command manage is Launchkit's admin CLI: migrations, users, roles,
+// configuration, and checks of directory and single sign-on.
 //
 //	manage [-config FILE] migrate up|down|status|create NAME
 //	manage [-config FILE] user create --email E [--role R]... [--password-stdin]
@@ -9,6 +9,7 @@
 //	manage [-config FILE] role add NAME
 //	manage [-config FILE] config [--check]
 //	manage [-config FILE] ldap check --username U [--password-stdin]
+//	manage [-config FILE] sso check NAME
 //
 // Exit codes: 0 ok, 1 failure, 2 bad usage.
 package main
@@ -74,6 +75,9 @@ const usage = `usage:
   manage [-config FILE] config [--check]
   manage [-config FILE] ldap check --username U [--password-stdin]
                                   (directory sign-in: finds the user, shows their groups and roles)
+  manage [-config FILE] sso check NAME
+                                  (single sign-on: fetches the provider's discovery and keys, shows
+                                   the redirect URL to register and the scopes)
 `
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -93,6 +97,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return roleCommand(ctx, flags, rest[1:], getenv, stdout)
 	case "ldap":
 		return ldapCommand(ctx, flags, rest[1:], getenv, stdin, stdout)
+	case "sso":
+		return ssoCommand(ctx, flags, rest[1:], getenv, stdout)
 	case "config":
 		return showConfig(ctx, flags, rest[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":

@@ -217,7 +217,7 @@ func (p *Provider) discover(ctx context.Context) (*oidc.Provider, *oidc.IDTokenV
 	}
 	op, err := oidc.NewProvider(p.clientContext(ctx), p.Config.Issuer)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: discovery of %s: %v", ErrUnavailable, p.Config.Issuer, err)
+		return nil, nil, fmt.Errorf("%w: discovery of %s: %s", ErrUnavailable, p.Config.Issuer, oneLine(err))
 	}
 	p.oidc = op
 	// The verifier's key set fetches JWKS through the provider's client
@@ -299,7 +299,7 @@ func (p *Provider) Finish(ctx context.Context, pending Pending, query url.Values
 			// verifier does not match its challenge.
 			return nil, fmt.Errorf("%w: the token endpoint refused the code: %s", ErrProvider, safeText(re.ErrorCode))
 		}
-		return nil, fmt.Errorf("%w: token endpoint: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: token endpoint: %s", ErrUnavailable, oneLine(err))
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
@@ -308,9 +308,9 @@ func (p *Provider) Finish(ctx context.Context, pending Pending, query url.Values
 	idt, err := verifier.Verify(cctx, raw)
 	if err != nil {
 		if strings.Contains(err.Error(), "fetching keys") {
-			return nil, fmt.Errorf("%w: JWKS: %v", ErrUnavailable, err)
+			return nil, fmt.Errorf("%w: JWKS: %s", ErrUnavailable, oneLine(err))
 		}
-		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+		return nil, fmt.Errorf("%w: %s", ErrInvalidToken, oneLine(err))
 	}
 	if idt.Nonce == "" || subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(pending.Nonce)) != 1 {
 		return nil, fmt.Errorf("%w: the nonce does not match", ErrInvalidToken)
@@ -341,7 +341,7 @@ func (p *Provider) Finish(ctx context.Context, pending Pending, query url.Values
 func (p *Provider) userinfo(ctx context.Context, op *oidc.Provider, tok *oauth2.Token, c *Claims) error {
 	info, err := op.UserInfo(ctx, oauth2.StaticTokenSource(tok))
 	if err != nil {
-		return fmt.Errorf("%w: userinfo: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: userinfo: %s", ErrUnavailable, oneLine(err))
 	}
 	if info.Subject != c.Subject {
 		return fmt.Errorf("%w: userinfo is about another subject", ErrInvalidToken)
@@ -483,7 +483,7 @@ func (p *Provider) Check(ctx context.Context) (Report, error) {
 	}
 	op, err := oidc.NewProvider(p.clientContext(ctx), p.Config.Issuer)
 	if err != nil {
-		return r, fmt.Errorf("%w: discovery of %s: %v", ErrUnavailable, p.Config.Issuer, err)
+		return r, fmt.Errorf("%w: discovery of %s: %s", ErrUnavailable, p.Config.Issuer, oneLine(err))
 	}
 	var doc struct {
 		JWKSURL string   `json:"jwks_uri"`
@@ -517,7 +517,7 @@ func (p *Provider) countKeys(ctx context.Context, jwksURL string) (int, error) {
 	req.Header.Set("Accept", "application/json")
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("%w: JWKS: %v", ErrUnavailable, err)
+		return 0, fmt.Errorf("%w: JWKS: %s", ErrUnavailable, oneLine(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -527,7 +527,7 @@ func (p *Provider) countKeys(ctx context.Context, jwksURL string) (int, error) {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&set); err != nil {
-		return 0, fmt.Errorf("%w: JWKS is not a JSON key set: %v", ErrProvider, err)
+		return 0, fmt.Errorf("%w: JWKS is not a JSON key set: %s", ErrProvider, oneLine(err))
 	}
 	return len(set.Keys), nil
 }
@@ -551,4 +551,14 @@ func safeText(s string) string {
 		s = s[:60]
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// oneLine keeps an error from a provider on one line and short: some
+// quote the body of an HTML error page.
+func oneLine(err error) string {
+	s := strings.Join(strings.Fields(err.Error()), " ")
+	if len(s) > 300 {
+		s = strings.ToValidUTF8(s[:300], "") + "…"
+	}
+	return s
 }

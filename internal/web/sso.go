@@ -26,7 +26,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/gorilla/securecookie"
@@ -38,8 +37,9 @@ import (
 	"github.com/launchkit/launchkit/internal/users"
 )
 
-// ssoStateLifetime is how long a sign-in may spend at the provider.
-const ssoStateLifetime = 10 * time.Minute
+// ssoStateLifetime is how long a sign-in may spend at the provider:
+// sso.Provider.Finish refuses an older one anyway.
+const ssoStateLifetime = sso.PendingLifetime
 
 // ssoStatePath is the path the state cookie is sent to.
 const ssoStatePath = "/user/sso/"
