@@ -24,7 +24,8 @@ import (
 //   - the identity is linked to an account: that account signs in;
 //   - no account has the address: one is made (address confirmed, no
 //     password), when the provider may create accounts, registration is
-//     open and the provider says it verified the address;
+//     open and the provider says it verified the address (or is trusted
+//     for email);
 //   - an account has the address: it is never linked silently, since
 //     anyone can open an account at some provider with your address and
 //     that must not open your account (ErrLinkRequired: its owner signs in
@@ -249,10 +250,12 @@ func (s *Service) signInWithIdentityTx(ctx context.Context, tx *gorm.DB, p Provi
 	if !p.MayCreate {
 		return nil, ErrSignupClosed
 	}
-	if !p.EmailVerified {
+	if !p.EmailVerified && !p.TrustEmail {
 		// An address nobody verified would make an account that its
 		// owner, signing up later, finds taken — and could then take over
 		// by a password reset, with the stranger's identity still linked.
+		// A provider trusted for email (the company's own, which owns the
+		// addresses it gives: Entra ID sends no email_verified) may.
 		return nil, ErrEmailNotVerified
 	}
 	name := strings.TrimSpace(p.Name)

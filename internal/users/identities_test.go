@@ -75,6 +75,10 @@ func TestSignInWithIdentity(t *testing.T) {
 		if _, err := s.SignInWithIdentity(ctx, notVerified); !errors.Is(err, users.ErrEmailNotVerified) {
 			t.Errorf("unverified signup = %v", err)
 		}
+		notVerified.TrustEmail = true // the company's own provider vouches for its addresses
+		if u, err := s.SignInWithIdentity(ctx, notVerified); err != nil || u.Email != "new@example.com" {
+			t.Errorf("unverified signup through a trusted provider = %v, %v", u, err)
+		}
 		domain := acme("sub-1", "grace@example.com")
 		domain.EmailAllowed = false
 		if _, err := s.SignInWithIdentity(ctx, domain); !errors.Is(err, users.ErrEmailDomainNotAllowed) {
