@@ -324,6 +324,12 @@ func TestSSORefusals(t *testing.T) {
 			op.Next(grace)
 			s.visitor().throughProvider("acme").status(403).contains("new accounts cannot be made")
 		})
+		t.Run("unverified address", func(t *testing.T) {
+			op := testenv.StartOIDCProvider(t)
+			s := ssoSite(t, databaseURL(t), op, nil)
+			op.Next(testenv.OIDCUser{Subject: "x", Email: "someone@example.com"})
+			s.visitor().throughProvider("acme").status(403).contains("Acme ID did not confirm your email address")
+		})
 		t.Run("consent denied", func(t *testing.T) {
 			op := testenv.StartOIDCProvider(t)
 			s := ssoSite(t, databaseURL(t), op, nil)
