@@ -120,12 +120,15 @@ func (s *Server) deadline(next http.Handler) http.Handler {
 
 // securityHeaders sets the headers every response should carry.
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
+	// The start of a sign-in through a provider is a form whose redirect
+	// goes to the provider (sso.go), which form-action must allow.
+	csp := "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'" + s.ssoFormTargets
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"+s.ssoFormTargets)
+		h.Set("Content-Security-Policy", csp)
 		if s.cfg.IsProduction() {
 			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		}
