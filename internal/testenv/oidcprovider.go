@@ -54,8 +54,8 @@ type OIDCUser struct {
 	Name           string
 	Groups         []string
 	// Extra claims are added to the ID token (and userinfo), replacing
-	// the standard ones of the same name: a groups claim under another
-	// name, email_verified as the string "true"…
+	// the standard ones of the same name, iss and aud included: a groups
+	// claim under another name, email_verified as the string "true"…
 	Extra map[string]any
 }
 
@@ -463,6 +463,9 @@ func (p *OIDCProvider) idToken(g *oidcGrant, access string, bad Misbehaviour) (s
 	}
 	atHash := sha256.Sum256([]byte(access))
 	claims["at_hash"] = base64.RawURLEncoding.EncodeToString(atHash[:16])
+	for k, v := range g.user.Extra { // even iss, aud, nonce: the test said so
+		claims[k] = v
+	}
 	if bad.Audience != "" {
 		claims["aud"] = bad.Audience
 	}
