@@ -35,16 +35,17 @@ type OIDCProvider struct {
 
 	server *httptest.Server
 
-	mu      sync.Mutex
-	users   map[string]OIDCUser // by lower-cased email
-	next    *OIDCUser
-	deny    bool
-	keys    []*signingKey // keys[0] signs; older keys stay in JWKS
-	codes   map[string]*oidcGrant
-	tokens  map[string]OIDCUser // access token → user
-	bad     Misbehaviour
-	hits    map[string]int
-	lastReq url.Values // the last authorization request's query
+	mu       sync.Mutex
+	users    map[string]OIDCUser // by lower-cased email
+	next     *OIDCUser
+	deny     bool
+	keys     []*signingKey // keys[0] signs; older keys stay in JWKS
+	keysUsed int           // of the shared pool (poolKey)
+	codes    map[string]*oidcGrant
+	tokens   map[string]OIDCUser // access token → user
+	bad      Misbehaviour
+	hits     map[string]int
+	lastReq  url.Values // the last authorization request's query
 }
 
 // OIDCUser is an account at the test provider.
@@ -99,7 +100,7 @@ func StartOIDCProvider(t testing.TB) *OIDCProvider {
 		tokens:       map[string]OIDCUser{},
 		hits:         map[string]int{},
 	}
-	p.keys = []*signingKey{newSigningKey(t)}
+	p.keys = []*signingKey{{id: randomName("k"), key: p.nextKey()}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
 	mux.HandleFunc("GET /jwks", p.jwks)
@@ -118,12 +119,32 @@ func StartOIDCProvider(t testing.TB) *OIDCProvider {
 	return p
 }
 
-func newSigningKey(t testing.TB) *signingKey {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
+// RSA keys take a while to make (tens of milliseconds each); the test
+// providers of one process share a pool of them. Within one provider,
+// every key (the first, each rotation, the unknown one) is a different one
+// of the pool.
+var keyPool struct {
+	sync.Mutex
+	keys []*rsa.PrivateKey
+}
+
+func poolKey(i int) *rsa.PrivateKey {
+	keyPool.Lock()
+	defer keyPool.Unlock()
+	for len(keyPool.keys) <= i {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			panic(err) // the system's random source failed
+		}
+		keyPool.keys = append(keyPool.keys, key)
 	}
-	return &signingKey{id: randomName("k"), key: key}
+	return keyPool.keys[i]
+}
+
+// nextKey returns a key this provider has not used yet. p.mu is held.
+func (p *OIDCProvider) nextKey() *rsa.PrivateKey {
+	p.keysUsed++
+	return poolKey(p.keysUsed - 1)
 }
 
 // Config returns an OIDC_PROVIDERS entry named name pointing at the
@@ -161,13 +182,9 @@ func (p *OIDCProvider) Deny() {
 // RotateKey makes the provider sign with a new key (a new kid) from now
 // on; JWKS serves it and the previous one.
 func (p *OIDCProvider) RotateKey() {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err) // the system's random source failed
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.keys = append([]*signingKey{{id: randomName("k"), key: key}}, p.keys[0])
+	p.keys = append([]*signingKey{{id: randomName("k"), key: p.nextKey()}}, p.keys[0])
 }
 
 // Misbehave sets how the provider misbehaves from now on (the zero value
@@ -477,14 +494,10 @@ func (p *OIDCProvider) idToken(g *oidcGrant, access string, bad Misbehaviour) (s
 	}
 	p.mu.Lock()
 	key := p.keys[0]
-	p.mu.Unlock()
 	if bad.UnknownKey {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			return "", err
-		}
-		key = &signingKey{id: key.id, key: k} // a known kid, a key not in JWKS
+		key = &signingKey{id: key.id, key: p.nextKey()} // a known kid, a key not in JWKS
 	}
+	p.mu.Unlock()
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key.key},
 		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", key.id))
 	if err != nil {
