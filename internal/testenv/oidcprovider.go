@@ -395,16 +395,18 @@ func (p *OIDCProvider) token(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	bad := p.bad
 	p.mu.Unlock()
+	// Reading the body first lets the server notice a client that gives
+	// up waiting (the request's context ends), so a delay ends with it.
+	if err := r.ParseForm(); err != nil {
+		tokenError(w, http.StatusBadRequest, "invalid_request")
+		return
+	}
 	if bad.TokenDelay > 0 {
 		select {
 		case <-time.After(bad.TokenDelay):
 		case <-r.Context().Done():
 			return
 		}
-	}
-	if err := r.ParseForm(); err != nil {
-		tokenError(w, http.StatusBadRequest, "invalid_request")
-		return
 	}
 	id, secret, basic := r.BasicAuth()
 	if basic {
