@@ -317,6 +317,10 @@ func (p *Provider) Finish(ctx context.Context, pending Pending, query url.Values
 		}
 		return nil, fmt.Errorf("%w: %s", ErrInvalidToken, oneLine(err))
 	}
+	if strings.TrimSpace(idt.Subject) == "" {
+		// The subject is half of the identity's key.
+		return nil, fmt.Errorf("%w: the token has no subject", ErrInvalidToken)
+	}
 	if idt.Nonce == "" || subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(pending.Nonce)) != 1 {
 		return nil, fmt.Errorf("%w: the nonce does not match", ErrInvalidToken)
 	}

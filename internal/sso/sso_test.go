@@ -585,3 +585,13 @@ func TestAnIssuerThatDiffersFromDiscovery(t *testing.T) {
 		t.Errorf("err = %v, want ErrProvider naming both issuers and the slash", err)
 	}
 }
+
+func TestATokenWithoutSubject(t *testing.T) {
+	t.Parallel()
+	op, p := setup(t, nil)
+	u := alice
+	u.Subject = ""
+	if _, err := signIn(t, op, p, u); !errors.Is(err, sso.ErrInvalidToken) {
+		t.Errorf("err = %v, want ErrInvalidToken", err)
+	}
+}
