@@ -156,6 +156,16 @@ func (p *OIDCProvider) Config(name string) config.OIDCProvider {
 	}
 }
 
+// OIDCProvidersEnv is entries as the value of OIDC_PROVIDERS in an
+// environment (JSON), for NewApp's env or a binary's.
+func OIDCProvidersEnv(entries ...config.OIDCProvider) string {
+	b, err := json.Marshal(entries)
+	if err != nil {
+		panic(err) // strings, bools, lists and maps of strings always marshal
+	}
+	return string(b)
+}
+
 // AddUser adds (or replaces) an account the login page accepts.
 func (p *OIDCProvider) AddUser(u OIDCUser) {
 	p.mu.Lock()

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/testenv"
 )
 
@@ -171,5 +172,18 @@ func TestOIDCProviderRefusesAWrongClientSecret(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("a wrong secret: %s, want 401", resp.Status)
+	}
+}
+
+func TestOIDCProvidersEnvLoads(t *testing.T) {
+	t.Parallel()
+	p := testenv.StartOIDCProvider(t)
+	env := map[string]string{"ENV": "test", "OIDC_PROVIDERS": testenv.OIDCProvidersEnv(p.Config("one"), p.Config("two"))}
+	cfg, err := config.Load(t.Context(), config.Options{Getenv: func(k string) string { return env[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.OIDCProviders) != 2 || cfg.OIDCProviders[1].Name != "two" || cfg.OIDCProviders[0].Issuer != p.URL || cfg.OIDCProviders[0].ClientSecret != p.ClientSecret {
+		t.Errorf("providers = %+v", cfg.OIDCProviders)
 	}
 }
