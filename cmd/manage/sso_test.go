@@ -92,3 +92,15 @@ func TestManageSSOCheckFailures(t *testing.T) {
 		t.Errorf("a provider down: the report should still show the local settings, never the secret:\n%s", out)
 	}
 }
+
+func TestManageConfigRedactsOIDCClientSecrets(t *testing.T) {
+	t.Parallel()
+	pc := config.OIDCProvider{Name: "corp", Issuer: "https://idp.example.com", ClientID: "launchkit", ClientSecret: "oidc-client-secret-91c2"}
+	code, out, errOut := manage(t, ssoEnv(t, pc), "config")
+	if code != 0 {
+		t.Fatalf("manage config = %d: %s", code, errOut)
+	}
+	if strings.Contains(out+errOut, "oidc-client-secret-91c2") || !strings.Contains(out, `"client_secret":"[redacted]"`) || !strings.Contains(out, `"issuer":"https://idp.example.com"`) {
+		t.Errorf("manage config shows OIDC_PROVIDERS as:\n%s", out)
+	}
+}

@@ -55,6 +55,13 @@ var parseSeeds = []string{
 	"APP_NAME: \xff\xfe\n",
 	strings.Repeat("- ", 500) + "x\n",
 	"app_name: lower\nsession-store: memory\n",
+	"OIDC_PROVIDERS:\n  - name: g\n    issuer: https://accounts.google.com\n    client_id: x\n    client_secret: s3cret-s3cret\n    roles: {admin: [a]}\n",
+	"OIDC_PROVIDERS: [{name: a, issuer: 'http://127.0.0.1:1', client_id: 0123, allow_signup: maybe}]\n",
+	"OIDC_PROVIDERS: &p [{<<: *p}]\n",
+	"OIDC_PROVIDERS: '[{\"name\": \"a\"}]'\n",
+	`{"OIDC_PROVIDERS": [{"name": "a", "client_secret": 1e400, "roles": {"admin": "x"}}]}`,
+	`{"OIDC_PROVIDERS": {"name": "a"}}`,
+	`{"OIDC_PROVIDERS": [[]]}`,
 }
 
 func FuzzParseDocument(f *testing.F) {
@@ -131,6 +138,11 @@ func FuzzLoadFile(f *testing.F) {
 		for _, e := range cfg.Entries() {
 			if k := keyIndex[e.Key]; (k.Sensitive || e.Source.IsSecret()) && e.Value != "" && e.Value != Redacted {
 				t.Errorf("%s from %s printed as %q", e.Key, e.Source, e.Value)
+			}
+			for _, p := range cfg.OIDCProviders {
+				if p.ClientSecret != "" && p.ClientSecret != Redacted && e.Key == "OIDC_PROVIDERS" && strings.Contains(e.Value, `"client_secret":`+strconvQuote(p.ClientSecret)) {
+					t.Errorf("OIDC_PROVIDERS printed a client secret: %s", e.Value)
+				}
 			}
 		}
 		if len(cfg.SecretKey) < 32 && cfg.GeneratedSecretKey {

@@ -217,7 +217,7 @@ func (p *Provider) discover(ctx context.Context) (*oidc.Provider, *oidc.IDTokenV
 	}
 	op, err := oidc.NewProvider(p.clientContext(ctx), p.Config.Issuer)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: discovery of %s: %s", ErrUnavailable, p.Config.Issuer, oneLine(err))
+		return nil, nil, discoveryError(p.Config.Issuer, err)
 	}
 	p.oidc = op
 	// The verifier's key set fetches JWKS through the provider's client
@@ -275,6 +275,11 @@ func (p *Provider) Finish(ctx context.Context, pending Pending, query url.Values
 	case p.now().Sub(time.Unix(pending.Created, 0)) > PendingLifetime || time.Unix(pending.Created, 0).After(p.now().Add(time.Minute)):
 		return nil, fmt.Errorf("%w: the attempt is older than %s", ErrState, PendingLifetime)
 	}
+	if iss := query.Get("iss"); iss != "" && iss != p.Config.Issuer {
+		// RFC 9207: the provider names itself in the callback; another
+		// issuer means the browser was sent here from a different one.
+		return nil, fmt.Errorf("%w: the callback names another issuer", ErrProvider)
+	}
 	if code := query.Get("error"); code != "" {
 		if code == "access_denied" {
 			return nil, ErrDenied
@@ -312,8 +317,21 @@ func (p *Provider) Finish(ctx context.Context, pending Pending, query url.Values
 		}
 		return nil, fmt.Errorf("%w: %s", ErrInvalidToken, oneLine(err))
 	}
+	if strings.TrimSpace(idt.Subject) == "" {
+		// The subject is half of the identity's key.
+		return nil, fmt.Errorf("%w: the token has no subject", ErrInvalidToken)
+	}
 	if idt.Nonce == "" || subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(pending.Nonce)) != 1 {
 		return nil, fmt.Errorf("%w: the nonce does not match", ErrInvalidToken)
+	}
+	if len(idt.Audience) > 1 {
+		// Several audiences: the token must say it was issued to us.
+		var azp struct {
+			AZP string `json:"azp"`
+		}
+		if err := idt.Claims(&azp); err != nil || azp.AZP != p.Config.ClientID {
+			return nil, fmt.Errorf("%w: the token has several audiences and is not authorized for this client (azp)", ErrInvalidToken)
+		}
 	}
 	if idt.AccessTokenHash != "" {
 		if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
@@ -483,7 +501,7 @@ func (p *Provider) Check(ctx context.Context) (Report, error) {
 	}
 	op, err := oidc.NewProvider(p.clientContext(ctx), p.Config.Issuer)
 	if err != nil {
-		return r, fmt.Errorf("%w: discovery of %s: %s", ErrUnavailable, p.Config.Issuer, oneLine(err))
+		return r, discoveryError(p.Config.Issuer, err)
 	}
 	var doc struct {
 		JWKSURL string   `json:"jwks_uri"`
@@ -561,4 +579,17 @@ func oneLine(err error) string {
 		s = strings.ToValidUTF8(s[:300], "") + "…"
 	}
 	return s
+}
+
+// discoveryError says why discovery failed. An issuer that differs from
+// the one the provider names is a configuration mistake (ErrProvider),
+// most often a trailing slash; anything else is the provider being
+// unreachable or broken (ErrUnavailable).
+func discoveryError(issuer string, err error) error {
+	var mismatch *oidc.IssuerMismatchError
+	if errors.As(err, &mismatch) {
+		return fmt.Errorf("%w: the configured issuer %q differs from the one the provider names, %q (mind the trailing slash)",
+			ErrProvider, mismatch.Provided, mismatch.Discovered)
+	}
+	return fmt.Errorf("%w: discovery of %s: %s", ErrUnavailable, issuer, oneLine(err))
 }

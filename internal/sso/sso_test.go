@@ -539,3 +539,59 @@ func TestFinishHonoursTheContext(t *testing.T) {
 		t.Errorf("err = %v, want ErrUnavailable", err)
 	}
 }
+
+func TestSeveralAudiencesNeedOurAZP(t *testing.T) {
+	t.Parallel()
+	op, p := setup(t, nil)
+	u := alice
+	u.Extra = map[string]any{"aud": []string{"another-client", op.ClientID}}
+	if _, err := signIn(t, op, p, u); !errors.Is(err, sso.ErrInvalidToken) {
+		t.Errorf("two audiences, no azp: err = %v, want ErrInvalidToken", err)
+	}
+	u.Extra["azp"] = "another-client"
+	if _, err := signIn(t, op, p, u); !errors.Is(err, sso.ErrInvalidToken) {
+		t.Errorf("two audiences, issued to the other client: err = %v, want ErrInvalidToken", err)
+	}
+	u.Extra["azp"] = op.ClientID
+	if _, err := signIn(t, op, p, u); err != nil {
+		t.Errorf("two audiences, issued to us: %v", err)
+	}
+}
+
+func TestACallbackFromAnotherIssuer(t *testing.T) {
+	t.Parallel()
+	op, p := setup(t, nil)
+	authURL, pending, err := p.Start(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	op.Next(alice)
+	q := browse(t, authURL)
+	q.Set("iss", "https://evil.example")
+	if _, err := p.Finish(t.Context(), pending, q); !errors.Is(err, sso.ErrProvider) {
+		t.Errorf("err = %v, want ErrProvider", err)
+	}
+	q.Set("iss", op.URL)
+	if _, err := p.Finish(t.Context(), pending, q); err != nil {
+		t.Errorf("the right iss: %v", err)
+	}
+}
+
+func TestAnIssuerThatDiffersFromDiscovery(t *testing.T) {
+	t.Parallel()
+	op, p := setup(t, func(pc *config.OIDCProvider) { pc.Issuer += "/" })
+	_, _, err := p.Start(t.Context())
+	if !errors.Is(err, sso.ErrProvider) || !strings.Contains(err.Error(), "trailing slash") || !strings.Contains(err.Error(), op.URL+"/") {
+		t.Errorf("err = %v, want ErrProvider naming both issuers and the slash", err)
+	}
+}
+
+func TestATokenWithoutSubject(t *testing.T) {
+	t.Parallel()
+	op, p := setup(t, nil)
+	u := alice
+	u.Subject = ""
+	if _, err := signIn(t, op, p, u); !errors.Is(err, sso.ErrInvalidToken) {
+		t.Errorf("err = %v, want ErrInvalidToken", err)
+	}
+}

@@ -35,16 +35,17 @@ type OIDCProvider struct {
 
 	server *httptest.Server
 
-	mu      sync.Mutex
-	users   map[string]OIDCUser // by lower-cased email
-	next    *OIDCUser
-	deny    bool
-	keys    []*signingKey // keys[0] signs; older keys stay in JWKS
-	codes   map[string]*oidcGrant
-	tokens  map[string]OIDCUser // access token → user
-	bad     Misbehaviour
-	hits    map[string]int
-	lastReq url.Values // the last authorization request's query
+	mu       sync.Mutex
+	users    map[string]OIDCUser // by lower-cased email
+	next     *OIDCUser
+	deny     bool
+	keys     []*signingKey // keys[0] signs; older keys stay in JWKS
+	keysUsed int           // of the shared pool (poolKey)
+	codes    map[string]*oidcGrant
+	tokens   map[string]OIDCUser // access token → user
+	bad      Misbehaviour
+	hits     map[string]int
+	lastReq  url.Values // the last authorization request's query
 }
 
 // OIDCUser is an account at the test provider.
@@ -54,8 +55,8 @@ type OIDCUser struct {
 	Name           string
 	Groups         []string
 	// Extra claims are added to the ID token (and userinfo), replacing
-	// the standard ones of the same name: a groups claim under another
-	// name, email_verified as the string "true"…
+	// the standard ones of the same name, iss and aud included: a groups
+	// claim under another name, email_verified as the string "true"…
 	Extra map[string]any
 }
 
@@ -99,7 +100,7 @@ func StartOIDCProvider(t testing.TB) *OIDCProvider {
 		tokens:       map[string]OIDCUser{},
 		hits:         map[string]int{},
 	}
-	p.keys = []*signingKey{newSigningKey(t)}
+	p.keys = []*signingKey{{id: randomName("k"), key: p.nextKey()}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
 	mux.HandleFunc("GET /jwks", p.jwks)
@@ -118,12 +119,32 @@ func StartOIDCProvider(t testing.TB) *OIDCProvider {
 	return p
 }
 
-func newSigningKey(t testing.TB) *signingKey {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
+// RSA keys take a while to make (tens of milliseconds each); the test
+// providers of one process share a pool of them. Within one provider,
+// every key (the first, each rotation, the unknown one) is a different one
+// of the pool.
+var keyPool struct {
+	sync.Mutex
+	keys []*rsa.PrivateKey
+}
+
+func poolKey(i int) *rsa.PrivateKey {
+	keyPool.Lock()
+	defer keyPool.Unlock()
+	for len(keyPool.keys) <= i {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			panic(err) // the system's random source failed
+		}
+		keyPool.keys = append(keyPool.keys, key)
 	}
-	return &signingKey{id: randomName("k"), key: key}
+	return keyPool.keys[i]
+}
+
+// nextKey returns a key this provider has not used yet. p.mu is held.
+func (p *OIDCProvider) nextKey() *rsa.PrivateKey {
+	p.keysUsed++
+	return poolKey(p.keysUsed - 1)
 }
 
 // Config returns an OIDC_PROVIDERS entry named name pointing at the
@@ -133,6 +154,16 @@ func (p *OIDCProvider) Config(name string) config.OIDCProvider {
 		Name: name, Label: "Test provider " + name, Issuer: p.URL,
 		ClientID: p.ClientID, ClientSecret: p.ClientSecret,
 	}
+}
+
+// OIDCProvidersEnv is entries as the value of OIDC_PROVIDERS in an
+// environment (JSON), for NewApp's env or a binary's.
+func OIDCProvidersEnv(entries ...config.OIDCProvider) string {
+	b, err := json.Marshal(entries)
+	if err != nil {
+		panic(err) // strings, bools, lists and maps of strings always marshal
+	}
+	return string(b)
 }
 
 // AddUser adds (or replaces) an account the login page accepts.
@@ -161,13 +192,9 @@ func (p *OIDCProvider) Deny() {
 // RotateKey makes the provider sign with a new key (a new kid) from now
 // on; JWKS serves it and the previous one.
 func (p *OIDCProvider) RotateKey() {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err) // the system's random source failed
-	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.keys = append([]*signingKey{{id: randomName("k"), key: key}}, p.keys[0])
+	p.keys = append([]*signingKey{{id: randomName("k"), key: p.nextKey()}}, p.keys[0])
 }
 
 // Misbehave sets how the provider misbehaves from now on (the zero value
@@ -378,16 +405,18 @@ func (p *OIDCProvider) token(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	bad := p.bad
 	p.mu.Unlock()
+	// Reading the body first lets the server notice a client that gives
+	// up waiting (the request's context ends), so a delay ends with it.
+	if err := r.ParseForm(); err != nil {
+		tokenError(w, http.StatusBadRequest, "invalid_request")
+		return
+	}
 	if bad.TokenDelay > 0 {
 		select {
 		case <-time.After(bad.TokenDelay):
 		case <-r.Context().Done():
 			return
 		}
-	}
-	if err := r.ParseForm(); err != nil {
-		tokenError(w, http.StatusBadRequest, "invalid_request")
-		return
 	}
 	id, secret, basic := r.BasicAuth()
 	if basic {
@@ -463,6 +492,9 @@ func (p *OIDCProvider) idToken(g *oidcGrant, access string, bad Misbehaviour) (s
 	}
 	atHash := sha256.Sum256([]byte(access))
 	claims["at_hash"] = base64.RawURLEncoding.EncodeToString(atHash[:16])
+	for k, v := range g.user.Extra { // even iss, aud, nonce: the test said so
+		claims[k] = v
+	}
 	if bad.Audience != "" {
 		claims["aud"] = bad.Audience
 	}
@@ -474,14 +506,10 @@ func (p *OIDCProvider) idToken(g *oidcGrant, access string, bad Misbehaviour) (s
 	}
 	p.mu.Lock()
 	key := p.keys[0]
-	p.mu.Unlock()
 	if bad.UnknownKey {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			return "", err
-		}
-		key = &signingKey{id: key.id, key: k} // a known kid, a key not in JWKS
+		key = &signingKey{id: key.id, key: p.nextKey()} // a known kid, a key not in JWKS
 	}
+	p.mu.Unlock()
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key.key},
 		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", key.id))
 	if err != nil {
