@@ -39,6 +39,10 @@ const (
 	// DeviceCookie signs the cookie that marks a browser where an account
 	// has signed in before, which gives it a guessing budget of its own.
 	DeviceCookie Purpose = "device cookie"
+	// SessionRegistry encrypts the session tokens the registry of
+	// signed-in sessions keeps (session.Registry), so that a reader of
+	// the database cannot use them.
+	SessionRegistry Purpose = "session registry"
 )
 
 // ErrNoKey is returned by New without a secret key.

@@ -9,11 +9,24 @@ import (
 	"net/http"
 )
 
-// securityData is the data of templates/pages/security.html.
+// securityData is the data of templates/pages/security.html. The form
+// is "sign out everywhere else" (its password's problem, when refused).
 type securityData struct {
 	*form
+	// Sessions is the Sessions card (sessions.go).
+	Sessions sessionsCard
 }
 
 func (s *Server) securityPage(w http.ResponseWriter, r *http.Request) error {
-	return s.render(w, r, http.StatusOK, "pages/security.html", securityData{form: newForm()})
+	return s.renderSecurity(w, r, http.StatusOK, newForm())
+}
+
+// renderSecurity renders the security page with f as the form of "sign
+// out everywhere else".
+func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, status int, f *form) error {
+	sessions, err := s.loadSessions(r)
+	if err != nil {
+		return err
+	}
+	return s.render(w, r, status, "pages/security.html", securityData{form: f, Sessions: sessions})
 }

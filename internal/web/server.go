@@ -69,6 +69,11 @@ type Server struct {
 	// admin pages read it, and what the web layer sees happen (a
 	// sign-out, a limit hit) is recorded in it.
 	events *seclog.Log
+	// registry lists each user's sessions, and ender ends one of them
+	// (sessions.go); ender is nil with the cookie store, which can do
+	// neither.
+	registry *session.Registry
+	ender    session.Ender
 	// devMail is the outbox the development mail viewer reads: set in
 	// development when mail goes to MAIL_OUTBOX_DIR, nil otherwise.
 	devMail *mail.Outbox
@@ -108,6 +113,9 @@ func newServer(a *app.App, opts ...Option) (*Server, error) {
 		cfg: a.Config, logger: a.Logger, db: a.DB, redis: a.Redis, metrics: a.Metrics,
 		sessions: a.Sessions, limits: a.Limits, outbox: a.Outbox, users: a.Users, jobs: a.Jobs, cache: a.Cache, alerts: a.Alerts,
 		directory: a.Directory, events: a.Events, proxies: trustedProxies(a.Config), devices: newDeviceCookies(a.Config, a.Keys),
+	}
+	if ender, ok := a.Sessions.(session.Ender); ok {
+		s.ender, s.registry = ender, a.SessionRegistry
 	}
 	if outbox, ok := a.Mailer.(*mail.Outbox); ok && a.Config.Env == config.EnvDevelopment {
 		s.devMail = outbox
