@@ -74,20 +74,25 @@ func (s *SCS) End(ctx context.Context, token string) error {
 // password change, "sign out everywhere"): a row whose session key is no
 // longer the user's is never listed, so every way of ending all of a
 // user's sessions, present or future, empties the list without touching
-// this table. LastSeenAt is brought forward at most every TouchInterval
+// this table. LastSeenAt is brought forward at most every TouchEvery
 // by the web layer, not on every request.
 //
 // With the memory store the registry works within the one process that
 // store is for; the rows of sessions a restart lost are never listed
 // (List checks the store holds each one) and are purged at their expiry.
 type Registry struct {
+	// TouchEvery is how stale a session's last-seen time may get: a
+	// signed-in request brings it forward only once it is older
+	// (TouchInterval unless a test changes it before use).
+	TouchEvery time.Duration
+
 	db    *db.DB
 	aeads []cipher.AEAD // the current key's first
 	idle  time.Duration
 }
 
 // TouchInterval is how stale a session's last-seen time in the registry
-// may get: a signed-in request updates it only once it is older.
+// may get by default.
 const TouchInterval = 5 * time.Minute
 
 // ErrNoSession is returned for a session the registry does not list for
@@ -118,7 +123,7 @@ func (SignedIn) TableName() string { return "user_sessions" }
 // tokens encrypted with keys, its rows idle for longer than idle (0:
 // never) no longer listed.
 func NewRegistry(d *db.DB, keys *keyring.Keyring, idle time.Duration) (*Registry, error) {
-	r := &Registry{db: d, idle: idle}
+	r := &Registry{TouchEvery: TouchInterval, db: d, idle: idle}
 	for _, k := range keys.Keys(keyring.SessionRegistry, "AES-256-GCM", 32) {
 		block, err := aes.NewCipher(k)
 		if err != nil {
@@ -183,7 +188,7 @@ func (r *Registry) live(ctx context.Context, userID uint, sessionKey string) *go
 	now := time.Now().UTC()
 	q := r.db.Gorm.WithContext(ctx).Where("user_id = ? AND session_key = ? AND expires_at > ?", userID, sessionKey, now)
 	if r.idle > 0 {
-		q = q.Where("last_seen_at > ?", now.Add(-r.idle-TouchInterval))
+		q = q.Where("last_seen_at > ?", now.Add(-r.idle-r.TouchEvery))
 	}
 	return q
 }
@@ -253,7 +258,7 @@ func (r *Registry) PurgeEnded(ctx context.Context) (int64, error) {
 	now := time.Now().UTC()
 	q := r.db.Gorm.WithContext(ctx).Where("expires_at <= ?", now)
 	if r.idle > 0 {
-		q = q.Or("last_seen_at < ?", now.Add(-r.idle-TouchInterval))
+		q = q.Or("last_seen_at < ?", now.Add(-r.idle-r.TouchEvery))
 	}
 	res := q.Or("NOT EXISTS (SELECT 1 FROM users WHERE users.id = user_sessions.user_id AND users.session_key = user_sessions.session_key)").
 		Delete(&SignedIn{})

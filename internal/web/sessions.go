@@ -69,7 +69,7 @@ func (s *Server) addSession(ctx context.Context, u *users.User) error {
 }
 
 // touchSession brings the last-seen time of u's session in the registry
-// forward, at most every session.TouchInterval: the update and the
+// forward, at most every TouchEvery (five minutes): the update and the
 // session write that remembers it cost one statement and one store write
 // per interval, not per request (scs saves an active session about every
 // minute for its idle timeout anyway). A session with no row (signed in
@@ -80,7 +80,7 @@ func (s *Server) touchSession(ctx context.Context, u *users.User) {
 		return
 	}
 	seen := s.sessions.GetInt64(ctx, sessionSeen)
-	if time.Since(time.Unix(seen, 0)) < session.TouchInterval {
+	if time.Since(time.Unix(seen, 0)) < s.registry.TouchEvery {
 		return
 	}
 	sid := s.sessions.GetString(ctx, sessionID)
@@ -224,6 +224,9 @@ func deviceName(ua string) string {
 	}
 	agent := userAgents().Parse(ua)
 	browser, system := agent.GetBrowser(), agent.GetOS()
+	if system == "MacOS" {
+		system = "macOS" // as Apple writes it
+	}
 	switch {
 	case browser != "" && system != "":
 		return browser + " on " + system

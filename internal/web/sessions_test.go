@@ -15,6 +15,7 @@ import (
 	"github.com/launchkit/launchkit/internal/seclog"
 	"github.com/launchkit/launchkit/internal/session"
 	"github.com/launchkit/launchkit/internal/testenv"
+	"github.com/launchkit/launchkit/internal/web"
 )
 
 const (
@@ -281,4 +282,56 @@ func TestEndedSessionsArePurged(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lastSeen is when the registry last saw the session of userAgent.
+func (s *site) lastSeen(userAgent string) time.Time {
+	s.t.Helper()
+	var row session.SignedIn
+	if err := s.app.DB.Gorm.Where("user_agent = ?", userAgent).Take(&row).Error; err != nil {
+		s.t.Fatal(err)
+	}
+	return row.LastSeenAt
+}
+
+// TestLastSeenIsKeptWithoutAWritePerRequest: browsing does not write the
+// registry on each request (TestSignedInPageRunsTwoQueries counts the
+// statements); once the last-seen time is older than TouchEvery, the
+// next request brings it forward, and gives a session whose row has gone
+// a new one.
+func TestLastSeenIsKeptWithoutAWritePerRequest(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, nil)
+	s.createConfirmed("ada@example.com")
+	v := s.browser("ada@example.com", firefoxOnWindows, "")
+	first := s.lastSeen(firefoxOnWindows)
+	for range 5 {
+		v.get("/").status(200)
+	}
+	if got := s.lastSeen(firefoxOnWindows); !got.Equal(first) {
+		t.Errorf("last seen moved from %v to %v within the touch interval", first, got)
+	}
+
+	a, logs := testenv.NewApp(t, nil)
+	a.SessionRegistry.TouchEvery = 0 // every request is due
+	h, err := web.New(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = &site{t: t, app: a, handler: h, logs: logs}
+	s.createConfirmed("ada@example.com")
+	v = s.browser("ada@example.com", firefoxOnWindows, "")
+	hourAgo := time.Now().UTC().Add(-time.Hour)
+	if err := a.DB.Gorm.Exec("UPDATE user_sessions SET last_seen_at = ?", hourAgo).Error; err != nil {
+		t.Fatal(err)
+	}
+	v.get("/").status(200)
+	if got := s.lastSeen(firefoxOnWindows); time.Since(got) > time.Minute {
+		t.Errorf("last seen %v after a request, want now", got)
+	}
+	if err := a.DB.Gorm.Exec("DELETE FROM user_sessions").Error; err != nil {
+		t.Fatal(err)
+	}
+	v.get("/").status(200)
+	thisDevice(t, v.get("/user/security").status(200).contains("Firefox on Windows").body)
 }
