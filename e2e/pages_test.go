@@ -225,6 +225,7 @@ func TestEveryPageIsAccessibleAndFits(t *testing.T) {
 	signIn("ada@example.com")
 	visit("home-user", "/", mustExist)
 	visit("profile", "/user/profile", mustExist)
+	visit("security", "/user/security", mustExist)
 	visit("change-password", "/user/change-password", mustExist)
 	submit(t, b, [][2]string{{"old_password", "not my password"}, {"password", "another good passphrase"}, {"retype_password", "another good passphrase"}})
 	check("change-password-error")
