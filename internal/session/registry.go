@@ -182,6 +182,17 @@ func (r *Registry) Touch(ctx context.Context, userID uint, sid string) (bool, er
 	return res.RowsAffected > 0, nil
 }
 
+// Retoken records the new store token of user's session sid (renewed
+// without a new sign-in), so that ending it still ends the session.
+func (r *Registry) Retoken(ctx context.Context, userID uint, sid, token string) error {
+	err := r.db.Gorm.WithContext(ctx).Model(&SignedIn{}).Where("sid = ? AND user_id = ?", sid, userID).
+		Update("token", r.seal(userID, sid, token)).Error
+	if err != nil {
+		return fmt.Errorf("record renewed session token of user %d: %w", userID, err)
+	}
+	return nil
+}
+
 // live selects the rows of user's sessions that may still be live: made
 // with the user's current session key, not expired, not idle too long.
 func (r *Registry) live(ctx context.Context, userID uint, sessionKey string) *gorm.DB {

@@ -101,6 +101,22 @@ func (s *Server) touchSession(ctx context.Context, u *users.User) {
 	}
 }
 
+// renewToken gives the signed-in user's session a new token when their
+// privileges change, and keeps the registry's copy of it current: with
+// the old one, signing the session out from elsewhere would miss it.
+// (startSession renews the token of a sign-in itself.)
+func (s *Server) renewToken(r *http.Request) error {
+	ctx := r.Context()
+	if err := s.sessions.RenewToken(ctx); err != nil {
+		return err
+	}
+	sid := s.sessions.GetString(ctx, sessionID)
+	if !s.sessionsListed() || sid == "" {
+		return nil
+	}
+	return s.registry.Retoken(ctx, currentUser(r).ID, sid, s.ender.Token(ctx))
+}
+
 // forgetSession deletes the row of the session in ctx (at sign-out, and
 // when a session is found to be over).
 func (s *Server) forgetSession(ctx context.Context) error {

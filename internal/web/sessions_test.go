@@ -3,7 +3,9 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -334,4 +336,42 @@ func TestLastSeenIsKeptWithoutAWritePerRequest(t *testing.T) {
 	}
 	v.get("/").status(200)
 	thisDevice(t, v.get("/user/security").status(200).contains("Firefox on Windows").body)
+}
+
+// TestARenewedTokenCanStillBeSignedOut: a session whose token was renewed
+// without a new sign-in (an admin changing their own account) is still
+// the one the list names: signing it out from another browser ends it.
+func TestARenewedTokenCanStillBeSignedOut(t *testing.T) {
+	t.Parallel()
+	for _, store := range []string{"database", "memory"} {
+		t.Run(store, func(t *testing.T) {
+			s := newSite(t, map[string]string{"SESSION_STORE": store})
+			root := s.createConfirmed("root@example.com", "admin")
+			desk := s.browser("root@example.com", firefoxOnWindows, "")
+			laptop := s.browser("root@example.com", chromeOnLinux, "")
+			desk.post(fmt.Sprintf("/admin/users/%d/edit", root.ID), "email", "root@example.com", "active", "on", "roles", "admin").redirectsTo("/admin/users")
+			desk.get("/admin").status(200)
+			actions := signOutActions(laptop.get("/user/security").status(200).contains("Firefox on Windows").body)
+			if len(actions) != 1 {
+				t.Fatalf("sign-out forms %q, want the desk's", actions)
+			}
+			laptop.post(actions[0]).redirectsTo("/user/security")
+			desk.get("/admin").redirectsTo("/user/sign-in?next=%2Fadmin")
+		})
+	}
+}
+
+// TestSigningOutASessionIsRefusedCrossSite: like every post, the
+// sign-out of one session is refused when it comes from another site.
+func TestSigningOutASessionIsRefusedCrossSite(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, nil)
+	s.createConfirmed("ada@example.com")
+	phone := s.browser("ada@example.com", safariOnIPhone, "")
+	desk := s.browser("ada@example.com", firefoxOnWindows, "")
+	action := signOutActions(desk.get("/user/security").status(200).body)[0]
+	r := httptest.NewRequest(http.MethodPost, action, nil)
+	r.Header.Set("Sec-Fetch-Site", "cross-site")
+	desk.send(r).status(403)
+	phone.get("/user/profile").status(200)
 }
