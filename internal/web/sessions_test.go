@@ -97,6 +97,7 @@ func TestSecurityPageListsAndEndsSessions(t *testing.T) {
 			phone := s.browser(ada, safariOnIPhone, "198.51.100.7:5000")
 			bob := s.browser("bob@example.com", chromeOnLinux, "192.0.2.99:6000")
 
+			firefox.get("/").status(200).contains("lists where else your account is signed in", `href="/user/security"`)
 			page := firefox.get("/user/security").status(200).
 				contains("Firefox on Windows", "Safari on iOS", "192.0.2.10", "198.51.100.7").lacks("Chrome", "192.0.2.99").body
 			if row := thisDevice(t, page); !strings.Contains(row, "Firefox on Windows") || strings.Contains(row, "/sign-out") {
@@ -207,6 +208,7 @@ func TestCookieSessionsAreNotListed(t *testing.T) {
 	v.get("/user/security").status(200).
 		contains("cannot be listed", "SESSION_STORE=cookie", `action="/user/sign-out-others"`).
 		lacks("Firefox on Windows", "This device", "/user/sessions/")
+	v.get("/").status(200).contains("Other devices are not listed").lacks("lists where else")
 	v.post("/user/sessions/0123456789abcdef0123456789abcdef/sign-out").status(404)
 	var n int64
 	if err := s.app.DB.Gorm.Table("user_sessions").Count(&n).Error; err != nil || n != 0 {
