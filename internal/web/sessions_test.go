@@ -66,7 +66,7 @@ func sessionStores(t *testing.T) map[string]func(t *testing.T) map[string]string
 	stores := map[string]func(t *testing.T) map[string]string{
 		"memory": func(*testing.T) map[string]string { return map[string]string{"SESSION_STORE": "memory"} },
 		"redis": func(t *testing.T) map[string]string {
-			return map[string]string{"SESSION_STORE": "redis", "REDIS_URL": testenv.RedisServer(t)}
+			return map[string]string{"SESSION_STORE": "redis", "REDIS_URL": testenv.RedisURL(t)}
 		},
 	}
 	for _, d := range testenv.Dialects {
@@ -83,7 +83,7 @@ func sessionStores(t *testing.T) map[string]func(t *testing.T) map[string]string
 // the session is the owner's alone to end (another user's is a 404); and
 // "sign out everywhere else" leaves only this one listed. On every store
 // that can list sessions: the database one (SQLite, PostgreSQL, MariaDB),
-// a real Redis server, and memory.
+// Redis (TEST_REDIS_URL's server, a database of its own), and memory.
 func TestSecurityPageListsAndEndsSessions(t *testing.T) {
 	t.Parallel()
 	const ada = "ada@example.com"
