@@ -239,7 +239,7 @@ func deviceName(ua string) string {
 		return "An unknown browser"
 	}
 	agent := userAgents().Parse(ua)
-	browser, system := agent.GetBrowser(), agent.GetOS()
+	browser, system := string(agent.Browser()), string(agent.OS())
 	if system == "MacOS" {
 		system = "macOS" // as Apple writes it
 	}
