@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gorm.io/gorm"
 
@@ -140,7 +142,7 @@ func NewRegistry(d *db.DB, keys *keyring.Keyring, idle time.Duration) (*Registry
 
 // NewSID returns a new random session ID for the registry.
 func NewSID() string {
-	b := make([]byte, 16)
+	b := make([]byte, sidLength/2)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails
 	return hex.EncodeToString(b)
 }
@@ -279,13 +281,38 @@ func (r *Registry) PurgeEnded(ctx context.Context) (int64, error) {
 	return res.RowsAffected, nil
 }
 
-// clip cuts s to at most n bytes, on a rune boundary.
+// clip cuts s, the client's text, to at most n bytes on a character
+// boundary, without invalid UTF-8 or control characters, which
+// PostgreSQL and MySQL would refuse.
 func clip(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, ""))
 	if len(s) <= n {
 		return s
 	}
-	for n > 0 && (s[n]&0xC0) == 0x80 {
+	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
 	return s[:n]
+}
+
+// NewSID's IDs: 32 lower-case hex digits.
+const sidLength = 32
+
+// IsSID reports whether s has the form of a session ID NewSID makes (a
+// path naming something else is refused before any query).
+func IsSID(s string) bool {
+	if len(s) != sidLength {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

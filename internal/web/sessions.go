@@ -192,6 +192,9 @@ func (s *Server) signOutSession(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	me := currentUser(r)
 	sid := chi.URLParam(r, "id")
+	if !session.IsSID(sid) {
+		return errNotFound
+	}
 	if sid == s.sessions.GetString(ctx, sessionID) {
 		return s.signOut(w, r)
 	}

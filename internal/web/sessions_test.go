@@ -377,3 +377,26 @@ func TestSigningOutASessionIsRefusedCrossSite(t *testing.T) {
 	desk.send(r).status(403)
 	phone.get("/user/profile").status(200)
 }
+
+// TestOddUserAgentsAndIDs: a user agent that is not valid UTF-8 or holds
+// control characters, or is longer than the column, still signs in and
+// is listed, on every database; a session ID that is not one is a 404.
+func TestOddUserAgentsAndIDs(t *testing.T) {
+	t.Parallel()
+	for _, d := range testenv.Dialects {
+		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
+			s := newSite(t, map[string]string{"DATABASE_URL": d.URL(t)})
+			s.createConfirmed("ada@example.com")
+			s.browser("ada@example.com", "\xff\xfeodd\x01 agent "+strings.Repeat("é", 300), "")
+			v := s.browser("ada@example.com", firefoxOnWindows, "")
+			if n := len(signOutActions(v.get("/user/security").status(200).body)); n != 1 {
+				t.Errorf("%d other sessions listed, want 1", n)
+			}
+			for _, id := range []string{"x", strings.Repeat("é", 16), strings.Repeat("A", 32), strings.Repeat("0", 33), "%00"} {
+				v.post("/user/sessions/" + id + "/sign-out").status(404)
+			}
+			v.get("/user/profile").status(200)
+		})
+	}
+}
