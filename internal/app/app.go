@@ -53,6 +53,11 @@ type App struct {
 	Keys *keyring.Keyring
 	// Sessions is the session manager the web layer uses.
 	Sessions session.Manager
+	// SessionRegistry lists each user's signed-in sessions (table
+	// user_sessions), for the stores that can end one of them (all but
+	// SESSION_STORE=cookie); the hourly purge empties it of ended ones
+	// whatever the store.
+	SessionRegistry *session.Registry
 	// Mailer delivers mail; only job handlers call it.
 	Mailer mail.Mailer
 	// MailTemplates renders the emails in templates/emails.
@@ -187,6 +192,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	}
 	// scaffold:wire
 	if a.Sessions, err = a.openSessions(); err != nil {
+		return nil, err
+	}
+	if a.SessionRegistry, err = session.NewRegistry(a.DB, a.Keys, cfg.SessionIdleTimeout); err != nil {
 		return nil, err
 	}
 	if err := a.openMailer(); err != nil {
@@ -360,7 +368,7 @@ func (a *App) Handlers() *jobs.Handlers {
 	return &jobs.Handlers{
 		Mailer: a.Mailer, Logger: a.Logger, Metrics: a.Metrics,
 		Users: a.Users, Templates: a.MailTemplates, AppName: a.Config.AppName, BaseURL: a.Config.BaseURL,
-		Limits: a.Limits, Sessions: session.NewPurger(a.DB),
+		Limits: a.Limits, Sessions: session.NewPurger(a.DB), SessionRegistry: a.SessionRegistry,
 		// scaffold:handlerswire
 	}
 }

@@ -32,6 +32,9 @@ type Handlers struct {
 	Limits *ratelimit.Limiter
 	// Sessions purges the expired sessions of the database store.
 	Sessions *session.Purger
+	// SessionRegistry is purged of the rows of ended sessions with them;
+	// nil purges none.
+	SessionRegistry *session.Registry
 	// (go run ./tools/scaffold adds its resources' services here.)
 	// scaffold:handlers
 }

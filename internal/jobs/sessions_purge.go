@@ -8,7 +8,8 @@ import (
 )
 
 // TypeSessionsPurge deletes the expired rows of the database session
-// store, every hour.
+// store, and the rows of ended sessions from the registry of signed-in
+// sessions (user_sessions), every hour.
 const TypeSessionsPurge = "sessions:purge"
 
 // sessionsPurgeTask is tried a few times within its hour, each try
@@ -27,5 +28,12 @@ func (h *Handlers) purgeSessions(ctx context.Context, _ *asynq.Task) error {
 		return err
 	}
 	h.Logger.InfoContext(ctx, "expired sessions purged", "count", n)
+	if h.SessionRegistry == nil {
+		return nil
+	}
+	if n, err = h.SessionRegistry.PurgeEnded(ctx); err != nil {
+		return err
+	}
+	h.Logger.InfoContext(ctx, "ended sessions purged from the registry", "count", n)
 	return nil
 }

@@ -43,6 +43,10 @@ const (
 	// through an OpenID Connect provider (state, nonce, PKCE verifier)
 	// from its start to the provider's redirect back.
 	SSOState Purpose = "sso state"
+	// SessionRegistry encrypts the session tokens the registry of
+	// signed-in sessions keeps (session.Registry), so that a reader of
+	// the database cannot use them.
+	SessionRegistry Purpose = "session registry"
 )
 
 // ErrNoKey is returned by New without a secret key.

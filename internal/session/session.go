@@ -1,6 +1,8 @@
 // Package session owns the per-visitor session: the Manager interface the
 // web layer depends on, its implementation on alexedwards/scs, the stores
-// it can use (memory, the application database, Redis) and flash messages.
+// it can use (memory, the application database, Redis), flash messages,
+// and the registry of each user's signed-in sessions that lets one of
+// them be listed and ended (registry.go).
 //
 // A request that writes nothing to its session creates no server-side
 // session and gets no cookie, so anonymous traffic never fills the store.

@@ -383,7 +383,7 @@ func TestPasswordFieldsSayWhatTheyHold(t *testing.T) {
 		`<label for="old_password">Current password</label>`,
 		`<input id="old_password" name="old_password" type="password" autocomplete="current-password" required>`,
 		`<label for="password">New password</label>`, newPassword, hint, retype)
-	user.get("/user/profile").status(200).contains(
+	user.get("/user/security").status(200).contains(
 		`<label for="sign-out-password">Your password</label>`,
 		`<input id="sign-out-password" name="password" type="password" autocomplete="current-password" required>`)
 

@@ -270,7 +270,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	if self {
 		// A change of one's own privileges gets a new session token.
-		if err := s.sessions.RenewToken(r.Context()); err != nil {
+		if err := s.renewToken(r); err != nil {
 			return err
 		}
 	}

@@ -47,6 +47,10 @@ func (s *Server) loadUser(next http.Handler) http.Handler {
 		u, err := s.users.ByID(ctx, uint(id))
 		switch {
 		case errors.Is(err, users.ErrNotFound) || (err == nil && (!u.Active || !sameSessionKey(u, s.sessions.GetString(ctx, sessionUserKey)))):
+			if err := s.forgetSession(ctx); err != nil {
+				s.respond(w, r, err)
+				return
+			}
 			if err := s.sessions.Destroy(ctx); err != nil {
 				s.respond(w, r, err)
 				return
@@ -56,6 +60,7 @@ func (s *Server) loadUser(next http.Handler) http.Handler {
 			s.respond(w, r, err)
 		default:
 			markSignedIn(r)
+			s.touchSession(ctx, u)
 			next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, userKey{}, u)))
 		}
 	})

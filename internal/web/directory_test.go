@@ -132,7 +132,7 @@ func TestDirectoryDown(t *testing.T) {
 	dir.Start(t)
 	s.visitor().directorySignIn("carol").redirectsTo("/")
 	readyz(t, s, "ok")
-	signedIn.post("/user/sign-out-others", "password", testenv.DirectoryUsers["bob"]).redirectsTo("/user/profile")
+	signedIn.post("/user/sign-out-others", "password", testenv.DirectoryUsers["bob"]).redirectsTo("/user/security")
 }
 
 // readyz checks that /readyz answers 200 with the directory check at

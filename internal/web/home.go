@@ -21,7 +21,7 @@ func (s *Server) homePage(w http.ResponseWriter, r *http.Request) error {
 	}
 	d := &homeData{
 		Name: u.Name, MemberSince: u.CreatedAt.UTC().Format("2 January 2006"),
-		MayUseAPIKeys: u.MayUseAPIKeys(), MaxAPIKeys: users.MaxAPIKeys,
+		MayUseAPIKeys: u.MayUseAPIKeys(), MaxAPIKeys: users.MaxAPIKeys, SessionsListed: s.sessionsListed(),
 	}
 	if d.Name == "" {
 		d.Name = u.Email
@@ -50,6 +50,9 @@ type homeData struct {
 	MaxAPIKeys int
 	// Admin holds the site's counts; nil unless the user is an admin.
 	Admin *adminCounts
+	// SessionsListed: the security page lists the user's sessions (every
+	// session store but the cookie one).
+	SessionsListed bool
 }
 
 // nextSteps are the steps the home page suggests, as flags the template

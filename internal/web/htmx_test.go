@@ -319,10 +319,10 @@ func TestAdminUsersManyUsersOnEveryDatabase(t *testing.T) {
 	}
 }
 
-// TestHtmxRefusedFormOfAPageWithTwoForms: the profile page has two forms;
-// a refused sign-out of the other sessions (a wrong password) swaps its
-// own form, not the name form beside it, which would leave its error
-// unseen.
+// TestHtmxRefusedFormOfAPageWithTwoForms: the security page has several
+// forms; a refused sign-out of the other sessions (a wrong password)
+// swaps its own form, not the page around it, which would leave its
+// error unseen. The name form of the profile page swaps itself.
 func TestHtmxRefusedFormOfAPageWithTwoForms(t *testing.T) {
 	t.Parallel()
 	s := newSite(t, nil)

@@ -1,5 +1,5 @@
-// The signed-in user's profile page: their name, and "sign out of all
-// other sessions".
+// The signed-in user's profile page (their name), and "sign out of all
+// other sessions", a form on the security page.
 
 package web
 
@@ -11,8 +11,7 @@ import (
 )
 
 // profileData is the data of templates/pages/profile.html: the name
-// form, and the problem of the password of "sign out of all other
-// sessions".
+// form.
 type profileData struct{ *form }
 
 func (s *Server) profilePage(w http.ResponseWriter, r *http.Request) error {
@@ -58,9 +57,8 @@ func (s *Server) signOutOthers(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case errors.Is(err, users.ErrInvalidCredentials):
 		f.fail("password", "This is not your password.")
-		page := newForm()
-		page.Values["name"], page.Errors = me.Name, f.Errors
-		return s.render(w, r, http.StatusUnprocessableEntity, "pages/profile.html", profileData{page})
+		f.Values["password"] = ""
+		return s.renderSecurity(w, r, http.StatusUnprocessableEntity, f)
 	case errors.Is(err, users.ErrSessionEnded):
 		// Another request ended this session first: it is over.
 		return s.signOut(w, r)
@@ -72,6 +70,6 @@ func (s *Server) signOutOthers(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.logger.InfoContext(r.Context(), "user signed out of other sessions", "user_id", u.ID)
-	s.flashAndGo(w, r, "Signed out of every other session.", "/user/profile")
+	s.flashAndGo(w, r, "Signed out of every other session.", "/user/security")
 	return nil
 }

@@ -63,6 +63,7 @@ func (s *Server) routes() http.Handler {
 				r.Get("/profile", s.handle(s.profilePage))
 				r.Post("/profile", s.handle(s.updateProfile))
 				r.With(guess).Post("/sign-out-others", s.handle(s.signOutOthers))
+				r.Post("/sessions/{id}/sign-out", s.handle(s.signOutSession))
 				r.Get("/change-password", s.handle(s.changePasswordPage))
 				r.With(guess).Post("/change-password", s.handle(s.changePassword))
 				r.Post("/sso/identities/{id}/unlink", s.handle(s.ssoUnlink))

@@ -9,19 +9,32 @@ import (
 	"net/http"
 )
 
-// securityData is the data of templates/pages/security.html.
+// securityData is the data of templates/pages/security.html. The form
+// is "sign out everywhere else" (its password's problem, when refused).
 type securityData struct {
 	*form
 	// Identities are the identities linked to the account, and Providers
 	// the providers it may link (sso.go).
 	Identities []identityRow
 	Providers  []ssoButton
+	// Sessions is the Sessions card (sessions.go).
+	Sessions sessionsCard
 }
 
 func (s *Server) securityPage(w http.ResponseWriter, r *http.Request) error {
-	data := securityData{form: newForm()}
+	return s.renderSecurity(w, r, http.StatusOK, newForm())
+}
+
+// renderSecurity renders the security page with f as the form of "sign
+// out everywhere else".
+func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, status int, f *form) error {
+	data := securityData{form: f}
+	var err error
+	if data.Sessions, err = s.loadSessions(r); err != nil {
+		return err
+	}
 	if err := s.loadIdentities(r, &data); err != nil {
 		return err
 	}
-	return s.render(w, r, http.StatusOK, "pages/security.html", data)
+	return s.render(w, r, status, "pages/security.html", data)
 }

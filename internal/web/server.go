@@ -79,6 +79,11 @@ type Server struct {
 	// ssoFormTargets are the providers' origins, which the
 	// Content-Security-Policy's form-action lets a start's redirect go to.
 	ssoFormTargets string
+	// registry lists each user's sessions, and ender ends one of them
+	// (sessions.go); ender is nil with the cookie store, which can do
+	// neither.
+	registry *session.Registry
+	ender    session.Ender
 	// devMail is the outbox the development mail viewer reads: set in
 	// development when mail goes to MAIL_OUTBOX_DIR, nil otherwise.
 	devMail *mail.Outbox
@@ -119,6 +124,9 @@ func newServer(a *app.App, opts ...Option) (*Server, error) {
 		sessions: a.Sessions, limits: a.Limits, outbox: a.Outbox, users: a.Users, jobs: a.Jobs, cache: a.Cache, alerts: a.Alerts,
 		directory: a.Directory, events: a.Events, proxies: trustedProxies(a.Config), devices: newDeviceCookies(a.Config, a.Keys),
 		sso: a.SSO, ssoState: newSSOStateCookies(a.Config, a.Keys), ssoFormTargets: ssoFormTargets(a.SSO),
+	}
+	if ender, ok := a.Sessions.(session.Ender); ok {
+		s.ender, s.registry = ender, a.SessionRegistry
 	}
 	if outbox, ok := a.Mailer.(*mail.Outbox); ok && a.Config.Env == config.EnvDevelopment {
 		s.devMail = outbox

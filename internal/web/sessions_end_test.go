@@ -41,12 +41,12 @@ func TestCredentialChangesEndOtherSessions(t *testing.T) {
 
 			t.Run("sign out of all other sessions", func(t *testing.T) {
 				other := s.visitorAs(email, "the reset password")
-				me.get("/user/profile").status(200).contains(`action="/user/sign-out-others"`)
+				me.get("/user/security").status(200).contains(`action="/user/sign-out-others"`)
 				// A stolen session alone cannot sign its owner out.
-				other.post("/user/sign-out-others", "password", "a guess").status(422).contains("This is not your password.")
+				other.post("/user/sign-out-others", "password", "a guess").status(422).contains("This is not your password.", `id="sign-out-others-form"`)
 				me.get("/user/profile").status(200)
-				me.post("/user/sign-out-others", "password", "the reset password").redirectsTo("/user/profile")
-				me.get("/user/profile").status(200).contains("Signed out of every other session.")
+				me.post("/user/sign-out-others", "password", "the reset password").redirectsTo("/user/security")
+				me.get("/user/security").status(200).contains("Signed out of every other session.")
 				other.get("/user/profile").redirectsTo("/user/sign-in?next=%2Fuser%2Fprofile")
 			})
 

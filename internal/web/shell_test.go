@@ -134,7 +134,7 @@ var formTag = regexp.MustCompile(`<form [^>]*action="([^"]*)"[^>]*>`)
 // or signs someone else out.
 func destructive(action string) bool {
 	return strings.HasSuffix(action, "/delete") || strings.HasSuffix(action, "/sign-out-others") ||
-		(strings.HasPrefix(action, "/admin/users/") && strings.HasSuffix(action, "/sign-out"))
+		((strings.HasPrefix(action, "/admin/users/") || strings.HasPrefix(action, "/user/sessions/")) && strings.HasSuffix(action, "/sign-out"))
 }
 
 func TestDestructiveActionsAreConfirmed(t *testing.T) {
@@ -147,7 +147,8 @@ func TestDestructiveActionsAreConfirmed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pages := []string{"/user/apikeys", "/user/profile", fmt.Sprintf("/admin/users/%d/edit", u.ID)}
+	s.signIn("admin@example.com") // a second session, which the security page offers to sign out
+	pages := []string{"/user/apikeys", "/user/profile", "/user/security", fmt.Sprintf("/admin/users/%d/edit", u.ID)}
 	found := 0
 	for _, path := range pages {
 		body := admin.get(path).status(200).body
@@ -168,10 +169,10 @@ func TestDestructiveActionsAreConfirmed(t *testing.T) {
 			}
 		}
 	}
-	if found < 4 { // a key, sign out others, sign a user out, delete a user
-		t.Errorf("found %d destructive forms, want at least 4", found)
+	if found < 5 { // a key, sign out others, sign out one session, sign a user out, delete a user
+		t.Errorf("found %d destructive forms, want at least 5", found)
 	}
-	// The profile's confirm step opens by itself when its password was wrong.
+	// The security page's confirm step opens by itself when its password was wrong.
 	dev.post("/user/sign-out-others", "password", "not it").status(422).contains(`<details class="confirm" open>`, `aria-describedby="sign-out-password-error" aria-invalid="true"`, `id="sign-out-password-error"`)
 }
 

@@ -86,6 +86,9 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {
 	if u := currentUser(r); u != nil {
 		s.logger.InfoContext(r.Context(), "user signed out", "user_id", u.ID)
 	}
+	if err := s.forgetSession(r.Context()); err != nil {
+		return err
+	}
 	if err := s.sessions.Destroy(r.Context()); err != nil {
 		return err
 	}
@@ -97,16 +100,22 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {
 // fixation) carrying the user's ID and session key. Every caller has just
 // seen the visitor prove they are u (a password, a link by mail, a
 // session of theirs), so the browser is remembered as one of u's devices.
+// The session is listed among u's sessions (registerSession), in place of
+// the one its token replaced.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *users.User) error {
 	u, err := s.users.EnsureSessionKey(r.Context(), u)
 	if err != nil {
 		return err
 	}
+	old := s.sessions.GetString(r.Context(), sessionID)
 	if err := s.sessions.RenewToken(r.Context()); err != nil {
 		return err
 	}
 	s.sessions.Put(r.Context(), sessionUserID, int64(u.ID))
 	s.sessions.Put(r.Context(), sessionUserKey, u.SessionKey)
+	if err := s.registerSession(r.Context(), u, old); err != nil {
+		return err
+	}
 	markSignedIn(r)
 	return s.devices.remember(w, r, u)
 }
