@@ -350,6 +350,14 @@ func (s *Service) EndSessions(ctx context.Context, id uint) (*User, error) {
 	return u, nil
 }
 
+// ConfirmPassword checks that password is the signed-in user u's (the
+// directory's for a directory account), before a change that needs more
+// than a session: ErrInvalidCredentials when it is not, or when u has no
+// password at all.
+func (s *Service) ConfirmPassword(ctx context.Context, u *User, password string) error {
+	return s.checkOwnPassword(ctx, u, password)
+}
+
 // checkOwnPassword checks that password is u's and u is active, as an
 // account's owner proves themselves before a sensitive change; anything
 // else is ErrInvalidCredentials.

@@ -20,6 +20,10 @@ import (
 const (
 	sessionUserID  = "user_id"
 	sessionUserKey = "user_key"
+	// sessionSignedInAt is when the session's user proved who they are
+	// (Unix seconds): a change that would outlast a stolen session, such
+	// as linking an identity to a password-less account, needs it recent.
+	sessionSignedInAt = "signed_in_at"
 )
 
 type userKey struct{}

@@ -84,6 +84,8 @@ type Server struct {
 	// neither.
 	registry *session.Registry
 	ender    session.Ender
+	// now is the clock (time.Now; tests set another with WithClock).
+	now func() time.Time
 	// devMail is the outbox the development mail viewer reads: set in
 	// development when mail goes to MAIL_OUTBOX_DIR, nil otherwise.
 	devMail *mail.Outbox
@@ -108,6 +110,12 @@ func WithExtraRoutes(f func(chi.Router)) Option {
 	return func(s *Server) { s.extra = f }
 }
 
+// WithClock makes the server read the time from now: tests use it for
+// rules about how long ago something happened.
+func WithClock(now func() time.Time) Option {
+	return func(s *Server) { s.now = now }
+}
+
 // New returns the site's handler.
 func New(a *app.App, opts ...Option) (http.Handler, error) {
 	s, err := newServer(a, opts...)
@@ -122,7 +130,7 @@ func newServer(a *app.App, opts ...Option) (*Server, error) {
 	s := &Server{
 		cfg: a.Config, logger: a.Logger, db: a.DB, redis: a.Redis, metrics: a.Metrics,
 		sessions: a.Sessions, limits: a.Limits, outbox: a.Outbox, users: a.Users, jobs: a.Jobs, cache: a.Cache, alerts: a.Alerts,
-		directory: a.Directory, events: a.Events, proxies: trustedProxies(a.Config), devices: newDeviceCookies(a.Config, a.Keys),
+		directory: a.Directory, events: a.Events, now: time.Now, proxies: trustedProxies(a.Config), devices: newDeviceCookies(a.Config, a.Keys),
 		sso: a.SSO, ssoState: newSSOStateCookies(a.Config, a.Keys), ssoFormTargets: ssoFormTargets(a.SSO),
 	}
 	if ender, ok := a.Sessions.(session.Ender); ok {

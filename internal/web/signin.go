@@ -113,6 +113,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *users.U
 	}
 	s.sessions.Put(r.Context(), sessionUserID, int64(u.ID))
 	s.sessions.Put(r.Context(), sessionUserKey, u.SessionKey)
+	s.sessions.Put(r.Context(), sessionSignedInAt, s.now().Unix())
 	if err := s.registerSession(r.Context(), u, old); err != nil {
 		return err
 	}

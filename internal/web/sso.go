@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/gorilla/securecookie"
@@ -151,7 +152,7 @@ func (s *Server) ssoStart(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f, err := s.parseForm(w, r, "intent", "next")
+	f, err := s.parseForm(w, r, "intent", "next", "link_password")
 	if err != nil {
 		return err
 	}
@@ -162,6 +163,13 @@ func (s *Server) ssoStart(w http.ResponseWriter, r *http.Request) error {
 		me := currentUser(r)
 		if me == nil {
 			return errStatus(http.StatusUnauthorized, "Sign in first, then link "+p.Label()+" from your Security page.")
+		}
+		if err := s.confirmLinker(r, me, f); err != nil {
+			return err
+		}
+		if !f.ok() {
+			f.Values["link_password"] = ""
+			return s.renderSecurity(w, r, http.StatusUnprocessableEntity, f)
 		}
 		st.Intent, st.UserID, st.Next = intentLink, me.ID, "/user/security"
 	default:
@@ -185,6 +193,43 @@ func (s *Server) ssoStart(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	http.Redirect(w, r, authURL, http.StatusSeeOther)
+	return nil
+}
+
+// relinkWindow is how recent a password-less account's sign-in must be
+// for it to link another identity.
+const relinkWindow = 10 * time.Minute
+
+// confirmLinker checks that the signed-in user me, not only someone
+// holding their session, is linking an identity: a linked identity
+// outlasts a password change, so a stolen session must not be able to
+// add its thief's. An account with a password (or a directory account)
+// gives it (field link_password; guesses spend the account's budget
+// like the other password checks); one without, made by a provider,
+// must have signed in within relinkWindow. A refusal is a problem on f.
+func (s *Server) confirmLinker(r *http.Request, me *users.User, f *form) error {
+	if !me.HasPassword() && !me.Directory() {
+		at := s.sessions.GetInt64(r.Context(), sessionSignedInAt)
+		if at == 0 || s.now().Sub(time.Unix(at, 0)) > relinkWindow {
+			f.fail("link_password", "For your safety, linking needs a recent sign-in: sign out, sign in again, then link within 10 minutes.")
+		}
+		return nil
+	}
+	budget := s.ownBudget(r, me)
+	if err := s.spendGuess(r.Context(), budget); err != nil {
+		return err
+	}
+	switch err := s.users.ConfirmPassword(r.Context(), me, f.get("link_password")); {
+	case err == nil:
+		s.rightGuess(r.Context(), budget)
+	case errors.Is(err, users.ErrInvalidCredentials):
+		f.fail("link_password", "This is not your password.")
+	case refusalOf(err) != nil:
+		s.logger.WarnContext(r.Context(), "directory password check failed", "err", err)
+		return err
+	default:
+		return err
+	}
 	return nil
 }
 

@@ -228,7 +228,7 @@ func TestSSOLinkFromTheSecurityPageThenSignIn(t *testing.T) {
 
 		// The provider's address need not be the account's.
 		op.Next(testenv.OIDCUser{Subject: "ada-at-acme", Email: "ada.lovelace@acme.test", EmailVerified: true})
-		ada.throughProvider("acme", "intent", "link").redirectsTo("/user/security")
+		ada.throughProvider("acme", "intent", "link", "link_password", "password for ada@example.com").redirectsTo("/user/security")
 		ada.get("/user/security").status(200).contains("Your Acme ID identity is linked", "ada.lovelace@acme.test")
 
 		later := s.visitor()
@@ -239,11 +239,52 @@ func TestSSOLinkFromTheSecurityPageThenSignIn(t *testing.T) {
 		// The same identity cannot be linked to a second account.
 		bob := s.signedIn("bob@example.com")
 		op.Next(testenv.OIDCUser{Subject: "ada-at-acme", Email: "ada.lovelace@acme.test", EmailVerified: true})
-		bob.throughProvider("acme", "intent", "link").status(409).contains("linked to another account")
+		bob.throughProvider("acme", "intent", "link", "link_password", "password for bob@example.com").status(409).contains("linked to another account")
 
 		// Linking needs a signed-in visitor.
 		s.visitor().post("/user/sso/acme/start", "intent", "link").status(401)
 	})
+}
+
+// A linked identity outlasts a password change, so a stolen session
+// alone must not link its thief's: linking needs the password, or, for
+// an account that has none, a sign-in in the last ten minutes.
+func TestSSOLinkNeedsMoreThanASession(t *testing.T) {
+	t.Parallel()
+	op := testenv.StartOIDCProvider(t)
+	now := time.Now()
+	clock := func() time.Time { return now }
+	p := op.Config("acme")
+	p.Label, p.AllowSignup = "Acme ID", true
+	list, err := json.Marshal([]config.OIDCProvider{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSite(t, map[string]string{"OIDC_PROVIDERS": string(list)}, web.WithClock(func() time.Time { return clock() }))
+	thief := s.signedIn("ada@example.com")
+	for _, password := range []string{"", "a wrong guess"} {
+		thief.post("/user/sso/acme/start", "intent", "link", "link_password", password).
+			status(422).contains("This is not your password.", `id="link-password-acme"`, `aria-invalid="true"`)
+	}
+	if n := len(s.identities("ada@example.com")); n != 0 {
+		t.Fatalf("%d identities linked without the password", n)
+	}
+	if op.Hits("/authorize") != 0 {
+		t.Error("the browser was sent to the provider without the password")
+	}
+
+	// An account made by a provider has no password: a fresh sign-in
+	// links, an old one does not.
+	g := s.visitor()
+	op.Next(grace)
+	g.throughProvider("acme").redirectsTo("/")
+	op.Next(testenv.OIDCUser{Subject: "grace-two", Email: "grace@acme.test", EmailVerified: true})
+	g.throughProvider("acme", "intent", "link").redirectsTo("/user/security")
+	now = now.Add(11 * time.Minute)
+	g.post("/user/sso/acme/start", "intent", "link").status(422).contains("linking needs a recent sign-in")
+	if n := len(s.identities("grace@example.com")); n != 2 {
+		t.Fatalf("grace has %d identities, want 2", n)
+	}
 }
 
 func TestSSOUnlink(t *testing.T) {
@@ -270,7 +311,7 @@ func TestSSOUnlink(t *testing.T) {
 		// An account with a password unlinks, and its other sessions end.
 		ada := s.signedIn("ada@example.com")
 		op.Next(testenv.OIDCUser{Subject: "ada-at-acme", Email: "ada@acme.test", EmailVerified: true})
-		ada.throughProvider("acme", "intent", "link").redirectsTo("/user/security")
+		ada.throughProvider("acme", "intent", "link", "link_password", "password for ada@example.com").redirectsTo("/user/security")
 		elsewhere := s.visitor()
 		elsewhere.post("/user/sign-in", "email", "ada@example.com", "password", "password for ada@example.com").redirectsTo("/")
 		adaID := s.identities("ada@example.com")[0].ID
