@@ -12,8 +12,16 @@ import (
 // securityData is the data of templates/pages/security.html.
 type securityData struct {
 	*form
+	// Events are the account's recent security events, newest first
+	// (events.go).
+	Events []eventRow
 }
 
 func (s *Server) securityPage(w http.ResponseWriter, r *http.Request) error {
-	return s.render(w, r, http.StatusOK, "pages/security.html", securityData{form: newForm()})
+	d := securityData{form: newForm()}
+	var err error
+	if d.Events, err = s.recentActivity(r.Context(), currentUser(r).ID); err != nil {
+		return err
+	}
+	return s.render(w, r, http.StatusOK, "pages/security.html", d)
 }
