@@ -53,4 +53,3 @@ func TestSecurityLogPurgeIsDaily(t *testing.T) {
 	}
 	t.Fatal("security-log:purge is not in jobs.Tasks")
 }
-
