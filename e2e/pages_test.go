@@ -225,6 +225,7 @@ func TestEveryPageIsAccessibleAndFits(t *testing.T) {
 	signIn("ada@example.com")
 	visit("home-user", "/", mustExist)
 	visit("profile", "/user/profile", mustExist)
+	visit("security", "/user/security", mustExist)
 	visit("change-password", "/user/change-password", mustExist)
 	submit(t, b, [][2]string{{"old_password", "not my password"}, {"password", "another good passphrase"}, {"retype_password", "another good passphrase"}})
 	check("change-password-error")
@@ -242,6 +243,8 @@ func TestEveryPageIsAccessibleAndFits(t *testing.T) {
 	visit("admin-users-no-match", "/admin/users?q=nobody-matches-this", mustExist)
 	visit("admin-new-user", "/admin/users/new", mustExist)
 	visit("admin-edit-user", fmt.Sprintf("/admin/users/%d/edit", ada.ID), mustExist)
+	visit("admin-security-events", "/admin/security-events", mustExist)
+	visit("admin-security-events-none", "/admin/security-events?kind=account_deleted", mustExist)
 	visit("dev-ui-signed-in", "/dev/ui", optional)
 
 	if testing.Verbose() && len(rows) > 0 {
