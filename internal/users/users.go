@@ -170,15 +170,16 @@ func NewService(d *db.DB) *Service {
 
 // Create adds an active user with the user role plus roles, all of which
 // must exist, their address not yet confirmed. The email is trimmed and
-// lower-cased.
+// lower-cased. The security log records it as made by an operator
+// (manage); the admin panel uses CreateBy, registration Register.
 func (s *Service) Create(ctx context.Context, email, password string, roles ...string) (*User, error) {
-	return s.create(ctx, email, password, roles, false, origin{}, nil)
+	return s.create(ctx, email, password, roles, false, origin{method: MethodManage}, nil)
 }
 
 // CreateConfirmed is Create for an account an operator vouches for (the
 // admin panel, `manage user create`): its address counts as confirmed.
 func (s *Service) CreateConfirmed(ctx context.Context, email, password string, roles ...string) (*User, error) {
-	return s.create(ctx, email, password, roles, true, origin{}, nil)
+	return s.create(ctx, email, password, roles, true, origin{method: MethodManage}, nil)
 }
 
 // CreateBy is Create (or, with confirmed, CreateConfirmed) for admin by
@@ -522,7 +523,7 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) error
 			return err
 		}
 		return s.Events.Record(ctx, tx, seclog.Event{UserID: seclog.UserRef(u.ID), Kind: seclog.PasswordChanged, Method: MethodManage,
-			Detail: "set by an operator; every session signed out"})
+			Detail: "set by an operator (manage); every session signed out"})
 	})
 	if err != nil {
 		return fmt.Errorf("set password: %w", err)
