@@ -84,8 +84,10 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {
 	if u := currentUser(r); u != nil {
 		s.logger.InfoContext(r.Context(), "user signed out", "user_id", u.ID)
+		// Signing out goes on when the event cannot be recorded: leaving
+		// the visitor signed in would be worse than a missing row.
 		if err := s.events.Record(r.Context(), nil, seclog.Event{UserID: seclog.UserRef(u.ID), Kind: seclog.SignOut}); err != nil {
-			return err
+			s.logger.ErrorContext(r.Context(), "security event not recorded", "kind", seclog.SignOut, "err", err)
 		}
 	}
 	if err := s.sessions.Destroy(r.Context()); err != nil {
