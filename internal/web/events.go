@@ -129,7 +129,8 @@ func agentSummary(ua string) string {
 
 // eventTable is the data of the "event-table" partial
 // (templates/layouts/partials.html): the rows, the table's accessible
-// name, and whether to show whose each event is.
+// name (not the name of the section around it: two landmarks would
+// share one), and whether to show whose each event is.
 type eventTable struct {
 	Rows     []eventRow
 	Label    string
@@ -138,12 +139,12 @@ type eventTable struct {
 
 // EventTable is the security page's table of recent activity.
 func (d securityData) EventTable() eventTable {
-	return eventTable{Rows: d.Events, Label: "Recent activity"}
+	return eventTable{Rows: d.Events, Label: "Your events, newest first"}
 }
 
 // EventTable is the admin user page's table of the account's events.
 func (f *userForm) EventTable() eventTable {
-	return eventTable{Rows: f.Events, Label: "Recent security events"}
+	return eventTable{Rows: f.Events, Label: "This account's events, newest first"}
 }
 
 // EventTable is the table of /admin/security-events.
