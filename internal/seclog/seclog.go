@@ -127,7 +127,9 @@ func New(d *gorm.DB, logger *slog.Logger, count func(kind string)) *Log {
 // one making the change e records); otherwise on its own. The client's
 // address and user agent are taken from ctx unless e has them; long texts
 // are cut to their columns' widths. The log line and the count follow
-// the write.
+// the write: inside a transaction, before its commit, so a transaction
+// that fails after its event was written leaves a line without a row.
+// Callers record last in their transactions to keep that rare.
 func (l *Log) Record(ctx context.Context, tx *gorm.DB, e Event) error {
 	if l == nil {
 		return nil

@@ -122,6 +122,7 @@ func TestEveryKindOfEventIsRecordedWithTheClient(t *testing.T) {
 	admin.post(fmt.Sprintf("/admin/users/%d/sign-out", adaUser.ID)).redirectsTo("/admin/users")
 	admin.post("/admin/users/new", "email", "bob@example.com", "password", third+"x", "retype_password", third+"x").redirectsTo("/admin/users")
 	bob, _ := s.app.Users.ByEmail(context.Background(), "bob@example.com")
+	admin.post(fmt.Sprintf("/admin/users/%d/edit", bob.ID), "email", "robert@example.com", "active", "on").redirectsTo("/admin/users")
 	admin.post(fmt.Sprintf("/admin/users/%d/delete", bob.ID)).redirectsTo("/admin/users")
 
 	s.proxied().post("/user/forgot-password", "email", "ada@example.com").redirectsTo("/user/forgot-password?sent=1")
@@ -164,7 +165,8 @@ func TestEveryKindOfEventIsRecordedWithTheClient(t *testing.T) {
 		{seclog.AccountDeactivated, users.MethodAdmin, adaID, adminID, "every session signed out", clientAddress},
 		{seclog.AccountActivated, users.MethodAdmin, adaID, adminID, "", clientAddress},
 		{seclog.SessionsEnded, users.MethodAdmin, adaID, adminID, "every session", clientAddress},
-		{seclog.AccountDeleted, users.MethodAdmin, 0, adminID, "bob@example.com", clientAddress},
+		{seclog.EmailChanged, users.MethodAdmin, 0, adminID, "from bob@example.com to robert@example.com", clientAddress},
+		{seclog.AccountDeleted, users.MethodAdmin, 0, adminID, "robert@example.com", clientAddress},
 		{seclog.PasswordReset, users.MethodLink, adaID, 0, "every other session signed out", clientAddress},
 		{seclog.LimitHit, "", adaID, 0, "budget: wrong passwords for the account", "198.51.100.11"},
 		{seclog.LimitHit, "", 0, 0, "budget: password checks per address", clientAddress},
