@@ -94,6 +94,44 @@ func TestAnEventInAFailedTransactionIsRolledBack(t *testing.T) {
 	})
 }
 
+func TestATransactionsLinesWaitForItsCommit(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, f *fixture) {
+		ctx := t.Context()
+		boom := errors.New("refused at the end")
+		err := f.log.Transaction(ctx, f.d.Gorm, func(tx *gorm.DB) error {
+			if err := f.log.Record(ctx, tx, seclog.Event{UserID: seclog.UserRef(f.ada.ID), Kind: seclog.RolesChanged, Detail: "added: admin"}); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatal(err)
+		}
+		if f.lines.Len() != 0 || f.counts["roles_changed"] != 0 {
+			t.Errorf("a rolled-back event was logged (%q) or counted (%v)", f.lines, f.counts)
+		}
+		err = f.log.Transaction(ctx, f.d.Gorm, func(tx *gorm.DB) error {
+			if err := f.log.Record(ctx, tx, seclog.Event{UserID: seclog.UserRef(f.ada.ID), Kind: seclog.RolesChanged, Detail: "added: dev"}); err != nil {
+				return err
+			}
+			if f.lines.Len() != 0 {
+				t.Error("the line was written before the commit")
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(f.lines.String(), `detail="added: dev"`) || strings.Contains(f.lines.String(), "added: admin") || f.counts["roles_changed"] != 1 {
+			t.Errorf("after the commit: lines %q, counts %v", f.lines, f.counts)
+		}
+		got, _ := f.log.ForUser(ctx, f.ada.ID, 10)
+		if len(got) != 1 || got[0].Detail != "added: dev" {
+			t.Errorf("rows = %+v", got)
+		}
+	})
+}
+
 func TestListFiltersAndPages(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, f *fixture) {
 		ctx := t.Context()

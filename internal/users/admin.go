@@ -237,7 +237,7 @@ func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error)
 // share it, so the admin panel and manage answer alike.
 func (s *Service) editUser(ctx context.Context, id, by uint, edit func(tx *gorm.DB, u *User) error) (*User, error) {
 	var u *User
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.Events.Transaction(ctx, s.db, func(tx *gorm.DB) error {
 		admins, err := lockAdmins(tx)
 		if err != nil {
 			return err
@@ -357,7 +357,7 @@ func (s *Service) Delete(ctx context.Context, by, id uint) error {
 	if by == id {
 		return fmt.Errorf("delete user %d: %w", id, ErrOwnAccount)
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.Events.Transaction(ctx, s.db, func(tx *gorm.DB) error {
 		admins, err := lockAdmins(tx)
 		if err != nil {
 			return err

@@ -99,7 +99,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, userID uint, name string) (*
 		APIKey:  APIKey{UserID: userID, Name: name, Prefix: raw[:APIKeyPrefixLen], CreatedAt: db.Now()},
 		KeyHash: hashToken(raw),
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.Events.Transaction(ctx, s.db, func(tx *gorm.DB) error {
 		// The user's creations take turns, so that two at once cannot
 		// both see room for one more key.
 		if err := lockUser(tx, userID); err != nil {
@@ -164,7 +164,7 @@ func (s *Service) CountAPIKeys(ctx context.Context, userID uint) (int, error) {
 func (s *Service) RevokeAPIKey(ctx context.Context, userID, keyID uint) error {
 	// The owner is part of the condition: a user can name any id, but
 	// only their own keys match.
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.Events.Transaction(ctx, s.db, func(tx *gorm.DB) error {
 		res := tx.Model(&apiKeyRow{}).
 			Where("id = ? AND user_id = ? AND revoked_at IS NULL", keyID, userID).
 			Update("revoked_at", db.Now())

@@ -200,7 +200,7 @@ func (s *Service) syncInTx(tx *gorm.DB, name, email string, a *directory.Account
 // API key must not keep admin or dev until someone notices. Roles granted
 // here stay. An account without such roles is left as it is.
 func (s *Service) revokeDirectoryUser(ctx context.Context, name string) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.Events.Transaction(ctx, s.db, func(tx *gorm.DB) error {
 		id, err := lockDirectoryUser(tx, name)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil

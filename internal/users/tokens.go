@@ -127,7 +127,7 @@ func (s *Service) consume(ctx context.Context, raw string, purpose TokenPurpose,
 			return nil, err
 		}
 	}
-	err = g.Transaction(func(tx *gorm.DB) error {
+	err = s.Events.Transaction(ctx, g, func(tx *gorm.DB) error {
 		if err := useToken(tx, t, now); err != nil {
 			return err
 		}

@@ -254,7 +254,7 @@ func (s *Service) create(ctx context.Context, email, password string, roles []st
 		now := db.Now()
 		u.EmailConfirmedAt = &now
 	}
-	err = g.Transaction(func(tx *gorm.DB) error {
+	err = s.Events.Transaction(ctx, g, func(tx *gorm.DB) error {
 		// Omit("Roles.*") links the existing roles without writing to
 		// roles; gorm inserts the user_roles rows with the user.
 		if err := tx.Omit("Roles.*").Create(u).Error; err != nil {
@@ -394,7 +394,7 @@ func (s *Service) EndSessions(ctx context.Context, id uint) (*User, error) {
 func (s *Service) EndSessionsBy(ctx context.Context, by, id uint) (*User, error) {
 	o := changedBy(by)
 	var u *User
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.Events.Transaction(ctx, s.db, func(tx *gorm.DB) error {
 		res := tx.Model(&User{}).Where("id = ?", id).Update("session_key", newSessionKey())
 		if res.Error != nil {
 			return res.Error
@@ -470,7 +470,7 @@ func (s *Service) EndOtherSessions(ctx context.Context, id uint, sessionKey, pas
 	if sessionKey == "" {
 		return nil, fmt.Errorf("end the other sessions of user %d: %w", id, ErrSessionEnded)
 	}
-	err = g.Transaction(func(tx *gorm.DB) error {
+	err = s.Events.Transaction(ctx, g, func(tx *gorm.DB) error {
 		var err error
 		u, err = s.updateIf(tx, id, "session_key = ?", sessionKey, map[string]any{"session_key": newSessionKey()}, ErrSessionEnded)
 		if err != nil {
@@ -512,7 +512,7 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) error
 	if err != nil {
 		return fmt.Errorf("set password: %w", err)
 	}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.Events.Transaction(ctx, s.db, func(tx *gorm.DB) error {
 		u, err := s.byEmail(tx, key)
 		if err != nil {
 			return err
@@ -582,7 +582,7 @@ func (s *Service) ChangePassword(ctx context.Context, id uint, oldPassword, newP
 	// The stored hash must still be the one just checked: two concurrent
 	// changes with the same old password cannot both win.
 	old := u.PasswordHash
-	err = g.Transaction(func(tx *gorm.DB) error {
+	err = s.Events.Transaction(ctx, g, func(tx *gorm.DB) error {
 		var err error
 		u, err = s.updateIf(tx, id, "password_hash = ?", old,
 			map[string]any{"password_hash": hash, "updated_at": time.Now().UTC(), "session_key": newSessionKey()}, ErrInvalidCredentials)
