@@ -247,6 +247,8 @@ func TestEveryPageIsAccessibleAndFits(t *testing.T) {
 	visit("admin-users-no-match", "/admin/users?q=nobody-matches-this", mustExist)
 	visit("admin-new-user", "/admin/users/new", mustExist)
 	visit("admin-edit-user", fmt.Sprintf("/admin/users/%d/edit", ada.ID), mustExist)
+	visit("admin-security-events", "/admin/security-events", mustExist)
+	visit("admin-security-events-none", "/admin/security-events?kind=account_deleted", mustExist)
 	visit("dev-ui-signed-in", "/dev/ui", optional)
 
 	if testing.Verbose() && len(rows) > 0 {

@@ -369,6 +369,7 @@ func (a *App) Handlers() *jobs.Handlers {
 		Mailer: a.Mailer, Logger: a.Logger, Metrics: a.Metrics,
 		Users: a.Users, Templates: a.MailTemplates, AppName: a.Config.AppName, BaseURL: a.Config.BaseURL,
 		Limits: a.Limits, Sessions: session.NewPurger(a.DB), SessionRegistry: a.SessionRegistry,
+		Events: a.Events, SecurityLogRetention: a.Config.SecurityLogRetention,
 		// scaffold:handlerswire
 	}
 }

@@ -90,6 +90,9 @@ type Config struct {
 
 	LogLevel  string `key:"LOG_LEVEL" default:"info" help:"debug, info, warn or error"`
 	LogFormat string `key:"LOG_FORMAT" default:"text" production:"json" help:"text or json"`
+	// SecurityLogRetention is how long security events are kept before
+	// the daily security-log:purge task deletes them.
+	SecurityLogRetention time.Duration `key:"SECURITY_LOG_RETENTION" default:"2160h" help:"how long security events (sign-ins, account changes) are kept before the daily purge deletes them: 2160h is 90 days; at least 24h"`
 
 	TrustedOrigins     []string `key:"TRUSTED_ORIGINS" help:"comma list of other origins (https://host[:port]) allowed to post forms here cross-origin"`
 	TrustedProxies     []string `key:"TRUSTED_PROXIES" help:"comma list of CIDRs (or addresses) of reverse proxies whose TRUSTED_PROXY_HEADER gives the client's address"`

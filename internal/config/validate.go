@@ -50,6 +50,11 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// MinSecurityLogRetention is the shortest SECURITY_LOG_RETENTION: the
+// log is what an incident review reads, and a shorter one would purge
+// yesterday's events at the next daily run.
+const MinSecurityLogRetention = 24 * time.Hour
+
 // DatabaseSchemes are the DATABASE_URL schemes Launchkit can open.
 var DatabaseSchemes = []string{"sqlite", "postgres", "postgresql", "mysql"}
 
@@ -105,6 +110,9 @@ func validate(c *Config) Problems {
 	}
 	if !cookieName.MatchString(c.SessionCookieName) {
 		bad("SESSION_COOKIE_NAME", "%s is not a valid cookie name", c.show("SESSION_COOKIE_NAME", c.SessionCookieName))
+	}
+	if c.SecurityLogRetention < MinSecurityLogRetention {
+		bad("SECURITY_LOG_RETENTION", "must be at least 24h: the log is what an incident review reads")
 	}
 	if c.WorkerConcurrency < 1 {
 		bad("WORKER_CONCURRENCY", "must be at least 1")

@@ -36,6 +36,8 @@ func TestLoadRefusesInvalidValues(t *testing.T) {
 		{env{"DATABASE_STATEMENT_TIMEOUT": "-1s"}, "DATABASE_STATEMENT_TIMEOUT", []string{"must not be negative"}},
 		{env{"REQUEST_TIMEOUT": "0s"}, "REQUEST_TIMEOUT", []string{"positive"}},
 		{env{"SESSION_IDLE_TIMEOUT": "-1m"}, "SESSION_IDLE_TIMEOUT", []string{"must not be negative"}},
+		{env{"SECURITY_LOG_RETENTION": "12h"}, "SECURITY_LOG_RETENTION", []string{"must be at least 24h"}},
+		{env{"SECURITY_LOG_RETENTION": "0s"}, "SECURITY_LOG_RETENTION", []string{"must be at least 24h"}},
 		{env{"TRUSTED_ORIGINS": "https://a.example,https://b.example/app"}, "TRUSTED_ORIGINS", []string{`"https://b.example/app" is not an origin like https://example.com`}},
 		{env{"TRUSTED_ORIGINS": "b.example"}, "TRUSTED_ORIGINS", []string{`"b.example" is not an origin`}},
 		{env{"METRICS_ADDR": "metrics"}, "METRICS_ADDR", []string{`"metrics" is not a host:port address`}},

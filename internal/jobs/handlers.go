@@ -10,6 +10,7 @@ import (
 	"github.com/launchkit/launchkit/internal/mail"
 	"github.com/launchkit/launchkit/internal/metrics"
 	"github.com/launchkit/launchkit/internal/ratelimit"
+	"github.com/launchkit/launchkit/internal/seclog"
 	"github.com/launchkit/launchkit/internal/session"
 	"github.com/launchkit/launchkit/internal/users"
 )
@@ -35,6 +36,11 @@ type Handlers struct {
 	// SessionRegistry is purged of the rows of ended sessions with them;
 	// nil purges none.
 	SessionRegistry *session.Registry
+	// Events is the security log, whose events older than
+	// SecurityLogRetention (SECURITY_LOG_RETENTION) the daily
+	// security-log:purge task deletes; nil purges nothing.
+	Events               *seclog.Log
+	SecurityLogRetention time.Duration
 	// (go run ./tools/scaffold adds its resources' services here.)
 	// scaffold:handlers
 }

@@ -10,7 +10,7 @@
 // that package, which writes it to the outbox in the transaction of its
 // change without knowing jobs; jobs imports the package and registers
 // the handler. Only the tasks nobody else asks for (mail:send,
-// sessions:purge) are named here. A handler does its work through the
+// sessions:purge, security-log:purge) are named here. A handler does its work through the
 // domain packages' services (Handlers), never on their tables. The Go
 // compiler keeps the rule: a domain package jobs imports cannot import
 // jobs back.

@@ -34,6 +34,7 @@ var Tasks = []Task{
 	mailSendTask,
 	accountMailTask,
 	sessionsPurgeTask,
+	securityLogPurgeTask,
 	alertMailTask,
 	// scaffold:tasks
 }

@@ -8,7 +8,9 @@
 //
 // An event is written in the same transaction as the change it records,
 // where there is one (Record takes the caller's transaction), so the two
-// are committed together or not at all. The client's address and user
+// are committed together or not at all; a transaction begun with
+// Log.Transaction also holds the event's log line and count back until
+// it commits. The client's address and user
 // agent come from the request's context (WithClient), so the domain
 // packages that record events need know nothing about HTTP.
 //
@@ -127,7 +129,8 @@ func New(d *gorm.DB, logger *slog.Logger, count func(kind string)) *Log {
 // one making the change e records); otherwise on its own. The client's
 // address and user agent are taken from ctx unless e has them; long texts
 // are cut to their columns' widths. The log line and the count follow
-// the write.
+// the write; inside a transaction begun by Transaction, they wait for its
+// commit, so that a change rolled back leaves neither row nor line.
 func (l *Log) Record(ctx context.Context, tx *gorm.DB, e Event) error {
 	if l == nil {
 		return nil
@@ -152,6 +155,41 @@ func (l *Log) Record(ctx context.Context, tx *gorm.DB, e Event) error {
 	if err := g.WithContext(ctx).Create(&e).Error; err != nil {
 		return fmt.Errorf("record security event %s: %w", e.Kind, err)
 	}
+	if tx != nil {
+		if p, ok := tx.Statement.Context.Value(pendingKey{}).(*pending); ok {
+			p.events = append(p.events, e)
+			return nil
+		}
+	}
+	l.emit(ctx, e)
+	return nil
+}
+
+// pending are the events recorded in a transaction begun by Transaction,
+// whose lines and counts wait for its commit.
+type pending struct{ events []Event }
+
+type pendingKey struct{}
+
+// Transaction runs fn in a transaction of g (as gorm's Transaction) and,
+// once it has committed, writes the log lines and counts of the events
+// recorded through its tx; when it fails, none. A nil Log just runs it.
+func (l *Log) Transaction(ctx context.Context, g *gorm.DB, fn func(tx *gorm.DB) error) error {
+	if l == nil {
+		return g.WithContext(ctx).Transaction(fn)
+	}
+	p := &pending{}
+	if err := g.WithContext(context.WithValue(ctx, pendingKey{}, p)).Transaction(fn); err != nil {
+		return err
+	}
+	for _, e := range p.events {
+		l.emit(ctx, e)
+	}
+	return nil
+}
+
+// emit writes e's log line and counts it.
+func (l *Log) emit(ctx context.Context, e Event) {
 	attrs := []any{"kind", string(e.Kind), "address", e.Address}
 	if e.UserID != nil {
 		attrs = append(attrs, "user_id", *e.UserID)
@@ -169,7 +207,6 @@ func (l *Log) Record(ctx context.Context, tx *gorm.DB, e Event) error {
 	if l.count != nil {
 		l.count(string(e.Kind))
 	}
-	return nil
 }
 
 // clip cuts s to at most n bytes on a character boundary, and drops

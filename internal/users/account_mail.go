@@ -64,7 +64,7 @@ func addAccountMail(tx *gorm.DB, m AccountMail) error {
 // notice to the owner instead: a page that answers both cases alike then
 // tells nobody which addresses have accounts.
 func (s *Service) Register(ctx context.Context, email, password string, notifyOwner bool) (*User, error) {
-	u, err := s.create(ctx, email, password, nil, false, func(tx *gorm.DB, u *User) error {
+	u, err := s.create(ctx, email, password, nil, false, origin{method: MethodRegister}, func(tx *gorm.DB, u *User) error {
 		return addAccountMail(tx, AccountMail{Kind: MailConfirmEmail, UserID: u.ID})
 	})
 	if errors.Is(err, ErrEmailTaken) && notifyOwner {

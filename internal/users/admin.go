@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/launchkit/launchkit/internal/db"
+	"github.com/launchkit/launchkit/internal/seclog"
 )
 
 // ListQuery asks List for one page of users: those whose email or name
@@ -195,7 +196,7 @@ func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error)
 	slices.Sort(names)
 	names = slices.Compact(names)
 
-	u, err := s.editUser(ctx, id, func(tx *gorm.DB, u *User) error {
+	u, err := s.editUser(ctx, id, c.By, func(tx *gorm.DB, u *User) error {
 		if c.By == id && u.HasRole(RoleAdmin) && !c.Active {
 			return ErrOwnAccount
 		}
@@ -230,12 +231,13 @@ func (s *Service) Update(ctx context.Context, id uint, c Changes) (*User, error)
 
 // editUser runs edit on user id, locked and loaded, in one transaction
 // that keeps the rule every change of an account keeps: a site with an
-// active admin keeps one (ErrLastAdmin). It returns the user as the
-// transaction left them. Update and ChangeRoles share it, so the admin
-// panel and manage answer alike.
-func (s *Service) editUser(ctx context.Context, id uint, edit func(tx *gorm.DB, u *User) error) (*User, error) {
+// active admin keeps one (ErrLastAdmin), and records in the security
+// log what changed, as done by by (an admin, or 0 for an operator). It
+// returns the user as the transaction left them. Update and ChangeRoles
+// share it, so the admin panel and manage answer alike.
+func (s *Service) editUser(ctx context.Context, id, by uint, edit func(tx *gorm.DB, u *User) error) (*User, error) {
 	var u *User
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.Events.Transaction(ctx, s.db, func(tx *gorm.DB) error {
 		admins, err := lockAdmins(tx)
 		if err != nil {
 			return err
@@ -245,19 +247,77 @@ func (s *Service) editUser(ctx context.Context, id uint, edit func(tx *gorm.DB, 
 		if err := lockUser(tx, id); err != nil {
 			return err
 		}
-		if u, err = s.byID(tx, id); err != nil {
+		before, err := s.byID(tx, id)
+		if err != nil {
 			return err
 		}
-		if err := edit(tx, u); err != nil {
+		if err := edit(tx, before); err != nil {
 			return err
 		}
 		if err := anAdminRemains(tx, admins); err != nil {
 			return err
 		}
-		u, err = s.byID(tx, id)
-		return err
+		if u, err = s.byID(tx, id); err != nil {
+			return err
+		}
+		return s.recordEdit(ctx, tx, by, before, u)
 	})
 	return u, err
+}
+
+// recordEdit records in the security log, through tx, what changed
+// between before and after, done by by (as editUser).
+func (s *Service) recordEdit(ctx context.Context, tx *gorm.DB, by uint, before, after *User) error {
+	o := changedBy(by)
+	var events []seclog.Event
+	add := func(kind seclog.Kind, detail string) {
+		events = append(events, seclog.Event{UserID: seclog.UserRef(after.ID), ActorID: o.actor(), Kind: kind, Method: o.method, Detail: detail})
+	}
+	if before.Email != after.Email {
+		add(seclog.EmailChanged, "from "+before.Email+" to "+after.Email)
+	}
+	if before.EmailConfirmedAt == nil && after.EmailConfirmedAt != nil {
+		add(seclog.EmailConfirmed, "marked confirmed")
+	}
+	if added, removed := roleChanges(before.RoleNames(), after.RoleNames()); added != "" || removed != "" {
+		var parts []string
+		if added != "" {
+			parts = append(parts, "added: "+added)
+		}
+		if removed != "" {
+			parts = append(parts, "removed: "+removed)
+		}
+		add(seclog.RolesChanged, strings.Join(parts, "; "))
+	}
+	switch {
+	case before.Active && !after.Active:
+		add(seclog.AccountDeactivated, "every session signed out")
+	case !before.Active && after.Active:
+		add(seclog.AccountActivated, "")
+	}
+	for _, e := range events {
+		if err := s.Events.Record(ctx, tx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// roleChanges lists, comma-separated, the roles of after that before
+// lacks and those of before that after lacks.
+func roleChanges(before, after []string) (added, removed string) {
+	var a, r []string
+	for _, n := range after {
+		if !slices.Contains(before, n) {
+			a = append(a, n)
+		}
+	}
+	for _, n := range before {
+		if !slices.Contains(after, n) {
+			r = append(r, n)
+		}
+	}
+	return strings.Join(a, ", "), strings.Join(r, ", ")
 }
 
 // setRoles makes u, locked by editUser, hold exactly the roles names
@@ -297,8 +357,22 @@ func (s *Service) Delete(ctx context.Context, by, id uint) error {
 	if by == id {
 		return fmt.Errorf("delete user %d: %w", id, ErrOwnAccount)
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.Events.Transaction(ctx, s.db, func(tx *gorm.DB) error {
 		admins, err := lockAdmins(tx)
+		if err != nil {
+			return err
+		}
+		var gone User
+		if err := tx.Select("id", "email").Where("id = ?", id).Take(&gone).Error; errors.Is(err, gorm.ErrRecordNotFound) {
+			return ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		// Recorded before the row goes: the deletion sets the event's
+		// user_id to NULL, and the detail keeps who it was.
+		o := changedBy(by)
+		err = s.Events.Record(ctx, tx, seclog.Event{UserID: seclog.UserRef(id), ActorID: o.actor(), Kind: seclog.AccountDeleted,
+			Method: o.method, Detail: gone.Email})
 		if err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/launchkit/launchkit/internal/db"
+	"github.com/launchkit/launchkit/internal/seclog"
 )
 
 // MaxAPIKeys is how many unrevoked API keys one user may hold: plenty
@@ -98,7 +99,7 @@ func (s *Service) CreateAPIKey(ctx context.Context, userID uint, name string) (*
 		APIKey:  APIKey{UserID: userID, Name: name, Prefix: raw[:APIKeyPrefixLen], CreatedAt: db.Now()},
 		KeyHash: hashToken(raw),
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.Events.Transaction(ctx, s.db, func(tx *gorm.DB) error {
 		// The user's creations take turns, so that two at once cannot
 		// both see room for one more key.
 		if err := lockUser(tx, userID); err != nil {
@@ -118,7 +119,10 @@ func (s *Service) CreateAPIKey(ctx context.Context, userID uint, name string) (*
 		if live >= MaxAPIKeys {
 			return ErrTooManyAPIKeys
 		}
-		return tx.Create(row).Error
+		if err := tx.Create(row).Error; err != nil {
+			return err
+		}
+		return s.Events.Record(ctx, tx, seclog.Event{UserID: seclog.UserRef(userID), Kind: seclog.APIKeyCreated, Detail: keyDetail(&row.APIKey)})
 	})
 	if errors.Is(err, gorm.ErrForeignKeyViolated) {
 		err = ErrNotFound
@@ -160,16 +164,36 @@ func (s *Service) CountAPIKeys(ctx context.Context, userID uint) (int, error) {
 func (s *Service) RevokeAPIKey(ctx context.Context, userID, keyID uint) error {
 	// The owner is part of the condition: a user can name any id, but
 	// only their own keys match.
-	res := s.db.WithContext(ctx).Model(&apiKeyRow{}).
-		Where("id = ? AND user_id = ? AND revoked_at IS NULL", keyID, userID).
-		Update("revoked_at", db.Now())
-	if res.Error != nil {
-		return fmt.Errorf("revoke API key %d of user %d: %w", keyID, userID, res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("revoke API key %d of user %d: %w", keyID, userID, ErrAPIKeyNotFound)
+	err := s.Events.Transaction(ctx, s.db, func(tx *gorm.DB) error {
+		res := tx.Model(&apiKeyRow{}).
+			Where("id = ? AND user_id = ? AND revoked_at IS NULL", keyID, userID).
+			Update("revoked_at", db.Now())
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrAPIKeyNotFound
+		}
+		var k APIKey
+		if err := tx.Model(&apiKeyRow{}).Select("id", "name", "prefix").Where("id = ?", keyID).Take(&k).Error; err != nil {
+			return err
+		}
+		return s.Events.Record(ctx, tx, seclog.Event{UserID: seclog.UserRef(userID), Kind: seclog.APIKeyDeleted, Detail: keyDetail(&k)})
+	})
+	if err != nil {
+		return fmt.Errorf("revoke API key %d of user %d: %w", keyID, userID, err)
 	}
 	return nil
+}
+
+// keyDetail names key k in a security event: its name and the prefix its
+// owner sees in the list, never more of the key.
+func keyDetail(k *APIKey) string {
+	name := k.Name
+	if name == "" {
+		name = "(no name)"
+	}
+	return fmt.Sprintf("%q, %s…", name, k.Prefix)
 }
 
 // AuthenticateAPIKey returns the active user, with roles loaded, whose

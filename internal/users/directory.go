@@ -14,6 +14,7 @@ import (
 
 	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/directory"
+	"github.com/launchkit/launchkit/internal/seclog"
 )
 
 // Directory checks passwords against the company directory:
@@ -47,41 +48,77 @@ func (u *User) Directory() bool { return u.DirectoryName != nil }
 // address of a local account: the break-glass admin still signs in when
 // the directory is down. Directory-managed accounts never sign in with a
 // local password.
-func (s *Service) signInWithDirectory(ctx context.Context, username, password string) (*User, error) {
+func (s *Service) signInWithDirectory(ctx context.Context, username, password string, at *attempt) (*User, error) {
+	at.method = MethodDirectory
 	allowLocal := s.AllowLocalSignIn
 	if password == "" || len(password) > MaxPasswordLen {
+		at.refuse("no password, or one too long", nil)
 		return nil, fmt.Errorf("directory sign-in: %w", ErrInvalidCredentials)
 	}
 	a, err := s.Directory.Authenticate(ctx, username, password)
+	name := username
+	if a != nil {
+		name = a.Username
+	}
 	if errors.Is(err, directory.ErrNoSuchUser) || errors.Is(err, directory.ErrNoRole) {
-		name := username
-		if a != nil {
-			name = a.Username
-		}
 		if rerr := s.revokeDirectoryUser(ctx, directory.Key(name)); rerr != nil {
 			return nil, fmt.Errorf("directory sign-in: %w", rerr)
 		}
 	}
 	switch {
 	case err == nil:
-		return s.syncDirectoryUser(ctx, a)
+		u, err := s.syncDirectoryUser(ctx, a)
+		switch {
+		case errors.Is(err, ErrInvalidCredentials):
+			at.refuse("account deactivated", s.directoryUser(ctx, name))
+		case errors.Is(err, ErrDirectoryEmailTaken):
+			at.refuse("the directory's address is a local account's", nil)
+		case errors.Is(err, directory.ErrNoEmail):
+			at.refuse("no address in the directory", nil)
+		}
+		return u, err
 	case allowLocal && (errors.Is(err, directory.ErrNoSuchUser) || errors.Is(err, directory.ErrUnavailable)):
-		u, lerr := s.authenticate(ctx, username, password)
+		u, lerr := s.authenticate(ctx, username, password, at)
 		if lerr == nil || !errors.Is(err, directory.ErrUnavailable) || !errors.Is(lerr, ErrInvalidCredentials) {
 			return u, lerr
 		}
+		at.method = MethodDirectory
+		at.refuse("directory unavailable", nil)
 		return nil, err
 	case allowLocal && errors.Is(err, directory.ErrWrongPassword):
+		at.refuse("wrong password", s.directoryUser(ctx, name))
 		// An unknown name costs a local check (above): a wrong directory
 		// password costs as much, so timing does not tell them apart.
 		if herr := s.checkNothing(ctx, password); herr != nil {
+			at.why = ""
 			return nil, fmt.Errorf("directory sign-in: %w", herr)
 		}
 		return nil, fmt.Errorf("directory sign-in: %w", ErrInvalidCredentials)
-	case errors.Is(err, directory.ErrNoSuchUser) || errors.Is(err, directory.ErrWrongPassword):
+	case errors.Is(err, directory.ErrWrongPassword):
+		at.refuse("wrong password", s.directoryUser(ctx, name))
 		return nil, fmt.Errorf("directory sign-in: %w", ErrInvalidCredentials)
+	case errors.Is(err, directory.ErrNoSuchUser):
+		at.refuse("unknown account", nil)
+		return nil, fmt.Errorf("directory sign-in: %w", ErrInvalidCredentials)
+	case errors.Is(err, directory.ErrNoRole):
+		at.refuse("in no directory group allowed to sign in", s.directoryUser(ctx, name))
+	case errors.Is(err, directory.ErrUnavailable):
+		at.refuse("directory unavailable", nil)
 	}
 	return nil, err
+}
+
+// directoryUser is the local account of directory user name, for a
+// security event; nil when there is none (or it cannot be read).
+func (s *Service) directoryUser(ctx context.Context, name string) *User {
+	if !db.PlainText(name) {
+		return nil
+	}
+	var u User
+	if err := s.db.WithContext(ctx).Select("id").Where("directory_name = ?", directory.Key(name)).Take(&u).Error; err != nil {
+		return nil
+	}
+	return &u
 }
 
 // syncDirectoryUser creates or updates the local account of a, in one
@@ -163,7 +200,7 @@ func (s *Service) syncInTx(tx *gorm.DB, name, email string, a *directory.Account
 // API key must not keep admin or dev until someone notices. Roles granted
 // here stay. An account without such roles is left as it is.
 func (s *Service) revokeDirectoryUser(ctx context.Context, name string) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.Events.Transaction(ctx, s.db, func(tx *gorm.DB) error {
 		id, err := lockDirectoryUser(tx, name)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
@@ -175,8 +212,13 @@ func (s *Service) revokeDirectoryUser(ctx context.Context, name string) error {
 		if err != nil || removed == 0 {
 			return err
 		}
-		return tx.Model(&User{}).Where("id = ?", id).
+		err = tx.Model(&User{}).Where("id = ?", id).
 			Updates(map[string]any{"session_key": newSessionKey(), "updated_at": time.Now().UTC()}).Error
+		if err != nil {
+			return err
+		}
+		return s.Events.Record(ctx, tx, seclog.Event{UserID: seclog.UserRef(id), Kind: seclog.RolesChanged, Method: MethodDirectory,
+			Detail: "the directory no longer lets the account in: its directory roles removed, every session signed out"})
 	})
 }
 

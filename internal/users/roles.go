@@ -80,7 +80,7 @@ func (s *Service) ChangeRoles(ctx context.Context, id uint, c RoleChange) (*User
 			return nil, fmt.Errorf("change roles of user %d: the %s role is both added and removed", id, r)
 		}
 	}
-	u, err := s.editUser(ctx, id, func(tx *gorm.DB, u *User) error {
+	u, err := s.editUser(ctx, id, c.By, func(tx *gorm.DB, u *User) error {
 		// Every name is checked, the removed ones too: a mistyped role
 		// must not pass for one the user does not hold.
 		if _, err := findRoles(tx, slices.Concat(c.Add, c.Remove)); err != nil {

@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/launchkit/launchkit/internal/db"
+	"github.com/launchkit/launchkit/internal/seclog"
 )
 
 // TokenPurpose says what a single-use account token is for; a token
@@ -126,7 +127,7 @@ func (s *Service) consume(ctx context.Context, raw string, purpose TokenPurpose,
 			return nil, err
 		}
 	}
-	err = g.Transaction(func(tx *gorm.DB) error {
+	err = s.Events.Transaction(ctx, g, func(tx *gorm.DB) error {
 		if err := useToken(tx, t, now); err != nil {
 			return err
 		}
@@ -165,8 +166,18 @@ func (s *Service) ResetPassword(ctx context.Context, raw, newPassword string) (*
 			Updates(map[string]any{"password_hash": hash, "updated_at": now, "session_key": newSessionKey()}).Error; err != nil {
 			return err
 		}
+		err := s.Events.Record(ctx, tx, seclog.Event{UserID: seclog.UserRef(u.ID), Kind: seclog.PasswordReset, Method: MethodLink,
+			Detail: "every other session signed out"})
+		if err != nil {
+			return err
+		}
 		// The link came by mail: the address is the user's.
-		return tx.Model(&User{}).Where("id = ? AND email_confirmed_at IS NULL", u.ID).Update("email_confirmed_at", now).Error
+		res := tx.Model(&User{}).Where("id = ? AND email_confirmed_at IS NULL", u.ID).Update("email_confirmed_at", now)
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		return s.Events.Record(ctx, tx, seclog.Event{UserID: seclog.UserRef(u.ID), Kind: seclog.EmailConfirmed, Method: MethodLink,
+			Detail: "by a password-reset link"})
 	})
 	if err == nil {
 		u, err = s.byID(s.db.WithContext(ctx), u.ID)
@@ -185,8 +196,12 @@ func (s *Service) ConfirmEmail(ctx context.Context, raw string) (*User, error) {
 	var confirmedAt time.Time
 	u, err := s.consume(ctx, raw, PurposeConfirmEmail, nil, func(tx *gorm.DB, u *User, now time.Time) error {
 		confirmedAt = now
-		return tx.Model(&User{}).Where("id = ? AND email_confirmed_at IS NULL", u.ID).
-			Updates(map[string]any{"email_confirmed_at": now, "updated_at": now}).Error
+		res := tx.Model(&User{}).Where("id = ? AND email_confirmed_at IS NULL", u.ID).
+			Updates(map[string]any{"email_confirmed_at": now, "updated_at": now})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		return s.Events.Record(ctx, tx, seclog.Event{UserID: seclog.UserRef(u.ID), Kind: seclog.EmailConfirmed, Method: MethodLink})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("confirm email: %w", err)

@@ -172,20 +172,65 @@ func NewService(d *db.DB) *Service {
 
 // Create adds an active user with the user role plus roles, all of which
 // must exist, their address not yet confirmed. The email is trimmed and
-// lower-cased.
+// lower-cased. The security log records it as made by an operator
+// (manage); the admin panel uses CreateBy, registration Register.
 func (s *Service) Create(ctx context.Context, email, password string, roles ...string) (*User, error) {
-	return s.create(ctx, email, password, roles, false, nil)
+	return s.create(ctx, email, password, roles, false, origin{method: MethodManage}, nil)
 }
 
 // CreateConfirmed is Create for an account an operator vouches for (the
 // admin panel, `manage user create`): its address counts as confirmed.
 func (s *Service) CreateConfirmed(ctx context.Context, email, password string, roles ...string) (*User, error) {
-	return s.create(ctx, email, password, roles, true, nil)
+	return s.create(ctx, email, password, roles, true, origin{method: MethodManage}, nil)
 }
 
-// create makes the user and, in the same transaction, runs also (when
-// set) with it.
-func (s *Service) create(ctx context.Context, email, password string, roles []string, confirmed bool, also func(tx *gorm.DB, u *User) error) (*User, error) {
+// CreateBy is Create (or, with confirmed, CreateConfirmed) for admin by
+// in the admin panel: the security log says who made the account.
+func (s *Service) CreateBy(ctx context.Context, by uint, email, password string, confirmed bool, roles ...string) (*User, error) {
+	return s.create(ctx, email, password, roles, confirmed, origin{by: by, method: MethodAdmin}, nil)
+}
+
+// origin is who makes a change, for its security event: an admin (by,
+// method MethodAdmin), or the user or an operator (by 0).
+type origin struct {
+	by     uint
+	method string
+}
+
+// changedBy is the origin of a change made by admin by, or, when by is
+// 0, by an operator (manage).
+func changedBy(by uint) origin {
+	if by == 0 {
+		return origin{method: MethodManage}
+	}
+	return origin{by: by, method: MethodAdmin}
+}
+
+// actor is the event's ActorID for o: nil unless an admin did it.
+func (o origin) actor() *uint {
+	if o.by == 0 {
+		return nil
+	}
+	return seclog.UserRef(o.by)
+}
+
+// The methods of the security events the service records beside
+// "password", "directory" and "api" (sign-ins): "link", an emailed
+// link; "admin", the admin panel; "manage", an operator's command;
+// "register", the registration form.
+const (
+	MethodPassword  = "password"
+	MethodDirectory = "directory"
+	MethodAPI       = "api"
+	MethodLink      = "link"
+	MethodAdmin     = "admin"
+	MethodManage    = "manage"
+	MethodRegister  = "register"
+)
+
+// create makes the user and, in the same transaction, records it in the
+// security log (as made by o) and runs also (when set) with it.
+func (s *Service) create(ctx context.Context, email, password string, roles []string, confirmed bool, o origin, also func(tx *gorm.DB, u *User) error) (*User, error) {
 	email, err := normalizeEmail(email)
 	if err != nil {
 		return nil, fmt.Errorf("create user: %w", err)
@@ -211,10 +256,15 @@ func (s *Service) create(ctx context.Context, email, password string, roles []st
 		now := db.Now()
 		u.EmailConfirmedAt = &now
 	}
-	err = g.Transaction(func(tx *gorm.DB) error {
+	err = s.Events.Transaction(ctx, g, func(tx *gorm.DB) error {
 		// Omit("Roles.*") links the existing roles without writing to
 		// roles; gorm inserts the user_roles rows with the user.
 		if err := tx.Omit("Roles.*").Create(u).Error; err != nil {
+			return err
+		}
+		err := s.Events.Record(ctx, tx, seclog.Event{UserID: seclog.UserRef(u.ID), ActorID: o.actor(), Kind: seclog.AccountCreated,
+			Method: o.method, Detail: "roles: " + strings.Join(u.RoleNames(), ", ")})
+		if err != nil {
 			return err
 		}
 		if also != nil {
@@ -338,12 +388,26 @@ func newSessionKey() string { return rand.Text() }
 // each is refused at its next request. It returns the user as it is now,
 // so the caller's own session can be signed in again with the new key.
 func (s *Service) EndSessions(ctx context.Context, id uint) (*User, error) {
-	g := s.db.WithContext(ctx)
-	res := g.Model(&User{}).Where("id = ?", id).Update("session_key", newSessionKey())
-	if res.Error != nil {
-		return nil, fmt.Errorf("end the sessions of user %d: %w", id, res.Error)
-	}
-	u, err := s.byID(g, id)
+	return s.EndSessionsBy(ctx, 0, id)
+}
+
+// EndSessionsBy is EndSessions done by admin by (0: an operator), who
+// the security log names.
+func (s *Service) EndSessionsBy(ctx context.Context, by, id uint) (*User, error) {
+	o := changedBy(by)
+	var u *User
+	err := s.Events.Transaction(ctx, s.db, func(tx *gorm.DB) error {
+		res := tx.Model(&User{}).Where("id = ?", id).Update("session_key", newSessionKey())
+		if res.Error != nil {
+			return res.Error
+		}
+		var err error
+		if u, err = s.byID(tx, id); err != nil {
+			return err
+		}
+		return s.Events.Record(ctx, tx, seclog.Event{UserID: seclog.UserRef(id), ActorID: o.actor(), Kind: seclog.SessionsEnded,
+			Method: o.method, Detail: "every session"})
+	})
 	if err != nil {
 		return nil, fmt.Errorf("end the sessions of user %d: %w", id, err)
 	}
@@ -420,7 +484,14 @@ func (s *Service) EndOtherSessions(ctx context.Context, id uint, sessionKey, pas
 	if sessionKey == "" {
 		return nil, fmt.Errorf("end the other sessions of user %d: %w", id, ErrSessionEnded)
 	}
-	u, err = s.updateIf(g, id, "session_key = ?", sessionKey, map[string]any{"session_key": newSessionKey()}, ErrSessionEnded)
+	err = s.Events.Transaction(ctx, g, func(tx *gorm.DB) error {
+		var err error
+		u, err = s.updateIf(tx, id, "session_key = ?", sessionKey, map[string]any{"session_key": newSessionKey()}, ErrSessionEnded)
+		if err != nil {
+			return err
+		}
+		return s.Events.Record(ctx, tx, seclog.Event{UserID: seclog.UserRef(id), Kind: seclog.SessionsEnded, Detail: "every other session"})
+	})
 	if err != nil {
 		return nil, fmt.Errorf("end the other sessions of user %d: %w", id, err)
 	}
@@ -455,13 +526,21 @@ func (s *Service) SetPassword(ctx context.Context, email, password string) error
 	if err != nil {
 		return fmt.Errorf("set password: %w", err)
 	}
-	res := s.db.WithContext(ctx).Model(&User{}).Where("email = ?", key).
-		Updates(map[string]any{"password_hash": hash, "updated_at": time.Now(), "session_key": newSessionKey()})
-	if res.Error != nil {
-		return fmt.Errorf("set password: %w", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("set password: %w", ErrNotFound)
+	err = s.Events.Transaction(ctx, s.db, func(tx *gorm.DB) error {
+		u, err := s.byEmail(tx, key)
+		if err != nil {
+			return err
+		}
+		err = tx.Model(&User{}).Where("id = ?", u.ID).
+			Updates(map[string]any{"password_hash": hash, "updated_at": time.Now(), "session_key": newSessionKey()}).Error
+		if err != nil {
+			return err
+		}
+		return s.Events.Record(ctx, tx, seclog.Event{UserID: seclog.UserRef(u.ID), Kind: seclog.PasswordChanged, Method: MethodManage,
+			Detail: "set by an operator (manage); every session signed out"})
+	})
+	if err != nil {
+		return fmt.Errorf("set password: %w", err)
 	}
 	return nil
 }
@@ -519,8 +598,17 @@ func (s *Service) ChangePassword(ctx context.Context, id uint, oldPassword, newP
 	}
 	// The stored hash must still be the one just checked: two concurrent
 	// changes with the same old password cannot both win.
-	u, err = s.updateIf(g, id, "password_hash = ?", u.PasswordHash,
-		map[string]any{"password_hash": hash, "updated_at": time.Now().UTC(), "session_key": newSessionKey()}, ErrInvalidCredentials)
+	old := u.PasswordHash
+	err = s.Events.Transaction(ctx, g, func(tx *gorm.DB) error {
+		var err error
+		u, err = s.updateIf(tx, id, "password_hash = ?", old,
+			map[string]any{"password_hash": hash, "updated_at": time.Now().UTC(), "session_key": newSessionKey()}, ErrInvalidCredentials)
+		if err != nil {
+			return err
+		}
+		return s.Events.Record(ctx, tx, seclog.Event{UserID: seclog.UserRef(id), Kind: seclog.PasswordChanged, Method: MethodPassword,
+			Detail: "every other session signed out"})
+	})
 	if err != nil {
 		return nil, fmt.Errorf("change password of user %d: %w", id, err)
 	}
@@ -536,33 +624,103 @@ func (s *Service) ChangePassword(ctx context.Context, id uint, oldPassword, newP
 // accounts sign in by email address as well. An unknown name, a wrong
 // password or an inactive account is ErrInvalidCredentials; a right
 // password on an account RequireConfirmedEmail holds back is
-// ErrEmailUnconfirmed.
+// ErrEmailUnconfirmed. The security log records each sign-in, and each
+// refusal with why (never what was typed).
 func (s *Service) SignIn(ctx context.Context, name, password string) (*User, error) {
-	if s.Directory != nil {
-		return s.signInWithDirectory(ctx, name, password)
+	return s.signIn(ctx, "", name, password)
+}
+
+// SignInForAPI is SignIn for a client trading its password for an API
+// key (/api/v1/credentials): the security log records its sign-ins, and
+// failures, with the method "api".
+func (s *Service) SignInForAPI(ctx context.Context, name, password string) (*User, error) {
+	return s.signIn(ctx, MethodAPI, name, password)
+}
+
+// attempt is what a sign-in learned, for its security event: how the
+// password was checked (MethodPassword or MethodDirectory), the account
+// when one is known, and, for a refusal, why ("" for a failure that is
+// no refusal, the database being down say: nothing is recorded).
+type attempt struct {
+	method string
+	user   *uint
+	why    string
+}
+
+// refuse notes why the attempt was refused, and whose account it was
+// (nil: none known).
+func (a *attempt) refuse(why string, user *User) {
+	a.why = why
+	if user != nil {
+		a.user = seclog.UserRef(user.ID)
 	}
-	return s.authenticate(ctx, name, password)
+}
+
+// signIn is SignIn, recording the outcome in the security log with the
+// method via, or, when via is "", the way the password was checked.
+func (s *Service) signIn(ctx context.Context, via, name, password string) (*User, error) {
+	var at attempt
+	var u *User
+	var err error
+	if s.Directory != nil {
+		u, err = s.signInWithDirectory(ctx, name, password, &at)
+	} else {
+		u, err = s.authenticate(ctx, name, password, &at)
+	}
+	e := seclog.Event{Kind: seclog.SignIn, Method: at.method, UserID: at.user}
+	if via != "" {
+		// The API says how the password was checked in the detail.
+		e.Method, e.Detail = via, at.method
+	}
+	switch {
+	case err == nil:
+		e.UserID = seclog.UserRef(u.ID)
+	case at.why == "":
+		return nil, err
+	default:
+		// For a name no account has, nothing typed is kept: such a name
+		// is as likely a password typed into the wrong field as an
+		// address, and the log must never hold a password. The time and
+		// the client's address are enough to see guessing.
+		e.Kind = seclog.SignInFailed
+		e.Detail = strings.TrimPrefix(e.Detail+": "+at.why, ": ")
+	}
+	if rerr := s.Events.Record(ctx, nil, e); rerr != nil {
+		return nil, fmt.Errorf("sign in: %w", rerr)
+	}
+	return u, err
 }
 
 // authenticate returns the active local user whose email and password
-// these are, with roles loaded, or ErrInvalidCredentials. An unknown email
+// these are, with roles loaded, or ErrInvalidCredentials, noting in at
+// what it found. An unknown email
 // costs the same password hashing as a known one, so response times do
 // not reveal which addresses have accounts. A password whose stored hash
 // was made with other parameters than s.Params is hashed again with them.
-func (s *Service) authenticate(ctx context.Context, email, password string) (*User, error) {
+func (s *Service) authenticate(ctx context.Context, email, password string, at *attempt) (*User, error) {
+	at.method = MethodPassword
 	key := strings.ToLower(strings.TrimSpace(email))
 	if len(password) > MaxPasswordLen { // no account has one; don't hash megabytes
+		at.refuse("password too long", nil)
 		return nil, fmt.Errorf("sign in: %w", ErrInvalidCredentials)
 	}
 	u, err := s.ByEmail(ctx, key)
-	if err == nil && (u.Directory() || u.PasswordHash == "") {
-		// Its password is the directory's (signInWithDirectory checks
-		// it), or it has none (made by a sign-in through a provider): it
-		// is refused as an unknown address is, at the same cost.
+	switch {
+	case err == nil && u.Directory():
+		// Its password is the directory's: signInWithDirectory checks it.
+		at.refuse("a directory account: its password is the directory's", u)
 		err = ErrNotFound
+	case err == nil && u.PasswordHash == "":
+		// Made by a sign-in through a provider, it has no password: it is
+		// refused as an unknown address is, at the same cost.
+		at.refuse("an account without a password", u)
+		err = ErrNotFound
+	case errors.Is(err, ErrNotFound):
+		at.refuse("unknown account", nil)
 	}
 	if errors.Is(err, ErrNotFound) {
 		if err := s.checkNothing(ctx, password); err != nil {
+			at.why = ""
 			return nil, fmt.Errorf("sign in: %w", err)
 		}
 		return nil, fmt.Errorf("sign in: %w", ErrInvalidCredentials)
@@ -574,7 +732,12 @@ func (s *Service) authenticate(ctx context.Context, email, password string) (*Us
 	if err != nil {
 		return nil, fmt.Errorf("sign in user %d: check the password: %w", u.ID, err)
 	}
-	if !match || !u.Active {
+	if !match {
+		at.refuse("wrong password", u)
+		return nil, fmt.Errorf("sign in: %w", ErrInvalidCredentials)
+	}
+	if !u.Active {
+		at.refuse("account deactivated", u)
 		return nil, fmt.Errorf("sign in: %w", ErrInvalidCredentials)
 	}
 	if s.outdated(u.PasswordHash) {
@@ -583,6 +746,7 @@ func (s *Service) authenticate(ctx context.Context, email, password string) (*Us
 	if s.RequireConfirmedEmail && u.EmailConfirmedAt == nil {
 		// The password was right (callers may give the guess back), but
 		// the account may not be used yet.
+		at.refuse("email address not confirmed", u)
 		return nil, fmt.Errorf("sign in user %d: %w", u.ID, ErrEmailUnconfirmed)
 	}
 	return u, nil

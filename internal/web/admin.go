@@ -145,6 +145,9 @@ type userForm struct {
 	// Directory is the directory username of a directory-managed
 	// account, "" for a local one.
 	Directory string
+	// Events are the account's recent security events (none for a new
+	// one).
+	Events []eventRow
 }
 
 // DirectoryRole reports whether the directory decides role name.
@@ -167,6 +170,9 @@ func (s *Server) userForm(r *http.Request, f *form, u *users.User, selected map[
 	uf := &userForm{form: f, Roles: roles, Selected: selected, Active: active, Confirmed: confirmed}
 	if u != nil {
 		uf.ID, uf.Directory = u.ID, directoryName(u)
+		if uf.Events, err = s.recentActivity(r.Context(), u.ID); err != nil {
+			return nil, err
+		}
 	}
 	return uf, nil
 }
@@ -195,11 +201,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	s.checkNewPassword(f, f.get("email"))
 	var u *users.User
 	if f.ok() {
-		create := s.users.Create
-		if confirmed {
-			create = s.users.CreateConfirmed
-		}
-		u, err = create(r.Context(), f.get("email"), f.get("password"), roles...)
+		u, err = s.users.CreateBy(r.Context(), currentUser(r).ID, f.get("email"), f.get("password"), confirmed, roles...)
 		if err == nil && f.get("name") != "" {
 			err = s.users.SetName(r.Context(), u.ID, f.get("name"))
 		}
@@ -305,7 +307,7 @@ func (s *Server) signOutUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u, err = s.users.EndSessions(r.Context(), u.ID)
+	u, err = s.users.EndSessionsBy(r.Context(), currentUser(r).ID, u.ID)
 	if err == nil && u.ID == currentUser(r).ID {
 		err = s.startSession(w, r, u)
 	}

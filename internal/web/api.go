@@ -111,7 +111,7 @@ func (s *Server) createCredentials(w http.ResponseWriter, r *http.Request) error
 	if err := s.spendGuess(r.Context(), budget); err != nil {
 		return err
 	}
-	u, err := s.checkPassword(r.Context(), name, in.Password, budget)
+	u, err := s.checkPassword(r.Context(), name, in.Password, budget, s.users.SignInForAPI)
 	if errors.Is(err, users.ErrInvalidCredentials) && s.cfg.UserLDAP {
 		return errStatus(http.StatusUnauthorized, "The username or password is not right.")
 	}

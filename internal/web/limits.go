@@ -12,6 +12,7 @@ import (
 
 	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/ratelimit"
+	"github.com/launchkit/launchkit/internal/seclog"
 	"github.com/launchkit/launchkit/internal/users"
 )
 
@@ -42,6 +43,7 @@ func (s *Server) limitAddress(kind string, limit ratelimit.Limit) func(http.Hand
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			key := kind + ":addr:" + limitKey(s.clientAddress(r))
 			if d := s.limits.Take(r.Context(), key, limit); !d.Allowed {
+				s.recordLimitHit(r.Context(), key, 0, budgetNames[kind])
 				s.respond(w, r, errTooMany(d.RetryAfter, ""))
 				return
 			}
@@ -62,6 +64,10 @@ func accountKey(name string) string { return ratelimit.EmailKey("guess:account:"
 type guessBudget struct {
 	key    string
 	device bool
+	// user is the account whose budget it is, when known (0: not yet
+	// looked up); name is the name it was asked for.
+	user uint
+	name string
 }
 
 // browserBudget is the guessBudget of r's browser for the account named
@@ -73,10 +79,12 @@ func (s *Server) browserBudget(r *http.Request, name string) guessBudget {
 	account := accountKey(name)
 	if e, ok := s.devices.entry(r, account); ok {
 		if u, err := s.users.ByID(r.Context(), e.User); err == nil && u.Active {
-			return budgetOf(account, e, u)
+			b := budgetOf(account, e, u)
+			b.name = name
+			return b
 		}
 	}
-	return guessBudget{key: account}
+	return guessBudget{key: account, name: name}
 }
 
 // ownBudget is the guessBudget of r's browser for the signed-in user u's
@@ -91,15 +99,18 @@ func (s *Server) ownBudget(r *http.Request, u *users.User) guessBudget {
 // budgetOf is the device budget of entry e when it is one of u's, the
 // account whose budget key is account; else the account's shared one.
 func budgetOf(account string, e deviceEntry, u *users.User) guessBudget {
-	if e.Device != "" && accountKey(ownGuessKey(u)) == account && e.proves(u) {
-		return guessBudget{key: "guess:device:" + e.Device, device: true}
+	if accountKey(ownGuessKey(u)) != account {
+		return guessBudget{key: account}
 	}
-	return guessBudget{key: account}
+	if e.Device != "" && e.proves(u) {
+		return guessBudget{key: "guess:device:" + e.Device, device: true, user: u.ID}
+	}
+	return guessBudget{key: account, user: u.ID}
 }
 
 // sharedBudget is the account's shared guessBudget, which the API, which
 // takes no cookies, always spends.
-func sharedBudget(name string) guessBudget { return guessBudget{key: accountKey(name)} }
+func sharedBudget(name string) guessBudget { return guessBudget{key: accountKey(name), name: name} }
 
 // spendGuess spends one guess of budget before a password is checked;
 // when none is left it returns a 429 (errTooMany) to answer with. The
@@ -112,6 +123,7 @@ func (s *Server) spendGuess(ctx context.Context, budget guessBudget) error {
 	if d.Allowed {
 		return nil
 	}
+	s.recordLimitHit(ctx, budget.key, s.budgetUser(ctx, budget), budgetNames["account"])
 	wait := tryAgainIn(d.RetryAfter)
 	reset := "choose a new password with a link by mail: /user/forgot-password"
 	if s.cfg.UserLDAP {
@@ -243,9 +255,54 @@ var keysPerAccount = ratelimit.Limit{Burst: 10, Period: time.Hour}
 // spendKeyCreation spends one of user userID's key creations; when none
 // is left it returns a 429 (errTooMany) to answer with.
 func (s *Server) spendKeyCreation(ctx context.Context, userID uint) error {
-	d := s.limits.Take(ctx, fmt.Sprintf("apikey:create:user:%d", userID), keysPerAccount)
+	key := fmt.Sprintf("apikey:create:user:%d", userID)
+	d := s.limits.Take(ctx, key, keysPerAccount)
 	if d.Allowed {
 		return nil
 	}
+	s.recordLimitHit(ctx, key, userID, budgetNames["apikey"])
 	return errTooMany(d.RetryAfter, "You have created too many API keys lately. "+tryAgainIn(d.RetryAfter)+".")
+}
+
+// budgetNames are the budgets as the security log names them: the
+// address budgets by their kind (limitAddress), then the account's
+// guesses and its key creations.
+var budgetNames = map[string]string{
+	"guess":   "password checks per address",
+	"post":    "mail and sign-up forms per address",
+	"account": "wrong passwords for the account",
+	"apikey":  "API keys created by the account",
+}
+
+// limitHitsRecorded: a spent budget is recorded in the security log at
+// most once a minute, however often it is refused meanwhile, so that a
+// flood does not become a flood of rows.
+var limitHitsRecorded = ratelimit.Limit{Burst: 1, Period: time.Minute}
+
+// recordLimitHit records, at most once a minute per budget key, that
+// the budget named name was spent; userID is the account it is for
+// (0: an address's). A failure to record is logged: the refusal stands.
+func (s *Server) recordLimitHit(ctx context.Context, key string, userID uint, name string) {
+	if !s.limits.Take(ctx, "seclog:"+key, limitHitsRecorded).Allowed {
+		return
+	}
+	e := seclog.Event{Kind: seclog.LimitHit, Detail: "budget: " + name}
+	if userID != 0 {
+		e.UserID = seclog.UserRef(userID)
+	}
+	if err := s.events.Record(ctx, nil, e); err != nil {
+		s.logger.ErrorContext(ctx, "security event not recorded", "err", err)
+	}
+}
+
+// budgetUser is the account whose guessing budget b is, when there is one
+// (looked up by address; a directory username is not looked up), else 0.
+func (s *Server) budgetUser(ctx context.Context, b guessBudget) uint {
+	if b.user != 0 || b.name == "" || s.cfg.UserLDAP {
+		return b.user
+	}
+	if u, err := s.users.ByEmail(ctx, b.name); err == nil {
+		return u.ID
+	}
+	return 0
 }

@@ -94,6 +94,7 @@ func (s *Server) routes() http.Handler {
 			r.Post("/users/{id}/edit", s.handle(s.updateUser))
 			r.Post("/users/{id}/delete", s.handle(s.deleteUser))
 			r.Post("/users/{id}/sign-out", s.handle(s.signOutUser))
+			r.Get("/security-events", s.handle(s.adminSecurityEventsPage))
 			jobs := wholePage(s.jobsDashboard()) // not for a boosted swap (htmx.go)
 			r.Handle("/jobs", jobs)
 			r.Handle("/jobs/*", jobs)

@@ -19,6 +19,9 @@ type securityData struct {
 	Providers  []ssoButton
 	// Sessions is the Sessions card (sessions.go).
 	Sessions sessionsCard
+	// Events are the account's recent security events, newest first
+	// (events.go).
+	Events []eventRow
 }
 
 func (s *Server) securityPage(w http.ResponseWriter, r *http.Request) error {
@@ -34,6 +37,9 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, status i
 		return err
 	}
 	if err := s.loadIdentities(r, &data); err != nil {
+		return err
+	}
+	if data.Events, err = s.recentActivity(r.Context(), currentUser(r).ID); err != nil {
 		return err
 	}
 	return s.render(w, r, status, "pages/security.html", data)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 
 	"github.com/launchkit/launchkit/internal/directory"
+	"github.com/launchkit/launchkit/internal/seclog"
 	"github.com/launchkit/launchkit/internal/users"
 )
 
@@ -50,7 +51,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 	if err := s.spendGuess(r.Context(), budget); err != nil {
 		return err
 	}
-	u, err := s.checkPassword(r.Context(), name, f.get("password"), budget)
+	u, err := s.checkPassword(r.Context(), name, f.get("password"), budget, s.users.SignIn)
 	page := signInData{form: f, Providers: s.ssoButtons()}
 	status := http.StatusUnprocessableEntity
 	switch refusal := refusalOf(err); {
@@ -85,6 +86,11 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {
 	if u := currentUser(r); u != nil {
 		s.logger.InfoContext(r.Context(), "user signed out", "user_id", u.ID)
+		// Signing out goes on when the event cannot be recorded: leaving
+		// the visitor signed in would be worse than a missing row.
+		if err := s.events.Record(r.Context(), nil, seclog.Event{UserID: seclog.UserRef(u.ID), Kind: seclog.SignOut}); err != nil {
+			s.logger.ErrorContext(r.Context(), "security event not recorded", "kind", seclog.SignOut, "err", err)
+		}
 	}
 	if err := s.forgetSession(r.Context()); err != nil {
 		return err
@@ -122,11 +128,12 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *users.U
 }
 
 // checkPassword returns the user whose name (an email address, or with
-// USER_LDAP a directory username) and password these are (users.SignIn),
-// for the sign-in form and the API alike; a right password gives the
-// guessing budget the check spent back.
-func (s *Server) checkPassword(ctx context.Context, name, password string, budget guessBudget) (*users.User, error) {
-	u, err := s.users.SignIn(ctx, name, password)
+// USER_LDAP a directory username) and password these are, checked by
+// signIn (users.SignIn for the form, SignInForAPI for the API, which
+// record the attempt as theirs); a right password gives the guessing
+// budget the check spent back.
+func (s *Server) checkPassword(ctx context.Context, name, password string, budget guessBudget, signIn func(ctx context.Context, name, password string) (*users.User, error)) (*users.User, error) {
+	u, err := signIn(ctx, name, password)
 	if s.cfg.UserLDAP && (errors.Is(err, directory.ErrUnavailable) || (err == nil && u.Directory())) {
 		// What /readyz last saw of the directory may no longer hold.
 		_ = s.cache.Forget(ctx, directoryCheckKey)
