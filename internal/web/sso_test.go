@@ -107,7 +107,7 @@ func (s *site) identities(email string) []users.Identity {
 	return ids
 }
 
-func (s *site) events(kind seclog.Kind) []seclog.Event {
+func (s *site) eventsOf(kind seclog.Kind) []seclog.Event {
 	s.t.Helper()
 	var list []seclog.Event
 	if err := s.app.DB.Gorm.Where("kind = ?", kind).Order("id").Find(&list).Error; err != nil {
@@ -151,10 +151,10 @@ func TestSSOOnEveryDatabase(t *testing.T) {
 			if err != nil || u.EmailConfirmedAt == nil || u.HasPassword() || u.Name != "Grace Hopper" {
 				t.Fatalf("account = %+v, %v", u, err)
 			}
-			if e := s.events(seclog.SignIn); len(e) != 1 || e[0].Method != "sso:acme" || *e[0].UserID != u.ID {
+			if e := s.eventsOf(seclog.SignIn); len(e) != 1 || e[0].Method != "sso:acme" || *e[0].UserID != u.ID {
 				t.Errorf("sign-in events = %+v", e)
 			}
-			if e := s.events(seclog.AccountCreated); len(e) != 1 || e[0].Method != "sso:acme" {
+			if e := s.eventsOf(seclog.AccountCreated); len(e) != 1 || e[0].Method != "sso:acme" {
 				t.Errorf("account events = %+v", e)
 			}
 			v.get("/user/security").status(200).contains("Sign-in providers", "Acme ID", "grace@example.com", "Unlink")
@@ -183,7 +183,7 @@ func TestSSOOnEveryDatabase(t *testing.T) {
 				t.Errorf("the attacker's identity was linked: %+v", ids)
 			}
 			adaAccount, _ := s.app.Users.ByEmail(context.Background(), "ada@example.com")
-			if e := s.events(seclog.SignInFailed); len(e) != 1 || e[0].Detail != "link required" || e[0].UserID == nil || *e[0].UserID != adaAccount.ID {
+			if e := s.eventsOf(seclog.SignInFailed); len(e) != 1 || e[0].Detail != "link required" || e[0].UserID == nil || *e[0].UserID != adaAccount.ID {
 				t.Errorf("failure events = %+v", e)
 			}
 		})
@@ -212,7 +212,7 @@ func TestSSOTrustedEmailLinksOnlyVerifiedAddresses(t *testing.T) {
 		if ids := s.identities("ada@example.com"); len(ids) != 1 || ids[0].Subject != "ada-corp" {
 			t.Errorf("identities = %+v", ids)
 		}
-		if e := s.events(seclog.IdentityLinked); len(e) != 1 || e[0].Method != "sso:acme" {
+		if e := s.eventsOf(seclog.IdentityLinked); len(e) != 1 || e[0].Method != "sso:acme" {
 			t.Errorf("link events = %+v", e)
 		}
 	})
@@ -322,7 +322,7 @@ func TestSSOUnlink(t *testing.T) {
 		ada.post("/user/sso/identities/" + itoa(adaID) + "/unlink").redirectsTo("/user/security")
 		ada.get("/user/security").status(200).contains("The identity is unlinked", "No sign-in provider is linked")
 		elsewhere.signedOut()
-		if e := s.events(seclog.IdentityUnlinked); len(e) != 1 {
+		if e := s.eventsOf(seclog.IdentityUnlinked); len(e) != 1 {
 			t.Errorf("unlink events = %+v", e)
 		}
 	})
@@ -559,7 +559,7 @@ func TestSSOProviderFailuresAreClearPages(t *testing.T) {
 			if _, err := s.app.Users.ByEmail(context.Background(), "grace@example.com"); err == nil {
 				t.Error("an account was made")
 			}
-			if e := s.events(seclog.SignInFailed); len(e) != 1 || e[0].Method != "sso:acme" {
+			if e := s.eventsOf(seclog.SignInFailed); len(e) != 1 || e[0].Method != "sso:acme" {
 				t.Errorf("failure events = %+v", e)
 			}
 		})
