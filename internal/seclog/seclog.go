@@ -143,10 +143,10 @@ func (l *Log) Record(ctx context.Context, tx *gorm.DB, e Event) error {
 		e.UserAgent = c.UserAgent
 	}
 	e.ID = 0
-	e.Method = clip(e.Method, maxMethod)
-	e.Address = clip(e.Address, maxAddress)
-	e.UserAgent = clip(e.UserAgent, maxUserAgent)
-	e.Detail = clip(e.Detail, maxDetail)
+	e.Method = Clip(e.Method, maxMethod)
+	e.Address = Clip(e.Address, maxAddress)
+	e.UserAgent = Clip(e.UserAgent, maxUserAgent)
+	e.Detail = Clip(e.Detail, maxDetail)
 	e.CreatedAt = l.now().UTC()
 	g := tx
 	if g == nil {
@@ -209,9 +209,11 @@ func (l *Log) emit(ctx context.Context, e Event) {
 	}
 }
 
-// clip cuts s to at most n bytes on a character boundary, and drops
-// control characters (a user agent is the client's text).
-func clip(s string, n int) string {
+// Clip cuts s, the client's text (a user agent, an address), to at most
+// n bytes on a character boundary, without invalid UTF-8 or control
+// characters, which PostgreSQL and MySQL would refuse: what a column of
+// the client's text stores.
+func Clip(s string, n int) string {
 	s = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return -1
@@ -221,11 +223,10 @@ func clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	s = s[:n]
-	for !utf8.ValidString(s) {
-		s = s[:len(s)-1]
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	return s
+	return s[:n]
 }
 
 // UserRef returns a pointer to id, for Event.UserID and ActorID.

@@ -9,14 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"gorm.io/gorm"
 
 	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/keyring"
+	"github.com/launchkit/launchkit/internal/seclog"
 )
 
 // Ender is a Manager whose sessions live in a store under a token (SCS
@@ -153,7 +152,7 @@ func (r *Registry) Add(ctx context.Context, e SignedIn, token string) error {
 	now := time.Now().UTC()
 	e.ID = 0
 	e.Token = r.seal(e.UserID, e.SID, token)
-	e.UserAgent, e.Address = clip(e.UserAgent, 255), clip(e.Address, 64)
+	e.UserAgent, e.Address = seclog.Clip(e.UserAgent, 255), seclog.Clip(e.Address, 64)
 	e.CreatedAt, e.LastSeenAt, e.ExpiresAt = now, now, e.ExpiresAt.UTC()
 	if err := r.db.Gorm.WithContext(ctx).Create(&e).Error; err != nil {
 		return fmt.Errorf("record session of user %d: %w", e.UserID, err)
@@ -279,25 +278,6 @@ func (r *Registry) PurgeEnded(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("purge ended sessions: %w", res.Error)
 	}
 	return res.RowsAffected, nil
-}
-
-// clip cuts s, the client's text, to at most n bytes on a character
-// boundary, without invalid UTF-8 or control characters, which
-// PostgreSQL and MySQL would refuse.
-func clip(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, strings.ToValidUTF8(s, ""))
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // NewSID's IDs: 32 lower-case hex digits.
