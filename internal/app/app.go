@@ -322,6 +322,11 @@ func NewUsers(cfg *config.Config, d *db.DB) *users.Service {
 	s.RequireConfirmedEmail = cfg.UserRequireConfirmedEmail
 	s.AllowLocalSignIn = cfg.UserLDAPAllowLocal
 	s.AppName = cfg.AppName
+	// Authenticator keys are sealed with a key derived from SECRET_KEY
+	// (older keys from SECRET_KEY_FALLBACKS still open them).
+	if k, err := keyring.New(cfg.SecretKey, cfg.SecretKeyFallbacks, cfg.BaseURL); err == nil {
+		s.Secrets = k.Sealer(keyring.SecondFactor)
+	}
 	return s
 }
 

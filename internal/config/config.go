@@ -88,6 +88,9 @@ type Config struct {
 	// Single sign-on (docs/single-sign-on.md).
 	OIDCProviders []OIDCProvider `key:"OIDC_PROVIDERS" help:"OpenID Connect providers users may sign in through: a YAML list in the config file, a JSON list in the environment or the secret; each with name, label, issuer, client_id, client_secret (never printed), scopes, allowed_domains, allow_signup, trust_email, groups_claim, roles; see docs/single-sign-on.md"`
 
+	// Second factors (docs/two-step-sign-in.md).
+	MFARequiredRoles []string `key:"MFA_REQUIRED_ROLES" help:"comma list of roles whose holders must set up a second factor (an authenticator app or a passkey) before they can use the site: admin is the usual choice; admins hold every role, so user means everyone"`
+
 	LogLevel  string `key:"LOG_LEVEL" default:"info" help:"debug, info, warn or error"`
 	LogFormat string `key:"LOG_FORMAT" default:"text" production:"json" help:"text or json"`
 	// SecurityLogRetention is how long security events are kept before

@@ -159,6 +159,11 @@ func validate(c *Config) Problems {
 			bad("ADMINS", "%s is not an email address like ops@example.com", c.show("ADMINS", a))
 		}
 	}
+	for _, r := range c.MFARequiredRoles {
+		if !roleName(r) {
+			bad("MFA_REQUIRED_ROLES", "%q is not a role name: lower-case letters, digits, - and _", r)
+		}
+	}
 	if c.CacheType != "" {
 		oneOf("CACHE_TYPE", c.CacheType, "memory", "redis")
 	}
@@ -334,4 +339,18 @@ func loopbackURL(raw string) bool {
 	}
 	a, err := netip.ParseAddr(u.Hostname())
 	return err == nil && a.IsLoopback()
+}
+
+// roleName reports whether r can name a role: 1 to 64 lower-case ASCII
+// letters, digits, hyphens and underscores.
+func roleName(r string) bool {
+	if r == "" || len(r) > 64 {
+		return false
+	}
+	for _, c := range r {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
 }

@@ -47,6 +47,12 @@ const (
 	// signed-in sessions keeps (session.Registry), so that a reader of
 	// the database cannot use them.
 	SessionRegistry Purpose = "session registry"
+	// SecondFactor encrypts the shared keys of users' authenticator apps
+	// (TOTP), kept in the database (users.Service.Secrets).
+	SecondFactor Purpose = "second factor"
+	// PasskeyChallenge signs the short-lived cookie that names a pending
+	// passkey ceremony (its challenge is kept server-side, used once).
+	PasskeyChallenge Purpose = "passkey challenge"
 )
 
 // ErrNoKey is returned by New without a secret key.

@@ -34,6 +34,15 @@ var kindLabels = []struct {
 	{SessionsEnded, "Signed out everywhere"},
 	{SessionEnded, "Session signed out"},
 	{LimitHit, "Too many attempts"},
+	{TwoFactorEnabled, "Authenticator app turned on"},
+	{TwoFactorDisabled, "Authenticator app turned off"},
+	{TwoFactorReset, "Second factors reset by an admin"},
+	{TwoFactorFailed, "Wrong second-step code"},
+	{RecoveryCodesRegenerated, "New recovery codes"},
+	{RecoveryCodeUsed, "Recovery code used"},
+	{PasskeyAdded, "Passkey added"},
+	{PasskeyRemoved, "Passkey removed"},
+	{PasskeyRefused, "Passkey refused"},
 }
 
 // Kinds lists every kind, in the order a filter offers them.

@@ -54,6 +54,16 @@ const (
 	SessionsEnded      Kind = "sessions_ended"
 	SessionEnded       Kind = "session_ended"
 	LimitHit           Kind = "limit_hit"
+	// Second factors (users/mfa.go, passkeys.go).
+	TwoFactorEnabled         Kind = "two_factor_enabled"
+	TwoFactorDisabled        Kind = "two_factor_disabled"
+	TwoFactorReset           Kind = "two_factor_reset"
+	TwoFactorFailed          Kind = "two_factor_failed"
+	RecoveryCodesRegenerated Kind = "recovery_codes_regenerated"
+	RecoveryCodeUsed         Kind = "recovery_code_used"
+	PasskeyAdded             Kind = "passkey_added"
+	PasskeyRemoved           Kind = "passkey_removed"
+	PasskeyRefused           Kind = "passkey_refused"
 )
 
 // Event is one row of security_events.

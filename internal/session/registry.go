@@ -2,8 +2,6 @@ package session
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -87,9 +85,9 @@ type Registry struct {
 	// (TouchInterval unless a test changes it before use).
 	TouchEvery time.Duration
 
-	db    *db.DB
-	aeads []cipher.AEAD // the current key's first
-	idle  time.Duration
+	db     *db.DB
+	sealer *keyring.Sealer
+	idle   time.Duration
 }
 
 // TouchInterval is how stale a session's last-seen time in the registry
@@ -124,18 +122,7 @@ func (SignedIn) TableName() string { return "user_sessions" }
 // tokens encrypted with keys, its rows idle for longer than idle (0:
 // never) no longer listed.
 func NewRegistry(d *db.DB, keys *keyring.Keyring, idle time.Duration) (*Registry, error) {
-	r := &Registry{TouchEvery: TouchInterval, db: d, idle: idle}
-	for _, k := range keys.Keys(keyring.SessionRegistry, "AES-256-GCM", 32) {
-		block, err := aes.NewCipher(k)
-		if err != nil {
-			return nil, fmt.Errorf("session registry key: %w", err)
-		}
-		aead, err := cipher.NewGCM(block)
-		if err != nil {
-			return nil, fmt.Errorf("session registry key: %w", err)
-		}
-		r.aeads = append(r.aeads, aead)
-	}
+	r := &Registry{TouchEvery: TouchInterval, db: d, idle: idle, sealer: keys.Sealer(keyring.SessionRegistry)}
 	return r, nil
 }
 
@@ -237,26 +224,17 @@ func (r *Registry) Find(ctx context.Context, userID uint, sessionKey, sid string
 // TokenOf returns e's store token, decrypted; ErrNoSession when no key of
 // this deployment opens it (SECRET_KEY changed beyond its fallbacks).
 func (r *Registry) TokenOf(e SignedIn) (string, error) {
-	ad := additional(e.UserID, e.SID)
-	for _, aead := range r.aeads {
-		n := aead.NonceSize()
-		if len(e.Token) < n {
-			break
-		}
-		if b, err := aead.Open(nil, e.Token[:n], e.Token[n:], ad); err == nil {
-			return string(b), nil
-		}
+	b, _, err := r.sealer.Open(e.Token, additional(e.UserID, e.SID))
+	if err != nil {
+		return "", ErrNoSession
 	}
-	return "", ErrNoSession
+	return string(b), nil
 }
 
 // seal encrypts token with the current key, bound to the row's user and
 // SID: a token moved to another row does not open.
 func (r *Registry) seal(userID uint, sid, token string) []byte {
-	aead := r.aeads[0]
-	nonce := make([]byte, aead.NonceSize())
-	_, _ = rand.Read(nonce)
-	return aead.Seal(nonce, nonce, []byte(token), additional(userID, sid))
+	return r.sealer.Seal([]byte(token), additional(userID, sid))
 }
 
 func additional(userID uint, sid string) []byte {

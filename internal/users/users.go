@@ -29,6 +29,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/launchkit/launchkit/internal/db"
+	"github.com/launchkit/launchkit/internal/keyring"
 	"github.com/launchkit/launchkit/internal/seclog"
 )
 
@@ -80,7 +81,15 @@ type User struct {
 	// APIKeys is how many unrevoked API keys the user holds, as ByID
 	// (every signed-in request's load) counted them in the same
 	// statement; the other lookups leave it 0 (CountAPIKeys counts).
-	APIKeys   int `gorm:"-"`
+	APIKeys int `gorm:"-"`
+	// SecondFactor is whether the user has a second factor (an
+	// authenticator app or a passkey), as ByID and the sign-in methods
+	// found it (mfa.go); the other lookups leave it false.
+	SecondFactor bool `gorm:"-"`
+	// SignInMethod is how the password of a sign-in that still needs its
+	// second factor was checked (MethodPassword or MethodDirectory), for
+	// the security event that CompleteSignIn records.
+	SignInMethod string `gorm:"-"`
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -150,6 +159,13 @@ type Service struct {
 	// changes to accounts in, in the transaction of each change; nil
 	// records nothing.
 	Events *seclog.Log
+	// Secrets seals the keys of users' authenticator apps
+	// (keyring.SecondFactor); without it, turning one on fails with
+	// ErrNoSecrets.
+	Secrets *keyring.Sealer
+	// Now is the clock authenticator codes are checked against; nil is
+	// time.Now. Tests set it.
+	Now func() time.Time
 	// AppName is the site's name (APP_NAME): a password built on it is
 	// easy to guess, so CheckPassword refuses it.
 	AppName string
@@ -301,18 +317,19 @@ func (s *Service) byEmail(g *gorm.DB, email string) (*User, error) {
 	return scanUser(g.Raw(userByEmailQuery, email).Rows())
 }
 
-// ByID finds a user by id, with roles loaded and its unrevoked API keys
-// counted (User.APIKeys), in one query: every signed-in request loads
+// ByID finds a user by id, with roles loaded, its unrevoked API keys
+// counted (User.APIKeys) and its second factors noted (User.SecondFactor), in one query: every signed-in request loads
 // its user this way, and the home page shows the count without another
 // round trip.
 func (s *Service) ByID(ctx context.Context, id uint) (*User, error) {
-	var keys int
+	var keys, factors int
 	rows, err := s.userByID.Query(ctx, id)
-	u, err := scanUser(rows, err, &keys)
+	u, err := scanUser(rows, err, &keys, &factors)
 	if err != nil {
 		return nil, fmt.Errorf("find user %d: %w", id, err)
 	}
 	u.APIKeys = keys
+	u.SecondFactor = factors > 0
 	return u, nil
 }
 
@@ -334,6 +351,8 @@ const (
 	// probe on api_keys.user_id), after the roles' columns.
 	userByIDQuery = "SELECT " + userColumns +
 		", (SELECT COUNT(*) FROM api_keys WHERE api_keys.user_id = users.id AND api_keys.revoked_at IS NULL)" +
+		", (SELECT COUNT(*) FROM user_totp WHERE user_totp.user_id = users.id)" +
+		" + (SELECT COUNT(*) FROM passkeys WHERE passkeys.user_id = users.id)" +
 		" FROM users" + roleJoins + " WHERE users.id = ?"
 	userByIDPlainQuery = "SELECT " + userColumns + " FROM users" + roleJoins + " WHERE users.id = ?"
 	userByEmailQuery   = "SELECT " + userColumns + " FROM users" + roleJoins + " WHERE users.email = ?"
@@ -625,7 +644,9 @@ func (s *Service) ChangePassword(ctx context.Context, id uint, oldPassword, newP
 // password or an inactive account is ErrInvalidCredentials; a right
 // password on an account RequireConfirmedEmail holds back is
 // ErrEmailUnconfirmed. The security log records each sign-in, and each
-// refusal with why (never what was typed).
+// refusal with why (never what was typed). A user with a second factor
+// comes back with SecondFactor set and is not signed in yet: nothing is
+// recorded until CompleteSignIn (mfa.go) has checked the second factor.
 func (s *Service) SignIn(ctx context.Context, name, password string) (*User, error) {
 	return s.signIn(ctx, "", name, password)
 }
@@ -675,6 +696,15 @@ func (s *Service) signIn(ctx context.Context, via, name, password string) (*User
 	switch {
 	case err == nil:
 		e.UserID = seclog.UserRef(u.ID)
+		if u.SecondFactor, err = hasSecondFactor(s.db.WithContext(ctx), u.ID); err != nil {
+			return nil, fmt.Errorf("sign in: %w", err)
+		}
+		if u.SecondFactor {
+			// Half signed in: CompleteSignIn records the sign-in once the
+			// second factor is shown.
+			u.SignInMethod = e.Method
+			return u, nil
+		}
 	case at.why == "":
 		return nil, err
 	default:

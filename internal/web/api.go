@@ -92,6 +92,9 @@ func (s *Server) createCredentials(w http.ResponseWriter, r *http.Request) error
 		Email    string `json:"email"`
 		Username string `json:"username"` // with USER_LDAP, instead of email
 		Password string `json:"password"`
+		// OTP is a code from the authenticator app, or a recovery code,
+		// for an account with a second factor.
+		OTP string `json:"otp"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
@@ -118,6 +121,9 @@ func (s *Server) createCredentials(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	if err := s.apiSecondFactor(r.Context(), u, in.OTP); err != nil {
+		return err
+	}
 	if err := s.spendKeyCreation(r.Context(), u.ID); err != nil {
 		return err
 	}
@@ -128,6 +134,44 @@ func (s *Server) createCredentials(w http.ResponseWriter, r *http.Request) error
 	s.logger.InfoContext(r.Context(), "API key created", "user_id", u.ID, "key_id", k.ID, "prefix", k.Prefix, "via", "api")
 	w.Header().Set("Cache-Control", privateNoStore)
 	writeJSON(w, http.StatusCreated, map[string]any{"id": k.ID, "key": raw})
+	return nil
+}
+
+// apiSecondFactor checks the second factor of u, whose password the API
+// accepted: otp, a code from the authenticator app or a recovery code,
+// when u has one (from the same budget as the code page). An account
+// whose only second factor is a passkey, which an API client cannot
+// show, or whose role needs a second factor it has not set up
+// (MFA_REQUIRED_ROLES), gets no key here.
+func (s *Server) apiSecondFactor(ctx context.Context, u *users.User, otp string) error {
+	if !u.SecondFactor {
+		if len(s.cfg.MFARequiredRoles) > 0 && users.RequiresSecondFactor(u, s.cfg.MFARequiredRoles) {
+			return errStatus(http.StatusForbidden, "Your role needs a second factor: set one up on the site (/user/security) first.")
+		}
+		return nil
+	}
+	factors, err := s.users.SecondFactors(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if !factors.TOTP {
+		return errStatus(http.StatusForbidden, "This account signs in with a passkey, which an API client cannot use: create an API key on the site (/user/apikeys).")
+	}
+	if strings.TrimSpace(otp) == "" {
+		return errUnauthorized(`Bearer realm="api"`, `This account has a second factor: send "otp" too, a code from the authenticator app or a recovery code.`)
+	}
+	budget := secondFactorBudget(u.ID)
+	if err := s.spendCode(ctx, budget); err != nil {
+		return err
+	}
+	_, err = s.users.CompleteSignIn(ctx, u, "", otp)
+	if errors.Is(err, users.ErrWrongCode) || errors.Is(err, users.ErrUnreadableKey) {
+		return errUnauthorized(`Bearer realm="api"`, `The "otp" code is not right, or it was used already.`)
+	}
+	if err != nil {
+		return err
+	}
+	s.rightGuess(ctx, budget)
 	return nil
 }
 

@@ -34,6 +34,10 @@ var (
 	// postsPerAddress: forms that send mail or create accounts
 	// (register, forgot-password) from one client address.
 	postsPerAddress = ratelimit.Limit{Burst: 10, Period: time.Minute}
+	// passkeyBeginsPerAddress: passkey ceremonies started from one client
+	// address (each stores a challenge until it is used or expires); the
+	// sign-in page starts one as it loads, for the browser's autofill.
+	passkeyBeginsPerAddress = ratelimit.Limit{Burst: 30, Period: time.Minute}
 )
 
 // limitAddress spends one attempt of the client address's budget named
@@ -268,10 +272,12 @@ func (s *Server) spendKeyCreation(ctx context.Context, userID uint) error {
 // address budgets by their kind (limitAddress), then the account's
 // guesses and its key creations.
 var budgetNames = map[string]string{
-	"guess":   "password checks per address",
-	"post":    "mail and sign-up forms per address",
-	"account": "wrong passwords for the account",
-	"apikey":  "API keys created by the account",
+	"guess":         "password checks per address",
+	"post":          "mail and sign-up forms per address",
+	"account":       "wrong passwords for the account",
+	"second-factor": "wrong second-step codes for the account",
+	"passkey":       "passkey sign-ins started per address",
+	"apikey":        "API keys created by the account",
 }
 
 // limitHitsRecorded: a spent budget is recorded in the security log at

@@ -35,7 +35,7 @@ func (s *Server) routes() http.Handler {
 	// protection for every unsafe method, and no caching of what a
 	// signed-in user is sent.
 	r.Group(func(r chi.Router) {
-		r.Use(s.crossOriginProtection, s.noStoreWhenSignedIn, s.withClient, s.withSession, s.loadUser)
+		r.Use(s.crossOriginProtection, s.noStoreWhenSignedIn, s.withClient, s.withSession, s.loadUser, s.requireSecondFactorSetup)
 		r.Get("/", s.handle(s.homePage))
 
 		r.Route("/user", func(r chi.Router) {
@@ -57,6 +57,16 @@ func (s *Server) routes() http.Handler {
 			// sends back, and costs a guess like a password check.
 			r.With(flood).Post("/sso/{provider}/start", s.handle(s.ssoStart))
 			r.With(guess).Get("/sso/{provider}/callback", s.handle(s.ssoCallback))
+			// The second step of a sign-in (twofactor.go): a code from the
+			// authenticator app or a recovery code, or a passkey
+			// (passkeys.go); each try costs a guess like a password.
+			r.Get("/sign-in/two-factor", s.handle(s.secondStepPage))
+			r.With(guess).Post("/sign-in/two-factor", s.handle(s.secondStep))
+			r.With(flood).Post("/sign-in/two-factor/passkey/begin", s.handle(s.passkeySecondStepBegin))
+			r.With(guess).Post("/sign-in/two-factor/passkey/finish", s.handle(s.passkeySecondStepFinish))
+			// Sign-in with a passkey and no password (passkeys.go).
+			r.With(s.limitAddress("passkey", passkeyBeginsPerAddress)).Post("/sign-in/passkey/begin", s.handle(s.passkeySignInBegin))
+			r.With(guess).Post("/sign-in/passkey/finish", s.handle(s.passkeySignInFinish))
 			r.Group(func(r chi.Router) {
 				r.Use(s.requireUser)
 				r.Get("/security", s.handle(s.securityPage))
@@ -67,6 +77,15 @@ func (s *Server) routes() http.Handler {
 				r.Get("/change-password", s.handle(s.changePasswordPage))
 				r.With(guess).Post("/change-password", s.handle(s.changePassword))
 				r.Post("/sso/identities/{id}/unlink", s.handle(s.ssoUnlink))
+				// Second factors: the authenticator app and its recovery
+				// codes (twofactor_setup.go), passkeys (passkeys.go).
+				r.Get("/two-factor", s.handle(s.twoFactorPage))
+				r.With(guess).Post("/two-factor", s.handle(s.enableTwoFactor))
+				r.With(guess).Post("/two-factor/disable", s.handle(s.disableTwoFactor))
+				r.With(guess).Post("/two-factor/recovery-codes", s.handle(s.regenerateRecoveryCodes))
+				r.Post("/passkeys/register/begin", s.handle(s.passkeyRegisterBegin))
+				r.Post("/passkeys/register/finish", s.handle(s.passkeyRegisterFinish))
+				r.With(guess).Post("/passkeys/{id}/delete", s.handle(s.deletePasskey))
 			})
 			// API keys: for developers (and admins, who hold every role).
 			r.Group(func(r chi.Router) {
@@ -94,6 +113,7 @@ func (s *Server) routes() http.Handler {
 			r.Post("/users/{id}/edit", s.handle(s.updateUser))
 			r.Post("/users/{id}/delete", s.handle(s.deleteUser))
 			r.Post("/users/{id}/sign-out", s.handle(s.signOutUser))
+			r.Post("/users/{id}/reset-second-factors", s.handle(s.resetSecondFactors))
 			r.Get("/security-events", s.handle(s.adminSecurityEventsPage))
 			jobs := wholePage(s.jobsDashboard()) // not for a boosted swap (htmx.go)
 			r.Handle("/jobs", jobs)

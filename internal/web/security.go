@@ -7,6 +7,8 @@ package web
 
 import (
 	"net/http"
+
+	"github.com/launchkit/launchkit/internal/users"
 )
 
 // securityData is the data of templates/pages/security.html. The form
@@ -19,6 +21,13 @@ type securityData struct {
 	Providers  []ssoButton
 	// Sessions is the Sessions card (sessions.go).
 	Sessions sessionsCard
+	// SecondFactors is the two-step sign-in card (twofactor_setup.go),
+	// and SetupRequired whether MFA_REQUIRED_ROLES holds the user to
+	// setting one up.
+	SecondFactors users.SecondFactors
+	SetupRequired bool
+	// Passkeys are the account's passkeys (passkeys.go).
+	Passkeys []passkeyRow
 	// Events are the account's recent security events, newest first
 	// (events.go).
 	Events []eventRow
@@ -34,6 +43,12 @@ func (s *Server) renderSecurity(w http.ResponseWriter, r *http.Request, status i
 	data := securityData{form: f}
 	var err error
 	if data.Sessions, err = s.loadSessions(r); err != nil {
+		return err
+	}
+	if err := s.loadSecondFactors(r, &data); err != nil {
+		return err
+	}
+	if err := s.loadPasskeys(r, &data); err != nil {
 		return err
 	}
 	if err := s.loadIdentities(r, &data); err != nil {

@@ -75,6 +75,9 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 		f.Values["password"] = ""
 		return s.render(w, r, status, "pages/sign-in.html", page)
 	}
+	if u.SecondFactor {
+		return s.beginSecondStep(w, r, u, u.SignInMethod, f.get("next"))
+	}
 	if err := s.startSession(w, r, u); err != nil {
 		return err
 	}

@@ -276,11 +276,26 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.ssoFailed(r, p, 0, err)
 	}
+	// A provider that checked a second factor itself (amr) counts as
+	// both steps; otherwise an account with a second factor here still
+	// shows it (twofactor.go).
+	mfa := providerCheckedMFA(claims.AMR)
+	if !mfa {
+		if u.SecondFactor, err = s.users.HasSecondFactor(r.Context(), u.ID); err != nil {
+			return err
+		}
+		if u.SecondFactor {
+			return s.beginSecondStep(w, r, u, "sso:"+p.Name(), st.Next)
+		}
+	}
 	if err := s.startSession(w, r, u); err != nil {
 		return err
 	}
-	s.ssoRecord(r, seclog.Event{UserID: seclog.UserRef(u.ID), Kind: seclog.SignIn, Method: "sso:" + p.Name()})
-	s.logger.InfoContext(r.Context(), "user signed in", "user_id", u.ID, "method", "sso:"+p.Name())
+	if mfa {
+		s.sessions.Put(r.Context(), sessionProviderMFA, p.Name())
+	}
+	s.recordProviderSignIn(r, u, p.Name(), mfa)
+	s.logger.InfoContext(r.Context(), "user signed in", "user_id", u.ID, "method", "sso:"+p.Name(), "provider_mfa", mfa)
 	http.Redirect(w, r, localPath(st.Next), http.StatusSeeOther)
 	return nil
 }
