@@ -79,6 +79,19 @@ func TestEveryPageIsAccessibleAndFits(t *testing.T) {
 	if err := a.Users.Link(ctx, ada.ID, users.ProviderIdentity{Provider: "acme", Issuer: "https://id.acme.test", Subject: "ada", Email: "ada@acme.test"}); err != nil {
 		t.Fatal(err)
 	}
+	// An account with an authenticator app, for the second step of its
+	// sign-in.
+	withApp, err := a.Users.CreateConfirmed(ctx, "two-step@example.com", pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := a.Users.NewTOTPKey(withApp, "Launchkit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Users.EnableTOTP(ctx, withApp.ID, key.Secret(), authenticatorCode(t, key.Secret(), time.Now())); err != nil {
+		t.Fatal(err)
+	}
 	resetToken, err := a.Users.IssueToken(ctx, ada.ID, users.PurposeResetPassword, time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -211,6 +224,14 @@ func TestEveryPageIsAccessibleAndFits(t *testing.T) {
 	visit("confirm-email", "/user/confirm-email/"+confirmToken, mustExist)
 	visit("confirm-email-bad-link", "/user/confirm-email/not-a-real-token", errorPage)
 	visit("not-found", "/no-such-page", errorPage)
+	// Half signed in: the second step of a sign-in, and a wrong code.
+	b.do(t, clearCookies())
+	visit("sign-in-for-two-step", "/user/sign-in", mustExist)
+	submit(t, b, [][2]string{{"email", "two-step@example.com"}, {"password", pw}})
+	check("sign-in-two-factor")
+	submit(t, b, [][2]string{{"code", "aaaaa-aaaaa"}})
+	check("sign-in-two-factor-error")
+	b.do(t, clearCookies())
 	visit("dev", "/dev", mustExist)
 	visit("dev-mail", "/dev/mail", mustExist)
 	msg := get(t, b, chromedp.Evaluate[string](`(document.querySelector("main a[href^='/dev/mail/']") || {}).getAttribute?.("href") || ""`))
@@ -238,6 +259,14 @@ func TestEveryPageIsAccessibleAndFits(t *testing.T) {
 	check("apikeys-created")
 	visit("apikeys", "/user/apikeys", mustExist)
 	visit("not-found-signed-in", "/no-such-page", errorPage)
+	// Setting up an authenticator app: a wrong code, then the right one
+	// and the recovery codes; then the security page with the app on.
+	visit("two-factor-setup", "/user/two-factor", mustExist)
+	submit(t, b, [][2]string{{"code", wrongCode(t, pageKey(t, b), time.Now())}})
+	check("two-factor-setup-error")
+	submit(t, b, [][2]string{{"code", authenticatorCode(t, pageKey(t, b), time.Now())}})
+	check("two-factor-recovery-codes")
+	visit("security-two-factor-on", "/user/security", mustExist)
 
 	// An admin.
 	signIn("root@example.com")
@@ -278,4 +307,23 @@ func TestEveryPageIsAccessibleAndFits(t *testing.T) {
 	if os.Getenv("E2E_SCREENSHOTS") == "1" {
 		t.Logf("screenshots in e2e/screenshots/")
 	}
+}
+
+// pageKey is the authenticator key the setup page shows as text.
+func pageKey(t *testing.T, b *browser) string {
+	t.Helper()
+	text := get(t, b, chromedp.Text(chromedp.CSS("#totp-secret")))
+	return strings.ToUpper(strings.Join(strings.Fields(text), ""))
+}
+
+// wrongCode is a code refused at t: each digit of secret's code moved by
+// five (the codes of the steps either side, also taken, match it one time
+// in a million).
+func wrongCode(t *testing.T, secret string, at time.Time) string {
+	t.Helper()
+	b := []byte(authenticatorCode(t, secret, at))
+	for i, c := range b {
+		b[i] = '0' + (c-'0'+5)%10
+	}
+	return string(b)
 }
