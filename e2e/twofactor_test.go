@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -59,10 +60,12 @@ func sendCode(t *testing.T, b *browser, form, code, done string) bool {
 	t.Helper()
 	// The field sent is marked: the form that comes back refusing the
 	// code (a new page, or the form swapped in by htmx) is a new one.
+	field := form + " #code"
+	if !get(t, b, chromedp.Evaluate[bool](fmt.Sprintf(`(e => { if (!e) return false; e.value = ""; e.dataset.sent = "yes"; return true })(document.querySelector(%q))`, field))) {
+		t.Fatalf("no %s at %s", field, get(t, b, chromedp.Location()))
+	}
 	b.do(t,
-		chromedp.SetValue(chromedp.CSS(form+" #code"), ""),
-		chromedp.SendKeys(chromedp.CSS(form+" #code"), code),
-		chromedp.SetAttributeValue(chromedp.CSS(form+" #code"), "data-sent", "yes"),
+		chromedp.SendKeys(chromedp.CSS(field), code),
 		chromedp.Click(chromedp.CSS(form+" button:not([type=button])")),
 	)
 	refused := `!!document.querySelector("` + form + ` #code[aria-invalid=true]:not([data-sent])")`
