@@ -309,10 +309,11 @@ func TestEveryPageIsAccessibleAndFits(t *testing.T) {
 	}
 }
 
-// pageKey is the authenticator key the setup page shows as text.
+// pageKey is the authenticator key the setup page shows as text (in
+// groups, for people to type).
 func pageKey(t *testing.T, b *browser) string {
 	t.Helper()
-	text := get(t, b, chromedp.Text(chromedp.CSS("#totp-secret")))
+	text := get(t, b, chromedp.Evaluate[string](`document.querySelector("#totp-secret").textContent`))
 	return strings.ToUpper(strings.Join(strings.Fields(text), ""))
 }
 
