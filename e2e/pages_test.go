@@ -317,9 +317,9 @@ func pageKey(t *testing.T, b *browser) string {
 	return strings.ToUpper(strings.Join(strings.Fields(text), ""))
 }
 
-// wrongCode is a code refused at t: each digit of secret's code moved by
-// five (the codes of the steps either side, also taken, match it one time
-// in a million).
+// wrongCode is a code the site refuses at t: each digit of secret's code
+// moved by five. (It could match the code of a step either side, which
+// the site takes too: one time in a million.)
 func wrongCode(t *testing.T, secret string, at time.Time) string {
 	t.Helper()
 	b := []byte(authenticatorCode(t, secret, at))

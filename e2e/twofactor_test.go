@@ -115,8 +115,10 @@ func TestTwoStepSignInInTheBrowser(t *testing.T) {
 	}
 	b.screenshot(t, "two-factor-setup")
 
-	// Turning it on with a code from the "app". A code computed just
-	// before a step ends may reach the server after it: tried once more.
+	// Turning it on with a code from the "app". The site takes the code
+	// of the step before its own too, so one computed just before a step
+	// ends still passes; a refused code is tried once more all the same,
+	// freshly computed, so that a slow run is not a flaky one.
 	enabled := `!!document.querySelector("#recovery-codes li")`
 	if !sendCode(t, b, "#two-factor-enable", authenticatorCode(t, secret, time.Now()), enabled) &&
 		!sendCode(t, b, "#two-factor-enable", authenticatorCode(t, secret, time.Now()), enabled) {
