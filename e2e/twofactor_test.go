@@ -171,3 +171,43 @@ func TestTwoStepSignInInTheBrowser(t *testing.T) {
 		t.Errorf("the browser reported: %s", p)
 	}
 }
+
+// TestRequiredSecondFactorInTheBrowser: with MFA_REQUIRED_ROLES=admin,
+// an admin without a second factor who signs in and asks for the admin
+// panel is sent to the security page, which says why, until an
+// authenticator app is set up; then the panel opens.
+func TestRequiredSecondFactorInTheBrowser(t *testing.T) {
+	b := newBrowser(t)
+	base, a := site(t, map[string]string{"MFA_REQUIRED_ROLES": "admin"})
+	const email, pw = "root@example.com", "root keeps the keys 1969"
+	if _, err := a.Users.CreateConfirmed(context.Background(), email, pw, users.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+
+	b.do(t,
+		chromedp.Navigate(base+"/user/sign-in?next=%2Fadmin%2Fusers"),
+		chromedp.SendKeys(chromedp.CSS("#email"), email),
+		chromedp.SendKeys(chromedp.CSS("#password"), pw),
+		chromedp.Click(chromedp.CSS("main button[type=submit]")),
+	)
+	waitFor(t, b, `location.pathname === "/user/security" && !!document.querySelector("main [role=alert]")`)
+	b.screenshot(t, "security-second-factor-required")
+	b.do(t, chromedp.Navigate(base+"/admin/users"))
+	waitFor(t, b, `location.pathname === "/user/security"`)
+
+	b.do(t,
+		chromedp.Navigate(base+"/user/two-factor"),
+		chromedp.WaitVisible(chromedp.CSS("#two-factor-enable #code")),
+	)
+	secret := pageKey(t, b)
+	enabled := `!!document.querySelector("#recovery-codes li")`
+	if !sendCode(t, b, "#two-factor-enable", authenticatorCode(t, secret, time.Now()), enabled) &&
+		!sendCode(t, b, "#two-factor-enable", authenticatorCode(t, secret, time.Now()), enabled) {
+		t.Fatal("the setup page refused two codes computed from its own key")
+	}
+	b.do(t, chromedp.Navigate(base+"/admin/users"))
+	waitFor(t, b, `location.pathname === "/admin/users" && !!document.querySelector("main h1")`)
+	for _, p := range b.reported("") {
+		t.Errorf("the browser reported: %s", p)
+	}
+}
