@@ -20,6 +20,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -535,7 +536,7 @@ func (s *Service) WithoutSecondFactor(ctx context.Context, roles []string) ([]Us
 	var out []User
 	err := s.db.WithContext(ctx).
 		Where("active = ?", true).
-		Where("id IN (SELECT user_roles.user_id FROM user_roles JOIN roles ON roles.id = user_roles.role_id WHERE roles.name IN ?)", append(roles, RoleAdmin)).
+		Where("id IN (SELECT user_roles.user_id FROM user_roles JOIN roles ON roles.id = user_roles.role_id WHERE roles.name IN ?)", slices.Concat(roles, []string{RoleAdmin})).
 		Where("id NOT IN (SELECT user_id FROM user_totp)").
 		Where("id NOT IN (SELECT user_id FROM passkeys)").
 		Preload("Roles", func(g *gorm.DB) *gorm.DB { return g.Order("name") }).
