@@ -41,6 +41,20 @@ func signOutInTheBrowser(t *testing.T, b *browser) {
 	waitFor(t, b, `!!document.querySelector('header a[href="/user/sign-in"]')`)
 }
 
+// openSetupPage opens /user/two-factor, where an authenticator app is set
+// up.
+func openSetupPage(t *testing.T, b *browser, base string) {
+	t.Helper()
+	resp, err := chromedp.Run(b.ctx, chromedp.NavigateResponse(base+"/user/two-factor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Status != 200 {
+		t.Fatalf("GET /user/two-factor answered %d", resp.Status)
+	}
+	b.do(t, chromedp.WaitVisible(chromedp.CSS("#two-factor-enable #code")))
+}
+
 // passwordStep sends the sign-in form and waits for the code page.
 func passwordStep(t *testing.T, b *browser, base, email, password string) {
 	t.Helper()
@@ -94,10 +108,7 @@ func TestTwoStepSignInInTheBrowser(t *testing.T) {
 
 	// The setup page: the key as a QR code, as an otpauth:// URI and as
 	// text, all three the same key.
-	b.do(t,
-		chromedp.Navigate(base+"/user/two-factor"),
-		chromedp.WaitVisible(chromedp.CSS("#two-factor-enable #code")),
-	)
+	openSetupPage(t, b, base)
 	secret := pageKey(t, b)
 	// (The URI may sit in a closed <details>: its text content, not what
 	// is on the screen.)
@@ -195,10 +206,7 @@ func TestRequiredSecondFactorInTheBrowser(t *testing.T) {
 	b.do(t, chromedp.Navigate(base+"/admin/users"))
 	waitFor(t, b, `location.pathname === "/user/security"`)
 
-	b.do(t,
-		chromedp.Navigate(base+"/user/two-factor"),
-		chromedp.WaitVisible(chromedp.CSS("#two-factor-enable #code")),
-	)
+	openSetupPage(t, b, base)
 	secret := pageKey(t, b)
 	enabled := `!!document.querySelector("#recovery-codes li")`
 	if !sendCode(t, b, "#two-factor-enable", authenticatorCode(t, secret, time.Now()), enabled) &&
