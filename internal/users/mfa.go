@@ -337,6 +337,30 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, id uint) ([]strin
 	return codes, nil
 }
 
+// VerifyTOTP checks that code is a current code of user id's
+// authenticator app, not used before, and uses it up: for a change a
+// signed-in user makes that must prove they hold the app, not only the
+// session (new recovery codes), where spending a recovery code would
+// defeat the point. Anything but six digits is ErrWrongCode, recorded
+// as a failed second factor.
+func (s *Service) VerifyTOTP(ctx context.Context, id uint, code string) error {
+	code = NormalizeCode(code)
+	err := ErrWrongCode
+	if isTOTPCode(code) {
+		_, err = s.checkCode(s.db.WithContext(ctx), id, code)
+	}
+	if errors.Is(err, ErrWrongCode) {
+		if rerr := s.Events.Record(ctx, nil, seclog.Event{UserID: seclog.UserRef(id), Kind: seclog.TwoFactorFailed, Detail: "making new recovery codes"}); rerr != nil {
+			return rerr
+		}
+		return ErrWrongCode
+	}
+	if err != nil {
+		return fmt.Errorf("check the authenticator code of user %d: %w", id, err)
+	}
+	return nil
+}
+
 // checkCode uses up code for user id, through g: an authenticator code
 // (six digits) not used before, or an unused recovery code. It returns
 // FactorTOTP or FactorRecoveryCode, or ErrWrongCode. Two requests with

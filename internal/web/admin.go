@@ -148,6 +148,9 @@ type userForm struct {
 	// Events are the account's recent security events (none for a new
 	// one).
 	Events []eventRow
+	// SecondFactors are the account's second factors, which an admin may
+	// reset (twofactor_setup.go).
+	SecondFactors users.SecondFactors
 }
 
 // DirectoryRole reports whether the directory decides role name.
@@ -171,6 +174,9 @@ func (s *Server) userForm(r *http.Request, f *form, u *users.User, selected map[
 	if u != nil {
 		uf.ID, uf.Directory = u.ID, directoryName(u)
 		if uf.Events, err = s.recentActivity(r.Context(), u.ID); err != nil {
+			return nil, err
+		}
+		if uf.SecondFactors, err = s.users.SecondFactors(r.Context(), u.ID); err != nil {
 			return nil, err
 		}
 	}
