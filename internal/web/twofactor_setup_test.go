@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -11,7 +12,9 @@ import (
 
 	"github.com/pquerna/otp/totp"
 
+	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/seclog"
+	"github.com/launchkit/launchkit/internal/testenv"
 	"github.com/launchkit/launchkit/internal/web"
 )
 
@@ -39,7 +42,7 @@ func (c *testClock) advance(d time.Duration) {
 // the users service's too, is the returned one.
 func totpSite(t *testing.T, databaseURL string, env map[string]string) (*site, *testClock) {
 	t.Helper()
-	clock := &testClock{now: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	clock := &testClock{now: time.Now().UTC().Truncate(time.Second)}
 	vars := map[string]string{}
 	for k, v := range env {
 		vars[k] = v
@@ -332,4 +335,58 @@ func TestAdminResetsSecondFactors(t *testing.T) {
 	if f, _ := s.app.Users.SecondFactors(context.Background(), id); f.Any() {
 		t.Errorf("after the reset: %+v (key %s)", f, secret)
 	}
+}
+
+// TestTwoFactorDisableWithoutAPassword: an account made by a provider
+// has no password to show, so turning its app off needs a sign-in within
+// the last ten minutes (and a code), not only a session.
+func TestTwoFactorDisableWithoutAPassword(t *testing.T) {
+	t.Parallel()
+	op := testenv.StartOIDCProvider(t)
+	p := op.Config("acme")
+	p.Label, p.AllowSignup = "Acme ID", true
+	list, err := json.Marshal([]config.OIDCProvider{p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, clock := totpSite(t, "", map[string]string{"OIDC_PROVIDERS": string(list)})
+	v := s.visitor()
+	op.Next(grace)
+	v.throughProvider("acme").redirectsTo("/")
+	secret, _ := v.enrol(clock)
+	v.get("/user/security").status(200).contains("a second factor of its own, that counts")
+	v.get("/user/two-factor").status(200).lacks(`id="disable-password"`)
+
+	clock.advance(11 * time.Minute)
+	v.get("/user/two-factor").status(200).contains("needs a sign-in within the last 10 minutes")
+	v.post("/user/two-factor/disable", "code", code(t, secret, clock)).status(422).contains("turning the app off needs a recent sign-in")
+	// A password typed anyway does not stand in for the recent sign-in.
+	v.post("/user/two-factor/disable", "password", "anything", "code", code(t, secret, clock)).status(422).contains("needs a recent sign-in")
+
+	// A new sign-in (the provider, then the app's code) opens it.
+	fresh := s.visitor()
+	op.Next(grace)
+	fresh.throughProvider("acme").redirectsTo("/user/sign-in/two-factor")
+	fresh.post("/user/sign-in/two-factor", "code", code(t, secret, clock)).redirectsTo("/")
+	clock.advance(30 * time.Second)
+	fresh.post("/user/two-factor/disable", "code", code(t, secret, clock)).redirectsTo("/user/security")
+	v.signedOut()
+}
+
+// TestTwoFactorForDirectoryUsers: the security card tells a directory
+// user that the code comes after the directory password; turning the app
+// off asks for that password, which the directory checks: none, or a
+// wrong one, is refused.
+func TestTwoFactorForDirectoryUsers(t *testing.T) {
+	dir := testenv.Slapd(t)
+	s, clock := totpSite(t, "", dir.Settings())
+	alice := s.visitor()
+	alice.directorySignIn("alice").redirectsTo("/")
+	secret, _ := alice.enrol(clock)
+	alice.get("/user/security").status(200).contains("the app's code is asked after your directory password")
+	alice.get("/user/two-factor").status(200).contains(`id="disable-password"`, "Your directory password")
+
+	alice.post("/user/two-factor/disable", "password", "", "code", code(t, secret, clock)).status(422).contains(`id="disable-password-error"`)
+	alice.post("/user/two-factor/disable", "password", "not alice's", "code", code(t, secret, clock)).status(422).contains("This is not your password.")
+	alice.post("/user/two-factor/disable", "password", testenv.DirectoryUsers["alice"], "code", code(t, secret, clock)).redirectsTo("/user/security")
 }
