@@ -158,6 +158,26 @@ func hasSecondFactor(g *gorm.DB, id uint) (bool, error) {
 	return n > 0, err
 }
 
+// WithSecondFactor returns which of users ids have a second factor, in
+// one query: for a page of a list of accounts.
+func (s *Service) WithSecondFactor(ctx context.Context, ids []uint) (map[uint]bool, error) {
+	out := make(map[uint]bool, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var have []uint
+	err := s.db.WithContext(ctx).
+		Raw("SELECT user_id FROM user_totp WHERE user_id IN ? UNION SELECT user_id FROM passkeys WHERE user_id IN ?", ids, ids).
+		Scan(&have).Error
+	if err != nil {
+		return nil, fmt.Errorf("second factors of %d users: %w", len(ids), err)
+	}
+	for _, id := range have {
+		out[id] = true
+	}
+	return out, nil
+}
+
 // NewTOTPKey makes a new authenticator key for u, not yet stored: the
 // enrolment page shows it (its URL() is the otpauth:// URI, Secret() the
 // key as text) and EnableTOTP stores it once the app has shown it can

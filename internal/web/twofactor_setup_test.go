@@ -138,6 +138,14 @@ func TestTwoFactorEnrolAndDisableOnEveryDatabase(t *testing.T) {
 		v.get("/user/two-factor").status(200).contains("On", "10 recovery codes left", `id="two-factor-disable"`, `id="two-factor-regenerate"`).
 			lacks(codes[0], `id="recovery-codes"`, `id="totp-secret"`)
 		v.get("/user/security").status(200).contains("On since", "10 recovery codes left", "Manage the app")
+		// The admin's list marks the accounts with a second factor.
+		list := s.signedIn("root@example.com", "admin").get("/admin/users").status(200).body
+		if row := between(t, list, "<td>ada@example.com</td>", "</tr>"); !strings.Contains(row, ">2FA</span>") {
+			t.Errorf("ada's row lacks the 2FA badge: %s", row)
+		}
+		if row := between(t, list, "<td>root@example.com</td>", "</tr>"); strings.Contains(row, "2FA") {
+			t.Errorf("root's row has a 2FA badge: %s", row)
+		}
 
 		// The next sign-in asks for a code.
 		next := s.visitor()
@@ -156,9 +164,11 @@ func TestTwoFactorEnrolAndDisableOnEveryDatabase(t *testing.T) {
 		if e := s.eventsOf(seclog.TwoFactorDisabled); len(e) != 1 {
 			t.Errorf("disabled events = %+v", e)
 		}
-		// A recovery code of the app that was turned off opens nothing,
+		// Its recovery codes are gone with it,
 		// and a sign-in needs the password alone.
-		s.visitor().post("/user/sign-in", "email", "ada@example.com", "password", "password for ada@example.com").redirectsTo("/")
+		last := s.visitor()
+		last.addr = "198.51.100.9:1234" // beside the address budget the others spent
+		last.post("/user/sign-in", "email", "ada@example.com", "password", "password for ada@example.com").redirectsTo("/")
 		if f, err := s.app.Users.SecondFactors(context.Background(), userID(t, s, "ada@example.com")); err != nil || f.TOTP || f.RecoveryCodesLeft != 0 {
 			t.Errorf("after turning off: %+v, %v", f, err)
 		}
@@ -389,4 +399,18 @@ func TestTwoFactorForDirectoryUsers(t *testing.T) {
 	alice.post("/user/two-factor/disable", "password", "", "code", code(t, secret, clock)).status(422).contains(`id="disable-password-error"`)
 	alice.post("/user/two-factor/disable", "password", "not alice's", "code", code(t, secret, clock)).status(422).contains("This is not your password.")
 	alice.post("/user/two-factor/disable", "password", testenv.DirectoryUsers["alice"], "code", code(t, secret, clock)).redirectsTo("/user/security")
+}
+
+// TestRequiredSecondFactorIsSetUpHere: a holder of a role of
+// MFA_REQUIRED_ROLES is held to the security page until they set up the
+// app here; then the rest of the site opens.
+func TestRequiredSecondFactorIsSetUpHere(t *testing.T) {
+	t.Parallel()
+	s, clock := totpSite(t, "", map[string]string{"MFA_REQUIRED_ROLES": "admin"})
+	admin := s.signedIn("root@example.com", "admin")
+	admin.get("/admin").redirectsTo("/user/security")
+	admin.get("/user/security").status(200).contains("Your role needs a second factor", "Set up an authenticator app")
+	admin.enrol(clock)
+	admin.get("/admin").status(200)
+	admin.get("/user/security").status(200).lacks("Your role needs a second factor")
 }
