@@ -198,6 +198,11 @@ func (s *Server) enableTwoFactor(w http.ResponseWriter, r *http.Request) error {
 	}
 	key := s.pendingTOTPKey(r)
 	if key == nil {
+		if f, err := s.users.SecondFactors(r.Context(), me.ID); err != nil {
+			return err
+		} else if f.TOTP {
+			return s.alreadyOn(w, r)
+		}
 		session.AddFlash(r.Context(), s.sessions, "error", "The key to set up expired: scan this new one, then enter the code it shows.")
 		http.Redirect(w, r, "/user/two-factor", http.StatusSeeOther)
 		return nil
@@ -214,15 +219,21 @@ func (s *Server) enableTwoFactor(w http.ResponseWriter, r *http.Request) error {
 		return s.renderTwoFactor(w, r, http.StatusUnprocessableEntity, twoFactorData{form: f})
 	case errors.Is(err, users.ErrTOTPEnabled):
 		s.forgetPendingTOTP(r)
-		session.AddFlash(r.Context(), s.sessions, "info", "Your authenticator app is already on.")
-		http.Redirect(w, r, "/user/two-factor", http.StatusSeeOther)
-		return nil
+		return s.alreadyOn(w, r)
 	case err != nil:
 		return err
 	}
 	s.forgetPendingTOTP(r)
 	s.logger.InfoContext(r.Context(), "authenticator app turned on", "user_id", me.ID)
 	return s.renderTwoFactor(w, r, http.StatusOK, twoFactorData{Codes: codes, Enabled: true})
+}
+
+// alreadyOn answers a set-up of an app that is on (from another tab, or
+// a post sent twice): its page, which says so.
+func (s *Server) alreadyOn(w http.ResponseWriter, r *http.Request) error {
+	session.AddFlash(r.Context(), s.sessions, "info", "Your authenticator app is already on.")
+	http.Redirect(w, r, "/user/two-factor", http.StatusSeeOther)
+	return nil
 }
 
 // disableTwoFactor turns the app off. A stolen session alone must not be

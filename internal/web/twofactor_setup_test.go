@@ -86,7 +86,8 @@ func code(t *testing.T, secret string, clock *testClock) string {
 func (v *visitor) enrol(clock *testClock) (string, []string) {
 	v.s.t.Helper()
 	secret := v.setupKey()
-	page := v.post("/user/two-factor", "code", code(v.s.t, secret, clock)).status(200).contains(`<ol class="recovery-codes" id="recovery-codes">`).body
+	page := v.post("/user/two-factor", "code", code(v.s.t, secret, clock)).status(200).contains(`<ol class="recovery-codes" id="recovery-codes">`).
+		header("Cache-Control", "private, no-store").body
 	var codes []string
 	for _, m := range shownCodes.FindAllStringSubmatch(page, -1) {
 		codes = append(codes, m[1])
@@ -134,6 +135,10 @@ func TestTwoFactorEnrolAndDisableOnEveryDatabase(t *testing.T) {
 		if e := s.eventsOf(seclog.TwoFactorEnabled); len(e) != 1 {
 			t.Errorf("enabled events = %+v", e)
 		}
+		// The post sent again (a double click, Back and resend) shows no
+		// codes, only that the app is on.
+		v.post("/user/two-factor", "code", code(t, secret, clock)).redirectsTo("/user/two-factor")
+		v.get("/user/two-factor").status(200).contains("Your authenticator app is already on.").lacks(codes[0])
 		// The codes are shown once: the page now manages the app.
 		v.get("/user/two-factor").status(200).contains("On", "10 recovery codes left", `id="two-factor-disable"`, `id="two-factor-regenerate"`).
 			lacks(codes[0], `id="recovery-codes"`, `id="totp-secret"`)
@@ -149,6 +154,7 @@ func TestTwoFactorEnrolAndDisableOnEveryDatabase(t *testing.T) {
 
 		// The next sign-in asks for a code.
 		next := s.visitor()
+		next.addr = "198.51.100.8:1234" // beside v's address budget
 		next.post("/user/sign-in", "email", "ada@example.com", "password", "password for ada@example.com").redirectsTo("/user/sign-in/two-factor")
 		next.post("/user/sign-in/two-factor", "code", code(t, secret, clock)).redirectsTo("/")
 		next.signedInAs("ada@example.com")
