@@ -28,10 +28,13 @@ import (
 )
 
 // The session keys of an authenticator key being set up: its otpauth://
-// URI (which holds the key) and when it was made (Unix seconds).
+// URI (which holds the key), when it was made (Unix seconds), and for
+// whom: a sign-in keeps the session's data, and another account signed in
+// on the same browser must not set up a key the first one has seen.
 const (
-	sessionTOTPPending   = "totp_pending"
-	sessionTOTPPendingAt = "totp_pending_at"
+	sessionTOTPPending     = "totp_pending"
+	sessionTOTPPendingAt   = "totp_pending_at"
+	sessionTOTPPendingUser = "totp_pending_user"
 )
 
 // totpPendingLifetime is how long a key shown for set-up stays the one
@@ -97,12 +100,13 @@ func newTOTPSetup(key *otp.Key) (*totpSetup, error) {
 	return t, nil
 }
 
-// pendingTOTPKey returns the key being set up in r's session, or nil when
-// there is none or it is older than totpPendingLifetime.
+// pendingTOTPKey returns the key being set up in r's session for its
+// signed-in user, or nil when there is none or it is older than
+// totpPendingLifetime.
 func (s *Server) pendingTOTPKey(r *http.Request) *otp.Key {
 	ctx := r.Context()
 	uri := s.sessions.GetString(ctx, sessionTOTPPending)
-	if uri == "" {
+	if uri == "" || s.sessions.GetInt64(ctx, sessionTOTPPendingUser) != int64(currentUser(r).ID) {
 		return nil
 	}
 	age := s.now().Sub(time.Unix(s.sessions.GetInt64(ctx, sessionTOTPPendingAt), 0))
@@ -121,6 +125,7 @@ func (s *Server) forgetPendingTOTP(r *http.Request) {
 	if s.sessions.Exists(r.Context(), sessionTOTPPending) {
 		s.sessions.Remove(r.Context(), sessionTOTPPending)
 		s.sessions.Remove(r.Context(), sessionTOTPPendingAt)
+		s.sessions.Remove(r.Context(), sessionTOTPPendingUser)
 	}
 }
 
@@ -136,6 +141,7 @@ func (s *Server) setupKey(r *http.Request) (*otp.Key, error) {
 	}
 	s.sessions.Put(r.Context(), sessionTOTPPending, key.URL())
 	s.sessions.Put(r.Context(), sessionTOTPPendingAt, s.now().Unix())
+	s.sessions.Put(r.Context(), sessionTOTPPendingUser, int64(currentUser(r).ID))
 	return key, nil
 }
 

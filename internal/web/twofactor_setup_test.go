@@ -216,6 +216,26 @@ func TestTwoFactorSetupKeyExpires(t *testing.T) {
 	}
 }
 
+// TestTwoFactorSetupKeyIsTheUsers: THE ATTACK. Someone opens the set-up
+// page on a shared computer and leaves it signed in; the next person
+// signs in to their own account in that browser (a sign-in keeps the
+// session's data). They are shown a key of their own, not the one the
+// first saw, which would let the first make their codes.
+func TestTwoFactorSetupKeyIsTheUsers(t *testing.T) {
+	t.Parallel()
+	s, _ := totpSite(t, "", nil)
+	if _, err := s.app.Users.Create(context.Background(), "grace@example.com", "password for grace@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	v := s.signedIn("mallory@example.com")
+	seen := v.setupKey()
+	v.post("/user/sign-in", "email", "grace@example.com", "password", "password for grace@example.com").redirectsTo("/")
+	v.signedInAs("grace@example.com")
+	if mine := v.setupKey(); mine == seen {
+		t.Fatal("grace is shown the key mallory saw")
+	}
+}
+
 // TestTwoFactorDisableNeedsPasswordAndCode: THE ATTACK. Someone holding
 // only a stolen session cannot turn the app off: neither without the
 // password nor without a code, and a wrong one of either is refused
