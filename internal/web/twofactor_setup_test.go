@@ -440,3 +440,24 @@ func TestRequiredSecondFactorIsSetUpHere(t *testing.T) {
 	admin.get("/admin").status(200)
 	admin.get("/user/security").status(200).lacks("Your role needs a second factor")
 }
+
+// TestTwoFactorDisableCodeGuessesShareTheBudget: THE ATTACK. A thief with
+// the session and the password guesses codes to turn the app off, from
+// many addresses: the account's budget of codes (the sign-in's too) runs
+// out after ten, and then the right code waits as well.
+func TestTwoFactorDisableCodeGuessesShareTheBudget(t *testing.T) {
+	t.Parallel()
+	s, clock := totpSite(t, "", nil)
+	v := s.signedIn("ada@example.com")
+	secret, _ := v.enrol(clock)
+	for i := range 10 {
+		v.addr = fmt.Sprintf("203.0.113.%d:1234", i+1)
+		v.post("/user/two-factor/disable", "password", "password for ada@example.com", "code", fmt.Sprintf("%06d", i)).status(422)
+	}
+	v.addr = "203.0.113.99:1234"
+	v.post("/user/two-factor/disable", "password", "password for ada@example.com", "code", code(t, secret, clock)).status(429).contains("Too many wrong codes")
+	v.post("/user/two-factor/recovery-codes", "code", code(t, secret, clock)).status(429)
+	if f, _ := s.app.Users.SecondFactors(context.Background(), userID(t, s, "ada@example.com")); !f.TOTP {
+		t.Fatal("the app was turned off")
+	}
+}
