@@ -342,11 +342,19 @@ func (s *Server) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request)
 		f.Values["code"] = ""
 		return s.renderTwoFactor(w, r, http.StatusUnprocessableEntity, twoFactorData{Regenerate: f})
 	}
+	ctx := r.Context()
+	if factors, err := s.users.SecondFactors(ctx, me.ID); err != nil {
+		return err
+	} else if !factors.TOTP {
+		// A page left open while the app was turned off elsewhere.
+		session.AddFlash(ctx, s.sessions, "info", "Your authenticator app is off: recovery codes come with setting it up.")
+		http.Redirect(w, r, "/user/two-factor", http.StatusSeeOther)
+		return nil
+	}
 	if strings.TrimSpace(f.get("code")) == "" {
 		f.fail("code", "Enter the 6-digit code your app shows now.")
 		return refused()
 	}
-	ctx := r.Context()
 	budget := secondFactorBudget(me.ID)
 	if err := s.spendCode(ctx, budget); err != nil {
 		return err

@@ -284,6 +284,9 @@ func TestRecoveryCodesRegenerate(t *testing.T) {
 	v := s.signedIn("ada@example.com")
 	secret, old := v.enrol(clock)
 
+	// Without an app there is nothing to renew.
+	s.signedIn("grace@example.com").post("/user/two-factor/recovery-codes", "code", "123456").redirectsTo("/user/two-factor")
+
 	v.post("/user/two-factor/recovery-codes", "code", "").status(422).contains(`id="regenerate-code-error"`)
 	v.post("/user/two-factor/recovery-codes", "code", old[0]).status(422).contains(`id="regenerate-code-error"`, "recovery codes do not work here")
 	v.post("/user/two-factor/recovery-codes", "code", "123456").status(422).contains("This code is not right")
