@@ -374,6 +374,17 @@ func TestAdminResetsSecondFactors(t *testing.T) {
 	if f, _ := s.app.Users.SecondFactors(context.Background(), id); f.Any() {
 		t.Errorf("after the reset: %+v (key %s)", f, secret)
 	}
+
+	// An admin resetting their own goes on signed in here, and only here.
+	clock.advance(30 * time.Second)
+	admin.enrol(clock)
+	other := s.visitor()
+	other.addr = "198.51.100.3:1234"
+	other.post("/user/sign-in", "email", "root@example.com", "password", "password for root@example.com").redirectsTo("/user/sign-in/two-factor")
+	rootID := userID(t, s, "root@example.com")
+	admin.post(fmt.Sprintf("/admin/users/%d/reset-second-factors", rootID)).redirectsTo(fmt.Sprintf("/admin/users/%d/edit", rootID))
+	admin.get("/admin").status(200)
+	other.get("/user/sign-in/two-factor").redirectsTo("/user/sign-in")
 }
 
 // TestTwoFactorDisableWithoutAPassword: an account made by a provider
