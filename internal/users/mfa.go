@@ -159,6 +159,26 @@ func hasSecondFactor(g *gorm.DB, id uint) (bool, error) {
 	return n > 0, err
 }
 
+// WithSecondFactor returns which of users ids have a second factor, in
+// one query: for a page of a list of accounts.
+func (s *Service) WithSecondFactor(ctx context.Context, ids []uint) (map[uint]bool, error) {
+	out := make(map[uint]bool, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var have []uint
+	err := s.db.WithContext(ctx).
+		Raw("SELECT user_id FROM user_totp WHERE user_id IN ? UNION SELECT user_id FROM passkeys WHERE user_id IN ?", ids, ids).
+		Scan(&have).Error
+	if err != nil {
+		return nil, fmt.Errorf("second factors of %d users: %w", len(ids), err)
+	}
+	for _, id := range have {
+		out[id] = true
+	}
+	return out, nil
+}
+
 // NewTOTPKey makes a new authenticator key for u, not yet stored: the
 // enrolment page shows it (its URL() is the otpauth:// URI, Secret() the
 // key as text) and EnableTOTP stores it once the app has shown it can
@@ -336,6 +356,30 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, id uint) ([]strin
 		return nil, fmt.Errorf("new recovery codes for user %d: %w", id, err)
 	}
 	return codes, nil
+}
+
+// VerifyTOTP checks that code is a current code of user id's
+// authenticator app, not used before, and uses it up: for a change a
+// signed-in user makes that must prove they hold the app, not only the
+// session (new recovery codes), where spending a recovery code would
+// defeat the point. Anything but six digits is ErrWrongCode, recorded
+// as a failed second factor.
+func (s *Service) VerifyTOTP(ctx context.Context, id uint, code string) error {
+	code = NormalizeCode(code)
+	err := ErrWrongCode
+	if isTOTPCode(code) {
+		_, err = s.checkCode(s.db.WithContext(ctx), id, code)
+	}
+	if errors.Is(err, ErrWrongCode) {
+		if rerr := s.Events.Record(ctx, nil, seclog.Event{UserID: seclog.UserRef(id), Kind: seclog.TwoFactorFailed, Detail: "making new recovery codes"}); rerr != nil {
+			return rerr
+		}
+		return ErrWrongCode
+	}
+	if err != nil {
+		return fmt.Errorf("check the authenticator code of user %d: %w", id, err)
+	}
+	return nil
 }
 
 // checkCode uses up code for user id, through g: an authenticator code
