@@ -20,6 +20,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -532,12 +533,16 @@ func (s *Service) WithoutSecondFactor(ctx context.Context, roles []string) ([]Us
 	if len(roles) == 0 {
 		return nil, nil
 	}
+	// A copy: appending to roles could write into the caller's array.
+	names := append(slices.Clone(roles), RoleAdmin)
 	var out []User
+	// EXISTS, not id IN (a join): MariaDB 10.11 listed an account holding
+	// two of the roles twice.
 	err := s.db.WithContext(ctx).
 		Where("active = ?", true).
-		Where("id IN (SELECT user_roles.user_id FROM user_roles JOIN roles ON roles.id = user_roles.role_id WHERE roles.name IN ?)", append(roles, RoleAdmin)).
-		Where("id NOT IN (SELECT user_id FROM user_totp)").
-		Where("id NOT IN (SELECT user_id FROM passkeys)").
+		Where("EXISTS (SELECT 1 FROM user_roles JOIN roles ON roles.id = user_roles.role_id WHERE user_roles.user_id = users.id AND roles.name IN ?)", names).
+		Where("NOT EXISTS (SELECT 1 FROM user_totp WHERE user_totp.user_id = users.id)").
+		Where("NOT EXISTS (SELECT 1 FROM passkeys WHERE passkeys.user_id = users.id)").
 		Preload("Roles", func(g *gorm.DB) *gorm.DB { return g.Order("name") }).
 		Order("email").Find(&out).Error
 	if err != nil {
