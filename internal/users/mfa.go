@@ -533,16 +533,18 @@ func (s *Service) WithoutSecondFactor(ctx context.Context, roles []string) ([]Us
 	if len(roles) == 0 {
 		return nil, nil
 	}
-	// A copy: appending to roles could write into the caller's array.
+	// Each name once, and a copy (appending to roles could write into the
+	// caller's array): MariaDB 10.11 re-running the prepared statement
+	// after a list with a name twice (admin, admin) returned a user twice.
 	names := append(slices.Clone(roles), RoleAdmin)
+	slices.Sort(names)
+	names = slices.Compact(names)
 	var out []User
-	// EXISTS, not id IN (a join): MariaDB 10.11 listed an account holding
-	// two of the roles twice.
 	err := s.db.WithContext(ctx).
 		Where("active = ?", true).
-		Where("EXISTS (SELECT 1 FROM user_roles JOIN roles ON roles.id = user_roles.role_id WHERE user_roles.user_id = users.id AND roles.name IN ?)", names).
-		Where("NOT EXISTS (SELECT 1 FROM user_totp WHERE user_totp.user_id = users.id)").
-		Where("NOT EXISTS (SELECT 1 FROM passkeys WHERE passkeys.user_id = users.id)").
+		Where("id IN (SELECT user_roles.user_id FROM user_roles JOIN roles ON roles.id = user_roles.role_id WHERE roles.name IN ?)", names).
+		Where("id NOT IN (SELECT user_id FROM user_totp)").
+		Where("id NOT IN (SELECT user_id FROM passkeys)").
 		Preload("Roles", func(g *gorm.DB) *gorm.DB { return g.Order("name") }).
 		Order("email").Find(&out).Error
 	if err != nil {
