@@ -123,6 +123,10 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *users.U
 	s.sessions.Put(r.Context(), sessionUserID, int64(u.ID))
 	s.sessions.Put(r.Context(), sessionUserKey, u.SessionKey)
 	s.sessions.Put(r.Context(), sessionSignedInAt, s.now().Unix())
+	// A provider's second factor (ssoCallback puts it back) was for the
+	// sign-in that reported it, not for another account signed in later
+	// in this browser.
+	s.sessions.Remove(r.Context(), sessionProviderMFA)
 	if err := s.registerSession(r.Context(), u, old); err != nil {
 		return err
 	}
