@@ -458,6 +458,9 @@ func TestSSOSecondFactor(t *testing.T) {
 	op.Next(testenv.OIDCUser{Subject: "root-1", Email: "root@example.com", EmailVerified: true, Extra: withMFA})
 	root.throughProvider("acme").redirectsTo("/")
 	root.get("/admin/users").status(200)
+	// A new session of the same account (a password change) keeps it.
+	root.post("/user/change-password", "old_password", "password for root@example.com", "password", "a new root password", "retype_password", "a new root password").redirectsTo("/user/profile")
+	root.get("/admin/users").status(200)
 	// The same browser signs in as another admin by password: the
 	// provider's check was not theirs.
 	if _, err := s.app.Users.Create(t.Context(), "boss@example.com", "password for boss@example.com", "admin"); err != nil {
@@ -491,4 +494,26 @@ func TestDirectoryUserWithTOTPGetsTheSecondStep(t *testing.T) {
 	if e := s.eventsOf(seclog.SignIn); len(e) != 2 || e[1].Method != users.MethodDirectory || e[1].Detail != "with "+users.FactorTOTP {
 		t.Errorf("sign_in events %+v", e)
 	}
+}
+
+// TestPasswordResetStillNeedsTheSecondFactor: a reset link proves the
+// mailbox in place of the password, not the second factor: it leads to
+// the code page, not into the account.
+func TestPasswordResetStillNeedsTheSecondFactor(t *testing.T) {
+	t.Parallel()
+	s, c := mfaSite(t, nil)
+	secret, _ := s.createWithTOTP(c, "ada@example.com")
+	v := s.visitor()
+	v.post("/user/forgot-password", "email", "ada@example.com").redirectsTo("/user/forgot-password?sent=1")
+	v.post(s.lastLink("ada@example.com"), "password", "a fresh password", "retype_password", "a fresh password").redirectsTo("/user/sign-in/two-factor")
+	v.get("/user/sign-in/two-factor").status(200).contains("Your new password is set", `id="two-factor-form"`)
+	v.notSignedIn()
+	v.post("/user/sign-in/two-factor", "code", totpCode(t, secret, c.now())).redirectsTo("/")
+	v.signedInAs("ada@example.com")
+	if e := s.eventsOf(seclog.SignIn); len(e) != 1 || e[0].Method != users.MethodLink {
+		t.Errorf("sign_in events %+v", e)
+	}
+	// And the new password is the first step from now on.
+	w := s.visitor()
+	w.post("/user/sign-in", "email", "ada@example.com", "password", "a fresh password").redirectsTo("/user/sign-in/two-factor")
 }
