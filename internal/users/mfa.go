@@ -434,8 +434,9 @@ func (s *Service) RecordSignIn(ctx context.Context, u *User, method, how string)
 }
 
 // DisableTOTP turns off user id's authenticator app and deletes its
-// recovery codes. It needs the account's password (none for an account
-// without one: the web layer asks for a recent sign-in instead) and a
+// recovery codes. It needs the account's password (the directory's for a
+// directory account; none for an account made by a provider, which has
+// none: the web layer asks for a recent sign-in instead) and a
 // current code from the app or a recovery code, so a stolen session
 // alone cannot remove the second factor. Like a password change it ends
 // the user's other sessions: it returns the user with the new session key,
@@ -446,7 +447,9 @@ func (s *Service) DisableTOTP(ctx context.Context, id uint, sessionKey, password
 	if err != nil {
 		return nil, err
 	}
-	if u.PasswordHash != "" || password != "" {
+	// A directory account keeps no hash here but has a password, the
+	// directory's: only an account made by a provider has none.
+	if u.PasswordHash != "" || u.Directory() || password != "" {
 		if err := s.checkOwnPassword(ctx, u, password); err != nil {
 			return nil, err
 		}

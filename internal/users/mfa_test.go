@@ -604,3 +604,34 @@ func TestSignInWithASecondFactorRecordsOnlyWhenComplete(t *testing.T) {
 		}
 	})
 }
+
+// TestDisableTOTPOfADirectoryAccountNeedsItsDirectoryPassword: a
+// directory account keeps no password hash here, but it has a password
+// (the directory's): turning its app off needs it like any other.
+func TestDisableTOTPOfADirectoryAccountNeedsItsDirectoryPassword(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, s *users.Service, d *db.DB) {
+		ctx := t.Context()
+		c := newClock()
+		withMFA(t, s, d, c)
+		dir := withDirectory(s)
+		dir.add("alice", "alice@example.org", "alice-pw")
+		u, err := s.SignIn(ctx, "alice", "alice-pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret, _ := enableTOTP(t, s, u, c)
+		// The second step applies to a directory bind too.
+		if half, err := s.SignIn(ctx, "alice", "alice-pw"); err != nil || !half.SecondFactor || half.SignInMethod != users.MethodDirectory {
+			t.Fatalf("directory SignIn with an app = %+v, %v", half, err)
+		}
+		code := codeAt(t, secret, c.now(), 0)
+		for _, pw := range []string{"", "not-alice-pw"} {
+			if _, err := s.DisableTOTP(ctx, u.ID, u.SessionKey, pw, code); !errors.Is(err, users.ErrInvalidCredentials) {
+				t.Errorf("DisableTOTP of a directory account with password %q: %v", pw, err)
+			}
+		}
+		if _, err := s.DisableTOTP(ctx, u.ID, u.SessionKey, "alice-pw", code); err != nil {
+			t.Errorf("DisableTOTP with the directory password: %v", err)
+		}
+	})
+}
