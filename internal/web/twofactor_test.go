@@ -517,3 +517,17 @@ func TestPasswordResetStillNeedsTheSecondFactor(t *testing.T) {
 	w := s.visitor()
 	w.post("/user/sign-in", "email", "ada@example.com", "password", "a fresh password").redirectsTo("/user/sign-in/two-factor")
 }
+
+// TestSecondStepFromAnotherSignedInAccount: a browser signed in as grace
+// that signs in as ada (who has an app) gets ada's code page, and the
+// code switches it to ada.
+func TestSecondStepFromAnotherSignedInAccount(t *testing.T) {
+	t.Parallel()
+	s, c := mfaSite(t, nil)
+	secret, _ := s.createWithTOTP(c, "ada@example.com")
+	v := s.signedIn("grace@example.com")
+	v.halfSignIn("ada@example.com")
+	v.get("/user/sign-in/two-factor").status(200).contains(`id="two-factor-form"`)
+	v.post("/user/sign-in/two-factor", "code", totpCode(t, secret, c.now())).redirectsTo("/")
+	v.signedInAs("ada@example.com")
+}
