@@ -15,6 +15,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/launchkit/launchkit/internal/config"
+	"github.com/launchkit/launchkit/internal/keyring"
 	"github.com/launchkit/launchkit/internal/seclog"
 	"github.com/launchkit/launchkit/internal/testenv"
 	"github.com/launchkit/launchkit/internal/users"
@@ -530,4 +531,83 @@ func TestSecondStepFromAnotherSignedInAccount(t *testing.T) {
 	v.get("/user/sign-in/two-factor").status(200).contains(`id="two-factor-form"`)
 	v.post("/user/sign-in/two-factor", "code", totpCode(t, secret, c.now())).redirectsTo("/")
 	v.signedInAs("ada@example.com")
+}
+
+// TestSecondStepCodeUsedAtOnce, on every database: two browsers half
+// signed in as ada sending one code at the same moment: one gets in.
+func TestSecondStepCodeUsedAtOnce(t *testing.T) {
+	t.Parallel()
+	forEachDatabase(t, func(t *testing.T, databaseURL func(testing.TB) string) {
+		s, c := mfaSite(t, map[string]string{"DATABASE_URL": databaseURL(t)})
+		secret, _ := s.createWithTOTP(c, "ada@example.com")
+		browsers := []*visitor{s.from(1), s.from(2), s.from(3)}
+		for _, v := range browsers {
+			v.halfSignIn("ada@example.com")
+		}
+		code := totpCode(t, secret, c.now())
+		got := make([]int, len(browsers))
+		var wg sync.WaitGroup
+		for i, v := range browsers {
+			wg.Go(func() {
+				form := "code=" + code
+				r := httptest.NewRequest(http.MethodPost, "/user/sign-in/two-factor", strings.NewReader(form))
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				r.Header.Set("Sec-Fetch-Site", "same-origin")
+				for _, ck := range v.cookies {
+					r.AddCookie(ck)
+				}
+				r.RemoteAddr = v.addr
+				rec := httptest.NewRecorder()
+				s.handler.ServeHTTP(rec, r)
+				got[i] = rec.Code
+			})
+		}
+		wg.Wait()
+		in := 0
+		for _, code := range got {
+			switch code {
+			case http.StatusSeeOther:
+				in++
+			case http.StatusUnprocessableEntity:
+			default:
+				t.Errorf("status %d", code)
+			}
+		}
+		if in != 1 {
+			t.Errorf("%d of %d browsers got in with one code (statuses %v)", in, len(got), got)
+		}
+	})
+}
+
+// TestSecondStepNextStaysOnTheSite: next after the code is a local path.
+func TestSecondStepNextStaysOnTheSite(t *testing.T) {
+	t.Parallel()
+	s, c := mfaSite(t, nil)
+	secret, _ := s.createWithTOTP(c, "ada@example.com")
+	v := s.visitor()
+	v.halfSignIn("ada@example.com", "https://evil.example/")
+	v.post("/user/sign-in/two-factor", "code", totpCode(t, secret, c.now())).redirectsTo("/")
+}
+
+// TestSecondStepWhenTheKeyCannotBeRead: after SECRET_KEY changed with no
+// fallback, app codes cannot be checked: the page says so (not a 500),
+// and a recovery code still signs in.
+func TestSecondStepWhenTheKeyCannotBeRead(t *testing.T) {
+	t.Parallel()
+	s, c := mfaSite(t, nil)
+	secret, codes := s.createWithTOTP(c, "ada@example.com")
+	k, err := keyring.New("a SECRET_KEY that sealed nothing here, 32+ bytes", nil, s.app.Config.BaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.app.Users.Secrets = k.Sealer(keyring.SecondFactor)
+	v := s.visitor()
+	v.halfSignIn("ada@example.com")
+	v.post("/user/sign-in/two-factor", "code", totpCode(t, secret, c.now())).status(422).
+		contains("cannot be checked at the moment: use a recovery code")
+	v.post("/user/sign-in/two-factor", "code", codes[0]).redirectsTo("/")
+	v.signedInAs("ada@example.com")
+	if !strings.Contains(s.logs.String(), "authenticator key cannot be decrypted") {
+		t.Error("the operator is not told in the log")
+	}
 }
