@@ -131,7 +131,7 @@ func TestSecondStepSignIn(t *testing.T) {
 	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, databaseURL func(testing.TB) string) {
 		s, c := mfaSite(t, map[string]string{"DATABASE_URL": databaseURL(t)})
-		secret, _ := s.createWithTOTP(c, "ada@example.com")
+		secret, _ := s.createWithTOTP(c, "ada@example.com", "dev")
 
 		v := s.visitor()
 		v.halfSignIn("ada@example.com", "/user/security")
@@ -167,6 +167,14 @@ func TestSecondStepSignIn(t *testing.T) {
 		again.halfSignIn("ada@example.com")
 		again.post("/user/sign-in/two-factor", "code", totpCode(t, secret, c.now())).status(422)
 		again.notSignedIn()
+
+		// The API: the next step's code once.
+		c.advance(30 * time.Second)
+		code := totpCode(t, secret, c.now())
+		api := s.visitor()
+		api.credentialsWithOTP("ada@example.com", "password for ada@example.com", "").status(401)
+		api.credentialsWithOTP("ada@example.com", "password for ada@example.com", code).status(201)
+		api.credentialsWithOTP("ada@example.com", "password for ada@example.com", code).status(401)
 	})
 }
 
