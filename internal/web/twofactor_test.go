@@ -137,6 +137,17 @@ func TestSecondStepSignIn(t *testing.T) {
 		v.halfSignIn("ada@example.com", "/user/security")
 		half := v.sessionToken()
 		v.notSignedIn()
+		// Nothing else opens either: each page and form sends to sign-in.
+		for _, path := range []string{"/user/security", "/user/two-factor", "/user/apikeys", "/admin", "/admin/users"} {
+			if r := v.get(path); r.rec.Code != http.StatusSeeOther || !strings.HasPrefix(r.rec.Header().Get("Location"), "/user/sign-in?") {
+				t.Errorf("GET %s half signed in: %d %s", path, r.rec.Code, r.rec.Header().Get("Location"))
+			}
+		}
+		for _, path := range []string{"/user/two-factor", "/user/two-factor/disable", "/user/two-factor/recovery-codes", "/user/sign-out-others", "/user/apikeys", "/user/profile"} {
+			if r := v.post(path, "code", "123456", "password", "password for ada@example.com"); r.rec.Code != http.StatusSeeOther || r.rec.Header().Get("Location") != "/user/sign-in" {
+				t.Errorf("POST %s half signed in: %d %s", path, r.rec.Code, r.rec.Header().Get("Location"))
+			}
+		}
 		v.get("/user/sign-in/two-factor").status(200).
 			contains(`id="two-factor-form"`, `id="code"`, `name="code"`, `autocomplete="one-time-code"`)
 		if n := len(s.eventsOf(seclog.SignIn)); n != 0 {
