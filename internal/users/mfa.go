@@ -478,8 +478,9 @@ func (s *Service) RecordSignIn(ctx context.Context, u *User, method, how string)
 }
 
 // DisableTOTP turns off user id's authenticator app and deletes its
-// recovery codes. It needs the account's password (none for an account
-// without one: the web layer asks for a recent sign-in instead) and a
+// recovery codes. It needs the account's password (the directory's for a
+// directory account; none for an account made by a provider, which has
+// none: the web layer asks for a recent sign-in instead) and a
 // current code from the app or a recovery code, so a stolen session
 // alone cannot remove the second factor. Like a password change it ends
 // the user's other sessions: it returns the user with the new session key,
@@ -490,7 +491,9 @@ func (s *Service) DisableTOTP(ctx context.Context, id uint, sessionKey, password
 	if err != nil {
 		return nil, err
 	}
-	if u.PasswordHash != "" || password != "" {
+	// A directory account keeps no hash here but has a password, the
+	// directory's: only an account made by a provider has none.
+	if u.PasswordHash != "" || u.Directory() || password != "" {
 		if err := s.checkOwnPassword(ctx, u, password); err != nil {
 			return nil, err
 		}
@@ -577,10 +580,16 @@ func (s *Service) WithoutSecondFactor(ctx context.Context, roles []string) ([]Us
 	if len(roles) == 0 {
 		return nil, nil
 	}
+	// Each name once, and a copy (appending to roles could write into the
+	// caller's array): MariaDB 10.11 re-running the prepared statement
+	// after a list with a name twice (admin, admin) returned a user twice.
+	names := append(slices.Clone(roles), RoleAdmin)
+	slices.Sort(names)
+	names = slices.Compact(names)
 	var out []User
 	err := s.db.WithContext(ctx).
 		Where("active = ?", true).
-		Where("id IN (SELECT user_roles.user_id FROM user_roles JOIN roles ON roles.id = user_roles.role_id WHERE roles.name IN ?)", slices.Concat(roles, []string{RoleAdmin})).
+		Where("id IN (SELECT user_roles.user_id FROM user_roles JOIN roles ON roles.id = user_roles.role_id WHERE roles.name IN ?)", names).
 		Where("id NOT IN (SELECT user_id FROM user_totp)").
 		Where("id NOT IN (SELECT user_id FROM passkeys)").
 		Preload("Roles", func(g *gorm.DB) *gorm.DB { return g.Order("name") }).
