@@ -6,6 +6,8 @@
 //	manage [-config FILE] user ensure --email E [--role R]... [--password-stdin]
 //	manage [-config FILE] user reset-password --email E [--password-stdin]
 //	manage [-config FILE] user roles --email E [--add R]... [--remove R]...
+//	manage [-config FILE] user mfa-missing [--role R]...
+//	manage [-config FILE] user reset-second-factors --email E
 //	manage [-config FILE] role add NAME
 //	manage [-config FILE] config [--check]
 //	manage [-config FILE] ldap check --username U [--password-stdin]
@@ -71,6 +73,12 @@ const usage = `usage:
   manage [-config FILE] user roles --email E [--add R]... [--remove R]...
                                   (grants or takes away roles, each flag repeatable or a comma list;
                                    with neither, shows the account's roles)
+  manage [-config FILE] user mfa-missing [--role R]...
+                                  (active holders of the roles, default MFA_REQUIRED_ROLES, who have
+                                   no second factor: one a line)
+  manage [-config FILE] user reset-second-factors --email E
+                                  (removes the user's authenticator app, recovery codes and passkeys,
+                                   and signs them out everywhere: for an owner who lost them)
   manage [-config FILE] role add NAME
   manage [-config FILE] config [--check]
   manage [-config FILE] ldap check --username U [--password-stdin]

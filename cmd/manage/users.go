@@ -7,18 +7,22 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 
 	"github.com/launchkit/launchkit/internal/app"
+	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/db"
+	"github.com/launchkit/launchkit/internal/seclog"
 	"github.com/launchkit/launchkit/internal/users"
 )
 
-// userCommand runs `manage user create|ensure|reset-password|roles`.
+// userCommand runs `manage user create|ensure|reset-password|roles|
+// mfa-missing|reset-second-factors`.
 func userCommand(ctx context.Context, flags app.Flags, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"user needs create, ensure, reset-password or roles"}
+		return usageError{"user needs create, ensure, reset-password, roles, mfa-missing or reset-second-factors"}
 	}
 	switch args[0] {
 	case "create":
@@ -29,6 +33,10 @@ func userCommand(ctx context.Context, flags app.Flags, args []string, getenv fun
 		return resetPassword(ctx, flags, args[1:], getenv, stdin, stdout)
 	case "roles":
 		return userRoles(ctx, flags, args[1:], getenv, stdout)
+	case "mfa-missing":
+		return usersWithoutSecondFactor(ctx, flags, args[1:], getenv, stdout)
+	case "reset-second-factors":
+		return resetSecondFactors(ctx, flags, args[1:], getenv, stdout)
 	}
 	return usageError{fmt.Sprintf("unknown user command %q", args[0])}
 }
@@ -161,6 +169,90 @@ func userRoles(ctx context.Context, flags app.Flags, args []string, getenv func(
 		what = append(what, "no change")
 	}
 	fmt.Fprintf(stdout, "user %d: %s (roles: %s; %s)\n", after.ID, after.Email, strings.Join(after.RoleNames(), ", "), strings.Join(what, "; "))
+	return nil
+}
+
+// usersWithoutSecondFactor runs `user mfa-missing [--role R]...`: the
+// active users holding one of the roles (MFA_REQUIRED_ROLES when no
+// --role is given; admins hold every role) who have no second factor,
+// one a line, by email. Those are the users the site will hold to
+// setting one up at their next sign-in.
+func usersWithoutSecondFactor(ctx context.Context, flags app.Flags, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("user mfa-missing", flag.ContinueOnError)
+	var roles []string
+	fs.Func("role", "list holders of this role (repeatable, or a comma list); default MFA_REQUIRED_ROLES", roleList(&roles))
+	if err := parseCommandFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := app.LoadConfig(ctx, flags, getenv)
+	if err != nil {
+		return err
+	}
+	if len(roles) == 0 {
+		roles = cfg.MFARequiredRoles
+	}
+	if len(roles) == 0 {
+		return usageError{"user mfa-missing needs --role R, or MFA_REQUIRED_ROLES set"}
+	}
+	d, svc, err := openUsersWith(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	list, err := svc.WithoutSecondFactor(ctx, roles)
+	if err != nil {
+		return err
+	}
+	for _, u := range list {
+		fmt.Fprintf(stdout, "%s (roles: %s)\n", u.Email, strings.Join(u.RoleNames(), ", "))
+	}
+	return nil
+}
+
+// resetSecondFactors runs `user reset-second-factors --email E`: for an
+// operator, when the account's owner lost their second factors and no
+// admin can reset them (they are the only admin). It removes the
+// authenticator app, the recovery codes and the passkeys, and signs the
+// user out everywhere; the security log records it (method manage).
+func resetSecondFactors(ctx context.Context, flags app.Flags, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("user reset-second-factors", flag.ContinueOnError)
+	email := fs.String("email", "", "the user's email address")
+	if err := parseCommandFlags(fs, args); err != nil {
+		return err
+	}
+	if *email == "" {
+		return usageError{"user reset-second-factors needs --email"}
+	}
+	d, svc, err := openUsers(ctx, flags, getenv)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	// The user sees it in their recent activity, and admins in the
+	// security log: who removed the second factors of an account matters.
+	svc.Events = seclog.New(d.Gorm, slog.New(slog.DiscardHandler), nil)
+	u, err := svc.ByEmail(ctx, *email)
+	if err != nil {
+		return err
+	}
+	before, err := svc.SecondFactors(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if err := svc.ResetSecondFactorsBy(ctx, 0, u.ID); err != nil {
+		return err
+	}
+	var removed []string
+	if before.TOTP {
+		removed = append(removed, fmt.Sprintf("authenticator app and %d recovery codes", before.RecoveryCodesLeft))
+	}
+	if before.Passkeys > 0 {
+		removed = append(removed, fmt.Sprintf("%d passkeys", before.Passkeys))
+	}
+	if len(removed) == 0 {
+		removed = append(removed, "it had none")
+	}
+	fmt.Fprintf(stdout, "user %d: %s: second factors reset (%s); signed out everywhere, the next sign-in needs the password alone\n", u.ID, u.Email, strings.Join(removed, ", "))
 	return nil
 }
 
@@ -299,6 +391,11 @@ func openUsers(ctx context.Context, flags app.Flags, getenv func(string) string)
 	if err != nil {
 		return nil, nil, err
 	}
+	return openUsersWith(ctx, cfg)
+}
+
+// openUsersWith is openUsers with the configuration loaded already.
+func openUsersWith(ctx context.Context, cfg *config.Config) (*db.DB, *users.Service, error) {
 	d, err := app.OpenDB(ctx, cfg, app.NewLogger(cfg, io.Discard))
 	if err != nil {
 		return nil, nil, err

@@ -159,6 +159,26 @@ func hasSecondFactor(g *gorm.DB, id uint) (bool, error) {
 	return n > 0, err
 }
 
+// WithSecondFactor returns which of users ids have a second factor, in
+// one query: for a page of a list of accounts.
+func (s *Service) WithSecondFactor(ctx context.Context, ids []uint) (map[uint]bool, error) {
+	out := make(map[uint]bool, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var have []uint
+	err := s.db.WithContext(ctx).
+		Raw("SELECT user_id FROM user_totp WHERE user_id IN ? UNION SELECT user_id FROM passkeys WHERE user_id IN ?", ids, ids).
+		Scan(&have).Error
+	if err != nil {
+		return nil, fmt.Errorf("second factors of %d users: %w", len(ids), err)
+	}
+	for _, id := range have {
+		out[id] = true
+	}
+	return out, nil
+}
+
 // NewTOTPKey makes a new authenticator key for u, not yet stored: the
 // enrolment page shows it (its URL() is the otpauth:// URI, Secret() the
 // key as text) and EnableTOTP stores it once the app has shown it can
@@ -338,6 +358,30 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, id uint) ([]strin
 	return codes, nil
 }
 
+// VerifyTOTP checks that code is a current code of user id's
+// authenticator app, not used before, and uses it up: for a change a
+// signed-in user makes that must prove they hold the app, not only the
+// session (new recovery codes), where spending a recovery code would
+// defeat the point. Anything but six digits is ErrWrongCode, recorded
+// as a failed second factor.
+func (s *Service) VerifyTOTP(ctx context.Context, id uint, code string) error {
+	code = NormalizeCode(code)
+	err := ErrWrongCode
+	if isTOTPCode(code) {
+		_, err = s.checkCode(s.db.WithContext(ctx), id, code)
+	}
+	if errors.Is(err, ErrWrongCode) {
+		if rerr := s.Events.Record(ctx, nil, seclog.Event{UserID: seclog.UserRef(id), Kind: seclog.TwoFactorFailed, Detail: "making new recovery codes"}); rerr != nil {
+			return rerr
+		}
+		return ErrWrongCode
+	}
+	if err != nil {
+		return fmt.Errorf("check the authenticator code of user %d: %w", id, err)
+	}
+	return nil
+}
+
 // checkCode uses up code for user id, through g: an authenticator code
 // (six digits) not used before, or an unused recovery code. It returns
 // FactorTOTP or FactorRecoveryCode, or ErrWrongCode. Two requests with
@@ -434,8 +478,9 @@ func (s *Service) RecordSignIn(ctx context.Context, u *User, method, how string)
 }
 
 // DisableTOTP turns off user id's authenticator app and deletes its
-// recovery codes. It needs the account's password (none for an account
-// without one: the web layer asks for a recent sign-in instead) and a
+// recovery codes. It needs the account's password (the directory's for a
+// directory account; none for an account made by a provider, which has
+// none: the web layer asks for a recent sign-in instead) and a
 // current code from the app or a recovery code, so a stolen session
 // alone cannot remove the second factor. Like a password change it ends
 // the user's other sessions: it returns the user with the new session key,
@@ -446,7 +491,9 @@ func (s *Service) DisableTOTP(ctx context.Context, id uint, sessionKey, password
 	if err != nil {
 		return nil, err
 	}
-	if u.PasswordHash != "" || password != "" {
+	// A directory account keeps no hash here but has a password, the
+	// directory's: only an account made by a provider has none.
+	if u.PasswordHash != "" || u.Directory() || password != "" {
 		if err := s.checkOwnPassword(ctx, u, password); err != nil {
 			return nil, err
 		}
@@ -533,10 +580,16 @@ func (s *Service) WithoutSecondFactor(ctx context.Context, roles []string) ([]Us
 	if len(roles) == 0 {
 		return nil, nil
 	}
+	// Each name once, and a copy (appending to roles could write into the
+	// caller's array): MariaDB 10.11 re-running the prepared statement
+	// after a list with a name twice (admin, admin) returned a user twice.
+	names := append(slices.Clone(roles), RoleAdmin)
+	slices.Sort(names)
+	names = slices.Compact(names)
 	var out []User
 	err := s.db.WithContext(ctx).
 		Where("active = ?", true).
-		Where("id IN (SELECT user_roles.user_id FROM user_roles JOIN roles ON roles.id = user_roles.role_id WHERE roles.name IN ?)", slices.Concat(roles, []string{RoleAdmin})).
+		Where("id IN (SELECT user_roles.user_id FROM user_roles JOIN roles ON roles.id = user_roles.role_id WHERE roles.name IN ?)", names).
 		Where("id NOT IN (SELECT user_id FROM user_totp)").
 		Where("id NOT IN (SELECT user_id FROM passkeys)").
 		Preload("Roles", func(g *gorm.DB) *gorm.DB { return g.Order("name") }).

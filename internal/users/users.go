@@ -90,8 +90,8 @@ type User struct {
 	// second factor was checked (MethodPassword or MethodDirectory), for
 	// the security event that CompleteSignIn records.
 	SignInMethod string `gorm:"-"`
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // HasRole reports whether the user holds the role name. Admins hold every

@@ -57,8 +57,16 @@ func (s *Server) adminUsersPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	ids := make([]uint, len(p.Users))
+	for i, u := range p.Users {
+		ids[i] = u.ID
+	}
+	secondFactor, err := s.users.WithSecondFactor(r.Context(), ids)
+	if err != nil {
+		return err
+	}
 	d := adminUsersData{
-		Users: p.Users, Total: p.Total, Search: q.Search, Sort: sort, Page: p.Page, Pages: p.Pages,
+		Users: p.Users, SecondFactor: secondFactor, Total: p.Total, Search: q.Search, Sort: sort, Page: p.Page, Pages: p.Pages,
 		Columns: map[string]sortLink{
 			users.SortEmail:   sortColumn("Email", users.SortEmail, q, sort),
 			users.SortName:    sortColumn("Name", users.SortName, q, sort),
@@ -79,13 +87,15 @@ func (s *Server) adminUsersPage(w http.ResponseWriter, r *http.Request) error {
 // parameter, "" for newest first); the sortable columns' headers; the
 // links to the pages beside it ("": none).
 type adminUsersData struct {
-	Users       []users.User
-	Total       int64
-	Search      string
-	Sort        string
-	Page, Pages int
-	Columns     map[string]sortLink // by sort name
-	Prev, Next  string
+	Users []users.User
+	// SecondFactor tells which of Users have a second factor.
+	SecondFactor map[uint]bool
+	Total        int64
+	Search       string
+	Sort         string
+	Page, Pages  int
+	Columns      map[string]sortLink // by sort name
+	Prev, Next   string
 }
 
 // sortLink is the header of a sortable column: its label, the link that
@@ -148,6 +158,9 @@ type userForm struct {
 	// Events are the account's recent security events (none for a new
 	// one).
 	Events []eventRow
+	// SecondFactors are the account's second factors, which an admin may
+	// reset (twofactor_setup.go).
+	SecondFactors users.SecondFactors
 }
 
 // DirectoryRole reports whether the directory decides role name.
@@ -171,6 +184,9 @@ func (s *Server) userForm(r *http.Request, f *form, u *users.User, selected map[
 	if u != nil {
 		uf.ID, uf.Directory = u.ID, directoryName(u)
 		if uf.Events, err = s.recentActivity(r.Context(), u.ID); err != nil {
+			return nil, err
+		}
+		if uf.SecondFactors, err = s.users.SecondFactors(r.Context(), u.ID); err != nil {
 			return nil, err
 		}
 	}

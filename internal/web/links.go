@@ -115,12 +115,22 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) error {
 	if !f.ok() {
 		return s.render(w, r, http.StatusUnprocessableEntity, "pages/reset-password.html", resetPasswordData{withoutPasswords(f)})
 	}
-	if err := s.startSession(w, r, u); err != nil {
-		return err
-	}
 	// The owner has proved the mailbox: wrong guesses by others no
 	// longer hold the account back.
 	s.limits.Reset(r.Context(), accountKey(u.Email))
+	// The mailbox stands in for the password, not for the second factor:
+	// an account with one still shows it.
+	if u.SecondFactor, err = s.users.HasSecondFactor(r.Context(), u.ID); err != nil {
+		return err
+	}
+	if u.SecondFactor {
+		s.logger.InfoContext(r.Context(), "password reset", "user_id", u.ID)
+		session.AddFlash(r.Context(), s.sessions, "success", "Your new password is set. Now finish signing in with your second factor.")
+		return s.beginSecondStep(w, r, u, users.MethodLink, "/")
+	}
+	if err := s.startSession(w, r, u); err != nil {
+		return err
+	}
 	s.logger.InfoContext(r.Context(), "password reset", "user_id", u.ID)
 	s.flashAndGo(w, r, "Your new password is set, and you are signed in.", "/")
 	return nil

@@ -120,6 +120,12 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *users.U
 	if err := s.sessions.RenewToken(r.Context()); err != nil {
 		return err
 	}
+	if s.sessions.GetInt64(r.Context(), sessionUserID) != int64(u.ID) {
+		// A provider's second factor (sessionProviderMFA) was checked for
+		// the account it signed in, not for another one signed in later in
+		// this browser.
+		s.sessions.Remove(r.Context(), sessionProviderMFA)
+	}
 	s.sessions.Put(r.Context(), sessionUserID, int64(u.ID))
 	s.sessions.Put(r.Context(), sessionUserKey, u.SessionKey)
 	s.sessions.Put(r.Context(), sessionSignedInAt, s.now().Unix())

@@ -133,12 +133,14 @@ type secondStepData struct {
 }
 
 func (s *Server) secondStepPage(w http.ResponseWriter, r *http.Request) error {
-	if currentUser(r) != nil {
-		http.Redirect(w, r, "/", http.StatusSeeOther)
-		return nil
-	}
+	// A signed-in visitor with a pending sign-in is switching accounts:
+	// the code page is the one of the account they switch to.
 	p, err := s.pending(r)
 	if errors.Is(err, errNoPending) {
+		if currentUser(r) != nil {
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+			return nil
+		}
 		return s.signInAgain(w, r)
 	}
 	if err != nil {
