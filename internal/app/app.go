@@ -323,9 +323,10 @@ func NewUsers(cfg *config.Config, d *db.DB) *users.Service {
 	s.AllowLocalSignIn = cfg.UserLDAPAllowLocal
 	s.AppName = cfg.AppName
 	// Authenticator keys are sealed with a key derived from SECRET_KEY
-	// (older keys from SECRET_KEY_FALLBACKS still open them).
+	// (older keys from SECRET_KEY_FALLBACKS still open them), not bound to
+	// BASE_URL: a move to another address must not lose them.
 	if k, err := keyring.New(cfg.SecretKey, cfg.SecretKeyFallbacks, cfg.BaseURL); err == nil {
-		s.Secrets = k.Sealer(keyring.SecondFactor)
+		s.Secrets = k.AtRestSealer(keyring.SecondFactor)
 	}
 	return s
 }

@@ -99,7 +99,19 @@ func identity(baseURL string) string {
 func (k *Keyring) Keys(p Purpose, use string, size int) [][]byte {
 	// The info string is unambiguous: neither part can contain NUL, and
 	// each part is prefixed with its length.
-	info := fmt.Sprintf("launchkit keyring v1\x00%d:%s\x00%d:%s\x00%d:%s", len(p), p, len(use), use, len(k.identity), k.identity)
+	return k.derive(fmt.Sprintf("launchkit keyring v1\x00%d:%s\x00%d:%s\x00%d:%s", len(p), p, len(use), use, len(k.identity), k.identity), size)
+}
+
+// atRestKeys are Keys for values this deployment keeps in its own
+// database (AtRestSealer): derived without the deployment's address, so
+// that moving the site to another BASE_URL does not make them unreadable.
+// They never leave the database, so no other deployment is sent them.
+func (k *Keyring) atRestKeys(p Purpose, use string, size int) [][]byte {
+	return k.derive(fmt.Sprintf("launchkit keyring v1 at rest\x00%d:%s\x00%d:%s", len(p), p, len(use), use), size)
+}
+
+// derive returns the size-byte key for info from each secret key.
+func (k *Keyring) derive(info string, size int) [][]byte {
 	out := make([][]byte, len(k.secrets))
 	for i, s := range k.secrets {
 		key, err := hkdf.Key(sha256.New, s, nil, info, size)

@@ -21,10 +21,21 @@ type Sealer struct {
 	aeads []cipher.AEAD // the current key's first
 }
 
-// Sealer returns the Sealer for purpose p.
-func (k *Keyring) Sealer(p Purpose) *Sealer {
+// Sealer returns the Sealer for purpose p, bound to this deployment
+// (its BASE_URL) like every other key.
+func (k *Keyring) Sealer(p Purpose) *Sealer { return newSealer(k.Keys(p, "AES-256-GCM", 32)) }
+
+// AtRestSealer returns the Sealer for purpose p whose keys do not depend
+// on BASE_URL: for secrets kept in the database that must outlive a move
+// of the site to another address (the keys of authenticator apps). Bind
+// each value to its row with Seal's additional data.
+func (k *Keyring) AtRestSealer(p Purpose) *Sealer {
+	return newSealer(k.atRestKeys(p, "AES-256-GCM", 32))
+}
+
+func newSealer(keys [][]byte) *Sealer {
 	s := &Sealer{}
-	for _, key := range k.Keys(p, "AES-256-GCM", 32) {
+	for _, key := range keys {
 		block, err := aes.NewCipher(key)
 		if err != nil {
 			panic("keyring: " + err.Error()) // a 32-byte key always makes a cipher

@@ -65,3 +65,30 @@ func flip(b []byte, i int) []byte {
 	c[i] ^= 0x01
 	return c
 }
+
+// TestAtRestSealerOutlivesAMoveOfTheSite: what the at-rest sealer seals
+// still opens after BASE_URL changes (the keys of authenticator apps must
+// not be lost with a new domain), but not under another purpose, the
+// deployment-bound sealer of the same purpose, or without the key.
+func TestAtRestSealerOutlivesAMoveOfTheSite(t *testing.T) {
+	plain, ad := []byte("JBSWY3DPEHPK3PXP"), []byte("user_totp\x0042")
+	sealed := mustNew(t, key, nil, "https://app.example.com").AtRestSealer(keyring.SecondFactor).Seal(plain, ad)
+
+	moved := mustNew(t, key, nil, "https://new-name.example.org/app").AtRestSealer(keyring.SecondFactor)
+	if got, _, err := moved.Open(sealed, ad); err != nil || !bytes.Equal(got, plain) {
+		t.Fatalf("after a move of the site: Open = %q, %v; want the plain text", got, err)
+	}
+	rotated := mustNew(t, "a newer secret key, at least 32 bytes long", []string{key}, "https://app.example.com").AtRestSealer(keyring.SecondFactor)
+	if got, current, err := rotated.Open(sealed, ad); err != nil || current || !bytes.Equal(got, plain) {
+		t.Errorf("under a fallback: Open = %q, current %v, %v; want the plain text, not current", got, current, err)
+	}
+	for name, s := range map[string]*keyring.Sealer{
+		"another purpose":              mustNew(t, key, nil, "https://app.example.com").AtRestSealer(keyring.PasskeyChallenge),
+		"the deployment-bound sealer":  mustNew(t, key, nil, "https://app.example.com").Sealer(keyring.SecondFactor),
+		"another key and no fallbacks": mustNew(t, olderKey, nil, "https://app.example.com").AtRestSealer(keyring.SecondFactor),
+	} {
+		if _, _, err := s.Open(sealed, ad); !errors.Is(err, keyring.ErrCannotOpen) {
+			t.Errorf("%s: Open = %v; want ErrCannotOpen", name, err)
+		}
+	}
+}

@@ -29,7 +29,7 @@ func sealer(t *testing.T, secret string, fallbacks ...string) *keyring.Sealer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return k.Sealer(keyring.SecondFactor)
+	return k.AtRestSealer(keyring.SecondFactor)
 }
 
 // clock is a settable time for Service.Now, in the middle of a TOTP step.

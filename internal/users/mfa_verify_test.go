@@ -23,7 +23,7 @@ func withTOTP(t *testing.T, s *users.Service, u *users.User, now *time.Time) (st
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Secrets = k.Sealer(keyring.SecondFactor)
+	s.Secrets = k.AtRestSealer(keyring.SecondFactor)
 	s.Now = func() time.Time { return *now }
 	key, err := s.NewTOTPKey(u, "Launchkit")
 	if err != nil {

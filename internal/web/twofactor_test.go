@@ -619,7 +619,7 @@ func TestSecondStepWhenTheKeyCannotBeRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.app.Users.Secrets = k.Sealer(keyring.SecondFactor)
+	s.app.Users.Secrets = k.AtRestSealer(keyring.SecondFactor)
 	v := s.visitor()
 	v.halfSignIn("ada@example.com")
 	v.post("/user/sign-in/two-factor", "code", totpCode(t, secret, c.now())).status(422).
