@@ -4,7 +4,9 @@
 //
 // No value is ever signed with SECRET_KEY itself. Each key is derived
 // (HKDF-SHA256) for one purpose, such as the session cookie or the device
-// cookie, and for this deployment, named by its BASE_URL. A value made
+// cookie, and for this deployment, named by its BASE_URL. (Secrets kept in
+// the deployment's own database, the keys of authenticator apps, are
+// sealed with keys derived without the address: AtRestSealer.) A value made
 // for one purpose is refused for any other. A value made by another
 // deployment that shares the SECRET_KEY (staging beside production, two
 // apps of one team) is refused too.
