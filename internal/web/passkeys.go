@@ -113,7 +113,7 @@ func newPasskeyCookies(cfg *config.Config, keys *keyring.Keyring) *passkeyCookie
 }
 
 func (c *passkeyCookies) set(w http.ResponseWriter, cid string) error {
-	value, err := securecookie.EncodeMulti(c.name, cid, c.codecs[0])
+	value, err := securecookie.EncodeMulti(c.name, []byte(cid), c.codecs[0])
 	if err != nil {
 		return fmt.Errorf("encode the passkey ceremony cookie: %w", err)
 	}
@@ -133,11 +133,11 @@ func (c *passkeyCookies) take(w http.ResponseWriter, r *http.Request) string {
 	}
 	http.SetCookie(w, &http.Cookie{Name: c.name, Value: "", Path: passkeyCookiePath, MaxAge: -1,
 		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteLaxMode})
-	var cid string
+	var cid []byte
 	if err := securecookie.DecodeMulti(c.name, cookie.Value, &cid, c.codecs...); err != nil {
 		return ""
 	}
-	return cid
+	return string(cid)
 }
 
 // beginCeremony stores the ceremony data for purpose (of user id, 0 when
