@@ -1,0 +1,164 @@
+package e2e_test
+
+import (
+	"context"
+	"net"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/webauthn"
+	"github.com/chromedp/chromedp"
+
+	"github.com/launchkit/launchkit/internal/app"
+	"github.com/launchkit/launchkit/internal/testenv"
+	"github.com/launchkit/launchkit/internal/web"
+)
+
+// passkeySite serves the app on a local port with BASE_URL
+// http://localhost:PORT (the relying party is "localhost"), and returns
+// that URL, the same site by its address (http://127.0.0.1:PORT, another
+// origin) and the app.
+func passkeySite(t *testing.T) (base, byAddress string, a *app.App) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	base = "http://localhost:" + strconv.Itoa(port)
+	a, _ = testenv.NewApp(t, map[string]string{"BASE_URL": base})
+	h, err := web.New(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	_ = srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return base, "http://127.0.0.1:" + strconv.Itoa(port), a
+}
+
+// virtualAuthenticator gives the tab Chrome's virtual authenticator: a
+// platform authenticator (CTAP2, internal transport) that holds
+// discoverable credentials and verifies its user.
+func virtualAuthenticator(t *testing.T, b *browser) {
+	t.Helper()
+	b.do(t, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, tg, webauthn.Enable, webauthn.EnableParams{}); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, tg, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
+			Options: &webauthn.VirtualAuthenticatorOptions{
+				Protocol: webauthn.AuthenticatorProtocolCtap2, Ctap2version: webauthn.Ctap2versionCtap21,
+				Transport: webauthn.AuthenticatorTransportInternal, HasResidentKey: true, HasUserVerification: true,
+				IsUserVerified: true, AutomaticPresenceSimulation: true,
+			},
+		})
+		return err
+	}))
+}
+
+// TestPasskeysInTheBrowser: with Chrome's virtual authenticator, a
+// passkey is added on the security page, signs in with no password after
+// a sign-out, and is removed (with the password).
+func TestPasskeysInTheBrowser(t *testing.T) {
+	b := newBrowser(t)
+	base, _, a := passkeySite(t)
+	if _, err := a.Users.CreateConfirmed(t.Context(), "ada@example.com", "correct horse battery"); err != nil {
+		t.Fatal(err)
+	}
+	virtualAuthenticator(t, b)
+
+	b.do(t,
+		chromedp.Navigate(base+"/user/sign-in"),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), "ada@example.com"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery"),
+		chromedp.Click(chromedp.CSS("#sign-in-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(`.account-menu .menu-label`)),
+		chromedp.Navigate(base+"/user/security"),
+		chromedp.WaitVisible(chromedp.CSS("#passkey-add")),
+		chromedp.SendKeys(chromedp.CSS("#passkey-name"), "Virtual key"),
+		chromedp.Click(chromedp.CSS("#passkey-add")),
+		chromedp.WaitVisible(chromedp.CSS("#passkeys-table, #passkey-add-error:not([hidden])")),
+	)
+	if msg := get(t, b, chromedp.Evaluate[string](`(document.getElementById('passkey-add-error')||{}).textContent || ''`)); msg != "" {
+		t.Fatalf("adding the passkey failed: %s (%v)", msg, b.reported(""))
+	}
+	if got := get(t, b, chromedp.Text(chromedp.CSS("#passkeys-table tbody"))); !strings.Contains(got, "Virtual key") || !strings.Contains(got, "never") {
+		t.Errorf("passkeys listed: %q", got)
+	}
+	b.screenshot(t, "passkey-added")
+
+	// Sign out, then in with the passkey alone.
+	b.do(t,
+		chromedp.Click(chromedp.CSS(".account-menu summary")),
+		chromedp.Click(chromedp.CSS(`.account-menu form[action="/user/sign-out"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`header a[href="/user/sign-in"]`)),
+		chromedp.Navigate(base+"/user/sign-in?next=/user/security"),
+		chromedp.WaitVisible(chromedp.CSS("#passkey-sign-in")),
+		chromedp.Click(chromedp.CSS("#passkey-sign-in")),
+		chromedp.WaitVisible(chromedp.CSS("#security-passkeys-title")),
+	)
+	if got := get(t, b, chromedp.Text(chromedp.CSS(`.account-menu .menu-label`))); got != "ada@example.com" {
+		t.Errorf("nav shows %q after signing in with the passkey", got)
+	}
+	if got := get(t, b, chromedp.Text(chromedp.CSS("#passkeys-table tbody"))); strings.Contains(got, "never") {
+		t.Errorf("the passkey's last use is not shown: %q", got)
+	}
+
+	// Remove it, with the password.
+	b.do(t,
+		chromedp.Click(chromedp.CSS("#passkeys-table details.confirm summary")),
+		chromedp.WaitVisible(chromedp.CSS(`#passkeys-table input[name=password]`)),
+		chromedp.SendKeys(chromedp.CSS(`#passkeys-table input[name=password]`), "correct horse battery"),
+		chromedp.Click(chromedp.CSS(`#passkeys-table form button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS("#passkeys-none")),
+	)
+	for _, p := range b.reported("") {
+		t.Errorf("the browser reported: %s", p)
+	}
+}
+
+// TestPasskeyFromAnotherOriginIsRefused: the site opened by its address
+// (http://127.0.0.1:PORT) is not the relying party BASE_URL names
+// (localhost): the browser refuses the ceremony, the page says so, and
+// nobody is signed in.
+func TestPasskeyFromAnotherOriginIsRefused(t *testing.T) {
+	b := newBrowser(t)
+	base, byAddress, a := passkeySite(t)
+	if _, err := a.Users.CreateConfirmed(t.Context(), "ada@example.com", "correct horse battery"); err != nil {
+		t.Fatal(err)
+	}
+	virtualAuthenticator(t, b)
+	// A passkey for the right site first.
+	b.do(t,
+		chromedp.Navigate(base+"/user/sign-in"),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), "ada@example.com"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery"),
+		chromedp.Click(chromedp.CSS("#sign-in-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(`.account-menu .menu-label`)),
+		chromedp.Navigate(base+"/user/security"),
+		chromedp.WaitVisible(chromedp.CSS("#passkey-add")),
+		chromedp.Click(chromedp.CSS("#passkey-add")),
+		chromedp.WaitVisible(chromedp.CSS("#passkeys-table")),
+	)
+
+	b.do(t,
+		chromedp.Navigate(byAddress+"/user/sign-in"),
+		chromedp.WaitVisible(chromedp.CSS("#passkey-sign-in")),
+		chromedp.Click(chromedp.CSS("#passkey-sign-in")),
+		chromedp.WaitVisible(chromedp.CSS("#passkey-sign-in-error")),
+	)
+	if got := get(t, b, chromedp.Text(chromedp.CSS("#passkey-sign-in-error"))); !strings.Contains(got, "not the site") {
+		t.Errorf("the page says %q", got)
+	}
+	if n := get(t, b, chromedp.Evaluate[int](`document.querySelectorAll('.account-menu').length`)); n != 0 {
+		t.Error("signed in from another origin")
+	}
+}
