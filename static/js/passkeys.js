@@ -18,6 +18,7 @@
 
   var supported = !!(window.PublicKeyCredential && navigator.credentials);
   var autofill = null; // the AbortController of the pending autofill request
+  var finishing = false; // a sign-in's answer is on its way to the site
 
   function toBytes(s) {
     s = s.replace(/-/g, '+').replace(/_/g, '/');
@@ -136,7 +137,17 @@
       return navigator.credentials.get(req);
     }).then(function (cred) {
       if (!cred) throw new Error('No passkey was chosen.');
-      return post(finish, { next: next, credential: credentialJSON(cred) });
+      // A request given up for another (the button pressed while the
+      // autofill was pending) does not send its answer: the site keeps
+      // one ceremony per browser, and the newer one is it.
+      if (signal && signal.aborted) throw new DOMException('Replaced by another passkey request.', 'AbortError');
+      finishing = true;
+      return post(finish, { next: next, credential: credentialJSON(cred) }).then(function (answer) {
+        return answer;
+      }, function (err) {
+        finishing = false;
+        throw err;
+      });
     });
   }
 
@@ -190,6 +201,7 @@
     var button = e.target.closest && e.target.closest('#passkey-sign-in, #passkey-second-step');
     if (!button || !supported) return;
     e.preventDefault();
+    if (finishing) return; // the autofill's passkey is signing in already
     var root = button.closest('[data-passkey-sign-in], [data-passkey-second-step]');
     var second = button.id === 'passkey-second-step';
     stopAutofill();
