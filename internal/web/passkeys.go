@@ -333,8 +333,16 @@ func (s *Server) passkeySignInFinish(w http.ResponseWriter, r *http.Request) err
 		return s.refusedPasskey(r, users.ChallengeSignIn, err)
 	}
 	u := owner.User
-	if !u.Active {
+	switch {
+	case !u.Active:
 		return errStatus(http.StatusForbidden, "This account is deactivated: it cannot sign in.")
+	case u.Directory():
+		// Only the directory knows whether its account still may sign
+		// in: it is asked at each sign-in, so a passkey is only ever the
+		// second step after the directory password.
+		return errStatus(http.StatusForbidden, "Your account comes from the company directory: sign in with your directory password; your passkey is the second step after it.")
+	case s.users.RequireConfirmedEmail && u.EmailConfirmedAt == nil:
+		return users.ErrEmailUnconfirmed
 	}
 	if err := s.usePasskey(ctx, u, passkeyMethod, cred); err != nil {
 		return err

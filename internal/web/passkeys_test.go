@@ -495,3 +495,32 @@ func TestRemovingAPasskeyNeedsTheAuthenticatorCode(t *testing.T) {
 		t.Fatal("the passkey is still there")
 	}
 }
+
+// TestAPasskeyMeetsMFARequiredRoles: an admin whom MFA_REQUIRED_ROLES
+// holds to the security page can add a passkey there, and is then free.
+func TestAPasskeyMeetsMFARequiredRoles(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, map[string]string{"MFA_REQUIRED_ROLES": "admin"})
+	v := s.signedIn("root@example.com", users.RoleAdmin)
+	v.get("/admin/").redirectsTo("/user/security")
+	v.get("/user/security").status(http.StatusOK).contains(`id="passkey-add"`)
+	k := newSoftKey(t)
+	k.register(v, "Key").redirectJSON("/user/security")
+	v.get("/admin/").status(http.StatusOK)
+}
+
+// TestADeactivatedAccountCannotSignInWithAPasskey: the passkey checks
+// out, the account does not.
+func TestADeactivatedAccountCannotSignInWithAPasskey(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, nil)
+	v := s.signedIn("ada@example.com")
+	k := newSoftKey(t)
+	k.register(v, "Laptop").redirectJSON("/user/security")
+	if err := s.app.DB.Gorm.Exec("UPDATE users SET active = ? WHERE email = ?", false, "ada@example.com").Error; err != nil {
+		t.Fatal(err)
+	}
+	w := s.visitor()
+	k.signIn(w, "/").wantJSONError(http.StatusForbidden)
+	w.get("/user/profile").redirectsTo("/user/sign-in?next=%2Fuser%2Fprofile")
+}
