@@ -455,7 +455,7 @@ func TestRemovingAPasskey(t *testing.T) {
 	mu.Lock()
 	now = now.Add(11 * time.Minute)
 	mu.Unlock()
-	v.post(path).status(http.StatusUnprocessableEntity).contains("this needs a recent sign-in")
+	v.post(path).status(http.StatusUnprocessableEntity).contains("removing a passkey needs a recent sign-in")
 	w := s.visitor()
 	k.signIn(w, "/").redirectJSON("/")
 	w.post(path).redirectsTo("/user/security")
