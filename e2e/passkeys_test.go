@@ -135,15 +135,28 @@ func TestPasskeysInTheBrowser(t *testing.T) {
 		t.Errorf("the passkey's last use is not shown: %q", got)
 	}
 
-	// Remove it, with the password.
+	accessible(t, b, "security page with a passkey")
+
+	// Remove it: a wrong password is refused beside its field, the
+	// password removes it.
 	b.do(t,
 		chromedp.Click(chromedp.CSS("#passkeys-table details.confirm summary")),
 		chromedp.WaitVisible(chromedp.CSS(`#passkeys-table input[name=password]`)),
+		chromedp.SendKeys(chromedp.CSS(`#passkeys-table input[name=password]`), "not my password"),
+		chromedp.Click(chromedp.CSS(`#passkeys-table form button[type=submit]`)),
+	)
+	waitFor(t, b, `!!document.querySelector('#passkeys-table .field-error')`)
+	if got := get(t, b, chromedp.Text(chromedp.CSS("#passkeys-table .field-error"))); !strings.Contains(got, "This is not your password.") {
+		t.Errorf("the refused removal says %q", got)
+	}
+	accessible(t, b, "security page, a passkey's removal refused")
+	b.do(t,
 		chromedp.SendKeys(chromedp.CSS(`#passkeys-table input[name=password]`), "correct horse battery"),
 		chromedp.Click(chromedp.CSS(`#passkeys-table form button[type=submit]`)),
 	)
 	waitFor(t, b, `!!document.querySelector('#passkeys-none')`)
-	for _, p := range b.reported("") {
+	// (The refused removal's 422 is the page's answer, not a problem.)
+	for _, p := range b.reported("422") {
 		t.Errorf("the browser reported: %s", p)
 	}
 }
