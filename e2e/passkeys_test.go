@@ -73,7 +73,8 @@ func click(t *testing.T, b *browser, selector string) {
 
 // TestPasskeysInTheBrowser: with Chrome's virtual authenticator, a
 // passkey is added on the security page, signs in with no password after
-// a sign-out, and is removed (with the password).
+// a sign-out, serves as the second step after the password, and is
+// removed (with the password).
 func TestPasskeysInTheBrowser(t *testing.T) {
 	b := newBrowser(t)
 	base, _, a := passkeySite(t)
@@ -136,6 +137,22 @@ func TestPasskeysInTheBrowser(t *testing.T) {
 	}
 
 	accessible(t, b, "security page with a passkey")
+
+	// The password now asks for a second step, which the passkey gives.
+	b.do(t,
+		chromedp.Click(chromedp.CSS(".account-menu summary")),
+		chromedp.Click(chromedp.CSS(`.account-menu form[action="/user/sign-out"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`header a[href="/user/sign-in"]`)),
+		chromedp.Navigate(base+"/user/sign-in?next=/user/security"),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), "ada@example.com"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "correct horse battery"),
+		chromedp.Click(chromedp.CSS("#sign-in-form button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#passkey-second-step")),
+	)
+	accessible(t, b, "second step with a passkey")
+	click(t, b, "#passkey-second-step")
+	waitFor(t, b, `!!document.querySelector('#passkeys-table')`)
 
 	// Remove it: a wrong password is refused beside its field, the
 	// password removes it.
