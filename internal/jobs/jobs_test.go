@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/launchkit/launchkit/internal/redisconn"
 	"github.com/launchkit/launchkit/internal/session"
 	"github.com/launchkit/launchkit/internal/testenv"
+	"github.com/launchkit/launchkit/internal/users"
 )
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -534,5 +536,32 @@ func TestATaskThatFailsForGoodIsReported(t *testing.T) {
 	case got := <-failed:
 		t.Errorf("a task that will be retried was reported: %q", got)
 	default:
+	}
+}
+
+// TestSessionsPurgeTaskDeletesExpiredPasskeyCeremonies: the hourly purge
+// also deletes the passkey ceremonies never finished, once expired.
+func TestSessionsPurgeTaskDeletesExpiredPasskeyCeremonies(t *testing.T) {
+	d := testenv.MigratedDB(t, testenv.SQLiteURL(t))
+	svc := users.NewService(d)
+	ctx := context.Background()
+	old, err := svc.SaveChallenge(ctx, users.ChallengeSignIn, 0, &webauthn.SessionData{Challenge: "old"}, time.Now().Add(-time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := svc.SaveChallenge(ctx, users.ChallengeSignIn, 0, &webauthn.SessionData{Challenge: "live"}, time.Now().Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &jobs.Handlers{Sessions: session.NewPurger(d), Users: svc, Logger: discard}
+	if err := h.Mux().ProcessTask(ctx, asynq.NewTask(jobs.TypeSessionsPurge, nil)); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	if err := d.Gorm.Raw("SELECT id FROM webauthn_challenges").Scan(&ids).Error; err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ids, []string{live}) || old == live {
+		t.Errorf("ceremonies left = %v, want only %s", ids, live)
 	}
 }

@@ -8,8 +8,9 @@ import (
 )
 
 // TypeSessionsPurge deletes the expired rows of the database session
-// store, and the rows of ended sessions from the registry of signed-in
-// sessions (user_sessions), every hour.
+// store, the rows of ended sessions from the registry of signed-in
+// sessions (user_sessions), and the passkey ceremonies never finished
+// (webauthn_challenges), every hour.
 const TypeSessionsPurge = "sessions:purge"
 
 // sessionsPurgeTask is tried a few times within its hour, each try
@@ -28,6 +29,12 @@ func (h *Handlers) purgeSessions(ctx context.Context, _ *asynq.Task) error {
 		return err
 	}
 	h.Logger.InfoContext(ctx, "expired sessions purged", "count", n)
+	if h.Users != nil {
+		if n, err = h.Users.PurgeExpiredChallenges(ctx, time.Now()); err != nil {
+			return err
+		}
+		h.Logger.InfoContext(ctx, "expired passkey ceremonies purged", "count", n)
+	}
 	if h.SessionRegistry == nil {
 		return nil
 	}

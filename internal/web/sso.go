@@ -203,15 +203,23 @@ const relinkWindow = 10 * time.Minute
 // confirmLinker checks that the signed-in user me, not only someone
 // holding their session, is linking an identity: a linked identity
 // outlasts a password change, so a stolen session must not be able to
-// add its thief's. An account with a password (or a directory account)
-// gives it (field link_password; guesses spend the account's budget
-// like the other password checks); one without, made by a provider,
-// must have signed in within relinkWindow. A refusal is a problem on f.
+// add its thief's (confirmOwner, field link_password).
 func (s *Server) confirmLinker(r *http.Request, me *users.User, f *form) error {
+	return s.confirmOwner(r, me, f, "link_password",
+		"For your safety, linking needs a recent sign-in: sign out, sign in again, then link within 10 minutes.")
+}
+
+// confirmOwner checks that the signed-in user me, not only someone
+// holding their session, asks for a change that a stolen session must
+// not make. An account with a password (or a directory account) gives
+// it (field; guesses spend the account's budget like the other password
+// checks); one without, made by a provider, must have signed in within
+// relinkWindow (else the problem is recent). A refusal is a problem on f.
+func (s *Server) confirmOwner(r *http.Request, me *users.User, f *form, field, recent string) error {
 	if !me.HasPassword() && !me.Directory() {
 		at := s.sessions.GetInt64(r.Context(), sessionSignedInAt)
 		if at == 0 || s.now().Sub(time.Unix(at, 0)) > relinkWindow {
-			f.fail("link_password", "For your safety, linking needs a recent sign-in: sign out, sign in again, then link within 10 minutes.")
+			f.fail(field, recent)
 		}
 		return nil
 	}
@@ -219,11 +227,11 @@ func (s *Server) confirmLinker(r *http.Request, me *users.User, f *form) error {
 	if err := s.spendGuess(r.Context(), budget); err != nil {
 		return err
 	}
-	switch err := s.users.ConfirmPassword(r.Context(), me, f.get("link_password")); {
+	switch err := s.users.ConfirmPassword(r.Context(), me, f.get(field)); {
 	case err == nil:
 		s.rightGuess(r.Context(), budget)
 	case errors.Is(err, users.ErrInvalidCredentials):
-		f.fail("link_password", "This is not your password.")
+		f.fail(field, "This is not your password.")
 	case refusalOf(err) != nil:
 		s.logger.WarnContext(r.Context(), "directory password check failed", "err", err)
 		return err
