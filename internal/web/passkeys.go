@@ -75,13 +75,28 @@ func (p passkeyRow) PasswordField() passwordField {
 
 // webAuthn is the relying party of this site, from BASE_URL and APP_NAME.
 func (s *Server) webAuthn() (*webauthn.WebAuthn, error) {
-	u, err := url.Parse(s.cfg.BaseURL)
+	if s.relyingParty == nil {
+		return nil, errStatus(http.StatusNotFound, passkeysOffMessage)
+	}
+	return s.relyingParty, nil
+}
+
+// passkeysOffMessage answers the passkey routes of a site whose BASE_URL
+// cannot name a relying party.
+const passkeysOffMessage = "Passkeys are off on this site: its BASE_URL names it by an IP address, and passkeys need a domain name (localhost will do in development)."
+
+// newRelyingParty is the site as a WebAuthn relying party: its ID is
+// BASE_URL's host, the only origin it accepts BASE_URL's. WebAuthn
+// refuses an IP address as the ID (BASE_URL=http://127.0.0.1:8000): then
+// passkeys are off, and the site says so instead of offering them.
+func newRelyingParty(cfg *config.Config) (*webauthn.WebAuthn, error) {
+	u, err := url.Parse(cfg.BaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("BASE_URL: %w", err)
 	}
 	return webauthn.New(&webauthn.Config{
 		RPID:          u.Hostname(),
-		RPDisplayName: s.cfg.AppName,
+		RPDisplayName: cfg.AppName,
 		RPOrigins:     []string{u.Scheme + "://" + u.Host},
 		AuthenticatorSelection: protocol.AuthenticatorSelection{
 			RequireResidentKey: protocol.ResidentKeyRequired(),

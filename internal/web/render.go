@@ -115,6 +115,9 @@ type viewData struct {
 	// Directory is USER_LDAP: users sign in with a directory username;
 	// LocalAccounts whether local accounts may sign in too.
 	Directory, LocalAccounts bool
+	// Passkeys is whether the site offers passkeys (its BASE_URL names a
+	// WebAuthn relying party: passkeys.go).
+	Passkeys bool
 	// User is the signed-in user, nil for visitors.
 	User    *users.User
 	Flashes []session.Flash
@@ -152,7 +155,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	v := viewData{
 		AppName: s.cfg.AppName, RegisterEnabled: s.cfg.UserEnableRegister && !s.cfg.UserLDAP,
 		Directory: s.cfg.UserLDAP, LocalAccounts: !s.cfg.UserLDAP || s.cfg.UserLDAPAllowLocal,
-		User: currentUser(r), Data: data, Path: r.URL.Path, Layout: p.layout,
+		Passkeys: s.relyingParty != nil,
+		User:     currentUser(r), Data: data, Path: r.URL.Path, Layout: p.layout,
 	}
 	if v.Layout == "" || (v.Layout == layoutApp && v.User == nil) {
 		v.Layout = layoutPublic

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/redis/go-redis/v9"
 
@@ -82,6 +83,9 @@ type Server struct {
 	// passkeyCookies carries a passkey ceremony from its begin to its
 	// finish (passkeys.go).
 	passkeyCookies *passkeyCookies
+	// relyingParty is the site as a WebAuthn relying party (passkeys.go);
+	// nil when BASE_URL cannot name one (an IP address): passkeys are off.
+	relyingParty *webauthn.WebAuthn
 	// registry lists each user's sessions, and ender ends one of them
 	// (sessions.go); ender is nil with the cookie store, which can do
 	// neither.
@@ -142,6 +146,11 @@ func newServer(a *app.App, opts ...Option) (*Server, error) {
 	}
 	if outbox, ok := a.Mailer.(*mail.Outbox); ok && a.Config.Env == config.EnvDevelopment {
 		s.devMail = outbox
+	}
+	if rp, err := newRelyingParty(a.Config); err == nil {
+		s.relyingParty = rp
+	} else {
+		s.logger.Warn("passkeys are off: BASE_URL cannot name the site to WebAuthn", "base_url", a.Config.BaseURL, "err", err)
 	}
 	// scaffold:serverwire
 	for _, o := range opts {
