@@ -218,10 +218,21 @@ func redirectJSON(w http.ResponseWriter, to string) error {
 	return nil
 }
 
+// errPasskeyNeedsRecentSignIn refuses to add a passkey to a session
+// signed in more than confirmWindow ago. A passkey signs in alone, and
+// outlasts a password change: a stolen session must not be able to add
+// its thief's, a permanent way in. A fresh sign-in (with the second step,
+// when the account has one) shows it is the owner.
+var errPasskeyNeedsRecentSignIn = errStatus(http.StatusForbidden,
+	"For your safety, adding a passkey needs a recent sign-in: sign out, sign in again, then add it within 10 minutes.")
+
 // passkeyRegisterBegin answers the options to create a passkey for the
 // signed-in user: discoverable, user-verified, none of theirs again.
 func (s *Server) passkeyRegisterBegin(w http.ResponseWriter, r *http.Request) error {
 	me := currentUser(r)
+	if !s.recentSignIn(r) {
+		return errPasskeyNeedsRecentSignIn
+	}
 	wu, err := s.users.WebAuthnUser(r.Context(), me)
 	if err != nil {
 		return err
@@ -255,6 +266,9 @@ func (s *Server) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request) e
 	}
 	if id != me.ID {
 		return errCeremony
+	}
+	if !s.recentSignIn(r) {
+		return errPasskeyNeedsRecentSignIn
 	}
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(a.Credential)
 	if err != nil {

@@ -524,3 +524,33 @@ func TestADeactivatedAccountCannotSignInWithAPasskey(t *testing.T) {
 	k.signIn(w, "/").wantJSONError(http.StatusForbidden)
 	w.get("/user/profile").redirectsTo("/user/sign-in?next=%2Fuser%2Fprofile")
 }
+
+// TestAddingAPasskeyNeedsARecentSignIn: a passkey signs in alone, so a
+// session signed in more than 10 minutes ago (perhaps a stolen one) adds
+// none, at the begin or at the finish; a fresh sign-in does.
+func TestAddingAPasskeyNeedsARecentSignIn(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	s := newSite(t, nil, web.WithClock(clock))
+	v := s.signedIn("ada@example.com")
+	k := newSoftKey(t)
+
+	advance(9 * time.Minute)
+	o := k.begin(v, "/user/passkeys/register/begin")
+	advance(2 * time.Minute)
+	v.postJSON("/user/passkeys/register/finish", map[string]any{"name": "Thief", "credential": k.create(o)}).wantJSONError(http.StatusForbidden)
+	v.postJSON("/user/passkeys/register/begin", nil).wantJSONError(http.StatusForbidden)
+	if p := s.passkeys("ada@example.com"); len(p) != 0 {
+		t.Fatalf("a stale session added %+v", p)
+	}
+
+	w := s.visitor()
+	w.post("/user/sign-in", "email", "ada@example.com", "password", "password for ada@example.com").redirectsTo("/")
+	k.register(w, "Laptop").redirectJSON("/user/security")
+	if p := s.passkeys("ada@example.com"); len(p) != 1 {
+		t.Fatalf("passkeys = %+v", p)
+	}
+}
