@@ -510,6 +510,23 @@ func (s *Server) deletePasskey(w http.ResponseWriter, r *http.Request) error {
 		"For your safety, removing a passkey needs a recent sign-in: sign out, sign in again, then remove it within 10 minutes."); err != nil {
 		return err
 	}
+	// The code, when the account has an app, spends the account's budget
+	// of second factors like every other code: else a thief holding the
+	// session and the password could guess codes here without end.
+	var codeBudget *guessBudget
+	if f.ok() {
+		hasTOTP, err := s.users.HasTOTP(ctx, me.ID)
+		if err != nil {
+			return err
+		}
+		if hasTOTP {
+			budget := secondFactorBudget(me.ID)
+			if err := s.spendCode(ctx, budget); err != nil {
+				return err
+			}
+			codeBudget = &budget
+		}
+	}
 	if f.ok() {
 		switch err := s.users.RemovePasskey(ctx, me.ID, pk.ID, f.get("code")); {
 		case errors.Is(err, users.ErrWrongCode):
@@ -525,6 +542,9 @@ func (s *Server) deletePasskey(w http.ResponseWriter, r *http.Request) error {
 	if !f.ok() {
 		r = r.WithContext(context.WithValue(ctx, passkeyProblemKey{}, passkeyProblem{id: pk.ID, errors: f.Errors}))
 		return s.renderSecurity(w, r, http.StatusUnprocessableEntity, newForm())
+	}
+	if codeBudget != nil {
+		s.rightGuess(ctx, *codeBudget)
 	}
 	s.logger.InfoContext(ctx, "passkey removed", "user_id", me.ID)
 	s.flashAndGo(w, r, fmt.Sprintf("Passkey “%s” removed.", pk.Name), "/user/security")

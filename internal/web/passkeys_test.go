@@ -554,3 +554,38 @@ func TestAddingAPasskeyNeedsARecentSignIn(t *testing.T) {
 		t.Fatalf("passkeys = %+v", p)
 	}
 }
+
+// TestRemovingAPasskeyCodeGuessesShareTheBudget: the code removing a
+// passkey asks for spends the account's budget of second factors, from
+// any address: a thief with the session and the password cannot guess
+// codes here without end.
+func TestRemovingAPasskeyCodeGuessesShareTheBudget(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, nil)
+	v := s.signedIn("ada@example.com")
+	k := newSoftKey(t)
+	k.register(v, "Laptop").redirectJSON("/user/security")
+	u, err := s.app.Users.ByEmail(t.Context(), "ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := s.app.Users.NewTOTPKey(u, "Launchkit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _ := totp.GenerateCode(key.Secret(), time.Now().Add(-30*time.Second))
+	if _, err := s.app.Users.EnableTOTP(t.Context(), u.ID, key.Secret(), code); err != nil {
+		t.Fatal(err)
+	}
+	path := "/user/passkeys/" + itoa(s.passkeys("ada@example.com")[0].ID) + "/delete"
+	for i := range 10 {
+		v.addr = "203.0.113." + itoa(uint(i+1)) + ":1234"
+		v.post(path, "password", "password for ada@example.com", "code", "00000"+itoa(uint(i))).status(http.StatusUnprocessableEntity)
+	}
+	v.addr = "203.0.113.99:1234"
+	now, _ := totp.GenerateCode(key.Secret(), time.Now())
+	v.post(path, "password", "password for ada@example.com", "code", now).status(http.StatusTooManyRequests).contains("Too many wrong codes")
+	if len(s.passkeys("ada@example.com")) != 1 {
+		t.Fatal("the passkey was removed after the budget was spent")
+	}
+}
