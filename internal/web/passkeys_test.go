@@ -589,3 +589,25 @@ func TestRemovingAPasskeyCodeGuessesShareTheBudget(t *testing.T) {
 		t.Fatal("the passkey was removed after the budget was spent")
 	}
 }
+
+// TestSigningOutEverywhereIsNoFreshSignIn: an admin signing their own
+// account out everywhere (no password asked) goes on signed in here, but
+// that is no new sign-in: a stale, perhaps stolen, session does not
+// become one that may add a passkey.
+func TestSigningOutEverywhereIsNoFreshSignIn(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s := newSite(t, nil, web.WithClock(clock))
+	v := s.signedIn("root@example.com", users.RoleAdmin)
+	u, err := s.app.Users.ByEmail(t.Context(), "root@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now = now.Add(11 * time.Minute)
+	mu.Unlock()
+	v.post("/admin/users/" + itoa(u.ID) + "/sign-out").redirectsTo("/admin/users")
+	v.postJSON("/user/passkeys/register/begin", nil).wantJSONError(http.StatusForbidden)
+}

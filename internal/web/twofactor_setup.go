@@ -317,12 +317,10 @@ func (s *Server) disableTwoFactor(w http.ResponseWriter, r *http.Request) error 
 	}
 	s.rightGuess(ctx, codeBudget)
 	// The other sessions ended with the new session key; this one goes
-	// on with it. That is no new sign-in: when it was stays as it was.
-	signedInAt := s.sessions.GetInt64(ctx, sessionSignedInAt)
-	if err := s.startSession(w, r, u); err != nil {
+	// on with it. That is no new sign-in.
+	if err := s.keepSession(w, r, u); err != nil {
 		return err
 	}
-	s.sessions.Put(ctx, sessionSignedInAt, signedInAt)
 	s.logger.InfoContext(ctx, "authenticator app turned off", "user_id", me.ID)
 	s.flashAndGo(w, r, "Your authenticator app is off, its recovery codes no longer work, and every other session of yours is signed out.", "/user/security")
 	return nil
