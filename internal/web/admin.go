@@ -325,7 +325,7 @@ func (s *Server) signOutUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	u, err = s.users.EndSessionsBy(r.Context(), currentUser(r).ID, u.ID)
 	if err == nil && u.ID == currentUser(r).ID {
-		err = s.startSession(w, r, u)
+		err = s.keepSession(w, r, u)
 	}
 	if err != nil {
 		return err

@@ -233,10 +233,21 @@ func redirectJSON(w http.ResponseWriter, to string) error {
 	return nil
 }
 
+// errPasskeyNeedsRecentSignIn refuses to add a passkey to a session
+// signed in more than confirmWindow ago. A passkey signs in alone, and
+// outlasts a password change: a stolen session must not be able to add
+// its thief's, a permanent way in. A fresh sign-in (with the second step,
+// when the account has one) shows it is the owner.
+var errPasskeyNeedsRecentSignIn = errStatus(http.StatusForbidden,
+	"For your safety, adding a passkey needs a recent sign-in: sign out, sign in again, then add it within 10 minutes.")
+
 // passkeyRegisterBegin answers the options to create a passkey for the
 // signed-in user: discoverable, user-verified, none of theirs again.
 func (s *Server) passkeyRegisterBegin(w http.ResponseWriter, r *http.Request) error {
 	me := currentUser(r)
+	if !s.recentSignIn(r) {
+		return errPasskeyNeedsRecentSignIn
+	}
 	wu, err := s.users.WebAuthnUser(r.Context(), me)
 	if err != nil {
 		return err
@@ -270,6 +281,9 @@ func (s *Server) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request) e
 	}
 	if id != me.ID {
 		return errCeremony
+	}
+	if !s.recentSignIn(r) {
+		return errPasskeyNeedsRecentSignIn
 	}
 	parsed, err := protocol.ParseCredentialCreationResponseBytes(a.Credential)
 	if err != nil {
@@ -511,6 +525,23 @@ func (s *Server) deletePasskey(w http.ResponseWriter, r *http.Request) error {
 		"For your safety, removing a passkey needs a recent sign-in: sign out, sign in again, then remove it within 10 minutes."); err != nil {
 		return err
 	}
+	// The code, when the account has an app, spends the account's budget
+	// of second factors like every other code: else a thief holding the
+	// session and the password could guess codes here without end.
+	var codeBudget *guessBudget
+	if f.ok() {
+		hasTOTP, err := s.users.HasTOTP(ctx, me.ID)
+		if err != nil {
+			return err
+		}
+		if hasTOTP {
+			budget := secondFactorBudget(me.ID)
+			if err := s.spendCode(ctx, budget); err != nil {
+				return err
+			}
+			codeBudget = &budget
+		}
+	}
 	if f.ok() {
 		switch err := s.users.RemovePasskey(ctx, me.ID, pk.ID, f.get("code")); {
 		case errors.Is(err, users.ErrWrongCode):
@@ -526,6 +557,9 @@ func (s *Server) deletePasskey(w http.ResponseWriter, r *http.Request) error {
 	if !f.ok() {
 		r = r.WithContext(context.WithValue(ctx, passkeyProblemKey{}, passkeyProblem{id: pk.ID, errors: f.Errors}))
 		return s.renderSecurity(w, r, http.StatusUnprocessableEntity, newForm())
+	}
+	if codeBudget != nil {
+		s.rightGuess(ctx, *codeBudget)
 	}
 	s.logger.InfoContext(ctx, "passkey removed", "user_id", me.ID)
 	s.flashAndGo(w, r, fmt.Sprintf("Passkey “%s” removed.", pk.Name), "/user/security")

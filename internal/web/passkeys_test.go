@@ -524,3 +524,90 @@ func TestADeactivatedAccountCannotSignInWithAPasskey(t *testing.T) {
 	k.signIn(w, "/").wantJSONError(http.StatusForbidden)
 	w.get("/user/profile").redirectsTo("/user/sign-in?next=%2Fuser%2Fprofile")
 }
+
+// TestAddingAPasskeyNeedsARecentSignIn: a passkey signs in alone, so a
+// session signed in more than 10 minutes ago (perhaps a stolen one) adds
+// none, at the begin or at the finish; a fresh sign-in does.
+func TestAddingAPasskeyNeedsARecentSignIn(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	s := newSite(t, nil, web.WithClock(clock))
+	v := s.signedIn("ada@example.com")
+	k := newSoftKey(t)
+
+	advance(9 * time.Minute)
+	o := k.begin(v, "/user/passkeys/register/begin")
+	advance(2 * time.Minute)
+	v.postJSON("/user/passkeys/register/finish", map[string]any{"name": "Thief", "credential": k.create(o)}).wantJSONError(http.StatusForbidden)
+	v.postJSON("/user/passkeys/register/begin", nil).wantJSONError(http.StatusForbidden)
+	if p := s.passkeys("ada@example.com"); len(p) != 0 {
+		t.Fatalf("a stale session added %+v", p)
+	}
+
+	w := s.visitor()
+	w.post("/user/sign-in", "email", "ada@example.com", "password", "password for ada@example.com").redirectsTo("/")
+	k.register(w, "Laptop").redirectJSON("/user/security")
+	if p := s.passkeys("ada@example.com"); len(p) != 1 {
+		t.Fatalf("passkeys = %+v", p)
+	}
+}
+
+// TestRemovingAPasskeyCodeGuessesShareTheBudget: the code removing a
+// passkey asks for spends the account's budget of second factors, from
+// any address: a thief with the session and the password cannot guess
+// codes here without end.
+func TestRemovingAPasskeyCodeGuessesShareTheBudget(t *testing.T) {
+	t.Parallel()
+	s := newSite(t, nil)
+	v := s.signedIn("ada@example.com")
+	k := newSoftKey(t)
+	k.register(v, "Laptop").redirectJSON("/user/security")
+	u, err := s.app.Users.ByEmail(t.Context(), "ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := s.app.Users.NewTOTPKey(u, "Launchkit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _ := totp.GenerateCode(key.Secret(), time.Now().Add(-30*time.Second))
+	if _, err := s.app.Users.EnableTOTP(t.Context(), u.ID, key.Secret(), code); err != nil {
+		t.Fatal(err)
+	}
+	path := "/user/passkeys/" + itoa(s.passkeys("ada@example.com")[0].ID) + "/delete"
+	for i := range 10 {
+		v.addr = "203.0.113." + itoa(uint(i+1)) + ":1234"
+		v.post(path, "password", "password for ada@example.com", "code", "00000"+itoa(uint(i))).status(http.StatusUnprocessableEntity)
+	}
+	v.addr = "203.0.113.99:1234"
+	now, _ := totp.GenerateCode(key.Secret(), time.Now())
+	v.post(path, "password", "password for ada@example.com", "code", now).status(http.StatusTooManyRequests).contains("Too many wrong codes")
+	if len(s.passkeys("ada@example.com")) != 1 {
+		t.Fatal("the passkey was removed after the budget was spent")
+	}
+}
+
+// TestSigningOutEverywhereIsNoFreshSignIn: an admin signing their own
+// account out everywhere (no password asked) goes on signed in here, but
+// that is no new sign-in: a stale, perhaps stolen, session does not
+// become one that may add a passkey.
+func TestSigningOutEverywhereIsNoFreshSignIn(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s := newSite(t, nil, web.WithClock(clock))
+	v := s.signedIn("root@example.com", users.RoleAdmin)
+	u, err := s.app.Users.ByEmail(t.Context(), "root@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now = now.Add(11 * time.Minute)
+	mu.Unlock()
+	v.post("/admin/users/" + itoa(u.ID) + "/sign-out").redirectsTo("/admin/users")
+	v.postJSON("/user/passkeys/register/begin", nil).wantJSONError(http.StatusForbidden)
+}

@@ -136,6 +136,21 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, u *users.U
 	return s.devices.remember(w, r, u)
 }
 
+// keepSession goes on with the signed-in user u's session after a change
+// that gave u a new session key (ending their other sessions): a new
+// token, the new key, but no new sign-in. When it was stays as it was:
+// a change that asked for no password must not make a stolen session
+// look freshly signed in (recentSignIn), which adding a passkey needs.
+func (s *Server) keepSession(w http.ResponseWriter, r *http.Request, u *users.User) error {
+	ctx := r.Context()
+	at := s.sessions.GetInt64(ctx, sessionSignedInAt)
+	if err := s.startSession(w, r, u); err != nil {
+		return err
+	}
+	s.sessions.Put(ctx, sessionSignedInAt, at)
+	return nil
+}
+
 // checkPassword returns the user whose name (an email address, or with
 // USER_LDAP a directory username) and password these are, checked by
 // signIn (users.SignIn for the form, SignInForAPI for the API, which

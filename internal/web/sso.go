@@ -343,7 +343,7 @@ func (s *Server) ssoUnlink(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return err
 	}
-	if err := s.startSession(w, r, u); err != nil {
+	if err := s.keepSession(w, r, u); err != nil {
 		return err
 	}
 	s.flashAndGo(w, r, "The identity is unlinked, and every other session of yours is signed out.", "/user/security")

@@ -317,12 +317,10 @@ func (s *Server) disableTwoFactor(w http.ResponseWriter, r *http.Request) error 
 	}
 	s.rightGuess(ctx, codeBudget)
 	// The other sessions ended with the new session key; this one goes
-	// on with it. That is no new sign-in: when it was stays as it was.
-	signedInAt := s.sessions.GetInt64(ctx, sessionSignedInAt)
-	if err := s.startSession(w, r, u); err != nil {
+	// on with it. That is no new sign-in.
+	if err := s.keepSession(w, r, u); err != nil {
 		return err
 	}
-	s.sessions.Put(ctx, sessionSignedInAt, signedInAt)
 	s.logger.InfoContext(ctx, "authenticator app turned off", "user_id", me.ID)
 	s.flashAndGo(w, r, "Your authenticator app is off, its recovery codes no longer work, and every other session of yours is signed out.", "/user/security")
 	return nil
@@ -387,7 +385,7 @@ func (s *Server) regenerateRecoveryCodes(w http.ResponseWriter, r *http.Request)
 
 // resetSecondFactors removes every second factor of a user (the app, its
 // recovery codes, passkeys) for an admin who checked it is them, and
-// signs them out everywhere. The security log records it, the admin as
+// signs them out everywhere; not the admin's own. The security log records it, the admin as
 // actor.
 func (s *Server) resetSecondFactors(w http.ResponseWriter, r *http.Request) error {
 	u, err := s.targetUser(r)
@@ -395,17 +393,14 @@ func (s *Server) resetSecondFactors(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	admin := currentUser(r)
+	if u.ID == admin.ID {
+		// Their own would skip what turning them off asks (the password
+		// and a code): a stolen admin session must not remove its
+		// owner's second factors either.
+		return errStatus(http.StatusForbidden, "Your own second factors are turned off on your Security page (/user/security), which asks for your password and a code; another admin can reset them.")
+	}
 	if err := s.users.ResetSecondFactorsBy(r.Context(), admin.ID, u.ID); err != nil {
 		return err
-	}
-	if u.ID == admin.ID {
-		// Their own: this session goes on with the new session key.
-		if u, err = s.users.ByID(r.Context(), u.ID); err != nil {
-			return err
-		}
-		if err := s.startSession(w, r, u); err != nil {
-			return err
-		}
 	}
 	s.logger.InfoContext(r.Context(), "admin reset second factors", "admin_id", admin.ID, "user_id", u.ID)
 	s.flashAndGo(w, r, "Reset the second factors of "+u.Email+": they sign in with their password alone, and are signed out everywhere.", fmt.Sprintf("/admin/users/%d/edit", u.ID))
