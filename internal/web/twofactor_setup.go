@@ -198,7 +198,7 @@ func (s *Server) twoFactorPage(w http.ResponseWriter, r *http.Request) error {
 // (the route's): the one typing it has the key already.
 func (s *Server) enableTwoFactor(w http.ResponseWriter, r *http.Request) error {
 	me := currentUser(r)
-	f, err := s.parseForm(w, r, "code")
+	f, err := s.parseForm(w, r, "code", "password")
 	if err != nil {
 		return err
 	}
@@ -216,6 +216,23 @@ func (s *Server) enableTwoFactor(w http.ResponseWriter, r *http.Request) error {
 	if strings.TrimSpace(f.get("code")) == "" {
 		f.fail("code", "Enter the 6-digit code your app shows for this account.")
 		return s.renderTwoFactor(w, r, http.StatusUnprocessableEntity, twoFactorData{form: f})
+	}
+	// Turning the app on with only someone's session would lock its
+	// owner out: a sign-in that is not recent shows the password too.
+	if !s.recentSignIn(r) {
+		if me.HasPassword() || me.Directory() {
+			if f.get("password") == "" {
+				f.fail("password", "Enter your password: you signed in more than 10 minutes ago.")
+			} else if err := s.confirmOwner(r, me, f, "password", ""); err != nil {
+				return err
+			}
+		} else {
+			f.fail("", "For your safety, turning the app on needs a recent sign-in: sign out, sign in again, then set it up within 10 minutes.")
+		}
+		if !f.ok() {
+			f.Values["password"] = ""
+			return s.renderTwoFactor(w, r, http.StatusUnprocessableEntity, twoFactorData{form: f})
+		}
 	}
 	codes, err := s.users.EnableTOTP(r.Context(), me.ID, key.Secret(), f.get("code"))
 	switch {

@@ -488,3 +488,28 @@ func TestTwoFactorDisableCodeGuessesShareTheBudget(t *testing.T) {
 		t.Fatal("the app was turned off")
 	}
 }
+
+// TestTurningTheAppOnFromAStaleSessionNeedsThePassword: THE ATTACK. A
+// thief holding only an old session turns the app on with a key of their
+// own, and the owner cannot sign in any more. A sign-in older than 10
+// minutes must show the password too: without it, or with a wrong one,
+// the app stays off; with it, it turns on.
+func TestTurningTheAppOnFromAStaleSessionNeedsThePassword(t *testing.T) {
+	t.Parallel()
+	s, clock := totpSite(t, "", nil)
+	v := s.signedIn("ada@example.com")
+	clock.advance(11 * time.Minute)
+	secret := v.setupKey()
+	v.get("/user/two-factor").status(200).contains(`id="totp-password"`)
+	v.post("/user/two-factor", "code", code(t, secret, clock)).status(422).contains("Enter your password")
+	v.post("/user/two-factor", "code", code(t, secret, clock), "password", "not the password").status(422).contains("This is not your password")
+	if f, _ := s.app.Users.SecondFactors(context.Background(), userID(t, s, "ada@example.com")); f.TOTP {
+		t.Fatal("the app was turned on from a stale session without the password")
+	}
+	clock.advance(30 * time.Second)
+	v.post("/user/two-factor", "code", code(t, secret, clock), "password", "password for ada@example.com").status(200).contains(`id="recovery-codes"`)
+
+	// Just signed in: no password asked.
+	fresh := s.signedIn("grace@example.com")
+	fresh.get("/user/two-factor").status(200).lacks(`id="totp-password"`)
+}
