@@ -48,10 +48,11 @@ func TestSSOSignInInTheBrowser(t *testing.T) {
 	b.do(t,
 		chromedp.Navigate(base+"/user/sign-in?next=/user/security"),
 		chromedp.Click(chromedp.Search(`//button[contains(., "Sign in with Acme ID")]`)),
-		// The provider's login page.
-		chromedp.WaitVisible(chromedp.CSS(`input[name=email]`)),
-		chromedp.SendKeys(chromedp.CSS(`input[name=email]`), "grace@example.com"),
-		chromedp.Submit(chromedp.CSS(`input[name=email]`)),
+		// The provider's login page (its form, not the site's sign-in
+		// form, which has an email field too and may still be showing).
+		chromedp.WaitVisible(chromedp.CSS(`form[action="/authorize"] input[name=email]`)),
+		chromedp.SendKeys(chromedp.CSS(`form[action="/authorize"] input[name=email]`), "grace@example.com"),
+		chromedp.Submit(chromedp.CSS(`form[action="/authorize"] input[name=email]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#security-identities-title`)),
 	)
 	if loc := get(t, b, chromedp.Location()); loc != base+"/user/security" {
