@@ -33,7 +33,6 @@ import (
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
-	"github.com/gorilla/securecookie"
 
 	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/keyring"
@@ -111,48 +110,10 @@ func newRelyingParty(cfg *config.Config) (*webauthn.WebAuthn, error) {
 	})
 }
 
-// passkeyCookies read and write the cookie that names a pending
-// ceremony.
-type passkeyCookies struct {
-	name   string
-	secure bool
-	codecs []securecookie.Codec
-}
-
-func newPasskeyCookies(cfg *config.Config, keys *keyring.Keyring) *passkeyCookies {
-	return &passkeyCookies{
-		name:   cfg.SessionCookieName + "_passkey",
-		secure: cfg.IsProduction(),
-		codecs: keys.Codecs(keyring.PasskeyChallenge, passkeyCeremonyLifetime),
-	}
-}
-
-func (c *passkeyCookies) set(w http.ResponseWriter, cid string) error {
-	value, err := securecookie.EncodeMulti(c.name, []byte(cid), c.codecs[0])
-	if err != nil {
-		return fmt.Errorf("encode the passkey ceremony cookie: %w", err)
-	}
-	http.SetCookie(w, &http.Cookie{
-		Name: c.name, Value: value, Path: passkeyCookiePath, MaxAge: int(passkeyCeremonyLifetime.Seconds()),
-		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteLaxMode,
-	})
-	return nil
-}
-
-// take reads the ceremony ID the request's cookie names, and deletes the
-// cookie: "" when there is none, or it was tampered with or is too old.
-func (c *passkeyCookies) take(w http.ResponseWriter, r *http.Request) string {
-	cookie, err := r.Cookie(c.name)
-	if err != nil {
-		return ""
-	}
-	http.SetCookie(w, &http.Cookie{Name: c.name, Value: "", Path: passkeyCookiePath, MaxAge: -1,
-		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteLaxMode})
-	var cid []byte
-	if err := securecookie.DecodeMulti(c.name, cookie.Value, &cid, c.codecs...); err != nil {
-		return ""
-	}
-	return string(cid)
+// newPasskeyCookie is the cookie that names a pending ceremony (its ID
+// in webauthn_challenges).
+func newPasskeyCookie(cfg *config.Config, keys *keyring.Keyring) *onceCookie {
+	return newOnceCookie(cfg, keys, "_passkey", passkeyCookiePath, keyring.PasskeyChallenge, passkeyCeremonyLifetime)
 }
 
 // beginCeremony stores the ceremony data for purpose (of user id, 0 when
@@ -162,7 +123,7 @@ func (s *Server) beginCeremony(w http.ResponseWriter, r *http.Request, purpose s
 	if err != nil {
 		return err
 	}
-	if err := s.passkeyCookies.set(w, cid); err != nil {
+	if err := s.passkeyCookie.set(w, []byte(cid)); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, options)
@@ -177,8 +138,9 @@ var errCeremony = errStatus(http.StatusBadRequest, "This passkey request expired
 // purpose, and deletes the cookie: it returns the ceremony's user (0 when
 // none) and data.
 func (s *Server) takeCeremony(w http.ResponseWriter, r *http.Request, purpose string) (uint, *webauthn.SessionData, error) {
-	cid := s.passkeyCookies.take(w, r)
-	if cid == "" {
+	raw, ok := s.passkeyCookie.take(w, r)
+	cid := string(raw)
+	if !ok || cid == "" {
 		return 0, nil, errCeremony
 	}
 	id, data, err := s.users.TakeChallenge(r.Context(), cid, purpose, s.now())

@@ -80,9 +80,9 @@ type Server struct {
 	// ssoFormTargets are the providers' origins, which the
 	// Content-Security-Policy's form-action lets a start's redirect go to.
 	ssoFormTargets string
-	// passkeyCookies carries a passkey ceremony from its begin to its
+	// passkeyCookie carries a passkey ceremony from its begin to its
 	// finish (passkeys.go).
-	passkeyCookies *passkeyCookies
+	passkeyCookie *onceCookie
 	// relyingParty is the site as a WebAuthn relying party (passkeys.go);
 	// nil when BASE_URL cannot name one (an IP address): passkeys are off.
 	relyingParty *webauthn.WebAuthn
@@ -139,7 +139,7 @@ func newServer(a *app.App, opts ...Option) (*Server, error) {
 		sessions: a.Sessions, limits: a.Limits, outbox: a.Outbox, users: a.Users, jobs: a.Jobs, cache: a.Cache, alerts: a.Alerts,
 		directory: a.Directory, events: a.Events, now: time.Now, proxies: trustedProxies(a.Config), devices: newDeviceCookies(a.Config, a.Keys),
 		sso: a.SSO, ssoState: newSSOStateCookies(a.Config, a.Keys), ssoFormTargets: ssoFormTargets(a.SSO),
-		passkeyCookies: newPasskeyCookies(a.Config, a.Keys),
+		passkeyCookie: newPasskeyCookie(a.Config, a.Keys),
 	}
 	if ender, ok := a.Sessions.(session.Ender); ok {
 		s.ender, s.registry = ender, a.SessionRegistry

@@ -29,7 +29,6 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/gorilla/securecookie"
 
 	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/keyring"
@@ -64,18 +63,10 @@ type ssoState struct {
 }
 
 // ssoStateCookies read and write the state cookie.
-type ssoStateCookies struct {
-	name   string
-	secure bool
-	codecs []securecookie.Codec
-}
+type ssoStateCookies struct{ cookie *onceCookie }
 
 func newSSOStateCookies(cfg *config.Config, keys *keyring.Keyring) *ssoStateCookies {
-	return &ssoStateCookies{
-		name:   cfg.SessionCookieName + "_sso",
-		secure: cfg.IsProduction(),
-		codecs: keys.Codecs(keyring.SSOState, ssoStateLifetime),
-	}
+	return &ssoStateCookies{newOnceCookie(cfg, keys, "_sso", ssoStatePath, keyring.SSOState, ssoStateLifetime)}
 }
 
 func (c *ssoStateCookies) set(w http.ResponseWriter, st ssoState) error {
@@ -83,15 +74,7 @@ func (c *ssoStateCookies) set(w http.ResponseWriter, st ssoState) error {
 	if err != nil {
 		return err
 	}
-	value, err := securecookie.EncodeMulti(c.name, payload, c.codecs[0])
-	if err != nil {
-		return fmt.Errorf("encode the sign-in state: %w", err)
-	}
-	http.SetCookie(w, &http.Cookie{
-		Name: c.name, Value: value, Path: ssoStatePath, MaxAge: int(ssoStateLifetime.Seconds()),
-		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteLaxMode,
-	})
-	return nil
+	return c.cookie.set(w, payload)
 }
 
 // take reads the request's state cookie and deletes it from the browser:
@@ -99,15 +82,9 @@ func (c *ssoStateCookies) set(w http.ResponseWriter, st ssoState) error {
 // made by another deployment, is sso.ErrState.
 func (c *ssoStateCookies) take(w http.ResponseWriter, r *http.Request) (ssoState, error) {
 	var st ssoState
-	cookie, err := r.Cookie(c.name)
-	if err != nil {
+	payload, ok := c.cookie.take(w, r)
+	if !ok {
 		return st, fmt.Errorf("no sign-in in progress in this browser: %w", sso.ErrState)
-	}
-	http.SetCookie(w, &http.Cookie{Name: c.name, Value: "", Path: ssoStatePath, MaxAge: -1,
-		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteLaxMode})
-	var payload []byte
-	if err := securecookie.DecodeMulti(c.name, cookie.Value, &payload, c.codecs...); err != nil {
-		return st, fmt.Errorf("sign-in state cookie: %w", sso.ErrState)
 	}
 	if err := json.Unmarshal(payload, &st); err != nil {
 		return st, fmt.Errorf("sign-in state cookie: %w", sso.ErrState)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,34 +14,12 @@ import (
 	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/seclog"
 	"github.com/launchkit/launchkit/internal/testenv"
-	"github.com/launchkit/launchkit/internal/web"
 )
-
-// testClock is a clock tests move by hand; the site and its users
-// service both read it.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// advance moves the clock on by d.
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // totpSite is a site on databaseURL ("" for a fresh SQLite) whose clock,
 // the users service's too, is the returned one.
-func totpSite(t *testing.T, databaseURL string, env map[string]string) (*site, *testClock) {
+func totpSite(t *testing.T, databaseURL string, env map[string]string) (*site, *fakeClock) {
 	t.Helper()
-	clock := &testClock{now: time.Now().UTC().Truncate(time.Second)}
 	vars := map[string]string{}
 	for k, v := range env {
 		vars[k] = v
@@ -50,9 +27,7 @@ func totpSite(t *testing.T, databaseURL string, env map[string]string) (*site, *
 	if databaseURL != "" {
 		vars["DATABASE_URL"] = databaseURL
 	}
-	s := newSite(t, vars, web.WithClock(clock.Now))
-	s.app.Users.Now = clock.Now
-	return s, clock
+	return mfaSite(t, vars)
 }
 
 var (
@@ -72,9 +47,9 @@ func (v *visitor) setupKey() string {
 }
 
 // code is the authenticator code of secret at the clock's time.
-func code(t *testing.T, secret string, clock *testClock) string {
+func code(t *testing.T, secret string, clock *fakeClock) string {
 	t.Helper()
-	c, err := totp.GenerateCode(secret, clock.Now())
+	c, err := totp.GenerateCode(secret, clock.now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +58,7 @@ func code(t *testing.T, secret string, clock *testClock) string {
 
 // enrol turns on the authenticator app of v's account and returns its
 // key and recovery codes.
-func (v *visitor) enrol(clock *testClock) (string, []string) {
+func (v *visitor) enrol(clock *fakeClock) (string, []string) {
 	v.s.t.Helper()
 	secret := v.setupKey()
 	page := v.post("/user/two-factor", "code", code(v.s.t, secret, clock)).status(200).contains(`<ol class="recovery-codes" id="recovery-codes">`).

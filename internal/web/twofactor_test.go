@@ -42,11 +42,12 @@ func (c *fakeClock) advance(d time.Duration) {
 }
 
 // mfaSite is newSite with a clock shared by the server (web.WithClock)
-// and the users service (Service.Now), starting at the real time (the
-// session store and the budgets read the real one).
+// and the users service (Service.Now), starting at the real time in
+// whole seconds, as the session keeps times (the session store and the
+// budgets read the real one).
 func mfaSite(t *testing.T, env map[string]string, opts ...web.Option) (*site, *fakeClock) {
 	t.Helper()
-	c := &fakeClock{t: time.Now()}
+	c := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
 	s := newSite(t, env, append(opts, web.WithClock(c.now))...)
 	s.app.Users.Now = c.now
 	return s, c
