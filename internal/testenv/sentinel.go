@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -89,6 +90,20 @@ func Sentinels(t testing.TB) (redisURL string, killPrimary func()) {
 // FreePort returns a loopback port nothing listens on now.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	// A port the kernel hands out for ":0" is one it may hand out again
+	// at once, to the next process that listens on ":0" (a web binary
+	// started with ADDR=127.0.0.1:0) or to an outgoing connection: then
+	// the process meant to take this one finds it taken. Ports below the
+	// ephemeral range are never handed out that way, so take a free one
+	// of those, at random.
+	for range 50 {
+		port := 20000 + rand.IntN(12000) // 20000–31999, below Linux's 32768–60999
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			_ = ln.Close()
+			return port
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
