@@ -322,6 +322,7 @@ func NewUsers(cfg *config.Config, d *db.DB) *users.Service {
 	s.RequireConfirmedEmail = cfg.UserRequireConfirmedEmail
 	s.AllowLocalSignIn = cfg.UserLDAPAllowLocal
 	s.AppName = cfg.AppName
+	s.RequiredRoles = cfg.MFARequiredRoles
 	// Authenticator keys are sealed with a key derived from SECRET_KEY
 	// (older keys from SECRET_KEY_FALLBACKS still open them), not bound to
 	// BASE_URL: a move to another address must not lose them.

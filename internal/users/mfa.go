@@ -73,6 +73,9 @@ var (
 	// ErrTOTPEnabled: the account already has an authenticator app; turn
 	// it off first to set up another.
 	ErrTOTPEnabled = errors.New("the account already has an authenticator app")
+	// ErrSecondFactorRequired: the account's role needs a second factor
+	// (Service.RequiredRoles) it has not set up, so the API gives it no key.
+	ErrSecondFactorRequired = errors.New("the account's role needs a second factor it has not set up")
 	// ErrNoSecrets: the service has no Secrets to seal authenticator keys
 	// with.
 	ErrNoSecrets = errors.New("no key to encrypt authenticator keys with")

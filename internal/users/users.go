@@ -163,6 +163,10 @@ type Service struct {
 	// (keyring.SecondFactor); without it, turning one on fails with
 	// ErrNoSecrets.
 	Secrets *keyring.Sealer
+	// RequiredRoles (MFA_REQUIRED_ROLES) are the roles whose holders must
+	// have a second factor: SignInForAPI refuses them one without
+	// (ErrSecondFactorRequired).
+	RequiredRoles []string
 	// Now is the clock authenticator codes are checked against; nil is
 	// time.Now. Tests set it.
 	Now func() time.Time
@@ -653,7 +657,9 @@ func (s *Service) SignIn(ctx context.Context, name, password string) (*User, err
 
 // SignInForAPI is SignIn for a client trading its password for an API
 // key (/api/v1/credentials): the security log records its sign-ins, and
-// failures, with the method "api".
+// failures, with the method "api". An account whose role needs a second
+// factor (RequiredRoles) that it has not set up is refused with
+// ErrSecondFactorRequired, recorded as a failed sign-in.
 func (s *Service) SignInForAPI(ctx context.Context, name, password string) (*User, error) {
 	return s.signIn(ctx, MethodAPI, name, password)
 }
@@ -704,6 +710,12 @@ func (s *Service) signIn(ctx context.Context, via, name, password string) (*User
 			// second factor is shown.
 			u.SignInMethod = e.Method
 			return u, nil
+		}
+		if via == MethodAPI && RequiresSecondFactor(u, s.RequiredRoles) {
+			// The API gives no key to an account its role holds back
+			// until it has a second factor: no sign-in, a refusal.
+			e.Kind, e.Detail = seclog.SignInFailed, strings.TrimPrefix(e.Detail+": a second factor must be set up first", ": ")
+			u, err = nil, ErrSecondFactorRequired
 		}
 	case at.why == "":
 		return nil, err

@@ -115,6 +115,9 @@ func (s *Server) createCredentials(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	u, err := s.checkPassword(r.Context(), name, in.Password, budget, s.users.SignInForAPI)
+	if errors.Is(err, users.ErrSecondFactorRequired) {
+		return errStatus(http.StatusForbidden, secondFactorFirstMessage)
+	}
 	if errors.Is(err, users.ErrInvalidCredentials) && s.cfg.UserLDAP {
 		return errStatus(http.StatusUnauthorized, "The username or password is not right.")
 	}
@@ -137,18 +140,18 @@ func (s *Server) createCredentials(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
+// secondFactorFirstMessage refuses an API key to an account whose role
+// needs a second factor it has not set up (MFA_REQUIRED_ROLES).
+const secondFactorFirstMessage = "Your role needs a second factor: set one up on the site (/user/security) first."
+
 // apiSecondFactor checks the second factor of u, whose password the API
 // accepted: otp, a code from the authenticator app or a recovery code,
 // when u has one (from the same budget as the code page). An account
 // whose only second factor is a passkey, which an API client cannot
-// show, or whose role needs a second factor it has not set up
-// (MFA_REQUIRED_ROLES), gets no key here.
+// show, gets no key here.
 func (s *Server) apiSecondFactor(ctx context.Context, u *users.User, otp string) error {
 	if !u.SecondFactor {
-		if len(s.cfg.MFARequiredRoles) > 0 && users.RequiresSecondFactor(u, s.cfg.MFARequiredRoles) {
-			return errStatus(http.StatusForbidden, "Your role needs a second factor: set one up on the site (/user/security) first.")
-		}
-		return nil
+		return nil // (an account whose role needs one is refused by SignInForAPI)
 	}
 	factors, err := s.users.SecondFactors(ctx, u.ID)
 	if err != nil {

@@ -162,7 +162,7 @@ func (s *Server) checkPassword(ctx context.Context, name, password string, budge
 		// What /readyz last saw of the directory may no longer hold.
 		_ = s.cache.Forget(ctx, directoryCheckKey)
 	}
-	if err == nil || errors.Is(err, users.ErrEmailUnconfirmed) {
+	if err == nil || errors.Is(err, users.ErrEmailUnconfirmed) || errors.Is(err, users.ErrSecondFactorRequired) {
 		s.rightGuess(ctx, budget)
 	}
 	return u, err

@@ -393,6 +393,16 @@ func TestCredentialsWhenARoleNeedsASecondFactor(t *testing.T) {
 	if !strings.Contains(message, "second factor") {
 		t.Errorf("403 message %q", message)
 	}
+	// The refusal is no sign-in: the log says it was refused, and why.
+	rootID := userID(t, s, "root@example.com")
+	for _, e := range s.eventsOf(seclog.SignIn) {
+		if e.UserID != nil && *e.UserID == rootID {
+			t.Errorf("a refused API sign-in is recorded as a sign-in: %+v", e)
+		}
+	}
+	if failed := s.eventsOf(seclog.SignInFailed); len(failed) != 1 || !strings.Contains(failed[0].Detail, "second factor") {
+		t.Errorf("failed sign-ins = %+v, want one saying a second factor is needed", failed)
+	}
 	s.visitor().credentialsWithOTP("dev@example.com", "password for dev@example.com", "").status(201)
 	secret, _ := s.withTOTP(c, "root@example.com")
 	s.visitor().credentialsWithOTP("root@example.com", "password for root@example.com", totpCode(t, secret, c.now())).status(201)
