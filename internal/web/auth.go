@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/launchkit/launchkit/internal/users"
 )
@@ -25,6 +26,20 @@ const (
 	// as linking an identity to a password-less account, needs it recent.
 	sessionSignedInAt = "signed_in_at"
 )
+
+// recentWindow is how recently a session's user must have signed in
+// (sessionSignedInAt) for a change a stolen session must not make, when
+// no password can be asked instead: linking an identity to or turning
+// the app off for an account without a password, adding a passkey,
+// turning the app on from an older sign-in without its password.
+const recentWindow = 10 * time.Minute
+
+// recentSignIn reports whether the session's user signed in within
+// recentWindow.
+func (s *Server) recentSignIn(r *http.Request) bool {
+	at := s.sessions.GetInt64(r.Context(), sessionSignedInAt)
+	return at != 0 && s.now().Sub(time.Unix(at, 0)) <= recentWindow
+}
 
 type userKey struct{}
 

@@ -196,7 +196,7 @@ func redirectJSON(w http.ResponseWriter, to string) error {
 }
 
 // errPasskeyNeedsRecentSignIn refuses to add a passkey to a session
-// signed in more than confirmWindow ago. A passkey signs in alone, and
+// signed in more than recentWindow ago. A passkey signs in alone, and
 // outlasts a password change: a stolen session must not be able to add
 // its thief's, a permanent way in. A fresh sign-in (with the second step,
 // when the account has one) shows it is the owner.
@@ -462,7 +462,7 @@ type passkeyProblem struct {
 // deletePasskey removes one of the signed-in user's passkeys (another's
 // is a 404). Like turning the authenticator app off, it needs the
 // password (field password; an account without one, a sign-in within
-// relinkWindow) and, when the account has an authenticator app, a
+// recentWindow) and, when the account has an authenticator app, a
 // current code from it (field code): a stolen session alone removes
 // nothing.
 func (s *Server) deletePasskey(w http.ResponseWriter, r *http.Request) error {

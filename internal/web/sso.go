@@ -26,7 +26,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -173,10 +172,6 @@ func (s *Server) ssoStart(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// relinkWindow is how recent a password-less account's sign-in must be
-// for it to link another identity.
-const relinkWindow = 10 * time.Minute
-
 // confirmLinker checks that the signed-in user me, not only someone
 // holding their session, is linking an identity: a linked identity
 // outlasts a password change, so a stolen session must not be able to
@@ -191,11 +186,11 @@ func (s *Server) confirmLinker(r *http.Request, me *users.User, f *form) error {
 // not make. An account with a password (or a directory account) gives
 // it (field; guesses spend the account's budget like the other password
 // checks); one without, made by a provider, must have signed in within
-// relinkWindow (else the problem is recent). A refusal is a problem on f.
+// recentWindow (recentSignIn; else the problem is recent). A refusal is
+// a problem on f.
 func (s *Server) confirmOwner(r *http.Request, me *users.User, f *form, field, recent string) error {
 	if !me.HasPassword() && !me.Directory() {
-		at := s.sessions.GetInt64(r.Context(), sessionSignedInAt)
-		if at == 0 || s.now().Sub(time.Unix(at, 0)) > relinkWindow {
+		if !s.recentSignIn(r) {
 			f.fail(field, recent)
 		}
 		return nil

@@ -41,11 +41,6 @@ const (
 // to confirm; after it a new key is made.
 const totpPendingLifetime = 10 * time.Minute
 
-// confirmWindow is how recent the sign-in of an account without a
-// password must be for it to turn the authenticator app off: it has no
-// password to show, so a fresh sign-in (with the app's code) stands in.
-const confirmWindow = 10 * time.Minute
-
 // qrSize is the side of the QR code image, in pixels.
 const qrSize = 240
 
@@ -181,13 +176,6 @@ func (s *Server) renderTwoFactor(w http.ResponseWriter, r *http.Request, status 
 	return s.render(w, r, status, "pages/two-factor.html", d)
 }
 
-// recentSignIn reports whether the session's sign-in is within
-// confirmWindow.
-func (s *Server) recentSignIn(r *http.Request) bool {
-	at := s.sessions.GetInt64(r.Context(), sessionSignedInAt)
-	return at != 0 && s.now().Sub(time.Unix(at, 0)) <= confirmWindow
-}
-
 func (s *Server) twoFactorPage(w http.ResponseWriter, r *http.Request) error {
 	return s.renderTwoFactor(w, r, http.StatusOK, twoFactorData{})
 }
@@ -262,7 +250,7 @@ func (s *Server) alreadyOn(w http.ResponseWriter, r *http.Request) error {
 // disableTwoFactor turns the app off. A stolen session alone must not be
 // able to: it needs the account's password (the directory's, for a
 // directory account; for an account without one, a sign-in within
-// confirmWindow) and a current code or a recovery code. Like a password
+// recentWindow) and a current code or a recovery code. Like a password
 // change it signs out every other session; this one goes on.
 func (s *Server) disableTwoFactor(w http.ResponseWriter, r *http.Request) error {
 	me := currentUser(r)
