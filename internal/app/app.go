@@ -29,6 +29,7 @@ import (
 	"github.com/launchkit/launchkit/internal/seclog"
 	"github.com/launchkit/launchkit/internal/session"
 	"github.com/launchkit/launchkit/internal/sso"
+	"github.com/launchkit/launchkit/internal/storage"
 	"github.com/launchkit/launchkit/internal/users"
 	"github.com/launchkit/launchkit/templates"
 )
@@ -92,6 +93,12 @@ type App struct {
 	// (OIDC_PROVIDERS), empty when there are none. Nothing is fetched
 	// from a provider until a sign-in through it starts.
 	SSO *sso.Set
+	// Storage keeps uploaded files (STORAGE_BACKEND): a directory, or an
+	// S3 bucket every process shares.
+	Storage storage.Store
+	// Files tracks which stored objects records own, and deletes the
+	// rest (the worker's storage tasks).
+	Files *storage.Files
 	// (go run ./tools/scaffold adds its resources' services here.)
 	// scaffold:services
 
@@ -187,6 +194,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		return nil, err
 	}
 	a.Alerts = a.newAlerts()
+	if a.Storage, err = storage.Open(ctx, cfg); err != nil {
+		return nil, err
+	}
+	a.Files = &storage.Files{DB: a.DB.Gorm, Store: a.Storage, Logger: logger}
 	if err := a.openUsers(); err != nil {
 		return nil, err
 	}
@@ -376,7 +387,7 @@ func (a *App) Handlers() *jobs.Handlers {
 		Mailer: a.Mailer, Logger: a.Logger, Metrics: a.Metrics,
 		Users: a.Users, Templates: a.MailTemplates, AppName: a.Config.AppName, BaseURL: a.Config.BaseURL,
 		Limits: a.Limits, Sessions: session.NewPurger(a.DB), SessionRegistry: a.SessionRegistry,
-		Events: a.Events, SecurityLogRetention: a.Config.SecurityLogRetention,
+		Events: a.Events, SecurityLogRetention: a.Config.SecurityLogRetention, Files: a.Files,
 		// scaffold:handlerswire
 	}
 }
@@ -419,6 +430,9 @@ func (a *App) NewWorker() (*jobs.Worker, error) {
 
 // Close releases everything New opened, in reverse order.
 func (a *App) Close() {
+	if c, ok := a.Storage.(io.Closer); ok {
+		_ = c.Close()
+	}
 	if a.cacheRedis != nil {
 		_ = a.cacheRedis.Close()
 	}

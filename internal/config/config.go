@@ -91,6 +91,15 @@ type Config struct {
 	// Second factors (docs/two-step-sign-in.md).
 	MFARequiredRoles []string `key:"MFA_REQUIRED_ROLES" help:"comma list of roles whose holders must set up a second factor (an authenticator app or a passkey) before they can use the site: admin is the usual choice; admins hold every role, so user means everyone"`
 
+	// Uploaded files (docs/file-uploads.md).
+	StorageBackend string `key:"STORAGE_BACKEND" default:"local" help:"where uploaded files are kept: local (a directory, STORAGE_DIR; one server, or a volume every web and worker process mounts) or s3 (an S3 bucket, or an S3-compatible store through S3_ENDPOINT)"`
+	StorageDir     string `key:"STORAGE_DIR" default:"data/uploads" help:"directory of STORAGE_BACKEND=local; the web process serves its files after checking access"`
+	S3Bucket       string `key:"S3_BUCKET" help:"bucket of STORAGE_BACKEND=s3; credentials come from the AWS SDK's default chain (environment, shared files, instance or task role)"`
+	S3Region       string `key:"S3_REGION" help:"region of S3_BUCKET; empty uses the AWS SDK's chain (AWS_REGION), or us-east-1 with S3_ENDPOINT"`
+	S3Endpoint     string `key:"S3_ENDPOINT" help:"URL of an S3-compatible store (MinIO, Cloudflare R2, Backblaze B2…), addressed path-style; empty is Amazon S3"`
+	S3Prefix       string `key:"S3_PREFIX" help:"key prefix every object of this app is stored under in S3_BUCKET, e.g. launchkit/ (lets apps share a bucket)"`
+	UploadMaxBytes int    `key:"UPLOAD_MAX_BYTES" default:"10485760" help:"largest file one upload may hold, in bytes (10485760 is 10 MiB); a bigger one is refused with 413 as soon as it passes the limit"`
+
 	LogLevel  string `key:"LOG_LEVEL" default:"info" help:"debug, info, warn or error"`
 	LogFormat string `key:"LOG_FORMAT" default:"text" production:"json" help:"text or json"`
 	// SecurityLogRetention is how long security events are kept before

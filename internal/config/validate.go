@@ -164,6 +164,7 @@ func validate(c *Config) Problems {
 			bad("MFA_REQUIRED_ROLES", "%q is not a role name: lower-case letters, digits, - and _", r)
 		}
 	}
+	validateStorage(c, oneOf, bad)
 	if c.CacheType != "" {
 		oneOf("CACHE_TYPE", c.CacheType, "memory", "redis")
 	}
@@ -354,3 +355,39 @@ func roleName(r string) bool {
 	}
 	return true
 }
+
+// validateStorage checks the keys of uploaded files' storage.
+func validateStorage(c *Config, oneOf func(key, v string, allowed ...string), bad func(key, format string, args ...any)) {
+	oneOf("STORAGE_BACKEND", c.StorageBackend, "local", "s3")
+	if c.UploadMaxBytes < 1 {
+		bad("UPLOAD_MAX_BYTES", "must be at least 1 byte")
+	}
+	if c.StorageBackend == "local" && strings.TrimSpace(c.StorageDir) == "" {
+		bad("STORAGE_DIR", "must be set when STORAGE_BACKEND is local")
+	}
+	if c.StorageBackend != "s3" {
+		return
+	}
+	if c.S3Bucket == "" {
+		bad("S3_BUCKET", "must be set when STORAGE_BACKEND is s3")
+	} else if !s3Bucket.MatchString(c.S3Bucket) {
+		bad("S3_BUCKET", "%s is not a bucket name (3-63 lower-case letters, digits, dots and hyphens)", c.show("S3_BUCKET", c.S3Bucket))
+	}
+	if c.S3Endpoint != "" {
+		if u, err := url.Parse(c.S3Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil {
+			bad("S3_ENDPOINT", "%s is not a URL like https://minio.example.com:9000", c.show("S3_ENDPOINT", c.S3Endpoint))
+		}
+	}
+	if c.S3Region != "" && !s3Region.MatchString(c.S3Region) {
+		bad("S3_REGION", "%s is not a region name like eu-west-1", c.show("S3_REGION", c.S3Region))
+	}
+	if p := c.S3Prefix; p != "" && (strings.HasPrefix(p, "/") || strings.Contains(p, "//") || slices.Contains(strings.Split(p, "/"), "..") || !s3Prefix.MatchString(p)) {
+		bad("S3_PREFIX", "%s is not a key prefix like launchkit/ (letters, digits, - _ . /; no leading /, no ..)", c.show("S3_PREFIX", p))
+	}
+}
+
+var (
+	s3Bucket = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	s3Region = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
+	s3Prefix = regexp.MustCompile(`^[A-Za-z0-9._/-]{1,200}$`)
+)

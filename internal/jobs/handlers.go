@@ -12,6 +12,7 @@ import (
 	"github.com/launchkit/launchkit/internal/ratelimit"
 	"github.com/launchkit/launchkit/internal/seclog"
 	"github.com/launchkit/launchkit/internal/session"
+	"github.com/launchkit/launchkit/internal/storage"
 	"github.com/launchkit/launchkit/internal/users"
 )
 
@@ -41,6 +42,9 @@ type Handlers struct {
 	// security-log:purge task deletes; nil purges nothing.
 	Events               *seclog.Log
 	SecurityLogRetention time.Duration
+	// Files deletes released uploads and sweeps away the ones no record
+	// owns.
+	Files *storage.Files
 	// (go run ./tools/scaffold adds its resources' services here.)
 	// scaffold:handlers
 }

@@ -36,6 +36,8 @@ var Tasks = []Task{
 	sessionsPurgeTask,
 	securityLogPurgeTask,
 	alertMailTask,
+	storageDeleteTask,
+	storageSweepTask,
 	// scaffold:tasks
 }
 

@@ -40,6 +40,7 @@ import (
 	"github.com/launchkit/launchkit/internal/ratelimit"
 	"github.com/launchkit/launchkit/internal/seclog"
 	"github.com/launchkit/launchkit/internal/session"
+	"github.com/launchkit/launchkit/internal/storage"
 	"github.com/launchkit/launchkit/internal/sso"
 	"github.com/launchkit/launchkit/internal/users"
 )
@@ -96,6 +97,9 @@ type Server struct {
 	// devMail is the outbox the development mail viewer reads: set in
 	// development when mail goes to MAIL_OUTBOX_DIR, nil otherwise.
 	devMail *mail.Outbox
+	// storage keeps uploaded files (profile pictures, scaffolded file
+	// fields); files are served after the owning record's access check.
+	storage storage.Store
 	// (go run ./tools/scaffold adds its resources' services here.)
 	// scaffold:server
 
@@ -139,7 +143,7 @@ func newServer(a *app.App, opts ...Option) (*Server, error) {
 		sessions: a.Sessions, limits: a.Limits, outbox: a.Outbox, users: a.Users, jobs: a.Jobs, cache: a.Cache, alerts: a.Alerts,
 		directory: a.Directory, events: a.Events, now: time.Now, proxies: trustedProxies(a.Config), devices: newDeviceCookies(a.Config, a.Keys),
 		sso: a.SSO, ssoState: newSSOStateCookies(a.Config, a.Keys), ssoFormTargets: ssoFormTargets(a.SSO),
-		passkeyCookie: newPasskeyCookie(a.Config, a.Keys),
+		passkeyCookie: newPasskeyCookie(a.Config, a.Keys), storage: a.Storage,
 	}
 	if ender, ok := a.Sessions.(session.Ender); ok {
 		s.ender, s.registry = ender, a.SessionRegistry
