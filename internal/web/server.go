@@ -40,8 +40,8 @@ import (
 	"github.com/launchkit/launchkit/internal/ratelimit"
 	"github.com/launchkit/launchkit/internal/seclog"
 	"github.com/launchkit/launchkit/internal/session"
-	"github.com/launchkit/launchkit/internal/storage"
 	"github.com/launchkit/launchkit/internal/sso"
+	"github.com/launchkit/launchkit/internal/storage"
 	"github.com/launchkit/launchkit/internal/users"
 )
 
