@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -122,7 +123,9 @@ func (s *Server) deadline(next http.Handler) http.Handler {
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	// The start of a sign-in through a provider is a form whose redirect
 	// goes to the provider (sso.go), which form-action must allow.
-	csp := "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'" + s.ssoFormTargets
+	// Stored pictures may come from the file store's own address (a
+	// redirect to a presigned S3 URL), which img-src must allow.
+	csp := "default-src 'self'; img-src 'self' data:" + storeImageSources(s.cfg) + "; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'" + s.ssoFormTargets
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
@@ -134,6 +137,30 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// storeImageSources lists, each after a space, the origins a browser
+// fetches stored files from when STORAGE_BACKEND=s3: a picture's address
+// on the site redirects there (to a presigned URL), and an <img> follows
+// the redirect only where img-src allows. S3_ENDPOINT is addressed
+// path-style (its own origin); Amazon S3 virtual-hosted
+// (bucket.s3.region.amazonaws.com), and, its region left to the SDK,
+// any of its hosts. Empty for the local store, which the site serves.
+func storeImageSources(cfg *config.Config) string {
+	if cfg.StorageBackend != "s3" {
+		return ""
+	}
+	if cfg.S3Endpoint != "" {
+		u, err := url.Parse(cfg.S3Endpoint)
+		if err != nil || u.Host == "" {
+			return "" // validated by config: not reached
+		}
+		return " " + u.Scheme + "://" + u.Host
+	}
+	if cfg.S3Region == "" {
+		return " https://*.amazonaws.com"
+	}
+	return " https://" + cfg.S3Bucket + ".s3." + cfg.S3Region + ".amazonaws.com https://s3." + cfg.S3Region + ".amazonaws.com"
 }
 
 // crossOriginProtection rejects cross-site form posts using the browser's
@@ -169,59 +196,85 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 // does not find the account's pages on disk (no-store).
 const privateNoStore = "private, no-store"
 
-// signedInKey holds, in a page request's context, whether its response
-// is for a signed-in user (see markSignedIn).
-type signedInKey struct{}
+// responseCacheKey holds, in a page request's context, the
+// *responseCache noStoreWhenSignedIn reads when the response starts.
+type responseCacheKey struct{}
+
+// responseCache is what noStoreWhenSignedIn needs to know of a response:
+// whether it is for a signed-in user (markSignedIn), and the
+// Cache-Control a handler chose for it instead (cachePrivately).
+type responseCache struct {
+	signedIn bool
+	private  string
+}
 
 // markSignedIn records that r's response is for a signed-in user: loadUser
 // calls it when the session has one, startSession when a request signs
 // someone in.
 func markSignedIn(r *http.Request) {
-	if signedIn, ok := r.Context().Value(signedInKey{}).(*bool); ok {
-		*signedIn = true
+	if c, ok := r.Context().Value(responseCacheKey{}).(*responseCache); ok {
+		c.signedIn = true
+	}
+}
+
+// cachePrivately gives r's response, when it succeeds (a status below
+// 400), the Cache-Control control in place of private, no-store: for the
+// few answers to signed-in users that are not pages and are worth
+// keeping in the browser (a profile picture, avatar.go). An error page
+// still gets no-store.
+func cachePrivately(r *http.Request, control string) {
+	if c, ok := r.Context().Value(responseCacheKey{}).(*responseCache); ok {
+		c.private = control
 	}
 }
 
 // noStoreWhenSignedIn makes every page response to a signed-in user —
-// its redirects and error pages too — Cache-Control: private, no-store.
+// its redirects and error pages too — Cache-Control: private, no-store,
+// unless the handler chose otherwise for a success (cachePrivately).
 // It wraps the session middleware so that it has the last word: when the
 // session sets a cookie it adds its own no-cache="Set-Cookie", which
 // no-store already covers, and the response gets one header, not two.
 func (s *Server) noStoreWhenSignedIn(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		signedIn := new(bool)
-		hw := &headerHookWriter{ResponseWriter: w, hook: func() {
-			if *signedIn {
+		c := new(responseCache)
+		hw := &headerHookWriter{ResponseWriter: w, hook: func(status int) {
+			switch {
+			case !c.signedIn:
+			case c.private != "" && status < 400:
+				w.Header().Set("Cache-Control", c.private)
+			default:
 				w.Header().Set("Cache-Control", privateNoStore)
 			}
 		}}
-		next.ServeHTTP(hw, r.WithContext(context.WithValue(r.Context(), signedInKey{}, signedIn)))
-		hw.runHook() // a handler that wrote nothing: its headers are not sent yet
+		next.ServeHTTP(hw, r.WithContext(context.WithValue(r.Context(), responseCacheKey{}, c)))
+		hw.runHook(http.StatusOK) // a handler that wrote nothing: its headers are not sent yet
 	})
 }
 
-// headerHookWriter runs hook once, just before the response's headers
-// are sent.
+// headerHookWriter runs hook once, with the response's status, just
+// before its headers are sent.
 type headerHookWriter struct {
 	http.ResponseWriter
-	hook func()
+	hook func(status int)
 	done bool
 }
 
-func (hw *headerHookWriter) runHook() {
+func (hw *headerHookWriter) runHook(status int) {
 	if !hw.done {
 		hw.done = true
-		hw.hook()
+		hw.hook(status)
 	}
 }
 
 func (hw *headerHookWriter) WriteHeader(code int) {
-	hw.runHook()
+	if code >= 200 {
+		hw.runHook(code) // not for 1xx informational headers: more follow
+	}
 	hw.ResponseWriter.WriteHeader(code)
 }
 
 func (hw *headerHookWriter) Write(b []byte) (int, error) {
-	hw.runHook()
+	hw.runHook(http.StatusOK)
 	return hw.ResponseWriter.Write(b)
 }
 
@@ -233,7 +286,7 @@ func (hw *headerHookWriter) Flush() {
 
 // FlushError is Flush for http.ResponseController.
 func (hw *headerHookWriter) FlushError() error {
-	hw.runHook()
+	hw.runHook(http.StatusOK)
 	return http.NewResponseController(hw.ResponseWriter).Flush()
 }
 
