@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"net/url"
 	"regexp"
 	"runtime/debug"
 	"strings"
@@ -123,9 +122,7 @@ func (s *Server) deadline(next http.Handler) http.Handler {
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	// The start of a sign-in through a provider is a form whose redirect
 	// goes to the provider (sso.go), which form-action must allow.
-	// Stored pictures may come from the file store's own address (a
-	// redirect to a presigned S3 URL), which img-src must allow.
-	csp := "default-src 'self'; img-src 'self' data:" + storeImageSources(s.cfg) + "; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'" + s.ssoFormTargets
+	csp := "default-src 'self'; img-src 'self' data:" + s.fileOrigin + "; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'" + s.ssoFormTargets
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
@@ -137,30 +134,6 @@ func (s *Server) securityHeaders(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// storeImageSources lists, each after a space, the origins a browser
-// fetches stored files from when STORAGE_BACKEND=s3: a picture's address
-// on the site redirects there (to a presigned URL), and an <img> follows
-// the redirect only where img-src allows. S3_ENDPOINT is addressed
-// path-style (its own origin); Amazon S3 virtual-hosted
-// (bucket.s3.region.amazonaws.com), and, its region left to the SDK,
-// any of its hosts. Empty for the local store, which the site serves.
-func storeImageSources(cfg *config.Config) string {
-	if cfg.StorageBackend != "s3" {
-		return ""
-	}
-	if cfg.S3Endpoint != "" {
-		u, err := url.Parse(cfg.S3Endpoint)
-		if err != nil || u.Host == "" {
-			return "" // validated by config: not reached
-		}
-		return " " + u.Scheme + "://" + u.Host
-	}
-	if cfg.S3Region == "" {
-		return " https://*.amazonaws.com"
-	}
-	return " https://" + cfg.S3Bucket + ".s3." + cfg.S3Region + ".amazonaws.com https://s3." + cfg.S3Region + ".amazonaws.com"
 }
 
 // crossOriginProtection rejects cross-site form posts using the browser's
