@@ -29,7 +29,9 @@ import (
 
 	"github.com/launchkit/launchkit/internal/jobs"
 	"github.com/launchkit/launchkit/internal/storage"
+	"github.com/launchkit/launchkit/internal/testenv"
 	"github.com/launchkit/launchkit/internal/users"
+	"github.com/launchkit/launchkit/internal/web"
 )
 
 // avatarSite is a site whose uploads go to a directory of the test's
@@ -450,6 +452,8 @@ func TestADeletedAccountsPictureIsReleased(t *testing.T) {
 		files := users.AvatarFiles(u.AvatarKey)
 		admin := s.signedIn("admin@example.com", "admin")
 		admin.get(avatarPath(u, "64")).status(200)
+		// The list reads each user's picture (the admin has none).
+		admin.get("/admin/users").status(200).contains(`<img class="avatar" src="`+avatarPath(u, "64")+`"`, `<span class="avatar" aria-hidden="true">A</span><span>admin@example.com</span>`)
 		admin.post(fmt.Sprintf("/admin/users/%d/delete", u.ID)).redirectsTo("/admin/users")
 		deleted := s.runStorageTasks()
 		for _, k := range files {
@@ -666,4 +670,36 @@ func TestOwnPicturePassesTheSecondFactorGate(t *testing.T) {
 	admin.get("/user/security").status(200).contains(`src="` + avatarPath(root, "64") + `"`)
 	admin.get(avatarPath(root, "64")).status(200).header("Content-Type", "image/png")
 	admin.get(avatarPath(adaUser, "64")).redirectsTo("/user/security")
+}
+
+// presigningStore is a store that hands out addresses of its own, as S3
+// does with presigned URLs.
+type presigningStore struct{ storage.Store }
+
+func (presigningStore) URL(_ context.Context, key string, d storage.Download) (string, error) {
+	return "https://files.example.com/" + key + "?signature=x&inline=" + fmt.Sprint(d.Inline), nil
+}
+
+// TestAPictureInAStoreWithAddressesIsARedirect: with a store that has
+// addresses of its own (S3), the picture's address sends the browser
+// there (after the same access check), kept less long than the
+// presigned URL lives; the pages' img-src allows that origin.
+func TestAPictureInAStoreWithAddressesIsARedirect(t *testing.T) {
+	t.Parallel()
+	a, logs := testenv.NewApp(t, nil)
+	a.Storage = presigningStore{a.Storage}
+	h, err := web.New(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &site{t: t, app: a, handler: h, logs: logs}
+	ada := s.signedIn("ada@example.com")
+	ada.uploadAvatar("ada.png", pngOf(t, picture(20, 20, false))).redirectsTo("/user/profile")
+	u := s.user("ada@example.com")
+	ada.get(avatarPath(u, "full")).redirectsTo("https://files.example.com/"+u.AvatarKey+"?signature=x&inline=true").
+		header("Cache-Control", fmt.Sprintf("private, max-age=%d", int(storage.URLLifetime.Seconds())/2))
+	s.signedIn("bob@example.com").get(avatarPath(u, "full")).status(404)
+	if csp := ada.get("/").rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "img-src 'self' data: https://files.example.com;") {
+		t.Errorf("CSP %q does not let pictures come from the store", csp)
+	}
 }
