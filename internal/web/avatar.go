@@ -79,13 +79,15 @@ func userAvatar(u users.User) avatarView {
 // (avatarVersion), so the browser keeps it for a day rather than asking
 // on every page. Only the browser (private): it is the picture of an
 // account, shown only to its owner and the admins. A request for an
-// older address, or for a copy not made yet (the original stands in),
-// is kept but checked again each time (no-cache), so it never outlives
-// the picture it stands for. A redirect to the store's own presigned
-// URL is kept for less than that URL lives.
+// older address, or for a copy not made yet (the original stands in
+// until the storage:avatar task has made it), is kept a minute only, so
+// that it soon gives way to the picture it stands for. (A minute rather
+// than asking every time: htmx copies the page it leaves, pictures and
+// all, and the copy's pictures load again.) A redirect to the store's
+// own presigned URL is kept for less than that URL lives.
 const (
 	avatarCache      = "private, max-age=86400"
-	avatarRecheck    = "private, no-cache"
+	avatarRecheck    = "private, max-age=60"
 	avatarRedirectTo = "private, max-age=%d"
 )
 

@@ -304,11 +304,11 @@ func TestAPictureIsReEncodedAndServedSafely(t *testing.T) {
 	if r.body != string(data) {
 		t.Error("the route does not serve the stored picture")
 	}
-	// An address of another picture (or none) is kept, but asked again.
-	ada.get(fmt.Sprintf("/users/%d/avatar/full", u.ID)).status(200).header("Cache-Control", "private, no-cache")
-	// Until the copies are made, the picture stands in for them, asked
-	// again each time; then the copy is served, a day.
-	ada.get(avatarPath(u, "64")).status(200).header("Cache-Control", "private, no-cache")
+	// An address of another picture (or none) is kept a minute only.
+	ada.get(fmt.Sprintf("/users/%d/avatar/full", u.ID)).status(200).header("Cache-Control", "private, max-age=60")
+	// Until the copies are made, the picture stands in for them, kept a
+	// minute; then the copy is served, kept a day.
+	ada.get(avatarPath(u, "64")).status(200).header("Cache-Control", "private, max-age=60")
 	s.runStorageTasks()
 	u = s.user("ada@example.com")
 	if !u.AvatarVariants {
@@ -418,7 +418,7 @@ func TestAReplacedPictureIsReleased(t *testing.T) {
 				t.Errorf("%s was not deleted (deleted: %q)", k, deleted)
 			}
 		}
-		ada.get(avatarPath(old, "full")).status(200).header("Cache-Control", "private, no-cache") // the new one, at the old address
+		ada.get(avatarPath(old, "full")).status(200).header("Cache-Control", "private, max-age=60") // the new one, at the old address
 		ada.get(avatarPath(now, "full")).status(200).header("Content-Type", "image/png")
 
 		// Removed: the name is kept, the picture and its copies go.
