@@ -98,16 +98,16 @@ const (
 func (s *Server) avatar(w http.ResponseWriter, r *http.Request) error {
 	me := currentUser(r)
 	size := chi.URLParam(r, "size")
-	id, err := strconv.ParseUint(chi.URLParam(r, "id"), 10, 0)
+	id, err := pathID(r, "id")
 	if me == nil || err != nil || !avatarSize(size) {
 		return errNotFound
 	}
 	u := me
-	if uint(id) != me.ID {
+	if id != me.ID {
 		if !me.HasRole(users.RoleAdmin) {
 			return errNotFound
 		}
-		if u, err = s.users.ByID(r.Context(), uint(id)); err != nil {
+		if u, err = s.users.ByID(r.Context(), id); err != nil {
 			return err // users.ErrNotFound: a 404
 		}
 	}
@@ -172,6 +172,14 @@ type avatarPicture struct {
 	contentType string
 }
 
+// pictureSlots bounds how many uploaded pictures this process turns
+// into stored ones at once. images.Decode lets two decode at a time, but
+// a decoded picture stays in memory while it is scaled and encoded
+// again: the slot is held from decoding to the encoded bytes, so that at
+// most two full-size pictures are in memory however many arrive at once
+// (make bench sends ten 10 MiB pictures together).
+var pictureSlots = make(chan struct{}, 2)
+
 // readAvatar checks and re-encodes an uploaded picture: only the image
 // types a browser shows (by the bytes, not the name), decoded under the
 // pixel limit (a small file may claim a huge picture: the header is read
@@ -179,10 +187,16 @@ type avatarPicture struct {
 // pixels, so no metadata (EXIF, GPS positions) and nothing a polyglot
 // file hides survives. A file refused is a field error on f (and a nil
 // picture); any other error is the server's.
-func readAvatar(f *form, up *upload) (*avatarPicture, error) {
+func readAvatar(ctx context.Context, f *form, up *upload) (*avatarPicture, error) {
 	if !storage.Inlineable(up.ContentType) {
 		f.fail("avatar", avatarNotImage)
 		return nil, nil
+	}
+	select {
+	case pictureSlots <- struct{}{}:
+		defer func() { <-pictureSlots }()
+	case <-ctx.Done():
+		return nil, ctx.Err() // the request's deadline, or a client gone
 	}
 	img, _, err := images.Decode(up.File, images.MaxPixels)
 	switch {

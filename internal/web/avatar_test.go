@@ -462,6 +462,10 @@ func TestADeletedAccountsPictureIsReleased(t *testing.T) {
 			}
 		}
 		admin.get(avatarPath(u, "64")).status(404)
+		// IDs past what the databases' BIGINT holds are no user's either.
+		for _, id := range []string{"9223372036854775807", "9223372036854775808", "18446744073709551616", "0"} {
+			admin.get("/users/" + id + "/avatar/64").status(404)
+		}
 	})
 }
 

@@ -28,6 +28,8 @@ func (s *Server) profilePage(w http.ResponseWriter, r *http.Request) error {
 	return s.renderProfile(w, r, http.StatusOK, f)
 }
 
+// renderProfile writes the profile page with f, the signed-in user's
+// picture and the limits a new one must keep.
 func (s *Server) renderProfile(w http.ResponseWriter, r *http.Request, status int, f *form) error {
 	me := currentUser(r)
 	return s.render(w, r, status, "pages/profile.html", profileData{
@@ -55,7 +57,7 @@ func (s *Server) updateProfile(w http.ResponseWriter, r *http.Request) error {
 	remove := f.get("remove_avatar") != ""
 	var picture *avatarPicture
 	if up := ups["avatar"]; up != nil && !remove {
-		if picture, err = readAvatar(f, up); err != nil {
+		if picture, err = readAvatar(r.Context(), f, up); err != nil {
 			return err
 		}
 		up.Close() // the temporary file, at once: the picture is in memory
