@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"bytes"
 	"context"
 	"image"
 	"image/color"
@@ -10,6 +11,9 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/launchkit/launchkit/internal/app"
+	"github.com/launchkit/launchkit/internal/storage"
 )
 
 // TestProfilePictureInTheBrowser: a picture chosen in the profile page's
@@ -25,20 +29,9 @@ func TestProfilePictureInTheBrowser(t *testing.T) {
 	}
 	dir := t.TempDir()
 	pic := filepath.Join(dir, "me.png")
-	img := image.NewNRGBA(image.Rect(0, 0, 96, 64))
-	for y := range 64 {
-		for x := range 96 {
-			img.SetNRGBA(x, y, color.NRGBA{R: uint8(x * 2), G: uint8(y * 3), B: 160, A: 255})
-		}
-	}
-	f, err := os.Create(pic)
-	if err != nil {
+	if err := os.WriteFile(pic, pngPicture(t, 96, 64), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := png.Encode(f, img); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
 	text := filepath.Join(dir, "notes.png")
 	if err := os.WriteFile(text, []byte("only text, named like a picture\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -66,5 +59,35 @@ func TestProfilePictureInTheBrowser(t *testing.T) {
 	waitFor(t, b, `!document.querySelector(".account-menu img.avatar") && !!document.querySelector(".account-menu span.avatar")`)
 	for _, p := range b.reported(refusedForm) {
 		t.Errorf("the browser reported: %s", p)
+	}
+}
+
+// pngPicture is a w × h opaque PNG of a gradient.
+func pngPicture(t *testing.T, w, h int) []byte {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.SetNRGBA(x, y, color.NRGBA{R: uint8(x * 255 / w), G: uint8(y * 255 / h), B: 160, A: 255})
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// givePicture stores a picture and makes it user id's, as the profile
+// page would.
+func givePicture(t *testing.T, a *app.App, id uint) {
+	t.Helper()
+	data := pngPicture(t, 64, 64)
+	key := storage.NewKey("avatars", "image/png")
+	if err := a.Storage.Put(context.Background(), key, bytes.NewReader(data), int64(len(data)), "image/png"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Users.SetAvatar(context.Background(), id, key); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -639,6 +639,7 @@ func TestAnOversizedPictureIs413AtOnce(t *testing.T) {
 	if body.read > limit+128<<10 {
 		t.Errorf("read %d bytes of the body, limit %d", body.read, limit)
 	}
+	t.Logf("read %d bytes of a body declaring %d, limit %d", body.read, r.ContentLength, limit)
 	if u := s.user("ada@example.com"); u.AvatarKey != "" || u.Name != "" {
 		t.Errorf("saved: key %q, name %q", u.AvatarKey, u.Name)
 	}
