@@ -708,3 +708,43 @@ func TestAPictureInAStoreWithAddressesIsARedirect(t *testing.T) {
 		t.Errorf("CSP %q does not let pictures come from the store", csp)
 	}
 }
+
+// racingStore is a store that runs afterPut once an object is stored:
+// something that happens between the upload and its record.
+type racingStore struct {
+	storage.Store
+	afterPut func()
+}
+
+func (s racingStore) Put(ctx context.Context, key string, body io.ReadSeeker, size int64, contentType string) error {
+	if err := s.Store.Put(ctx, key, body, size, contentType); err != nil {
+		return err
+	}
+	s.afterPut()
+	return nil
+}
+
+// TestAPictureNobodyOwnsIsDeleted: the account is deleted between the
+// picture's storing and its record; the stored picture is deleted at
+// once rather than left for the sweep, and the answer is no 500.
+func TestAPictureNobodyOwnsIsDeleted(t *testing.T) {
+	t.Parallel()
+	a, logs := testenv.NewApp(t, nil)
+	var adaID uint
+	a.Storage = racingStore{a.Storage, func() {
+		if err := a.DB.Gorm.Exec("DELETE FROM users WHERE id = ?", adaID).Error; err != nil {
+			t.Error(err)
+		}
+	}}
+	h, err := web.New(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &site{t: t, app: a, handler: h, logs: logs}
+	ada := s.signedIn("ada@example.com")
+	adaID = s.user("ada@example.com").ID
+	ada.uploadAvatar("ada.png", pngOf(t, picture(20, 20, false))).status(404)
+	if n := countFiles(t, s.app.Config.StorageDir); n != 0 {
+		t.Errorf("%d files left in the store", n)
+	}
+}
