@@ -11,10 +11,50 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/launchkit/launchkit/internal/storage"
 	"github.com/launchkit/launchkit/internal/testenv"
 )
+
+// TestCleanName: a client's file name is kept fit to show and to offer
+// back, never as a path.
+func TestCleanName(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"report.pdf", "report.pdf"},
+		{"  spaced out.txt  ", "spaced out.txt"},
+		{`Rapport "final".pdf`, "Rapport final.pdf"},
+		{"../../etc/passwd", "passwd"},
+		{`C:\Users\me\evil.exe`, "evil.exe"},
+		{"dir/", ""},
+		{".", ""},
+		{"..", ""},
+		{"a/..", ""},
+		{"", ""},
+		{"two\r\nSet-Cookie: x=1.txt", "twoSet-Cookie: x=1.txt"},
+		{"tab\there\x00nul\x7fdel.txt", "tabherenuldel.txt"},
+		{"next\u0085line\u009b.txt", "nextline.txt"},       // C1 controls
+		{"invoice_\u202efdp.exe", "invoice_fdp.exe"},       // right-to-left override
+		{"a\u2066b\u2069c\ufeff\u200e.txt", "abc.txt"},     // isolates, BOM, marks
+		{"می\u200cخواهم.txt", "می\u200cخواهم.txt"},         // a zero-width non-joiner is spelling
+		{"line\u2028para\u2029.txt", "linepara.txt"},       // separators
+		{"bad\xff\xfeutf8.txt", "badutf8.txt"},             // invalid UTF-8
+		{"été à Zürich — 写真.jpg", "été à Zürich — 写真.jpg"}, // UTF-8 kept
+		{"semi;colon=equals,comma'quote.txt", "semi;colon=equals,comma'quote.txt"},
+	}
+	for _, tc := range tests {
+		if got := storage.CleanName(tc.in); got != tc.want {
+			t.Errorf("CleanName(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	for _, long := range []string{strings.Repeat("a", 300) + ".pdf", strings.Repeat("é", 200), strings.Repeat("写", 100)} {
+		got := storage.CleanName(long)
+		if len(got) > 120 || len(got) < 117 || !utf8.ValidString(got) || !strings.HasPrefix(long, got) {
+			t.Errorf("CleanName of %d bytes = %d bytes %q", len(long), len(got), got)
+		}
+	}
+}
 
 // TestDisposition: inline only for raster images asked inline; the name
 // offered is the client's (cleaned, RFC 2231-encoded when it is not
