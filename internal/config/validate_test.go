@@ -365,3 +365,24 @@ func TestLoadRefusesInvalidStorageKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestStorageEndpointProblemsNeverShowASecret: an S3_ENDPOINT carrying a
+// password (in its user info, or a query) is refused without printing it,
+// wherever it came from.
+func TestStorageEndpointProblemsNeverShowASecret(t *testing.T) {
+	t.Parallel()
+	const secret = "wJalrXUtnFEMI-K7MDENG"
+	for _, endpoint := range []string{
+		"https://AKIDEXAMPLE:" + secret + "@minio.example.com:9000",
+		"http://user:" + secret + "@127.0.0.1:9000/",
+		"https://minio.example.com/?X-Amz-Signature=" + secret,
+		"https://minio.example.com/?secret=" + secret,
+		"minio:" + secret + "@minio.example.com",
+		"https://minio.example.com:" + secret,
+		"https://minio.example.com/#" + secret,
+	} {
+		err := loadError(t, Options{Getenv: s3Env("S3_ENDPOINT", endpoint).get})
+		err.problem(t, "S3_ENDPOINT")
+		assertNotContains(t, "error", err.Error(), secret)
+	}
+}
