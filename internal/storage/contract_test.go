@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -444,4 +445,56 @@ func keys(m map[string]storage.Object) []string {
 	}
 	slices.Sort(ks)
 	return ks
+}
+
+// TestS3Region: S3Options.Region, else the SDK's chain (AWS_REGION), else
+// us-east-1 for an S3-compatible endpoint; presigned URLs are signed for
+// it.
+func TestS3Region(t *testing.T) {
+	fake := testenv.StartS3(t)
+	fake.Setenv(t)
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	region := func(o storage.S3Options) string {
+		t.Helper()
+		s, err := storage.NewS3(t.Context(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := s.URL(t.Context(), "docs/x.pdf", storage.Download{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := url.Parse(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// AKID/date/region/s3/aws4_request
+		parts := strings.Split(parsed.Query().Get("X-Amz-Credential"), "/")
+		if len(parts) != 5 || parts[3] != "s3" {
+			t.Fatalf("X-Amz-Credential = %v", parts)
+		}
+		return parts[2]
+	}
+	t.Setenv("AWS_REGION", "")
+	if got := region(storage.S3Options{Bucket: fake.Bucket, Endpoint: fake.Endpoint}); got != "us-east-1" {
+		t.Errorf("endpoint, no region: %s, want us-east-1", got)
+	}
+	if got := region(storage.S3Options{Bucket: fake.Bucket, Endpoint: fake.Endpoint, Region: "eu-west-3"}); got != "eu-west-3" {
+		t.Errorf("S3_REGION: %s, want eu-west-3", got)
+	}
+	t.Setenv("AWS_REGION", "ap-south-1")
+	if got := region(storage.S3Options{Bucket: fake.Bucket, Endpoint: fake.Endpoint}); got != "ap-south-1" {
+		t.Errorf("AWS_REGION: %s, want ap-south-1", got)
+	}
+	if got := region(storage.S3Options{Bucket: fake.Bucket, Endpoint: fake.Endpoint, Region: "eu-west-3"}); got != "eu-west-3" {
+		t.Errorf("S3_REGION over AWS_REGION: %s, want eu-west-3", got)
+	}
+	s, err := storage.NewS3(t.Context(), storage.S3Options{Bucket: "launchkit-uploads"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.URL(t.Context(), "docs/x.pdf", storage.Download{})
+	if err != nil || !strings.HasPrefix(u, "https://launchkit-uploads.s3.ap-south-1.amazonaws.com/docs/x.pdf?") {
+		t.Errorf("Amazon S3 URL = %s, %v; want the bucket's virtual host in the chain's region", u, err)
+	}
 }
