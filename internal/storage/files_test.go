@@ -64,6 +64,9 @@ func TestTrackAndRelease(t *testing.T) {
 			}); err != nil {
 				t.Errorf("tracking a tracked key: %v", err)
 			}
+			if err := storage.Track(d.Gorm, "docs/twice.pdf", "docs/twice.pdf"); err != nil || !tracked(t, f, "docs/twice.pdf") {
+				t.Errorf("a key twice in one call: %v", err)
+			}
 			if err := storage.Track(d.Gorm); err != nil {
 				t.Errorf("tracking nothing: %v", err)
 			}
