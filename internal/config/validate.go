@@ -368,6 +368,9 @@ func validateStorage(c *Config, oneOf func(key, v string, allowed ...string), ba
 	if c.StorageBackend != "s3" {
 		return
 	}
+	if int64(c.UploadMaxBytes) > maxS3PutBytes {
+		bad("UPLOAD_MAX_BYTES", "must be at most 5 GiB (5368709120) with STORAGE_BACKEND=s3: a file is stored in one PutObject request")
+	}
 	if c.S3Bucket == "" {
 		bad("S3_BUCKET", "must be set when STORAGE_BACKEND is s3")
 	} else if !s3Bucket.MatchString(c.S3Bucket) {
@@ -394,6 +397,9 @@ func validateStorage(c *Config, oneOf func(key, v string, allowed ...string), ba
 		bad("S3_PREFIX", "%s is not a key prefix like launchkit/ (letters, digits, - _ . /; no leading /, no ..)", c.show("S3_PREFIX", p))
 	}
 }
+
+// maxS3PutBytes is the largest object one S3 PutObject request stores.
+const maxS3PutBytes = 5 << 30
 
 var (
 	s3Bucket = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)

@@ -303,7 +303,8 @@ func TestAValidStorageConfigurationLoads(t *testing.T) {
 		{},
 		{"STORAGE_BACKEND": "local", "STORAGE_DIR": "/var/lib/app/uploads", "UPLOAD_MAX_BYTES": "1"},
 		s3Env(),
-		s3Env("S3_REGION", "eu-west-1", "S3_PREFIX", "launchkit/"),
+		s3Env("S3_REGION", "eu-west-1", "S3_PREFIX", "launchkit/", "UPLOAD_MAX_BYTES", "5368709120"),
+		{"UPLOAD_MAX_BYTES": "5368709121"},
 		s3Env("S3_BUCKET", "my.bucket-1", "S3_ENDPOINT", "http://127.0.0.1:9000", "S3_PREFIX", "apps/launchkit"),
 		s3Env("S3_ENDPOINT", "https://0123abcd.r2.cloudflarestorage.com", "S3_REGION", "auto"),
 		s3Env("S3_ENDPOINT", "https://s3.us-west-004.backblazeb2.com/", "S3_REGION", "us-west-004"),
@@ -313,7 +314,7 @@ func TestAValidStorageConfigurationLoads(t *testing.T) {
 			t.Errorf("%v: %v", e, err)
 			continue
 		}
-		if e["STORAGE_BACKEND"] == "" && (cfg.StorageBackend != "local" || cfg.StorageDir != "data/uploads" || cfg.UploadMaxBytes != 10<<20) {
+		if len(e) == 0 && (cfg.StorageBackend != "local" || cfg.StorageDir != "data/uploads" || cfg.UploadMaxBytes != 10<<20) {
 			t.Errorf("defaults: %q, %q, %d", cfg.StorageBackend, cfg.StorageDir, cfg.UploadMaxBytes)
 		}
 	}
@@ -334,6 +335,7 @@ func TestLoadRefusesInvalidStorageKeys(t *testing.T) {
 		{"no upload size", env{"UPLOAD_MAX_BYTES": "0"}, "UPLOAD_MAX_BYTES", []string{"at least 1 byte"}},
 		{"negative upload size", env{"UPLOAD_MAX_BYTES": "-5"}, "UPLOAD_MAX_BYTES", []string{"at least 1 byte"}},
 		{"upload size in words", env{"UPLOAD_MAX_BYTES": "10MB"}, "UPLOAD_MAX_BYTES", []string{"10MB"}},
+		{"s3 upload past one PutObject", s3Env("UPLOAD_MAX_BYTES", "5368709121"), "UPLOAD_MAX_BYTES", []string{"at most 5 GiB"}},
 		{"s3 without a bucket", s3Env("S3_BUCKET", ""), "S3_BUCKET", []string{"must be set when STORAGE_BACKEND is s3"}},
 		{"upper-case bucket", s3Env("S3_BUCKET", "MyBucket"), "S3_BUCKET", []string{`"MyBucket" is not a bucket name`}},
 		{"short bucket", s3Env("S3_BUCKET", "ab"), "S3_BUCKET", []string{"is not a bucket name"}},
