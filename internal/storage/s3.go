@@ -53,7 +53,8 @@ func NewS3(ctx context.Context, o S3Options) (*S3, error) {
 		// Checked again here, not only by config, because an endpoint
 		// with user info would print a password in every SDK error.
 		u, err := url.Parse(o.Endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.Contains(o.Endpoint, "@") {
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.Contains(o.Endpoint, "@") {
 			return nil, errors.New("storage: s3: the endpoint (S3_ENDPOINT) is not a URL like https://minio.example.com:9000")
 		}
 	}
