@@ -6,11 +6,17 @@ package cmd_test
 // costs a readiness gap, not a restart.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	_ "image/jpeg" // fetchImage decodes the bucket's pictures
+	"image/png"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -167,6 +173,76 @@ func (b *browser) post(t *testing.T, path string, fields ...string) reply {
 	return r
 }
 
+// upload posts a multipart form to path: a file of data named name in
+// the field field, and the text fields.
+func (b *browser) upload(t *testing.T, path, field, name string, data []byte, fields ...string) reply {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for i := 0; i+1 < len(fields); i += 2 {
+		if err := mw.WriteField(fields[i], fields[i+1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fw, err := mw.CreateFormFile(field, name)
+	if err == nil {
+		_, err = fw.Write(data)
+	}
+	if err == nil {
+		err = mw.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, b.site+path, &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := b.c.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	text, _ := io.ReadAll(resp.Body)
+	return reply{resp.StatusCode, string(text), resp.Header.Get("Location"), resp.Header.Get(testenv.ServedBy)}
+}
+
+// testPNG is an opaque w × h PNG.
+func testPNG(t *testing.T, w, h int) []byte {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.Set(x, y, color.NRGBA{uint8(x), uint8(y), 120, 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// fetchImage gets a picture from address (a presigned URL of the
+// bucket) with a plain client, and decodes it.
+func fetchImage(t *testing.T, address string) image.Image {
+	t.Helper()
+	resp, err := http.Get(address)
+	if err != nil {
+		t.Fatalf("GET %s: %v", address, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", address, resp.Status)
+	}
+	img, _, err := image.Decode(resp.Body)
+	if err != nil {
+		t.Fatalf("the picture at %s: %v", address, err)
+	}
+	return img
+}
+
 // cookie is the browser's cookie named name, or nil.
 func (b *browser) cookie(name string) *http.Cookie {
 	u, _ := url.Parse(b.site)
@@ -304,11 +380,14 @@ func TestTwoWebsAndTwoWorkersActAsOneSystem(t *testing.T) {
 		t.Logf("%5.1fs  %s", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 	}
 	databaseURL, redisURL := testenv.PostgresURL(t), testenv.RedisURL(t)
-	d := newDeployment(t, databaseURL, redisURL,
+	// Uploaded files go to one S3 bucket (on loopback) that every web and
+	// worker uses.
+	s3 := testenv.StartS3(t)
+	d := newDeployment(t, databaseURL, redisURL, append(s3.Env(),
 		// The balancer's address is the only proxy the webs believe: the
 		// client address they limit by is the one it saw.
 		"TRUSTED_PROXIES=127.0.0.1", "TRUSTED_PROXY_HEADER=X-Forwarded-For",
-		"SHUTDOWN_DRAIN_DELAY=2s", "USER_REQUIRE_CONFIRMED_EMAIL=true")
+		"SHUTDOWN_DRAIN_DELAY=2s", "USER_REQUIRE_CONFIRMED_EMAIL=true")...)
 
 	web1, base1 := d.web(t)
 	web2, base2 := d.web(t)
@@ -472,6 +551,57 @@ func TestTwoWebsAndTwoWorkersActAsOneSystem(t *testing.T) {
 	}) {
 		t.FailNow()
 	}
+
+	t.Run("a picture uploaded through one web is served by the other, from S3", func(t *testing.T) {
+		pic := testPNG(t, 320, 200)
+		up := ada.upload(t, "/user/profile", "avatar", "me.png", pic, "name", "Ada")
+		want(t, "the upload", up, http.StatusSeeOther, "/user/profile")
+		var src string
+		var page reply
+		for range 4 {
+			page = ada.get(t, "/user/profile")
+			if page.servedBy != up.servedBy {
+				break
+			}
+		}
+		want(t, "the profile page, on the other web", page, http.StatusOK)
+		if page.servedBy == up.servedBy {
+			t.Fatalf("the upload and the page were both served by %s", up.servedBy)
+		}
+		m := regexp.MustCompile(`/users/\d+/avatar/256[^"]*`).FindString(page.body)
+		if m == "" {
+			t.Fatalf("the profile page shows no picture:\n%.600s", page.body)
+		}
+		src = strings.ReplaceAll(m, "&amp;", "&")
+		// The other web answers with a presigned URL of the bucket, which
+		// gives the picture: re-encoded (a JPEG, as it is opaque), whole.
+		seen := map[string]bool{}
+		for range 2 {
+			r := ada.get(t, src)
+			want(t, "the picture's address", r, http.StatusSeeOther, s3.Endpoint)
+			seen[r.servedBy] = true
+			img := fetchImage(t, r.location)
+			if b := img.Bounds(); b.Dx() != 256 && b.Dx() != 320 {
+				t.Errorf("the picture via %s is %v", r.servedBy, b)
+			}
+		}
+		if len(seen) != 2 {
+			t.Errorf("the picture was served by %v, want both webs", seen)
+		}
+		// A worker makes the 64 px copy; then the small address gives it.
+		small := strings.Replace(src, "/avatar/256", "/avatar/64", 1)
+		testenv.WaitUntil(t, "the 64 px copy", 30*time.Second, 100*time.Millisecond, func() bool {
+			r, err := ada.try(http.MethodGet, small, nil)
+			if err != nil || r.status != http.StatusSeeOther {
+				return false
+			}
+			return fetchImage(t, r.location).Bounds().Dx() == 64
+		})
+		// Another visitor gets no picture of Ada's.
+		stranger := d.browser("127.0.0.3")
+		want(t, "the picture, to a stranger", stranger.get(t, src), http.StatusNotFound)
+		step("a picture uploaded via %s was served from S3 by both webs; a worker made its copies", up.servedBy)
+	})
 
 	if !t.Run("sign-out on one web ends the session on the other", func(t *testing.T) {
 		old := ada.cookie("session")
