@@ -12,7 +12,8 @@ import (
 )
 
 // NewApp builds the app container as the web process does, on a fresh
-// SQLite database and an embedded Redis, with ENV=test and env on top.
+// SQLite database, an embedded Redis and a file store of its own, with
+// ENV=test and env on top.
 // It returns the app and everything it logs; it is closed at the end.
 func NewApp(t testing.TB, env map[string]string) (*app.App, *Buffer) {
 	t.Helper()
@@ -21,6 +22,7 @@ func NewApp(t testing.TB, env map[string]string) (*app.App, *Buffer) {
 		"ENV":             "test",
 		"DATABASE_URL":    "sqlite://" + filepath.Join(dir, "app.db"),
 		"MAIL_OUTBOX_DIR": filepath.Join(dir, "outbox"),
+		"STORAGE_DIR":     filepath.Join(dir, "uploads"),
 		"LOG_LEVEL":       "debug",
 	}
 	for k, v := range env {
