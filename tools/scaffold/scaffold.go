@@ -179,7 +179,7 @@ func parse(root, name, pluralName string, specs []string) (*resource, error) {
 }
 
 // uploadNames refuses a file or image field whose download route would
-// be one of the resource's own (edit, delete), or whose columns and form
+// be one of the resource's own (edit), or whose columns and form
 // fields (NAME_key, NAME_name, remove_NAME) another field has.
 func (r *resource) uploadNames() error {
 	owner := map[string]string{} // column or form field → the field it is of
@@ -187,7 +187,7 @@ func (r *resource) uploadNames() error {
 		names := f.Columns()
 		if f.Upload() {
 			names = append(names, "remove_"+f.Name)
-			if f.Name == "edit" || f.Name == "delete" {
+			if f.Name == "edit" { // (delete, the other, is an SQL word: refused already)
 				return badInput("field %q: its download route would be %s/{id}/%s, which the %s has already: choose another name", f.Name, r.Path, f.Route(), r.Label)
 			}
 		}
@@ -857,15 +857,15 @@ func upload(f field, id string, r *resource) string {
 	return fmt.Sprintf(`  <div class="field">
     <label for="%s">%s</label>
     <input type="file" id="%s" name="%s"%s %s>
-    <p class="hint" id="%s-hint">%s{{with .Data.%s}}{{if .%sKey}} Now <a href="%s/{{.ID}}/%s">{{.%sName}}</a>: choose none to keep it.{{end}}{{end}}</p>
+    <p class="hint" id="%s-hint">%s{{with .Data.%s}}{{if .%sKey}} Now: <a href="%s/{{.ID}}/%s">{{.%sName}}</a>; choose no file to keep it.{{end}}{{end}}</p>
     {{with %s}}<p class="field-error" id="%s-error">{{template "icon" "alert"}}{{.}}</p>{{end}}
   </div>
-  {{with .Data.%s}}{{if .%sKey}}
+  {{- with .Data.%s}}{{if .%sKey}}
   <div class="field field-check">
     <input type="checkbox" id="%s-remove" name="remove_%s"{{if index $.Data.Form.Values "remove_%s"}} checked{{end}}>
     <label for="%s-remove">Remove the %s</label>
   </div>
-  {{end}}{{end}}`, id, f.Label, id, f.Name, accept, aria,
+  {{- end}}{{end}}`, id, f.Label, id, f.Name, accept, aria,
 		id, hints[f.Kind], r.Type, f.Go, r.Path, f.Route(), f.Go,
 		problem, id,
 		r.Type, f.Go, id, f.Name, f.Name, id, strings.ToLower(f.Label))
