@@ -12,8 +12,7 @@ import (
 )
 
 // NewApp builds the app container as the web process does, on a fresh
-// SQLite database, an embedded Redis and a file store of its own, with
-// ENV=test and env on top.
+// SQLite database and an embedded Redis, with ENV=test and env on top.
 // It returns the app and everything it logs; it is closed at the end.
 func NewApp(t testing.TB, env map[string]string) (*app.App, *Buffer) {
 	t.Helper()
@@ -22,7 +21,7 @@ func NewApp(t testing.TB, env map[string]string) (*app.App, *Buffer) {
 		"ENV":             "test",
 		"DATABASE_URL":    "sqlite://" + filepath.Join(dir, "app.db"),
 		"MAIL_OUTBOX_DIR": filepath.Join(dir, "outbox"),
-		"STORAGE_DIR":     filepath.Join(dir, "uploads"),
+		"STORAGE_DIR":     filepath.Join(dir, "uploads"), // not data/uploads in the package's source
 		"LOG_LEVEL":       "debug",
 	}
 	for k, v := range env {
