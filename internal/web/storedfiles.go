@@ -36,29 +36,31 @@ var pictureTypes = []string{"image/png", "image/jpeg", "image/gif", "image/webp"
 // notPictureProblem is what a picture field says of a file that is not one.
 const notPictureProblem = "Choose a PNG, JPEG, GIF or WebP picture."
 
+// pictureMaxSide is the longest side a picture field keeps: a larger
+// picture is scaled down to it (a 600 dpi scan of an A4 page is 4960 ×
+// 7016 pixels, and fits).
+const pictureMaxSide = 8192
+
 // storePicture keeps up, which must be a PNG, JPEG, GIF or WebP picture,
 // in the file store under a new key in dir. It is decoded (at most
-// images.MaxPixels) and stored as images.Encode writes it again: its
-// pixels alone, so no metadata (EXIF, GPS positions) is kept and a file
-// that is a picture and something else at once (a polyglot) does not get
-// through. It returns the key, or, when up is no such picture, the
-// problem to show beside the field.
+// images.MaxPixels, and at most two at once in the process) and stored
+// as images.Reencode writes it again: its pixels alone, so no metadata
+// (EXIF, GPS positions) is kept and a file that is a picture and
+// something else at once (a polyglot) does not get through. It returns
+// the key, or, when up is no such picture, the problem to show beside
+// the field.
 func (s *Server) storePicture(ctx context.Context, dir string, up *upload) (key, problem string, err error) {
 	if !slices.Contains(pictureTypes, up.ContentType) {
 		return "", notPictureProblem, nil
 	}
-	img, _, err := images.Decode(up.File, images.MaxPixels)
+	data, contentType, err := images.Reencode(ctx, up.File, images.MaxPixels, pictureMaxSide)
 	switch {
 	case errors.Is(err, images.ErrTooLarge):
 		return "", fmt.Sprintf("The picture has too many pixels: choose one of at most %d megapixels.", images.MaxPixels/1_000_000), nil
 	case errors.Is(err, images.ErrNotImage):
 		return "", notPictureProblem, nil
 	case err != nil:
-		return "", "", err
-	}
-	data, contentType, err := images.Encode(img)
-	if err != nil {
-		return "", "", err
+		return "", "", fmt.Errorf("read a picture: %w", err)
 	}
 	key = storage.NewKey(dir, contentType)
 	if err := s.storage.Put(ctx, key, bytes.NewReader(data), int64(len(data)), contentType); err != nil {

@@ -81,10 +81,10 @@ func claiming(data []byte, w, h uint32) []byte {
 }
 
 // TestStorePictureKeepsOnlyPicturesReencoded: a picture is stored as
-// images.Encode writes it again (a JPEG when opaque, a PNG with
-// transparency), under a key of its folder; anything else, a picture
-// cut short, and a picture of too many pixels are the field's problem,
-// with nothing stored.
+// images.Reencode writes it again (a JPEG when opaque, a PNG with
+// transparency; scaled down past pictureMaxSide), under a key of its
+// folder; anything else, a picture cut short, and a picture of too many
+// pixels are the field's problem, with nothing stored.
 func TestStorePictureKeepsOnlyPicturesReencoded(t *testing.T) {
 	s, store := filesServer(t)
 	ctx := t.Context()
@@ -93,14 +93,16 @@ func TestStorePictureKeepsOnlyPicturesReencoded(t *testing.T) {
 		name    string
 		data    []byte
 		ext     string // of the key stored; "" for none
+		w, h    int    // of the picture stored
 		problem string
 	}{
-		{"an opaque PNG", opaque, ".jpg", ""},
-		{"a PNG with transparency", pngOf(t, 12, 8, true), ".png", ""},
-		{"text", []byte("only words, in a file named like a picture"), "", notPictureProblem},
-		{"an SVG", []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`), "", notPictureProblem},
-		{"a PNG cut short", opaque[:60], "", notPictureProblem},
-		{"a PNG claiming 20000 × 20000 pixels", claiming(opaque, 20000, 20000), "", "too many pixels"},
+		{"an opaque PNG", opaque, ".jpg", 12, 8, ""},
+		{"a PNG with transparency", pngOf(t, 12, 8, true), ".png", 12, 8, ""},
+		{"a PNG wider than pictureMaxSide", pngOf(t, pictureMaxSide+100, 2, false), ".jpg", pictureMaxSide, 1, ""},
+		{"text", []byte("only words, in a file named like a picture"), "", 0, 0, notPictureProblem},
+		{"an SVG", []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`), "", 0, 0, notPictureProblem},
+		{"a PNG cut short", opaque[:60], "", 0, 0, notPictureProblem},
+		{"a PNG claiming 20000 × 20000 pixels", claiming(opaque, 20000, 20000), "", 0, 0, "too many pixels"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			key, problem, err := s.storePicture(ctx, "things", uploaded(t, "picture.png", tc.data))
@@ -122,14 +124,14 @@ func TestStorePictureKeepsOnlyPicturesReencoded(t *testing.T) {
 			}
 			defer body.Close()
 			img, format, err := image.Decode(body)
-			if err != nil || img.Bounds().Dx() != 12 || img.Bounds().Dy() != 8 || map[string]string{"jpeg": ".jpg", "png": ".png"}[format] != tc.ext {
+			if err != nil || img.Bounds().Dx() != tc.w || img.Bounds().Dy() != tc.h || map[string]string{"jpeg": ".jpg", "png": ".png"}[format] != tc.ext {
 				t.Errorf("stored %s (%s): %v, %v", format, obj.ContentType, img.Bounds(), err)
 			}
 		})
 	}
 	n := 0
-	if err := store.List(ctx, func(storage.Object) error { n++; return nil }); err != nil || n != 2 {
-		t.Errorf("the store holds %d objects (%v), want the 2 pictures", n, err)
+	if err := store.List(ctx, func(storage.Object) error { n++; return nil }); err != nil || n != 3 {
+		t.Errorf("the store holds %d objects (%v), want the 3 pictures", n, err)
 	}
 }
 
