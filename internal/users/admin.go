@@ -377,6 +377,11 @@ func (s *Service) Delete(ctx context.Context, by, id uint) error {
 		if err := storage.Release(tx, AvatarFiles(avatar)...); err != nil {
 			return err
 		}
+		for _, release := range s.BeforeDelete {
+			if err := release(tx, id); err != nil {
+				return err
+			}
+		}
 		// Recorded before the row goes: the deletion sets the event's
 		// user_id to NULL, and the detail keeps who it was.
 		o := changedBy(by)

@@ -173,6 +173,12 @@ type Service struct {
 	// have a second factor: SignInForAPI refuses them one without
 	// (ErrSecondFactorRequired).
 	RequiredRoles []string
+	// BeforeDelete are called in the transaction that deletes an
+	// account, before its row goes: what other packages keep for the
+	// user and the table's cascade cannot clear, such as the stored files
+	// of a generated resource (its ReleaseFilesOf, added in app.go). An
+	// error stops the deletion. Set it before first use.
+	BeforeDelete []func(tx *gorm.DB, userID uint) error
 	// Now is the clock authenticator codes are checked against; nil is
 	// time.Now. Tests set it.
 	Now func() time.Time

@@ -19,7 +19,7 @@ var update = flag.Bool("update", false, "rewrite testdata/golden from what the g
 
 // goldenArgs make the resource of the golden files: every field type,
 // and the task of --job.
-var goldenArgs = []string{"--job", "widget", "title:string", "notes:text", "count:int", "done:bool", "due:date"}
+var goldenArgs = []string{"--job", "widget", "title:string", "notes:text", "count:int", "done:bool", "due:date", "manual:file", "photo:image"}
 
 // goldenRoot is a tree the generator can write into: the repository's
 // go.mod and the files it reads or adds lines to, and empty migration

@@ -5,11 +5,15 @@
 // and change as your own.
 //
 //	go run ./tools/scaffold widget title:string done:bool due:date
+//	go run ./tools/scaffold invoice title:string receipt:file scan:image
 //	go run ./tools/scaffold --job widget title:string
 //	go run ./tools/scaffold --delete widget
 //
 // Field types: string (one line, required, at most 200 characters), text
-// (several lines, optional), int, bool (a checkbox) and date. With --job
+// (several lines, optional), int, bool (a checkbox), date, and, for
+// uploads, file (any file) and image (a PNG, JPEG, GIF or WebP picture,
+// stored re-encoded): optional, kept in the file store (internal/storage)
+// and served to the owner alone at /RESOURCES/{id}/FIELD. With --job
 // each new one also gets a background task, written to the outbox in the
 // transaction that creates it (internal/jobs/NAME_added.go). It writes
 // new files only (it refuses to overwrite one) and adds its lines to
@@ -40,7 +44,7 @@ func run(args []string, root string, stdout, stderr io.Writer) int {
 	job := fs.Bool("job", false, "also a background task run for each new one (written to the outbox with it)")
 	pluralName := fs.String("plural", "", "the plural, when the English rule gets it wrong (news, data)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: go run ./tools/scaffold [--job] NAME FIELD:TYPE...   (types: string, text, int, bool, date)")
+		fmt.Fprintln(stderr, "usage: go run ./tools/scaffold [--job] NAME FIELD:TYPE...   (types: string, text, int, bool, date, file, image)")
 		fmt.Fprintln(stderr, "       go run ./tools/scaffold --delete NAME")
 		fs.PrintDefaults()
 	}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"text/template"
 
@@ -39,15 +40,63 @@ type resource struct {
 	Job    bool // a task for each new one (--job)
 }
 
-// field is one column.
+// field is one column (two for a file: its key and its name).
 type field struct {
 	Name  string // due_date: the column and form field
 	Go    string // DueDate
 	Label string // Due date
-	Kind  string // string, text, int, bool or date
+	Kind  string // string, text, int, bool, date, file or image
 }
 
-var kinds = []string{"string", "text", "int", "bool", "date"}
+var kinds = []string{"string", "text", "int", "bool", "date", "file", "image"}
+
+// Upload reports whether f holds a file (kinds file and image): a file
+// input on the form, the columns NAME_key (its key in the file store,
+// NULL for none) and NAME_name (the name it was sent with), and a
+// download route.
+func (f field) Upload() bool { return f.Kind == "file" || f.Kind == "image" }
+
+// Route is the last element of the download route of an upload field:
+// receipt_scan is /invoices/{id}/receipt-scan.
+func (f field) Route() string { return strings.ReplaceAll(f.Name, "_", "-") }
+
+// Columns are f's columns: its name, or, for an upload, NAME_key and
+// NAME_name.
+func (f field) Columns() []string {
+	if f.Upload() {
+		return []string{f.Name + "_key", f.Name + "_name"}
+	}
+	return []string{f.Name}
+}
+
+// Uploads are r's file and image fields.
+func (r *resource) Uploads() []field {
+	return slices.DeleteFunc(slices.Clone(r.Fields), func(f field) bool { return !f.Upload() })
+}
+
+// Typed are r's fields typed into the form: all but the uploads.
+func (r *resource) Typed() []field {
+	return slices.DeleteFunc(slices.Clone(r.Fields), field.Upload)
+}
+
+// HasImage reports whether one of r's fields is an image.
+func (r *resource) HasImage() bool {
+	return slices.ContainsFunc(r.Fields, func(f field) bool { return f.Kind == "image" })
+}
+
+// FormFields are the text fields of r's forms: the typed ones, and a
+// remove_NAME checkbox for each upload.
+func (r *resource) FormFields() []string {
+	var names []string
+	for _, f := range r.Fields {
+		if f.Upload() {
+			names = append(names, "remove_"+f.Name)
+		} else {
+			names = append(names, f.Name)
+		}
+	}
+	return names
+}
 
 var nameRE = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
 
@@ -117,6 +166,9 @@ func parse(root, name, pluralName string, specs []string) (*resource, error) {
 		label := strings.ReplaceAll(fname, "_", " ")
 		r.Fields = append(r.Fields, field{Name: fname, Go: camel(fname), Label: strings.ToUpper(label[:1]) + label[1:], Kind: kind})
 	}
+	if err := r.uploadNames(); err != nil {
+		return nil, err
+	}
 	if !slices.ContainsFunc(r.Fields, func(f field) bool { return f.Kind == "string" }) {
 		return nil, badInput("give at least one string field: it names each %s in lists", r.Label)
 	}
@@ -124,6 +176,29 @@ func parse(root, name, pluralName string, specs []string) (*resource, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// uploadNames refuses a file or image field whose download route would
+// be one of the resource's own (edit), or whose columns and form
+// fields (NAME_key, NAME_name, remove_NAME) another field has.
+func (r *resource) uploadNames() error {
+	owner := map[string]string{} // column or form field → the field it is of
+	for _, f := range r.Fields {
+		names := f.Columns()
+		if f.Upload() {
+			names = append(names, "remove_"+f.Name)
+			if f.Name == "edit" { // (delete, the other, is an SQL word: refused already)
+				return badInput("field %q: its download route would be %s/{id}/%s, which the %s has already: choose another name", f.Name, r.Path, f.Route(), r.Label)
+			}
+		}
+		for _, n := range names {
+			if other, ok := owner[n]; ok {
+				return badInput("fields %s and %s both need the column or form field %s: rename one", other, f.Name, n)
+			}
+			owner[n] = f.Name
+		}
+	}
+	return nil
 }
 
 // fieldTaken are the columns every resource has.
@@ -175,11 +250,18 @@ func (r *resource) clashes(root string) error {
 	if err != nil {
 		return err
 	}
-	for _, id := range []string{
+	ids := []string{
 		lowerFirst(r.Types) + "Page", "new" + r.Type + "Page", "create" + r.Type, "edit" + r.Type + "Page", "update" + r.Type, "delete" + r.Type,
 		lowerFirst(r.Types) + "Data", lowerFirst(r.Type) + "FormData", lowerFirst(r.Type) + "Fields", lowerFirst(r.Type) + "Input",
 		lowerFirst(r.Type) + "Form", "render" + r.Types, "Test" + r.Types + "Pages", lowerFirst(r.Types),
-	} {
+	}
+	if len(r.Uploads()) > 0 {
+		ids = append(ids, lowerFirst(r.Type)+"Files", "store"+r.Type+"Files", "Test"+r.Types+"Files")
+		for _, f := range r.Uploads() {
+			ids = append(ids, "serve"+r.Type+f.Go)
+		}
+	}
+	for _, id := range ids {
 		if taken[id] {
 			return badInput("name %q would declare %s in internal/web, which has one: choose another name", r.Name, id)
 		}
@@ -347,6 +429,21 @@ func (r *resource) insertions() []insertion {
 	if r.Job {
 		ins = append(ins, insertion{path: filepath.Join("internal", "jobs", "tasks.go"), marker: "// scaffold:tasks", lines: []string{lowerFirst(r.Type) + "AddedTask,"}})
 	}
+	if uploads := r.Uploads(); len(uploads) > 0 {
+		// The files' download routes, after the resource's own; and the
+		// release of a user's files when their account goes (its
+		// cascade takes the rows, not the files).
+		for i := range ins {
+			if ins[i].marker == "// scaffold:routes" {
+				for _, f := range uploads {
+					ins[i].lines = append(ins[i].lines, fmt.Sprintf("r.Get(%q, s.handle(s.serve%s%s))", r.Path+"/{id}/"+f.Route(), r.Type, f.Go))
+				}
+			}
+			if ins[i].marker == "// scaffold:wire" {
+				ins[i].lines = append(ins[i].lines, fmt.Sprintf("a.Users.BeforeDelete = append(a.Users.BeforeDelete, a.%s.ReleaseFilesOf)", r.Types))
+			}
+		}
+	}
 	return ins
 }
 
@@ -436,11 +533,18 @@ func generate(root string, r *resource, out io.Writer) error {
 		"firstString": func(fs []field) field {
 			return fs[slices.IndexFunc(fs, func(f field) bool { return f.Kind == "string" })]
 		},
-		"goType":    func(kind string) string { return goTypes[kind] },
-		"inputType": func(kind string) string { return map[bool]string{true: "bool", false: "string"}[kind == "bool"] },
-		"sqlType":   func(dialect, kind string) string { return sqlTypes[dialect][kind] },
-		"cell":      cell,
-		"input":     func(f field) string { return input(f, r.formID()+"-"+f.Name) },
+		"goType":     func(kind string) string { return goTypes[kind] },
+		"inputType":  func(kind string) string { return map[bool]string{true: "bool", false: "string"}[kind == "bool"] },
+		"sqlColumns": sqlColumns,
+		"cell":       func(f field) string { return cell(f, r.Path) },
+		"input":      func(f field) string { return input(f, r.formID()+"-"+f.Name, r) },
+		"quoted": func(names []string) string {
+			var q []string
+			for _, n := range names {
+				q = append(q, strconv.Quote(n))
+			}
+			return strings.Join(q, ", ")
+		},
 	}
 	tmpls, err := template.New("").Funcs(funcs).ParseFS(templates, "templates/*.tmpl")
 	if err != nil {
@@ -675,13 +779,34 @@ var sqlTypes = map[string]map[string]string{
 	},
 }
 
-// cell is the template text showing a field in a list row.
-func cell(f field) string {
+// keyTypes are the column types of a stored file's key (NULL: no file),
+// as migrations/*/00014_files.sql has them: on MySQL compared byte by
+// byte, as keys are.
+var keyTypes = map[string]string{
+	"sqlite":   "VARCHAR(255) NULL",
+	"postgres": "VARCHAR(255) NULL",
+	"mysql":    "VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NULL",
+}
+
+// sqlColumns are the column definitions of f in dialect: one, or for an
+// upload its key and the name it was sent with.
+func sqlColumns(dialect string, f field) []string {
+	if f.Upload() {
+		return []string{f.Name + "_key " + keyTypes[dialect], f.Name + "_name VARCHAR(255) NOT NULL DEFAULT ''"}
+	}
+	return []string{f.Name + " " + sqlTypes[dialect][f.Kind]}
+}
+
+// cell is the template text showing a field in a list row of the
+// resource at path: an upload is a link to it, by its name.
+func cell(f field, path string) string {
 	switch f.Kind {
 	case "bool":
 		return "{{if ." + f.Go + "}}yes{{else}}no{{end}}"
 	case "date":
 		return "{{." + f.Go + ".Format \"2006-01-02\"}}"
+	case "file", "image":
+		return fmt.Sprintf(`{{if .%sKey}}<a href="%s/{{.ID}}/%s">{{.%sName}}</a>{{end}}`, f.Go, path, f.Route(), f.Go)
 	}
 	return "{{." + f.Go + "}}"
 }
@@ -690,7 +815,10 @@ func cell(f field) string {
 // page's markup: its label, its hint, its problem, if any (tied to the
 // control by aria-describedby and marking it aria-invalid), and the
 // value typed, kept when the form comes back.
-func input(f field, id string) string {
+func input(f field, id string, r *resource) string {
+	if f.Upload() {
+		return upload(f, id, r)
+	}
 	if f.Kind == "bool" {
 		return fmt.Sprintf(`  <div class="field field-check">
     <input type="checkbox" id="%s" name="%s"{{if index .Data.Form.Values %q}} checked{{end}}>
@@ -716,12 +844,41 @@ func input(f field, id string) string {
   </div>`, id, f.Label, control, id, hints[f.Kind], problem, id)
 }
 
+// upload is the template text of a file or image field's control: the
+// file input and, on the edit page of a record that has a file, a link to
+// it and a box to remove it. An input left empty keeps the file.
+func upload(f field, id string, r *resource) string {
+	problem := fmt.Sprintf(`index .Data.Form.Errors %q`, f.Name)
+	aria := fmt.Sprintf(`aria-describedby="%s-hint{{if %s}} %s-error{{end}}"{{if %s}} aria-invalid="true"{{end}}`, id, problem, id, problem)
+	accept := ""
+	if f.Kind == "image" {
+		accept = ` accept="image/png,image/jpeg,image/gif,image/webp"`
+	}
+	return fmt.Sprintf(`  <div class="field">
+    <label for="%s">%s</label>
+    <input type="file" id="%s" name="%s"%s %s>
+    <p class="hint" id="%s-hint">%s{{with .Data.%s}}{{if .%sKey}} Now: <a href="%s/{{.ID}}/%s">{{.%sName}}</a>; choose no file to keep it.{{end}}{{end}}</p>
+    {{with %s}}<p class="field-error" id="%s-error">{{template "icon" "alert"}}{{.}}</p>{{end}}
+  </div>
+  {{- with .Data.%s}}{{if .%sKey}}
+  <div class="field field-check">
+    <input type="checkbox" id="%s-remove" name="remove_%s"{{if index $.Data.Form.Values "remove_%s"}} checked{{end}}>
+    <label for="%s-remove">Remove the %s</label>
+  </div>
+  {{- end}}{{end}}`, id, f.Label, id, f.Name, accept, aria,
+		id, hints[f.Kind], r.Type, f.Go, r.Path, f.Route(), f.Go,
+		problem, id,
+		r.Type, f.Go, id, f.Name, f.Name, id, strings.ToLower(f.Label))
+}
+
 // hints are the words under a field of each kind (the rules of check).
 var hints = map[string]string{
 	"string": fmt.Sprintf("One line, at most %d characters.", maxLineLen),
 	"text":   fmt.Sprintf("Plain text, at most %d characters.", maxTextLen),
 	"int":    "A whole number, such as 42.",
 	"date":   "A date, as YYYY-MM-DD.",
+	"file":   "Any file (optional).",
+	"image":  "A PNG, JPEG, GIF or WebP picture (optional).",
 }
 
 // sample is a valid form value of a field kind for the generated tests;

@@ -93,7 +93,8 @@ var (
 // TestTheGuideAndTheGeneratorAgree: in a copy of the tree, renamed to
 // another module path as make rename does (so that all of this holds in
 // every clone, and a rename that missed the guide fails here), the
-// guide's own scaffold command and a second resource (every field type, a
+// guide's own scaffold commands (the widget, and the invoice of its file
+// and image fields) and a second resource (the other field types, a
 // two-word name) are generated; every block of docs/adding-a-feature.md
 // that shows generated code is found in what was generated, every file
 // the guide has you write is written, and the tree passes go vet and the
@@ -106,21 +107,41 @@ func TestTheGuideAndTheGeneratorAgree(t *testing.T) {
 	}
 	root, _ := testenv.RenamedCopy(t, "../..")
 	blocks := guideBlocks(t, root)
-	var guideArgs []string
+	var guideArgs [][]string // the guide's scaffold commands, in its order
 	for _, b := range blocks {
 		for line := range strings.Lines(b.body) {
 			if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "go run ./tools/scaffold "); ok && b.lang == "sh" {
-				guideArgs = strings.Fields(rest)
+				guideArgs = append(guideArgs, strings.Fields(rest))
 			}
 		}
 	}
 	if len(guideArgs) == 0 {
 		t.Fatal("the guide runs no go run ./tools/scaffold command")
 	}
+	made := append(slices.Clone(guideArgs), []string{"--job", "blog_post", "headline:string", "notes:text", "views:int", "published:bool"})
+	var names, packages, pageTests []string
+	for _, args := range made {
+		args = slices.DeleteFunc(slices.Clone(args), func(a string) bool { return strings.HasPrefix(a, "-") })
+		r, err := parse(root, args[0], "", args[1:])
+		if err != nil {
+			t.Fatalf("scaffold %v: %v", args, err)
+		}
+		names, packages = append(names, r.Name), append(packages, "./internal/"+r.Pkg)
+		pageTests = append(pageTests, "Test"+r.Types+"Pages")
+		if len(r.Uploads()) > 0 {
+			pageTests = append(pageTests, "Test"+r.Types+"Files")
+		}
+	}
+	if !slices.ContainsFunc(guideArgs, func(args []string) bool {
+		return slices.ContainsFunc(args, func(a string) bool { return strings.HasSuffix(a, ":file") }) &&
+			slices.ContainsFunc(args, func(a string) bool { return strings.HasSuffix(a, ":image") })
+	}) {
+		t.Error("the guide makes no resource with a file and an image field")
+	}
 
 	before := snapshot(t, root)
 	var out, errs bytes.Buffer
-	for _, args := range [][]string{guideArgs, {"--job", "blog_post", "headline:string", "notes:text", "views:int", "published:bool"}} {
+	for _, args := range made {
 		if code := run(args, root, &out, &errs); code != 0 {
 			t.Fatalf("scaffold %v: exit %d\n%s", args, code, errs.String())
 		}
@@ -171,12 +192,12 @@ func TestTheGuideAndTheGeneratorAgree(t *testing.T) {
 	}
 
 	goIn(t, root, "vet", "./...")
-	goIn(t, root, "test", "-count=1", "./internal/widgets", "./internal/blogposts")
-	goIn(t, root, "test", "-count=1", "-run", "TestWidgetsPages|TestBlogPostsPages", "./internal/web")
+	goIn(t, root, append([]string{"test", "-count=1"}, packages...)...)
+	goIn(t, root, "test", "-count=1", "-run", strings.Join(pageTests, "|"), "./internal/web")
 	goIn(t, root, "test", "-count=1", "-run", "TestWidgetReminders|TestBlogPostAdded", "./internal/jobs")
 	goIn(t, root, "test", "-count=1", "-run", "TestAddAWidgetInTheBrowser", "./e2e")
 
-	for _, name := range []string{guideArgs[0], "blog_post"} {
+	for _, name := range names {
 		if code := run([]string{"--delete", name}, root, &out, &errs); code != 0 {
 			t.Fatalf("scaffold --delete %s: exit %d\n%s", name, code, errs.String())
 		}
@@ -341,6 +362,10 @@ func TestRefusals(t *testing.T) {
 		{[]string{"widget", "title:string", "table_name:string"}, 2, "taken"},
 		{[]string{"server", "title:string"}, 2, "taken"},
 		{[]string{"handler", "title:string"}, 2, "taken"},
+		{[]string{"widget", "title:string", "edit:file"}, 2, "download route would be /widgets/{id}/edit"},
+		{[]string{"widget", "title:string", "manual:file", "manual_name:string"}, 2, "column or form field manual_name"},
+		{[]string{"widget", "title:string", "remove_photo:bool", "photo:image"}, 2, "column or form field remove_photo"},
+		{[]string{"widget", "title:string", "photo:picture"}, 2, `type "picture" is not one of string, text, int, bool, date, file, image`},
 	} {
 		root := fakeRoot(t)
 		before := snapshot(t, root)
