@@ -77,10 +77,27 @@ func Disposition(key, contentType string, d Download) string {
 	if name == "" {
 		name = path.Base(key)
 	}
+	name = pictureName(name, contentType)
 	if v := mime.FormatMediaType(kind, map[string]string{"filename": name}); v != "" {
 		return v
 	}
 	return mime.FormatMediaType(kind, map[string]string{"filename": path.Base(key)})
+}
+
+// pictureName gives a picture's name the extension of the type it is
+// stored as: a PNG re-encoded as a JPEG is offered as scan.jpg, not
+// scan.png, and a picture uploaded as page.html is saved as page.png.
+// Other files keep their names (a CSV is text/plain, and stays .csv).
+func pictureName(name, contentType string) string {
+	if !Inlineable(contentType) {
+		return name
+	}
+	ext := Extension(contentType)
+	have := strings.ToLower(path.Ext(name))
+	if have == ext || (have == ".jpeg" && ext == ".jpg") {
+		return name
+	}
+	return strings.TrimSuffix(name, path.Ext(name)) + ext
 }
 
 // cleanName keeps a client's file name fit to show and to offer back: its

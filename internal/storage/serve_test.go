@@ -78,6 +78,13 @@ func TestDisposition(t *testing.T) {
 		{"docs/x.pdf", "application/pdf", storage.Download{Filename: "dir/"}, "attachment; filename=x.pdf"},
 		{"docs/x.pdf", "application/pdf", storage.Download{Filename: "été.pdf"}, "attachment; filename*=utf-8''%C3%A9t%C3%A9.pdf"},
 		{"docs/x.pdf", "application/pdf", storage.Download{Filename: "a\r\nb.pdf"}, "attachment; filename=ab.pdf"},
+		// A picture is offered under the extension of what it is stored
+		// as: re-encoded, or uploaded under another name.
+		{"scans/x.jpg", "image/jpeg", storage.Download{Filename: "scan.png"}, "attachment; filename=scan.jpg"},
+		{"scans/x.jpg", "image/jpeg", storage.Download{Filename: "photo.JPEG"}, "attachment; filename=photo.JPEG"},
+		{"scans/x.png", "image/png", storage.Download{Inline: true, Filename: "page.html"}, "inline; filename=page.png"},
+		{"scans/x.png", "image/png", storage.Download{Filename: "README"}, "attachment; filename=README.png"},
+		{"docs/x.txt", "text/plain", storage.Download{Filename: "data.csv"}, "attachment; filename=data.csv"},
 	}
 	for _, tc := range tests {
 		got := storage.Disposition(tc.key, tc.ct, tc.d)
