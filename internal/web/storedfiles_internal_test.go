@@ -198,8 +198,8 @@ func TestServeFileIsPrivate(t *testing.T) {
 		disposition string
 	}{
 		{text, storage.Download{Filename: "notes.txt", Inline: true}, "attachment; filename=notes.txt"},
-		{picture, storage.Download{Filename: "p.png", Inline: true}, "inline; filename=p.png"},
-		{picture, storage.Download{Filename: "p.png"}, "attachment; filename=p.png"},
+		{picture, storage.Download{Filename: "p.png", Inline: true}, "inline; filename=p.jpg"}, // re-encoded as a JPEG
+		{picture, storage.Download{Filename: "p.png"}, "attachment; filename=p.jpg"},
 	} {
 		w := httptest.NewRecorder()
 		if err := s.serveFile(w, httptest.NewRequest(http.MethodGet, "/x", nil), tc.key, tc.d); err != nil {
