@@ -38,6 +38,7 @@ var Tasks = []Task{
 	alertMailTask,
 	storageDeleteTask,
 	storageSweepTask,
+	avatarVariantsTask,
 	// scaffold:tasks
 }
 

@@ -134,6 +134,13 @@ func (f *Files) Sweep(ctx context.Context, now time.Time, grace time.Duration) (
 		batch = batch[:0]
 		return nil
 	}
+	if t, ok := f.Store.(interface{ PurgeTemp(time.Time) (int, error) }); ok {
+		if n, err := t.PurgeTemp(now.Add(-grace)); err != nil {
+			return 0, err
+		} else if n > 0 {
+			f.Logger.InfoContext(ctx, "storage: removed unfinished uploads", "count", n)
+		}
+	}
 	err := f.Store.List(ctx, func(o Object) error {
 		if now.Sub(o.Modified) < grace {
 			return nil

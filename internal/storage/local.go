@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 )
 
 // Local keeps objects as files under a directory: one server's disk, or
@@ -143,6 +144,27 @@ func (l *Local) List(ctx context.Context, fn func(Object) error) error {
 		}
 		return fn(Object{Key: p, Size: info.Size(), ContentType: TypeOfKey(p), Modified: info.ModTime().UTC()})
 	})
+}
+
+// PurgeTemp removes the temporary files of writes that never finished
+// (a process killed mid-upload) last changed before before, and reports
+// how many it removed. Sweep calls it.
+func (l *Local) PurgeTemp(before time.Time) (int, error) {
+	entries, err := fs.ReadDir(l.root.FS(), tmpDir)
+	if err != nil {
+		return 0, fmt.Errorf("storage: read %s: %w", tmpDir, err)
+	}
+	n := 0
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil || !info.ModTime().Before(before) {
+			continue
+		}
+		if err := l.root.Remove(path.Join(tmpDir, e.Name())); err == nil {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // URL is "": the app serves local files itself.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/seclog"
+	"github.com/launchkit/launchkit/internal/storage"
 )
 
 // ListQuery asks List for one page of users: those whose email or name
@@ -366,6 +367,14 @@ func (s *Service) Delete(ctx context.Context, by, id uint) error {
 		if err := tx.Select("id", "email").Where("id = ?", id).Take(&gone).Error; errors.Is(err, gorm.ErrRecordNotFound) {
 			return ErrNotFound
 		} else if err != nil {
+			return err
+		}
+		// The picture's files go with the account, through the outbox.
+		avatar, err := avatarOf(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := storage.Release(tx, AvatarFiles(avatar)...); err != nil {
 			return err
 		}
 		// Recorded before the row goes: the deletion sets the event's

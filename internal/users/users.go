@@ -90,8 +90,14 @@ type User struct {
 	// second factor was checked (MethodPassword or MethodDirectory), for
 	// the security event that CompleteSignIn records.
 	SignInMethod string `gorm:"-"`
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// AvatarKey is the storage key of the user's profile picture, as
+	// re-encoded on upload; empty when they have none (avatar.go).
+	AvatarKey string `gorm:"column:avatar_key"`
+	// AvatarVariants is set once the storage:avatar task has stored the
+	// resized copies (AvatarSizes) beside it.
+	AvatarVariants bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // HasRole reports whether the user holds the role name. Admins hold every
@@ -348,7 +354,7 @@ func (s *Service) byID(g *gorm.DB, id uint) (*User, error) {
 // sorts the roles: an ORDER BY would make SQLite sort through a temporary
 // table on every signed-in request.)
 const (
-	userColumns = "users.id, users.email, users.name, users.password_hash, users.email_confirmed_at, users.active, users.session_key, users.directory_name, users.created_at, users.updated_at, roles.id, roles.name"
+	userColumns = "users.id, users.email, users.name, users.password_hash, users.email_confirmed_at, users.active, users.session_key, users.directory_name, users.avatar_key, users.avatar_variants, users.created_at, users.updated_at, roles.id, roles.name"
 	roleJoins   = " LEFT JOIN user_roles ON user_roles.user_id = users.id LEFT JOIN roles ON roles.id = user_roles.role_id"
 
 	// userByIDQuery also counts the user's unrevoked API keys (an index
@@ -380,11 +386,13 @@ func scanUser(rows *sql.Rows, err error, extra ...any) (*User, error) {
 	for rows.Next() {
 		var r User
 		var roleID sql.NullInt64
-		var roleName sql.NullString
-		dest := append([]any{&r.ID, &r.Email, &r.Name, &r.PasswordHash, &r.EmailConfirmedAt, &r.Active, &r.SessionKey, &r.DirectoryName, &r.CreatedAt, &r.UpdatedAt, &roleID, &roleName}, extra...)
+		var roleName, avatar sql.NullString
+		dest := append([]any{&r.ID, &r.Email, &r.Name, &r.PasswordHash, &r.EmailConfirmedAt, &r.Active, &r.SessionKey, &r.DirectoryName,
+			&avatar, &r.AvatarVariants, &r.CreatedAt, &r.UpdatedAt, &roleID, &roleName}, extra...)
 		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
+		r.AvatarKey = avatar.String
 		if u == nil {
 			u = &r
 			u.Roles = []Role{}

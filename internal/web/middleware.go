@@ -122,7 +122,7 @@ func (s *Server) deadline(next http.Handler) http.Handler {
 func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	// The start of a sign-in through a provider is a form whose redirect
 	// goes to the provider (sso.go), which form-action must allow.
-	csp := "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'" + s.ssoFormTargets
+	csp := "default-src 'self'; img-src 'self' data:" + s.fileOrigin + "; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'" + s.ssoFormTargets
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")

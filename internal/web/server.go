@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -40,8 +41,8 @@ import (
 	"github.com/launchkit/launchkit/internal/ratelimit"
 	"github.com/launchkit/launchkit/internal/seclog"
 	"github.com/launchkit/launchkit/internal/session"
-	"github.com/launchkit/launchkit/internal/storage"
 	"github.com/launchkit/launchkit/internal/sso"
+	"github.com/launchkit/launchkit/internal/storage"
 	"github.com/launchkit/launchkit/internal/users"
 )
 
@@ -100,6 +101,11 @@ type Server struct {
 	// storage keeps uploaded files (profile pictures, scaffolded file
 	// fields); files are served after the owning record's access check.
 	storage storage.Store
+	// fileOrigin is, after a space, the origin of the store's own
+	// addresses (an S3 bucket's presigned URLs), where the pictures the
+	// site shows are fetched from: the Content-Security-Policy's img-src
+	// allows it. Empty when the app serves files itself.
+	fileOrigin string
 	// (go run ./tools/scaffold adds its resources' services here.)
 	// scaffold:server
 
@@ -156,6 +162,7 @@ func newServer(a *app.App, opts ...Option) (*Server, error) {
 	} else {
 		s.logger.Warn("passkeys are off: BASE_URL cannot name the site to WebAuthn", "base_url", a.Config.BaseURL, "err", err)
 	}
+	s.fileOrigin = fileOrigin(a.Storage)
 	// scaffold:serverwire
 	for _, o := range opts {
 		o(s)
@@ -207,4 +214,22 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, shutdownTimeout
 		return fmt.Errorf("http server: %w", err)
 	}
 	return nil
+}
+
+// fileOrigin is, after a space, the origin of store's presigned URLs
+// (scheme and host of the address it gives for a key), or "" for a store
+// the app serves from itself.
+func fileOrigin(store storage.Store) string {
+	if store == nil {
+		return ""
+	}
+	u, err := store.URL(context.Background(), "origin/probe.png", storage.Download{Inline: true})
+	if err != nil || u == "" {
+		return ""
+	}
+	p, err := url.Parse(u)
+	if err != nil || p.Host == "" {
+		return ""
+	}
+	return " " + p.Scheme + "://" + p.Host
 }
