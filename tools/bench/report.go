@@ -112,7 +112,7 @@ func (r *report) targets() []target {
 	}
 	if u := r.upload; u.n > 0 {
 		ts = append(ts, target{fmt.Sprintf("peak RSS during %d concurrent uploads of a %s picture", u.n, mibBytes(u.bytes)), "≤ 80 MiB", mib(u.peakKiB), u.peakKiB <= 80*1024})
-		ts = append(ts, target{fmt.Sprintf("those %d uploads answered 303 (saved)", u.n), fmt.Sprint(u.n), fmt.Sprint(u.seeOther), u.seeOther == u.n})
+		ts = append(ts, target{fmt.Sprintf("those %d uploads answered 303 / pictures stored", u.n), fmt.Sprintf("%d / %d", u.n, u.n), fmt.Sprintf("%d / %d", u.seeOther, u.stored), u.ok()})
 	}
 	if len(r.idle) > 0 {
 		idle := r.idleMedian()
@@ -244,8 +244,9 @@ func (r *report) markdown(command string) string {
 	}
 	if u := r.upload; u.n > 0 {
 		fmt.Fprintf(&b, "| peak RSS during %d concurrent uploads of a %s PNG to `POST /user/profile` (%d accounts, from %d addresses; local storage) | %s | |\n", u.n, mibBytes(u.bytes), u.n, u.n, mib(u.peakKiB))
+		fmt.Fprintf(&b, "| … RSS just before them (the uploaders signed in on another web, each loaded the profile page here) | %s | |\n", mib(u.beforeKiB))
 		fmt.Fprintf(&b, "| those %d uploads: all answered after / the slowest | %s / %s | |\n", u.n, ms(u.wall), ms(u.slowest))
-		fmt.Fprintf(&b, "| those %d uploads: answered 303 (saved) / failed; objects stored | %d / %d; %d | |\n", u.n, u.seeOther, u.failed, u.stored)
+		fmt.Fprintf(&b, "| those %d uploads: answered 303 / failed; pictures stored | %d / %d; %d | |\n", u.n, u.seeOther, u.failed, u.stored)
 	}
 	if len(r.sizes) > 0 {
 		b.WriteString("\n## Binary sizes\n\nBuilt as `make build` builds (`CGO_ENABLED=0 -trimpath -ldflags=\"-s -w\"`), the `bin/` ones\n")
