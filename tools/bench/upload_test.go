@@ -8,13 +8,14 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/launchkit/launchkit/internal/images"
 	"github.com/launchkit/launchkit/internal/storage"
 )
 
 // TestNoisePNGIsJustUnderTheLimit: the bench's picture is a PNG (by its
 // bytes, as the web process sniffs it) as large as UPLOAD_MAX_BYTES's
-// default allows and no larger, with far fewer pixels than the 40 MP an
-// upload may decode to.
+// default allows and no larger, with far fewer pixels than an upload may
+// decode to (images.MaxPixels).
 func TestNoisePNGIsJustUnderTheLimit(t *testing.T) {
 	picture, err := noisePNG(uploadLimit)
 	if err != nil {
@@ -30,8 +31,8 @@ func TestNoisePNGIsJustUnderTheLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if px := cfg.Width * cfg.Height; px > 40_000_000 || px < 3_000_000 {
-		t.Errorf("the picture is %d × %d: want some millions of pixels, at most 40 MP", cfg.Width, cfg.Height)
+	if px := cfg.Width * cfg.Height; px > images.MaxPixels || px < 3_000_000 {
+		t.Errorf("the picture is %d × %d: want some millions of pixels, at most %d", cfg.Width, cfg.Height, images.MaxPixels)
 	}
 	again, err := noisePNG(uploadLimit)
 	if err != nil || !bytes.Equal(again, picture) {
