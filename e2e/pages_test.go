@@ -79,6 +79,9 @@ func TestEveryPageIsAccessibleAndFits(t *testing.T) {
 	if err := a.Users.Link(ctx, ada.ID, users.ProviderIdentity{Provider: "acme", Issuer: "https://id.acme.test", Subject: "ada", Email: "ada@acme.test"}); err != nil {
 		t.Fatal(err)
 	}
+	// A profile picture of ada's, shown in her top bar and profile and
+	// in the admin's users list (the original: no worker makes copies).
+	givePicture(t, a, ada.ID)
 	// An account with an authenticator app, for the second step of its
 	// sign-in.
 	withApp, err := a.Users.CreateConfirmed(ctx, "two-step@example.com", pw)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"runtime"
 	"image"
 	"image/color"
 	"image/gif"
@@ -189,5 +190,60 @@ func TestAPolyglotIsWrittenAsAPictureOnly(t *testing.T) {
 	out, _, err := images.Encode(img)
 	if err != nil || bytes.Contains(out, []byte("<script")) {
 		t.Fatalf("re-encoded: %v, holds the script: %v", err, bytes.Contains(out, []byte("<script")))
+	}
+}
+
+// allocated is how many bytes fn allocates.
+func allocated(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+func TestScalingAllocatesLittleMoreThanItsOutput(t *testing.T) {
+	photo := picture(1870, 1400, false) // the size of make bench's uploads
+	var fit image.Image
+	got := allocated(func() { fit = images.Fit(photo, 1024) })
+	out := uint64(fit.Bounds().Dx() * fit.Bounds().Dy() * 4)
+	if got > out+out/2 {
+		t.Errorf("Fit(1870 × 1400, 1024) allocated %d bytes for a %d-byte picture", got, out)
+	}
+	big := picture(3000, 3000, false)
+	got = allocated(func() { images.Square(big, 256) })
+	// A 1000 × 1000 average (k = 3, 4 MB) and the 256 × 256 copy.
+	if limit := uint64(1000*1000*4 + 256*256*4 + 1<<20); got > limit {
+		t.Errorf("Square(3000 × 3000, 256) allocated %d bytes, want at most %d", got, limit)
+	}
+}
+
+func TestReductionAveragesEveryPixel(t *testing.T) {
+	// Black and white columns, one pixel each: skipping pixels would
+	// give black or white; averaging gives grey.
+	img := image.NewNRGBA(image.Rect(0, 0, 512, 512))
+	for y := range 512 {
+		for x := range 512 {
+			v := uint8(0)
+			if x%2 == 1 {
+				v = 255
+			}
+			img.Set(x, y, color.NRGBA{v, v, v, 255})
+		}
+	}
+	// The same picture as a JPEG decodes to YCbCr, read another way.
+	fromJPEG, _, err := images.Decode(bytes.NewReader(encodeJPEG(t, img)), images.MaxPixels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, src := range map[string]image.Image{"NRGBA": img, "YCbCr": fromJPEG} {
+		sq := images.Square(src, 64)
+		for _, p := range []image.Point{{0, 0}, {31, 17}, {63, 63}} {
+			r, _, _, a := sq.At(p.X, p.Y).RGBA()
+			if r>>8 < 100 || r>>8 > 155 || a>>8 != 255 {
+				t.Errorf("%s: pixel %v = %d (alpha %d), want a mid grey", name, p, r>>8, a>>8)
+			}
+		}
 	}
 }

@@ -21,6 +21,7 @@ func NewApp(t testing.TB, env map[string]string) (*app.App, *Buffer) {
 		"ENV":             "test",
 		"DATABASE_URL":    "sqlite://" + filepath.Join(dir, "app.db"),
 		"MAIL_OUTBOX_DIR": filepath.Join(dir, "outbox"),
+		"STORAGE_DIR":     filepath.Join(dir, "uploads"), // not data/uploads in the package's source
 		"LOG_LEVEL":       "debug",
 	}
 	for k, v := range env {

@@ -310,6 +310,9 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err // users.ErrLastAdmin: a 400 that says why
 	}
+	// The deletion of the account's files (its picture) goes to the
+	// queue now.
+	s.outbox.Send(r.Context())
 	s.logger.InfoContext(r.Context(), "admin deleted user", "admin_id", currentUser(r).ID, "user_id", u.ID)
 	_ = s.cache.Forget(r.Context(), adminStatsKey)
 	s.flashAndGo(w, r, "Deleted "+u.Email+".", "/admin/users")

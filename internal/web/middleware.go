@@ -169,59 +169,85 @@ func (s *Server) withSession(next http.Handler) http.Handler {
 // does not find the account's pages on disk (no-store).
 const privateNoStore = "private, no-store"
 
-// signedInKey holds, in a page request's context, whether its response
-// is for a signed-in user (see markSignedIn).
-type signedInKey struct{}
+// responseCacheKey holds, in a page request's context, the
+// *responseCache noStoreWhenSignedIn reads when the response starts.
+type responseCacheKey struct{}
+
+// responseCache is what noStoreWhenSignedIn needs to know of a response:
+// whether it is for a signed-in user (markSignedIn), and the
+// Cache-Control a handler chose for it instead (cachePrivately).
+type responseCache struct {
+	signedIn bool
+	private  string
+}
 
 // markSignedIn records that r's response is for a signed-in user: loadUser
 // calls it when the session has one, startSession when a request signs
 // someone in.
 func markSignedIn(r *http.Request) {
-	if signedIn, ok := r.Context().Value(signedInKey{}).(*bool); ok {
-		*signedIn = true
+	if c, ok := r.Context().Value(responseCacheKey{}).(*responseCache); ok {
+		c.signedIn = true
+	}
+}
+
+// cachePrivately gives r's response, when it succeeds (a status below
+// 400), the Cache-Control control in place of private, no-store: for the
+// few answers to signed-in users that are not pages and are worth
+// keeping in the browser (a profile picture, avatar.go). An error page
+// still gets no-store.
+func cachePrivately(r *http.Request, control string) {
+	if c, ok := r.Context().Value(responseCacheKey{}).(*responseCache); ok {
+		c.private = control
 	}
 }
 
 // noStoreWhenSignedIn makes every page response to a signed-in user —
-// its redirects and error pages too — Cache-Control: private, no-store.
+// its redirects and error pages too — Cache-Control: private, no-store,
+// unless the handler chose otherwise for a success (cachePrivately).
 // It wraps the session middleware so that it has the last word: when the
 // session sets a cookie it adds its own no-cache="Set-Cookie", which
 // no-store already covers, and the response gets one header, not two.
 func (s *Server) noStoreWhenSignedIn(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		signedIn := new(bool)
-		hw := &headerHookWriter{ResponseWriter: w, hook: func() {
-			if *signedIn {
+		c := new(responseCache)
+		hw := &headerHookWriter{ResponseWriter: w, hook: func(status int) {
+			switch {
+			case !c.signedIn:
+			case c.private != "" && status < 400:
+				w.Header().Set("Cache-Control", c.private)
+			default:
 				w.Header().Set("Cache-Control", privateNoStore)
 			}
 		}}
-		next.ServeHTTP(hw, r.WithContext(context.WithValue(r.Context(), signedInKey{}, signedIn)))
-		hw.runHook() // a handler that wrote nothing: its headers are not sent yet
+		next.ServeHTTP(hw, r.WithContext(context.WithValue(r.Context(), responseCacheKey{}, c)))
+		hw.runHook(http.StatusOK) // a handler that wrote nothing: its headers are not sent yet
 	})
 }
 
-// headerHookWriter runs hook once, just before the response's headers
-// are sent.
+// headerHookWriter runs hook once, with the response's status, just
+// before its headers are sent.
 type headerHookWriter struct {
 	http.ResponseWriter
-	hook func()
+	hook func(status int)
 	done bool
 }
 
-func (hw *headerHookWriter) runHook() {
+func (hw *headerHookWriter) runHook(status int) {
 	if !hw.done {
 		hw.done = true
-		hw.hook()
+		hw.hook(status)
 	}
 }
 
 func (hw *headerHookWriter) WriteHeader(code int) {
-	hw.runHook()
+	if code >= 200 {
+		hw.runHook(code) // not for 1xx informational headers: more follow
+	}
 	hw.ResponseWriter.WriteHeader(code)
 }
 
 func (hw *headerHookWriter) Write(b []byte) (int, error) {
-	hw.runHook()
+	hw.runHook(http.StatusOK)
 	return hw.ResponseWriter.Write(b)
 }
 
@@ -233,7 +259,7 @@ func (hw *headerHookWriter) Flush() {
 
 // FlushError is Flush for http.ResponseController.
 func (hw *headerHookWriter) FlushError() error {
-	hw.runHook()
+	hw.runHook(http.StatusOK)
 	return http.NewResponseController(hw.ResponseWriter).Flush()
 }
 

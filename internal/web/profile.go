@@ -7,31 +7,89 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/launchkit/launchkit/internal/images"
 	"github.com/launchkit/launchkit/internal/users"
 )
 
-// profileData is the data of templates/pages/profile.html: the name
-// form.
-type profileData struct{ *form }
+// profileData is the data of templates/pages/profile.html: the form of
+// the name and the picture, the picture shown now (the 256-pixel copy),
+// if any, and the limits a picture must keep (UPLOAD_MAX_BYTES and
+// images.MaxPixels).
+type profileData struct {
+	*form
+	Avatar        avatarView
+	MaxSize       string
+	MaxMegapixels int
+}
 
 func (s *Server) profilePage(w http.ResponseWriter, r *http.Request) error {
 	f := newForm()
 	f.Values["name"] = currentUser(r).Name
-	return s.render(w, r, http.StatusOK, "pages/profile.html", profileData{f})
+	return s.renderProfile(w, r, http.StatusOK, f)
 }
 
+// renderProfile writes the profile page with f, the signed-in user's
+// picture and the limits a new one must keep.
+func (s *Server) renderProfile(w http.ResponseWriter, r *http.Request, status int, f *form) error {
+	me := currentUser(r)
+	return s.render(w, r, status, "pages/profile.html", profileData{
+		form:          f,
+		Avatar:        avatarView{URL: avatarURL(me, "256"), Initials: initials(me), Large: true},
+		MaxSize:       byteSize(int64(s.cfg.UploadMaxBytes)),
+		MaxMegapixels: images.MaxPixels / 1_000_000,
+	})
+}
+
+// updateProfile saves the name, and the picture when one is sent (a
+// multipart form: the page's), or removes it (the remove_avatar button).
+// A picture is checked and re-encoded before anything is saved: a
+// refused one saves nothing and says why on its field. An empty file
+// field (no file chosen, or a file of no bytes) is no picture: the name
+// is saved and the picture stays. A plain form (no file) changes the
+// name alone.
 func (s *Server) updateProfile(w http.ResponseWriter, r *http.Request) error {
-	f, err := s.parseForm(w, r, "name")
+	f, ups, err := s.parseUploadForm(w, r, []string{"avatar"}, "name", "remove_avatar")
 	if err != nil {
 		return err
 	}
-	if err := f.problem(s.users.SetName(r.Context(), currentUser(r).ID, f.get("name"))); err != nil {
-		return err
+	defer ups.Close()
+	me := currentUser(r)
+	remove := f.get("remove_avatar") != ""
+	var picture *avatarPicture
+	if up := ups["avatar"]; up != nil && !remove {
+		if picture, err = readAvatar(r.Context(), f, up); err != nil {
+			return err
+		}
+		up.Close() // the temporary file, at once: the picture is in memory
+	}
+	if f.ok() {
+		if err := f.problem(s.users.SetName(r.Context(), me.ID, f.get("name"))); err != nil {
+			return err
+		}
 	}
 	if !f.ok() {
-		return s.render(w, r, http.StatusUnprocessableEntity, "pages/profile.html", profileData{f})
+		return s.renderProfile(w, r, http.StatusUnprocessableEntity, f)
 	}
-	s.flashAndGo(w, r, "Your profile is saved.", "/user/profile")
+	message := "Your profile is saved."
+	switch {
+	case remove:
+		if err := s.users.RemoveAvatar(r.Context(), me.ID); err != nil {
+			return err
+		}
+		message = "Your profile is saved, without a picture."
+	case picture != nil:
+		if err := s.storeAvatar(r.Context(), me.ID, picture); err != nil {
+			return err
+		}
+		message = "Your profile and picture are saved."
+	}
+	if remove || picture != nil {
+		// The release of the old picture's files, and the making of
+		// the new one's copies, go to the queue now.
+		s.outbox.Send(r.Context())
+		s.logger.InfoContext(r.Context(), "user changed their picture", "user_id", me.ID, "removed", remove)
+	}
+	s.flashAndGo(w, r, message, "/user/profile")
 	return nil
 }
 

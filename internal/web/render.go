@@ -124,11 +124,12 @@ type viewData struct {
 	Data    any
 	// Path is the request's path, for the navigation's current link.
 	Path string
-	// Admin and Dev say whether User holds those roles, and Initials
-	// are its avatar's letters: the shell asks on every page (twice for
-	// the navigation), and a field costs less than a method call.
-	Admin, Dev bool
-	Initials   string
+	// Admin and Dev say whether User holds those roles, Initials are
+	// its avatar's letters and Avatar the address of its picture's
+	// 64-pixel copy ("" for none): the shell asks on every page (twice
+	// for the navigation), and a field costs less than a method call.
+	Admin, Dev       bool
+	Initials, Avatar string
 	// Layout is the body's layout (base.html): "app" (the shell of
 	// signed-in pages), "auth" (the centred card of signing in) or
 	// "public" (visitors). A page asks for one with
@@ -166,6 +167,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 	if v.User != nil {
 		v.Admin, v.Dev, v.Initials = v.User.HasRole(users.RoleAdmin), v.User.HasRole(users.RoleDev), initials(v.User)
+		v.Avatar = avatarURL(v.User, "64")
 	}
 	if hasSession(r.Context()) {
 		v.Flashes = session.PopFlashes(r.Context(), s.sessions)

@@ -96,6 +96,11 @@ func (s *Server) routes() http.Handler {
 			})
 		})
 
+		// Profile pictures (avatar.go): to their owner and to admins, a
+		// 404 to anyone else (visitors too, rather than the sign-in
+		// page); kept by the browser, unlike pages (cachePrivately).
+		r.Get("/users/{id}/avatar/{size}", s.handle(s.avatar))
+
 		// Resources owned by signed-in users (go run ./tools/scaffold
 		// adds theirs here).
 		r.Group(func(r chi.Router) {

@@ -30,6 +30,7 @@ func (t *templateSet) funcs() template.FuncMap {
 		"problem":    problem,
 		"fieldAria":  fieldAria,
 		"initials":   initials,
+		"userAvatar": userAvatar,
 	}
 }
 

@@ -267,10 +267,11 @@ func secondFactorSetupPath(p string) bool {
 // requireSecondFactorSetup keeps a signed-in user whom MFA_REQUIRED_ROLES
 // requires a second factor of, and who has none, to the pages that set
 // one up: a page is a redirect to the security page, anything else a 403
-// saying why.
+// saying why. Their own profile picture, which those pages show in the
+// top bar, is let through too.
 func (s *Server) requireSecondFactorSetup(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.mfaRequired(r, currentUser(r)) || secondFactorSetupPath(r.URL.Path) {
+		if u := currentUser(r); !s.mfaRequired(r, u) || secondFactorSetupPath(r.URL.Path) || ownAvatarPath(r, u) {
 			next.ServeHTTP(w, r)
 			return
 		}
