@@ -368,14 +368,26 @@ func validateStorage(c *Config, oneOf func(key, v string, allowed ...string), ba
 	if c.StorageBackend != "s3" {
 		return
 	}
+	if int64(c.UploadMaxBytes) > maxS3PutBytes {
+		bad("UPLOAD_MAX_BYTES", "must be at most 5 GiB (5368709120) with STORAGE_BACKEND=s3: a file is stored in one PutObject request")
+	}
 	if c.S3Bucket == "" {
 		bad("S3_BUCKET", "must be set when STORAGE_BACKEND is s3")
 	} else if !s3Bucket.MatchString(c.S3Bucket) {
 		bad("S3_BUCKET", "%s is not a bucket name (3-63 lower-case letters, digits, dots and hyphens)", c.show("S3_BUCKET", c.S3Bucket))
 	}
 	if c.S3Endpoint != "" {
-		if u, err := url.Parse(c.S3Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil {
-			bad("S3_ENDPOINT", "%s is not a URL like https://minio.example.com:9000", c.show("S3_ENDPOINT", c.S3Endpoint))
+		u, err := url.Parse(c.S3Endpoint)
+		// A password or a signed query may be in such an endpoint, or
+		// in one that does not parse (https://key:secret): it is not
+		// repeated, for RedactURL only hides a well-formed user info.
+		secretive := err != nil || u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.Contains(c.S3Endpoint, "@")
+		if secretive || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			shown := c.show("S3_ENDPOINT", c.S3Endpoint)
+			if secretive {
+				shown = "the value"
+			}
+			bad("S3_ENDPOINT", "%s is not a URL like https://minio.example.com:9000 (no user, password or query: credentials come from the AWS SDK's chain)", shown)
 		}
 	}
 	if c.S3Region != "" && !s3Region.MatchString(c.S3Region) {
@@ -385,6 +397,9 @@ func validateStorage(c *Config, oneOf func(key, v string, allowed ...string), ba
 		bad("S3_PREFIX", "%s is not a key prefix like launchkit/ (letters, digits, - _ . /; no leading /, no ..)", c.show("S3_PREFIX", p))
 	}
 }
+
+// maxS3PutBytes is the largest object one S3 PutObject request stores.
+const maxS3PutBytes = 5 << 30
 
 var (
 	s3Bucket = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)

@@ -283,3 +283,108 @@ func TestProductionRefusesDirectoryPasswordsInClear(t *testing.T) {
 		}
 	}
 }
+
+// s3Env is a valid S3 storage configuration with the pairs of keys and
+// values kv changed (an empty value unsets the key).
+func s3Env(kv ...string) env {
+	e := env{"STORAGE_BACKEND": "s3", "S3_BUCKET": "launchkit-uploads"}
+	for i := 0; i+1 < len(kv); i += 2 {
+		e[kv[i]] = kv[i+1]
+		if kv[i+1] == "" {
+			delete(e, kv[i])
+		}
+	}
+	return e
+}
+
+func TestAValidStorageConfigurationLoads(t *testing.T) {
+	t.Parallel()
+	for _, e := range []env{
+		{},
+		{"STORAGE_BACKEND": "local", "STORAGE_DIR": "/var/lib/app/uploads", "UPLOAD_MAX_BYTES": "1"},
+		s3Env(),
+		s3Env("S3_REGION", "eu-west-1", "S3_PREFIX", "launchkit/", "UPLOAD_MAX_BYTES", "5368709120"),
+		{"UPLOAD_MAX_BYTES": "5368709121"},
+		s3Env("S3_BUCKET", "my.bucket-1", "S3_ENDPOINT", "http://127.0.0.1:9000", "S3_PREFIX", "apps/launchkit"),
+		s3Env("S3_ENDPOINT", "https://0123abcd.r2.cloudflarestorage.com", "S3_REGION", "auto"),
+		s3Env("S3_ENDPOINT", "https://s3.us-west-004.backblazeb2.com/", "S3_REGION", "us-west-004"),
+	} {
+		cfg, err := Load(context.Background(), Options{Getenv: e.get})
+		if err != nil {
+			t.Errorf("%v: %v", e, err)
+			continue
+		}
+		if len(e) == 0 && (cfg.StorageBackend != "local" || cfg.StorageDir != "data/uploads" || cfg.UploadMaxBytes != 10<<20) {
+			t.Errorf("defaults: %q, %q, %d", cfg.StorageBackend, cfg.StorageDir, cfg.UploadMaxBytes)
+		}
+	}
+}
+
+func TestLoadRefusesInvalidStorageKeys(t *testing.T) {
+	t.Parallel()
+	const password = "hunter2-s3cr3t"
+	tests := []struct {
+		name     string
+		env      env
+		key      string
+		messages []string
+	}{
+		{"unknown backend", env{"STORAGE_BACKEND": "gcs"}, "STORAGE_BACKEND", []string{`"gcs" is not one of local, s3`}},
+		{"upper-case backend", env{"STORAGE_BACKEND": "S3"}, "STORAGE_BACKEND", []string{"is not one of local, s3"}},
+		{"no directory", env{"STORAGE_DIR": " "}, "STORAGE_DIR", []string{"must be set when STORAGE_BACKEND is local"}},
+		{"no upload size", env{"UPLOAD_MAX_BYTES": "0"}, "UPLOAD_MAX_BYTES", []string{"at least 1 byte"}},
+		{"negative upload size", env{"UPLOAD_MAX_BYTES": "-5"}, "UPLOAD_MAX_BYTES", []string{"at least 1 byte"}},
+		{"upload size in words", env{"UPLOAD_MAX_BYTES": "10MB"}, "UPLOAD_MAX_BYTES", []string{"10MB"}},
+		{"s3 upload past one PutObject", s3Env("UPLOAD_MAX_BYTES", "5368709121"), "UPLOAD_MAX_BYTES", []string{"at most 5 GiB"}},
+		{"s3 without a bucket", s3Env("S3_BUCKET", ""), "S3_BUCKET", []string{"must be set when STORAGE_BACKEND is s3"}},
+		{"upper-case bucket", s3Env("S3_BUCKET", "MyBucket"), "S3_BUCKET", []string{`"MyBucket" is not a bucket name`}},
+		{"short bucket", s3Env("S3_BUCKET", "ab"), "S3_BUCKET", []string{"is not a bucket name"}},
+		{"bucket with a slash", s3Env("S3_BUCKET", "bucket/key"), "S3_BUCKET", []string{"is not a bucket name"}},
+		{"bucket ending in a hyphen", s3Env("S3_BUCKET", "bucket-"), "S3_BUCKET", []string{"is not a bucket name"}},
+		{"endpoint without a scheme", s3Env("S3_ENDPOINT", "minio.example.com:9000"), "S3_ENDPOINT", []string{"is not a URL like https://"}},
+		{"endpoint of another scheme", s3Env("S3_ENDPOINT", "ftp://minio.example.com"), "S3_ENDPOINT", []string{"is not a URL like https://"}},
+		{"endpoint without a host", s3Env("S3_ENDPOINT", "https:///bucket"), "S3_ENDPOINT", []string{"is not a URL like https://"}},
+		{"endpoint with a query", s3Env("S3_ENDPOINT", "https://minio.example.com/?region=x"), "S3_ENDPOINT", []string{"is not a URL like https://"}},
+		{"endpoint with user info", s3Env("S3_ENDPOINT", "https://minio:"+password+"@minio.example.com"), "S3_ENDPOINT", []string{"is not a URL like https://"}},
+		{"region with spaces", s3Env("S3_REGION", "eu west 1"), "S3_REGION", []string{`"eu west 1" is not a region name`}},
+		{"region in capitals", s3Env("S3_REGION", "EU-WEST-1"), "S3_REGION", []string{"is not a region name"}},
+		{"prefix from the root", s3Env("S3_PREFIX", "/x"), "S3_PREFIX", []string{`"/x" is not a key prefix`}},
+		{"prefix going up", s3Env("S3_PREFIX", "../x"), "S3_PREFIX", []string{"is not a key prefix"}},
+		{"prefix going up inside", s3Env("S3_PREFIX", "a/../b"), "S3_PREFIX", []string{"is not a key prefix"}},
+		{"prefix with an empty element", s3Env("S3_PREFIX", "a//b"), "S3_PREFIX", []string{"is not a key prefix"}},
+		{"prefix with a space", s3Env("S3_PREFIX", "my app/"), "S3_PREFIX", []string{"is not a key prefix"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := loadError(t, Options{Getenv: tc.env.get})
+			p := err.problem(t, tc.key)
+			assertContains(t, "problem", p.Message, tc.messages...)
+			if len(err.Problems) != 1 {
+				t.Errorf("want only the %s problem, got:\n%v", tc.key, err)
+			}
+			assertNotContains(t, "error", err.Error(), password)
+		})
+	}
+}
+
+// TestStorageEndpointProblemsNeverShowASecret: an S3_ENDPOINT carrying a
+// password (in its user info, or a query) is refused without printing it,
+// wherever it came from.
+func TestStorageEndpointProblemsNeverShowASecret(t *testing.T) {
+	t.Parallel()
+	const secret = "wJalrXUtnFEMI-K7MDENG"
+	for _, endpoint := range []string{
+		"https://AKIDEXAMPLE:" + secret + "@minio.example.com:9000",
+		"http://user:" + secret + "@127.0.0.1:9000/",
+		"https://minio.example.com/?X-Amz-Signature=" + secret,
+		"https://minio.example.com/?secret=" + secret,
+		"minio:" + secret + "@minio.example.com",
+		"https://minio.example.com:" + secret,
+		"https://minio.example.com/#" + secret,
+	} {
+		err := loadError(t, Options{Getenv: s3Env("S3_ENDPOINT", endpoint).get})
+		err.problem(t, "S3_ENDPOINT")
+		assertNotContains(t, "error", err.Error(), secret)
+	}
+}

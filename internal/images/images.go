@@ -7,6 +7,7 @@ package images
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -41,29 +42,69 @@ var slots = make(chan struct{}, 2)
 // maxPixels pixels before anything is allocated for them (ErrTooLarge),
 // then the whole of it. Anything else than a PNG, JPEG, GIF (its first
 // frame) or WebP, or a file that does not decode, is ErrNotImage. It
-// returns the format's name: png, jpeg, gif or webp.
+// returns the format's name: png, jpeg, gif or webp. At most two
+// pictures are decoded at once in a process (Reencode's included).
 func Decode(r io.ReadSeeker, maxPixels int) (image.Image, string, error) {
-	cfg, format, err := image.DecodeConfig(r)
-	if err != nil {
-		return nil, "", ErrNotImage
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, "", ErrNotImage
-	}
-	if int64(cfg.Width)*int64(cfg.Height) > int64(maxPixels) {
-		return nil, "", fmt.Errorf("%w: %d × %d", ErrTooLarge, cfg.Width, cfg.Height)
-	}
-	if _, err := r.Seek(0, io.SeekStart); err != nil {
+	if err := checkHeader(r, maxPixels); err != nil {
 		return nil, "", err
 	}
 	slots <- struct{}{}
 	defer func() { <-slots }()
+	return decode(r)
+}
+
+// Reencode reads the picture in r as Decode does, scales it down to at
+// most maxSide pixels a side (Fit), and writes it again (Encode). It
+// holds one of the two slots from decoding to the encoded bytes, so that
+// however many uploads arrive at once, at most two full-size pictures
+// are in memory; waiting for a slot ends with ctx.
+func Reencode(ctx context.Context, r io.ReadSeeker, maxPixels, maxSide int) ([]byte, string, error) {
+	if err := checkHeader(r, maxPixels); err != nil {
+		return nil, "", err
+	}
+	select {
+	case slots <- struct{}{}:
+		defer func() { <-slots }()
+	case <-ctx.Done():
+		return nil, "", ctx.Err()
+	}
+	img, _, err := decode(r)
+	if err != nil {
+		return nil, "", err
+	}
+	return Encode(Fit(img, maxSide))
+}
+
+// checkHeader reads the header of the picture in r, refusing what is not
+// one and one of more than maxPixels pixels, and rewinds r.
+func checkHeader(r io.ReadSeeker, maxPixels int) error {
+	cfg, _, err := image.DecodeConfig(r)
+	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 {
+		return ErrNotImage
+	}
+	if int64(cfg.Width)*int64(cfg.Height) > int64(maxPixels) {
+		return fmt.Errorf("%w: %d × %d", ErrTooLarge, cfg.Width, cfg.Height)
+	}
+	_, err = r.Seek(0, io.SeekStart)
+	return err
+}
+
+// decode reads the whole picture in r, whose header checkHeader passed:
+// a picture that does not decode, or not to the size its header said,
+// is ErrNotImage.
+func decode(r io.ReadSeeker) (image.Image, string, error) {
+	cfg, format, err := image.DecodeConfig(r)
+	if err != nil {
+		return nil, "", ErrNotImage
+	}
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return nil, "", err
+	}
 	img, again, err := image.Decode(r)
 	if err != nil || again != format {
 		return nil, "", ErrNotImage
 	}
-	b := img.Bounds()
-	if b.Dx() != cfg.Width || b.Dy() != cfg.Height {
+	if b := img.Bounds(); b.Dx() != cfg.Width || b.Dy() != cfg.Height {
 		return nil, "", ErrNotImage
 	}
 	return img, format, nil

@@ -14,9 +14,13 @@ func Open(ctx context.Context, cfg *config.Config) (Store, error) {
 	case "local", "":
 		return NewLocal(cfg.StorageDir)
 	case "s3":
-		return NewS3(ctx, S3Options{
+		s, err := NewS3(ctx, S3Options{
 			Bucket: cfg.S3Bucket, Region: cfg.S3Region, Endpoint: cfg.S3Endpoint, Prefix: cfg.S3Prefix,
 		})
+		if err != nil {
+			return nil, err // not a nil *S3 in a non-nil Store
+		}
+		return s, nil
 	}
 	return nil, fmt.Errorf("%w: %q", errNoStore, cfg.StorageBackend)
 }

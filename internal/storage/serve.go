@@ -8,6 +8,7 @@ import (
 	"path"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -83,17 +84,21 @@ func Disposition(key, contentType string, d Download) string {
 }
 
 // cleanName keeps a client's file name fit to show and to offer back: its
-// last path element, without control characters, at most 120 bytes.
+// last path element (after a / or a Windows \), without control
+// characters (C0 and C1), the marks and overrides that reorder text (a
+// name "invoice_<U+202E>fdp.exe" reads as "invoice_exe.pdf"), byte order
+// marks, line separators, quotes or invalid UTF-8, at most 120 bytes.
 func cleanName(name string) string {
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
 	name = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r == '"' || r == '\\' || r == 0xfffd {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || unicode.In(r, unicode.Zl, unicode.Zp) ||
+			r == '\ufeff' || r == '"' || r == utf8.RuneError {
 			return -1
 		}
 		return r
 	}, name)
-	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
-		name = name[i+1:]
-	}
 	name = strings.TrimSpace(name)
 	for len(name) > 120 {
 		_, size := utf8.DecodeLastRuneInString(name)

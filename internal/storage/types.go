@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"mime"
 	"net/http"
 	"strings"
@@ -52,13 +53,28 @@ func TypeOfKey(key string) string {
 	return "application/octet-stream"
 }
 
+// startsWithTag reports whether text opens with markup: its first
+// character, past a byte order mark, white space (and the zero bytes of
+// UTF-16), is '<'.
+func startsWithTag(text []byte) bool {
+	for _, bom := range [][]byte{{0xef, 0xbb, 0xbf}, {0xfe, 0xff}, {0xff, 0xfe}} {
+		if bytes.HasPrefix(text, bom) {
+			text = text[len(bom):]
+			break
+		}
+	}
+	text = bytes.TrimLeft(text, "\t\n\f\r \x00")
+	return len(text) > 0 && text[0] == '<'
+}
+
 // SniffLen is how many leading bytes Sniff reads.
 const SniffLen = 512
 
 // Sniff says what the first bytes of a file are, by their content alone
 // (net/http's sniffing algorithm), as one of the types above. HTML, XML
-// (and so SVG), script and anything unknown are
-// application/octet-stream; text is text/plain.
+// (and so SVG, with or without an XML declaration: any text that opens
+// with a tag), script and anything unknown are
+// application/octet-stream; other text is text/plain.
 func Sniff(head []byte) string {
 	if len(head) == 0 {
 		return "application/octet-stream"
@@ -68,6 +84,11 @@ func Sniff(head []byte) string {
 		return "application/octet-stream"
 	}
 	switch {
+	case t == "text/plain" && startsWithTag(head):
+		// http.DetectContentType knows HTML by a few tags only: an SVG
+		// (<svg onload=...>) or a namespaced <x:script> without an XML
+		// declaration reads to it as plain text.
+		return "application/octet-stream"
 	case t == "text/plain":
 		return t
 	case strings.HasPrefix(t, "text/"):

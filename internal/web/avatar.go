@@ -172,14 +172,6 @@ type avatarPicture struct {
 	contentType string
 }
 
-// pictureSlots bounds how many uploaded pictures this process turns
-// into stored ones at once. images.Decode lets two decode at a time, but
-// a decoded picture stays in memory while it is scaled and encoded
-// again: the slot is held from decoding to the encoded bytes, so that at
-// most two full-size pictures are in memory however many arrive at once
-// (make bench sends ten 10 MiB pictures together).
-var pictureSlots = make(chan struct{}, 2)
-
 // readAvatar checks and re-encodes an uploaded picture: only the image
 // types a browser shows (by the bytes, not the name), decoded under the
 // pixel limit (a small file may claim a huge picture: the header is read
@@ -192,13 +184,10 @@ func readAvatar(ctx context.Context, f *form, up *upload) (*avatarPicture, error
 		f.fail("avatar", avatarNotImage)
 		return nil, nil
 	}
-	select {
-	case pictureSlots <- struct{}{}:
-		defer func() { <-pictureSlots }()
-	case <-ctx.Done():
-		return nil, ctx.Err() // the request's deadline, or a client gone
-	}
-	img, _, err := images.Decode(up.File, images.MaxPixels)
+	// At most two pictures at once, from decoding to encoding (make
+	// bench sends ten 10 MiB pictures together); a request whose
+	// deadline passes, or whose client leaves, while waiting gives up.
+	data, ct, err := images.Reencode(ctx, up.File, images.MaxPixels, users.AvatarMaxSide)
 	switch {
 	case errors.Is(err, images.ErrTooLarge):
 		f.fail("avatar", avatarTooLarge)
@@ -208,10 +197,6 @@ func readAvatar(ctx context.Context, f *form, up *upload) (*avatarPicture, error
 		return nil, nil
 	case err != nil:
 		return nil, fmt.Errorf("read picture: %w", err)
-	}
-	data, ct, err := images.Encode(images.Fit(img, users.AvatarMaxSide))
-	if err != nil {
-		return nil, fmt.Errorf("encode picture: %w", err)
 	}
 	return &avatarPicture{data: data, contentType: ct}, nil
 }
