@@ -10,8 +10,9 @@
 //   - enqueue→done throughput of the worker against a bare asynq server
 //     on the same Redis;
 //   - start → first 200 on a fresh and on a migrated database, idle and
-//     peak RSS (during the signed-in run and a burst of 20 concurrent
-//     sign-ins), binary sizes and what bin/web's code is made of;
+//     peak RSS (during the signed-in run, a burst of 20 concurrent
+//     sign-ins and 10 concurrent uploads of a 10 MiB profile picture),
+//     binary sizes and what bin/web's code is made of;
 //   - the cold first build of make run beside that of a plain chi
 //     program (-builds=false leaves these out: they take minutes);
 //   - the in-process cost of each layer of the handler stack.
@@ -127,7 +128,7 @@ func run(ctx context.Context, opts options, getenv func(string) string, progress
 		return nil, err
 	}
 	steps := map[string][]func(context.Context) error{
-		"load": {b.loadRuns}, "jobs": {b.jobRuns}, "start": {b.startRuns}, "burst": {b.signInBurst},
+		"load": {b.loadRuns}, "jobs": {b.jobRuns}, "start": {b.startRuns}, "burst": {b.signInBurst}, "upload": {b.uploadBurst},
 		"micro": {b.microRuns}, "ui": {b.uiRuns}, "builds": {b.webModules, b.coldBuilds},
 	}
 	for _, name := range stepNames {
@@ -147,7 +148,7 @@ func run(ctx context.Context, opts options, getenv func(string) string, progress
 }
 
 // stepNames are the parts of a run, in the order they run.
-var stepNames = []string{"load", "jobs", "start", "burst", "micro", "ui", "builds"}
+var stepNames = []string{"load", "jobs", "start", "burst", "upload", "micro", "ui", "builds"}
 
 // runs is whether the step name is part of this run: the -only list when
 // given, else every step whose flag is on.

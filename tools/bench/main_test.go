@@ -36,13 +36,16 @@ func TestBenchRuns(t *testing.T) {
 		"signed-in home, database store on SQLite (default)", "signed-in home, memory store",
 		"redis store | skipped: TEST_REDIS_URL is not set", "PostgreSQL | skipped: TEST_DATABASE_URL is not set",
 		"/api/v1/me", "bare asynq", "mail:send", "fresh database", "migrated database", "idle RSS",
-		"20 concurrent sign-ins", "`bin/web`", "## Targets",
+		"20 concurrent sign-ins", "10 concurrent uploads of a 10.0 MiB PNG", "`bin/web`", "## Targets",
 		"## Interface weight and first render", "**CSS + JS + fonts**", "baseline | skipped: BENCH_UI_BASE is -",
 		"CSS + JS + fonts of the signed-in home, compressed | ≤ 60 KiB", "session-store writes during the steady run: memory store | 0 | 0 | yes",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("the report has no %q:\n%s", want, md)
 		}
+	}
+	if u := rep.upload; !u.ok() {
+		t.Errorf("%d of %d uploads answered 303 (first failure: %v), %d objects stored", u.seeOther, u.n, u.firstErr, u.stored)
 	}
 	for _, l := range rep.load {
 		if l.skipped == "" && l.res.errors > 0 {

@@ -50,6 +50,7 @@ type report struct {
 	idle          []memory
 	floor         memory
 	burst         burstResult
+	upload        uploadResult
 	sizes         []sizeRow
 	cold          []coldBuild
 	modules       []moduleSize
@@ -108,6 +109,10 @@ func (r *report) targets() []target {
 	}
 	if r.burst.n > 0 {
 		ts = append(ts, target{fmt.Sprintf("peak RSS during %d concurrent sign-ins", r.burst.n), "≤ 80 MiB", mib(r.burst.peakKiB), r.burst.peakKiB <= 80*1024})
+	}
+	if u := r.upload; u.n > 0 {
+		ts = append(ts, target{fmt.Sprintf("peak RSS during %d concurrent uploads of a %s picture", u.n, mibBytes(u.bytes)), "≤ 80 MiB", mib(u.peakKiB), u.peakKiB <= 80*1024})
+		ts = append(ts, target{fmt.Sprintf("those %d uploads answered 303 / pictures stored", u.n), fmt.Sprintf("%d / %d", u.n, u.n), fmt.Sprintf("%d / %d", u.seeOther, u.stored), u.ok()})
 	}
 	if len(r.idle) > 0 {
 		idle := r.idleMedian()
@@ -237,6 +242,12 @@ func (r *report) markdown(command string) string {
 		fmt.Fprintf(&b, "| peak RSS during %d concurrent sign-ins (%d accounts, from %d addresses) | %s | |\n", r.burst.n, r.burst.n, r.burst.n, mib(r.burst.peakKiB))
 		fmt.Fprintf(&b, "| those %d sign-ins: all answered after / the slowest | %s / %s | |\n", r.burst.n, ms(r.burst.wall), ms(r.burst.slowest))
 	}
+	if u := r.upload; u.n > 0 {
+		fmt.Fprintf(&b, "| peak RSS during %d concurrent uploads of a %s PNG to `POST /user/profile` (%d accounts, from %d addresses; local storage) | %s | |\n", u.n, mibBytes(u.bytes), u.n, u.n, mib(u.peakKiB))
+		fmt.Fprintf(&b, "| … RSS just before them (the uploaders signed in on another web, each loaded the profile page here) | %s | |\n", mib(u.beforeKiB))
+		fmt.Fprintf(&b, "| those %d uploads: all answered after / the slowest | %s / %s | |\n", u.n, ms(u.wall), ms(u.slowest))
+		fmt.Fprintf(&b, "| those %d uploads: answered 303 / failed; pictures stored | %d / %d; %d | |\n", u.n, u.seeOther, u.failed, u.stored)
+	}
 	if len(r.sizes) > 0 {
 		b.WriteString("\n## Binary sizes\n\nBuilt as `make build` builds (`CGO_ENABLED=0 -trimpath -ldflags=\"-s -w\"`), the `bin/` ones\n")
 		b.WriteString("with `-tags nodev`, which leaves the development tools out.\n\n| binary | size |\n|---|--:|\n")
@@ -338,5 +349,8 @@ func ms(d time.Duration) string {
 	}
 	return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond))
 }
+
+// mibBytes writes a size in bytes as MiB, to the tenth.
+func mibBytes(n int) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 func mib(kib int64) string { return fmt.Sprintf("%.1f MiB", float64(kib)/1024) }
