@@ -43,7 +43,7 @@ const pictureMaxSide = 8192
 
 // storePicture keeps up, which must be a PNG, JPEG, GIF or WebP picture,
 // in the file store under a new key in dir. It is decoded (at most
-// images.MaxPixels, and at most two at once in the process) and stored
+// images.MaxPixels, and one at a time in the process) and stored
 // as images.Reencode writes it again: its pixels alone, so no metadata
 // (EXIF, GPS positions) is kept and a file that is a picture and
 // something else at once (a polyglot) does not get through. It returns
