@@ -1,0 +1,59 @@
+package images_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"testing"
+
+	"github.com/launchkit/launchkit/internal/images"
+)
+
+// progressiveJPEG is a w × h progressive JPEG of comps components, each
+// sampled at full resolution, holding a single DC scan of zeros: a few
+// hundred kilobytes that Go's decoder must keep every coefficient of (4
+// bytes for each pixel of each component) until the file ends.
+func progressiveJPEG(w, h, comps int) []byte {
+	var b bytes.Buffer
+	seg := func(marker byte, data []byte) {
+		b.Write([]byte{0xff, marker})
+		_ = binary.Write(&b, binary.BigEndian, uint16(len(data)+2))
+		b.Write(data)
+	}
+	b.Write([]byte{0xff, 0xd8})
+	dqt := make([]byte, 65)
+	for i := 1; i < 65; i++ {
+		dqt[i] = 1
+	}
+	seg(0xdb, dqt)
+	sof := []byte{8, byte(h >> 8), byte(h), byte(w >> 8), byte(w), byte(comps)}
+	for c := range comps {
+		sof = append(sof, byte(c+1), 0x11, 0)
+	}
+	seg(0xc2, sof)
+	// A DC table of one code, 0 (1 bit), for the difference category 0.
+	dht := append([]byte{0x00, 1}, make([]byte, 15)...)
+	seg(0xc4, append(dht, 0))
+	sos := []byte{byte(comps)}
+	for c := range comps {
+		sos = append(sos, byte(c+1), 0x00)
+	}
+	seg(0xda, append(sos, 0, 0, 0))
+	blocks := ((w + 7) / 8) * ((h + 7) / 8) * comps
+	b.Write(make([]byte, (blocks+7)/8))
+	b.Write([]byte{0xff, 0xd9})
+	return b.Bytes()
+}
+
+// TestDecodeMemoryOfAProgressiveJPEG: a progressive JPEG within the pixel
+// limit must not take more memory to decode than the limit allows a
+// picture (4 bytes a pixel), whatever its components.
+func TestDecodeMemoryOfAProgressiveJPEG(t *testing.T) {
+	file := progressiveJPEG(5000, 5000, 4)
+	t.Logf("file: %d bytes", len(file))
+	var err error
+	n := allocated(func() { _, _, err = images.Decode(bytes.NewReader(file), images.MaxPixels) })
+	t.Logf("decode: err %v, %d MB allocated", err, n>>20)
+	if limit := uint64(images.MaxPixels) * 4 * 5 / 4; n > limit {
+		t.Errorf("decoding a %d-byte progressive JPEG allocated %d MB, more than %d MB", len(file), n>>20, limit>>20)
+	}
+}
