@@ -3,6 +3,7 @@ package images_test
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"testing"
 
 	"github.com/launchkit/launchkit/internal/images"
@@ -55,5 +56,17 @@ func TestDecodeMemoryOfAProgressiveJPEG(t *testing.T) {
 	t.Logf("decode: err %v, %d MB allocated", err, n>>20)
 	if limit := uint64(images.MaxPixels) * 4 * 5 / 4; n > limit {
 		t.Errorf("decoding a %d-byte progressive JPEG allocated %d MB, more than %d MB", len(file), n>>20, limit>>20)
+	}
+}
+
+// TestAProgressiveJPEGOfAFewMegapixelsIsNotTooLarge: the cost of a
+// progressive JPEG refuses bombs, not photos.
+func TestAProgressiveJPEGOfAFewMegapixelsIsNotTooLarge(t *testing.T) {
+	file := progressiveJPEG(2000, 2000, 3)
+	if _, _, err := images.Decode(bytes.NewReader(file), images.MaxPixels); errors.Is(err, images.ErrTooLarge) {
+		t.Errorf("a 2000 × 2000 progressive JPEG: %v", err)
+	}
+	if _, _, err := images.Decode(bytes.NewReader(progressiveJPEG(5000, 5000, 3)), images.MaxPixels); !errors.Is(err, images.ErrTooLarge) {
+		t.Errorf("a 5000 × 5000 progressive 4:4:4 JPEG (375 MB to decode): %v, want ErrTooLarge", err)
 	}
 }

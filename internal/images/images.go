@@ -6,6 +6,7 @@
 package images
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -78,15 +79,92 @@ func Reencode(ctx context.Context, r io.ReadSeeker, maxPixels, maxSide int) ([]b
 // checkHeader reads the header of the picture in r, refusing what is not
 // one and one of more than maxPixels pixels, and rewinds r.
 func checkHeader(r io.ReadSeeker, maxPixels int) error {
-	cfg, _, err := image.DecodeConfig(r)
+	cfg, format, err := image.DecodeConfig(r)
 	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 {
 		return ErrNotImage
 	}
 	if int64(cfg.Width)*int64(cfg.Height) > int64(maxPixels) {
 		return fmt.Errorf("%w: %d × %d", ErrTooLarge, cfg.Width, cfg.Height)
 	}
+	if format == "jpeg" {
+		if _, err := r.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		// A progressive JPEG's pixels cost more (progressiveCost).
+		if per := progressiveCost(r); per > 0 && float64(cfg.Width)*float64(cfg.Height)*per > float64(maxPixels)*4 {
+			return fmt.Errorf("%w: a progressive %d × %d JPEG", ErrTooLarge, cfg.Width, cfg.Height)
+		}
+	}
 	_, err = r.Seek(0, io.SeekStart)
 	return err
+}
+
+// progressiveCost is the bytes a pixel of the JPEG in r takes to decode
+// when it is progressive, 0 when it is not (or r is no JPEG). Go's
+// decoder keeps every coefficient of a progressive JPEG until its last
+// scan, 4 bytes for each pixel of each component (fewer for the colour
+// of a subsampled one), then the picture itself, a quarter of that
+// again: a few hundred kilobytes of 5000 × 5000 CMYK take 480 MB where
+// the pixel limit allows 4 bytes a pixel (100 MB). Checked against that,
+// a progressive photo (YCbCr 4:2:0, 7.5 bytes a pixel) may have up to
+// 13 megapixels, a 4:4:4 or CMYK one fewer.
+func progressiveCost(r io.Reader) float64 {
+	br := bufio.NewReader(r)
+	var soi [2]byte
+	if _, err := io.ReadFull(br, soi[:]); err != nil || soi != [2]byte{0xff, 0xd8} {
+		return 0
+	}
+	for {
+		// A marker: 0xff (any number of them), then its code.
+		b, err := br.ReadByte()
+		if err != nil || b != 0xff {
+			return 0
+		}
+		code := byte(0xff)
+		for code == 0xff {
+			if code, err = br.ReadByte(); err != nil {
+				return 0
+			}
+		}
+		if code == 0x01 || (code >= 0xd0 && code <= 0xd7) {
+			continue // no length: TEM, RSTn
+		}
+		var n [2]byte
+		if _, err := io.ReadFull(br, n[:]); err != nil {
+			return 0
+		}
+		size := int(n[0])<<8 | int(n[1]) - 2
+		if size < 0 {
+			return 0
+		}
+		switch {
+		case code == 0xc2 || code == 0xc6 || code == 0xca || code == 0xce:
+			// A progressive frame: 8 bytes of header, then 3 a component.
+			sof := make([]byte, size)
+			if _, err := io.ReadFull(br, sof); err != nil || size < 6 {
+				return 0
+			}
+			comps := int(sof[5])
+			if comps == 0 || size < 6+3*comps {
+				return 0
+			}
+			hmax, vmax, blocks := 1, 1, 0
+			for c := range comps {
+				hv := sof[6+3*c+1]
+				h, v := int(hv>>4), int(hv&0x0f)
+				hmax, vmax = max(hmax, h), max(vmax, v)
+				blocks += h * v
+			}
+			return 5 * float64(blocks) / float64(hmax*vmax)
+		case code >= 0xc0 && code <= 0xcf && code != 0xc4 && code != 0xc8 && code != 0xcc:
+			return 0 // a sequential frame: decoded into the picture directly
+		case code == 0xd9 || code == 0xda:
+			return 0 // no frame before the end or the first scan
+		}
+		if _, err := br.Discard(size); err != nil {
+			return 0
+		}
+	}
 }
 
 // decode reads the whole picture in r, whose header checkHeader passed:
