@@ -2,8 +2,10 @@ package images_test
 
 import (
 	"bytes"
+	"compress/zlib"
 	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"testing"
 
 	"github.com/launchkit/launchkit/internal/images"
@@ -68,5 +70,72 @@ func TestAProgressiveJPEGOfAFewMegapixelsIsNotTooLarge(t *testing.T) {
 	}
 	if _, _, err := images.Decode(bytes.NewReader(progressiveJPEG(5000, 5000, 3)), images.MaxPixels); !errors.Is(err, images.ErrTooLarge) {
 		t.Errorf("a 5000 × 5000 progressive 4:4:4 JPEG (375 MB to decode): %v, want ErrTooLarge", err)
+	}
+}
+
+// zeroPNG is a w × h PNG of depth bits a channel, RGBA, interlaced or
+// not, all of whose pixels are zero: a few hundred kilobytes however
+// many pixels it has.
+func zeroPNG(t *testing.T, w, h, depth int, interlaced bool) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	b.WriteString("\x89PNG\r\n\x1a\n")
+	chunk := func(kind string, data []byte) {
+		_ = binary.Write(&b, binary.BigEndian, uint32(len(data)))
+		c := append([]byte(kind), data...)
+		b.Write(c)
+		_ = binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(c))
+	}
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
+	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
+	ihdr[8], ihdr[9] = byte(depth), 6
+	rowBytes := func(cols int) int { return 1 + cols*4*depth/8 }
+	raw := 0
+	if interlaced {
+		ihdr[12] = 1
+		// Adam7: each pass's start and step, across and down.
+		for _, p := range [7][4]int{{0, 8, 0, 8}, {4, 8, 0, 8}, {0, 4, 4, 8}, {2, 4, 0, 4}, {0, 2, 2, 4}, {1, 2, 0, 2}, {0, 1, 1, 2}} {
+			cols, rows := (w-p[0]+p[1]-1)/p[1], (h-p[2]+p[3]-1)/p[3]
+			if cols > 0 && rows > 0 {
+				raw += rows * rowBytes(cols)
+			}
+		}
+	} else {
+		raw = h * rowBytes(w)
+	}
+	chunk("IHDR", ihdr)
+	var z bytes.Buffer
+	zw, _ := zlib.NewWriterLevel(&z, zlib.BestSpeed)
+	zero := make([]byte, 1<<20)
+	for raw > 0 {
+		n := min(raw, len(zero))
+		_, _ = zw.Write(zero[:n])
+		raw -= n
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	chunk("IDAT", z.Bytes())
+	chunk("IEND", nil)
+	return b.Bytes()
+}
+
+// TestDecodeMemoryOfA16BitInterlacedPNG: a PNG within the pixel limit
+// must not take more memory to decode than the limit allows a picture (4
+// bytes a pixel): 16 bits a channel take 8 bytes a pixel, and an
+// interlaced one is decoded pass by pass before the whole.
+func TestDecodeMemoryOfA16BitInterlacedPNG(t *testing.T) {
+	for _, tc := range []struct {
+		depth      int
+		interlaced bool
+	}{{16, true}, {16, false}, {8, true}} {
+		file := zeroPNG(t, 5000, 5000, tc.depth, tc.interlaced)
+		var err error
+		n := allocated(func() { _, _, err = images.Decode(bytes.NewReader(file), images.MaxPixels) })
+		t.Logf("%d bits, interlaced %v: %d KB file, err %v, %d MB allocated", tc.depth, tc.interlaced, len(file)>>10, err, n>>20)
+		if limit := uint64(images.MaxPixels) * 4 * 5 / 4; n > limit {
+			t.Errorf("decoding a %d KB %d-bit PNG (interlaced %v) allocated %d MB, more than %d MB", len(file)>>10, tc.depth, tc.interlaced, n>>20, limit>>20)
+		}
 	}
 }
