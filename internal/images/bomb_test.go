@@ -138,4 +138,8 @@ func TestDecodeMemoryOfA16BitInterlacedPNG(t *testing.T) {
 			t.Errorf("decoding a %d KB %d-bit PNG (interlaced %v) allocated %d MB, more than %d MB", len(file)>>10, tc.depth, tc.interlaced, n>>20, limit>>20)
 		}
 	}
+	// Smaller, they are taken.
+	if _, _, err := images.Decode(bytes.NewReader(zeroPNG(t, 1500, 1500, 16, true)), images.MaxPixels); err != nil {
+		t.Errorf("a 1500 × 1500 16-bit interlaced PNG: %v", err)
+	}
 }

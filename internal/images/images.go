@@ -25,7 +25,10 @@ import (
 
 // MaxPixels is the most pixels a picture may have: 25 megapixels, a
 // 6000 × 4000 camera photo. Decoding one takes up to 100 MB (4 bytes a
-// pixel); Decode lets two run at once in a process.
+// pixel); Decode lets two run at once in a process. A picture whose
+// pixels cost more to decode (a PNG of 16 bits a channel, an interlaced
+// PNG, a progressive JPEG: pixelCost) may have fewer of them, so that it
+// takes no more.
 const MaxPixels = 25_000_000
 
 // ErrNotImage is a file that is not a PNG, JPEG, GIF or WebP picture, or
@@ -86,21 +89,50 @@ func checkHeader(r io.ReadSeeker, maxPixels int) error {
 	if int64(cfg.Width)*int64(cfg.Height) > int64(maxPixels) {
 		return fmt.Errorf("%w: %d × %d", ErrTooLarge, cfg.Width, cfg.Height)
 	}
-	if format == "jpeg" {
-		if _, err := r.Seek(0, io.SeekStart); err != nil {
-			return err
-		}
-		// A progressive JPEG's pixels cost more (progressiveCost).
-		if per := progressiveCost(r); per > 0 && float64(cfg.Width)*float64(cfg.Height)*per > float64(maxPixels)*4 {
-			return fmt.Errorf("%w: a progressive %d × %d JPEG", ErrTooLarge, cfg.Width, cfg.Height)
-		}
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	// Some pictures' pixels cost more than 4 bytes each to decode
+	// (pixelCost): they are held to the memory the limit allows.
+	if per := pixelCost(r, cfg, format); float64(cfg.Width)*float64(cfg.Height)*per > float64(maxPixels)*4 {
+		return fmt.Errorf("%w: %d × %d at %g bytes a pixel", ErrTooLarge, cfg.Width, cfg.Height, per)
 	}
 	_, err = r.Seek(0, io.SeekStart)
 	return err
 }
 
+// pixelCost is about how many bytes a pixel of the picture in r (whose
+// header is cfg) takes to decode, at most 4 for most: more for a
+// progressive JPEG (progressiveCost), for a PNG of 16 bits a channel (8
+// bytes a pixel), and twice as much for an interlaced PNG (Go decodes
+// each of its seven passes whole before the picture). r is at the
+// picture's start.
+func pixelCost(r io.Reader, cfg image.Config, format string) float64 {
+	switch format {
+	case "jpeg":
+		if per := progressiveCost(r); per > 0 {
+			return per
+		}
+	case "png":
+		per := 4.0
+		if cfg.ColorModel == color.RGBA64Model || cfg.ColorModel == color.NRGBA64Model {
+			per = 8
+		}
+		// The signature (8 bytes), the IHDR chunk's length and type (8),
+		// then width, height, depth, colour type, compression, filter
+		// (12): the interlace method is the 29th byte.
+		var head [29]byte
+		if _, err := io.ReadFull(r, head[:]); err == nil && head[28] == 1 {
+			per *= 2
+		}
+		return per
+	}
+	return 4
+}
+
 // progressiveCost is the bytes a pixel of the JPEG in r takes to decode
-// when it is progressive, 0 when it is not (or r is no JPEG). Go's
+// when it is progressive, 0 when it is not (or r is no JPEG, or one it
+// cannot read: the decoder then refuses it). Go's
 // decoder keeps every coefficient of a progressive JPEG until its last
 // scan, 4 bytes for each pixel of each component (fewer for the colour
 // of a subsampled one), then the picture itself, a quarter of that
