@@ -6,6 +6,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"image"
+	"image/color"
+	"image/gif"
 	"testing"
 
 	"github.com/launchkit/launchkit/internal/images"
@@ -141,5 +144,27 @@ func TestDecodeMemoryOfA16BitInterlacedPNG(t *testing.T) {
 	// Smaller, they are taken.
 	if _, _, err := images.Decode(bytes.NewReader(zeroPNG(t, 1500, 1500, 16, true)), images.MaxPixels); err != nil {
 		t.Errorf("a 1500 × 1500 16-bit interlaced PNG: %v", err)
+	}
+}
+
+// TestAGIFWhoseFirstFrameIsSmallerThanItsScreen: a GIF's first frame may
+// cover part of its logical screen only (an animation that draws on a
+// background): it is a picture, not a damaged file. A huge screen with a
+// tiny frame is still refused from its header.
+func TestAGIFWhoseFirstFrameIsSmallerThanItsScreen(t *testing.T) {
+	frame := image.NewPaletted(image.Rect(10, 10, 30, 30), color.Palette{color.Black, color.White})
+	var b bytes.Buffer
+	if err := gif.EncodeAll(&b, &gif.GIF{Image: []*image.Paletted{frame}, Delay: []int{0}, Config: image.Config{Width: 40, Height: 40, ColorModel: frame.Palette}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := images.Decode(bytes.NewReader(b.Bytes()), images.MaxPixels); err != nil {
+		t.Errorf("a 40 × 40 GIF whose first frame is 20 × 20: %v", err)
+	}
+	b.Reset()
+	if err := gif.EncodeAll(&b, &gif.GIF{Image: []*image.Paletted{frame}, Delay: []int{0}, Config: image.Config{Width: 65535, Height: 65535, ColorModel: frame.Palette}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := images.Decode(bytes.NewReader(b.Bytes()), images.MaxPixels); !errors.Is(err, images.ErrTooLarge) {
+		t.Errorf("a 65535 × 65535 GIF of a 20 × 20 frame: %v", err)
 	}
 }
