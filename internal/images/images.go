@@ -215,7 +215,16 @@ func decode(r io.ReadSeeker) (image.Image, string, error) {
 		return nil, "", ErrNotImage
 	}
 	if b := img.Bounds(); b.Dx() != cfg.Width || b.Dy() != cfg.Height {
-		return nil, "", ErrNotImage
+		screen := image.Rect(0, 0, cfg.Width, cfg.Height)
+		if format != "gif" || !b.In(screen) {
+			return nil, "", ErrNotImage
+		}
+		// A GIF's first frame may cover part of its logical screen (an
+		// animation drawing on a background): it is put where it goes,
+		// the rest left transparent, as a browser shows it.
+		canvas := image.NewNRGBA(screen)
+		draw.Draw(canvas, b, img, b.Min, draw.Src)
+		img = canvas
 	}
 	return img, format, nil
 }
