@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -254,4 +256,47 @@ func allocatedBy(fn func()) uint64 {
 	fn()
 	runtime.ReadMemStats(&after)
 	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestTheRefusalsOfAPictureLookAlike: THE ATTACK. Whether a user has a
+// picture, and whether an ID is a user's, is not told by the 404s of
+// /users/{id}/avatar/{size}: another's picture, one's own missing
+// picture and an unknown user's answer with the same headers and the
+// same page, none kept by any cache; after signing out, the address of
+// one's own picture is the same 404 too.
+func TestTheRefusalsOfAPictureLookAlike(t *testing.T) {
+	t.Parallel()
+	s := avatarSite(t, nil, 0)
+	ada := s.signedIn("ada@example.com")
+	ada.uploadAvatar("ada.png", pngOf(t, picture(20, 20, false))).redirectsTo("/user/profile")
+	u := s.user("ada@example.com")
+	bob := s.signedIn("bob@example.com")
+	bobID := s.user("bob@example.com").ID
+	shape := func(r *response) string {
+		h := r.rec.Header()
+		var keys []string
+		for k := range h {
+			if k != "X-Request-Id" && k != "Set-Cookie" {
+				keys = append(keys, k+"="+h.Get(k))
+			}
+		}
+		slices.Sort(keys)
+		body := regexp.MustCompile(`[0-9a-f]{16,}|[A-Za-z0-9_-]{20,}`).ReplaceAllString(r.body, "")
+		return fmt.Sprintf("%d %v %d", r.rec.Code, keys, len(body))
+	}
+	want := shape(bob.get(avatarPath(u, "64")))
+	for _, path := range []string{
+		fmt.Sprintf("/users/%d/avatar/64?v=abc", bobID),
+		"/users/999999/avatar/64",
+		fmt.Sprintf("/users/%d/avatar/64", u.ID),
+	} {
+		if got := shape(bob.get(path)); got != want {
+			t.Errorf("GET %s:\n%s\nwhere another's picture is\n%s", path, got, want)
+		}
+	}
+	if !strings.Contains(want, "Cache-Control=private, no-store") {
+		t.Errorf("a refusal may be kept: %s", want)
+	}
+	ada.post("/user/sign-out").redirectsTo("/")
+	ada.get(avatarPath(u, "64")).status(404)
 }
