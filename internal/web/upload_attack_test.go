@@ -300,3 +300,15 @@ func TestTheRefusalsOfAPictureLookAlike(t *testing.T) {
 	ada.post("/user/sign-out").redirectsTo("/")
 	ada.get(avatarPath(u, "64")).status(404)
 }
+
+// TestAnUploadTheServerCannotKeepIsItsError: when the temporary
+// directory cannot take the file (missing, full), the error is the
+// server's (a 500, logged and alerted), not the client's 400.
+func TestAnUploadTheServerCannotKeepIsItsError(t *testing.T) {
+	s := avatarSite(t, nil, 0)
+	ada := s.signedIn("ada@example.com")
+	t.Setenv("TMPDIR", "/nonexistent/launchkit-test")
+	if c := ada.uploadAvatar("me.png", pngOf(t, picture(20, 20, false))).rec.Code; c != 500 {
+		t.Errorf("no temporary directory: %d, want 500", c)
+	}
+}
