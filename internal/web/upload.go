@@ -182,7 +182,10 @@ func (b *formBudget) Close() error { return b.r.Close() }
 // read: 413 past a limit, 400 otherwise.
 func formReadError(err error, limit int64) error {
 	var tooLarge *http.MaxBytesError
+	var keep keepError
 	switch {
+	case errors.As(err, &keep):
+		return fmt.Errorf("receive an upload: %w", keep.err) // a 500
 	case errors.Is(err, errFormTooLarge):
 		return errStatus(http.StatusRequestEntityTooLarge, "The form is too large.")
 	case errors.Is(err, errFileTooLarge) || errors.As(err, &tooLarge):
@@ -191,7 +194,13 @@ func formReadError(err error, limit int64) error {
 	return errStatus(http.StatusBadRequest, "The form could not be read.")
 }
 
-// countingWriter adds what it writes to *n.
+// keepError is the server failing to keep an upload (no temporary
+// directory, a full disk): its error, not the client's.
+type keepError struct{ err error }
+
+func (k keepError) Error() string { return k.err.Error() }
+
+// countingWriter adds what it writes to *n; its errors are keepErrors.
 type countingWriter struct {
 	w io.Writer
 	n *int64
@@ -200,6 +209,9 @@ type countingWriter struct {
 func (c countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	*c.n += int64(n)
+	if err != nil {
+		err = keepError{err}
+	}
 	return n, err
 }
 
@@ -209,7 +221,7 @@ func (c countingWriter) Write(p []byte) (int, error) {
 func receive(p io.Reader, limit int64, written *int64) (_ *upload, err error) {
 	tmp, err := os.CreateTemp("", "upload-*")
 	if err != nil {
-		return nil, err
+		return nil, keepError{err}
 	}
 	u := &upload{File: tmp}
 	defer func() {
@@ -234,11 +246,11 @@ func receive(p io.Reader, limit int64, written *int64) (_ *upload, err error) {
 	head := make([]byte, storage.SniffLen)
 	m, err := tmp.ReadAt(head, 0)
 	if err != nil && err != io.EOF {
-		return nil, err
+		return nil, keepError{err}
 	}
 	u.ContentType = storage.Sniff(head[:m])
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return nil, err
+		return nil, keepError{err}
 	}
 	return u, nil
 }
