@@ -6,6 +6,7 @@
 package images
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -25,7 +26,10 @@ import (
 
 // MaxPixels is the most pixels a picture may have: 25 megapixels, a
 // 6000 × 4000 camera photo. Decoding one takes up to 100 MB (4 bytes a
-// pixel); only one is decoded at a time in a process.
+// pixel); only one is decoded at a time in a process. A picture whose
+// pixels cost more to decode (a PNG of 16 bits a channel, an interlaced
+// PNG, a progressive JPEG: pixelCost) may have fewer of them, so that it
+// takes no more.
 const MaxPixels = 25_000_000
 
 // ErrNotImage is a file that is not a PNG, JPEG, GIF or WebP picture, or
@@ -87,15 +91,121 @@ func Reencode(ctx context.Context, r io.ReadSeeker, maxPixels, maxSide int) ([]b
 // checkHeader reads the header of the picture in r, refusing what is not
 // one and one of more than maxPixels pixels, and rewinds r.
 func checkHeader(r io.ReadSeeker, maxPixels int) error {
-	cfg, _, err := image.DecodeConfig(r)
+	cfg, format, err := image.DecodeConfig(r)
 	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 {
 		return ErrNotImage
 	}
 	if int64(cfg.Width)*int64(cfg.Height) > int64(maxPixels) {
 		return fmt.Errorf("%w: %d × %d", ErrTooLarge, cfg.Width, cfg.Height)
 	}
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	// Some pictures' pixels cost more than 4 bytes each to decode
+	// (pixelCost): they are held to the memory the limit allows.
+	if per := pixelCost(r, cfg, format); float64(cfg.Width)*float64(cfg.Height)*per > float64(maxPixels)*4 {
+		return fmt.Errorf("%w: %d × %d at %g bytes a pixel", ErrTooLarge, cfg.Width, cfg.Height, per)
+	}
 	_, err = r.Seek(0, io.SeekStart)
 	return err
+}
+
+// pixelCost is about how many bytes a pixel of the picture in r (whose
+// header is cfg) takes to decode, at most 4 for most: more for a
+// progressive JPEG (progressiveCost), for a PNG of 16 bits a channel (8
+// bytes a pixel), and twice as much for an interlaced PNG (Go decodes
+// each of its seven passes whole before the picture). r is at the
+// picture's start.
+func pixelCost(r io.Reader, cfg image.Config, format string) float64 {
+	switch format {
+	case "jpeg":
+		if per := progressiveCost(r); per > 0 {
+			return per
+		}
+	case "png":
+		per := 4.0
+		if cfg.ColorModel == color.RGBA64Model || cfg.ColorModel == color.NRGBA64Model {
+			per = 8
+		}
+		// The signature (8 bytes), the IHDR chunk's length and type (8),
+		// then width, height, depth, colour type, compression, filter
+		// (12): the interlace method is the 29th byte.
+		var head [29]byte
+		if _, err := io.ReadFull(r, head[:]); err == nil && head[28] == 1 {
+			per *= 2
+		}
+		return per
+	}
+	return 4
+}
+
+// progressiveCost is the bytes a pixel of the JPEG in r takes to decode
+// when it is progressive, 0 when it is not (or r is no JPEG, or one it
+// cannot read: the decoder then refuses it). Go's
+// decoder keeps every coefficient of a progressive JPEG until its last
+// scan, 4 bytes for each pixel of each component (fewer for the colour
+// of a subsampled one), then the picture itself, a quarter of that
+// again: a few hundred kilobytes of 5000 × 5000 CMYK take 480 MB where
+// the pixel limit allows 4 bytes a pixel (100 MB). Checked against that,
+// a progressive photo (YCbCr 4:2:0, 7.5 bytes a pixel) may have up to
+// 13 megapixels, a 4:4:4 or CMYK one fewer.
+func progressiveCost(r io.Reader) float64 {
+	br := bufio.NewReader(r)
+	var soi [2]byte
+	if _, err := io.ReadFull(br, soi[:]); err != nil || soi != [2]byte{0xff, 0xd8} {
+		return 0
+	}
+	for {
+		// A marker: 0xff (any number of them), then its code.
+		b, err := br.ReadByte()
+		if err != nil || b != 0xff {
+			return 0
+		}
+		code := byte(0xff)
+		for code == 0xff {
+			if code, err = br.ReadByte(); err != nil {
+				return 0
+			}
+		}
+		if code == 0x01 || (code >= 0xd0 && code <= 0xd7) {
+			continue // no length: TEM, RSTn
+		}
+		var n [2]byte
+		if _, err := io.ReadFull(br, n[:]); err != nil {
+			return 0
+		}
+		size := int(n[0])<<8 | int(n[1]) - 2
+		if size < 0 {
+			return 0
+		}
+		switch {
+		case code == 0xc2 || code == 0xc6 || code == 0xca || code == 0xce:
+			// A progressive frame: 8 bytes of header, then 3 a component.
+			sof := make([]byte, size)
+			if _, err := io.ReadFull(br, sof); err != nil || size < 6 {
+				return 0
+			}
+			comps := int(sof[5])
+			if comps == 0 || size < 6+3*comps {
+				return 0
+			}
+			hmax, vmax, blocks := 1, 1, 0
+			for c := range comps {
+				hv := sof[6+3*c+1]
+				h, v := int(hv>>4), int(hv&0x0f)
+				hmax, vmax = max(hmax, h), max(vmax, v)
+				blocks += h * v
+			}
+			return 5 * float64(blocks) / float64(hmax*vmax)
+		case code >= 0xc0 && code <= 0xcf && code != 0xc4 && code != 0xc8 && code != 0xcc:
+			return 0 // a sequential frame: decoded into the picture directly
+		case code == 0xd9 || code == 0xda:
+			return 0 // no frame before the end or the first scan
+		}
+		if _, err := br.Discard(size); err != nil {
+			return 0
+		}
+	}
 }
 
 // decode reads the whole picture in r, whose header checkHeader passed:
@@ -114,7 +224,16 @@ func decode(r io.ReadSeeker) (image.Image, string, error) {
 		return nil, "", ErrNotImage
 	}
 	if b := img.Bounds(); b.Dx() != cfg.Width || b.Dy() != cfg.Height {
-		return nil, "", ErrNotImage
+		screen := image.Rect(0, 0, cfg.Width, cfg.Height)
+		if format != "gif" || !b.In(screen) {
+			return nil, "", ErrNotImage
+		}
+		// A GIF's first frame may cover part of its logical screen (an
+		// animation drawing on a background): it is put where it goes,
+		// the rest left transparent, as a browser shows it.
+		canvas := image.NewNRGBA(screen)
+		draw.Draw(canvas, b, img, b.Min, draw.Src)
+		img = canvas
 	}
 	return img, format, nil
 }

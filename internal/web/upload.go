@@ -69,6 +69,10 @@ func (s *Server) parseUploadForm(w http.ResponseWriter, r *http.Request, files [
 	limit := int64(s.cfg.UploadMaxBytes)
 	// The whole body: the files, the fields and each part's headers.
 	r.Body = http.MaxBytesReader(w, r.Body, int64(len(files))*limit+maxFormBytes+maxFormParts*1024)
+	// What is held in memory (the parts' headers, the text fields) is
+	// bounded apart from the files, which go to disk.
+	budget := &formBudget{r: r.Body, limit: maxFormBytes + maxFormParts*1024 + formSlack}
+	r.Body = budget
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return nil, nil, errStatus(http.StatusBadRequest, "The form could not be read.")
@@ -101,7 +105,7 @@ func (s *Server) parseUploadForm(w http.ResponseWriter, r *http.Request, files [
 			if !slices.Contains(files, name) || got[name] != nil {
 				return nil, nil, errStatus(http.StatusBadRequest, "The form holds a file it does not take.")
 			}
-			u, err := receive(p, limit)
+			u, err := receive(p, limit, &budget.files)
 			if err != nil {
 				return nil, nil, formReadError(err, limit)
 			}
@@ -140,23 +144,84 @@ func (s *Server) parseUploadForm(w http.ResponseWriter, r *http.Request, files [
 // errFileTooLarge is a file past UPLOAD_MAX_BYTES.
 var errFileTooLarge = errors.New("file too large")
 
+// errFormTooLarge is a form whose headers and text fields pass what it
+// may hold in memory.
+var errFormTooLarge = errors.New("form too large")
+
+// formSlack is what the multipart reader may read ahead of the part it
+// is in (its buffer), counted against formBudget as if it were not a
+// file's.
+const formSlack = 8 << 10
+
+// formBudget reads a multipart body, failing with errFormTooLarge once
+// more than limit of the bytes read are not files' bytes (files counts
+// those, as receive writes them): the parts' headers and the text
+// fields, which the multipart reader and parseUploadForm hold in memory.
+// mime/multipart alone lets one part's headers take 10 MB; the body's
+// own bound is the files' size.
+type formBudget struct {
+	r           io.ReadCloser
+	read, files int64
+	limit       int64
+}
+
+// Read reads from the body while the budget lasts.
+func (b *formBudget) Read(p []byte) (int, error) {
+	if b.read-b.files > b.limit {
+		return 0, errFormTooLarge
+	}
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	return n, err
+}
+
+// Close closes the body.
+func (b *formBudget) Close() error { return b.r.Close() }
+
 // formReadError is the answer to a multipart body that could not be
 // read: 413 past a limit, 400 otherwise.
 func formReadError(err error, limit int64) error {
 	var tooLarge *http.MaxBytesError
-	if errors.Is(err, errFileTooLarge) || errors.As(err, &tooLarge) {
+	var keep keepError
+	switch {
+	case errors.As(err, &keep):
+		return fmt.Errorf("receive an upload: %w", keep.err) // a 500
+	case errors.Is(err, errFormTooLarge):
+		return errStatus(http.StatusRequestEntityTooLarge, "The form is too large.")
+	case errors.Is(err, errFileTooLarge) || errors.As(err, &tooLarge):
 		return errStatus(http.StatusRequestEntityTooLarge, fmt.Sprintf("The file is larger than the %s allowed.", byteSize(limit)))
 	}
 	return errStatus(http.StatusBadRequest, "The form could not be read.")
 }
 
+// keepError is the server failing to keep an upload (no temporary
+// directory, a full disk): its error, not the client's.
+type keepError struct{ err error }
+
+func (k keepError) Error() string { return k.err.Error() }
+
+// countingWriter adds what it writes to *n; its errors are keepErrors.
+type countingWriter struct {
+	w io.Writer
+	n *int64
+}
+
+func (c countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	*c.n += int64(n)
+	if err != nil {
+		err = keepError{err}
+	}
+	return n, err
+}
+
 // receive copies a file part into a temporary file, at most limit bytes
-// of it, and sniffs its type from its first bytes. A part of no bytes is
-// no upload (nil).
-func receive(p io.Reader, limit int64) (_ *upload, err error) {
+// of it, and sniffs its type from its first bytes; it adds the bytes it
+// writes to *written as it goes. A part of no bytes is no upload (nil).
+func receive(p io.Reader, limit int64, written *int64) (_ *upload, err error) {
 	tmp, err := os.CreateTemp("", "upload-*")
 	if err != nil {
-		return nil, err
+		return nil, keepError{err}
 	}
 	u := &upload{File: tmp}
 	defer func() {
@@ -167,7 +232,7 @@ func receive(p io.Reader, limit int64) (_ *upload, err error) {
 	if fp, ok := p.(interface{ FileName() string }); ok {
 		u.Name = storage.CleanName(fp.FileName())
 	}
-	n, err := io.Copy(tmp, io.LimitReader(p, limit+1))
+	n, err := io.Copy(countingWriter{tmp, written}, io.LimitReader(p, limit+1))
 	if err != nil {
 		return nil, err
 	}
@@ -181,11 +246,11 @@ func receive(p io.Reader, limit int64) (_ *upload, err error) {
 	head := make([]byte, storage.SniffLen)
 	m, err := tmp.ReadAt(head, 0)
 	if err != nil && err != io.EOF {
-		return nil, err
+		return nil, keepError{err}
 	}
 	u.ContentType = storage.Sniff(head[:m])
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return nil, err
+		return nil, keepError{err}
 	}
 	return u, nil
 }
