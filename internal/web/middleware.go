@@ -109,10 +109,16 @@ func (s *Server) recoverPanic(next http.Handler) http.Handler {
 // deadline gives each request REQUEST_TIMEOUT for its work: the database,
 // Redis and the session store are all asked with its context, so a
 // dependency that stops answering costs a 503 at the deadline (see
-// respond), not a request that hangs and a connection held for ever.
+// respond), not a request that hangs and a connection held for ever. A
+// form that carries files (multipart) gets ReadTimeout more, the most
+// its body may take to arrive: its work starts once the file is in.
 func (s *Server) deadline(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+		timeout := s.cfg.RequestTimeout
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+			timeout += ReadTimeout
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})

@@ -177,6 +177,10 @@ func newServer(a *app.App, opts ...Option) (*Server, error) {
 	return s, nil
 }
 
+// ReadTimeout is how long a request, its body included, may take to
+// arrive: a 10 MiB upload needs about 1.4 Mbit/s.
+const ReadTimeout = 60 * time.Second
+
 // MaxHeaderBytes bounds a request's headers; larger ones get a 431.
 const MaxHeaderBytes = 64 << 10
 
@@ -186,7 +190,7 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler, shutdownTimeout
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
+		ReadTimeout:       ReadTimeout,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		// Near what proxies accept; more is answered 431 (Go's default
