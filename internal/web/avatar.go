@@ -100,6 +100,9 @@ func (s *Server) avatar(w http.ResponseWriter, r *http.Request) error {
 	size := chi.URLParam(r, "size")
 	id, err := pathID(r, "id")
 	if me == nil || err != nil || !avatarSize(size) {
+		// Not kept by any cache either: whether a picture is there
+		// depends on who asks.
+		w.Header().Set("Cache-Control", privateNoStore)
 		return errNotFound
 	}
 	u := me

@@ -357,7 +357,7 @@ func TestAPictureIsSeenByItsOwnerAndAdminsOnly(t *testing.T) {
 	bob := s.signedIn("bob@example.com")
 	bob.get(full).status(404).header("Cache-Control", "private, no-store")
 	bob.get(avatarPath(u, "64")).status(404)
-	s.visitor().get(full).status(404)
+	s.visitor().get(full).status(404).header("Cache-Control", "private, no-store")
 	s.get(full).status(404)
 	bobID := s.user("bob@example.com").ID
 	bob.get(fmt.Sprintf("/users/%d/avatar/full", bobID)).status(404) // no picture
