@@ -6,17 +6,14 @@ package cmd_test
 // costs a readiness gap, not a restart.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"image"
-	"image/color"
 	_ "image/jpeg" // fetchImage decodes the bucket's pictures
-	"image/png"
+	_ "image/png"
 	"io"
 	"log/slog"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -177,28 +174,8 @@ func (b *browser) post(t *testing.T, path string, fields ...string) reply {
 // the field field, and the text fields.
 func (b *browser) upload(t *testing.T, path, field, name string, data []byte, fields ...string) reply {
 	t.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	for i := 0; i+1 < len(fields); i += 2 {
-		if err := mw.WriteField(fields[i], fields[i+1]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	fw, err := mw.CreateFormFile(field, name)
-	if err == nil {
-		_, err = fw.Write(data)
-	}
-	if err == nil {
-		err = mw.Close()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := http.NewRequest(http.MethodPost, b.site+path, &body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req := testenv.MultipartPost(b.site+path, []testenv.FormFile{{Field: field, Name: name, Data: data}}, fields...)
+	req.RequestURI = "" // made as a server sees it: sent as a client's
 	resp, err := b.c.Do(req)
 	if err != nil {
 		t.Fatalf("POST %s: %v", path, err)
@@ -206,22 +183,6 @@ func (b *browser) upload(t *testing.T, path, field, name string, data []byte, fi
 	defer resp.Body.Close()
 	text, _ := io.ReadAll(resp.Body)
 	return reply{resp.StatusCode, string(text), resp.Header.Get("Location"), resp.Header.Get(testenv.ServedBy)}
-}
-
-// testPNG is an opaque w × h PNG.
-func testPNG(t *testing.T, w, h int) []byte {
-	t.Helper()
-	img := image.NewNRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			img.Set(x, y, color.NRGBA{uint8(x), uint8(y), 120, 255})
-		}
-	}
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 // fetchImage gets a picture from address (a presigned URL of the
@@ -553,7 +514,7 @@ func TestTwoWebsAndTwoWorkersActAsOneSystem(t *testing.T) {
 	}
 
 	t.Run("a picture uploaded through one web is served by the other, from S3", func(t *testing.T) {
-		pic := testPNG(t, 320, 200)
+		pic := testenv.PNG(320, 200)
 		up := ada.upload(t, "/user/profile", "avatar", "me.png", pic, "name", "Ada")
 		want(t, "the upload", up, http.StatusSeeOther, "/user/profile")
 		var src string

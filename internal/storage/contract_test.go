@@ -72,6 +72,16 @@ func backends(t *testing.T) []backend {
 	}
 }
 
+// openS3 opens the fake's bucket under prefix.
+func openS3(t *testing.T, fake *testenv.S3, prefix string) *storage.S3 {
+	t.Helper()
+	s, err := storage.NewS3(t.Context(), storage.S3Options{Bucket: fake.Bucket, Endpoint: fake.Endpoint, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func put(t *testing.T, s storage.Store, key string, data []byte) {
 	t.Helper()
 	if err := s.Put(t.Context(), key, bytes.NewReader(data), int64(len(data)), storage.TypeOfKey(key)); err != nil {
@@ -328,13 +338,7 @@ func TestStoreContract(t *testing.T) {
 func TestS3Prefix(t *testing.T) {
 	fake := testenv.StartS3(t)
 	fake.Setenv(t)
-	open := func(prefix string) *storage.S3 {
-		s, err := storage.NewS3(t.Context(), storage.S3Options{Bucket: fake.Bucket, Endpoint: fake.Endpoint, Prefix: prefix})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	open := func(prefix string) *storage.S3 { return openS3(t, fake, prefix) }
 	bare, app := open(""), open("tenants/app")
 	put(t, app, "avatars/x.png", pngBytes)
 	put(t, bare, "tenants/app2/avatars/y.png", []byte("another app's"))

@@ -219,13 +219,7 @@ func TestSweep(t *testing.T) {
 func TestSweepS3(t *testing.T) {
 	fake := testenv.StartS3(t)
 	fake.Setenv(t)
-	open := func(prefix string) *storage.S3 {
-		s, err := storage.NewS3(t.Context(), storage.S3Options{Bucket: fake.Bucket, Endpoint: fake.Endpoint, Prefix: prefix})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	open := func(prefix string) *storage.S3 { return openS3(t, fake, prefix) }
 	s, bare := open("app/"), open("")
 	d := testenv.MigratedDB(t, testenv.SQLiteURL(t))
 	f := &storage.Files{DB: d.Gorm, Store: s, Logger: discard}
