@@ -284,9 +284,9 @@ func TestRedTeam(t *testing.T) {
 		second.signIn("second@example.com", "the right password")
 		ids := map[string]string{}
 		for _, email := range []string{"root@example.com", "second@example.com"} {
-			// The row of the users list: <td>EMAIL</td> … /admin/users/ID/edit.
+			// The row of the users list: <span>EMAIL</span> (beside the picture) … /admin/users/ID/edit.
 			body := root.get("/admin/users").body
-			i := strings.Index(body, "<td>"+email+"</td>")
+			i := strings.Index(body, "<span>"+email+"</span>")
 			if i < 0 {
 				t.Fatalf("%s is not in the users list", email)
 			}
