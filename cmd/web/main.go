@@ -86,6 +86,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	} else if cfg.IsProduction() && cfg.MetricsToken == "" {
 		logger.Info("/metrics is not served: set METRICS_TOKEN to serve it on ADDR behind a token, or METRICS_ADDR for a private listener")
 	}
+	if cfg.DebugAddr != "" {
+		servers = append(servers, server{key: "DEBUG_ADDR", addr: cfg.DebugListenAddr(), handler: web.DebugHandler(), name: "debug listening", path: "/debug/pprof/"})
+	}
 	serving, stop := drainFirst(ctx, drain, cfg.ShutdownDrainDelay, logger)
 	defer stop()
 	if err := serve(serving, servers, cfg.ShutdownTimeout, logger); err != nil {

@@ -244,7 +244,7 @@ func TestUnknownFlagIsAUsageError(t *testing.T) {
 	}
 }
 
-// TestAnAddressInUseExitsNamingIt: when ADDR or METRICS_ADDR cannot be
+// TestAnAddressInUseExitsNamingIt: when ADDR, METRICS_ADDR or DEBUG_ADDR cannot be
 // listened on, the process exits 1 with a line naming the key and the
 // address.
 func TestAnAddressInUseExitsNamingIt(t *testing.T) {
@@ -257,6 +257,7 @@ func TestAnAddressInUseExitsNamingIt(t *testing.T) {
 	for _, tc := range []struct{ key, env string }{
 		{"ADDR", "ADDR=" + addr},
 		{"METRICS_ADDR", "METRICS_ADDR=" + addr},
+		{"DEBUG_ADDR", "DEBUG_ADDR=" + addr},
 	} {
 		t.Run(tc.key, func(t *testing.T) {
 			p := testenv.Start(t, child(t, tc.env))
@@ -290,5 +291,39 @@ func TestADirectoryThatDoesNotAnswerIsSaidAtStart(t *testing.T) {
 	p.Terminate()
 	if code := p.Wait(30 * time.Second); code != 0 {
 		t.Errorf("exit code %d after SIGTERM", code)
+	}
+}
+
+// TestDebugAddrServesProfilesOnLoopbackOnly: with DEBUG_ADDR=:PORT the
+// runtime profiles are served on 127.0.0.1:PORT (a bare port is loopback,
+// not every interface), and never on the site's own address.
+func TestDebugAddrServesProfilesOnLoopbackOnly(t *testing.T) {
+	port := testenv.FreePort(t)
+	p := testenv.Start(t, child(t, fmt.Sprintf("DEBUG_ADDR=:%d", port)))
+	base := p.WaitListening()
+	addr := p.WaitForOutput(regexp.MustCompile(`msg="debug listening" addr=(\S+)`), 30*time.Second)
+	if want := fmt.Sprintf("127.0.0.1:%d", port); addr != want {
+		t.Fatalf("the debug listener is on %s, want %s", addr, want)
+	}
+	get := func(url string) (int, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	debug := fmt.Sprintf("http://127.0.0.1:%d", port)
+	if code, body := get(debug + "/debug/pprof/goroutine?debug=1"); code != http.StatusOK || !strings.Contains(body, "goroutine profile:") {
+		t.Errorf("the goroutine profile on DEBUG_ADDR: %d\n%.300s", code, body)
+	}
+	if code, _ := get(debug + "/"); code != http.StatusNotFound {
+		t.Errorf("the debug listener's / answered %d: it serves the profiles alone", code)
+	}
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/goroutine?debug=1", "/debug/pprof/cmdline"} {
+		if code, _ := get(base + path); code != http.StatusNotFound {
+			t.Errorf("the site answered %s with %d, want 404", path, code)
+		}
 	}
 }

@@ -14,6 +14,7 @@
 package config
 
 import (
+	"strings"
 	"time"
 )
 
@@ -112,6 +113,7 @@ type Config struct {
 
 	MetricsToken string `key:"METRICS_TOKEN" help:"when set, GET /metrics on ADDR requires Authorization: Bearer <token>; in production /metrics is served on ADDR only with it"`
 	MetricsAddr  string `key:"METRICS_ADDR" help:"host:port of a separate listener serving only /metrics, without a token (keep it private); ADDR then does not serve /metrics"`
+	DebugAddr    string `key:"DEBUG_ADDR" help:"host:port of a separate listener serving only Go's runtime profiles (net/http/pprof, under /debug/pprof/); off when empty; a bare :port listens on loopback only (write 0.0.0.0:port to open it wider: the profiles show the process's memory and stacks)"`
 
 	ShutdownTimeout time.Duration `key:"SHUTDOWN_TIMEOUT" default:"15s" help:"how long SIGTERM waits for in-flight requests and tasks"`
 	// ShutdownDrainDelay is how long a web process, on SIGTERM, keeps
@@ -147,3 +149,13 @@ func (c *Config) Source(key string) Source { return c.sources[key] }
 // from the secret layer and every sensitive key's value. Logging uses it
 // as a last line of defence.
 func (c *Config) SecretValues() []string { return c.secrets }
+
+// DebugListenAddr is where DEBUG_ADDR listens: a bare :port (no host) is
+// on loopback, 127.0.0.1:port, unlike ADDR's, so that the profiles are
+// not opened to the network by accident. Empty when off.
+func (c *Config) DebugListenAddr() string {
+	if strings.HasPrefix(c.DebugAddr, ":") {
+		return "127.0.0.1" + c.DebugAddr
+	}
+	return c.DebugAddr
+}

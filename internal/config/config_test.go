@@ -370,3 +370,20 @@ func TestLoadDevelopmentSecretKey(t *testing.T) {
 		}
 	})
 }
+
+// TestDebugListenAddr: a bare DEBUG_ADDR port listens on loopback, not
+// on every interface as ADDR's would; a host given is kept.
+func TestDebugListenAddr(t *testing.T) {
+	for addr, want := range map[string]string{
+		"":             "",
+		":6060":        "127.0.0.1:6060",
+		"0.0.0.0:6060": "0.0.0.0:6060",
+		"[::1]:6060":   "[::1]:6060",
+		"debug:6060":   "debug:6060",
+	} {
+		c := &Config{DebugAddr: addr}
+		if got := c.DebugListenAddr(); got != want {
+			t.Errorf("DEBUG_ADDR=%q listens on %q, want %q", addr, got, want)
+		}
+	}
+}

@@ -151,6 +151,11 @@ func validate(c *Config) Problems {
 			bad("METRICS_ADDR", "%s is not a host:port address: %v", c.show("METRICS_ADDR", c.MetricsAddr), err)
 		}
 	}
+	if c.DebugAddr != "" {
+		if err := checkAddr(c.DebugAddr); err != nil {
+			bad("DEBUG_ADDR", "%s is not a host:port address: %v", c.show("DEBUG_ADDR", c.DebugAddr), err)
+		}
+	}
 	if c.ShutdownTimeout <= 0 {
 		bad("SHUTDOWN_TIMEOUT", "must be positive")
 	}

@@ -35,6 +35,8 @@ func TestLoadRefusesInvalidValues(t *testing.T) {
 		{env{"DATABASE_CONNECT_TIMEOUT": "500ms"}, "DATABASE_CONNECT_TIMEOUT", []string{"at least 1s"}},
 		{env{"DATABASE_STATEMENT_TIMEOUT": "-1s"}, "DATABASE_STATEMENT_TIMEOUT", []string{"must not be negative"}},
 		{env{"REQUEST_TIMEOUT": "0s"}, "REQUEST_TIMEOUT", []string{"positive"}},
+		{env{"DEBUG_ADDR": "6060"}, "DEBUG_ADDR", []string{"is not a host:port address"}},
+		{env{"DEBUG_ADDR": "localhost:99999"}, "DEBUG_ADDR", []string{"0 to 65535"}},
 		{env{"SESSION_IDLE_TIMEOUT": "-1m"}, "SESSION_IDLE_TIMEOUT", []string{"must not be negative"}},
 		{env{"SECURITY_LOG_RETENTION": "12h"}, "SECURITY_LOG_RETENTION", []string{"must be at least 24h"}},
 		{env{"SECURITY_LOG_RETENTION": "0s"}, "SECURITY_LOG_RETENTION", []string{"must be at least 24h"}},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"sync/atomic"
 	"time"
 
@@ -174,4 +175,18 @@ func (d *Drain) Draining() bool { return d != nil && d.on.Load() }
 // WithDrain has /readyz answer 503 once d is started.
 func WithDrain(d *Drain) Option {
 	return func(s *Server) { s.drain = d }
+}
+
+// DebugHandler serves Go's runtime profiles (net/http/pprof) under
+// /debug/pprof/, for the private DEBUG_ADDR listener only: the site's
+// own router never routes to them.
+func DebugHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	return mux
 }
