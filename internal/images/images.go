@@ -50,12 +50,14 @@ var slots = make(chan struct{}, 1)
 // returns the format's name: png, jpeg, gif or webp. One picture is
 // decoded at a time in a process (Reencode's included).
 func Decode(r io.ReadSeeker, maxPixels int) (image.Image, string, error) {
-	if err := checkHeader(r, maxPixels); err != nil {
+	cfg, format, err := checkHeader(r, maxPixels)
+	if err != nil {
 		return nil, "", err
 	}
 	slots <- struct{}{}
 	defer func() { <-slots }()
-	return decode(r)
+	img, err := decode(r, cfg, format)
+	return img, format, err
 }
 
 // Reencode reads the picture in r as Decode does, scales it down to at
@@ -69,7 +71,8 @@ func Decode(r io.ReadSeeker, maxPixels int) (image.Image, string, error) {
 // picture (14 MiB for 3.5 MP), not by ten, nor by two and the
 // collector's headroom (58 MiB with two slots and no collection).
 func Reencode(ctx context.Context, r io.ReadSeeker, maxPixels, maxSide int) ([]byte, string, error) {
-	if err := checkHeader(r, maxPixels); err != nil {
+	cfg, format, err := checkHeader(r, maxPixels)
+	if err != nil {
 		return nil, "", err
 	}
 	select {
@@ -78,7 +81,7 @@ func Reencode(ctx context.Context, r io.ReadSeeker, maxPixels, maxSide int) ([]b
 	case <-ctx.Done():
 		return nil, "", ctx.Err()
 	}
-	img, _, err := decode(r)
+	img, err := decode(r, cfg, format)
 	if err != nil {
 		return nil, "", err
 	}
@@ -89,25 +92,26 @@ func Reencode(ctx context.Context, r io.ReadSeeker, maxPixels, maxSide int) ([]b
 }
 
 // checkHeader reads the header of the picture in r, refusing what is not
-// one and one of more than maxPixels pixels, and rewinds r.
-func checkHeader(r io.ReadSeeker, maxPixels int) error {
+// one and one of more than maxPixels pixels, rewinds r, and returns the
+// header and the format's name.
+func checkHeader(r io.ReadSeeker, maxPixels int) (image.Config, string, error) {
 	cfg, format, err := image.DecodeConfig(r)
 	if err != nil || cfg.Width <= 0 || cfg.Height <= 0 {
-		return ErrNotImage
+		return cfg, "", ErrNotImage
 	}
 	if int64(cfg.Width)*int64(cfg.Height) > int64(maxPixels) {
-		return fmt.Errorf("%w: %d × %d", ErrTooLarge, cfg.Width, cfg.Height)
+		return cfg, "", fmt.Errorf("%w: %d × %d", ErrTooLarge, cfg.Width, cfg.Height)
 	}
 	if _, err := r.Seek(0, io.SeekStart); err != nil {
-		return err
+		return cfg, "", err
 	}
 	// Some pictures' pixels cost more than 4 bytes each to decode
 	// (pixelCost): they are held to the memory the limit allows.
 	if per := pixelCost(r, cfg, format); float64(cfg.Width)*float64(cfg.Height)*per > float64(maxPixels)*4 {
-		return fmt.Errorf("%w: %d × %d at %g bytes a pixel", ErrTooLarge, cfg.Width, cfg.Height, per)
+		return cfg, "", fmt.Errorf("%w: %d × %d at %g bytes a pixel", ErrTooLarge, cfg.Width, cfg.Height, per)
 	}
 	_, err = r.Seek(0, io.SeekStart)
-	return err
+	return cfg, format, err
 }
 
 // pixelCost is about how many bytes a pixel of the picture in r (whose
@@ -208,25 +212,18 @@ func progressiveCost(r io.Reader) float64 {
 	}
 }
 
-// decode reads the whole picture in r, whose header checkHeader passed:
-// a picture that does not decode, or not to the size its header said,
-// is ErrNotImage.
-func decode(r io.ReadSeeker) (image.Image, string, error) {
-	cfg, format, err := image.DecodeConfig(r)
-	if err != nil {
-		return nil, "", ErrNotImage
-	}
-	if _, err := r.Seek(0, io.SeekStart); err != nil {
-		return nil, "", err
-	}
+// decode reads the whole picture in r, whose header (cfg, format)
+// checkHeader passed: a picture that does not decode, or not to the size
+// its header said, is ErrNotImage.
+func decode(r io.Reader, cfg image.Config, format string) (image.Image, error) {
 	img, again, err := image.Decode(r)
 	if err != nil || again != format {
-		return nil, "", ErrNotImage
+		return nil, ErrNotImage
 	}
 	if b := img.Bounds(); b.Dx() != cfg.Width || b.Dy() != cfg.Height {
 		screen := image.Rect(0, 0, cfg.Width, cfg.Height)
 		if format != "gif" || !b.In(screen) {
-			return nil, "", ErrNotImage
+			return nil, ErrNotImage
 		}
 		// A GIF's first frame may cover part of its logical screen (an
 		// animation drawing on a background): it is put where it goes,
@@ -235,7 +232,7 @@ func decode(r io.ReadSeeker) (image.Image, string, error) {
 		draw.Draw(canvas, b, img, b.Min, draw.Src)
 		img = canvas
 	}
-	return img, format, nil
+	return img, nil
 }
 
 // JPEGQuality is the quality pictures are written at.
