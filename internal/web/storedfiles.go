@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 
 	"github.com/launchkit/launchkit/internal/images"
 	"github.com/launchkit/launchkit/internal/storage"
@@ -29,9 +28,6 @@ func (s *Server) storeFile(ctx context.Context, dir string, up *upload) (string,
 	}
 	return key, nil
 }
-
-// pictureTypes are the types, by their bytes, that a picture field takes.
-var pictureTypes = []string{"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 // notPictureProblem is what a picture field says of a file that is not one.
 const notPictureProblem = "Choose a PNG, JPEG, GIF or WebP picture."
@@ -50,7 +46,9 @@ const pictureMaxSide = 8192
 // the key, or, when up is no such picture, the problem to show beside
 // the field.
 func (s *Server) storePicture(ctx context.Context, dir string, up *upload) (key, problem string, err error) {
-	if !slices.Contains(pictureTypes, up.ContentType) {
+	// The types a picture field takes, by their bytes, are the raster
+	// images a browser shows in place.
+	if !storage.Inlineable(up.ContentType) {
 		return "", notPictureProblem, nil
 	}
 	data, contentType, err := images.Reencode(ctx, up.File, images.MaxPixels, pictureMaxSide)
