@@ -115,7 +115,7 @@ func (s *Server) recoverPanic(next http.Handler) http.Handler {
 func (s *Server) deadline(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		timeout := s.cfg.RequestTimeout
-		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		if isMultipart(r) {
 			timeout += ReadTimeout
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)

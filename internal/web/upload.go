@@ -61,8 +61,7 @@ const maxFormParts = 64
 // bytes) has no upload. The caller closes the uploads. A body that is
 // not multipart is read as an ordinary form (no files).
 func (s *Server) parseUploadForm(w http.ResponseWriter, r *http.Request, files []string, fields ...string) (*form, uploads, error) {
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if ct != "multipart/form-data" {
+	if !isMultipart(r) {
 		f, err := s.parseForm(w, r, fields...)
 		return f, uploads{}, err
 	}
@@ -139,6 +138,13 @@ func (s *Server) parseUploadForm(w http.ResponseWriter, r *http.Request, files [
 	}
 	ok = true
 	return f, got, nil
+}
+
+// isMultipart reports whether r's body is a form that may carry files
+// (multipart/form-data).
+func isMultipart(r *http.Request) bool {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return ct == "multipart/form-data"
 }
 
 // errFileTooLarge is a file past UPLOAD_MAX_BYTES.
