@@ -47,7 +47,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger := app.StartLogger(cfg, stdout)
 
-	a, err := app.New(ctx, cfg, logger, app.Options{Migrate: true, EmbeddedRedis: !cfg.IsProduction()})
+	a, err := app.New(ctx, cfg, logger, app.Options{Migrate: true, EmbeddedRedis: !cfg.IsProduction(), Process: "web"})
 	if err != nil {
 		return err
 	}

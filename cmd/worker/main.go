@@ -45,7 +45,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger := app.StartLogger(cfg, stdout)
 
-	a, err := app.New(ctx, cfg, logger, app.Options{})
+	a, err := app.New(ctx, cfg, logger, app.Options{Process: "worker"})
 	if err != nil {
 		return err
 	}

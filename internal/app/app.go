@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -30,6 +31,7 @@ import (
 	"github.com/launchkit/launchkit/internal/session"
 	"github.com/launchkit/launchkit/internal/sso"
 	"github.com/launchkit/launchkit/internal/storage"
+	"github.com/launchkit/launchkit/internal/telemetry"
 	"github.com/launchkit/launchkit/internal/users"
 	"github.com/launchkit/launchkit/templates"
 )
@@ -99,6 +101,9 @@ type App struct {
 	// Files tracks which stored objects records own, and deletes the
 	// rest (the worker's storage tasks).
 	Files *storage.Files
+	// Telemetry is the process's tracing (OTEL_* variables): off, and
+	// no instrumentation installed, unless an endpoint is set.
+	Telemetry *telemetry.Telemetry
 	// (go run ./tools/scaffold adds its resources' services here.)
 	// scaffold:services
 
@@ -113,6 +118,10 @@ type Options struct {
 	// EmbeddedRedis allows an in-memory Redis when REDIS_URL is empty
 	// (the development web process).
 	EmbeddedRedis bool
+	// Process names the process for tracing ("web", "worker"): its
+	// default service.name is the app's name and this. Empty: no
+	// tracing (manage's commands).
+	Process string
 }
 
 // openCache builds the Cache CACHE_TYPE names: redis (on CACHE_URL's
@@ -164,6 +173,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		}
 	}()
 	if a.Metrics, err = metrics.New(); err != nil {
+		return nil, err
+	}
+	if a.Telemetry, err = a.startTelemetry(ctx, opts.Process); err != nil {
 		return nil, err
 	}
 	if a.Keys, err = keyring.New(cfg.SecretKey, cfg.SecretKeyFallbacks, cfg.BaseURL); err != nil {
@@ -447,6 +459,48 @@ func (a *App) Close() {
 			a.Logger.Warn("close database", "err", err)
 		}
 	}
+	// Last: the spans of everything above are exported before exit.
+	if err := a.Telemetry.ShutdownOnExit(); err != nil {
+		a.Logger.Warn("tracing: the last spans could not be exported", "err", err)
+	}
+}
+
+// startTelemetry turns tracing on when the OTEL_* variables name an
+// endpoint (internal/telemetry) for a process that has a name; its
+// default service.name is the app's name and the process ("launchkit-web").
+func (a *App) startTelemetry(ctx context.Context, process string) (*telemetry.Telemetry, error) {
+	if process == "" {
+		return &telemetry.Telemetry{}, nil
+	}
+	t, err := telemetry.Setup(ctx, telemetry.Options{Service: ServiceName(a.Config.AppName, process)})
+	if err != nil {
+		return nil, err
+	}
+	if t.Enabled() {
+		a.Logger.Info("tracing is on: spans go to the OTLP endpoint", "endpoint", config.RedactURL(t.Endpoint()))
+	}
+	return t, nil
+}
+
+// ServiceName is a process's default service.name: the app's name in
+// lower case with dashes, then the process ("My App", "web" → "my-app-web").
+func ServiceName(appName, process string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(appName) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+			dash = false
+		} else if b.Len() > 0 && !dash {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	name := strings.TrimSuffix(b.String(), "-")
+	if name == "" {
+		name = "app"
+	}
+	return name + "-" + process
 }
 
 // Describe is a one-line summary of what the process runs on, for the

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/launchkit/launchkit/internal/mail"
 	"github.com/launchkit/launchkit/internal/metrics"
@@ -13,6 +14,7 @@ import (
 	"github.com/launchkit/launchkit/internal/seclog"
 	"github.com/launchkit/launchkit/internal/session"
 	"github.com/launchkit/launchkit/internal/storage"
+	"github.com/launchkit/launchkit/internal/telemetry"
 	"github.com/launchkit/launchkit/internal/users"
 )
 
@@ -55,6 +57,7 @@ func (h *Handlers) Mux() *asynq.ServeMux { return h.mux(Tasks) }
 // mux routes each task type of tasks to its handler.
 func (h *Handlers) mux(tasks []Task) *asynq.ServeMux {
 	mux := asynq.NewServeMux()
+	mux.Use(traceTask)
 	if h.Metrics != nil {
 		mux.Use(h.observe)
 	}
@@ -71,6 +74,27 @@ func (h *Handlers) observe(next asynq.Handler) asynq.Handler {
 		start := time.Now()
 		err := next.ProcessTask(ctx, t)
 		h.Metrics.ObserveTask(t.Type(), err, time.Since(start))
+		return err
+	})
+}
+
+// traceTask runs each task in a span that continues the trace of the
+// request (or task) that queued it, from the task's headers; its log
+// lines carry that trace. With tracing off it only calls the handler.
+func traceTask(next asynq.Handler) asynq.Handler {
+	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
+		if !telemetry.On() {
+			return next.ProcessTask(ctx, t)
+		}
+		ctx, span := telemetry.StartTask(ctx, t.Type(), taskID(ctx), t.Headers())
+		if n, ok := asynq.GetRetryCount(ctx); ok && n > 0 {
+			span.SetAttributes(attribute.Int("asynq.retry", n))
+		}
+		if q, ok := asynq.GetQueueName(ctx); ok {
+			span.SetAttributes(attribute.String("asynq.queue", q))
+		}
+		err := next.ProcessTask(ctx, t)
+		telemetry.End(span, err)
 		return err
 	})
 }

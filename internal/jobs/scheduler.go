@@ -107,6 +107,8 @@ func (s *scheduler) run(ctx context.Context, e scheduleEntry) {
 func (s *scheduler) enqueue(ctx context.Context, t Task, period time.Time) {
 	opts, err := PeriodicOptions(t, period)
 	if err == nil {
+		// The scheduler's enqueue has no request above it: it starts no
+		// trace (telemetry's sampler), and the task's run starts its own.
 		_, err = s.client.EnqueueContext(ctx, asynq.NewTask(t.Type, nil), opts...)
 	}
 	switch {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+
+	"github.com/launchkit/launchkit/internal/telemetry"
 )
 
 // A Task is one kind of background work. Each lives in a file of its own
@@ -72,10 +74,13 @@ func (c *Client) Enqueue(ctx context.Context, taskType string, payload any) erro
 	if err != nil {
 		return fmt.Errorf("enqueue %s: %w", taskType, err)
 	}
-	if _, err := c.asynq.EnqueueContext(ctx, asynq.NewTask(taskType, b), t.Options...); err != nil {
-		return fmt.Errorf("enqueue %s: %w", taskType, err)
+	ctx, span := telemetry.StartEnqueue(ctx, taskType)
+	_, err = c.asynq.EnqueueContext(ctx, asynq.NewTaskWithHeaders(taskType, b, telemetry.Inject(ctx)), t.Options...)
+	if err != nil {
+		err = fmt.Errorf("enqueue %s: %w", taskType, err)
 	}
-	return nil
+	telemetry.End(span, err)
+	return err
 }
 
 // payloadOf reads the JSON payload of t into a P. A payload that cannot

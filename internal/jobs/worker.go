@@ -9,6 +9,8 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/launchkit/launchkit/internal/telemetry"
 )
 
 // WorkerOptions configure a Worker.
@@ -52,6 +54,9 @@ func newWorker(rdb *redis.Client, h *Handlers, opts WorkerOptions, tasks []Task)
 		LogLevel:        asynq.WarnLevel,
 		RetryDelayFunc:  retryDelay,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+			// The task's own span has ended; its log line and report
+			// carry the trace it belonged to.
+			ctx = telemetry.Extract(ctx, t.Headers())
 			retried, _ := asynq.GetRetryCount(ctx)
 			maxRetry, _ := asynq.GetMaxRetry(ctx)
 			logger.ErrorContext(ctx, "task failed", "type", t.Type(), "task_id", taskID(ctx), "retry", retried, "max_retry", maxRetry, "err", err)

@@ -1,6 +1,7 @@
 // Package logging builds the process's slog.Logger: text in development,
-// JSON in production, the request ID of the current request on every line
-// logged with a context, and secret values scrubbed from everything written.
+// JSON in production, the request ID of the current request (and its
+// trace_id and span_id when tracing is on) on every line logged with a
+// context, and secret values scrubbed from everything written.
 package logging
 
 import (
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Options configure New.
@@ -63,12 +66,19 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
-// contextHandler adds the context's request ID to each record.
+// contextHandler adds the context's request ID to each record, and the
+// trace and span it is logged in when tracing is on (internal/telemetry).
 type contextHandler struct{ slog.Handler }
 
 func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
+	if ctx == nil {
+		return h.Handler.Handle(ctx, r)
+	}
 	if id := RequestID(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 	}
 	return h.Handler.Handle(ctx, r)
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/launchkit/launchkit/internal/logging"
 )
 
@@ -68,5 +70,29 @@ func TestLevels(t *testing.T) {
 	log.Warn("shown")
 	if strings.Contains(buf.String(), "hidden") || !strings.Contains(buf.String(), `"msg":"shown"`) {
 		t.Errorf("level warn, json:\n%s", buf.String())
+	}
+}
+
+func TestTraceAndSpanIDsAreOnLinesLoggedInASpan(t *testing.T) {
+	var buf bytes.Buffer
+	log := logging.New(&buf, logging.Options{Format: "json", Level: "info"})
+	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled,
+	}))
+	log.InfoContext(logging.WithRequestID(ctx, "req-0001"), "in a span")
+	log.InfoContext(context.Background(), "outside")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("got %d lines", len(lines))
+	}
+	for _, want := range []string{`"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"`, `"span_id":"00f067aa0ba902b7"`, `"request_id":"req-0001"`} {
+		if !strings.Contains(lines[0], want) {
+			t.Errorf("line in a span lacks %s: %s", want, lines[0])
+		}
+	}
+	if strings.Contains(lines[1], "trace_id") || strings.Contains(lines[1], "span_id") {
+		t.Errorf("a line outside any span got trace IDs: %s", lines[1])
 	}
 }

@@ -14,6 +14,7 @@ package outbox
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,8 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
+
+	"github.com/launchkit/launchkit/internal/telemetry"
 )
 
 // row is a row of the outbox table (migrations/*/00006_outbox.sql).
@@ -33,6 +36,9 @@ type row struct {
 	TaskType  string
 	Payload   []byte
 	CreatedAt time.Time
+	// TraceHeaders carry the trace of the change that wrote the row
+	// (telemetry.Inject as JSON), "" when it had none.
+	TraceHeaders string
 }
 
 func (row) TableName() string { return "outbox" }
@@ -40,8 +46,14 @@ func (row) TableName() string { return "outbox" }
 // Add writes a task of taskType with payload into tx's outbox; it reaches
 // the queue once tx commits and a Relay sends it, with the options the
 // Relay gives that type.
+//
+// When tx's context is in a trace, the row keeps it, and the task the
+// relay queues, whenever and wherever it does, continues that trace.
 func Add(tx *gorm.DB, taskType string, payload []byte) error {
 	r := &row{TaskID: "outbox-" + rand.Text(), TaskType: taskType, Payload: payload, CreatedAt: time.Now().UTC()}
+	if tx.Statement != nil && tx.Statement.Context != nil {
+		r.TraceHeaders = traceHeaders(tx.Statement.Context)
+	}
 	if err := tx.Create(r).Error; err != nil {
 		return fmt.Errorf("outbox: add %s: %w", taskType, err)
 	}
@@ -140,10 +152,8 @@ func (r *Relay) flush(ctx context.Context) (int, error) {
 	}
 	moved := 0
 	for _, row := range rows {
-		opts := append(r.options(row.TaskType), asynq.TaskID(row.TaskID), asynq.Retention(Retention))
-		_, err := r.client.EnqueueContext(ctx, asynq.NewTask(row.TaskType, row.Payload), opts...)
-		if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-			return moved, fmt.Errorf("outbox: enqueue %s: %w", row.TaskType, err)
+		if err := r.enqueue(ctx, row); err != nil {
+			return moved, err
 		}
 		if err := r.db.WithContext(ctx).Delete(&row).Error; err != nil {
 			return moved, fmt.Errorf("outbox: delete a sent row: %w", err)
@@ -151,6 +161,53 @@ func (r *Relay) flush(ctx context.Context) (int, error) {
 		moved++
 	}
 	return moved, nil
+}
+
+// enqueue queues row's task, in a span of the trace the row was written
+// in (when it was), whose context the task carries on to the worker.
+func (r *Relay) enqueue(ctx context.Context, row row) (err error) {
+	ctx, span := telemetry.StartEnqueue(telemetry.Extract(ctx, readTraceHeaders(row.TraceHeaders)), row.TaskType)
+	defer func() { telemetry.End(span, err) }()
+	opts := append(r.options(row.TaskType), asynq.TaskID(row.TaskID), asynq.Retention(Retention))
+	_, err = r.client.EnqueueContext(ctx, asynq.NewTaskWithHeaders(row.TaskType, row.Payload, telemetry.Inject(ctx)), opts...)
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("outbox: enqueue %s: %w", row.TaskType, err)
+	}
+	return nil
+}
+
+// maxTraceHeaders is the size of the trace_headers column.
+const maxTraceHeaders = 1024
+
+// traceHeaders is the trace of ctx as the trace_headers column keeps it:
+// traceparent and tracestate as JSON (baggage is not kept), or "".
+func traceHeaders(ctx context.Context) string {
+	h := telemetry.Inject(ctx)
+	if h["traceparent"] == "" {
+		return ""
+	}
+	keep := map[string]string{"traceparent": h["traceparent"]}
+	if ts := h["tracestate"]; ts != "" {
+		keep["tracestate"] = ts
+	}
+	b, err := json.Marshal(keep)
+	if err != nil || len(b) > maxTraceHeaders {
+		b, _ = json.Marshal(map[string]string{"traceparent": h["traceparent"]})
+	}
+	return string(b)
+}
+
+// readTraceHeaders reads the trace_headers column; anything unreadable
+// is no trace.
+func readTraceHeaders(s string) map[string]string {
+	if s == "" {
+		return nil
+	}
+	var h map[string]string
+	if json.Unmarshal([]byte(s), &h) != nil {
+		return nil
+	}
+	return h
 }
 
 // Pending counts the rows not yet moved to the queue.

@@ -72,6 +72,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if route == "" || status == http.StatusNotFound {
 			route = "unmatched" // raw paths would make a label per URL probed
 		}
+		nameSpan(r, route)
 		s.metrics.ObserveRequest(r.Method, route, status, duration)
 		s.logger.InfoContext(r.Context(), "request",
 			"method", r.Method, "path", r.URL.Path, "status", status,

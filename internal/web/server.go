@@ -43,6 +43,7 @@ import (
 	"github.com/launchkit/launchkit/internal/session"
 	"github.com/launchkit/launchkit/internal/sso"
 	"github.com/launchkit/launchkit/internal/storage"
+	"github.com/launchkit/launchkit/internal/telemetry"
 	"github.com/launchkit/launchkit/internal/users"
 )
 
@@ -50,13 +51,16 @@ import (
 // lifecycle (opening, closing) is none of the handlers' business.
 // Handlers are its methods.
 type Server struct {
-	cfg      *config.Config
-	logger   *slog.Logger
-	db       *db.DB        // readiness
-	redis    *redis.Client // readiness, the jobs dashboard
-	metrics  *metrics.Metrics
-	sessions session.Manager
-	limits   *ratelimit.Limiter
+	cfg *config.Config
+	// telemetry is the process's tracing (OTEL_*), off unless an
+	// endpoint is set (tracing.go).
+	telemetry *telemetry.Telemetry
+	logger    *slog.Logger
+	db        *db.DB        // readiness
+	redis     *redis.Client // readiness, the jobs dashboard
+	metrics   *metrics.Metrics
+	sessions  session.Manager
+	limits    *ratelimit.Limiter
 	// devices reads and sets the cookies of browsers where an account
 	// has signed in before, whose password checks have budgets of their
 	// own (devices.go).
@@ -139,7 +143,7 @@ func New(a *app.App, opts ...Option) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.routes(), nil
+	return s.traced(s.routes()), nil
 }
 
 // newServer builds the Server the handlers of the site share.
@@ -150,6 +154,7 @@ func newServer(a *app.App, opts ...Option) (*Server, error) {
 		directory: a.Directory, events: a.Events, now: time.Now, proxies: trustedProxies(a.Config), devices: newDeviceCookies(a.Config, a.Keys),
 		sso: a.SSO, ssoState: newSSOStateCookies(a.Config, a.Keys), ssoFormTargets: ssoFormTargets(a.SSO),
 		passkeyCookie: newPasskeyCookie(a.Config, a.Keys), storage: a.Storage,
+		telemetry: a.Telemetry,
 	}
 	if ender, ok := a.Sessions.(session.Ender); ok {
 		s.ender, s.registry = ender, a.SessionRegistry

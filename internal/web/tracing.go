@@ -1,0 +1,57 @@
+package web
+
+import (
+	"net/http"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/launchkit/launchkit/internal/telemetry"
+)
+
+// traced puts each request in a span when tracing is on (OTEL_*:
+// internal/telemetry), and returns h unchanged when it is off. The span
+// is named by the request's route pattern once the router has found it
+// (nameSpan), so "GET /users/{id}" is one name, not one per user. The
+// probes and /metrics, asked every few seconds, are not traced.
+//
+// A trace a client sends (traceparent) is continued only from a peer in
+// TRUSTED_PROXIES, such as a load balancer that starts traces; from
+// anyone else it is kept as a link, so a visitor can neither choose this
+// site's trace IDs nor have every request of theirs sampled.
+func (s *Server) traced(h http.Handler) http.Handler {
+	if !s.telemetry.Enabled() {
+		return h
+	}
+	return otelhttp.NewHandler(h, "http.server",
+		otelhttp.WithTracerProvider(s.telemetry.TracerProvider()),
+		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()), // the metrics are Prometheus's
+		otelhttp.WithPropagators(telemetry.Propagator),
+		otelhttp.WithPublicEndpointFn(func(r *http.Request) bool {
+			peer := parseAddr(r.RemoteAddr)
+			return !peer.IsValid() || !s.trustedProxy(peer)
+		}),
+		otelhttp.WithFilter(func(r *http.Request) bool {
+			switch r.URL.Path {
+			case "/healthz", "/readyz", "/metrics":
+				return false
+			}
+			return true
+		}),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }),
+	)
+}
+
+// nameSpan names the request's span by its route pattern, once routing
+// has found it ("unmatched" for a 404: raw paths would make a name per
+// URL probed).
+func nameSpan(r *http.Request, route string) {
+	span := trace.SpanFromContext(r.Context())
+	if !span.IsRecording() {
+		return
+	}
+	span.SetName(r.Method + " " + route)
+	span.SetAttributes(semconv.HTTPRoute(route))
+}
