@@ -122,6 +122,9 @@ type Options struct {
 	// default service.name is the app's name and this. Empty: no
 	// tracing (manage's commands).
 	Process string
+	// Telemetry, when set, is used instead of reading OTEL_* (tests
+	// trace into telemetry.Setup's Options.Exporter with it).
+	Telemetry *telemetry.Telemetry
 }
 
 // openCache builds the Cache CACHE_TYPE names: redis (on CACHE_URL's
@@ -175,8 +178,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	if a.Metrics, err = metrics.New(); err != nil {
 		return nil, err
 	}
-	if a.Telemetry, err = a.startTelemetry(ctx, opts.Process); err != nil {
-		return nil, err
+	if a.Telemetry = opts.Telemetry; a.Telemetry == nil {
+		if a.Telemetry, err = a.startTelemetry(ctx, opts.Process); err != nil {
+			return nil, err
+		}
 	}
 	if a.Keys, err = keyring.New(cfg.SecretKey, cfg.SecretKeyFallbacks, cfg.BaseURL); err != nil {
 		return nil, err
