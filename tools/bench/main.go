@@ -15,6 +15,8 @@
 //     binary sizes and what bin/web's code is made of;
 //   - the cold first build of make run beside that of a plain chi
 //     program (-builds=false leaves these out: they take minutes);
+//   - the signed-in page with tracing off and with every request traced
+//     and exported to an OTLP receiver in this process, taking turns;
 //   - the in-process cost of each layer of the handler stack.
 //
 // It needs only Go. PostgreSQL and a real Redis are used when
@@ -129,7 +131,7 @@ func run(ctx context.Context, opts options, getenv func(string) string, progress
 	}
 	steps := map[string][]func(context.Context) error{
 		"load": {b.loadRuns}, "jobs": {b.jobRuns}, "start": {b.startRuns}, "burst": {b.signInBurst}, "upload": {b.uploadBurst},
-		"micro": {b.microRuns}, "ui": {b.uiRuns}, "builds": {b.webModules, b.coldBuilds},
+		"tracing": {b.tracingRuns}, "micro": {b.microRuns}, "ui": {b.uiRuns}, "builds": {b.webModules, b.coldBuilds},
 	}
 	for _, name := range stepNames {
 		if !opts.runs(name) {
@@ -148,7 +150,7 @@ func run(ctx context.Context, opts options, getenv func(string) string, progress
 }
 
 // stepNames are the parts of a run, in the order they run.
-var stepNames = []string{"load", "jobs", "start", "burst", "upload", "micro", "ui", "builds"}
+var stepNames = []string{"load", "tracing", "jobs", "start", "burst", "upload", "micro", "ui", "builds"}
 
 // runs is whether the step name is part of this run: the -only list when
 // given, else every step whose flag is on.
