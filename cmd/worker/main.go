@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/launchkit/launchkit/internal/app"
+	"github.com/launchkit/launchkit/internal/opsserver"
 )
 
 func main() {
@@ -55,6 +56,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// queue from here too.
 	defer a.StartOutbox(ctx)()
 
+	ops, err := opsserver.Start(opsListeners(a), logger)
+	if err != nil {
+		return err
+	}
+	// The listeners outlive the worker's drain, so its last tasks'
+	// metrics can still be scraped while it finishes them.
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		ops.Stop(sctx)
+	}()
+
 	w, err := a.NewWorker()
 	if err != nil {
 		return err
@@ -66,4 +79,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger.Info("shutting down: finishing in-flight tasks", "timeout", cfg.ShutdownTimeout)
 	w.Shutdown()
 	return nil
+}
+
+// opsListeners are the worker's private listeners: METRICS_ADDR serves
+// its Prometheus registry (task outcomes and durations are counted there,
+// in this process, not in the web's), DEBUG_ADDR its runtime profiles on
+// loopback unless a host is given. The worker has no public address, so
+// there is no token: keep METRICS_ADDR private.
+func opsListeners(a *app.App) []opsserver.Listener {
+	var ls []opsserver.Listener
+	if a.Config.MetricsAddr != "" {
+		ls = append(ls, opsserver.Listener{Key: "METRICS_ADDR", Addr: a.Config.MetricsAddr, Handler: opsserver.Metrics(a.Metrics.Registry, a.Logger), Name: "metrics listening", Path: "/metrics"})
+	}
+	if a.Config.DebugAddr != "" {
+		ls = append(ls, opsserver.Listener{Key: "DEBUG_ADDR", Addr: a.Config.DebugListenAddr(), Handler: opsserver.Debug(), Name: "debug listening", Path: "/debug/pprof/"})
+	}
+	return ls
 }
