@@ -51,12 +51,17 @@ type options struct {
 	micro    bool
 	builds   bool
 	ui       bool
-	renders  int    // recorded first renders of each version
-	only     string // comma-separated steps to run, "" for all that are on
+	renders  int // recorded first renders of each version
+	// tracingRounds is how many times each web of the tracing step is
+	// loaded. The two take turns (off, on, then on, off…), so a stretch
+	// of the machine being busy falls on both alike; the ratio of each
+	// pair is what is reported, its median and range.
+	tracingRounds int
+	only          string // comma-separated steps to run, "" for all that are on
 }
 
 func defaultOptions() options {
-	return options{conns: 32, warmup: 2 * time.Second, duration: 10 * time.Second, tasks: 2000, starts: 5, out: "docs/benchmarks.md", micro: true, builds: true, ui: true, renders: 9}
+	return options{conns: 32, warmup: 2 * time.Second, duration: 10 * time.Second, tasks: 2000, starts: 5, out: "docs/benchmarks.md", micro: true, builds: true, ui: true, renders: 9, tracingRounds: 6}
 }
 
 func main() {
@@ -72,6 +77,7 @@ func main() {
 	fs.BoolVar(&opts.builds, "builds", opts.builds, "also time cold first builds (minutes) and break bin/web down by module")
 	fs.BoolVar(&opts.ui, "ui", opts.ui, "also weigh the signed-in page's CSS, JS and fonts and time its first render in Chromium, beside BENCH_UI_BASE")
 	fs.IntVar(&opts.renders, "renders", opts.renders, "first renders timed for each version (the median is reported)")
+	fs.IntVar(&opts.tracingRounds, "tracing-rounds", opts.tracingRounds, "rounds of the tracing step: each loads the untraced and the traced web once, in turns")
 	fs.StringVar(&opts.only, "only", opts.only, "run only these steps, comma-separated: "+strings.Join(stepNames, ","))
 	_ = fs.Parse(os.Args[1:])
 	for _, name := range strings.Split(opts.only, ",") {

@@ -17,7 +17,7 @@ func TestBenchRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds every binary and starts a dozen processes: not in -short")
 	}
-	opts := options{conns: 4, warmup: 50 * time.Millisecond, duration: 300 * time.Millisecond, tasks: 20, starts: 1, out: "-", ui: true, renders: 1}
+	opts := options{conns: 4, warmup: 50 * time.Millisecond, duration: 300 * time.Millisecond, tasks: 20, starts: 1, out: "-", ui: true, renders: 1, tracingRounds: 2}
 	var progress strings.Builder
 	// The interface is measured alone: building another version is make bench's.
 	getenv := func(k string) string {

@@ -16,12 +16,6 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// tracingRounds is how many times each web process of the tracing step
-// is loaded. The two take turns (off, on, then on, off…), so a stretch of
-// the machine being busy falls on both alike; the ratio of each pair is
-// what is reported, its median and range.
-const tracingRounds = 4
-
 // tracingResult is the tracing step: the same signed-in page load against
 // bin/web with tracing off and with every request sampled and exported to
 // a receiver in the bench process.
@@ -195,7 +189,7 @@ func (b *bench) tracingRuns(ctx context.Context) error {
 	}
 	res := tracingResult{}
 	spec := loadSpec{conns: b.opts.conns, warmup: b.opts.warmup, duration: b.opts.duration, status: http.StatusOK}
-	for round := range tracingRounds {
+	for round := range max(b.opts.tracingRounds, 1) {
 		// off, on, on, off, off, on…: each takes the first turn as often.
 		order := []bool{false, true}
 		if round%2 == 1 {
@@ -285,7 +279,7 @@ func (r *report) tracingMarkdown() string {
 	if rc.undecoded > 0 {
 		fmt.Fprintf(&b, " %d exports could not be decoded.", rc.undecoded)
 	}
-	b.WriteString(" When the export cannot keep up, the SDK drops spans (its queue holds 2048) rather than\n" +
+	b.WriteString("\nWhen the export cannot keep up, the SDK drops spans (its queue holds 2048) rather than\n" +
 		"slow requests down, so fewer spans per page than a page makes means some were dropped.\n")
 	if signed := r.row(rowSignedDefault); signed != nil {
 		fmt.Fprintf(&b, "\nTracing off beside the signed-in row of the load table above (the same binary and settings,\n"+
