@@ -99,7 +99,7 @@ screenshot: ## regenerate docs/screenshot.png, the README's picture: the signed-
 redteam: ## replay the security review's attacks against the built web binary (also part of make test)
 	$(GO) test -count=1 -run 'TestRedTeam' -v ./cmd
 
-bench: ## load, jobs, start-up, memory and size of the built binaries as ratios to baselines, the interface's weight and first render, and the cold first build; writes docs/benchmarks.md (-only: go run ./tools/bench -h)
+bench: ## load (and the signed-in page with tracing off and on), jobs, start-up, memory and size of the built binaries as ratios to baselines, the interface's weight and first render, and the cold first build; writes docs/benchmarks.md (-only: go run ./tools/bench -h)
 	$(GO) run ./tools/bench
 
 ldap: ## a development LDAP directory (slapd: apt-get install slapd ldap-utils) to try directory sign-in; docs/directory-sign-in.md

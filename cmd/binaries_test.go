@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -760,4 +761,123 @@ func TestNoBuildOutputIsTracked(t *testing.T) {
 			t.Errorf("`go build %s` leaves ./%s, which .gitignore does not ignore", pkg, name)
 		}
 	}
+}
+
+// TestWorkerServesMetricsAndProfilesOnItsOwnListeners: the worker has no
+// site, yet its task metrics are counted in its own process. With
+// METRICS_ADDR it serves them (a task it ran shows in
+// launchkit_tasks_processed_total); with DEBUG_ADDR=:PORT it serves the
+// runtime profiles on 127.0.0.1:PORT only, and nothing else there.
+func TestWorkerServesMetricsAndProfilesOnItsOwnListeners(t *testing.T) {
+	dir := t.TempDir()
+	outbox := filepath.Join(dir, "outbox")
+	redisURL := "redis://" + miniredis.RunT(t).Addr() + "/0"
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	debugPort := testenv.FreePort(t)
+	env := []string{
+		"REDIS_URL=" + redisURL, "DATABASE_URL=sqlite://" + filepath.Join(dir, "app.db"), "MAIL_OUTBOX_DIR=" + outbox,
+		"METRICS_ADDR=" + metricsAddr, fmt.Sprintf("DEBUG_ADDR=:%d", debugPort), "DISABLE_SCHEDULER=true",
+	}
+	migrate, _ := binary(t, "manage", []string{"migrate", "up"}, env...)
+	if out, err := migrate.CombinedOutput(); err != nil {
+		t.Fatalf("manage migrate up: %v\n%s", err, out)
+	}
+	cmd, _ := binary(t, "worker", nil, env...)
+	p := testenv.Start(t, cmd)
+	if addr := p.WaitForOutput(regexp.MustCompile(`msg="debug listening" addr=(\S+)`), 30*time.Second); addr != fmt.Sprintf("127.0.0.1:%d", debugPort) {
+		t.Fatalf("the worker's debug listener is on %s, want 127.0.0.1:%d (a bare port is loopback only)", addr, debugPort)
+	}
+	p.WaitForOutput(regexp.MustCompile("worker started"), 30*time.Second)
+
+	rdb, err := redisconn.Open(t.Context(), redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	if err := jobs.NewClient(rdb).EnqueueMail(t.Context(), mail.Message{To: []string{"ada@example.com"}, Subject: "Counted", Text: "by the worker"}); err != nil {
+		t.Fatal(err)
+	}
+	processed := regexp.MustCompile(`(?m)^launchkit_tasks_processed_total\{result="ok",type="mail:send"\} 1$`)
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		status, body := get(t, "http://"+metricsAddr+"/metrics")
+		if status == http.StatusOK && processed.MatchString(body) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("METRICS_ADDR's /metrics (%d) never counted the mail:send task:\n%s", status, grepLines(body, "launchkit_tasks"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	debug := fmt.Sprintf("http://127.0.0.1:%d", debugPort)
+	if status, body := get(t, debug+"/debug/pprof/"); status != http.StatusOK || !strings.Contains(body, "goroutine") {
+		t.Errorf("DEBUG_ADDR's /debug/pprof/ = %d:\n%.300s", status, body)
+	}
+	if status, _ := get(t, debug+"/metrics"); status != http.StatusNotFound {
+		t.Errorf("DEBUG_ADDR's /metrics = %d, want 404: it serves the profiles alone", status)
+	}
+	if status, _ := get(t, "http://"+metricsAddr+"/debug/pprof/"); status != http.StatusNotFound {
+		t.Errorf("METRICS_ADDR's /debug/pprof/ = %d, want 404", status)
+	}
+	// Reached on another address of this machine, the debug port is closed.
+	if ip := nonLoopbackIP(); ip != nil {
+		if c, err := net.DialTimeout("tcp", net.JoinHostPort(ip.String(), fmt.Sprint(debugPort)), time.Second); err == nil {
+			_ = c.Close()
+			t.Errorf("DEBUG_ADDR=:%d answers on %s too, not only on loopback", debugPort, ip)
+		}
+	}
+	p.Terminate()
+	if code := p.Wait(30 * time.Second); code != 0 {
+		t.Errorf("worker exit code %d after SIGTERM:\n%s", code, p.Output())
+	}
+}
+
+// TestWorkerAddressInUseExitsNamingIt: a worker whose METRICS_ADDR or
+// DEBUG_ADDR is taken exits 1 naming the key and the address, before
+// taking any task.
+func TestWorkerAddressInUseExitsNamingIt(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+	redisURL := "redis://" + miniredis.RunT(t).Addr() + "/0"
+	for _, key := range []string{"METRICS_ADDR", "DEBUG_ADDR"} {
+		t.Run(key, func(t *testing.T) {
+			cmd, dir := binary(t, "worker", nil, "REDIS_URL="+redisURL, key+"="+addr)
+			cmd.Env = append(cmd.Env, "DATABASE_URL=sqlite://"+filepath.Join(dir, "app.db"))
+			p := testenv.Start(t, cmd)
+			if code := p.Wait(60 * time.Second); code != 1 {
+				t.Fatalf("exit code %d, want 1:\n%s", code, p.Output())
+			}
+			want := "worker: " + key + " " + addr + ": listen tcp " + addr + ": bind: address already in use"
+			if out := p.Output(); !strings.Contains(out, want) || strings.Contains(out, "worker started") {
+				t.Errorf("output lacks %q (or the worker started):\n%s", want, out)
+			}
+		})
+	}
+}
+
+// nonLoopbackIP is an IPv4 address of this machine other than loopback,
+// or nil when it has none.
+func nonLoopbackIP() net.IP {
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP
+		}
+	}
+	return nil
+}
+
+// grepLines is the lines of s holding substr, for a failure message.
+func grepLines(s, substr string) string {
+	var out []string
+	for line := range strings.SplitSeq(s, "\n") {
+		if strings.Contains(line, substr) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }

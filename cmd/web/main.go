@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/launchkit/launchkit/internal/app"
+	"github.com/launchkit/launchkit/internal/opsserver"
 	"github.com/launchkit/launchkit/internal/web"
 )
 
@@ -107,20 +108,6 @@ type server struct {
 	baseURL   string // the public URL, shown too when it is not the URL served
 }
 
-// servedURL is the URL a listener on addr answers at: a wildcard address
-// shows as localhost, and port 0 as the port the system picked, so the
-// start-up line is a link that works.
-func servedURL(addr net.Addr) string {
-	host, port, err := net.SplitHostPort(addr.String())
-	if err != nil {
-		return addr.String()
-	}
-	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-		host = "localhost"
-	}
-	return "http://" + net.JoinHostPort(host, port)
-}
-
 // serve answers on each server's address until ctx is cancelled or one
 // of them fails, then drains them all.
 func serve(ctx context.Context, servers []server, shutdownTimeout time.Duration, logger *slog.Logger) error {
@@ -136,7 +123,7 @@ func serve(ctx context.Context, servers []server, shutdownTimeout time.Duration,
 			cancel()
 			break
 		}
-		url := servedURL(ln.Addr()) + srv.path
+		url := opsserver.ServedURL(ln.Addr()) + srv.path
 		attrs := []any{"addr", ln.Addr().String(), "url", url}
 		if srv.baseURL != "" && strings.TrimSuffix(srv.baseURL, "/") != url {
 			// Links in mail use BASE_URL: say so when it is elsewhere.

@@ -1,8 +1,7 @@
 // Command worker processes background tasks from Redis (queues critical,
 // default and low) and, unless DISABLE_SCHEDULER=true, enqueues the
 // periodic ones. Run as many as the load needs; exactly one should run the
-// scheduler. With METRICS_ADDR it serves its metrics (the tasks it runs,
-// by type and result) on that private listener.
+// scheduler.
 package main
 
 import (
@@ -10,15 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/launchkit/launchkit/internal/app"
+	"github.com/launchkit/launchkit/internal/opsserver"
 )
 
 func main() {
@@ -56,16 +52,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer a.Close()
 	logger.Info("starting worker", "detail", a.Describe(), "concurrency", cfg.WorkerConcurrency)
-	if cfg.MetricsAddr != "" {
-		stop, err := serveMetrics(a, cfg.MetricsAddr, logger)
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
 	// Tasks written with database changes while Redis was away reach the
 	// queue from here too.
 	defer a.StartOutbox(ctx)()
+
+	ops, err := opsserver.Start(opsListeners(a), logger)
+	if err != nil {
+		return err
+	}
+	// The listeners outlive the worker's drain, so its last tasks'
+	// metrics can still be scraped while it finishes them.
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		ops.Stop(sctx)
+	}()
 
 	w, err := a.NewWorker()
 	if err != nil {
@@ -80,23 +81,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
-// serveMetrics serves the worker's /metrics on addr (METRICS_ADDR, a
-// private listener: no token) until stop is called. Only there can
-// Prometheus read the task counts and durations, which the worker alone
-// records.
-func serveMetrics(a *app.App, addr string, logger *slog.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("METRICS_ADDR %s: %w", addr, err)
+// opsListeners are the worker's private listeners: METRICS_ADDR serves
+// its Prometheus registry (task outcomes and durations are counted there,
+// in this process, not in the web's), DEBUG_ADDR its runtime profiles on
+// loopback unless a host is given. The worker has no public address, so
+// there is no token: keep METRICS_ADDR private.
+func opsListeners(a *app.App) []opsserver.Listener {
+	var ls []opsserver.Listener
+	if a.Config.MetricsAddr != "" {
+		ls = append(ls, opsserver.Listener{Key: "METRICS_ADDR", Addr: a.Config.MetricsAddr, Handler: opsserver.Metrics(a.Metrics.Registry, a.Logger), Name: "metrics listening", Path: "/metrics"})
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", a.Metrics.Handler(slog.NewLogLogger(logger.Handler(), slog.LevelError)))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	logger.Info("metrics listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String()+"/metrics")
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}, nil
+	if a.Config.DebugAddr != "" {
+		ls = append(ls, opsserver.Listener{Key: "DEBUG_ADDR", Addr: a.Config.DebugListenAddr(), Handler: opsserver.Debug(), Name: "debug listening", Path: "/debug/pprof/"})
+	}
+	return ls
 }

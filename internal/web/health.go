@@ -7,12 +7,12 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/http/pprof"
 	"sync/atomic"
 	"time"
 
 	"github.com/launchkit/launchkit/internal/app"
 	"github.com/launchkit/launchkit/internal/cache"
+	"github.com/launchkit/launchkit/internal/opsserver"
 )
 
 // healthz is the liveness probe: the process is up and serving.
@@ -33,9 +33,7 @@ func (s *Server) publicMetrics() bool {
 // MetricsHandler serves the Prometheus metrics of a, without a token: for
 // the private METRICS_ADDR listener.
 func MetricsHandler(a *app.App) http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", a.Metrics.Handler(slog.NewLogLogger(a.Logger.Handler(), slog.LevelError)))
-	return mux
+	return opsserver.Metrics(a.Metrics.Registry, a.Logger)
 }
 
 // metricsHandler serves the Prometheus metrics, behind a bearer token when
@@ -181,13 +179,4 @@ func WithDrain(d *Drain) Option {
 // DebugHandler serves Go's runtime profiles (net/http/pprof) under
 // /debug/pprof/, for the private DEBUG_ADDR listener only: the site's
 // own router never routes to them.
-func DebugHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
-	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("POST /debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
-	return mux
-}
+func DebugHandler() http.Handler { return opsserver.Debug() }

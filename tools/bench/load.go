@@ -34,6 +34,8 @@ type loadSpec struct {
 type loadResult struct {
 	requests int64
 	errors   int64
+	// all is every request answered as expected, warm-up included.
+	all int64
 	// firstErr describes the first failed request, if any.
 	firstErr  error
 	elapsed   time.Duration
@@ -55,6 +57,7 @@ func runLoad(ctx context.Context, spec loadSpec) loadResult {
 		mu       sync.Mutex
 		total    = newHistogram()
 		requests int64
+		all      int64
 		failures int64
 		firstErr error
 	)
@@ -68,7 +71,7 @@ func runLoad(ctx context.Context, spec loadSpec) loadResult {
 			client := newClient(spec, c)
 			defer client.CloseIdleConnections()
 			h := newHistogram()
-			var n, bad int64
+			var n, bad, every int64
 			var errc error
 			for {
 				if ctx.Err() != nil {
@@ -80,6 +83,9 @@ func runLoad(ctx context.Context, spec loadSpec) loadResult {
 				}
 				err := doOne(client, spec.request(c), spec.status)
 				d := time.Since(t0)
+				if err == nil {
+					every++
+				}
 				if t0.Before(recordFrom) {
 					continue
 				}
@@ -97,6 +103,7 @@ func runLoad(ctx context.Context, spec loadSpec) loadResult {
 			defer mu.Unlock()
 			total.merge(h)
 			requests += n
+			all += every
 			failures += bad
 			if firstErr == nil {
 				firstErr = errc
@@ -104,7 +111,7 @@ func runLoad(ctx context.Context, spec loadSpec) loadResult {
 		}()
 	}
 	wg.Wait()
-	return loadResult{requests: requests, errors: failures, firstErr: firstErr, elapsed: spec.duration, latencies: total}
+	return loadResult{requests: requests, all: all, errors: failures, firstErr: firstErr, elapsed: spec.duration, latencies: total}
 }
 
 // newClient is connection c's HTTP client: one keep-alive connection,

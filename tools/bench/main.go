@@ -15,6 +15,8 @@
 //     binary sizes and what bin/web's code is made of;
 //   - the cold first build of make run beside that of a plain chi
 //     program (-builds=false leaves these out: they take minutes);
+//   - the signed-in page with tracing off and with every request traced
+//     and exported to an OTLP receiver in this process, taking turns;
 //   - the in-process cost of each layer of the handler stack.
 //
 // It needs only Go. PostgreSQL and a real Redis are used when
@@ -49,12 +51,17 @@ type options struct {
 	micro    bool
 	builds   bool
 	ui       bool
-	renders  int    // recorded first renders of each version
-	only     string // comma-separated steps to run, "" for all that are on
+	renders  int // recorded first renders of each version
+	// tracingRounds is how many times each web of the tracing step is
+	// loaded. The two take turns (off, on, then on, off…), so a stretch
+	// of the machine being busy falls on both alike; the ratio of each
+	// pair is what is reported, its median and range.
+	tracingRounds int
+	only          string // comma-separated steps to run, "" for all that are on
 }
 
 func defaultOptions() options {
-	return options{conns: 32, warmup: 2 * time.Second, duration: 10 * time.Second, tasks: 2000, starts: 5, out: "docs/benchmarks.md", micro: true, builds: true, ui: true, renders: 9}
+	return options{conns: 32, warmup: 2 * time.Second, duration: 10 * time.Second, tasks: 2000, starts: 5, out: "docs/benchmarks.md", micro: true, builds: true, ui: true, renders: 9, tracingRounds: 6}
 }
 
 func main() {
@@ -70,6 +77,7 @@ func main() {
 	fs.BoolVar(&opts.builds, "builds", opts.builds, "also time cold first builds (minutes) and break bin/web down by module")
 	fs.BoolVar(&opts.ui, "ui", opts.ui, "also weigh the signed-in page's CSS, JS and fonts and time its first render in Chromium, beside BENCH_UI_BASE")
 	fs.IntVar(&opts.renders, "renders", opts.renders, "first renders timed for each version (the median is reported)")
+	fs.IntVar(&opts.tracingRounds, "tracing-rounds", opts.tracingRounds, "rounds of the tracing step: each loads the untraced and the traced web once, in turns")
 	fs.StringVar(&opts.only, "only", opts.only, "run only these steps, comma-separated: "+strings.Join(stepNames, ","))
 	_ = fs.Parse(os.Args[1:])
 	for _, name := range strings.Split(opts.only, ",") {
@@ -129,7 +137,7 @@ func run(ctx context.Context, opts options, getenv func(string) string, progress
 	}
 	steps := map[string][]func(context.Context) error{
 		"load": {b.loadRuns}, "jobs": {b.jobRuns}, "start": {b.startRuns}, "burst": {b.signInBurst}, "upload": {b.uploadBurst},
-		"micro": {b.microRuns}, "ui": {b.uiRuns}, "builds": {b.webModules, b.coldBuilds},
+		"tracing": {b.tracingRuns}, "micro": {b.microRuns}, "ui": {b.uiRuns}, "builds": {b.webModules, b.coldBuilds},
 	}
 	for _, name := range stepNames {
 		if !opts.runs(name) {
@@ -148,7 +156,7 @@ func run(ctx context.Context, opts options, getenv func(string) string, progress
 }
 
 // stepNames are the parts of a run, in the order they run.
-var stepNames = []string{"load", "jobs", "start", "burst", "upload", "micro", "ui", "builds"}
+var stepNames = []string{"load", "tracing", "jobs", "start", "burst", "upload", "micro", "ui", "builds"}
 
 // runs is whether the step name is part of this run: the -only list when
 // given, else every step whose flag is on.

@@ -17,7 +17,7 @@ func TestBenchRuns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds every binary and starts a dozen processes: not in -short")
 	}
-	opts := options{conns: 4, warmup: 50 * time.Millisecond, duration: 300 * time.Millisecond, tasks: 20, starts: 1, out: "-", ui: true, renders: 1}
+	opts := options{conns: 4, warmup: 50 * time.Millisecond, duration: 300 * time.Millisecond, tasks: 20, starts: 1, out: "-", ui: true, renders: 1, tracingRounds: 2}
 	var progress strings.Builder
 	// The interface is measured alone: building another version is make bench's.
 	getenv := func(k string) string {
@@ -39,6 +39,7 @@ func TestBenchRuns(t *testing.T) {
 		"20 concurrent sign-ins", "10 concurrent uploads of a 10.0 MiB PNG", "`bin/web`", "## Targets",
 		"## Interface weight and first render", "**CSS + JS + fonts**", "baseline | skipped: BENCH_UI_BASE is -",
 		"CSS + JS + fonts of the signed-in home, compressed | ≤ 60 KiB", "session-store writes during the steady run: memory store | 0 | 0 | yes",
+		"## Tracing", "| tracing on, every request sampled and exported |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("the report has no %q:\n%s", want, md)

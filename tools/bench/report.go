@@ -56,6 +56,7 @@ type report struct {
 	modules       []moduleSize
 	micro         string
 	ui            []*uiVersion
+	tracing       *tracingResult
 }
 
 func newReport(opts options) *report { return &report{opts: opts, when: time.Now().UTC()} }
@@ -207,6 +208,8 @@ func (r *report) markdown(command string) string {
 			l.name, l.res.perSecond(), ms(h.quantile(0.5)), ms(h.quantile(0.99)), ms(h.max), l.res.errors,
 			vsHello, vsPage, vsAnon, p99, mib(l.peakKiB), writes)
 	}
+
+	b.WriteString(r.tracingMarkdown())
 
 	if len(r.jobs) > 0 {
 		fmt.Fprintf(&b, "\n## Jobs: enqueue → done\n\n%d tasks are enqueued from 8 goroutines in the bench process; then the worker starts and is timed from its first finished task to its last (so neither its start-up nor asynq's one-second poll of an empty queue counts). Both run 10 tasks at once on the same Redis; each drains %d batches, taking turns, and the median is shown.\n\n", o.tasks, jobRounds)
