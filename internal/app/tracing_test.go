@@ -58,12 +58,12 @@ func names(spans tracetest.SpanStubs) []string {
 func leaks(span tracetest.SpanStub, values ...string) string {
 	texts := []string{span.Name, span.Status.Description}
 	for _, kv := range span.Attributes {
-		texts = append(texts, string(kv.Key)+"="+kv.Value.Emit())
+		texts = append(texts, string(kv.Key)+"="+kv.Value.String())
 	}
 	for _, e := range span.Events {
 		texts = append(texts, e.Name)
 		for _, kv := range e.Attributes {
-			texts = append(texts, string(kv.Key)+"="+kv.Value.Emit())
+			texts = append(texts, string(kv.Key)+"="+kv.Value.String())
 		}
 	}
 	for _, text := range texts {
@@ -79,7 +79,7 @@ func leaks(span tracetest.SpanStub, values ...string) string {
 func attr(span tracetest.SpanStub, key string) string {
 	for _, kv := range span.Attributes {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""

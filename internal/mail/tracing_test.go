@@ -107,7 +107,7 @@ func TestSMTPSendingIsASpanWithoutTheRecipients(t *testing.T) {
 	}
 	attrs := map[string]string{}
 	for _, kv := range send.Attributes {
-		attrs[string(kv.Key)] = kv.Value.Emit()
+		attrs[string(kv.Key)] = kv.Value.String()
 	}
 	if attrs["server.address"] != host || attrs["mail.transport"] != "smtp" {
 		t.Errorf("attributes %v", attrs)
@@ -118,7 +118,7 @@ func TestSMTPSendingIsASpanWithoutTheRecipients(t *testing.T) {
 	texts := []string{send.Status.Description}
 	for _, e := range send.Events {
 		for _, kv := range e.Attributes {
-			texts = append(texts, kv.Value.Emit())
+			texts = append(texts, kv.Value.String())
 		}
 	}
 	for k, v := range attrs {
