@@ -86,4 +86,3 @@ func TestARelayedTaskContinuesTheTraceOfItsTransaction(t *testing.T) {
 		}
 	}
 }
-
