@@ -1,7 +1,8 @@
 // Command worker processes background tasks from Redis (queues critical,
 // default and low) and, unless DISABLE_SCHEDULER=true, enqueues the
 // periodic ones. Run as many as the load needs; exactly one should run the
-// scheduler.
+// scheduler. With METRICS_ADDR it serves its metrics (the tasks it runs,
+// by type and result) on that private listener.
 package main
 
 import (
@@ -9,9 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/launchkit/launchkit/internal/app"
 )
@@ -51,6 +56,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer a.Close()
 	logger.Info("starting worker", "detail", a.Describe(), "concurrency", cfg.WorkerConcurrency)
+	if cfg.MetricsAddr != "" {
+		stop, err := serveMetrics(a, cfg.MetricsAddr, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	// Tasks written with database changes while Redis was away reach the
 	// queue from here too.
 	defer a.StartOutbox(ctx)()
@@ -66,4 +78,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger.Info("shutting down: finishing in-flight tasks", "timeout", cfg.ShutdownTimeout)
 	w.Shutdown()
 	return nil
+}
+
+// serveMetrics serves the worker's /metrics on addr (METRICS_ADDR, a
+// private listener: no token) until stop is called. Only there can
+// Prometheus read the task counts and durations, which the worker alone
+// records.
+func serveMetrics(a *app.App, addr string, logger *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("METRICS_ADDR %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", a.Metrics.Handler(slog.NewLogLogger(logger.Handler(), slog.LevelError)))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	logger.Info("metrics listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String()+"/metrics")
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
 }

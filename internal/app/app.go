@@ -161,7 +161,7 @@ func (a *App) openCache(ctx context.Context) (*cache.Cache, error) {
 		}
 		store = cache.Memory(100_000)
 	}
-	return cache.New(store, a.Config.CacheExpire, a.Logger, a.Metrics.ObserveCacheError), nil
+	return cache.New(store, a.Config.CacheExpire, a.Logger, cache.Observer{Lookup: a.Metrics.ObserveCacheLookup, Error: a.Metrics.ObserveCacheError}), nil
 }
 
 // ErrNoRedis is returned when a process needs Redis and REDIS_URL is empty.
@@ -218,6 +218,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		}
 	}
 	a.Jobs = jobs.NewClient(a.Redis)
+	if err := a.watch(); err != nil {
+		return nil, err
+	}
 	a.Outbox = outbox.NewRelay(a.DB.Gorm, a.Redis, jobs.TaskOptions, logger)
 	if cfg.RedisURL != "" {
 		a.Limits = ratelimit.New(a.Redis, logger)
@@ -246,6 +249,25 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		return nil, err
 	}
 	return a, nil
+}
+
+// watch publishes the database pool's statistics and the job queues'
+// counts in the metrics.
+func (a *App) watch() error {
+	if err := a.Metrics.WatchDB(a.DB.SQL, a.DB.ReadSQL); err != nil {
+		return err
+	}
+	return a.Metrics.WatchQueues(func(ctx context.Context) (map[string]metrics.QueueTasks, error) {
+		queues, err := a.Jobs.QueueStats(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string]metrics.QueueTasks, len(queues))
+		for name, q := range queues {
+			out[name] = metrics.QueueTasks(q)
+		}
+		return out, nil
+	})
 }
 
 // openRedis opens REDIS_URL, or, when it is empty and embedded allows

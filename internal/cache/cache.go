@@ -6,7 +6,8 @@
 //
 // A cache is never a reason for a request to fail: when the store does
 // not answer, Fetch computes the value (and the failure is logged and
-// counted in launchkit_cache_errors_total).
+// counted in launchkit_cache_errors_total). Each Fetch counts as a hit or a
+// miss (launchkit_cache_requests_total).
 //
 //	stats, err := cache.Fetch(ctx, s.cache, "admin:stats", time.Minute, s.users.Stats)
 package cache
@@ -42,20 +43,36 @@ type Cache struct {
 	ttl    time.Duration
 	flight singleflight.Group
 	logger *slog.Logger
-	// onError, when set, is told of each failure of the store.
-	onError func(op string)
+	obs    Observer
+}
+
+// Observer is told what the cache does, for the metrics. Either function
+// may be nil.
+type Observer struct {
+	// Lookup is told of each Fetch: hit when the value was read from the
+	// store, else (computed, the store failing included) a miss.
+	Lookup func(hit bool)
+	// Error is told of each failure of the store, by operation (get, set,
+	// delete).
+	Error func(op string)
 }
 
 // New wraps store; ttl is the default time to live (CACHE_EXPIRE), and
-// onError (may be nil) counts the store's failures.
-func New(store Store, ttl time.Duration, logger *slog.Logger, onError func(op string)) *Cache {
-	return &Cache{store: store, ttl: ttl, logger: logger, onError: onError}
+// obs counts the lookups and the store's failures.
+func New(store Store, ttl time.Duration, logger *slog.Logger, obs Observer) *Cache {
+	return &Cache{store: store, ttl: ttl, logger: logger, obs: obs}
 }
 
 func (c *Cache) failed(ctx context.Context, op, key string, err error) {
 	c.logger.WarnContext(ctx, "cache: the store failed; computing instead", "op", op, "key", key, "err", err)
-	if c.onError != nil {
-		c.onError(op)
+	if c.obs.Error != nil {
+		c.obs.Error(op)
+	}
+}
+
+func (c *Cache) lookedUp(hit bool) {
+	if c.obs.Lookup != nil {
+		c.obs.Lookup(hit)
 	}
 }
 
@@ -70,10 +87,12 @@ func Fetch[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, 
 	} else if found {
 		var v T
 		if err := json.Unmarshal(b, &v); err == nil {
+			c.lookedUp(true)
 			return v, nil
 		}
 		// Written by a version of the code whose T differed: recompute.
 	}
+	c.lookedUp(false)
 	// The computation serves every caller waiting on the key, so it runs
 	// on its own context (within computeTimeout), not the first caller's:
 	// one caller giving up must not fail the others. Each caller still

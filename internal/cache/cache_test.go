@@ -79,7 +79,7 @@ func TestConformance(t *testing.T) {
 				t.Error("a value without a time to live was kept")
 			}
 
-			c := cache.New(store, time.Hour, discard, nil)
+			c := cache.New(store, time.Hour, discard, cache.Observer{})
 			var computed atomic.Int32
 			compute := func(context.Context) (stats, error) {
 				computed.Add(1)
@@ -132,8 +132,8 @@ func TestConformance(t *testing.T) {
 func TestAnOutageDegradesToComputing(t *testing.T) {
 	m := miniredis.RunT(t)
 	rdb := testenv.RedisClient(t, "redis://"+m.Addr())
-	var failures atomic.Int32
-	c := cache.New(cache.Redis(rdb), time.Hour, discard, func(string) { failures.Add(1) })
+	var failures, hits, misses atomic.Int32
+	c := cache.New(cache.Redis(rdb), time.Hour, discard, cache.Observer{Error: func(string) { failures.Add(1) }, Lookup: countLookups(&hits, &misses)})
 	m.Close()
 	for i := range 3 {
 		v, err := cache.Fetch(t.Context(), c, "k", 0, func(context.Context) (string, error) { return fmt.Sprint("computed ", i), nil })
@@ -144,6 +144,9 @@ func TestAnOutageDegradesToComputing(t *testing.T) {
 	if failures.Load() != 6 { // a get and a set each time
 		t.Errorf("%d failures counted, want 6", failures.Load())
 	}
+	if hits.Load() != 0 || misses.Load() != 3 {
+		t.Errorf("with the store down: %d hits and %d misses, want 0 and 3 (each value was computed)", hits.Load(), misses.Load())
+	}
 	// Forget cannot promise the old value is gone: it says so.
 	if err := c.Forget(t.Context(), "k"); err == nil || !strings.Contains(err.Error(), "cache: forget k:") {
 		t.Errorf("Forget with Redis down = %v, want an error", err)
@@ -153,11 +156,47 @@ func TestAnOutageDegradesToComputing(t *testing.T) {
 	}
 }
 
+// countLookups is an Observer.Lookup adding to hits and misses.
+func countLookups(hits, misses *atomic.Int32) func(bool) {
+	return func(hit bool) {
+		if hit {
+			hits.Add(1)
+		} else {
+			misses.Add(1)
+		}
+	}
+}
+
+// TestLookupsAreCountedAsHitsAndMisses: a value read back from the store
+// is a hit; one computed (first asked, forgotten, or kept by a version
+// whose type differed) is a miss.
+func TestLookupsAreCountedAsHitsAndMisses(t *testing.T) {
+	var hits, misses atomic.Int32
+	c := cache.New(cache.Memory(100), time.Hour, discard, cache.Observer{Lookup: countLookups(&hits, &misses)})
+	ctx := t.Context()
+	number := func(context.Context) (int, error) { return 7, nil }
+	for range 3 {
+		if _, err := cache.Fetch(ctx, c, "k", 0, number); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if hits.Load() != 2 || misses.Load() != 1 {
+		t.Errorf("three Fetches of a key: %d hits and %d misses, want 2 and 1", hits.Load(), misses.Load())
+	}
+	_ = c.Forget(ctx, "k")
+	_, _ = cache.Fetch(ctx, c, "k", 0, number)
+	// The same key read as another type cannot be decoded: computed.
+	_, _ = cache.Fetch(ctx, c, "k", 0, func(context.Context) (string, error) { return "seven", nil })
+	if hits.Load() != 2 || misses.Load() != 3 {
+		t.Errorf("after Forget and a Fetch as another type: %d hits and %d misses, want 2 and 3", hits.Load(), misses.Load())
+	}
+}
+
 // TestACallerGivingUpFailsNobodyElse: the computation that serves every
 // caller waiting on a key runs on its own; the first caller's context
 // ending stops only that caller's wait.
 func TestACallerGivingUpFailsNobodyElse(t *testing.T) {
-	c := cache.New(cache.Memory(100), time.Hour, discard, nil)
+	c := cache.New(cache.Memory(100), time.Hour, discard, cache.Observer{})
 	release := make(chan struct{})
 	compute := func(ctx context.Context) (string, error) {
 		select {

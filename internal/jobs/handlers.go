@@ -73,7 +73,7 @@ func (h *Handlers) observe(next asynq.Handler) asynq.Handler {
 	return asynq.HandlerFunc(func(ctx context.Context, t *asynq.Task) error {
 		start := time.Now()
 		err := next.ProcessTask(ctx, t)
-		h.Metrics.ObserveTask(t.Type(), err, time.Since(start))
+		h.Metrics.ObserveTask(ctx, t.Type(), err, time.Since(start))
 		return err
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 )
@@ -38,26 +39,42 @@ const (
 // time.
 var ErrStatsUnavailable = errors.New("job queue statistics are unavailable")
 
-// statsCache is Stats's last answer (a failure included) and the reading
-// under way, if any.
+// statsCache is the last answer of QueueStats (a failure included) and
+// the reading under way, if any.
 type statsCache struct {
 	mu      sync.Mutex
-	value   JobStats
+	value   map[string]JobStats // by queue
 	err     error
 	at      time.Time     // when value or err was found; zero: never
 	reading chan struct{} // closed when the reading under way ends
 }
 
-// Stats counts the tasks of every queue (asynq's Inspector), at most
-// StatsTTL old. A reading of Redis runs one at a time, in the background:
-// a caller waits for it at most StatsTimeout (or until ctx ends) and then
-// gets ErrStatsUnavailable, which is kept as the answer for StatsTTL, as
-// is Redis's own error.
+// Stats counts the tasks of every queue together, at most StatsTTL old
+// (QueueStats).
 func (c *Client) Stats(ctx context.Context) (JobStats, error) {
+	queues, err := c.QueueStats(ctx)
+	var total JobStats
+	for _, q := range queues {
+		total.Pending += q.Pending
+		total.Active += q.Active
+		total.Scheduled += q.Scheduled
+		total.Retry += q.Retry
+		total.Archived += q.Archived
+	}
+	return total, err
+}
+
+// QueueStats counts the tasks of each queue asynq knows (its Inspector),
+// by queue name, at most StatsTTL old: the admin pages and every scrape
+// of /metrics share one reading. A reading of Redis runs one at a time,
+// in the background: a caller waits for it at most StatsTimeout (or until
+// ctx ends) and then gets ErrStatsUnavailable, which is kept as the
+// answer for StatsTTL, as is Redis's own error. The map is the caller's.
+func (c *Client) QueueStats(ctx context.Context) (map[string]JobStats, error) {
 	sc := &c.stats
 	sc.mu.Lock()
 	if !sc.at.IsZero() && time.Since(sc.at) < StatsTTL {
-		v, err := sc.value, sc.err
+		v, err := maps.Clone(sc.value), sc.err
 		sc.mu.Unlock()
 		return v, err
 	}
@@ -74,19 +91,19 @@ func (c *Client) Stats(ctx context.Context) (JobStats, error) {
 	case <-reading:
 		sc.mu.Lock()
 		defer sc.mu.Unlock()
-		return sc.value, sc.err
+		return maps.Clone(sc.value), sc.err
 	case <-timer.C:
 	case <-ctx.Done():
-		return JobStats{}, fmt.Errorf("%w: %w", ErrStatsUnavailable, ctx.Err())
+		return nil, fmt.Errorf("%w: %w", ErrStatsUnavailable, ctx.Err())
 	}
 	// Redis is slow or gone: say so to the callers of the next StatsTTL
 	// at once, unless the reading ended meanwhile.
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if sc.reading == reading {
-		sc.value, sc.err, sc.at = JobStats{}, fmt.Errorf("%w: no answer within %s", ErrStatsUnavailable, StatsTimeout), time.Now()
+		sc.value, sc.err, sc.at = nil, fmt.Errorf("%w: no answer within %s", ErrStatsUnavailable, StatsTimeout), time.Now()
 	}
-	return sc.value, sc.err
+	return maps.Clone(sc.value), sc.err
 }
 
 // readStats reads the counts from Redis into c.stats and closes done.
@@ -102,23 +119,19 @@ func (c *Client) readStats(done chan struct{}) {
 	close(done)
 }
 
-// countTasks adds up the states of every queue asynq knows.
-func (c *Client) countTasks() (JobStats, error) {
-	var st JobStats
+// countTasks counts the states of every queue asynq knows.
+func (c *Client) countTasks() (map[string]JobStats, error) {
 	queues, err := c.inspector.Queues()
 	if err != nil {
-		return st, err
+		return nil, err
 	}
+	byQueue := make(map[string]JobStats, len(queues))
 	for _, q := range queues {
 		info, err := c.inspector.GetQueueInfo(q)
 		if err != nil {
-			return JobStats{}, err
+			return nil, err
 		}
-		st.Pending += info.Pending
-		st.Active += info.Active
-		st.Scheduled += info.Scheduled
-		st.Retry += info.Retry
-		st.Archived += info.Archived
+		byQueue[q] = JobStats{Pending: info.Pending, Active: info.Active, Scheduled: info.Scheduled, Retry: info.Retry, Archived: info.Archived}
 	}
-	return st, nil
+	return byQueue, nil
 }

@@ -61,6 +61,24 @@ func TestStatsCountsTasksByState(t *testing.T) {
 			if got.Queued() != 3 {
 				t.Errorf("Queued = %d, want 3", got.Queued())
 			}
+			// By queue (the metrics' launchkit_queue_tasks), from the same
+			// reading. The mail went to its own queue.
+			byQueue, err := c.QueueStats(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if byQueue[jobs.QueueLow] != (jobs.JobStats{Scheduled: 1}) || byQueue[jobs.QueueDefault] != (jobs.JobStats{Archived: 1}) {
+				t.Errorf("QueueStats = %+v", byQueue)
+			}
+			var mail jobs.JobStats
+			for name, q := range byQueue {
+				if name != jobs.QueueLow && name != jobs.QueueDefault {
+					mail.Pending += q.Pending
+				}
+			}
+			if mail.Pending != 3 {
+				t.Errorf("QueueStats = %+v, want the 3 mails pending in their queue", byQueue)
+			}
 
 			// Within StatsTTL the answer is the one kept.
 			if _, err := aq.Enqueue(asynq.NewTask("another", nil), asynq.Queue(jobs.QueueLow)); err != nil {

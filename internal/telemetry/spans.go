@@ -41,7 +41,15 @@ func End(span trace.Span, err error) {
 // StartEnqueue starts the producer span of queueing a task of taskType;
 // the task should carry Inject of the context it returns, so that the
 // worker's span is its child.
+//
+// Queued outside any trace (the scheduler, a relay sending a row written
+// outside one), there is no span and the task carries nothing: its run
+// starts a trace of its own, rather than inheriting the "not sampled" of
+// an enqueue span that the sampler dropped for having no parent.
 func StartEnqueue(ctx context.Context, taskType string) (context.Context, trace.Span) {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return ctx, trace.SpanFromContext(ctx)
+	}
 	return Start(ctx, "enqueue "+taskType,
 		trace.WithSpanKind(trace.SpanKindProducer),
 		trace.WithAttributes(

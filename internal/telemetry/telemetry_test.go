@@ -139,6 +139,11 @@ func TestATaskContinuesTheTraceThatQueuedIt(t *testing.T) {
 	// Another process: only the headers cross.
 	_, task := telemetry.StartTask(context.Background(), "mail:send", "t1", headers)
 	task.End()
+	// Queued outside any trace (the scheduler): the task carries nothing,
+	// so that its run starts a trace rather than inheriting a dropped one.
+	if h := telemetry.Inject(must(telemetry.StartEnqueue(context.Background(), "sessions:purge"))); h != nil {
+		t.Errorf("a task queued outside any trace carries %v", h)
+	}
 	_, root := telemetry.StartTask(context.Background(), "sessions:purge", "t2", nil)
 	root.End()
 	_ = otel.GetTracerProvider().(*sdktrace.TracerProvider).ForceFlush(context.Background())
@@ -167,4 +172,9 @@ func TestSamplerFromTheEnvironment(t *testing.T) {
 	if n := len(exp.GetSpans()); n != 0 {
 		t.Errorf("ratio 0 exported %d spans", n)
 	}
+}
+
+func must(ctx context.Context, span trace.Span) context.Context {
+	span.End()
+	return ctx
 }

@@ -11,8 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/launchkit/launchkit/internal/app"
 	"github.com/launchkit/launchkit/internal/cache"
 )
@@ -36,14 +34,14 @@ func (s *Server) publicMetrics() bool {
 // the private METRICS_ADDR listener.
 func MetricsHandler(a *app.App) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelError)}))
+	mux.Handle("GET /metrics", a.Metrics.Handler(slog.NewLogLogger(a.Logger.Handler(), slog.LevelError)))
 	return mux
 }
 
 // metricsHandler serves the Prometheus metrics, behind a bearer token when
 // METRICS_TOKEN is set.
 func (s *Server) metricsHandler() http.HandlerFunc {
-	h := promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.logger.Handler(), slog.LevelError)})
+	h := s.metrics.Handler(slog.NewLogLogger(s.logger.Handler(), slog.LevelError))
 	want := []byte("Bearer " + s.cfg.MetricsToken)
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.MetricsToken != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
@@ -99,6 +97,8 @@ const readyTimeout = 2 * time.Second
 // also reports the directory (a service bind), without answering 503 for
 // it: a directory outage stops only directory sign-ins, and taking every
 // web process out of rotation for it would stop everything else too.
+// Each check's result is kept in launchkit_readiness_check_ok, which the
+// readiness alert (deploy/prometheus) watches.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.drain.Draining() {
 		w.Header().Set("Content-Type", "application/json")
@@ -150,6 +150,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 
 	status, overall := http.StatusOK, "ok"
 	for name, c := range checks {
+		s.metrics.ObserveReadiness(name, c.Status == "ok")
 		if c.Status != "ok" && name != advisoryCheck {
 			status, overall = http.StatusServiceUnavailable, "unavailable"
 		}

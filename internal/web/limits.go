@@ -47,7 +47,7 @@ func (s *Server) limitAddress(kind string, limit ratelimit.Limit) func(http.Hand
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			key := kind + ":addr:" + limitKey(s.clientAddress(r))
 			if d := s.limits.Take(r.Context(), key, limit); !d.Allowed {
-				s.recordLimitHit(r.Context(), key, 0, budgetNames[kind])
+				s.recordLimitHit(r.Context(), key, 0, kind)
 				s.respond(w, r, errTooMany(d.RetryAfter, ""))
 				return
 			}
@@ -127,7 +127,7 @@ func (s *Server) spendGuess(ctx context.Context, budget guessBudget) error {
 	if d.Allowed {
 		return nil
 	}
-	s.recordLimitHit(ctx, budget.key, s.budgetUser(ctx, budget), budgetNames["account"])
+	s.recordLimitHit(ctx, budget.key, s.budgetUser(ctx, budget), "account")
 	wait := tryAgainIn(d.RetryAfter)
 	reset := "choose a new password with a link by mail: /user/forgot-password"
 	if s.cfg.UserLDAP {
@@ -264,13 +264,14 @@ func (s *Server) spendKeyCreation(ctx context.Context, userID uint) error {
 	if d.Allowed {
 		return nil
 	}
-	s.recordLimitHit(ctx, key, userID, budgetNames["apikey"])
+	s.recordLimitHit(ctx, key, userID, "apikey")
 	return errTooMany(d.RetryAfter, "You have created too many API keys lately. "+tryAgainIn(d.RetryAfter)+".")
 }
 
-// budgetNames are the budgets as the security log names them: the
-// address budgets by their kind (limitAddress), then the account's
-// guesses and its key creations.
+// budgetNames are the budgets as the security log names them, under the
+// names the metrics count their refusals by (the budget label of
+// launchkit_rate_limit_refusals_total): the address budgets by their kind
+// (limitAddress), then the account's guesses and its key creations.
 var budgetNames = map[string]string{
 	"guess":         "password checks per address",
 	"post":          "mail and sign-up forms per address",
@@ -285,14 +286,16 @@ var budgetNames = map[string]string{
 // flood does not become a flood of rows.
 var limitHitsRecorded = ratelimit.Limit{Burst: 1, Period: time.Minute}
 
-// recordLimitHit records, at most once a minute per budget key, that
-// the budget named name was spent; userID is the account it is for
-// (0: an address's). A failure to record is logged: the refusal stands.
-func (s *Server) recordLimitHit(ctx context.Context, key string, userID uint, name string) {
+// recordLimitHit counts a refusal by budget (a key of budgetNames) in
+// the metrics, and records, at most once a minute per budget key, that the
+// budget was spent; userID is the account it is for (0: an address's). A
+// failure to record is logged: the refusal stands.
+func (s *Server) recordLimitHit(ctx context.Context, key string, userID uint, budget string) {
+	s.metrics.ObserveRefusal(budget)
 	if !s.limits.Take(ctx, "seclog:"+key, limitHitsRecorded).Allowed {
 		return
 	}
-	e := seclog.Event{Kind: seclog.LimitHit, Detail: "budget: " + name}
+	e := seclog.Event{Kind: seclog.LimitHit, Detail: "budget: " + budgetNames[budget]}
 	if userID != 0 {
 		e.UserID = seclog.UserRef(userID)
 	}

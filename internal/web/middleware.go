@@ -73,7 +73,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			route = "unmatched" // raw paths would make a label per URL probed
 		}
 		nameSpan(r, route)
-		s.metrics.ObserveRequest(r.Method, route, status, duration)
+		s.metrics.ObserveRequest(r.Context(), r.Method, route, status, duration)
 		s.logger.InfoContext(r.Context(), "request",
 			"method", r.Method, "path", r.URL.Path, "status", status,
 			"bytes", ww.BytesWritten(), "queries", queries.N(), "duration", duration.Round(time.Microsecond))

@@ -170,7 +170,7 @@ func (s *Server) spendCode(ctx context.Context, budget guessBudget) error {
 	if d.Allowed {
 		return nil
 	}
-	s.recordLimitHit(ctx, budget.key, budget.user, budgetNames["second-factor"])
+	s.recordLimitHit(ctx, budget.key, budget.user, "second-factor")
 	return errTooMany(d.RetryAfter, fmt.Sprintf("Too many wrong codes for this account. %s.", tryAgainIn(d.RetryAfter)))
 }
 
