@@ -79,7 +79,7 @@ func (s *Server) loadUser(next http.Handler) http.Handler {
 			s.respond(w, r, err)
 		default:
 			markSignedIn(r)
-			noteReportedUser(ctx, u)
+			s.noteReportedUser(ctx, u)
 			s.touchSession(ctx, u)
 			next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, userKey{}, u)))
 		}

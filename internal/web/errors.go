@@ -181,8 +181,12 @@ func (s *Server) withReportedUser(r *http.Request) *http.Request {
 	return r.WithContext(context.WithValue(r.Context(), reportedUserKey{}, &reportedUser{}))
 }
 
-// noteReportedUser records u as the request's user for an error report.
-func noteReportedUser(ctx context.Context, u *users.User) {
+// noteReportedUser records u as the request's user for an error report
+// (nothing, not even the lookup, when errors are not reported).
+func (s *Server) noteReportedUser(ctx context.Context, u *users.User) {
+	if s.reports == nil {
+		return
+	}
 	if ru, ok := ctx.Value(reportedUserKey{}).(*reportedUser); ok {
 		ru.id = u.ID
 	}
