@@ -3,6 +3,7 @@ package errreport
 import (
 	"encoding/json"
 	"regexp"
+	"strings"
 
 	"github.com/getsentry/sentry-go"
 )
@@ -21,9 +22,16 @@ type scrubber struct {
 	patterns []pattern
 }
 
+// pattern is one rule: what to replace, with what, and the text (in
+// lower case) without which it cannot match, checked first because a
+// report's many short strings ("linux", "amd64") match none.
 type pattern struct {
-	re   *regexp.Regexp
-	with string
+	re    *regexp.Regexp
+	with  string
+	needs []string
+	// named, when set, limits the rule to matches whose first group
+	// (a name) it matches: cheaper than one expression holding both.
+	named *regexp.Regexp
 }
 
 // credentialNames are the names whose value, in name=value or in a JSON
@@ -45,23 +53,31 @@ func newScrubber(values func(string) string, secretNames []string) *scrubber {
 		}
 	}
 	s := &scrubber{values: values}
-	for _, p := range []struct{ expr, with string }{
+	for _, p := range []struct {
+		expr, with string
+		needs      []string
+	}{
 		// A whole header line, or a header in a printed http.Header.
-		{`\b(` + headerNames + `)("?\s*:\s*)(\[[^\]]*\]|[^\r\n]*)`, "$1$2" + redacted},
+		{`\b(` + headerNames + `)("?\s*:\s*)(\[[^\]]*\]|[^\r\n]*)`, "$1$2" + redacted, []string{"authorization", "cookie", "x-api-key", "x-auth-token", "x-csrf-token"}},
 		// Authorization schemes wherever they appear.
-		{`(?i)\b(bearer|basic|digest)(\s+)[A-Za-z0-9._~+/=-]{6,}`, "$1$2" + redacted},
-		// name=value (a query, a form, a cookie, a DSN in a config
-		// dump) and "name": "value" (JSON).
-		{`(?i)([\w.-]*(?:` + names + `)[\w.-]*)(\s*=\s*|"\s*:\s*"?)([^\s"'&;,()\[\]{}<>]+)`, "$1$2" + redacted},
+		{`(?i)\b(bearer|basic|digest)(\s+)[A-Za-z0-9._~+/=-]{6,}`, "$1$2" + redacted, []string{"bearer", "basic", "digest"}},
 		// The password in a URL's user info.
-		{`(?i)\b([a-z][a-z0-9+.-]*://[^\s/:@]*:)[^\s/@]+@`, "$1" + redacted + "@"},
+		{`(?i)\b([a-z][a-z0-9+.-]*://[^\s/:@]*:)[^\s/@]+@`, "$1" + redacted + "@", []string{"://"}},
 		// Launchkit's own API keys (lk_ and 43 characters), named or not.
-		{`\blk_[A-Za-z0-9_-]{20,}`, redacted},
+		{`\blk_[A-Za-z0-9_-]{20,}`, redacted, []string{"lk_"}},
 		// The account links mailed to users: the token is the path's end.
-		{`(/user/(?:reset-password|confirm-email)/)[^\s/?#"']+`, "$1" + redacted},
+		{`(/user/(?:reset-password|confirm-email)/)[^\s/?#"']+`, "$1" + redacted, []string{"/user/"}},
 	} {
-		s.patterns = append(s.patterns, pattern{regexp.MustCompile(p.expr), p.with})
+		s.patterns = append(s.patterns, pattern{re: regexp.MustCompile(p.expr), with: p.with, needs: p.needs})
 	}
+	// name=value (a query, a form, a cookie, a DSN in a config dump)
+	// and "name": "value" (JSON), for the credential names.
+	s.patterns = append(s.patterns, pattern{
+		re:    regexp.MustCompile(`([\w.-]+)(\s*=\s*|"\s*:\s*"?)([^\s"'&;,()\[\]{}<>]+)`),
+		with:  "$1$2" + redacted,
+		needs: []string{"=", `":`},
+		named: regexp.MustCompile(`(?i)` + names),
+	})
 	return s
 }
 
@@ -73,10 +89,44 @@ func (s *scrubber) text(t string) string {
 	if s.values != nil {
 		t = s.values(t)
 	}
+	lower := strings.ToLower(t)
 	for _, p := range s.patterns {
-		t = p.re.ReplaceAllString(t, p.with)
+		if p.applies(lower) {
+			t = p.replace(t)
+		}
 	}
 	return t
+}
+
+// replace applies the rule to t.
+func (p pattern) replace(t string) string {
+	if p.named == nil {
+		return p.re.ReplaceAllString(t, p.with)
+	}
+	var b []byte
+	last := 0
+	for _, m := range p.re.FindAllStringSubmatchIndex(t, -1) {
+		if !p.named.MatchString(t[m[2]:m[3]]) {
+			continue
+		}
+		b = append(b, t[last:m[0]]...)
+		b = p.re.ExpandString(b, p.with, t, m)
+		last = m[1]
+	}
+	if b == nil {
+		return t
+	}
+	return string(append(b, t[last:]...))
+}
+
+// applies reports whether the rule can match a text, given in lower case.
+func (p pattern) applies(lower string) bool {
+	for _, n := range p.needs {
+		if strings.Contains(lower, n) {
+			return true
+		}
+	}
+	return false
 }
 
 // event scrubs every part of a report that carries text from the error
