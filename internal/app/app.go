@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/directory"
+	"github.com/launchkit/launchkit/internal/errreport"
 	"github.com/launchkit/launchkit/internal/jobs"
 	"github.com/launchkit/launchkit/internal/keyring"
 	"github.com/launchkit/launchkit/internal/logging"
@@ -85,6 +87,9 @@ type App struct {
 	// Alerts mails ADMINS about 500s, panics and tasks out of retries
 	// (EMAIL_ERRORS); nil when off.
 	Alerts *alerts.Mailer
+	// Reports sends panics, 500s and tasks out of retries to the error
+	// tracker (SENTRY_DSN), beside the admins' mail; nil when off.
+	Reports *errreport.Reporter
 	// Directory signs users in against LDAP (USER_LDAP); nil when off.
 	Directory *directory.Client
 	// Events is the security log (sign-ins, credential and role
@@ -188,6 +193,18 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	}
 	if a.Keys, err = keyring.New(cfg.SecretKey, cfg.SecretKeyFallbacks, cfg.BaseURL); err != nil {
 		return nil, err
+	}
+	if a.Reports, err = errreport.New(errreport.Options{
+		DSN: cfg.SentryDSN, Environment: cfg.Env, Release: telemetry.Release(),
+		Scrub: cfg.Scrub, SecretNames: []string{cfg.SessionCookieName},
+	}); err != nil {
+		return nil, err
+	}
+	if a.Reports != nil {
+		// The host only: the DSN's key is a secret.
+		if u, err := url.Parse(cfg.SentryDSN); err == nil {
+			a.Logger.Info("error reports are on: panics, 500s and tasks out of retries go to the tracker", "host", u.Host)
+		}
 	}
 
 	// Redis first: a process that cannot have one (no REDIS_URL where
@@ -466,6 +483,8 @@ func (a *App) NewWorker() (*jobs.Worker, error) {
 		ShutdownTimeout: a.Config.ShutdownTimeout,
 		Logger:          a.Logger,
 		OnTaskFailed: func(ctx context.Context, taskType, taskID string, err error) {
+			// ctx carries the trace the task's headers brought, if any.
+			a.Reports.Error(ctx, err, errreport.Info{Kind: "task", ID: taskID, Where: taskType})
 			if taskType == alerts.TaskMail {
 				return // an alert about an alert would only start a chain
 			}
@@ -494,6 +513,8 @@ func (a *App) Close() {
 			a.Logger.Warn("close database", "err", err)
 		}
 	}
+	// The reports still queued go out, within a bound.
+	a.Reports.Close()
 	// Last: the spans of everything above are exported before exit.
 	if err := a.Telemetry.ShutdownOnExit(); err != nil {
 		a.Logger.Warn("tracing: the last spans could not be exported", "err", err)

@@ -115,6 +115,11 @@ type Config struct {
 	MetricsAddr  string `key:"METRICS_ADDR" help:"host:port of a separate listener serving only /metrics, without a token (keep it private); ADDR then does not serve /metrics. A worker given one serves its metrics (the tasks it runs) there"`
 	DebugAddr    string `key:"DEBUG_ADDR" help:"host:port of a separate listener serving only Go's runtime profiles (net/http/pprof, under /debug/pprof/); off when empty; a bare :port listens on loopback only (write 0.0.0.0:port to open it wider: the profiles show the process's memory and stacks)"`
 
+	// SentryDSN is where error reports go (internal/errreport): the
+	// project's address and its public key, which lets anyone holding it
+	// post reports to the project, so it is kept like a password.
+	SentryDSN string `key:"SENTRY_DSN" sensitive:"true" help:"DSN of a Sentry-compatible error tracker (Sentry, GlitchTip, Bugsink), https://KEY@host/PROJECT: every panic, 500 and task out of retries is reported to it with its request or task ID, trace ID, route or task type and user ID, scrubbed of secrets, beside the admins' mail; off when empty"`
+
 	ShutdownTimeout time.Duration `key:"SHUTDOWN_TIMEOUT" default:"15s" help:"how long SIGTERM waits for in-flight requests and tasks"`
 	// ShutdownDrainDelay is how long a web process, on SIGTERM, keeps
 	// serving while /readyz answers 503, so that the load balancer takes

@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	"net/netip"
 	"net/url"
+	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -154,6 +155,11 @@ func validate(c *Config) Problems {
 	if c.DebugAddr != "" {
 		if err := checkAddr(c.DebugAddr); err != nil {
 			bad("DEBUG_ADDR", "%s is not a host:port address: %v", c.show("DEBUG_ADDR", c.DebugAddr), err)
+		}
+	}
+	if c.SentryDSN != "" {
+		if msg := checkSentryDSN(c.SentryDSN); msg != "" {
+			bad("SENTRY_DSN", "%s", msg)
 		}
 	}
 	if c.ShutdownTimeout <= 0 {
@@ -411,3 +417,28 @@ var (
 	s3Region = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,39}$`)
 	s3Prefix = regexp.MustCompile(`^[A-Za-z0-9._/-]{1,200}$`)
 )
+
+// checkSentryDSN says what is wrong with a SENTRY_DSN, or "" when it is a
+// DSN the Sentry SDK accepts: http(s)://PUBLIC_KEY@host[:port][/path]/PROJECT.
+// The messages never quote the value: the DSN is a secret, and url.Parse's
+// own errors would.
+func checkSentryDSN(dsn string) string {
+	const shape = "(expected https://PUBLIC_KEY@host/PROJECT_ID, as the error tracker's project settings show it)"
+	u, err := url.Parse(dsn)
+	switch {
+	case err != nil:
+		return "not a URL " + shape
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "not an http:// or https:// URL " + shape
+	case u.User == nil || u.User.Username() == "":
+		return "lacks the public key before the @ " + shape
+	case u.Hostname() == "":
+		return "lacks a host " + shape
+	case u.RawQuery != "" || u.Fragment != "":
+		return "must not have a query or fragment " + shape
+	}
+	if _, project := path.Split(u.Path); project == "" {
+		return "lacks the project ID at the end of its path " + shape
+	}
+	return ""
+}

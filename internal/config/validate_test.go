@@ -390,3 +390,47 @@ func TestStorageEndpointProblemsNeverShowASecret(t *testing.T) {
 		assertNotContains(t, "error", err.Error(), secret)
 	}
 }
+
+// TestSentryDSNIsCheckedWithoutBeingQuoted: a SENTRY_DSN the Sentry SDK
+// would refuse stops start-up with what is wrong, and the message never
+// holds the DSN (a secret: its key lets anyone post to the project);
+// a good one, or none, loads.
+func TestSentryDSNIsCheckedWithoutBeingQuoted(t *testing.T) {
+	t.Parallel()
+	for dsn, want := range map[string]string{
+		"sentry.example.com/1":                      "not an http:// or https:// URL",
+		"ftp://k3y@sentry.example.com/1":            "not an http:// or https:// URL",
+		"https://sentry.example.com/1":              "lacks the public key",
+		"https://k3y@/1":                            "lacks a host",
+		"https://k3y@sentry.example.com":            "lacks the project ID",
+		"https://k3y@sentry.example.com/":           "lacks the project ID",
+		"https://k3y@sentry.example.com/1?x=secret": "must not have a query",
+		"https://k3y@sentry.example.com:port/1":     "not a URL",
+		"https://k3y@sentry.exa mple.com/1":         "not a URL",
+	} {
+		err := loadError(t, Options{Getenv: env{"SENTRY_DSN": dsn}.get})
+		assertContains(t, "problem", err.problem(t, "SENTRY_DSN").Message, want, "https://PUBLIC_KEY@host/PROJECT_ID")
+		if strings.Contains(err.Error(), "k3y") || strings.Contains(err.Error(), "sentry.example.com") {
+			t.Errorf("the error quotes the DSN: %v", err)
+		}
+	}
+	for _, dsn := range []string{"", "https://k3y@o1.ingest.sentry.io/42", "http://k3y@127.0.0.1:9000/api/1", "https://k3y:old-secret@glitchtip.example.com/7"} {
+		cfg, err := Load(context.Background(), Options{Getenv: env{"SENTRY_DSN": dsn}.get})
+		if err != nil {
+			t.Errorf("SENTRY_DSN %q: %v", dsn, err)
+			continue
+		}
+		if got := cfg.Entries(); dsn != "" && !slicesContainsEntry(got, "SENTRY_DSN", Redacted) {
+			t.Errorf("manage config shows SENTRY_DSN unredacted")
+		}
+	}
+}
+
+func slicesContainsEntry(entries []Entry, key, value string) bool {
+	for _, e := range entries {
+		if e.Key == key {
+			return e.Value == value
+		}
+	}
+	return false
+}

@@ -194,6 +194,7 @@ func (s *Server) requireAPIKey(next http.Handler) http.Handler {
 			s.respond(w, r, err)
 			return
 		}
+		s.noteReportedUser(r.Context(), u)
 		// What a key's user is sent is theirs alone, like a signed-in page.
 		w.Header().Set("Cache-Control", privateNoStore)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))

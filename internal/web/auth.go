@@ -79,6 +79,7 @@ func (s *Server) loadUser(next http.Handler) http.Handler {
 			s.respond(w, r, err)
 		default:
 			markSignedIn(r)
+			s.noteReportedUser(ctx, u)
 			s.touchSession(ctx, u)
 			next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, userKey{}, u)))
 		}

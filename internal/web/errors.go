@@ -7,13 +7,16 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/launchkit/launchkit/internal/alerts"
-
+	"github.com/launchkit/launchkit/internal/errreport"
 	"github.com/launchkit/launchkit/internal/logging"
+	"github.com/launchkit/launchkit/internal/telemetry"
+	"github.com/launchkit/launchkit/internal/users"
 )
 
 // errorPage is the data of templates/errors/error.html and, reduced to
@@ -23,7 +26,10 @@ type errorPage struct {
 	Title     string
 	Message   string
 	RequestID string
-	Detail    string // development only: the panic and its stack
+	// TraceID is the request's trace (5xx only), "" when tracing is off:
+	// with the request ID, what an operator searches the traces for.
+	TraceID string
+	Detail  string // development only: the panic and its stack
 	// Back is the page of this site the visitor came from (the
 	// Referer's path and query), "" when unknown or elsewhere.
 	Back string
@@ -59,6 +65,7 @@ func (s *Server) renderErrorPage(w http.ResponseWriter, r *http.Request, p error
 	p.Title = http.StatusText(p.Status)
 	if p.Status >= 500 {
 		p.RequestID = logging.RequestID(r.Context())
+		p.TraceID = telemetry.TraceID(r.Context())
 	}
 	addVary(w.Header(), "Accept") // JSON or HTML: wantsJSON
 	if wantsJSON(r) {
@@ -107,6 +114,9 @@ func writeJSONError(w http.ResponseWriter, p errorPage) {
 	if p.RequestID != "" {
 		body["request_id"] = p.RequestID
 	}
+	if p.TraceID != "" {
+		body["trace_id"] = p.TraceID
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": body})
@@ -126,6 +136,7 @@ func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) 
 	}
 	s.logger.ErrorContext(r.Context(), "server error", "method", r.Method, "path", r.URL.Path, "err", err)
 	s.alert(r, err.Error())
+	s.reports.Error(r.Context(), err, s.reportInfo(r))
 	s.renderError(w, r, http.StatusInternalServerError, "")
 }
 
@@ -136,6 +147,56 @@ func (s *Server) alert(r *http.Request, err string) {
 		where = r.Method + " " + rc.RoutePattern()
 	}
 	s.alerts.Report(r.Context(), alerts.Alert{Kind: "request", ID: logging.RequestID(r.Context()), Where: where, Err: err})
+}
+
+// reportInfo is what an error report says of a request: its ID, route and
+// signed-in user. Never its path: a path can hold a token
+// (/user/reset-password/{token}).
+func (s *Server) reportInfo(r *http.Request) errreport.Info {
+	info := errreport.Info{Kind: "request", ID: logging.RequestID(r.Context()), Where: r.Method}
+	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+		info.Where = r.Method + " " + rc.RoutePattern()
+	}
+	if u := currentUser(r); u != nil {
+		info.UserID = strconv.FormatUint(uint64(u.ID), 10)
+	} else if id := reportedUserID(r.Context()); id != 0 {
+		info.UserID = strconv.FormatUint(uint64(id), 10)
+	}
+	return info
+}
+
+// reportedUserKey holds, in a request's context, the *reportedUser that
+// loadUser and requireAPIKey fill in: recoverPanic's request is the one
+// from before the user was known, so it reads the user from there.
+type reportedUserKey struct{}
+
+type reportedUser struct{ id uint }
+
+// withReportedUser gives r a place for the user's ID, when errors are
+// reported (SENTRY_DSN): nothing is added to a request otherwise.
+func (s *Server) withReportedUser(r *http.Request) *http.Request {
+	if s.reports == nil {
+		return r
+	}
+	return r.WithContext(context.WithValue(r.Context(), reportedUserKey{}, &reportedUser{}))
+}
+
+// noteReportedUser records u as the request's user for an error report
+// (nothing, not even the lookup, when errors are not reported).
+func (s *Server) noteReportedUser(ctx context.Context, u *users.User) {
+	if s.reports == nil {
+		return
+	}
+	if ru, ok := ctx.Value(reportedUserKey{}).(*reportedUser); ok {
+		ru.id = u.ID
+	}
+}
+
+func reportedUserID(ctx context.Context) uint {
+	if ru, ok := ctx.Value(reportedUserKey{}).(*reportedUser); ok {
+		return ru.id
+	}
+	return 0
 }
 
 // wantsJSON decides the error format: JSON for the API and for clients

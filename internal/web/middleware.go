@@ -80,11 +80,12 @@ func (s *Server) observe(next http.Handler) http.Handler {
 	})
 }
 
-// recoverPanic turns a panic into a logged error with its stack and a 500
-// page carrying the request ID. The stack reaches the client only in
-// development.
+// recoverPanic turns a panic into a logged error with its stack, a report
+// to the admins and the error tracker, and a 500 page carrying the
+// request ID. The stack reaches the client only in development.
 func (s *Server) recoverPanic(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = s.withReportedUser(r)
 		defer func() {
 			v := recover()
 			if v == nil {
@@ -96,6 +97,7 @@ func (s *Server) recoverPanic(next http.Handler) http.Handler {
 			stack := debug.Stack()
 			s.logger.ErrorContext(r.Context(), "panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(stack))
 			s.alert(r, fmt.Sprintf("panic: %v\n\n%s", v, stack))
+			s.reports.Panic(r.Context(), v, s.reportInfo(r))
 			w.Header().Set("Connection", "close")
 			page := errorPage{Status: http.StatusInternalServerError}
 			if s.cfg.Env == config.EnvDevelopment {

@@ -34,6 +34,7 @@ import (
 	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/db"
 	"github.com/launchkit/launchkit/internal/directory"
+	"github.com/launchkit/launchkit/internal/errreport"
 	"github.com/launchkit/launchkit/internal/jobs"
 	"github.com/launchkit/launchkit/internal/mail"
 	"github.com/launchkit/launchkit/internal/metrics"
@@ -70,6 +71,9 @@ type Server struct {
 	jobs    *jobs.Client // to queue tasks a request asks for
 	cache   *cache.Cache
 	alerts  *alerts.Mailer // nil: EMAIL_ERRORS off
+	// reports sends panics and 500s to the error tracker (SENTRY_DSN);
+	// nil when off.
+	reports *errreport.Reporter
 	// directory is the LDAP directory users sign in with (USER_LDAP);
 	// nil when off.
 	directory *directory.Client
@@ -154,7 +158,7 @@ func newServer(a *app.App, opts ...Option) (*Server, error) {
 		directory: a.Directory, events: a.Events, now: time.Now, proxies: trustedProxies(a.Config), devices: newDeviceCookies(a.Config, a.Keys),
 		sso: a.SSO, ssoState: newSSOStateCookies(a.Config, a.Keys), ssoFormTargets: ssoFormTargets(a.SSO),
 		passkeyCookie: newPasskeyCookie(a.Config, a.Keys), storage: a.Storage,
-		telemetry: a.Telemetry,
+		telemetry: a.Telemetry, reports: a.Reports,
 	}
 	if ender, ok := a.Sessions.(session.Ender); ok {
 		s.ender, s.registry = ender, a.SessionRegistry
