@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -64,8 +65,23 @@ type Span struct {
 // StartOTLP starts a receiver on 127.0.0.1, closed when the test ends.
 func StartOTLP(t testing.TB) *OTLPReceiver {
 	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen for the OTLP receiver: %v", err)
+	}
+	return StartOTLPOn(t, l)
+}
+
+// StartOTLPOn starts a receiver on l, closed when the test ends: on the
+// exporter's default address (localhost:4318), it catches a process that
+// exports without being told where to.
+func StartOTLPOn(t testing.TB, l net.Listener) *OTLPReceiver {
+	t.Helper()
 	r := &OTLPReceiver{}
-	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(r.serve))
+	_ = r.srv.Listener.Close()
+	r.srv.Listener = l
+	r.srv.Start()
 	t.Cleanup(r.srv.Close)
 	return r
 }
