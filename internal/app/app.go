@@ -148,6 +148,9 @@ func (a *App) openCache(ctx context.Context) (*cache.Cache, error) {
 				return nil, fmt.Errorf("CACHE_URL: %w", err)
 			}
 			a.cacheRedis, rdb = own, own
+			if err := a.traceRedis(own); err != nil {
+				return nil, err
+			}
 		}
 		store = cache.Redis(rdb)
 	default:
@@ -195,6 +198,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	if a.DB, err = OpenDB(ctx, cfg, logger); err != nil {
 		return nil, err
 	}
+	if err := a.traceDB(); err != nil {
+		return nil, err
+	}
 	if opts.Migrate {
 		if err := a.migrate(ctx); err != nil {
 			return nil, err
@@ -211,7 +217,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		return nil, err
 	}
 	a.Alerts = a.newAlerts()
-	if a.Storage, err = storage.Open(ctx, cfg); err != nil {
+	if a.Storage, err = storage.Open(ctx, cfg, a.storageOptions()...); err != nil {
 		return nil, err
 	}
 	a.Files = &storage.Files{DB: a.DB.Gorm, Store: a.Storage, Logger: logger}
@@ -247,8 +253,10 @@ func (a *App) openRedis(ctx context.Context, embedded bool) (err error) {
 		url = a.embedded.URL()
 		a.Logger.Info("REDIS_URL is empty: using an embedded in-memory Redis; jobs run in this process and are lost on exit")
 	}
-	a.Redis, err = redisconn.Open(ctx, url)
-	return err
+	if a.Redis, err = redisconn.Open(ctx, url); err != nil {
+		return err
+	}
+	return a.traceRedis(a.Redis)
 }
 
 // newAlerts is the admins' error mail (EMAIL_ERRORS with ADMINS), or
@@ -279,7 +287,7 @@ func (a *App) openUsers() (err error) {
 	if a.Directory, err = directory.New(cfg); err != nil {
 		return err
 	}
-	if a.SSO, err = sso.New(cfg, nil); err != nil {
+	if a.SSO, err = sso.New(cfg, a.ssoClient()); err != nil {
 		return fmt.Errorf("OIDC_PROVIDERS: %w", err)
 	}
 	if a.Directory != nil {

@@ -16,15 +16,19 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/go-ldap/ldap/v3"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/launchkit/launchkit/internal/config"
+	"github.com/launchkit/launchkit/internal/telemetry"
 )
 
 // Errors of Authenticate and Lookup, wrapped with context; test for them
@@ -98,7 +102,8 @@ type Client struct {
 	groupBase  string
 	groupClass string
 	groupAttr  string
-	roleGroups map[string][]string // role → group names, lower-cased
+	roleGroups map[string][]string  // role → group names, lower-cased
+	spanAttrs  []attribute.KeyValue // the server, on each call's span
 }
 
 // New returns a client for the LDAP_* keys of cfg (nil, nil when
@@ -112,6 +117,10 @@ func New(cfg *config.Config) (*Client, error) {
 		return nil, fmt.Errorf("LDAP_HOST: %w", err)
 	}
 	parsed, _ := url.Parse(u)
+	spanAttrs := []attribute.KeyValue{attribute.String("server.address", parsed.Hostname())}
+	if port, err := strconv.Atoi(parsed.Port()); err == nil {
+		spanAttrs = append(spanAttrs, attribute.Int("server.port", port))
+	}
 	tc := &tls.Config{ServerName: parsed.Hostname(), MinVersion: tls.VersionTLS12}
 	if cfg.LDAPCAFile != "" {
 		pem, err := os.ReadFile(cfg.LDAPCAFile)
@@ -138,6 +147,7 @@ func New(cfg *config.Config) (*Client, error) {
 			roleDev:   lower(cfg.LDAPGroupToRoleDev),
 			roleUser:  lower(cfg.LDAPGroupToRoleUser),
 		},
+		spanAttrs: spanAttrs,
 	}
 	return c, nil
 }
@@ -161,7 +171,7 @@ func (c *Client) Authenticate(ctx context.Context, username, password string) (*
 		return nil, fmt.Errorf("directory sign-in: %w", ErrWrongPassword)
 	}
 	return c.lookup(ctx, username, func(conn *ldap.Conn, entry *ldap.Entry) error {
-		if err := conn.Bind(entry.DN, password); err != nil {
+		if err := c.bind(ctx, conn, "user", entry.DN, password); err != nil {
 			if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
 				return fmt.Errorf("directory sign-in of %s: %w", username, ErrWrongPassword)
 			}
@@ -169,7 +179,7 @@ func (c *Client) Authenticate(ctx context.Context, username, password string) (*
 		}
 		// Back to the service account: the user may not be allowed to
 		// read the groups.
-		return c.serviceBind(conn)
+		return c.serviceBind(ctx, conn)
 	})
 }
 
@@ -191,7 +201,7 @@ func (c *Client) lookup(ctx context.Context, username string, check func(*ldap.C
 		return nil, err
 	}
 	defer done()
-	entry, err := c.findUser(conn, username)
+	entry, err := c.findUser(ctx, conn, username)
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +210,7 @@ func (c *Client) lookup(ctx context.Context, username string, check func(*ldap.C
 			return nil, err
 		}
 	}
-	return c.account(conn, entry)
+	return c.account(ctx, conn, entry)
 }
 
 // Ping connects and binds with the service account: whether sign-ins can
@@ -255,8 +265,7 @@ func (c *Client) serviceConn(ctx context.Context) (conn *ldap.Conn, done func(),
 	// timeouts, which also bounds what has no timeout of its own (the
 	// StartTLS handshake).
 	ctx, cancel := context.WithTimeout(ctx, connectionTimeouts*c.timeout)
-	dialer := &net.Dialer{Timeout: timeout}
-	conn, err = ldap.DialURL(c.url, ldap.DialWithDialer(dialer), ldap.DialWithTLSConfig(c.tls))
+	conn, err = c.dial(ctx, timeout)
 	if err != nil {
 		cancel()
 		return nil, nil, fmt.Errorf("connect to the directory at %s: %w: %w", c.url, ErrUnavailable, err)
@@ -270,25 +279,70 @@ func (c *Client) serviceConn(ctx context.Context) (conn *ldap.Conn, done func(),
 		conn.Close()
 	}
 	if c.startTLS {
-		if err := conn.StartTLS(c.tls); err != nil {
+		if err := c.startTLSOn(ctx, conn); err != nil {
 			done()
 			return nil, nil, fmt.Errorf("StartTLS with the directory at %s: %w: %w", c.url, ErrUnavailable, err)
 		}
 	}
-	if err := c.serviceBind(conn); err != nil {
+	if err := c.serviceBind(ctx, conn); err != nil {
 		done()
 		return nil, nil, err
 	}
 	return conn, done, nil
 }
 
+// dial connects to the directory (and, for ldaps://, makes the TLS
+// handshake) within timeout.
+func (c *Client) dial(ctx context.Context, timeout time.Duration) (conn *ldap.Conn, err error) {
+	_, span := c.startSpan(ctx, "ldap connect")
+	defer func() { telemetry.End(span, err) }()
+	dialer := &net.Dialer{Timeout: timeout}
+	return ldap.DialURL(c.url, ldap.DialWithDialer(dialer), ldap.DialWithTLSConfig(c.tls))
+}
+
+// startTLSOn upgrades conn to TLS (LDAP_START_TLS).
+func (c *Client) startTLSOn(ctx context.Context, conn *ldap.Conn) (err error) {
+	_, span := c.startSpan(ctx, "ldap starttls")
+	defer func() { telemetry.End(span, err) }()
+	return conn.StartTLS(c.tls)
+}
+
+// startSpan starts the client span of one call to the directory: its
+// name and server, never a password nor what is searched for (the
+// username).
+func (c *Client) startSpan(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	return telemetry.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(c.spanAttrs...), trace.WithAttributes(attrs...))
+}
+
+// bind binds as dn with password, in a span that says whose bind it is
+// ("service", "user") but neither the DN nor the password.
+func (c *Client) bind(ctx context.Context, conn *ldap.Conn, who, dn, password string) (err error) {
+	_, span := c.startSpan(ctx, "ldap bind", attribute.String("ldap.bind.account", who))
+	defer func() { telemetry.End(span, err) }()
+	return conn.Bind(dn, password)
+}
+
+// search runs req in a span that names what is searched for ("user",
+// "groups") but not the filter, which holds the username.
+func (c *Client) search(ctx context.Context, conn *ldap.Conn, what string, req *ldap.SearchRequest) (res *ldap.SearchResult, err error) {
+	_, span := c.startSpan(ctx, "ldap search", attribute.String("ldap.search.for", what))
+	defer func() {
+		if res != nil {
+			span.SetAttributes(attribute.Int("ldap.search.entries", len(res.Entries)))
+		}
+		telemetry.End(span, err)
+	}()
+	return conn.Search(req)
+}
+
 // serviceBind binds as LDAP_BIND_DN; with none, the connection stays
 // anonymous (directories that allow anonymous searches).
-func (c *Client) serviceBind(conn *ldap.Conn) error {
+func (c *Client) serviceBind(ctx context.Context, conn *ldap.Conn) error {
 	if c.bindDN == "" {
 		return nil
 	}
-	if err := conn.Bind(c.bindDN, c.bindPass); err != nil {
+	if err := c.bind(ctx, conn, "service", c.bindDN, c.bindPass); err != nil {
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
 			return fmt.Errorf("the directory refused the service account (LDAP_BIND_DN, LDAP_BIND_PASSWORD): wrong DN or password, so %w", ErrUnavailable)
 		}
@@ -300,14 +354,14 @@ func (c *Client) serviceBind(conn *ldap.Conn) error {
 // findUser searches the one entry of the user object class whose
 // username attribute is username (escaped: a username is never filter
 // syntax).
-func (c *Client) findUser(conn *ldap.Conn, username string) (*ldap.Entry, error) {
+func (c *Client) findUser(ctx context.Context, conn *ldap.Conn, username string) (*ldap.Entry, error) {
 	filter := fmt.Sprintf("(&(objectClass=%s)(%s=%s))", c.userClass, c.userAttr, ldap.EscapeFilter(username))
 	attrs := []string{c.userAttr, c.emailAttr, "displayName", "cn"}
 	if c.memberOf() {
 		attrs = append(attrs, c.groupAttr)
 	}
 	req := ldap.NewSearchRequest(c.userBase, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 2, 0, false, filter, attrs, nil)
-	res, err := conn.Search(req)
+	res, err := c.search(ctx, conn, "user", req)
 	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
 			return nil, fmt.Errorf("find directory user: LDAP_USER_BASE %q does not exist, or the service account may not search it: %w", c.userBase, ErrUnavailable)
@@ -330,7 +384,7 @@ func (c *Client) findUser(conn *ldap.Conn, username string) (*ldap.Entry, error)
 func (c *Client) memberOf() bool { return strings.EqualFold(c.groupAttr, "memberOf") }
 
 // account reads entry's details and groups and maps the groups to roles.
-func (c *Client) account(conn *ldap.Conn, entry *ldap.Entry) (*Account, error) {
+func (c *Client) account(ctx context.Context, conn *ldap.Conn, entry *ldap.Entry) (*Account, error) {
 	a := &Account{
 		Username: entry.GetAttributeValue(c.userAttr),
 		DN:       entry.DN,
@@ -340,7 +394,7 @@ func (c *Client) account(conn *ldap.Conn, entry *ldap.Entry) (*Account, error) {
 	if a.Name == "" {
 		a.Name = entry.GetAttributeValue("cn")
 	}
-	groups, err := c.groups(conn, entry, a.Username)
+	groups, err := c.groups(ctx, conn, entry, a.Username)
 	if err != nil {
 		return nil, err
 	}
@@ -361,7 +415,7 @@ func (c *Client) account(conn *ldap.Conn, entry *ldap.Entry) (*Account, error) {
 // (memberUid, posixGroup) or DN (member, uniqueMember, …). Asking only for
 // mapped groups keeps a member of hundreds of groups under the
 // directory's size limit.
-func (c *Client) groups(conn *ldap.Conn, entry *ldap.Entry, username string) ([]string, error) {
+func (c *Client) groups(ctx context.Context, conn *ldap.Conn, entry *ldap.Entry, username string) ([]string, error) {
 	mapped := slices.Concat(c.roleGroups[roleAdmin], c.roleGroups[roleDev], c.roleGroups[roleUser])
 	if len(mapped) == 0 {
 		return nil, nil
@@ -389,7 +443,7 @@ func (c *Client) groups(conn *ldap.Conn, entry *ldap.Entry, username string) ([]
 		}
 		filter := fmt.Sprintf("(&(objectClass=%s)(%s=%s)(|%s))", c.groupClass, c.groupAttr, ldap.EscapeFilter(value), oneOf.String())
 		req := ldap.NewSearchRequest(c.groupBase, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false, filter, []string{"cn"}, nil)
-		res, err := conn.Search(req)
+		res, err := c.search(ctx, conn, "groups", req)
 		if err != nil {
 			return nil, fmt.Errorf("find the groups of %s: %w: %w", username, ErrUnavailable, err)
 		}

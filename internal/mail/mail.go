@@ -18,6 +18,10 @@ import (
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/launchkit/launchkit/internal/telemetry"
 )
 
 // Message is one email to send.
@@ -93,6 +97,14 @@ func (o *Outbox) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return err
 	}
+	_, span := startSend(ctx, attribute.String("mail.transport", "outbox"))
+	err = o.write(ctx, m, msg)
+	telemetry.End(span, err) // the error names a file, not a recipient
+	return err
+}
+
+// write writes msg to a new file in Dir.
+func (o *Outbox) write(ctx context.Context, m Message, msg *gomail.Msg) error {
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
@@ -131,6 +143,15 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return err
 	}
+	ctx, span := startSend(ctx, attribute.String("mail.transport", "smtp"),
+		attribute.String("server.address", s.Host), attribute.Int("server.port", s.Port))
+	err = s.send(ctx, msg)
+	telemetry.End(span, spanError(err))
+	return err
+}
+
+// send delivers msg in one SMTP session.
+func (s *SMTP) send(ctx context.Context, msg *gomail.Msg) error {
 	opts := []gomail.Option{
 		gomail.WithPort(s.Port),
 		gomail.WithTLSPolicy(gomail.TLSOpportunistic),
@@ -147,4 +168,26 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 		return fmt.Errorf("smtp %s:%d: %w", s.Host, s.Port, err)
 	}
 	return nil
+}
+
+// startSend starts the client span of sending one message: how and to
+// which server, never to whom nor what (addresses and content are
+// personal data, and a message's links are secrets).
+func startSend(ctx context.Context, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	return telemetry.Start(ctx, "mail send", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+}
+
+// spanError is what a span may say of an SMTP failure: go-mail's
+// SendError lists the recipients it concerns, so only its reason and the
+// server's status codes are kept.
+func spanError(err error) error {
+	var se *gomail.SendError
+	if !errors.As(err, &se) {
+		return err
+	}
+	desc := "smtp: " + se.Reason.String()
+	if code := se.ErrorCode(); code != 0 {
+		desc += " (" + strings.TrimSpace(fmt.Sprintf("%d %s", code, se.EnhancedStatusCode())) + ")"
+	}
+	return errors.New(desc)
 }

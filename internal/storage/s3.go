@@ -14,6 +14,9 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"go.opentelemetry.io/contrib/instrumentation/github.com/aws/aws-sdk-go-v2/otelaws"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // S3Options are where an S3 store keeps its objects.
@@ -22,6 +25,9 @@ type S3Options struct {
 	Region   string // empty: the SDK's chain, or us-east-1 with Endpoint
 	Endpoint string // an S3-compatible store, addressed path-style
 	Prefix   string // every key is stored under it
+	// TracerProvider, when set, puts each request to the store in a
+	// client span of its (operation, bucket, key, status); nil: none.
+	TracerProvider trace.TracerProvider
 }
 
 // S3 keeps objects in a bucket of Amazon S3 or of an S3-compatible store
@@ -72,7 +78,7 @@ func NewS3(ctx context.Context, o S3Options) (*S3, error) {
 		}
 		cfg.Region = defaultEndpointRegion
 	}
-	client := s3.NewFromConfig(cfg, func(so *s3.Options) {
+	at := func(so *s3.Options) {
 		if o.Endpoint != "" {
 			so.BaseEndpoint = aws.String(o.Endpoint)
 			// Path-style (endpoint/bucket/key): S3-compatible stores
@@ -84,13 +90,32 @@ func NewS3(ctx context.Context, o S3Options) (*S3, error) {
 			so.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 			so.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		}
-	})
+	}
+	untraced := s3.NewFromConfig(cfg, at)
+	client := untraced
+	if o.TracerProvider != nil {
+		client = s3.NewFromConfig(cfg, at, traced(o.TracerProvider))
+	}
 	return &S3{
-		client:  client,
-		presign: s3.NewPresignClient(client, s3.WithPresignExpires(URLLifetime)),
+		client: client,
+		// Presigning is computed here, without a request: it has
+		// nothing to trace, and a span per URL would look like a fetch.
+		presign: s3.NewPresignClient(untraced, s3.WithPresignExpires(URLLifetime)),
 		bucket:  o.Bucket,
 		prefix:  cleanPrefix(o.Prefix),
 	}, nil
+}
+
+// traced adds otelaws's middleware to a client's requests. The trace is
+// not sent along: the store keeps none of it, and a header added after
+// the request is signed is one a strict S3-compatible store might refuse.
+func traced(tp trace.TracerProvider) func(*s3.Options) {
+	return func(so *s3.Options) {
+		otelaws.AppendMiddlewares(&so.APIOptions,
+			otelaws.WithTracerProvider(tp),
+			otelaws.WithTextMapPropagator(propagation.NewCompositeTextMapPropagator()),
+		)
+	}
 }
 
 // cleanPrefix ends a non-empty prefix with a slash, so "app" keeps its

@@ -6,15 +6,59 @@ import (
 	"testing"
 
 	"github.com/alexedwards/argon2id"
+	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/launchkit/launchkit/internal/app"
 	"github.com/launchkit/launchkit/internal/config"
+	"github.com/launchkit/launchkit/internal/telemetry"
 )
 
 // NewApp builds the app container as the web process does, on a fresh
 // SQLite database and an embedded Redis, with ENV=test and env on top.
 // It returns the app and everything it logs; it is closed at the end.
 func NewApp(t testing.TB, env map[string]string) (*app.App, *Buffer) {
+	t.Helper()
+	return newApp(t, env, app.Options{Migrate: true, EmbeddedRedis: true})
+}
+
+// NewTracedApp is NewApp with tracing on, into the returned in-memory
+// exporter (read it with Spans). It sets otel's global provider and
+// propagator, as a process does, and puts the old ones back at the end:
+// the test cannot be parallel.
+func NewTracedApp(t testing.TB, env map[string]string) (*app.App, *Buffer, *tracetest.InMemoryExporter) {
+	t.Helper()
+	global, prop := otel.GetTracerProvider(), otel.GetTextMapPropagator()
+	exp := tracetest.NewInMemoryExporter()
+	tel, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "launchkit-test", Exporter: exp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = tel.Shutdown(context.Background())
+		otel.SetTracerProvider(global)
+		otel.SetTextMapPropagator(prop)
+	})
+	a, logs := newApp(t, env, app.Options{Migrate: true, EmbeddedRedis: true, Telemetry: tel})
+	return a, logs, exp
+}
+
+// Spans exports the spans a's tracing has ended so far and returns all
+// that exp holds.
+func Spans(t testing.TB, a *app.App, exp *tracetest.InMemoryExporter) tracetest.SpanStubs {
+	t.Helper()
+	provider, ok := a.Telemetry.TracerProvider().(*sdktrace.TracerProvider)
+	if !ok {
+		t.Fatal("tracing is off")
+	}
+	if err := provider.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return exp.GetSpans()
+}
+
+func newApp(t testing.TB, env map[string]string, opts app.Options) (*app.App, *Buffer) {
 	t.Helper()
 	dir := t.TempDir()
 	vars := map[string]string{
@@ -32,7 +76,7 @@ func NewApp(t testing.TB, env map[string]string) (*app.App, *Buffer) {
 		t.Fatal(err)
 	}
 	logs := &Buffer{}
-	a, err := app.New(context.Background(), cfg, app.NewLogger(cfg, logs), app.Options{Migrate: true, EmbeddedRedis: true})
+	a, err := app.New(context.Background(), cfg, app.NewLogger(cfg, logs), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
