@@ -30,8 +30,8 @@ const traceWait = 20 * time.Second
 // of the production shape (PostgreSQL, Redis, separate processes) with
 // OTEL_EXPORTER_OTLP_ENDPOINT pointing at a real OTLP receiver, registers
 // one account, and finds one trace holding the request's server span in
-// the web, its SQL statements, the enqueue of the confirmation mail, the
-// worker's task span (the enqueue's child, in the other process) and the
+// the web, its SQL statements, the enqueue of the confirmation mail with
+// its Redis commands, the worker's task span (the enqueue's child, in the other process) and the
 // mail's sending, with both processes' log lines for that work carrying
 // its trace_id. Then the same binaries without the variable export
 // nothing, not even to the exporter's default address.
@@ -118,6 +118,13 @@ func TestOneRegistrationIsOneTraceAcrossWebAndWorker(t *testing.T) {
 		t.Errorf("the enqueue span: kind %s, service %q, under the request %v; want a producer of %s under it",
 			enqueue.Kind, enqueue.Service, descends(byID, enqueue, server.SpanID), webService)
 	}
+	// The enqueue's write to the queue: Redis commands (redisotel), in
+	// the web, under the producer span.
+	if !slices.ContainsFunc(trace, func(s testenv.Span) bool {
+		return isRedis(s) && s.Service == webService && s.Kind == "client" && descends(byID, s, enqueue.SpanID)
+	}) {
+		t.Errorf("no Redis command of the web's under the enqueue span")
+	}
 	task, _ := findSpan(trace, func(s testenv.Span) bool { return s.Name == "task "+users.TaskAccountMail })
 	if task.Kind != "consumer" || task.Service != workerService || task.ParentSpanID != enqueue.SpanID {
 		t.Errorf("the task span: kind %s, service %q, parent %s; want a consumer of %s whose parent is the enqueue span %s",
@@ -133,9 +140,9 @@ func TestOneRegistrationIsOneTraceAcrossWebAndWorker(t *testing.T) {
 	send, ok := findSpan(trace, func(s testenv.Span) bool { return s.Name == "mail send" })
 	if !ok {
 		t.Errorf("no span mail send in the trace")
-	} else if send.Service != workerService || !descends(byID, send, task.SpanID) || send.Status == "error" {
-		t.Errorf("the mail send span: service %q, under the task %v, status %s %s; want a successful span of %s under the task",
-			send.Service, descends(byID, send, task.SpanID), send.Status, send.StatusMessage, workerService)
+	} else if send.Service != workerService || !descends(byID, send, task.SpanID) || send.Status == "error" || send.Attributes["mail.transport"] != "outbox" {
+		t.Errorf("the mail send span: service %q, under the task %v, status %s %s, attributes %v; want a successful span of %s under the task, by the outbox",
+			send.Service, descends(byID, send, task.SpanID), send.Status, send.StatusMessage, send.Attributes, workerService)
 	}
 
 	// The mail went out, and the secrets of this work (the password, its
@@ -273,6 +280,12 @@ func descends(byID map[string]testenv.Span, s testenv.Span, ancestor string) boo
 		s = parent
 	}
 	return false // a cycle: no tree
+}
+
+// isRedis reports whether s is a Redis command's span (redisotel writes
+// the older semantic conventions' db.system).
+func isRedis(s testenv.Span) bool {
+	return s.Attributes["db.system"] == "redis" || s.Attributes["db.system.name"] == "redis"
 }
 
 // queryText is an SQL span's statement, under the attribute of current
