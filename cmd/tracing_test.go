@@ -37,7 +37,8 @@ const traceWait = 20 * time.Second
 // nothing, not even to the exporter's default address.
 func TestOneRegistrationIsOneTraceAcrossWebAndWorker(t *testing.T) {
 	needBinaries(t)
-	d := newDeployment(t, testenv.PostgresURL(t), testenv.RedisURL(t))
+	// No balancer watches the webs: they stop at once on SIGTERM.
+	d := newDeployment(t, testenv.PostgresURL(t), testenv.RedisURL(t), "SHUTDOWN_DRAIN_DELAY=0s")
 	receiver := testenv.StartOTLP(t)
 	traced := d.with("OTEL_EXPORTER_OTLP_ENDPOINT="+receiver.Endpoint(), "OTEL_BSP_SCHEDULE_DELAY=100")
 	web, base := traced.web(t)
