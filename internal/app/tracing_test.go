@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -12,6 +14,7 @@ import (
 
 	"github.com/launchkit/launchkit/internal/app"
 	"github.com/launchkit/launchkit/internal/mail"
+	"github.com/launchkit/launchkit/internal/sso"
 	"github.com/launchkit/launchkit/internal/storage"
 	"github.com/launchkit/launchkit/internal/testenv"
 )
@@ -55,12 +58,12 @@ func names(spans tracetest.SpanStubs) []string {
 func leaks(span tracetest.SpanStub, values ...string) string {
 	texts := []string{span.Name, span.Status.Description}
 	for _, kv := range span.Attributes {
-		texts = append(texts, string(kv.Key)+"="+kv.Value.Emit())
+		texts = append(texts, string(kv.Key)+"="+kv.Value.String())
 	}
 	for _, e := range span.Events {
 		texts = append(texts, e.Name)
 		for _, kv := range e.Attributes {
-			texts = append(texts, string(kv.Key)+"="+kv.Value.Emit())
+			texts = append(texts, string(kv.Key)+"="+kv.Value.String())
 		}
 	}
 	for _, text := range texts {
@@ -76,7 +79,7 @@ func leaks(span tracetest.SpanStub, values ...string) string {
 func attr(span tracetest.SpanStub, key string) string {
 	for _, kv := range span.Attributes {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""
@@ -218,6 +221,65 @@ func TestSendingMailIsTracedWithoutAddresses(t *testing.T) {
 	if leak := leaks(spans[0], to, secret, "Welcome"); leak != "" {
 		t.Errorf("the span holds the message: %s", leak)
 	}
+}
+
+// TestSignInProviderCallsAreTraced: discovery (at a sign-in's start)
+// and the token exchange (at its callback) are client spans of the
+// requests that made them, without the code or the client's secret.
+func TestSignInProviderCallsAreTraced(t *testing.T) {
+	op := testenv.StartOIDCProvider(t)
+	a, _, exp := testenv.NewTracedApp(t, map[string]string{"OIDC_PROVIDERS": testenv.OIDCProvidersEnv(op.Config("test"))})
+	p, _ := a.SSO.Get("test")
+	var authURL string
+	var pending sso.Pending
+	start := inRequest(t, a, func(ctx context.Context) {
+		var err error
+		if authURL, pending, err = p.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+	op.Next(testenv.OIDCUser{Subject: "ada-1", Email: "ada@example.com", EmailVerified: true, Name: "Ada"})
+	query := authorize(t, authURL)
+	callback := inRequest(t, a, func(ctx context.Context) {
+		if _, err := p.Finish(ctx, pending, query); err != nil {
+			t.Fatal(err)
+		}
+	})
+	spans := testenv.Spans(t, a, exp)
+	for _, tc := range []struct {
+		parent trace.SpanID
+		method string
+		path   string
+	}{
+		{start, "GET", "/.well-known/openid-configuration"},
+		{callback, "POST", "/token"},
+	} {
+		got := childrenOf(spans, tc.parent)
+		if len(got) != 1 || attr(got[0], "http.request.method") != tc.method || !strings.HasSuffix(attr(got[0], "url.full"), tc.path) {
+			t.Errorf("want the %s %s under its request, got %v", tc.method, tc.path, got)
+			continue
+		}
+		if leak := leaks(got[0], query.Get("code"), op.ClientSecret); leak != "" {
+			t.Errorf("%s %s holds the code or the secret: %s", tc.method, tc.path, leak)
+		}
+	}
+}
+
+// authorize follows authURL to the provider as a browser would and
+// returns the query it sends the browser back to the callback with.
+func authorize(t *testing.T, authURL string) url.Values {
+	t.Helper()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || resp.StatusCode != http.StatusFound {
+		t.Fatalf("the provider answered %s, location %q", resp.Status, resp.Header.Get("Location"))
+	}
+	return loc.Query()
 }
 
 // TestTracingOffInstallsNothing: with tracing off, the SQL plugin is not

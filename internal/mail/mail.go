@@ -97,7 +97,7 @@ func (o *Outbox) Send(ctx context.Context, m Message) error {
 	if err != nil {
 		return err
 	}
-	_, span := startSend(ctx, attribute.String("mail.transport", "outbox"))
+	ctx, span := startSend(ctx, attribute.String("mail.transport", "outbox"))
 	err = o.write(ctx, m, msg)
 	telemetry.End(span, err) // the error names a file, not a recipient
 	return err
