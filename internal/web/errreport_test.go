@@ -1,11 +1,9 @@
 package web_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,8 +13,6 @@ import (
 	"github.com/go-chi/chi/v5"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
-	"github.com/launchkit/launchkit/internal/app"
-	"github.com/launchkit/launchkit/internal/config"
 	"github.com/launchkit/launchkit/internal/telemetry"
 	"github.com/launchkit/launchkit/internal/testenv"
 	"github.com/launchkit/launchkit/internal/web"
@@ -111,44 +107,17 @@ func TestA500IsReportedToTheTracker(t *testing.T) {
 }
 
 // newTracedSite is newSite with tracing on, into an in-memory exporter
-// (app.Options.Telemetry), everything sampled.
-func newTracedSite(t *testing.T, env map[string]string, opts ...web.Option) (*site, *tracetest.InMemoryExporter) {
+// (testenv.NewTracedApp), everything sampled. Tracing is the process's:
+// a test using it must not be parallel.
+func newTracedSite(t *testing.T, env map[string]string, opts ...web.Option) (*site, func() tracetest.SpanStubs) {
 	t.Helper()
-	exporter := tracetest.NewInMemoryExporter()
-	tel, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "test-web", Getenv: func(string) string { return "" }, Exporter: keptSpans{exporter}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
-	dir := t.TempDir()
-	vars := map[string]string{"ENV": "test", "DATABASE_URL": "sqlite://" + filepath.Join(dir, "app.db"),
-		"MAIL_OUTBOX_DIR": filepath.Join(dir, "outbox"), "STORAGE_DIR": filepath.Join(dir, "uploads")}
-	for k, v := range env {
-		vars[k] = v
-	}
-	cfg, err := config.Load(context.Background(), config.Options{Getenv: func(k string) string { return vars[k] }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &testenv.Buffer{}
-	a, err := app.New(context.Background(), cfg, app.NewLogger(cfg, logs), app.Options{Migrate: true, EmbeddedRedis: true, Telemetry: tel})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
+	a, logs, exp := testenv.NewTracedApp(t, env)
 	h, err := web.New(a, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &site{t: t, app: a, handler: h, logs: logs}, exporter
+	return &site{t: t, app: a, handler: h, logs: logs}, func() tracetest.SpanStubs { return testenv.Spans(t, a, exp) }
 }
-
-// keptSpans keeps the spans exported for the test to read after the
-// provider's shutdown (which flushes them), where the in-memory exporter
-// alone would forget them.
-type keptSpans struct{ *tracetest.InMemoryExporter }
-
-func (keptSpans) Shutdown(context.Context) error { return nil }
 
 var traceIDText = regexp.MustCompile(`Trace ID: ([0-9a-f]{32})`)
 
@@ -158,9 +127,9 @@ var traceIDText = regexp.MustCompile(`Trace ID: ([0-9a-f]{32})`)
 // each the trace of the request's span. With tracing off none of them
 // mentions a trace.
 func TestErrorPagesShowTheTraceIDWhenTraced(t *testing.T) {
-	t.Parallel()
+	// Not parallel: tracing is the process's (newTracedSite).
 	tracker := testenv.StartSentryServer(t)
-	s, exporter := newTracedSite(t, map[string]string{"SENTRY_DSN": tracker.DSN()}, web.WithExtraRoutes(panicRoute))
+	s, spans := newTracedSite(t, map[string]string{"SENTRY_DSN": tracker.DSN()}, web.WithExtraRoutes(panicRoute))
 	page := s.get("/boom", "X-Request-ID", "req-traced-01").status(500).contains("Request ID: req-traced-01 · Trace ID: ")
 	m := traceIDText.FindStringSubmatch(page.body)
 	if m == nil {
@@ -176,11 +145,8 @@ func TestErrorPagesShowTheTraceIDWhenTraced(t *testing.T) {
 	if err := json.Unmarshal([]byte(s.get("/api/v1/boom").status(500).body), &body); err != nil || len(body.Error.TraceID) != 32 || body.Error.RequestID == "" {
 		t.Fatalf("JSON error %+v (%v), want request_id and trace_id", body, err)
 	}
-	if err := s.app.Telemetry.Shutdown(context.Background()); err != nil { // exports the spans
-		t.Fatal(err)
-	}
 	traces := map[string]string{} // span name → trace ID
-	for _, span := range exporter.GetSpans() {
+	for _, span := range spans() {
 		traces[span.Name] = span.SpanContext.TraceID().String()
 	}
 	if traces["GET /boom"] != pageTrace || traces["GET /api/v1/boom"] != body.Error.TraceID {

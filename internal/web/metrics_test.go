@@ -8,40 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-
 	"github.com/launchkit/launchkit/internal/cache"
-	"github.com/launchkit/launchkit/internal/telemetry"
-	"github.com/launchkit/launchkit/internal/testenv"
-	"github.com/launchkit/launchkit/internal/web"
 )
 
 // openMetrics is what a Prometheus that reads exemplars asks /metrics for.
 const openMetrics = "application/openmetrics-text; version=1.0.0; charset=utf-8"
-
-// tracedSite is newSite with tracing on, into an in-memory exporter.
-func tracedSite(t *testing.T) (*site, *tracetest.InMemoryExporter) {
-	t.Helper()
-	global, prop := otel.GetTracerProvider(), otel.GetTextMapPropagator()
-	exp := tracetest.NewInMemoryExporter()
-	tel, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "launchkit-web", Getenv: func(string) string { return "" }, Exporter: exp})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = tel.Shutdown(context.Background())
-		otel.SetTracerProvider(global)
-		otel.SetTextMapPropagator(prop)
-	})
-	a, logs := testenv.NewApp(t, nil)
-	a.Telemetry = tel
-	h, err := web.New(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &site{t: t, app: a, handler: h, logs: logs}, exp
-}
 
 // homeBucket matches a bucket line of the home page's latency histogram,
 // with its exemplar's trace ID when it has one.
@@ -69,7 +40,7 @@ func exemplarTraceIDs(t *testing.T, scrape string) []string {
 // shows to a scraper asking for OpenMetrics (and is the ID of the
 // request's exported span); without tracing, no exemplar at all.
 func TestLatencyCarriesTheTraceAsAnExemplar(t *testing.T) {
-	s, exp := tracedSite(t)
+	s, spans := newTracedSite(t, nil)
 	s.get("/").status(http.StatusOK)
 	scrape := s.get("/metrics", "Accept", openMetrics).status(http.StatusOK).
 		headerPrefix("Content-Type", "application/openmetrics-text").body
@@ -77,12 +48,8 @@ func TestLatencyCarriesTheTraceAsAnExemplar(t *testing.T) {
 	if len(ids) != 1 {
 		t.Fatalf("exemplars of GET / = %q, want one:\n%s", ids, scrape)
 	}
-	// Export the spans (Shutdown would empty the exporter).
-	if err := s.app.Telemetry.TracerProvider().(interface{ ForceFlush(context.Context) error }).ForceFlush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	var traced []string
-	for _, span := range exp.GetSpans() {
+	for _, span := range spans() {
 		if span.Name == "GET /" {
 			traced = append(traced, span.SpanContext.TraceID().String())
 		}

@@ -46,12 +46,14 @@ func (s *Server) traced(h http.Handler) http.Handler {
 
 // nameSpan names the request's span by its route pattern, once routing
 // has found it ("unmatched" for a 404: raw paths would make a name per
-// URL probed).
+// URL probed), and puts the pattern in place of the path otelhttp
+// recorded: paths such as /user/reset-password/{token} carry secrets,
+// which must not reach the collector.
 func nameSpan(r *http.Request, route string) {
 	span := trace.SpanFromContext(r.Context())
 	if !span.IsRecording() {
 		return
 	}
 	span.SetName(r.Method + " " + route)
-	span.SetAttributes(semconv.HTTPRoute(route))
+	span.SetAttributes(semconv.HTTPRoute(route), semconv.URLPath(route))
 }
