@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/baggage"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	semconv "go.opentelemetry.io/otel/semconv/v1.40.0"
 	"go.opentelemetry.io/otel/trace"
@@ -20,19 +21,18 @@ import (
 // A trace a client sends (traceparent) is continued only from a peer in
 // TRUSTED_PROXIES, such as a load balancer that starts traces; from
 // anyone else it is kept as a link, so a visitor can neither choose this
-// site's trace IDs nor have every request of theirs sampled.
+// site's trace IDs nor have every request of theirs sampled; the
+// visitor's baggage is dropped, so that it travels on with none of the
+// tasks the request queues (withoutClientBaggage).
 func (s *Server) traced(h http.Handler) http.Handler {
 	if !s.telemetry.Enabled() {
 		return h
 	}
-	return otelhttp.NewHandler(h, "http.server",
+	return otelhttp.NewHandler(s.withoutClientBaggage(h), "http.server",
 		otelhttp.WithTracerProvider(s.telemetry.TracerProvider()),
 		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()), // the metrics are Prometheus's
 		otelhttp.WithPropagators(telemetry.Propagator),
-		otelhttp.WithPublicEndpointFn(func(r *http.Request) bool {
-			peer := parseAddr(r.RemoteAddr)
-			return !peer.IsValid() || !s.trustedProxy(peer)
-		}),
+		otelhttp.WithPublicEndpointFn(s.fromVisitor),
 		otelhttp.WithFilter(func(r *http.Request) bool {
 			switch r.URL.Path {
 			case "/healthz", "/readyz", "/metrics":
@@ -42,6 +42,26 @@ func (s *Server) traced(h http.Handler) http.Handler {
 		}),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }),
 	)
+}
+
+// fromVisitor reports whether r comes from anyone but a peer in
+// TRUSTED_PROXIES, whose trace context is not to be trusted.
+func (s *Server) fromVisitor(r *http.Request) bool {
+	peer := parseAddr(r.RemoteAddr)
+	return !peer.IsValid() || !s.trustedProxy(peer)
+}
+
+// withoutClientBaggage drops the baggage a visitor sent (otelhttp puts it
+// in the request's context whoever sent it): otherwise any key and value
+// they chose, up to 8 KB, would ride in the headers of every task the
+// request queues and in the context of the worker that runs it.
+func (s *Server) withoutClientBaggage(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if baggage.FromContext(r.Context()).Len() > 0 && s.fromVisitor(r) {
+			r = r.WithContext(baggage.ContextWithoutBaggage(r.Context()))
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // nameSpan names the request's span by its route pattern, once routing

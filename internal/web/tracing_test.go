@@ -1,0 +1,89 @@
+package web_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/launchkit/launchkit/internal/telemetry"
+	"github.com/launchkit/launchkit/internal/testenv"
+	"github.com/launchkit/launchkit/internal/web"
+)
+
+const (
+	forgedTrace  = "4bf92f3577b34da6a3ce929d0e0e4736"
+	forgedParent = "00-" + forgedTrace + "-00f067aa0ba902b7-01"
+)
+
+// carriedRoute answers /carried with nothing, keeping the headers a task
+// queued by the request would carry (telemetry.Inject).
+func carriedRoute(carried *map[string]string) web.Option {
+	return web.WithExtraRoutes(func(r chi.Router) {
+		r.Get("/carried", func(w http.ResponseWriter, r *http.Request) {
+			*carried = telemetry.Inject(r.Context())
+			w.WriteHeader(http.StatusNoContent)
+		})
+	})
+}
+
+func tracedRequest(peer, path string, headers ...string) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, path, nil)
+	r.RemoteAddr = peer
+	for i := 0; i+1 < len(headers); i += 2 {
+		r.Header.Set(headers[i], headers[i+1])
+	}
+	return r
+}
+
+// requestSpan is the exported span named name, of which there must be
+// one.
+func requestSpan(t *testing.T, s *site, exp *tracetest.InMemoryExporter, name string) tracetest.SpanStub {
+	t.Helper()
+	var found []tracetest.SpanStub
+	for _, span := range testenv.Spans(t, s.app, exp) {
+		if span.Name == name {
+			found = append(found, span)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d spans named %q, want 1", len(found), name)
+	}
+	return found[0]
+}
+
+// TestAClientsTraceIsOnlyALinkUnlessItComesFromAProxy: a traceparent,
+// tracestate and baggage sent by a visitor neither choose the request's
+// trace (the visitor's is a link) nor travel on with the work it queues;
+// from a peer in TRUSTED_PROXIES the trace, its state and its baggage
+// are continued.
+func TestAClientsTraceIsOnlyALinkUnlessItComesFromAProxy(t *testing.T) {
+	var carried map[string]string
+	s, exp := newTracedSite(t, map[string]string{"TRUSTED_PROXIES": "192.0.2.1/32", "TRUSTED_PROXY_HEADER": "X-Forwarded-For"}, carriedRoute(&carried))
+	headers := []string{"traceparent", forgedParent, "tracestate", "vendor=forged", "baggage", "user.id=1,role=admin"}
+
+	s.do(tracedRequest("203.0.113.9:4000", "/carried", headers...)).status(http.StatusNoContent)
+	span := requestSpan(t, s, exp, "GET /carried")
+	exp.Reset()
+	if span.SpanContext.TraceID().String() == forgedTrace || span.Parent.IsValid() {
+		t.Errorf("a visitor's traceparent became the request's trace (parent %v)", span.Parent)
+	}
+	if len(span.Links) != 1 || span.Links[0].SpanContext.TraceID().String() != forgedTrace {
+		t.Errorf("links %v, want the visitor's trace", span.Links)
+	}
+	if carried["baggage"] != "" || carried["tracestate"] != "" || !strings.Contains(carried["traceparent"], span.SpanContext.TraceID().String()) {
+		t.Errorf("a task queued for a visitor carries %v", carried)
+	}
+
+	s.do(tracedRequest("192.0.2.1:4000", "/carried", headers...)).status(http.StatusNoContent)
+	span = requestSpan(t, s, exp, "GET /carried")
+	if span.SpanContext.TraceID().String() != forgedTrace {
+		t.Errorf("a proxy's trace was not continued: %s", span.SpanContext.TraceID())
+	}
+	if carried["baggage"] == "" || carried["tracestate"] != "vendor=forged" {
+		t.Errorf("a task queued behind a proxy carries %v, want its tracestate and baggage", carried)
+	}
+}
