@@ -70,7 +70,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		}
 		route := chi.RouteContext(r.Context()).RoutePattern()
 		if route == "" || status == http.StatusNotFound {
-			route = "unmatched" // raw paths would make a label per URL probed
+			route = unmatched // raw paths would make a label per URL probed
 		}
 		nameSpan(r, route)
 		s.metrics.ObserveRequest(r.Context(), r.Method, route, status, duration)

@@ -41,6 +41,10 @@ func (s *Server) traced(h http.Handler) http.Handler {
 			return true
 		}),
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }),
+		// otelhttp records the raw path as url.path, tokens of mailed
+		// links and all; it is replaced from the start (the last value
+		// of an attribute wins), and by the route once it is known.
+		otelhttp.WithSpanOptions(trace.WithAttributes(semconv.URLPath(unmatched))),
 	)
 }
 
@@ -64,14 +68,19 @@ func (s *Server) withoutClientBaggage(next http.Handler) http.Handler {
 	})
 }
 
+// unmatched is the route of a request no route answered.
+const unmatched = "unmatched"
+
 // nameSpan names the request's span by its route pattern, once routing
 // has found it ("unmatched" for a 404: raw paths would make a name per
-// URL probed).
+// URL probed). The pattern is its url.path too: a path can carry a
+// token (/user/reset-password/{token}), which must not reach the
+// collector.
 func nameSpan(r *http.Request, route string) {
 	span := trace.SpanFromContext(r.Context())
 	if !span.IsRecording() {
 		return
 	}
 	span.SetName(r.Method + " " + route)
-	span.SetAttributes(semconv.HTTPRoute(route))
+	span.SetAttributes(semconv.HTTPRoute(route), semconv.URLPath(route))
 }

@@ -87,3 +87,28 @@ func TestAClientsTraceIsOnlyALinkUnlessItComesFromAProxy(t *testing.T) {
 		t.Errorf("a task queued behind a proxy carries %v, want its tracestate and baggage", carried)
 	}
 }
+
+// TestRequestSpansDoNotRecordTokensInPaths: the links mailed to users
+// carry their token in the path; the request's span names the route
+// instead, so the collector never sees the token, whatever the answer.
+func TestRequestSpansDoNotRecordTokensInPaths(t *testing.T) {
+	s, exp := newTracedSite(t, nil)
+	const token = "tok3nSecretValue0123456789abcdefghij"
+	for _, path := range []string{"/user/reset-password/" + token, "/user/confirm-email/" + token, "/no/such/" + token} {
+		s.get(path + "?code=" + token)
+	}
+	spans := testenv.Spans(t, s.app, exp)
+	if len(spans) == 0 {
+		t.Fatal("no spans")
+	}
+	for _, span := range spans {
+		if strings.Contains(span.Name, token) {
+			t.Errorf("span name %q", span.Name)
+		}
+		for _, kv := range span.Attributes {
+			if strings.Contains(kv.Value.String(), token) {
+				t.Errorf("span %q: %s = %q", span.Name, kv.Key, kv.Value.String())
+			}
+		}
+	}
+}
