@@ -155,6 +155,7 @@ func Setup(ctx context.Context, opts Options) (*Telemetry, error) {
 	}
 	provider := sdktrace.NewTracerProvider(
 		sdktrace.WithBatcher(exporter),
+		sdktrace.WithRawSpanLimits(spanLimits(getenv)),
 		sdktrace.WithResource(res),
 		sdktrace.WithSampler(sampler),
 	)
@@ -179,6 +180,27 @@ func firstSet(getenv func(string) string, keys ...string) string {
 		}
 	}
 	return ""
+}
+
+// maxAttributeValue is the length a span's attribute values are cut to
+// unless OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT (or
+// OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT) says otherwise. The SDK's default is
+// no limit, and a visitor chooses some of them (user_agent.original,
+// server.address): up to a request's 64 KB of headers in each of the
+// 2048 spans the exporter queues.
+const maxAttributeValue = 1024
+
+// spanLimits are the SDK's limits from the OTEL_SPAN_* variables, with
+// attribute values bounded by maxAttributeValue unless a variable sets
+// a positive limit (-1, no limit, is refused).
+func spanLimits(getenv func(string) string) sdktrace.SpanLimits {
+	limits := sdktrace.NewSpanLimits()
+	limits.AttributeValueLengthLimit = maxAttributeValue
+	v := firstSet(getenv, "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT")
+	if n, err := strconv.Atoi(v); err == nil && n > 0 {
+		limits.AttributeValueLengthLimit = n
+	}
+	return limits
 }
 
 // samplerFromEnv is the sampler OTEL_TRACES_SAMPLER names (the
