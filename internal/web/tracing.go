@@ -23,12 +23,12 @@ import (
 // anyone else it is kept as a link, so a visitor can neither choose this
 // site's trace IDs nor have every request of theirs sampled; the
 // visitor's baggage is dropped, so that it travels on with none of the
-// tasks the request queues (withoutClientBaggage).
+// tasks the request queues (traceClient).
 func (s *Server) traced(h http.Handler) http.Handler {
 	if !s.telemetry.Enabled() {
 		return h
 	}
-	return otelhttp.NewHandler(s.withoutClientBaggage(h), "http.server",
+	return otelhttp.NewHandler(s.traceClient(h), "http.server",
 		otelhttp.WithTracerProvider(s.telemetry.TracerProvider()),
 		otelhttp.WithMeterProvider(metricnoop.NewMeterProvider()), // the metrics are Prometheus's
 		otelhttp.WithPropagators(telemetry.Propagator),
@@ -55,12 +55,20 @@ func (s *Server) fromVisitor(r *http.Request) bool {
 	return !peer.IsValid() || !s.trustedProxy(peer)
 }
 
-// withoutClientBaggage drops the baggage a visitor sent (otelhttp puts it
+// traceClient drops the baggage a visitor sent (otelhttp puts it
 // in the request's context whoever sent it): otherwise any key and value
 // they chose, up to 8 KB, would ride in the headers of every task the
-// request queues and in the context of the worker that runs it.
-func (s *Server) withoutClientBaggage(next http.Handler) http.Handler {
+// request queues and in the context of the worker that runs it. It also
+// sets the span's client.address to the client as TRUSTED_PROXIES
+// finds it: otelhttp takes X-Forwarded-For from anyone, so a visitor
+// could name any address.
+func (s *Server) traceClient(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+			if a := s.clientAddress(r); a.IsValid() {
+				span.SetAttributes(semconv.ClientAddress(a.String()))
+			}
+		}
 		if baggage.FromContext(r.Context()).Len() > 0 && s.fromVisitor(r) {
 			r = r.WithContext(baggage.ContextWithoutBaggage(r.Context()))
 		}

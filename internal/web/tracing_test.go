@@ -112,3 +112,38 @@ func TestRequestSpansDoNotRecordTokensInPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestHugeOrMalformedTraceHeadersAreHarmless: trace headers that are
+// malformed or as large as a request's headers may be neither fail the
+// request nor make its span large (each span waits in the exporter's
+// queue, 2048 of them); a visitor's X-Forwarded-For does not become the
+// span's client.address.
+func TestHugeOrMalformedTraceHeadersAreHarmless(t *testing.T) {
+	s, exp := newTracedSite(t, nil)
+	big := strings.Repeat("a", 15<<10)
+	cases := [][]string{
+		{"traceparent", "00-" + strings.Repeat("f", 32) + "-" + strings.Repeat("0", 16) + "-01"},
+		{"traceparent", "zz-not-a-trace", "tracestate", "=,=,,,===", "baggage", "%zz;;=,=\x7f"},
+		{"traceparent", forgedParent + big, "tracestate", "k=" + big, "baggage", "k=" + big},
+		{"User-Agent", big + big + big, "X-Forwarded-For", "198.51.100.66, " + big},
+	}
+	for _, h := range cases {
+		if got := s.do(tracedRequest("203.0.113.9:4000", "/", h...)).rec.Code; got != http.StatusOK {
+			t.Errorf("headers %.60q: status %d", h, got)
+		}
+	}
+	spans := testenv.Spans(t, s.app, exp)
+	if len(spans) != len(cases) {
+		t.Fatalf("%d spans, want %d", len(spans), len(cases))
+	}
+	for _, span := range spans {
+		for _, kv := range span.Attributes {
+			if v := kv.Value.String(); len(v) > 1024 {
+				t.Errorf("span attribute %s has %d bytes", kv.Key, len(v))
+			}
+			if kv.Key == "client.address" && kv.Value.String() != "203.0.113.9" {
+				t.Errorf("client.address = %.40q, want the peer", kv.Value.String())
+			}
+		}
+	}
+}
