@@ -72,8 +72,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if route == "" || status == http.StatusNotFound {
 			route = unmatched // raw paths would make a label per URL probed
 		}
-		nameSpan(r, route)
-		s.metrics.ObserveRequest(r.Context(), r.Method, route, status, duration)
+		method := knownMethod(r.Method)
+		nameSpan(r, method, route)
+		s.metrics.ObserveRequest(r.Context(), method, route, status, duration)
 		s.logger.InfoContext(r.Context(), "request",
 			"method", r.Method, "path", r.URL.Path, "status", status,
 			"bytes", ww.BytesWritten(), "queries", queries.N(), "duration", duration.Round(time.Microsecond))

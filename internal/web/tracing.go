@@ -40,7 +40,7 @@ func (s *Server) traced(h http.Handler) http.Handler {
 			}
 			return true
 		}),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return knownMethod(r.Method) }),
 		// otelhttp records the raw path as url.path, tokens of mailed
 		// links and all; it is replaced from the start (the last value
 		// of an attribute wins), and by the route once it is known.
@@ -84,11 +84,23 @@ const unmatched = "unmatched"
 // URL probed). The pattern is its url.path too: a path can carry a
 // token (/user/reset-password/{token}), which must not reach the
 // collector.
-func nameSpan(r *http.Request, route string) {
+func nameSpan(r *http.Request, method, route string) {
 	span := trace.SpanFromContext(r.Context())
 	if !span.IsRecording() {
 		return
 	}
-	span.SetName(r.Method + " " + route)
+	span.SetName(method + " " + route)
 	span.SetAttributes(semconv.HTTPRoute(route), semconv.URLPath(route))
+}
+
+// knownMethod is method when it is one of HTTP's, else "_OTHER" (as
+// OpenTelemetry's conventions name it): a client may send any word as
+// its method, and each would be a metric series and a span name.
+func knownMethod(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "_OTHER"
 }

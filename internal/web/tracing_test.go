@@ -1,8 +1,10 @@
 package web_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -145,5 +147,32 @@ func TestHugeOrMalformedTraceHeadersAreHarmless(t *testing.T) {
 				t.Errorf("client.address = %.40q, want the peer", kv.Value.String())
 			}
 		}
+	}
+}
+
+// TestMadeUpMethodsMakeOneLabelAndOneSpanName: a client choosing the
+// method of each request ("FOO1", "FOO2"…) adds no metric series and no
+// span name per method: unknown methods are all "_OTHER".
+func TestMadeUpMethodsMakeOneLabelAndOneSpanName(t *testing.T) {
+	s, exp := newTracedSite(t, nil)
+	for i := range 20 {
+		s.do(tracedRequest("203.0.113.9:4000", "/", "X-Test", "x")).status(http.StatusOK)
+		r := tracedRequest("203.0.113.9:4000", "/")
+		r.Method = fmt.Sprintf("FOO%d", i)
+		s.do(r)
+	}
+	methods := map[string]bool{}
+	for _, m := range regexp.MustCompile(`launchkit_http_requests_total\{method="([^"]*)"`).FindAllStringSubmatch(s.get("/metrics").body, -1) {
+		methods[m[1]] = true
+	}
+	if len(methods) != 2 || !methods["GET"] || !methods["_OTHER"] {
+		t.Errorf("method labels %v, want GET and _OTHER", methods)
+	}
+	names := map[string]bool{}
+	for _, span := range testenv.Spans(t, s.app, exp) {
+		names[strings.Fields(span.Name)[0]] = true
+	}
+	if len(names) != 2 || !names["GET"] || !names["_OTHER"] {
+		t.Errorf("span names begin with %v, want GET and _OTHER", names)
 	}
 }
