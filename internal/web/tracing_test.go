@@ -176,3 +176,19 @@ func TestMadeUpMethodsMakeOneLabelAndOneSpanName(t *testing.T) {
 		t.Errorf("span names begin with %v, want GET and _OTHER", names)
 	}
 }
+
+// TestRequestLogLinesDoNotQuoteTokens: the request's log line names the
+// path with the token of a mailed link replaced, and the rest of it kept.
+func TestRequestLogLinesDoNotQuoteTokens(t *testing.T) {
+	s := newSite(t, nil)
+	const token = "tok3nSecretValue0123456789abcdefghij"
+	s.get("/user/reset-password/" + token)
+	s.get("/user/confirm-email/" + token)
+	logs := s.logs.String()
+	if strings.Contains(logs, token) {
+		t.Errorf("a token is logged:\n%s", logs)
+	}
+	if !strings.Contains(logs, "path=/user/reset-password/[redacted]") || !strings.Contains(logs, "path=/user/confirm-email/[redacted]") {
+		t.Errorf("the paths are not logged:\n%s", logs)
+	}
+}
