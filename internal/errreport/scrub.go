@@ -74,6 +74,9 @@ func newScrubber(values func(string) string, secretNames []string) *scrubber {
 		{`(?i)\b(duplicate entry |incorrect [\w ]+ value: )'(?:[^']|'')*'`, "$1'" + redacted + "'", []string{"duplicate entry", "incorrect "}},
 		{`(?i)\b(invalid input syntax for (?:type )?[\w ]+: )"(?:[^"\\]|\\.)*"`, `$1"` + redacted + `"`, []string{"invalid input syntax"}},
 		{`\b(Key \([^)]*\)=\().*?(\) (?:already exists|is not present|conflicts))`, "$1" + redacted + "$2", []string{"key ("}},
+		// Email addresses (a mail task's refused recipient, a duplicate
+		// account): personal data, and the report's user ID says who.
+		{`\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b`, redacted, []string{"@"}},
 	} {
 		s.patterns = append(s.patterns, pattern{re: regexp.MustCompile(p.expr), with: p.with, needs: p.needs})
 	}
