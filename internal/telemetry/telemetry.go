@@ -353,8 +353,8 @@ func exporterSecrets(getenv func(string) string, endpoint string) []string {
 	return secrets
 }
 
-// sdkErrors logs the errors the SDK reports (otel.Handle: a failed or
-// dropped export) as warnings through the app's logger, rather than
+// sdkErrors logs the errors OpenTelemetry reports (otel.Handle: a failed or
+// dropped export, the first unreadable baggage header) as warnings through the app's logger, rather than
 // otel's default of the standard logger, with the exporter's secrets
 // replaced: the exporter quotes its URL, and the collector's answer.
 type sdkErrors struct {
@@ -367,5 +367,5 @@ func (h sdkErrors) Handle(err error) {
 	for _, s := range h.secrets {
 		msg = strings.ReplaceAll(msg, s, "[redacted]")
 	}
-	h.logger.Warn("tracing: the span exporter failed", "error", msg)
+	h.logger.Warn("tracing: OpenTelemetry reported an error", "error", msg)
 }
