@@ -353,10 +353,11 @@ func exporterSecrets(getenv func(string) string, endpoint string) []string {
 	return secrets
 }
 
-// sdkErrors logs the errors OpenTelemetry reports (otel.Handle: a failed or
-// dropped export, the first unreadable baggage header) as warnings through the app's logger, rather than
-// otel's default of the standard logger, with the exporter's secrets
-// replaced: the exporter quotes its URL, and the collector's answer.
+// sdkErrors logs the errors OpenTelemetry reports (otel.Handle: a failed
+// or dropped export, the first unreadable baggage header) as warnings
+// through the app's logger, rather than otel's default of the standard
+// logger, with the exporter's secrets replaced: the exporter quotes its
+// URL, and the collector's answer.
 type sdkErrors struct {
 	logger  *slog.Logger
 	secrets []string
