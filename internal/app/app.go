@@ -528,12 +528,12 @@ func (a *App) startTelemetry(ctx context.Context, process string) (*telemetry.Te
 	if process == "" {
 		return &telemetry.Telemetry{}, nil
 	}
-	t, err := telemetry.Setup(ctx, telemetry.Options{Service: ServiceName(a.Config.AppName, process)})
+	t, err := telemetry.Setup(ctx, telemetry.Options{Service: ServiceName(a.Config.AppName, process), Logger: a.Logger})
 	if err != nil {
 		return nil, err
 	}
 	if t.Enabled() {
-		a.Logger.Info("tracing is on: spans go to the OTLP endpoint", "endpoint", config.RedactURL(t.Endpoint()))
+		a.Logger.Info("tracing is on: spans go to the OTLP endpoint", "endpoint", t.Endpoint())
 	}
 	return t, nil
 }

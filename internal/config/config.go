@@ -112,7 +112,7 @@ type Config struct {
 	TrustedProxyHeader string   `key:"TRUSTED_PROXY_HEADER" help:"the header those proxies write, X-Forwarded-For or Forwarded; required with TRUSTED_PROXIES (only that one is read: a client could send the other)"`
 
 	MetricsToken string `key:"METRICS_TOKEN" help:"when set, GET /metrics on ADDR requires Authorization: Bearer <token>; in production /metrics is served on ADDR only with it"`
-	MetricsAddr  string `key:"METRICS_ADDR" help:"host:port of a separate listener serving only /metrics, without a token (keep it private); ADDR then does not serve /metrics. A worker given one serves its metrics (the tasks it runs) there"`
+	MetricsAddr  string `key:"METRICS_ADDR" help:"host:port of a separate listener serving only /metrics, without a token (keep it private); a bare :port listens on every interface, so that Prometheus on another host can scrape it: give the private address (10.0.0.5:9100) or firewall the port. ADDR then does not serve /metrics. A worker given one serves its metrics (the tasks it runs) there"`
 	DebugAddr    string `key:"DEBUG_ADDR" help:"host:port of a separate listener serving only Go's runtime profiles (net/http/pprof, under /debug/pprof/); off when empty; a bare :port listens on loopback only (write 0.0.0.0:port to open it wider: the profiles show the process's memory and stacks)"`
 
 	// SentryDSN is where error reports go (internal/errreport): the

@@ -67,6 +67,16 @@ func newScrubber(values func(string) string, secretNames []string) *scrubber {
 		{`\blk_[A-Za-z0-9_-]{20,}`, redacted, []string{"lk_"}},
 		// The account links mailed to users: the token is the path's end.
 		{`(/user/(?:reset-password|confirm-email)/)[^\s/?#"']+`, "$1" + redacted, []string{"/user/"}},
+		// The databases' errors quoting the value at fault (an email, a
+		// token's hash, what a client sent): MySQL's duplicate entries
+		// and bad values ('' is a quote inside), PostgreSQL's bad input
+		// and its detail line.
+		{`(?i)\b(duplicate entry |incorrect [\w ]+ value: )'(?:[^']|'')*'`, "$1'" + redacted + "'", []string{"duplicate entry", "incorrect "}},
+		{`(?i)\b(invalid input syntax for (?:type )?[\w ]+: )"(?:[^"\\]|\\.)*"`, `$1"` + redacted + `"`, []string{"invalid input syntax"}},
+		{`\b(Key \([^)]*\)=\().*?(\) (?:already exists|is not present|conflicts))`, "$1" + redacted + "$2", []string{"key ("}},
+		// Email addresses (a mail task's refused recipient, a duplicate
+		// account): personal data, and the report's user ID says who.
+		{`\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b`, redacted, []string{"@"}},
 	} {
 		s.patterns = append(s.patterns, pattern{re: regexp.MustCompile(p.expr), with: p.with, needs: p.needs})
 	}

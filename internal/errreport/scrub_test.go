@@ -27,6 +27,16 @@ func TestScrubbingHidesCredentialsAndKeepsTheError(t *testing.T) {
 		{"GET /user/confirm-email/Zm9vYmFy?next=/", "GET /user/confirm-email/[redacted]?next=/"},
 		{"https://bucket.s3/x?X-Amz-Credential=AKIA%2F1&X-Amz-Signature=deadbeef", "https://bucket.s3/x?X-Amz-Credential=[redacted]&X-Amz-Signature=[redacted]"},
 		{"key is the-configured-secret.", "key is [redacted]."},
+		// The databases' errors that quote the value at fault: an
+		// email, a token's hash, whatever a client sent.
+		{"users: Error 1062 (23000): Duplicate entry 'ada@example.com' for key 'users.email'", "users: Error 1062 (23000): Duplicate entry '[redacted]' for key 'users.email'"},
+		{"Error 1062 (23000): Duplicate entry 'it''s-7' for key 'x'", "Error 1062 (23000): Duplicate entry '[redacted]' for key 'x'"},
+		{`ERROR: invalid input syntax for type uuid: "tok3n-value" (SQLSTATE 22P02)`, `ERROR: invalid input syntax for type uuid: "[redacted]" (SQLSTATE 22P02)`},
+		// Addresses, in whatever error quotes them (a refused
+		// recipient of a mail task out of retries): the user's ID says who.
+		{"mail:send: 550 5.1.1 <ada.l+x@mail.example.co.uk>: Recipient address rejected", "mail:send: 550 5.1.1 <[redacted]>: Recipient address rejected"},
+		{"DETAIL: Key (email)=(ada@example.com) already exists.", "DETAIL: Key (email)=([redacted]) already exists."},
+		{`Error 1366 (HY000): Incorrect string value: '\xF0\x9F\x98' for column 'name' at row 1`, `Error 1366 (HY000): Incorrect string value: '[redacted]' for column 'name' at row 1`},
 		// An error's own words stay.
 		{"session cookie: securecookie: the value is too long", "session cookie: securecookie: the value is too long"},
 		{"password: wrong password", "password: wrong password"},

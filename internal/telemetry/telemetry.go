@@ -21,6 +21,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -49,6 +51,10 @@ type Options struct {
 	Getenv func(string) string
 	// Exporter, when set, replaces the OTLP exporter (tests).
 	Exporter sdktrace.SpanExporter
+	// Logger receives the SDK's errors (a failed export), with the
+	// endpoint's credentials and the OTEL_EXPORTER_OTLP_HEADERS values
+	// taken out; nil is slog.Default().
+	Logger *slog.Logger
 }
 
 // Telemetry is the process's tracing: a provider when on, nothing when
@@ -62,7 +68,9 @@ type Telemetry struct {
 // it before installing any instrumentation.
 func (t *Telemetry) Enabled() bool { return t != nil && t.provider != nil }
 
-// Endpoint is where spans go (for the start-up log line), "" when off.
+// Endpoint is where spans go (for the start-up log line), without its
+// user information, query or fragment (where a collector's key may be);
+// "" when off.
 func (t *Telemetry) Endpoint() string {
 	if t == nil {
 		return ""
@@ -155,15 +163,21 @@ func Setup(ctx context.Context, opts Options) (*Telemetry, error) {
 	}
 	provider := sdktrace.NewTracerProvider(
 		sdktrace.WithBatcher(exporter),
+		sdktrace.WithRawSpanLimits(spanLimits(getenv)),
 		sdktrace.WithResource(res),
 		sdktrace.WithSampler(sampler),
 	)
 	otel.SetTracerProvider(provider)
 	otel.SetTextMapPropagator(Propagator)
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	otel.SetErrorHandler(sdkErrors{logger: logger, secrets: exporterSecrets(getenv, endpoint)})
 	if endpoint == "" {
 		endpoint = "(test exporter)"
 	}
-	t := &Telemetry{provider: provider, endpoint: endpoint}
+	t := &Telemetry{provider: provider, endpoint: redactEndpoint(endpoint)}
 	current.Store(t)
 	return t, nil
 }
@@ -179,6 +193,27 @@ func firstSet(getenv func(string) string, keys ...string) string {
 		}
 	}
 	return ""
+}
+
+// maxAttributeValue is the length a span's attribute values are cut to
+// unless OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT (or
+// OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT) says otherwise. The SDK's default is
+// no limit, and a visitor chooses some of them (user_agent.original,
+// server.address): up to a request's 64 KB of headers in each of the
+// 2048 spans the exporter queues.
+const maxAttributeValue = 1024
+
+// spanLimits are the SDK's limits from the OTEL_SPAN_* variables, with
+// attribute values bounded by maxAttributeValue unless a variable sets
+// a positive limit (-1, no limit, is refused).
+func spanLimits(getenv func(string) string) sdktrace.SpanLimits {
+	limits := sdktrace.NewSpanLimits()
+	limits.AttributeValueLengthLimit = maxAttributeValue
+	v := firstSet(getenv, "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT")
+	if n, err := strconv.Atoi(v); err == nil && n > 0 {
+		limits.AttributeValueLengthLimit = n
+	}
+	return limits
 }
 
 // samplerFromEnv is the sampler OTEL_TRACES_SAMPLER names (the
@@ -270,4 +305,68 @@ func (t *Telemetry) ShutdownOnExit() error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	return t.Shutdown(ctx)
+}
+
+// redactEndpoint is endpoint without the parts that may hold a key: user
+// information, query and fragment.
+func redactEndpoint(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" {
+		return "(unreadable endpoint)"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
+}
+
+// exporterSecrets are the values an exporter's error may quote that must
+// not be logged: the endpoint's user name, password and query values, and
+// the values of OTEL_EXPORTER_OTLP_HEADERS (API keys), each as written
+// and as URL-escaped.
+func exporterSecrets(getenv func(string) string, endpoint string) []string {
+	var secrets []string
+	add := func(v string) {
+		if len(v) >= 4 { // "true", "1": too common to hide, too short to matter
+			secrets = append(secrets, v, url.QueryEscape(v), url.PathEscape(v))
+		}
+	}
+	if u, err := url.Parse(endpoint); err == nil {
+		if u.User != nil {
+			add(u.User.Username())
+			pw, _ := u.User.Password()
+			add(pw)
+		}
+		for _, vs := range u.Query() {
+			for _, v := range vs {
+				add(v)
+			}
+		}
+	}
+	for _, key := range []string{"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"} {
+		for _, pair := range strings.Split(getenv(key), ",") {
+			if _, v, ok := strings.Cut(pair, "="); ok {
+				add(strings.TrimSpace(v))
+				if dec, err := url.QueryUnescape(strings.TrimSpace(v)); err == nil {
+					add(dec)
+				}
+			}
+		}
+	}
+	return secrets
+}
+
+// sdkErrors logs the errors OpenTelemetry reports (otel.Handle: a failed
+// or dropped export, the first unreadable baggage header) as warnings
+// through the app's logger, rather than otel's default of the standard
+// logger, with the exporter's secrets replaced: the exporter quotes its
+// URL, and the collector's answer.
+type sdkErrors struct {
+	logger  *slog.Logger
+	secrets []string
+}
+
+func (h sdkErrors) Handle(err error) {
+	msg := err.Error()
+	for _, s := range h.secrets {
+		msg = strings.ReplaceAll(msg, s, "[redacted]")
+	}
+	h.logger.Warn("tracing: OpenTelemetry reported an error", "error", msg)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -177,4 +178,32 @@ func TestSamplerFromTheEnvironment(t *testing.T) {
 func must(ctx context.Context, span trace.Span) context.Context {
 	span.End()
 	return ctx
+}
+
+// TestAttributeValuesAreBounded: an attribute value (a visitor's user
+// agent) is cut to 1 KB unless OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT
+// says otherwise.
+func TestAttributeValuesAreBounded(t *testing.T) {
+	for _, tc := range []struct {
+		vars map[string]string
+		want int
+	}{
+		{nil, 1024},
+		{map[string]string{"OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT": "4000"}, 4000},
+	} {
+		exp := on(t, tc.vars)
+		_, span := otel.GetTracerProvider().Tracer("test").Start(context.Background(), "GET /",
+			trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attribute.String("user_agent.original", strings.Repeat("u", 60<<10))))
+		span.End()
+		if err := otel.GetTracerProvider().(*sdktrace.TracerProvider).ForceFlush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		spans := exp.GetSpans()
+		if len(spans) != 1 || len(spans[0].Attributes) != 1 {
+			t.Fatalf("%v: spans %v", tc.vars, spans)
+		}
+		if got := len(spans[0].Attributes[0].Value.AsString()); got != tc.want {
+			t.Errorf("%v: a 60 KB value is kept as %d bytes, want %d", tc.vars, got, tc.want)
+		}
+	}
 }

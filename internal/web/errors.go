@@ -130,11 +130,11 @@ func writeJSONError(w http.ResponseWriter, p errorPage) {
 // 500.
 func (s *Server) serverError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.DeadlineExceeded) || (errors.Is(r.Context().Err(), context.DeadlineExceeded) && !errors.Is(err, context.Canceled)) {
-		s.logger.ErrorContext(r.Context(), "request deadline exceeded", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.logger.ErrorContext(r.Context(), "request deadline exceeded", "method", r.Method, "path", loggedPath(r), "err", err)
 		s.renderError(w, r, http.StatusServiceUnavailable, "This took too long: something the site depends on is slow to answer. Try again in a moment.")
 		return
 	}
-	s.logger.ErrorContext(r.Context(), "server error", "method", r.Method, "path", r.URL.Path, "err", err)
+	s.logger.ErrorContext(r.Context(), "server error", "method", r.Method, "path", loggedPath(r), "err", err)
 	s.alert(r, err.Error())
 	s.reports.Error(r.Context(), err, s.reportInfo(r))
 	s.renderError(w, r, http.StatusInternalServerError, "")

@@ -187,7 +187,7 @@ func (s *Server) respond(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client went away: nobody reads an answer, and it is not
 		// the site's failure.
-		s.logger.DebugContext(r.Context(), "request canceled by the client", "method", r.Method, "path", r.URL.Path)
+		s.logger.DebugContext(r.Context(), "request canceled by the client", "method", r.Method, "path", loggedPath(r))
 		return
 	}
 	s.serverError(w, r, err)

@@ -70,12 +70,13 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		}
 		route := chi.RouteContext(r.Context()).RoutePattern()
 		if route == "" || status == http.StatusNotFound {
-			route = "unmatched" // raw paths would make a label per URL probed
+			route = unmatched // raw paths would make a label per URL probed
 		}
-		nameSpan(r, route)
-		s.metrics.ObserveRequest(r.Context(), r.Method, route, status, duration)
+		method := knownMethod(r.Method)
+		nameSpan(r, method, route)
+		s.metrics.ObserveRequest(r.Context(), method, route, status, duration)
 		s.logger.InfoContext(r.Context(), "request",
-			"method", r.Method, "path", r.URL.Path, "status", status,
+			"method", r.Method, "path", loggedPath(r), "status", status,
 			"bytes", ww.BytesWritten(), "queries", queries.N(), "duration", duration.Round(time.Microsecond))
 	})
 }
@@ -95,7 +96,7 @@ func (s *Server) recoverPanic(next http.Handler) http.Handler {
 				panic(v) // the server's own signal to drop the connection
 			}
 			stack := debug.Stack()
-			s.logger.ErrorContext(r.Context(), "panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(stack))
+			s.logger.ErrorContext(r.Context(), "panic", "method", r.Method, "path", loggedPath(r), "panic", fmt.Sprint(v), "stack", string(stack))
 			s.alert(r, fmt.Sprintf("panic: %v\n\n%s", v, stack))
 			s.reports.Panic(r.Context(), v, s.reportInfo(r))
 			w.Header().Set("Connection", "close")
@@ -274,3 +275,20 @@ func (hw *headerHookWriter) FlushError() error {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (hw *headerHookWriter) Unwrap() http.ResponseWriter { return hw.ResponseWriter }
+
+// loggedPath is r's path as its log line shows it: with the value of a
+// {token} parameter (the mailed reset and confirmation links) replaced,
+// since logs are kept and read more widely than the accounts' mail.
+func loggedPath(r *http.Request) string {
+	path := r.URL.Path
+	rctx := chi.RouteContext(r.Context())
+	if rctx == nil {
+		return path
+	}
+	for i, key := range rctx.URLParams.Keys {
+		if key == "token" && i < len(rctx.URLParams.Values) && rctx.URLParams.Values[i] != "" {
+			path = strings.ReplaceAll(path, rctx.URLParams.Values[i], config.Redacted)
+		}
+	}
+	return path
+}
