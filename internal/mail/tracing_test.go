@@ -2,42 +2,24 @@ package mail_test
 
 import (
 	"bufio"
-	"context"
 	"net"
 	"net/netip"
 	"strings"
 	"testing"
 
-	"go.opentelemetry.io/otel"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/launchkit/launchkit/internal/mail"
-	"github.com/launchkit/launchkit/internal/telemetry"
+	"github.com/launchkit/launchkit/internal/testenv"
 )
 
 // traced turns tracing on into an in-memory exporter for one test, and
 // returns a flush that exports what has ended and returns the spans.
 func traced(t *testing.T) (tracer trace.Tracer, spans func() tracetest.SpanStubs) {
 	t.Helper()
-	global, prop := otel.GetTracerProvider(), otel.GetTextMapPropagator()
-	exp := tracetest.NewInMemoryExporter()
-	tel, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "x-worker", Exporter: exp})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = tel.Shutdown(context.Background())
-		otel.SetTracerProvider(global)
-		otel.SetTextMapPropagator(prop)
-	})
-	return tel.TracerProvider().Tracer("test"), func() tracetest.SpanStubs {
-		if err := tel.TracerProvider().(*sdktrace.TracerProvider).ForceFlush(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		return exp.GetSpans()
-	}
+	tel, exp := testenv.Tracing(t)
+	return tel.TracerProvider().Tracer("test"), func() tracetest.SpanStubs { return testenv.Flush(t, tel, exp) }
 }
 
 // rejectingSMTPServer refuses every recipient, naming it, as real

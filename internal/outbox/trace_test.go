@@ -9,14 +9,11 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
-	"go.opentelemetry.io/otel"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	"gorm.io/gorm"
 
 	"github.com/launchkit/launchkit/internal/outbox"
-	"github.com/launchkit/launchkit/internal/telemetry"
 	"github.com/launchkit/launchkit/internal/testenv"
 )
 
@@ -25,17 +22,7 @@ import (
 // relay's loop queues later, outside any request, carries it on — as an
 // enqueue span in that trace, whose context is in the task's headers.
 func TestARelayedTaskContinuesTheTraceOfItsTransaction(t *testing.T) {
-	global, prop := otel.GetTracerProvider(), otel.GetTextMapPropagator()
-	exp := tracetest.NewInMemoryExporter()
-	tel, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "x-web", Exporter: exp})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = tel.Shutdown(context.Background())
-		otel.SetTracerProvider(global)
-		otel.SetTextMapPropagator(prop)
-	})
+	tel, exp := testenv.Tracing(t)
 
 	d := testenv.MigratedDB(t, "sqlite://"+filepath.Join(t.TempDir(), "outbox.db"))
 	rdb := redis.NewClient(&redis.Options{Addr: miniredis.RunT(t).Addr()})
@@ -43,7 +30,7 @@ func TestARelayedTaskContinuesTheTraceOfItsTransaction(t *testing.T) {
 	relay := outbox.NewRelay(d.Gorm, rdb, queue, slog.New(slog.DiscardHandler))
 
 	reqCtx, req := tel.Tracer().Start(context.Background(), "POST /user/register", trace.WithSpanKind(trace.SpanKindServer))
-	err = d.Gorm.WithContext(reqCtx).Transaction(func(tx *gorm.DB) error { return outbox.Add(tx, "test:task", []byte("x")) })
+	err := d.Gorm.WithContext(reqCtx).Transaction(func(tx *gorm.DB) error { return outbox.Add(tx, "test:task", []byte("x")) })
 	req.End()
 	if err != nil {
 		t.Fatal(err)
@@ -56,12 +43,8 @@ func TestARelayedTaskContinuesTheTraceOfItsTransaction(t *testing.T) {
 	if n, err := relay.Flush(context.Background()); err != nil || n != 2 {
 		t.Fatalf("Flush = %d, %v", n, err)
 	}
-	// (Shutdown would empty the in-memory exporter.)
-	if err := otel.GetTracerProvider().(*sdktrace.TracerProvider).ForceFlush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
 	var enqueue tracetest.SpanStub
-	for _, s := range exp.GetSpans() {
+	for _, s := range testenv.Flush(t, tel, exp) {
 		if s.Name == "enqueue test:task" {
 			enqueue = s
 		}

@@ -10,13 +10,10 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	"gorm.io/gorm"
 
 	"github.com/launchkit/launchkit/internal/outbox"
-	"github.com/launchkit/launchkit/internal/telemetry"
 	"github.com/launchkit/launchkit/internal/testenv"
 )
 
@@ -27,16 +24,7 @@ import (
 // VARCHAR(1024): the row keeps the traceparent and the task continues
 // the trace.
 func TestALargeTracestateNeverFailsTheTransaction(t *testing.T) {
-	global, prop := otel.GetTracerProvider(), otel.GetTextMapPropagator()
-	tel, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "x-web", Exporter: tracetest.NewInMemoryExporter()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = tel.Shutdown(context.Background())
-		otel.SetTracerProvider(global)
-		otel.SetTextMapPropagator(prop)
-	})
+	tel, _ := testenv.Tracing(t)
 	var members []string
 	for i := range 32 {
 		members = append(members, fmt.Sprintf("k%d=%s", i, strings.Repeat("<", 252)))

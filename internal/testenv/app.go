@@ -29,6 +29,17 @@ func NewApp(t testing.TB, env map[string]string) (*app.App, *Buffer) {
 // the test cannot be parallel.
 func NewTracedApp(t testing.TB, env map[string]string) (*app.App, *Buffer, *tracetest.InMemoryExporter) {
 	t.Helper()
+	tel, exp := Tracing(t)
+	a, logs := newApp(t, env, app.Options{Migrate: true, EmbeddedRedis: true, Telemetry: tel})
+	return a, logs, exp
+}
+
+// Tracing turns tracing on for one test, into the returned in-memory
+// exporter, as telemetry.Setup does in a process: otel's global provider
+// and propagator are set, and the old ones put back at the end. The test
+// cannot be parallel.
+func Tracing(t testing.TB) (*telemetry.Telemetry, *tracetest.InMemoryExporter) {
+	t.Helper()
 	global, prop := otel.GetTracerProvider(), otel.GetTextMapPropagator()
 	exp := tracetest.NewInMemoryExporter()
 	tel, err := telemetry.Setup(context.Background(), telemetry.Options{Service: "launchkit-test", Exporter: exp})
@@ -40,15 +51,14 @@ func NewTracedApp(t testing.TB, env map[string]string) (*app.App, *Buffer, *trac
 		otel.SetTracerProvider(global)
 		otel.SetTextMapPropagator(prop)
 	})
-	a, logs := newApp(t, env, app.Options{Migrate: true, EmbeddedRedis: true, Telemetry: tel})
-	return a, logs, exp
+	return tel, exp
 }
 
-// Spans exports the spans a's tracing has ended so far and returns all
-// that exp holds.
-func Spans(t testing.TB, a *app.App, exp *tracetest.InMemoryExporter) tracetest.SpanStubs {
+// Flush exports the spans tel has ended so far and returns all that exp
+// holds (Shutdown would empty exp).
+func Flush(t testing.TB, tel *telemetry.Telemetry, exp *tracetest.InMemoryExporter) tracetest.SpanStubs {
 	t.Helper()
-	provider, ok := a.Telemetry.TracerProvider().(*sdktrace.TracerProvider)
+	provider, ok := tel.TracerProvider().(*sdktrace.TracerProvider)
 	if !ok {
 		t.Fatal("tracing is off")
 	}
@@ -56,6 +66,13 @@ func Spans(t testing.TB, a *app.App, exp *tracetest.InMemoryExporter) tracetest.
 		t.Fatal(err)
 	}
 	return exp.GetSpans()
+}
+
+// Spans exports the spans a's tracing has ended so far and returns all
+// that exp holds.
+func Spans(t testing.TB, a *app.App, exp *tracetest.InMemoryExporter) tracetest.SpanStubs {
+	t.Helper()
+	return Flush(t, a.Telemetry, exp)
 }
 
 func newApp(t testing.TB, env map[string]string, opts app.Options) (*app.App, *Buffer) {
