@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -89,7 +90,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 func opsListeners(a *app.App) []opsserver.Listener {
 	var ls []opsserver.Listener
 	if a.Config.MetricsAddr != "" {
-		ls = append(ls, opsserver.Listener{Key: "METRICS_ADDR", Addr: a.Config.MetricsAddr, Handler: opsserver.Metrics(a.Metrics.Registry, a.Logger), Name: "metrics listening", Path: "/metrics"})
+		ls = append(ls, opsserver.Listener{Key: "METRICS_ADDR", Addr: a.Config.MetricsAddr, Handler: opsserver.Metrics(a.Metrics.Handler(slog.NewLogLogger(a.Logger.Handler(), slog.LevelError))), Name: "metrics listening", Path: "/metrics"})
 	}
 	if a.Config.DebugAddr != "" {
 		ls = append(ls, opsserver.Listener{Key: "DEBUG_ADDR", Addr: a.Config.DebugListenAddr(), Handler: opsserver.Debug(), Name: "debug listening", Path: "/debug/pprof/"})

@@ -14,16 +14,13 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Metrics serves the metrics g gathers at GET /metrics, without a token:
-// for a private listener only. Errors gathering them are logged.
-func Metrics(g prometheus.Gatherer, logger *slog.Logger) http.Handler {
+// Metrics serves scrape (metrics.Metrics.Handler) at GET /metrics and
+// nothing else, without a token: for a private listener only.
+func Metrics(scrape http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError), EnableOpenMetrics: true}))
+	mux.Handle("GET /metrics", scrape)
 	return mux
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/launchkit/launchkit/internal/opsserver"
 )
@@ -39,7 +40,7 @@ func TestListenersServeTheirHandlerAloneUntilStopped(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	s, err := opsserver.Start([]opsserver.Listener{
-		{Key: "METRICS_ADDR", Addr: "127.0.0.1:0", Handler: opsserver.Metrics(reg, logger), Name: "metrics listening", Path: "/metrics"},
+		{Key: "METRICS_ADDR", Addr: "127.0.0.1:0", Handler: opsserver.Metrics(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})), Name: "metrics listening", Path: "/metrics"},
 		{Key: "DEBUG_ADDR", Addr: "127.0.0.1:0", Handler: opsserver.Debug(), Name: "debug listening", Path: "/debug/pprof/"},
 	}, logger)
 	if err != nil {

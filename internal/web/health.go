@@ -33,7 +33,7 @@ func (s *Server) publicMetrics() bool {
 // MetricsHandler serves the Prometheus metrics of a, without a token: for
 // the private METRICS_ADDR listener.
 func MetricsHandler(a *app.App) http.Handler {
-	return opsserver.Metrics(a.Metrics.Registry, a.Logger)
+	return opsserver.Metrics(a.Metrics.Handler(slog.NewLogLogger(a.Logger.Handler(), slog.LevelError)))
 }
 
 // metricsHandler serves the Prometheus metrics, behind a bearer token when
